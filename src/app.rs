@@ -1,0 +1,37 @@
+//! Wires the commands together: from parsed flags to work, and from outcomes to exit codes.
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::{exit, output};
+
+/// Run the parsed command line and return the process exit code.
+pub fn main(cli: Cli) -> ExitCode {
+    output::init_logging(&cli.global);
+    let color = cli.global.color;
+    match cli.command {
+        Command::Validate(args) => crate::spec::cmd::validate(&args, color),
+        Command::Schema(args) => crate::spec::cmd::schema(&args),
+        Command::Completions(args) => completions(args.shell),
+        Command::Status(_args) => not_yet("status", "issue 3"),
+        Command::Plan(_) => not_yet("plan", "issue 4"),
+        Command::Apply(_) => not_yet("apply", "issue 5"),
+        Command::Watch(_) => not_yet("watch", "issue 6"),
+        Command::Audit(_) => not_yet("audit", "issue 6"),
+    }
+}
+
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "flinkops", &mut std::io::stdout());
+    exit::code(exit::OK)
+}
+
+fn not_yet(command: &str, issue: &str) -> ExitCode {
+    eprintln!(
+        "error: `flinkops {command}` is not implemented yet (tracked in {issue}).\n  \
+         Available now: validate, schema, completions."
+    );
+    exit::code(exit::ERROR)
+}

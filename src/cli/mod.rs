@@ -1,0 +1,154 @@
+//! Command-line flags: what the user can say, with help text and environment variables.
+//!
+//! Only declarations live here (clap derive). `app` turns them into work; nothing here touches
+//! files or the network.
+
+mod connection;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use connection::ConnectionArgs;
+
+/// Declarative GitOps for Apache Flink jobs.
+///
+/// A directory of YAML job specs is the desired state; Flink session clusters are the live state.
+/// `plan` shows the difference, `apply` closes it with savepoint-safe upgrades in dependency order,
+/// `watch` keeps closing it as a sidecar, `audit` reports without touching anything.
+#[derive(Debug, Parser)]
+#[command(name = "flinkops", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags that every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// When to colour the output. `auto` colours a terminal unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "FLINKOPS_COLOR")]
+    pub color: ColorChoice,
+
+    /// More log detail on stderr (-v: debug, -vv: trace). FLINKOPS_LOG takes a full filter.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, env = "FLINKOPS_QUIET")]
+    pub quiet: bool,
+
+    /// Format of the log lines on stderr: `text` for people, `json` for log collectors in pods.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "FLINKOPS_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Output format of a report on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people: tables and diagnostics with snippets.
+    Text,
+    /// For machines: one JSON document on stdout.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check job specs without contacting Flink: YAML syntax, fields, types, names, dependencies,
+    /// jar paths and environment variables. Reports every problem at once.
+    ///
+    /// Exit code 0 when every spec is valid, 1 otherwise.
+    #[command(after_help = "Example:\n  flinkops validate specs/\n  flinkops validate specs/orders.yaml -o json")]
+    Validate(ValidateArgs),
+
+    /// Print the JSON Schema of a job spec, for editors and CI.
+    ///
+    /// Point the yaml-language-server at it with a first line
+    /// `# yaml-language-server: $schema=<path>/flinkjob.schema.json`.
+    #[command(after_help = "Example:\n  flinkops schema > schemas/flinkjob.schema.json")]
+    Schema(SchemaArgs),
+
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  flinkops completions bash > /etc/bash_completion.d/flinkops")]
+    Completions(CompletionsArgs),
+
+    /// Show the live jobs of a Flink cluster: id, name, state, tasks, uptime, latest checkpoint
+    /// and savepoint. Read-only.
+    #[command(after_help = "Example:\n  FLINK_URL=http://127.0.0.1:8081 flinkops status\n  flinkops status --flink-url https://flink.example.com -o json")]
+    Status(StatusArgs),
+
+    /// Compare the specs with the live jobs and print what `apply` would do. Read-only.
+    /// (Not implemented yet.)
+    Plan(NotYetArgs),
+
+    /// Carry out the plan: savepoint-safe upgrades in dependency order, with a health gate and
+    /// rollback. (Not implemented yet.)
+    Apply(NotYetArgs),
+
+    /// Run as a sidecar: reconcile on every spec change and on an interval, heal jobs that failed
+    /// outside flinkops, serve /healthz, /readyz and /metrics. (Not implemented yet.)
+    Watch(NotYetArgs),
+
+    /// Report drift, orphans, unmanaged jobs and stale savepoints without touching anything.
+    /// (Not implemented yet.)
+    Audit(NotYetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// A directory of job specs (searched recursively for *.yaml and *.yml) or a single spec file.
+    #[arg(default_value = ".", env = "FLINKOPS_SPECS")]
+    pub path: PathBuf,
+
+    /// `text`: diagnostics with snippets on stderr; `json`: a machine-readable report on stdout.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text, env = "FLINKOPS_OUTPUT")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Write the schema to this file instead of stdout.
+    #[arg(long, env = "FLINKOPS_SCHEMA_OUT")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// `text`: a table; `json`: one JSON document.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text, env = "FLINKOPS_OUTPUT")]
+    pub output: OutputFormat,
+}
+
+/// Arguments of a command that is declared but not built yet.
+#[derive(Debug, Args)]
+pub struct NotYetArgs {
+    /// Accepted so that scripts written against the final interface fail with a clear message.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}

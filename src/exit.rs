@@ -1,0 +1,21 @@
+//! Exit codes: the one place that decides what a scheduler, a CI job or a shell sees.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success; for `plan --detailed-exitcode`: no changes |
+//! | 1 | an error: invalid specs, Flink unreachable, a failed step |
+//! | 2 | `plan --detailed-exitcode`: changes are present (also clap's code for bad usage) |
+
+use std::process::ExitCode;
+
+/// Everything went as asked.
+pub const OK: u8 = 0;
+/// Something failed: invalid input, an unreachable cluster, a failed action.
+pub const ERROR: u8 = 1;
+/// `--detailed-exitcode`: the plan is not empty. Also what clap uses for a usage error.
+pub const CHANGES: u8 = 2;
+
+/// Convert one of the codes above into the process exit code.
+pub fn code(c: u8) -> ExitCode {
+    ExitCode::from(c)
+}

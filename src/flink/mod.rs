@@ -1,0 +1,1 @@
+//! The Flink REST client (placeholder; filled in by the Flink client work).

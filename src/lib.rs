@@ -1,0 +1,13 @@
+//! flinkops: declarative GitOps for Apache Flink jobs.
+//!
+//! Data flows one way: specs → desired state → (with observed state) → plan → render | apply.
+//! `spec` reads and validates the YAML job specs, `flink` talks to Flink's REST API, `app` wires the
+//! commands together; `main.rs` only parses flags and maps the outcome to an exit code.
+
+pub mod app;
+pub mod cli;
+pub mod exit;
+pub mod flink;
+pub mod output;
+pub mod spec;
+pub mod status;

@@ -1,0 +1,111 @@
+//! Terminal output settings: colour decision (honouring NO_COLOR) and logging setup.
+//!
+//! Results go to stdout, logs and progress to stderr. Renderers take a `Styles` value so tests
+//! capture plain and coloured output through the same path.
+
+use std::io::IsTerminal;
+
+use anstyle::{AnsiColor, Style};
+
+use crate::cli::{ColorChoice, GlobalArgs, LogFormat};
+
+/// The styles a renderer uses; all plain when colour is off.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Styles {
+    pub bold: Style,
+    pub dim: Style,
+    pub ok: Style,
+    pub warn: Style,
+    pub error: Style,
+    pub add: Style,
+    pub change: Style,
+    pub remove: Style,
+}
+
+impl Styles {
+    /// No styling at all.
+    pub fn plain() -> Self {
+        Self::default()
+    }
+
+    /// The colour palette used on terminals.
+    pub fn colored() -> Self {
+        Self {
+            bold: Style::new().bold(),
+            dim: Style::new().dimmed(),
+            ok: AnsiColor::Green.on_default(),
+            warn: AnsiColor::Yellow.on_default(),
+            error: AnsiColor::Red.on_default().bold(),
+            add: AnsiColor::Green.on_default(),
+            change: AnsiColor::Yellow.on_default(),
+            remove: AnsiColor::Red.on_default(),
+        }
+    }
+
+    /// Plain or coloured, for a stream that is or is not a terminal.
+    pub fn for_stream(color: ColorChoice, is_terminal: bool) -> Self {
+        if use_color(color, is_terminal) { Self::colored() } else { Self::plain() }
+    }
+
+    /// Styles for stdout.
+    pub fn stdout(color: ColorChoice) -> Self {
+        Self::for_stream(color, std::io::stdout().is_terminal())
+    }
+
+    /// Styles for stderr.
+    pub fn stderr(color: ColorChoice) -> Self {
+        Self::for_stream(color, std::io::stderr().is_terminal())
+    }
+}
+
+/// Whether to colour a stream: `always` and `never` win; `auto` colours a terminal unless the
+/// NO_COLOR convention (<https://no-color.org>: set and not empty) says otherwise.
+pub fn use_color(color: ColorChoice, is_terminal: bool) -> bool {
+    match color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// Set up `tracing` on stderr according to -v/-q, `--log-format` and `FLINKOPS_LOG`.
+pub fn init_logging(global: &GlobalArgs) {
+    let default = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = std::env::var("FLINKOPS_LOG").unwrap_or_else(|_| format!("flinkops={default},warn"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("flinkops={default},warn")));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = match global.log_format {
+        LogFormat::Json => builder.json().with_current_span(false).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(use_color(global.color, std::io::stderr().is_terminal()))
+            .with_target(false)
+            .without_time()
+            .try_init(),
+    };
+    // A second initialisation (tests) is harmless: the first subscriber stays.
+    drop(result);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_and_always_ignore_the_terminal() {
+        assert!(!use_color(ColorChoice::Never, true));
+        assert!(use_color(ColorChoice::Always, false));
+    }
+
+    #[test]
+    fn auto_does_not_colour_a_pipe() {
+        assert!(!use_color(ColorChoice::Auto, false));
+    }
+}

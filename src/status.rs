@@ -1,0 +1,1 @@
+//! `flinkops status` (placeholder; the Flink client work fills it in).

@@ -1,0 +1,3 @@
+//! The one integration-test binary (one binary saves link time on 2 cores). One module per area.
+
+mod support;
