@@ -13,7 +13,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Validate(args) => crate::spec::cmd::validate(&args, color),
         Command::Schema(args) => crate::spec::cmd::schema(&args),
         Command::Completions(args) => completions(args.shell),
-        Command::Status(_args) => not_yet("status", "issue 3"),
+        Command::Status(args) => crate::status::run(&args, color),
         Command::Plan(_) => not_yet("plan", "issue 4"),
         Command::Apply(_) => not_yet("apply", "issue 5"),
         Command::Watch(_) => not_yet("watch", "issue 6"),

@@ -1,1 +1,405 @@
-//! `flinkops status` (placeholder; the Flink client work fills it in).
+//! `flinkops status`: the jobs a Flink cluster knows, with their tasks, uptime, latest checkpoint
+//! and latest savepoint. Read-only.
+//!
+//! Owns fetching that snapshot (`fetch`: one `GET /config`, one `GET /jobs/overview`, then one
+//! `GET /jobs/:id/checkpoints` per job that is not terminal, a few at a time) and rendering it
+//! (`render_text`, `render_json`, which only write to `&mut impl Write`). It never changes
+//! anything on the cluster.
+//!
+//! The JSON document (`-o json`), format version 1; fields are only ever added within a version:
+//!
+//! ```json
+//! {
+//!   "formatVersion": 1,
+//!   "cluster": { "url": "http://127.0.0.1:8081", "flinkVersion": "2.3.0" },
+//!   "observedAt": "2025-01-01T12:00:00Z",
+//!   "jobs": [{
+//!     "id": "<32 hex>", "name": "orders", "state": "RUNNING",
+//!     "tasks": { "running": 3, "total": 3 },
+//!     "startTime": "2025-01-01T11:00:00Z", "endTime": null, "uptimeSeconds": 3600,
+//!     "latestCheckpoint": { "id": 42, "completedAt": "…", "ageSeconds": 5 },
+//!     "latestSavepoint": { "path": "file:/…/savepoint-…", "completedAt": "…", "ageSeconds": 600 }
+//!   }]
+//! }
+//! ```
+//!
+//! `latestCheckpoint` and `latestSavepoint` are `null` when there is none, and for ended jobs
+//! (whose checkpoints are not fetched). Jobs are listed unfinished first, newest first.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::cli::{ColorChoice, OutputFormat, StatusArgs};
+use crate::exit;
+use crate::flink::{Checkpoints, Client, JobId, JobOverview, JobState};
+use crate::output::Styles;
+
+/// At most this many `/checkpoints` calls at once: enough to be quick, gentle on the JobManager.
+const CONCURRENT_CHECKPOINT_CALLS: usize = 8;
+
+/// A snapshot of the cluster's jobs.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReport {
+    pub format_version: u32,
+    pub cluster: ClusterInfo,
+    pub observed_at: Timestamp,
+    pub jobs: Vec<JobStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterInfo {
+    pub url: String,
+    pub flink_version: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStatus {
+    pub id: JobId,
+    pub name: String,
+    pub state: JobState,
+    pub tasks: Tasks,
+    pub start_time: Option<Timestamp>,
+    pub end_time: Option<Timestamp>,
+    /// Running time so far, or from start to end for an ended job (Flink's own `duration`).
+    pub uptime_seconds: u64,
+    pub latest_checkpoint: Option<CheckpointRef>,
+    pub latest_savepoint: Option<SavepointRef>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Tasks {
+    pub running: u32,
+    pub total: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointRef {
+    pub id: u64,
+    pub completed_at: Option<Timestamp>,
+    pub age_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavepointRef {
+    pub path: String,
+    pub completed_at: Option<Timestamp>,
+    pub age_seconds: Option<u64>,
+}
+
+/// Run `flinkops status`: fetch, render to stdout, report errors with a hint on stderr.
+pub fn run(args: &StatusArgs, color: ColorChoice) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e, None, color),
+    };
+    let config = match args.connection.client_config() {
+        Ok(config) => config,
+        Err(e) => return fail(&e, Some(e.help()), color),
+    };
+    let report = runtime.block_on(async { fetch(&Client::new(config)?).await });
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => return fail(&e, e.help(), color),
+    };
+    let mut stdout = io::stdout().lock();
+    let written = match args.output {
+        OutputFormat::Text => render_text(&report, &Styles::stdout(color), &mut stdout),
+        OutputFormat::Json => render_json(&report, &mut stdout),
+    };
+    match written.and_then(|()| stdout.flush()) {
+        Ok(()) => exit::code(exit::OK),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => exit::code(exit::OK),
+        Err(e) => fail(&e, None, color),
+    }
+}
+
+/// Print an error, its causes and a hint on stderr, and return exit code 1.
+fn fail(err: &dyn std::error::Error, help: Option<&str>, color: ColorChoice) -> ExitCode {
+    let styles = Styles::stderr(color);
+    let (e, b) = (styles.error, styles.bold);
+    let mut msg = format!("{}error:{} {err}\n", e.render(), e.render_reset());
+    let mut source = err.source();
+    while let Some(cause) = source {
+        msg.push_str(&format!("  caused by: {cause}\n"));
+        source = cause.source();
+    }
+    if let Some(help) = help {
+        msg.push_str(&format!(
+            "  {}hint:{} {help}\n",
+            b.render(),
+            b.render_reset()
+        ));
+    }
+    // Nothing sensible is left to do if stderr itself is gone.
+    let _ = io::stderr().write_all(msg.as_bytes());
+    exit::code(exit::ERROR)
+}
+
+/// Read the cluster's version, its jobs, and the checkpoints of the jobs that are not terminal.
+pub async fn fetch(client: &Client) -> Result<StatusReport, crate::flink::Error> {
+    let now = Timestamp::now()
+        .round(jiff::Unit::Millisecond)
+        .unwrap_or_else(|_| Timestamp::now());
+    fetch_at(client, now).await
+}
+
+/// [`fetch`], with ages computed relative to `observed_at` (fixed in tests).
+pub async fn fetch_at(
+    client: &Client,
+    observed_at: Timestamp,
+) -> Result<StatusReport, crate::flink::Error> {
+    let config = client.config().await?;
+    let mut overview = client.jobs_overview().await?.jobs;
+    // Unfinished first, then newest first; the id makes the order total.
+    overview.sort_by(|a, b| {
+        (a.state.is_terminal(), -a.start_time, &a.jid).cmp(&(
+            b.state.is_terminal(),
+            -b.start_time,
+            &b.jid,
+        ))
+    });
+    let live: Vec<JobId> = overview
+        .iter()
+        .filter(|j| !j.state.is_terminal())
+        .map(|j| j.jid.clone())
+        .collect();
+    let mut checkpoints = fetch_checkpoints(client, live).await;
+    let jobs = overview
+        .into_iter()
+        .map(|job| {
+            let cp = checkpoints.remove(&job.jid);
+            job_status(job, cp.as_ref(), observed_at)
+        })
+        .collect();
+    let cluster = ClusterInfo {
+        url: client.base_url().to_owned(),
+        flink_version: config.flink_version,
+    };
+    Ok(StatusReport {
+        format_version: 1,
+        cluster,
+        observed_at,
+        jobs,
+    })
+}
+
+/// `/checkpoints` of each job, at most `CONCURRENT_CHECKPOINT_CALLS` at a time. A failure for one
+/// job (it may have ended since the overview) leaves its columns empty instead of failing all.
+async fn fetch_checkpoints(client: &Client, jobs: Vec<JobId>) -> HashMap<JobId, Checkpoints> {
+    let mut found = HashMap::new();
+    let mut pending = jobs.into_iter();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < CONCURRENT_CHECKPOINT_CALLS {
+            let Some(job) = pending.next() else { break };
+            let client = client.clone();
+            running.spawn(async move { (client.checkpoints(&job).await, job) });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        match joined {
+            Ok((Ok(cp), job)) => {
+                found.insert(job, cp);
+            }
+            Ok((Err(e), job)) => tracing::warn!(%job, "no checkpoint information: {e}"),
+            Err(e) => tracing::warn!("checkpoint lookup aborted: {e}"),
+        }
+    }
+    found
+}
+
+fn job_status(job: JobOverview, cp: Option<&Checkpoints>, now: Timestamp) -> JobStatus {
+    let latest = cp.map(|c| &c.latest);
+    let latest_checkpoint = latest.and_then(|l| l.completed.as_ref()).map(|c| {
+        let completed_at = millis(c.latest_ack_timestamp);
+        CheckpointRef {
+            id: c.id,
+            completed_at,
+            age_seconds: age(completed_at, now),
+        }
+    });
+    let latest_savepoint = latest.and_then(|l| l.savepoint.as_ref()).map(|s| {
+        let completed_at = millis(s.latest_ack_timestamp);
+        let path = s.external_path.clone().unwrap_or_default();
+        SavepointRef {
+            path,
+            completed_at,
+            age_seconds: age(completed_at, now),
+        }
+    });
+    JobStatus {
+        tasks: Tasks {
+            running: job.tasks.running,
+            total: job.tasks.total,
+        },
+        start_time: millis(job.start_time),
+        end_time: millis(job.end_time),
+        uptime_seconds: u64::try_from(job.duration / 1000).unwrap_or(0),
+        id: job.jid,
+        name: job.name,
+        state: job.state,
+        latest_checkpoint,
+        latest_savepoint,
+    }
+}
+
+/// Flink's epoch milliseconds; 0 and -1 mean "not set".
+fn millis(ms: i64) -> Option<Timestamp> {
+    if ms <= 0 {
+        None
+    } else {
+        Timestamp::from_millisecond(ms).ok()
+    }
+}
+
+fn age(at: Option<Timestamp>, now: Timestamp) -> Option<u64> {
+    let secs = now.duration_since(at?).as_secs();
+    Some(u64::try_from(secs).unwrap_or(0))
+}
+
+/// `45s`, `3m12s`, `2h5m`, `4d3h`: the two largest units, for people.
+pub fn human_duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m{s}s"),
+        (0, _, _) => format!("{h}h{m}m"),
+        _ => format!("{d}d{h}h"),
+    }
+}
+
+/// The job table, aligned, with the cluster in a first line; `No jobs.` when there are none.
+pub fn render_text(report: &StatusReport, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
+    let cluster = &report.cluster;
+    writeln!(out, "Flink {} at {}", cluster.flink_version, cluster.url)?;
+    if report.jobs.is_empty() {
+        return writeln!(out, "No jobs.");
+    }
+    let header = [
+        "JOB ID",
+        "NAME",
+        "STATE",
+        "TASKS",
+        "UPTIME",
+        "CHECKPOINT",
+        "SAVEPOINT",
+    ]
+    .map(String::from);
+    let rows: Vec<[String; 7]> = report.jobs.iter().map(text_row).collect();
+    let widths: Vec<usize> = (0..7)
+        .map(|i| {
+            rows.iter()
+                .chain([&header])
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    write_row(out, &header, &widths, |_| styles.bold)?;
+    for (row, job) in rows.iter().zip(&report.jobs) {
+        let state_style = state_style(job, styles);
+        write_row(out, row, &widths, |i| {
+            if i == 2 {
+                state_style
+            } else {
+                anstyle::Style::new()
+            }
+        })?;
+    }
+    Ok(())
+}
+
+fn text_row(job: &JobStatus) -> [String; 7] {
+    let checkpoint = job
+        .latest_checkpoint
+        .as_ref()
+        .map_or("-".into(), |c| format!("#{}{}", c.id, ago(c.age_seconds)));
+    let savepoint = job
+        .latest_savepoint
+        .as_ref()
+        .map_or("-".into(), |s| format!("{}{}", s.path, ago(s.age_seconds)));
+    [
+        job.id.to_string(),
+        job.name.clone(),
+        job.state.to_string(),
+        format!("{}/{}", job.tasks.running, job.tasks.total),
+        human_duration(job.uptime_seconds),
+        checkpoint,
+        savepoint,
+    ]
+}
+
+fn ago(age: Option<u64>) -> String {
+    age.map(|a| format!(" ({} ago)", human_duration(a)))
+        .unwrap_or_default()
+}
+
+/// Green when healthy (all tasks running), yellow while on its way or degraded, red when failing,
+/// dim when ended normally.
+fn state_style(job: &JobStatus, styles: &Styles) -> anstyle::Style {
+    match job.state {
+        JobState::Running if job.tasks.running == job.tasks.total => styles.ok,
+        JobState::Failed | JobState::Failing => styles.error,
+        JobState::Finished | JobState::Canceled => styles.dim,
+        _ => styles.warn,
+    }
+}
+
+/// One line: cells padded to the column widths (styles wrap the text, not the padding); the last
+/// cell is not padded, so lines carry no trailing spaces.
+fn write_row(
+    out: &mut impl Write,
+    cells: &[String; 7],
+    widths: &[usize],
+    style: impl Fn(usize) -> anstyle::Style,
+) -> io::Result<()> {
+    for (i, cell) in cells.iter().enumerate() {
+        let s = style(i);
+        write!(out, "{}{cell}{}", s.render(), s.render_reset())?;
+        if i + 1 < cells.len() {
+            let pad = widths[i] - cell.chars().count() + 2;
+            write!(out, "{:pad$}", "")?;
+        }
+    }
+    writeln!(out)
+}
+
+/// The report as one pretty-printed JSON document (see the module docs for its shape).
+pub fn render_json(report: &StatusReport, out: &mut impl Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_show_their_two_largest_units() {
+        assert_eq!(human_duration(0), "0s");
+        assert_eq!(human_duration(45), "45s");
+        assert_eq!(human_duration(192), "3m12s");
+        assert_eq!(human_duration(7500), "2h5m");
+        assert_eq!(human_duration(356_400), "4d3h");
+    }
+
+    #[test]
+    fn unset_flink_timestamps_are_absent() {
+        assert!(millis(-1).is_none());
+        assert!(millis(0).is_none());
+        assert_eq!(millis(1_000).unwrap().as_second(), 1);
+    }
+}

@@ -1,11 +1,507 @@
-//! Connection flags for a Flink cluster (placeholder; the Flink client work fills it in).
+//! Connection flags for a Flink cluster: URL, proxy credentials, extra headers, TLS, timeouts and
+//! retries, each also settable by environment variable.
+//!
+//! Owns turning them into a `flink::ClientConfig`, reading the files they name. Secrets (token,
+//! password) come only from the environment or files, never from a flag value, so they stay out
+//! of `ps`; they are never printed, not even in errors. Contacts nobody.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 
+use crate::flink::{Auth, ClientConfig, ClientIdentity, RetryPolicy, Secret};
+
+/// Environment variable holding the bearer token (deliberately not a flag).
+pub const TOKEN_ENV: &str = "FLINKOPS_FLINK_TOKEN";
+/// Environment variable holding the basic-auth password (deliberately not a flag).
+pub const PASSWORD_ENV: &str = "FLINKOPS_FLINK_PASSWORD";
+/// Environment variable with extra headers, one per line or comma-separated.
+pub const HEADERS_ENV: &str = "FLINKOPS_FLINK_HEADERS";
+
 /// How to reach a Flink cluster's REST API.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Connection")]
 pub struct ConnectionArgs {
-    /// Base URL of the Flink REST API, with an optional path prefix.
-    #[arg(long, env = "FLINK_URL")]
+    /// Base URL of the Flink REST API, with an optional path prefix
+    /// (e.g. http://127.0.0.1:8081 or https://gateway.example.com/flink/).
+    #[arg(long, env = "FLINK_URL", value_name = "URL")]
     pub flink_url: Option<String>,
+
+    /// File with a bearer token for a proxy in front of Flink. The token itself can be given
+    /// only through the FLINKOPS_FLINK_TOKEN environment variable, never as a flag value.
+    #[arg(long, env = "FLINKOPS_FLINK_TOKEN_FILE", value_name = "FILE")]
+    pub flink_token_file: Option<PathBuf>,
+
+    /// User name for basic auth at a proxy in front of Flink. The password comes from the
+    /// FLINKOPS_FLINK_PASSWORD environment variable or --flink-password-file.
+    #[arg(long, env = "FLINKOPS_FLINK_USERNAME", value_name = "USER")]
+    pub flink_username: Option<String>,
+
+    /// File with the basic-auth password (instead of FLINKOPS_FLINK_PASSWORD).
+    #[arg(long, env = "FLINKOPS_FLINK_PASSWORD_FILE", value_name = "FILE")]
+    pub flink_password_file: Option<PathBuf>,
+
+    /// Extra header for every request, as 'Name: value'; repeatable. From the environment:
+    /// FLINKOPS_FLINK_HEADERS, one header per line (or comma-separated when the values have no
+    /// commas). Values are treated as secrets.
+    #[arg(long = "flink-header", value_name = "NAME: VALUE")]
+    pub flink_headers: Vec<String>,
+
+    /// TLS flags, boxed: they are rarely set, and every command that flattens these flags is a
+    /// variant of `cli::Command` (clippy::large_enum_variant).
+    #[command(flatten)]
+    pub tls: Box<TlsArgs>,
+
+    /// How long to wait for a TCP/TLS connection to Flink (e.g. 10s, 1m).
+    #[arg(long, env = "FLINKOPS_CONNECT_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// How long to wait for Flink's answer to one call (e.g. 30s, 2m).
+    #[arg(long, env = "FLINKOPS_REQUEST_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// How long a jar upload may take (e.g. 10m, 1h 30m).
+    #[arg(long, env = "FLINKOPS_UPLOAD_TIMEOUT", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub upload_timeout: Duration,
+
+    /// Retries of calls that are safe to repeat (reads, savepoints with a trigger id, cancel)
+    /// after a network error, a timeout or a 502/503/504. Uploads and job submissions are never
+    /// retried.
+    #[arg(long, env = "FLINKOPS_RETRIES", value_name = "N", default_value_t = RetryPolicy::default().max_retries)]
+    pub retries: usize,
+}
+
+/// TLS beyond the system's trust store: a private CA, mutual TLS, or (for tests) no verification.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct TlsArgs {
+    /// PEM file with the CA certificate(s) that signed Flink's (or the proxy's) certificate,
+    /// trusted in addition to the system's; repeatable.
+    #[arg(long, env = "FLINKOPS_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+
+    /// PEM client certificate (chain, leaf first) for mutual TLS; needs --client-key.
+    #[arg(long, env = "FLINKOPS_CLIENT_CERT", value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+
+    /// PEM private key of --client-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "FLINKOPS_CLIENT_KEY", value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+
+    /// Accept any TLS certificate from Flink. Dangerous: anyone on the network path can read
+    /// and change the traffic, credentials included. Only for throw-away test clusters.
+    #[arg(long, env = "FLINKOPS_INSECURE_SKIP_TLS_VERIFY")]
+    pub insecure_skip_tls_verify: bool,
+}
+
+/// Why the connection flags cannot be turned into a client configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("no Flink URL: pass --flink-url or set FLINK_URL")]
+    MissingUrl,
+
+    #[error("cannot read the {what} file {}", path.display())]
+    Unreadable {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("the {what} is empty")]
+    Empty { what: String },
+
+    #[error("both {0} and {1} are set; use one")]
+    Conflict(&'static str, &'static str),
+
+    #[error(
+        "basic auth needs both a user name (--flink-username) and a password (FLINKOPS_FLINK_PASSWORD or --flink-password-file)"
+    )]
+    IncompleteBasicAuth,
+
+    #[error("mutual TLS needs both --client-cert and --client-key")]
+    IncompleteClientCert,
+
+    #[error("extra header number {index} has no `:`; expected 'Name: value' (value not shown)")]
+    BadHeader { index: usize },
+}
+
+impl ConnectionError {
+    /// What to do about it.
+    pub fn help(&self) -> &'static str {
+        match self {
+            ConnectionError::MissingUrl => {
+                "e.g. FLINK_URL=http://127.0.0.1:8081 (the JobManager's REST address)"
+            }
+            ConnectionError::Unreadable { .. } | ConnectionError::Empty { .. } => {
+                "check the path and its permissions"
+            }
+            ConnectionError::Conflict(..) => {
+                "a proxy takes one kind of credentials: unset one of them"
+            }
+            ConnectionError::IncompleteBasicAuth | ConnectionError::IncompleteClientCert => {
+                "give both, or neither"
+            }
+            ConnectionError::BadHeader { .. } => "e.g. --flink-header 'X-Tenant: analytics'",
+        }
+    }
+}
+
+impl ConnectionArgs {
+    /// The client configuration, reading secrets from the process environment.
+    pub fn client_config(&self) -> Result<ClientConfig, ConnectionError> {
+        self.client_config_with(&|name| std::env::var(name).ok())
+    }
+
+    /// The client configuration, reading the secret-only variables through `env` (for tests:
+    /// edition 2024 makes changing the process environment `unsafe`).
+    pub fn client_config_with(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ClientConfig, ConnectionError> {
+        let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let url = self
+            .flink_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        let mut config = ClientConfig::new(url.ok_or(ConnectionError::MissingUrl)?);
+        config.auth = self.auth(&env)?;
+        config.headers = self.headers(&env)?;
+        config.tls.ca_certs_pem = self
+            .tls
+            .ca_cert
+            .iter()
+            .map(|p| read("CA certificate", p))
+            .collect::<Result<_, _>>()?;
+        config.tls.client_identity = self.client_identity()?;
+        config.tls.insecure_skip_verify = self.tls.insecure_skip_tls_verify;
+        if self.tls.insecure_skip_tls_verify {
+            tracing::warn!(
+                "TLS certificate verification is off (--insecure-skip-tls-verify): anyone on the \
+                 network path can read and change the traffic to Flink, credentials included"
+            );
+        }
+        config.connect_timeout = self.connect_timeout;
+        config.request_timeout = self.request_timeout;
+        config.upload_timeout = self.upload_timeout;
+        config.retry = RetryPolicy {
+            max_retries: self.retries,
+            ..RetryPolicy::default()
+        };
+        Ok(config)
+    }
+
+    fn auth(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Auth, ConnectionError> {
+        let token = one_secret(
+            env(TOKEN_ENV),
+            self.flink_token_file.as_deref(),
+            "bearer token",
+            (TOKEN_ENV, "--flink-token-file"),
+        )?;
+        let password = one_secret(
+            env(PASSWORD_ENV),
+            self.flink_password_file.as_deref(),
+            "password",
+            (PASSWORD_ENV, "--flink-password-file"),
+        )?;
+        let username = self
+            .flink_username
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        match (token, username, password) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                Err(ConnectionError::Conflict("a bearer token", "basic auth"))
+            }
+            (Some(token), None, None) => Ok(Auth::Bearer(token)),
+            (None, Some(username), Some(password)) => Ok(Auth::Basic {
+                username: username.to_owned(),
+                password,
+            }),
+            (None, Some(_), None) | (None, None, Some(_)) => {
+                Err(ConnectionError::IncompleteBasicAuth)
+            }
+            (None, None, None) => Ok(Auth::None),
+        }
+    }
+
+    fn headers(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<(String, Secret<String>)>, ConnectionError> {
+        let from_env;
+        let raw: Vec<&str> = if self.flink_headers.is_empty() {
+            from_env = env(HEADERS_ENV).unwrap_or_default();
+            split_header_list(&from_env)
+        } else {
+            self.flink_headers.iter().map(String::as_str).collect()
+        };
+        raw.iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let (name, value) = h
+                    .split_once(':')
+                    .ok_or(ConnectionError::BadHeader { index: i + 1 })?;
+                if name.trim().is_empty() {
+                    return Err(ConnectionError::BadHeader { index: i + 1 });
+                }
+                Ok((name.trim().to_owned(), Secret::new(value.trim().to_owned())))
+            })
+            .collect()
+    }
+
+    fn client_identity(&self) -> Result<Option<ClientIdentity>, ConnectionError> {
+        match (&self.tls.client_cert, &self.tls.client_key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => Ok(Some(ClientIdentity {
+                cert_pem: read("client certificate", cert)?,
+                key_pem: Secret::new(read("client key", key)?),
+            })),
+            _ => Err(ConnectionError::IncompleteClientCert),
+        }
+    }
+}
+
+/// One line per header; a single line may list several, comma-separated.
+fn split_header_list(list: &str) -> Vec<&str> {
+    let sep = if list.contains('\n') { '\n' } else { ',' };
+    list.split(sep)
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect()
+}
+
+/// A secret from an environment variable or a file, not both; files are trimmed (trailing newline).
+fn one_secret(
+    from_env: Option<String>,
+    file: Option<&Path>,
+    what: &'static str,
+    names: (&'static str, &'static str),
+) -> Result<Option<Secret<String>>, ConnectionError> {
+    match (from_env, file) {
+        (Some(_), Some(_)) => Err(ConnectionError::Conflict(names.0, names.1)),
+        (Some(value), None) => Ok(Some(Secret::new(value.trim().to_owned()))),
+        (None, Some(path)) => {
+            let bytes = read(what, path)?;
+            let value = String::from_utf8_lossy(&bytes).trim().to_owned();
+            if value.is_empty() {
+                return Err(ConnectionError::Empty {
+                    what: format!("{what} file {}", path.display()),
+                });
+            }
+            Ok(Some(Secret::new(value)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, ConnectionError> {
+    std::fs::read(path).map_err(|source| ConnectionError::Unreadable {
+        what,
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// A positive duration such as `30s`, `5m`, `1h 30m` or `PT90S` (parsed by jiff).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let expected = "expected a duration such as 30s, 5m or 1h 30m";
+    let d: jiff::SignedDuration = s.trim().parse().map_err(|e| format!("{expected}: {e}"))?;
+    match Duration::try_from(d) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("{expected}, greater than zero")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::io::Write;
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        conn: ConnectionArgs,
+    }
+
+    /// Flags parsed by clap, with the `FLINK*` environment of this process ignored.
+    fn args(flags: &[&str]) -> ConnectionArgs {
+        let mut argv = vec!["t", "--flink-url", "http://127.0.0.1:8081"];
+        argv.extend_from_slice(flags);
+        Cli::try_parse_from(argv).unwrap().conn
+    }
+
+    fn config(
+        args: &ConnectionArgs,
+        env: &[(&str, &str)],
+    ) -> Result<ClientConfig, ConnectionError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        args.client_config_with(&|k| env.get(k).cloned())
+    }
+
+    fn file(content: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(content.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn durations_accept_friendly_and_iso_forms() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("PT90S").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("-5s").is_err());
+    }
+
+    #[test]
+    fn defaults_are_ten_seconds_thirty_seconds_and_ten_minutes() {
+        let c = config(&args(&[]), &[]).unwrap();
+        assert_eq!(c.connect_timeout, Duration::from_secs(10));
+        assert_eq!(c.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.upload_timeout, Duration::from_secs(600));
+        assert!(matches!(c.auth, Auth::None));
+        assert!(!c.tls.insecure_skip_verify);
+    }
+
+    #[test]
+    fn a_missing_url_is_a_clear_error() {
+        let mut a = args(&[]);
+        a.flink_url = None;
+        let err = config(&a, &[]).unwrap_err();
+        assert!(err.to_string().contains("FLINK_URL"), "{err}");
+    }
+
+    #[test]
+    fn the_token_comes_from_the_environment_or_a_trimmed_file() {
+        let c = config(&args(&[]), &[(TOKEN_ENV, "abc")]).unwrap();
+        assert!(matches!(c.auth, Auth::Bearer(ref t) if t.expose() == "abc"));
+        let f = file("from-file\n");
+        let c = config(
+            &args(&["--flink-token-file", f.path().to_str().unwrap()]),
+            &[],
+        )
+        .unwrap();
+        assert!(matches!(c.auth, Auth::Bearer(ref t) if t.expose() == "from-file"));
+    }
+
+    #[test]
+    fn a_token_and_basic_auth_together_are_rejected() {
+        let err = config(
+            &args(&["--flink-username", "u"]),
+            &[(TOKEN_ENV, "t"), (PASSWORD_ENV, "p")],
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConnectionError::Conflict(..)), "{err}");
+    }
+
+    #[test]
+    fn basic_auth_needs_user_and_password() {
+        let c = config(&args(&["--flink-username", "u"]), &[(PASSWORD_ENV, "p")]).unwrap();
+        assert!(matches!(c.auth, Auth::Basic { ref username, .. } if username == "u"));
+        assert!(matches!(
+            config(&args(&["--flink-username", "u"]), &[]),
+            Err(ConnectionError::IncompleteBasicAuth)
+        ));
+        assert!(matches!(
+            config(&args(&[]), &[(PASSWORD_ENV, "p")]),
+            Err(ConnectionError::IncompleteBasicAuth)
+        ));
+    }
+
+    #[test]
+    fn an_unreadable_file_names_the_path_but_no_secret() {
+        let err = config(
+            &args(&[
+                "--flink-password-file",
+                "/nonexistent/pw",
+                "--flink-username",
+                "u",
+            ]),
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/pw"), "{err}");
+    }
+
+    #[test]
+    fn headers_come_from_flags_or_from_the_environment_split_by_lines_or_commas() {
+        let c = config(
+            &args(&["--flink-header", "X-A: 1, 2", "--flink-header", "X-B:3"]),
+            &[],
+        )
+        .unwrap();
+        let names: Vec<_> = c
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.expose().as_str()))
+            .collect();
+        assert_eq!(names, [("X-A", "1, 2"), ("X-B", "3")]);
+        let c = config(&args(&[]), &[(HEADERS_ENV, "X-A: 1\nX-B: 2\n")]).unwrap();
+        assert_eq!(c.headers.len(), 2);
+        let c = config(&args(&[]), &[(HEADERS_ENV, "X-A: 1,X-B: 2")]).unwrap();
+        assert_eq!(c.headers[1].0, "X-B");
+    }
+
+    #[test]
+    fn a_header_without_a_colon_is_rejected_without_echoing_it() {
+        let err = config(&args(&["--flink-header", "secretvalue"]), &[]).unwrap_err();
+        assert!(matches!(err, ConnectionError::BadHeader { index: 1 }));
+        assert!(!err.to_string().contains("secretvalue"));
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key() {
+        let cert = file("cert");
+        let err = config(
+            &args(&["--client-cert", cert.path().to_str().unwrap()]),
+            &[],
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConnectionError::IncompleteClientCert));
+    }
+
+    #[test]
+    fn retries_and_timeouts_are_passed_on() {
+        let c = config(
+            &args(&[
+                "--retries",
+                "0",
+                "--request-timeout",
+                "2m",
+                "--upload-timeout",
+                "1h 30m",
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.retry.max_retries, 0);
+        assert_eq!(c.request_timeout, Duration::from_secs(120));
+        assert_eq!(c.upload_timeout, Duration::from_secs(5400));
+    }
+
+    #[test]
+    fn debug_output_of_the_config_shows_no_secret() {
+        let c = config(
+            &args(&["--flink-header", "X-Key: k3y"]),
+            &[(TOKEN_ENV, "t0ken")],
+        )
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("t0ken") && !debug.contains("k3y"),
+            "{debug}"
+        );
+    }
 }

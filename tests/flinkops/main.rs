@@ -1,3 +1,6 @@
 //! The one integration-test binary (one binary saves link time on 2 cores). One module per area.
 
+mod flink_e2e;
+mod flink_mock;
+mod flink_support;
 mod support;

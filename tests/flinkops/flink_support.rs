@@ -1,0 +1,265 @@
+//! Real Flink clusters for the e2e tests: the environment contract with `scripts/test`, per-cluster
+//! test slots, cleanup of what a test started, and polling helpers with bounded deadlines.
+//!
+//! Contract: `FLINKOPS_E2E_FLINK_URLS=2.3.0=http://127.0.0.1:40001,1.20.5=http://…` and
+//! `FLINKOPS_E2E_TESTJOB_JARS=2.3.0=/path/testjob.jar,…`. Missing variables fail the tests (a
+//! silently skipped test is a failing test) unless `FLINKOPS_E2E=skip`, which itself fails when
+//! `CI=true`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use flinkops::flink::{Client, ClientConfig, JarId, JobId, JobState};
+use tokio::time::Instant;
+
+/// Tests that may use one cluster at the same time: its TaskManager has 4 slots and each scenario
+/// runs one job of parallelism 1 at a time.
+const SLOTS_PER_CLUSTER: usize = 4;
+
+/// How long a job may take to get all its tasks running, a state change, or a metric to show.
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// One Flink cluster under test and the test job jar built for its version.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub version: String,
+    pub url: String,
+    pub jar: PathBuf,
+}
+
+/// The clusters to run every scenario on; empty only with `FLINKOPS_E2E=skip` outside CI.
+pub fn clusters() -> Vec<Cluster> {
+    if std::env::var("FLINKOPS_E2E").is_ok_and(|v| v == "skip") {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "FLINKOPS_E2E=skip is not allowed when CI=true: the e2e tests must run in CI"
+        );
+        eprintln!("FLINKOPS_E2E=skip: not running this e2e test");
+        return Vec::new();
+    }
+    let hint = "the e2e tests need real Flink clusters: run `scripts/test`, which starts them and sets \
+                FLINKOPS_E2E_FLINK_URLS and FLINKOPS_E2E_TESTJOB_JARS (FLINKOPS_E2E=skip opts out locally)";
+    let urls = std::env::var("FLINKOPS_E2E_FLINK_URLS").unwrap_or_else(|_| panic!("{hint}"));
+    let jars = std::env::var("FLINKOPS_E2E_TESTJOB_JARS").unwrap_or_else(|_| panic!("{hint}"));
+    let jars: HashMap<String, String> = pairs(&jars).collect();
+    let clusters: Vec<Cluster> = pairs(&urls)
+        .map(|(version, url)| {
+            let jar = jars
+                .get(&version)
+                .unwrap_or_else(|| panic!("no test job jar for Flink {version}: {hint}"));
+            Cluster {
+                jar: PathBuf::from(jar),
+                version,
+                url,
+            }
+        })
+        .collect();
+    assert!(
+        !clusters.is_empty(),
+        "FLINKOPS_E2E_FLINK_URLS lists no cluster: {hint}"
+    );
+    clusters
+}
+
+/// `a=b,c=d` → (a, b), (c, d).
+fn pairs(list: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    list.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p
+                .split_once('=')
+                .unwrap_or_else(|| panic!("expected version=value, got `{p}`"));
+            (k.trim().to_owned(), v.trim().to_owned())
+        })
+}
+
+impl Cluster {
+    /// A client with the default timeouts and retries.
+    pub fn client(&self) -> Client {
+        Client::new(ClientConfig::new(&self.url)).expect("client")
+    }
+
+    /// Wait for one of the cluster's test slots; it is freed when the guard drops.
+    pub fn slot(&self) -> SlotGuard {
+        static ALL: OnceLock<Mutex<HashMap<String, Arc<Slots>>>> = OnceLock::new();
+        let slots = ALL
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap()
+            .entry(self.url.clone())
+            .or_default()
+            .clone();
+        let mut used = slots.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used >= SLOTS_PER_CLUSTER {
+            used = slots.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += 1;
+        drop(used);
+        SlotGuard(slots)
+    }
+}
+
+/// A counting semaphore (std has none) for the tests on one cluster.
+#[derive(Default)]
+pub struct Slots {
+    used: Mutex<usize>,
+    freed: Condvar,
+}
+
+pub struct SlotGuard(Arc<Slots>);
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        *self.0.used.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
+/// What a test started on a cluster: cancelled, deleted and disposed at `finish` or, if the test
+/// panicked first, on drop.
+pub struct Cleanup {
+    client: Client,
+    jobs: Vec<JobId>,
+    jars: Vec<JarId>,
+    savepoints: Vec<String>,
+}
+
+impl Cleanup {
+    pub fn new(client: &Client) -> Self {
+        Self {
+            client: client.clone(),
+            jobs: Vec::new(),
+            jars: Vec::new(),
+            savepoints: Vec::new(),
+        }
+    }
+
+    pub fn job(&mut self, job: JobId) -> JobId {
+        self.jobs.push(job.clone());
+        job
+    }
+
+    pub fn jar(&mut self, jar: JarId) -> JarId {
+        self.jars.push(jar.clone());
+        jar
+    }
+
+    pub fn savepoint(&mut self, location: &str) {
+        self.savepoints.push(location.to_owned());
+    }
+
+    /// Clean up now; failures are ignored (a job may have ended, a savepoint been disposed).
+    pub async fn finish(mut self) {
+        clean(self.client.clone(), self.take()).await;
+    }
+
+    fn take(&mut self) -> (Vec<JobId>, Vec<JarId>, Vec<String>) {
+        (
+            std::mem::take(&mut self.jobs),
+            std::mem::take(&mut self.jars),
+            std::mem::take(&mut self.savepoints),
+        )
+    }
+}
+
+impl Drop for Cleanup {
+    /// After a panic: clean up on a thread of its own (the test's runtime cannot be blocked on).
+    fn drop(&mut self) {
+        let work = self.take();
+        if work.0.is_empty() && work.1.is_empty() && work.2.is_empty() {
+            return;
+        }
+        let client = self.client.clone();
+        let cleaner = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(clean(client, work));
+        });
+        let _ = cleaner.join();
+    }
+}
+
+async fn clean(client: Client, (jobs, jars, savepoints): (Vec<JobId>, Vec<JarId>, Vec<String>)) {
+    for job in &jobs {
+        let terminal = client
+            .job(job)
+            .await
+            .map(|d| d.state.is_terminal())
+            .unwrap_or(true);
+        if !terminal {
+            let _ = client.cancel(job).await;
+        }
+    }
+    for jar in &jars {
+        let _ = client.delete_jar(jar).await;
+    }
+    for location in &savepoints {
+        let _ = client
+            .dispose_savepoint(location, Duration::from_secs(30))
+            .await;
+    }
+}
+
+async fn poll<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up after {DEADLINE:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Until the job is RUNNING with every task running (RUNNING alone can mean tasks SCHEDULED).
+pub async fn wait_tasks_running(client: &Client, job: &JobId) {
+    poll(&format!("all tasks of {job} running"), async || {
+        let overview = client.jobs_overview().await.unwrap();
+        let j = overview.jobs.into_iter().find(|j| j.jid == *job)?;
+        assert!(!j.state.is_terminal(), "{job} ended: {j:?}");
+        (j.state == JobState::Running && j.tasks.total > 0 && j.tasks.running == j.tasks.total)
+            .then_some(())
+    })
+    .await;
+}
+
+pub async fn wait_state(client: &Client, job: &JobId, state: JobState) {
+    poll(&format!("{job} to be {state}"), async || {
+        (client.job(job).await.unwrap().state == state).then_some(())
+    })
+    .await;
+}
+
+/// The test job's `Counter.maxCount` gauge (aggregated max over subtasks), if Flink has it yet.
+pub async fn counter_max(client: &Client, job: &JobId) -> Option<f64> {
+    let details = client.job(job).await.unwrap();
+    let vertex = details
+        .vertices
+        .iter()
+        .find(|v| v.name.starts_with("Counter"))?;
+    let metrics = client
+        .vertex_subtask_metrics(job, &vertex.id, &["Counter.maxCount"])
+        .await
+        .unwrap();
+    metrics
+        .into_iter()
+        .find(|m| m.id == "Counter.maxCount")?
+        .max
+}
+
+/// Until the counter is above `floor` (metrics refresh lazily, so the first reads are empty).
+pub async fn wait_counter_above(client: &Client, job: &JobId, floor: f64) -> f64 {
+    poll(
+        &format!("Counter.maxCount of {job} above {floor}"),
+        async || counter_max(client, job).await.filter(|v| *v > floor),
+    )
+    .await
+}
