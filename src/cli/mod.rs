@@ -17,7 +17,12 @@ pub use connection::ConnectionArgs;
 /// `plan` shows the difference, `apply` closes it with savepoint-safe upgrades in dependency order,
 /// `watch` keeps closing it as a sidecar, `audit` reports without touching anything.
 #[derive(Debug, Parser)]
-#[command(name = "flinkops", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "flinkops",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -74,7 +79,9 @@ pub enum Command {
     /// jar paths and environment variables. Reports every problem at once.
     ///
     /// Exit code 0 when every spec is valid, 1 otherwise.
-    #[command(after_help = "Example:\n  flinkops validate specs/\n  flinkops validate specs/orders.yaml -o json")]
+    #[command(
+        after_help = "Example:\n  flinkops validate specs/\n  flinkops validate specs/orders.yaml -o json"
+    )]
     Validate(ValidateArgs),
 
     /// Print the JSON Schema of a job spec, for editors and CI.
@@ -85,12 +92,16 @@ pub enum Command {
     Schema(SchemaArgs),
 
     /// Print a shell completion script.
-    #[command(after_help = "Example:\n  flinkops completions bash > /etc/bash_completion.d/flinkops")]
+    #[command(
+        after_help = "Example:\n  flinkops completions bash > /etc/bash_completion.d/flinkops"
+    )]
     Completions(CompletionsArgs),
 
     /// Show the live jobs of a Flink cluster: id, name, state, tasks, uptime, latest checkpoint
     /// and savepoint. Read-only.
-    #[command(after_help = "Example:\n  FLINK_URL=http://127.0.0.1:8081 flinkops status\n  flinkops status --flink-url https://flink.example.com -o json")]
+    #[command(
+        after_help = "Example:\n  FLINK_URL=http://127.0.0.1:8081 flinkops status\n  flinkops status --flink-url https://flink.example.com -o json"
+    )]
     Status(StatusArgs),
 
     /// Compare the specs with the live jobs and print what `apply` would do. Read-only.

@@ -21,13 +21,25 @@ pub fn validate(args: &ValidateArgs, color: ColorChoice) -> ExitCode {
         eprintln!("error: cannot write the report: {e}");
         return exit::code(exit::ERROR);
     }
-    exit::code(if loaded.error_count() == 0 { exit::OK } else { exit::ERROR })
+    exit::code(if loaded.error_count() == 0 {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
 }
 
-fn render_text(loaded: &super::Loaded, args: &ValidateArgs, color: ColorChoice) -> std::io::Result<()> {
+fn render_text(
+    loaded: &super::Loaded,
+    args: &ValidateArgs,
+    color: ColorChoice,
+) -> std::io::Result<()> {
     use std::io::IsTerminal;
     let mut err = anstream::AutoStream::new(std::io::stderr().lock(), anstream_choice(color));
-    diag::render(&loaded.diagnostics, use_color(color, std::io::stderr().is_terminal()), &mut err)?;
+    diag::render(
+        &loaded.diagnostics,
+        use_color(color, std::io::stderr().is_terminal()),
+        &mut err,
+    )?;
     let errors = loaded.error_count();
     let warnings = loaded.diagnostics.len() - errors;
     let where_ = args.path.display();
@@ -39,7 +51,11 @@ fn render_text(loaded: &super::Loaded, args: &ValidateArgs, color: ColorChoice) 
             s.error.render(),
             s.error.render_reset(),
             plural(errors),
-            if warnings > 0 { format!(" (and {warnings} warning{})", plural(warnings)) } else { String::new() },
+            if warnings > 0 {
+                format!(" (and {warnings} warning{})", plural(warnings))
+            } else {
+                String::new()
+            },
         )?;
         return Ok(());
     }
@@ -57,8 +73,20 @@ fn render_text(loaded: &super::Loaded, args: &ValidateArgs, color: ColorChoice) 
         if jobs == 1 { "is" } else { "are" }
     )?;
     for job in loaded.desired.jobs.values() {
-        let deps = if job.depends_on.is_empty() { String::new() } else { format!("  after {}", job.depends_on.join(", ")) };
-        writeln!(out, "  {}{:<28}{} {}  fingerprint {}{deps}", s.bold.render(), job.name, s.bold.render_reset(), job.origin, job.fingerprint.short(12))?;
+        let deps = if job.depends_on.is_empty() {
+            String::new()
+        } else {
+            format!("  after {}", job.depends_on.join(", "))
+        };
+        writeln!(
+            out,
+            "  {}{:<28}{} {}  fingerprint {}{deps}",
+            s.bold.render(),
+            job.name,
+            s.bold.render_reset(),
+            job.origin,
+            job.fingerprint.short(12)
+        )?;
     }
     Ok(())
 }
@@ -104,9 +132,18 @@ fn render_json(loaded: &super::Loaded, out: &mut impl Write) -> std::io::Result<
             .desired
             .jobs
             .values()
-            .map(|j| JsonJob { name: &j.name, origin: &j.origin, fingerprint: &j.fingerprint.0, depends_on: &j.depends_on })
+            .map(|j| JsonJob {
+                name: &j.name,
+                origin: &j.origin,
+                fingerprint: &j.fingerprint.0,
+                depends_on: &j.depends_on,
+            })
             .collect(),
-        diagnostics: loaded.diagnostics.iter().map(JsonDiagnostic::from).collect(),
+        diagnostics: loaded
+            .diagnostics
+            .iter()
+            .map(JsonDiagnostic::from)
+            .collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     writeln!(out)

@@ -21,8 +21,12 @@ pub fn discover(root: &Path) -> Found {
     let meta = match std::fs::metadata(root) {
         Ok(m) => m,
         Err(e) => {
-            let d = Diagnostic::whole(Some(root), "not-found", format!("cannot read {}: {e}", root.display()))
-                .help("pass the directory that holds your job specs, e.g. `flinkops validate specs/`");
+            let d = Diagnostic::whole(
+                Some(root),
+                "not-found",
+                format!("cannot read this path: {e}"),
+            )
+            .help("pass the directory that holds your job specs, e.g. `flinkops validate specs/`");
             found.diags.push(d);
             return found;
         }
@@ -35,7 +39,7 @@ pub fn discover(root: &Path) -> Found {
     let mut ancestors = Vec::new();
     walk(root, &mut ancestors, &mut seen, &mut found);
     if found.files.is_empty() && found.diags.is_empty() {
-        let d = Diagnostic::whole(Some(root), "no-specs", format!("no job specs found in {}", root.display()))
+        let d = Diagnostic::whole(Some(root), "no-specs", "no job specs found in this directory")
             .help("flinkops reads every *.yaml and *.yml file below this directory (hidden directories are skipped)");
         found.diags.push(d);
     }
@@ -44,11 +48,16 @@ pub fn discover(root: &Path) -> Found {
 }
 
 fn is_spec_file(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
 }
 
 fn is_hidden(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
 }
 
 fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>, found: &mut Found) {
@@ -57,8 +66,15 @@ fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>, 
         Err(e) => return found.diags.push(link_error(dir, &e)),
     };
     if ancestors.contains(&canonical) {
-        let d = Diagnostic::whole(Some(dir), "symlink-loop", format!("symbolic link loop: {} leads back to {}", dir.display(), canonical.display()))
-            .help("remove the link, or point it outside the spec directory");
+        let d = Diagnostic::whole(
+            Some(dir),
+            "symlink-loop",
+            format!(
+                "symbolic link loop: this link leads back to {}",
+                super::diag::display_path(&canonical)
+            ),
+        )
+        .help("remove the link, or point it outside the spec directory");
         return found.diags.push(d);
     }
     if !seen.insert(canonical.clone()) {
@@ -67,7 +83,11 @@ fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>, 
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
-            return found.diags.push(Diagnostic::whole(Some(dir), "unreadable", format!("cannot read directory {}: {e}", dir.display())));
+            return found.diags.push(Diagnostic::whole(
+                Some(dir),
+                "unreadable",
+                format!("cannot read this directory: {e}"),
+            ));
         }
     };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
@@ -85,7 +105,9 @@ fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>, 
                 }
             }
             Ok(_) => {}
-            Err(e) if is_spec_file(&path) || path.is_symlink() => found.diags.push(link_error(&path, &e)),
+            Err(e) if is_spec_file(&path) || path.is_symlink() => {
+                found.diags.push(link_error(&path, &e))
+            }
             Err(_) => {}
         }
     }
@@ -95,10 +117,20 @@ fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>, 
 fn link_error(path: &Path, e: &std::io::Error) -> Diagnostic {
     // ELOOP: a link that points at itself, directly or through other links.
     if e.raw_os_error() == Some(40) {
-        return Diagnostic::whole(Some(path), "symlink-loop", format!("symbolic link loop at {}", path.display()))
-            .help("the link points back at itself; remove it or point it at a real file or directory");
+        return Diagnostic::whole(
+            Some(path),
+            "symlink-loop",
+            "symbolic link loop: this link points back at itself",
+        )
+        .help("the link points back at itself; remove it or point it at a real file or directory");
     }
-    let target = std::fs::read_link(path).map(|t| format!(" (it points to {})", t.display())).unwrap_or_default();
-    Diagnostic::whole(Some(path), "unreadable", format!("cannot read {}{target}: {e}", path.display()))
-        .help("a broken symbolic link? fix or remove it")
+    let target = std::fs::read_link(path)
+        .map(|t| format!(" (it points to {})", t.display()))
+        .unwrap_or_default();
+    Diagnostic::whole(
+        Some(path),
+        "unreadable",
+        format!("cannot read this path{target}: {e}"),
+    )
+    .help("a broken symbolic link? fix or remove it")
 }

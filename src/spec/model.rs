@@ -55,7 +55,10 @@ impl<T: JsonSchema> JsonSchema for Located<T> {
 pub struct JobSpec {
     /// Unique name across the spec directory; the identity of the job. Lowercase letters, digits
     /// and `-`, at most 63 characters. Renaming a job makes it a different job.
-    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"), length(max = 63))]
+    #[schemars(
+        regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        length(max = 63)
+    )]
     pub name: Located<String>,
 
     /// The job's jar: a path relative to this spec file, or an `https://` URL.
@@ -172,7 +175,7 @@ pub enum UpgradeMode {
 
 /// Savepoint settings.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct SavepointSpec {
     /// Target directory URI, e.g. `file:///flink/savepoints/orders` or `s3://bucket/savepoints`.
     /// Default: the cluster's `execution.checkpointing.savepoint-dir`.
@@ -219,7 +222,7 @@ pub enum FormatType {
 
 /// Where a job that is not running starts from.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct RestoreSpec {
     /// `latest`: the latest savepoint or retained checkpoint flinkops can find (and refuse to start
     /// empty when there is none that it expects); `none`: start empty; or a savepoint/checkpoint
@@ -253,7 +256,7 @@ impl Serialize for RestoreFrom {
 
 /// The health gate after every start.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct HealthSpec {
     /// All tasks must run without a restart for this long. Default: `30s`.
     #[schemars(with = "String")]

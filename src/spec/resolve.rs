@@ -28,12 +28,19 @@ impl Param {
     pub const REDACTED: &str = "(sensitive)";
 
     pub fn plain(value: impl Into<String>) -> Self {
-        Self { value: value.into(), sensitive: false }
+        Self {
+            value: value.into(),
+            sensitive: false,
+        }
     }
 
     /// What may be shown to a person or written to a log.
     pub fn shown(&self) -> &str {
-        if self.sensitive { Self::REDACTED } else { &self.value }
+        if self.sensitive {
+            Self::REDACTED
+        } else {
+            &self.value
+        }
     }
 }
 
@@ -122,22 +129,36 @@ pub fn resolve(parsed: &[Parsed], inputs: &Inputs, diags: &mut Vec<Diagnostic>) 
 
 fn duplicate_name(first: &Parsed, again: &Parsed) -> Diagnostic {
     let name = &again.spec.name.value;
-    Diagnostic::at(&again.file, again.spec.name.pos, "duplicate-name", format!("job name `{name}` is used twice"))
-        .label("second definition")
-        .related(&first.file, first.spec.name.pos, "first defined here")
-        .help("the name is the job's identity: rename one of them, or delete the copy")
+    Diagnostic::at(
+        &again.file,
+        again.spec.name.pos,
+        "duplicate-name",
+        format!("job name `{name}` is used twice"),
+    )
+    .label("second definition")
+    .related(&first.file, first.spec.name.pos, "first defined here")
+    .help("the name is the job's identity: rename one of them, or delete the copy")
 }
 
 fn resolve_one(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> Job {
     let spec = &p.spec;
-    let mut interp = |field: &str, s: &Located<String>| interpolate(&p.file, field, s, inputs.env, diags);
-    let args: Vec<Param> = spec.args.iter().enumerate().map(|(i, a)| interp(&format!("args[{i}]"), a)).collect();
+    let mut interp =
+        |field: &str, s: &Located<String>| interpolate(&p.file, field, s, inputs.env, diags);
+    let args: Vec<Param> = spec
+        .args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| interp(&format!("args[{i}]"), a))
+        .collect();
     let flink_configuration: BTreeMap<String, Param> = spec
         .flink_configuration
         .iter()
         .map(|(k, v)| {
             let param = match &v.value {
-                ConfigValue::String(s) => interp(&format!("flinkConfiguration.{k}"), &Located::new(s.clone(), v.pos)),
+                ConfigValue::String(s) => interp(
+                    &format!("flinkConfiguration.{k}"),
+                    &Located::new(s.clone(), v.pos),
+                ),
                 other => Param::plain(other.to_flink_string()),
             };
             (k.clone(), param)
@@ -188,12 +209,25 @@ fn interpolate(
             rest = after;
         } else if let Some(after) = tail.strip_prefix("${") {
             let Some(end) = after.find('}') else {
-                diags.push(bad_reference(file, s.pos, field, "`${` without a closing `}`"));
-                return Param { value: text.clone(), sensitive: true };
+                diags.push(bad_reference(
+                    file,
+                    s.pos,
+                    field,
+                    "`${` without a closing `}`",
+                ));
+                return Param {
+                    value: text.clone(),
+                    sensitive: true,
+                };
             };
             let var = &after[..end];
             if !valid_var(var) {
-                diags.push(bad_reference(file, s.pos, field, &format!("`${{{var}}}` is not a valid variable name")));
+                diags.push(bad_reference(
+                    file,
+                    s.pos,
+                    field,
+                    &format!("`${{{var}}}` is not a valid variable name"),
+                ));
             } else if let Some(value) = env(var) {
                 out.push_str(&value);
             } else {
@@ -211,7 +245,10 @@ fn interpolate(
         }
     }
     out.push_str(rest);
-    Param { value: out, sensitive }
+    Param {
+        value: out,
+        sensitive,
+    }
 }
 
 fn bad_reference(file: &SourceFile, pos: Pos, field: &str, what: &str) -> Diagnostic {
@@ -221,21 +258,42 @@ fn bad_reference(file: &SourceFile, pos: Pos, field: &str, what: &str) -> Diagno
 
 fn valid_var(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn resolve_jar(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> (JarSource, Option<String>) {
+fn resolve_jar(
+    p: &Parsed,
+    inputs: &Inputs,
+    diags: &mut Vec<Diagnostic>,
+) -> (JarSource, Option<String>) {
     let jar = &p.spec.jar;
     let declared = p.spec.jar_sha256.as_ref().map(|s| s.value.clone());
     if jar.value.starts_with("https://") {
-        return (JarSource::Url { url: jar.value.clone() }, declared);
+        return (
+            JarSource::Url {
+                url: jar.value.clone(),
+            },
+            declared,
+        );
     }
     if let Some((scheme, _)) = jar.value.split_once("://") {
-        let d = Diagnostic::at(&p.file, jar.pos, "invalid-jar", format!("jars can be fetched over https only, not `{scheme}://`"))
-            .help("use an `https://` URL, or a path relative to this spec file");
+        let d = Diagnostic::at(
+            &p.file,
+            jar.pos,
+            "invalid-jar",
+            format!("jars can be fetched over https only, not `{scheme}://`"),
+        )
+        .help("use an `https://` URL, or a path relative to this spec file");
         diags.push(d);
-        return (JarSource::Url { url: jar.value.clone() }, declared);
+        return (
+            JarSource::Url {
+                url: jar.value.clone(),
+            },
+            declared,
+        );
     }
     let base = p.file.path.parent().unwrap_or(Path::new("."));
     let path = normalize(&base.join(&jar.value));
@@ -243,12 +301,22 @@ fn resolve_jar(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> (Jar
         Ok(m) if m.is_file() => match (inputs.hash_jar)(&path) {
             Ok(h) => Some(h),
             Err(e) => {
-                diags.push(Diagnostic::at(&p.file, jar.pos, "unreadable-jar", format!("cannot read jar {}: {e}", path.display())));
+                diags.push(Diagnostic::at(
+                    &p.file,
+                    jar.pos,
+                    "unreadable-jar",
+                    format!("cannot read jar {}: {e}", path.display()),
+                ));
                 None
             }
         },
         Ok(_) => {
-            diags.push(Diagnostic::at(&p.file, jar.pos, "missing-jar", format!("{} is not a file", path.display())));
+            diags.push(Diagnostic::at(
+                &p.file,
+                jar.pos,
+                "missing-jar",
+                format!("{} is not a file", path.display()),
+            ));
             None
         }
         Err(_) => {
@@ -262,9 +330,14 @@ fn resolve_jar(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> (Jar
     if let (Some(h), Some(declared)) = (&hashed, &p.spec.jar_sha256)
         && *h != declared.value
     {
-        let d = Diagnostic::at(&p.file, declared.pos, "jar-hash-mismatch", "the jar's content does not match `jarSha256`")
-            .label(format!("the file hashes to {h}"))
-            .help("update `jarSha256`, or check that the right jar was built");
+        let d = Diagnostic::at(
+            &p.file,
+            declared.pos,
+            "jar-hash-mismatch",
+            "the jar's content does not match `jarSha256`",
+        )
+        .label(format!("the file hashes to {h}"))
+        .help("update `jarSha256`, or check that the right jar was built");
         diags.push(d);
     }
     (JarSource::Local { path }, hashed)
@@ -296,15 +369,41 @@ fn check_dependencies(specs: &BTreeMap<&str, &Parsed>, diags: &mut Vec<Diagnosti
         for dep in &p.spec.depends_on {
             let d = dep.value.as_str();
             if d == p.spec.name.value {
-                diags.push(Diagnostic::at(&p.file, dep.pos, "self-dependency", format!("`{d}` depends on itself")).help("remove it from `dependsOn`"));
+                diags.push(
+                    Diagnostic::at(
+                        &p.file,
+                        dep.pos,
+                        "self-dependency",
+                        format!("`{d}` depends on itself"),
+                    )
+                    .help("remove it from `dependsOn`"),
+                );
             } else if !specs.contains_key(d) {
                 let help = match did_you_mean(d, &names) {
                     Some(n) => format!("did you mean `{n}`?"),
                     None => "every name in `dependsOn` must be the `name` of a job spec in this directory".into(),
                 };
-                diags.push(Diagnostic::at(&p.file, dep.pos, "unknown-dependency", format!("`dependsOn` names `{d}`, which is not a job here")).label("unknown job").help(help));
+                diags.push(
+                    Diagnostic::at(
+                        &p.file,
+                        dep.pos,
+                        "unknown-dependency",
+                        format!("`dependsOn` names `{d}`, which is not a job here"),
+                    )
+                    .label("unknown job")
+                    .help(help),
+                );
             } else if !listed.insert(d) {
-                diags.push(Diagnostic::at(&p.file, dep.pos, "duplicate-dependency", format!("`{d}` is listed twice in `dependsOn`")).help("remove the repetition").warning());
+                diags.push(
+                    Diagnostic::at(
+                        &p.file,
+                        dep.pos,
+                        "duplicate-dependency",
+                        format!("`{d}` is listed twice in `dependsOn`"),
+                    )
+                    .help("remove the repetition")
+                    .warning(),
+                );
             }
         }
     }
@@ -319,7 +418,11 @@ fn find_cycles<'a>(specs: &BTreeMap<&'a str, &Parsed>) -> Vec<Vec<&'a str>> {
     let edges: BTreeMap<&'a str, Vec<&'a str>> = specs
         .iter()
         .map(|(&n, p)| {
-            let out = p.spec.depends_on.iter().filter_map(|d| specs.get_key_value(d.value.as_str()).map(|(k, _)| *k));
+            let out = p
+                .spec
+                .depends_on
+                .iter()
+                .filter_map(|d| specs.get_key_value(d.value.as_str()).map(|(k, _)| *k));
             (n, out.filter(|&d| d != n).collect())
         })
         .collect();
@@ -368,7 +471,13 @@ fn strongly_connected<'a>(edges: &BTreeMap<&'a str, Vec<&'a str>>) -> Vec<Vec<&'
             st.out.push(component);
         }
     }
-    let mut st = State { index: BTreeMap::new(), low: BTreeMap::new(), stack: Vec::new(), on_stack: BTreeSet::new(), out: Vec::new() };
+    let mut st = State {
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        on_stack: BTreeSet::new(),
+        out: Vec::new(),
+    };
     for &n in edges.keys() {
         if !st.index.contains_key(n) {
             visit(n, edges, &mut st);
@@ -379,7 +488,10 @@ fn strongly_connected<'a>(edges: &BTreeMap<&'a str, Vec<&'a str>>) -> Vec<Vec<&'
 }
 
 /// The shortest way from the component's first member back to itself (breadth-first).
-fn shortest_cycle<'a>(edges: &BTreeMap<&'a str, Vec<&'a str>>, component: &[&'a str]) -> Option<Vec<&'a str>> {
+fn shortest_cycle<'a>(
+    edges: &BTreeMap<&'a str, Vec<&'a str>>,
+    component: &[&'a str],
+) -> Option<Vec<&'a str>> {
     let start = *component.first()?;
     let mut parent: BTreeMap<&str, &str> = BTreeMap::new();
     let mut queue = std::collections::VecDeque::from([start]);
@@ -406,14 +518,29 @@ fn shortest_cycle<'a>(edges: &BTreeMap<&'a str, Vec<&'a str>>, component: &[&'a 
 fn cycle_diagnostic(specs: &BTreeMap<&str, &Parsed>, cycle: &[&str]) -> Diagnostic {
     let first = specs[cycle[0]];
     let edge_pos = |from: &str, to: &str| {
-        specs[from].spec.depends_on.iter().find(|d| d.value == to).map(|d| d.pos).unwrap_or(specs[from].spec.name.pos)
+        specs[from]
+            .spec
+            .depends_on
+            .iter()
+            .find(|d| d.value == to)
+            .map(|d| d.pos)
+            .unwrap_or(specs[from].spec.name.pos)
     };
-    let mut d = Diagnostic::at(&first.file, edge_pos(cycle[0], cycle[1]), "dependency-cycle", format!("dependency cycle: {}", cycle.join(" -> ")))
-        .label(format!("`{}` depends on `{}`", cycle[0], cycle[1]))
-        .help("a job cannot wait for itself: remove one of these `dependsOn` entries");
+    let mut d = Diagnostic::at(
+        &first.file,
+        edge_pos(cycle[0], cycle[1]),
+        "dependency-cycle",
+        format!("dependency cycle: {}", cycle.join(" -> ")),
+    )
+    .label(format!("`{}` depends on `{}`", cycle[0], cycle[1]))
+    .help("a job cannot wait for itself: remove one of these `dependsOn` entries");
     for pair in cycle.windows(2).skip(1) {
         let from = specs[pair[0]];
-        d = d.related(&from.file, edge_pos(pair[0], pair[1]), format!("`{}` depends on `{}`", pair[0], pair[1]));
+        d = d.related(
+            &from.file,
+            edge_pos(pair[0], pair[1]),
+            format!("`{}` depends on `{}`", pair[0], pair[1]),
+        );
     }
     d
 }
@@ -427,10 +554,19 @@ mod tests {
     }
 
     fn interp(text: &str, env: &[(&str, &str)]) -> (Param, Vec<Diagnostic>) {
-        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let lookup = |k: &str| env.get(k).cloned();
         let mut diags = Vec::new();
-        let p = interpolate(&file(), "args[0]", &Located::new(text.into(), Pos::default()), &lookup, &mut diags);
+        let p = interpolate(
+            &file(),
+            "args[0]",
+            &Located::new(text.into(), Pos::default()),
+            &lookup,
+            &mut diags,
+        );
         (p, diags)
     }
 
