@@ -44,11 +44,7 @@ impl Styles {
 
     /// Plain or coloured, for a stream that is or is not a terminal.
     pub fn for_stream(color: ColorChoice, is_terminal: bool) -> Self {
-        if use_color(color, is_terminal) {
-            Self::colored()
-        } else {
-            Self::plain()
-        }
+        if use_color(color, is_terminal) { Self::colored() } else { Self::plain() }
     }
 
     /// Styles for stdout.
@@ -68,9 +64,7 @@ pub fn use_color(color: ColorChoice, is_terminal: bool) -> bool {
     match color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
+        ColorChoice::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     }
 }
 
@@ -82,13 +76,10 @@ pub fn init_logging(global: &GlobalArgs) {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
-    let filter =
-        std::env::var("FLINKOPS_LOG").unwrap_or_else(|_| format!("flinkops={default},warn"));
+    let filter = std::env::var("FLINKOPS_LOG").unwrap_or_else(|_| format!("flinkops={default},warn"));
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("flinkops={default},warn")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let result = match global.log_format {
         LogFormat::Json => builder.json().with_current_span(false).try_init(),
         LogFormat::Text => builder

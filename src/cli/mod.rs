@@ -17,12 +17,7 @@ pub use connection::ConnectionArgs;
 /// `plan` shows the difference, `apply` closes it with savepoint-safe upgrades in dependency order,
 /// `watch` keeps closing it as a sidecar, `audit` reports without touching anything.
 #[derive(Debug, Parser)]
-#[command(
-    name = "flinkops",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "flinkops", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -92,9 +87,7 @@ pub enum Command {
     Schema(SchemaArgs),
 
     /// Print a shell completion script.
-    #[command(
-        after_help = "Example:\n  flinkops completions bash > /etc/bash_completion.d/flinkops"
-    )]
+    #[command(after_help = "Example:\n  flinkops completions bash > /etc/bash_completion.d/flinkops")]
     Completions(CompletionsArgs),
 
     /// Show the live jobs of a Flink cluster: id, name, state, tasks, uptime, latest checkpoint

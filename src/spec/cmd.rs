@@ -21,25 +21,13 @@ pub fn validate(args: &ValidateArgs, color: ColorChoice) -> ExitCode {
         eprintln!("error: cannot write the report: {e}");
         return exit::code(exit::ERROR);
     }
-    exit::code(if loaded.error_count() == 0 {
-        exit::OK
-    } else {
-        exit::ERROR
-    })
+    exit::code(if loaded.error_count() == 0 { exit::OK } else { exit::ERROR })
 }
 
-fn render_text(
-    loaded: &super::Loaded,
-    args: &ValidateArgs,
-    color: ColorChoice,
-) -> std::io::Result<()> {
+fn render_text(loaded: &super::Loaded, args: &ValidateArgs, color: ColorChoice) -> std::io::Result<()> {
     use std::io::IsTerminal;
     let mut err = anstream::AutoStream::new(std::io::stderr().lock(), anstream_choice(color));
-    diag::render(
-        &loaded.diagnostics,
-        use_color(color, std::io::stderr().is_terminal()),
-        &mut err,
-    )?;
+    diag::render(&loaded.diagnostics, use_color(color, std::io::stderr().is_terminal()), &mut err)?;
     let errors = loaded.error_count();
     let warnings = loaded.diagnostics.len() - errors;
     let where_ = args.path.display();
@@ -139,11 +127,7 @@ fn render_json(loaded: &super::Loaded, out: &mut impl Write) -> std::io::Result<
                 depends_on: &j.depends_on,
             })
             .collect(),
-        diagnostics: loaded
-            .diagnostics
-            .iter()
-            .map(JsonDiagnostic::from)
-            .collect(),
+        diagnostics: loaded.diagnostics.iter().map(JsonDiagnostic::from).collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     writeln!(out)

@@ -24,21 +24,14 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: &Path, text: &str) -> Self {
-        Self {
-            display: display_path(path),
-            path: path.to_path_buf(),
-            text: Arc::from(text),
-        }
+        Self { display: display_path(path), path: path.to_path_buf(), text: Arc::from(text) }
     }
 }
 
 /// A path relative to the current directory when it lies below it, as given otherwise.
 pub fn display_path(path: &Path) -> String {
     let cwd = std::env::current_dir().ok();
-    let shown = cwd
-        .as_deref()
-        .and_then(|c| path.strip_prefix(c).ok())
-        .unwrap_or(path);
+    let shown = cwd.as_deref().and_then(|c| path.strip_prefix(c).ok()).unwrap_or(path);
     shown.display().to_string()
 }
 
@@ -118,11 +111,7 @@ impl Diagnostic {
     }
 
     pub fn related(mut self, file: &SourceFile, pos: Pos, label: impl Into<String>) -> Self {
-        self.related.push(Related {
-            file: file.clone(),
-            pos,
-            label: label.into(),
-        });
+        self.related.push(Related { file: file.clone(), pos, label: label.into() });
         self
     }
 
@@ -141,11 +130,7 @@ impl Diagnostic {
 
     /// Sort key: by file, then position, so output is stable whatever order checks ran in.
     pub fn sort_key(&self) -> (String, u32, u32, &str) {
-        let file = self
-            .file
-            .as_ref()
-            .map(|f| f.display.clone())
-            .unwrap_or_default();
+        let file = self.file.as_ref().map(|f| f.display.clone()).unwrap_or_default();
         let pos = self.pos.unwrap_or_default();
         (file, pos.line, pos.column, &self.message)
     }
@@ -154,11 +139,7 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let loc = self.location();
-        if loc.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{loc}: {}", self.message)
-        }
+        if loc.is_empty() { f.write_str(&self.message) } else { write!(f, "{loc}: {}", self.message) }
     }
 }
 
@@ -241,10 +222,7 @@ impl miette::Diagnostic for DrawnRelated {
         Some(&self.source)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
-            Some(self.label.clone()),
-            self.span,
-        ))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some(self.label.clone()), self.span))))
     }
 }
 
@@ -256,10 +234,7 @@ impl miette::Diagnostic for Drawn<'_> {
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.diag
-            .help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diag.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
@@ -267,18 +242,13 @@ impl miette::Diagnostic for Drawn<'_> {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let pos = self.diag.pos?;
         let label = self.diag.label.clone();
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
-            label,
-            span_of(pos),
-        ))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(label, span_of(pos)))))
     }
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
         if self.related.is_empty() {
             return None;
         }
-        Some(Box::new(
-            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
-        ))
+        Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
     }
 }
 
@@ -291,19 +261,10 @@ fn named(file: &SourceFile) -> NamedSource<Arc<str>> {
 }
 
 /// Draw diagnostics for a terminal or a log: snippet, label, help. `color` picks the theme.
-pub fn render(
-    diags: &[Diagnostic],
-    color: bool,
-    out: &mut impl std::io::Write,
-) -> std::io::Result<()> {
-    let theme = if color {
-        miette::GraphicalTheme::unicode()
-    } else {
-        miette::GraphicalTheme::unicode_nocolor()
-    };
-    let handler = miette::GraphicalReportHandler::new_themed(theme)
-        .with_width(120)
-        .with_context_lines(1);
+pub fn render(diags: &[Diagnostic], color: bool, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let theme =
+        if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(120).with_context_lines(1);
     for diag in diags {
         let drawn = Drawn {
             diag,
@@ -319,9 +280,7 @@ pub fn render(
                 .collect(),
         };
         let mut text = String::new();
-        handler
-            .render_report(&mut text, &drawn)
-            .map_err(std::io::Error::other)?;
+        handler.render_report(&mut text, &drawn).map_err(std::io::Error::other)?;
         writeln!(out, "{text}")?;
     }
     Ok(())

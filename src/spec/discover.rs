@@ -21,12 +21,8 @@ pub fn discover(root: &Path) -> Found {
     let meta = match std::fs::metadata(root) {
         Ok(m) => m,
         Err(e) => {
-            let d = Diagnostic::whole(
-                Some(root),
-                "not-found",
-                format!("cannot read this path: {e}"),
-            )
-            .help("pass the directory that holds your job specs, e.g. `flinkops validate specs/`");
+            let d = Diagnostic::whole(Some(root), "not-found", format!("cannot read this path: {e}"))
+                .help("pass the directory that holds your job specs, e.g. `flinkops validate specs/`");
             found.diags.push(d);
             return found;
         }
@@ -48,16 +44,11 @@ pub fn discover(root: &Path) -> Found {
 }
 
 fn is_spec_file(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml")
-    )
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
 fn is_hidden(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with('.'))
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
 }
 
 fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>, found: &mut Found) {
@@ -69,10 +60,7 @@ fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>, 
         let d = Diagnostic::whole(
             Some(dir),
             "symlink-loop",
-            format!(
-                "symbolic link loop: this link leads back to {}",
-                super::diag::display_path(&canonical)
-            ),
+            format!("symbolic link loop: this link leads back to {}", super::diag::display_path(&canonical)),
         )
         .help("remove the link, or point it outside the spec directory");
         return found.diags.push(d);
@@ -105,9 +93,7 @@ fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>, 
                 }
             }
             Ok(_) => {}
-            Err(e) if is_spec_file(&path) || path.is_symlink() => {
-                found.diags.push(link_error(&path, &e))
-            }
+            Err(e) if is_spec_file(&path) || path.is_symlink() => found.diags.push(link_error(&path, &e)),
             Err(_) => {}
         }
     }
@@ -124,13 +110,8 @@ fn link_error(path: &Path, e: &std::io::Error) -> Diagnostic {
         )
         .help("the link points back at itself; remove it or point it at a real file or directory");
     }
-    let target = std::fs::read_link(path)
-        .map(|t| format!(" (it points to {})", t.display()))
-        .unwrap_or_default();
-    Diagnostic::whole(
-        Some(path),
-        "unreadable",
-        format!("cannot read this path{target}: {e}"),
-    )
-    .help("a broken symbolic link? fix or remove it")
+    let target =
+        std::fs::read_link(path).map(|t| format!(" (it points to {})", t.display())).unwrap_or_default();
+    Diagnostic::whole(Some(path), "unreadable", format!("cannot read this path{target}: {e}"))
+        .help("a broken symbolic link? fix or remove it")
 }

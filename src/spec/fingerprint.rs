@@ -112,9 +112,7 @@ mod tests {
         Job {
             name: "orders".into(),
             origin: "specs/orders.yaml:1".into(),
-            jar: JarSource::Local {
-                path: PathBuf::from("/jars/app.jar"),
-            },
+            jar: JarSource::Local { path: PathBuf::from("/jars/app.jar") },
             jar_sha256: Some("ab".repeat(32)),
             entry_class: Some("com.example.Main".into()),
             args: vec![Param::plain("--topic"), Param::plain("orders")],
@@ -140,10 +138,7 @@ mod tests {
         // Live job ids carry this value: a change here would make every running job look changed.
         // Bump VERSION and migrate deliberately instead of editing this constant. (The value is the
         // SHA-256 of the canonical JSON, checked independently with Python's hashlib.)
-        assert_eq!(
-            of(&job()).0,
-            "730b81d7675fe8351d137eb50e63a71548147e72f7bdac82e1e430f38e470604"
-        );
+        assert_eq!(of(&job()).0, "730b81d7675fe8351d137eb50e63a71548147e72f7bdac82e1e430f38e470604");
     }
 
     #[test]
@@ -156,9 +151,7 @@ mod tests {
         j.upgrade_mode = UpgradeMode::Stateless;
         j.depends_on = vec!["x".into()];
         j.health.rollback.value = false;
-        j.jar = JarSource::Local {
-            path: PathBuf::from("/moved/app.jar"),
-        };
+        j.jar = JarSource::Local { path: PathBuf::from("/moved/app.jar") };
         j.args[1].sensitive = true;
         assert_eq!(of(&j), base);
     }
@@ -227,7 +220,8 @@ mod tests {
     fn yaml_formatting_and_key_order_do_not_change_the_fingerprint() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("app.jar"), b"jar bytes").unwrap();
-        let a = "name: j\njar: app.jar\nparallelism: 2\nargs: [--a, b]\nflinkConfiguration: {x.y: 1, a.b: on}\n";
+        let a =
+            "name: j\njar: app.jar\nparallelism: 2\nargs: [--a, b]\nflinkConfiguration: {x.y: 1, a.b: on}\n";
         let b = "# reordered, block style, quoted\nflinkConfiguration:\n  a.b: 'on'\n  x.y: \"1\"\nargs:\n  - \"--a\"\n  - b\nparallelism: 2\njar: ./app.jar\nname: j\n";
         let fingerprint = |text: &str| {
             std::fs::write(dir.path().join("spec.yaml"), text).unwrap();

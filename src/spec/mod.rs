@@ -27,10 +27,7 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{errors} problem(s) in the job specs")]
-    Invalid {
-        errors: usize,
-        diagnostics: Vec<Diagnostic>,
-    },
+    Invalid { errors: usize, diagnostics: Vec<Diagnostic> },
 }
 
 /// The result of loading a spec directory.
@@ -53,10 +50,7 @@ impl Loaded {
     pub fn into_result(self) -> Result<(Desired, Vec<Diagnostic>), Error> {
         match self.error_count() {
             0 => Ok((self.desired, self.diagnostics)),
-            errors => Err(Error::Invalid {
-                errors,
-                diagnostics: self.diagnostics,
-            }),
+            errors => Err(Error::Invalid { errors, diagnostics: self.diagnostics }),
         }
     }
 }
@@ -64,13 +58,7 @@ impl Loaded {
 /// Load with the process environment and a plain jar hasher.
 pub fn load(root: &Path) -> Loaded {
     let env = |k: &str| std::env::var(k).ok();
-    load_with(
-        root,
-        &Inputs {
-            env: &env,
-            hash_jar: &fingerprint::sha256_file,
-        },
-    )
+    load_with(root, &Inputs { env: &env, hash_jar: &fingerprint::sha256_file })
 }
 
 /// Find, read, check and resolve every spec below `root` (a directory or one file).
@@ -83,11 +71,7 @@ pub fn load_with(root: &Path, inputs: &Inputs) -> Loaded {
     }
     let desired = resolve::resolve(&parsed, inputs, &mut diagnostics);
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    Loaded {
-        desired,
-        diagnostics,
-        files: found.files.len(),
-    }
+    Loaded { desired, diagnostics, files: found.files.len() }
 }
 
 /// Read one file's documents as job specs, adding its problems to `diags`.
@@ -112,22 +96,12 @@ fn read_file(path: &Path, diags: &mut Vec<Diagnostic>) -> Vec<resolve::Parsed> {
     let mut reader = read::Reader::new(&file);
     let specs: Vec<_> = docs.iter().filter_map(|doc| reader.job(doc)).collect();
     diags.append(&mut reader.diags);
-    specs
-        .into_iter()
-        .map(|spec| resolve::Parsed {
-            file: file.clone(),
-            spec,
-        })
-        .collect()
+    specs.into_iter().map(|spec| resolve::Parsed { file: file.clone(), spec }).collect()
 }
 
 fn read_text(path: &Path, diags: &mut Vec<Diagnostic>) -> Option<SourceFile> {
     let unreadable = |e: std::io::Error| {
-        Diagnostic::whole(
-            Some(path),
-            "unreadable",
-            format!("cannot read this file: {e}"),
-        )
+        Diagnostic::whole(Some(path), "unreadable", format!("cannot read this file: {e}"))
     };
     let size = match std::fs::metadata(path) {
         Ok(m) => m.len(),
@@ -137,8 +111,12 @@ fn read_text(path: &Path, diags: &mut Vec<Diagnostic>) -> Option<SourceFile> {
         }
     };
     if size > MAX_FILE_BYTES {
-        let d = Diagnostic::whole(Some(path), "file-too-large", format!("this file is {size} bytes; spec files may be at most {MAX_FILE_BYTES} bytes (1 MiB)"))
-            .help("is this really a job spec? keep jars and data out of the spec directory, or split the file");
+        let d = Diagnostic::whole(
+            Some(path),
+            "file-too-large",
+            format!("this file is {size} bytes; spec files may be at most {MAX_FILE_BYTES} bytes (1 MiB)"),
+        )
+        .help("is this really a job spec? keep jars and data out of the spec directory, or split the file");
         diags.push(d);
         return None;
     }
@@ -156,14 +134,10 @@ fn read_text(path: &Path, diags: &mut Vec<Diagnostic>) -> Option<SourceFile> {
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
             let file = SourceFile::new(path, &text);
             let pos = position_of(&text, at);
-            let d = Diagnostic::at(
-                &file,
-                pos,
-                "not-utf8",
-                format!("this file is not valid UTF-8 (byte {at})"),
-            )
-            .label("invalid byte here")
-            .help("save the file as UTF-8");
+            let d =
+                Diagnostic::at(&file, pos, "not-utf8", format!("this file is not valid UTF-8 (byte {at})"))
+                    .label("invalid byte here")
+                    .help("save the file as UTF-8");
             diags.push(d);
             None
         }
@@ -175,28 +149,16 @@ fn position_of(text: &str, offset: usize) -> yaml::Pos {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    yaml::Pos {
-        line: line as u32,
-        column: column as u32,
-        offset,
-        len: 1,
-    }
+    yaml::Pos { line: line as u32, column: column as u32, offset, len: 1 }
 }
 
 /// The byte offset of a 1-based line and column (in characters); the parser gives no byte offset
 /// for syntax errors.
 fn offset_of(text: &str, line: u32, column: u32) -> usize {
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1) as usize)
-        .map(str::len)
-        .sum();
+    let line_start: usize =
+        text.split_inclusive('\n').take(line.saturating_sub(1) as usize).map(str::len).sum();
     let rest = &text[line_start.min(text.len())..];
-    let in_line: usize = rest
-        .chars()
-        .take(column.saturating_sub(1) as usize)
-        .map(char::len_utf8)
-        .sum();
+    let in_line: usize = rest.chars().take(column.saturating_sub(1) as usize).map(char::len_utf8).sum();
     line_start + in_line
 }
 
@@ -213,22 +175,14 @@ fn syntax_error(file: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
         message.replace(", set DuplicateKeyPolicy in Options if acceptable", "")
     };
     let help = syntax_hint(&message);
-    let pos = e
-        .location()
-        .map(yaml::Pos::from_location)
-        .filter(yaml::Pos::is_known)
-        .map(|p| yaml::Pos {
-            offset: offset_of(&file.text, p.line, p.column),
-            len: 1,
-            ..p
-        });
+    let pos = e.location().map(yaml::Pos::from_location).filter(yaml::Pos::is_known).map(|p| yaml::Pos {
+        offset: offset_of(&file.text, p.line, p.column),
+        len: 1,
+        ..p
+    });
     let mut d = match pos {
         Some(pos) => Diagnostic::at(file, pos, "yaml-syntax", format!("invalid YAML: {message}")),
-        None => Diagnostic::whole(
-            Some(&file.path),
-            "yaml-syntax",
-            format!("invalid YAML: {message}"),
-        ),
+        None => Diagnostic::whole(Some(&file.path), "yaml-syntax", format!("invalid YAML: {message}")),
     };
     d.help = help.map(str::to_string);
     d

@@ -55,10 +55,7 @@ impl<T: JsonSchema> JsonSchema for Located<T> {
 pub struct JobSpec {
     /// Unique name across the spec directory; the identity of the job. Lowercase letters, digits
     /// and `-`, at most 63 characters. Renaming a job makes it a different job.
-    #[schemars(
-        regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
-        length(max = 63)
-    )]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"), length(max = 63))]
     pub name: Located<String>,
 
     /// The job's jar: a path relative to this spec file, or an `https://` URL.

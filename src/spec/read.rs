@@ -18,15 +18,11 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(file: &'a SourceFile) -> Self {
-        Self {
-            file,
-            diags: Vec::new(),
-        }
+        Self { file, diags: Vec::new() }
     }
 
     fn error(&mut self, pos: Pos, code: &'static str, message: String) -> &mut Diagnostic {
-        self.diags
-            .push(Diagnostic::at(self.file, pos, code, message));
+        self.diags.push(Diagnostic::at(self.file, pos, code, message));
         self.diags.last_mut().expect("just pushed")
     }
 
@@ -37,45 +33,21 @@ impl<'a> Reader<'a> {
         let name = self.required(&fields, doc, "name", |r, n| r.name(n));
         let jar = self.required(&fields, doc, "jar", |r, n| r.string(n, "jar"));
         let jar_sha256 = fields.get("jarSha256").and_then(|n| self.sha256(n));
-        let entry_class = fields
-            .get("entryClass")
-            .and_then(|n| self.string(n, "entryClass"));
-        let args = fields
-            .get("args")
-            .map(|n| self.string_list(n, "args"))
-            .unwrap_or_default();
-        let parallelism = fields
-            .get("parallelism")
-            .and_then(|n| self.uint(n, "parallelism", 1, 32768));
-        let flink_configuration = fields
-            .get("flinkConfiguration")
-            .map(|n| self.config(n))
-            .unwrap_or_default();
-        let state = fields
-            .get("state")
-            .and_then(|n| self.choice(n, "state", STATES));
-        let upgrade_mode = fields
-            .get("upgradeMode")
-            .and_then(|n| self.choice(n, "upgradeMode", UPGRADE_MODES));
-        let savepoint = fields
-            .get("savepoint")
-            .map(|n| self.savepoint(n))
-            .unwrap_or_default();
-        let restore = fields
-            .get("restore")
-            .map(|n| self.restore(n))
-            .unwrap_or_default();
-        let depends_on = fields
-            .get("dependsOn")
-            .map(|n| self.string_list(n, "dependsOn"))
-            .unwrap_or_default();
-        let health = fields
-            .get("health")
-            .map(|n| self.health(n))
-            .unwrap_or_default();
-        let restart_nonce = fields
-            .get("restartNonce")
-            .and_then(|n| self.uint(n, "restartNonce", 0, u64::MAX));
+        let entry_class = fields.get("entryClass").and_then(|n| self.string(n, "entryClass"));
+        let args = fields.get("args").map(|n| self.string_list(n, "args")).unwrap_or_default();
+        let parallelism = fields.get("parallelism").and_then(|n| self.uint(n, "parallelism", 1, 32768));
+        let flink_configuration =
+            fields.get("flinkConfiguration").map(|n| self.config(n)).unwrap_or_default();
+        let state = fields.get("state").and_then(|n| self.choice(n, "state", STATES));
+        let upgrade_mode =
+            fields.get("upgradeMode").and_then(|n| self.choice(n, "upgradeMode", UPGRADE_MODES));
+        let savepoint = fields.get("savepoint").map(|n| self.savepoint(n)).unwrap_or_default();
+        let restore = fields.get("restore").map(|n| self.restore(n)).unwrap_or_default();
+        let depends_on =
+            fields.get("dependsOn").map(|n| self.string_list(n, "dependsOn")).unwrap_or_default();
+        let health = fields.get("health").map(|n| self.health(n)).unwrap_or_default();
+        let restart_nonce =
+            fields.get("restartNonce").and_then(|n| self.uint(n, "restartNonce", 0, u64::MAX));
         Some(JobSpec {
             name: name?,
             jar: jar?,
@@ -98,35 +70,16 @@ impl<'a> Reader<'a> {
 
     fn savepoint(&mut self, node: &Node) -> SavepointSpec {
         let mut out = SavepointSpec::default();
-        let Some(f) = self.fields(
-            node,
-            "savepoint.",
-            "the savepoint settings",
-            SAVEPOINT_FIELDS,
-        ) else {
+        let Some(f) = self.fields(node, "savepoint.", "the savepoint settings", SAVEPOINT_FIELDS) else {
             return out;
         };
-        out.directory = f
-            .get("directory")
-            .and_then(|n| self.uri(n, "savepoint.directory"));
-        if let Some(d) = f
-            .get("timeout")
-            .and_then(|n| self.duration(n, "savepoint.timeout"))
-        {
-            out.timeout = d;
-        }
-        if let Some(t) = f
-            .get("formatType")
-            .and_then(|n| self.choice(n, "savepoint.formatType", FORMATS))
-        {
-            out.format_type = t;
-        }
-        if let Some(b) = f
-            .get("drain")
-            .and_then(|n| self.boolean(n, "savepoint.drain"))
-        {
-            out.drain = b;
-        }
+        out.directory = f.get("directory").and_then(|n| self.uri(n, "savepoint.directory"));
+        set(&mut out.timeout, f.get("timeout").and_then(|n| self.duration(n, "savepoint.timeout")));
+        set(
+            &mut out.format_type,
+            f.get("formatType").and_then(|n| self.choice(n, "savepoint.formatType", FORMATS)),
+        );
+        set(&mut out.drain, f.get("drain").and_then(|n| self.boolean(n, "savepoint.drain")));
         out
     }
 
@@ -135,15 +88,11 @@ impl<'a> Reader<'a> {
         let Some(f) = self.fields(node, "restore.", "the restore settings", RESTORE_FIELDS) else {
             return out;
         };
-        if let Some(from) = f.get("from").and_then(|n| self.restore_from(n)) {
-            out.from = from;
-        }
-        if let Some(b) = f
-            .get("allowNonRestoredState")
-            .and_then(|n| self.boolean(n, "restore.allowNonRestoredState"))
-        {
-            out.allow_non_restored_state = b;
-        }
+        set(&mut out.from, f.get("from").and_then(|n| self.restore_from(n)));
+        set(
+            &mut out.allow_non_restored_state,
+            f.get("allowNonRestoredState").and_then(|n| self.boolean(n, "restore.allowNonRestoredState")),
+        );
         out
     }
 
@@ -152,45 +101,25 @@ impl<'a> Reader<'a> {
         let Some(f) = self.fields(node, "health.", "the health settings", HEALTH_FIELDS) else {
             return out;
         };
-        if let Some(d) = f
-            .get("stableFor")
-            .and_then(|n| self.duration(n, "health.stableFor"))
-        {
-            out.stable_for = d;
-        }
-        if let Some(d) = f
-            .get("timeout")
-            .and_then(|n| self.duration(n, "health.timeout"))
-        {
-            out.timeout = d;
-        }
-        if let Some(b) = f
-            .get("rollback")
-            .and_then(|n| self.boolean(n, "health.rollback"))
-        {
-            out.rollback = b;
-        }
-        if out.timeout.value <= out.stable_for.value && out.timeout.pos.is_known() {
+        set(&mut out.stable_for, f.get("stableFor").and_then(|n| self.duration(n, "health.stableFor")));
+        set(&mut out.timeout, f.get("timeout").and_then(|n| self.duration(n, "health.timeout")));
+        set(&mut out.rollback, f.get("rollback").and_then(|n| self.boolean(n, "health.rollback")));
+        if out.timeout.value <= out.stable_for.value {
+            // Point at what was written: the default on the other side may be the surprise.
+            let pos = if out.timeout.pos.is_known() { out.timeout.pos } else { out.stable_for.pos };
             let (t, s) = (out.timeout.value, out.stable_for.value);
-            self.error(
-                out.timeout.pos,
-                "health-timeout-too-short",
-                format!("`health.timeout` ({t}) must be longer than `health.stableFor` ({s})"),
-            )
-            .label = Some("the job could never pass the health gate".into());
+            let msg = format!("`health.timeout` ({t}) must be longer than `health.stableFor` ({s})");
+            let d = self.error(pos, "health-timeout-too-short", msg);
+            d.label = Some("the job could never pass the health gate".into());
+            d.help =
+                Some("raise `health.timeout` (default 5m) or lower `health.stableFor` (default 30s)".into());
         }
         out
     }
 
     /// Check that `node` is a mapping whose keys are all known; return its entries by key.
     /// Null (an empty section) counts as an empty mapping.
-    fn fields<'n>(
-        &mut self,
-        node: &'n Node,
-        prefix: &str,
-        what: &str,
-        known: &[&str],
-    ) -> Option<Fields<'n>> {
+    fn fields<'n>(&mut self, node: &'n Node, prefix: &str, what: &str, known: &[&str]) -> Option<Fields<'n>> {
         let entries: &[(Node, Node)] = match &node.value {
             Value::Map(entries) => entries,
             Value::Null => &[],
@@ -218,11 +147,7 @@ impl<'a> Reader<'a> {
     }
 
     fn unknown_field(&mut self, pos: Pos, prefix: &str, key: &str, known: &[&str]) {
-        let d = self.error(
-            pos,
-            "unknown-field",
-            format!("unknown field `{prefix}{key}`"),
-        );
+        let d = self.error(pos, "unknown-field", format!("unknown field `{prefix}{key}`"));
         d.label = Some("not a field here".into());
         d.help = Some(match did_you_mean(key, known) {
             Some(s) => format!("did you mean `{prefix}{s}`?"),
@@ -240,16 +165,12 @@ impl<'a> Reader<'a> {
         match f.get(key) {
             Some(node) if node.value != Value::Null => read(self, node),
             Some(node) => {
-                self.error(node.pos, "missing-field", format!("`{key}` has no value"))
-                    .help = Some(format!("every job spec needs a `{key}`"));
+                self.error(node.pos, "missing-field", format!("`{key}` has no value")).help =
+                    Some(format!("every job spec needs a `{key}`"));
                 None
             }
             None => {
-                let d = self.error(
-                    doc.pos,
-                    "missing-field",
-                    format!("missing required field `{key}`"),
-                );
+                let d = self.error(doc.pos, "missing-field", format!("missing required field `{key}`"));
                 d.label = Some("in this job spec".into());
                 d.help = Some(match key {
                     "name" => "add `name: <job-name>` (lowercase letters, digits and `-`)".into(),
@@ -287,14 +208,9 @@ impl<'a> Reader<'a> {
     fn name(&mut self, node: &Node) -> Option<Located<String>> {
         let name = self.string(node, "name")?;
         if !valid_name(&name.value) {
-            let d = self.error(
-                node.pos,
-                "invalid-name",
-                format!("invalid job name `{}`", name.value),
-            );
-            d.label = Some(
-                "lowercase letters, digits and `-`; starts and ends with a letter or digit".into(),
-            );
+            let d = self.error(node.pos, "invalid-name", format!("invalid job name `{}`", name.value));
+            d.label =
+                Some("lowercase letters, digits and `-`; starts and ends with a letter or digit".into());
             d.help = Some(match suggest_name(&name.value) {
                 Some(s) => format!("at most 63 characters; for example `{s}`"),
                 None => "at most 63 characters, e.g. `orders-enricher`".into(),
@@ -306,17 +222,11 @@ impl<'a> Reader<'a> {
 
     fn sha256(&mut self, node: &Node) -> Option<Located<String>> {
         let s = self.string(node, "jarSha256")?;
-        let ok = s.value.len() == 64
-            && s.value
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let ok =
+            s.value.len() == 64 && s.value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !ok {
-            self.error(
-                node.pos,
-                "invalid-value",
-                "`jarSha256` must be 64 lowercase hex digits".into(),
-            )
-            .help = Some("compute it with `sha256sum <jar>`".into());
+            self.error(node.pos, "invalid-value", "`jarSha256` must be 64 lowercase hex digits".into())
+                .help = Some("compute it with `sha256sum <jar>`".into());
             return None;
         }
         Some(s)
@@ -333,11 +243,7 @@ impl<'a> Reader<'a> {
                 } else {
                     format!("between {min} and {max}")
                 };
-                self.error(
-                    node.pos,
-                    "out-of-range",
-                    format!("`{field}` must be {range}, found {i}"),
-                );
+                self.error(node.pos, "out-of-range", format!("`{field}` must be {range}, found {i}"));
                 None
             }
             Value::Str(s) if s.trim().parse::<u64>().is_ok() => {
@@ -363,12 +269,8 @@ impl<'a> Reader<'a> {
             Value::Null => None,
             Value::Str(s) => {
                 let help = match s.to_ascii_lowercase().as_str() {
-                    "yes" | "on" | "y" => {
-                        Some(format!("write `true`: `{s}` is a string in YAML 1.2"))
-                    }
-                    "no" | "off" | "n" => {
-                        Some(format!("write `false`: `{s}` is a string in YAML 1.2"))
-                    }
+                    "yes" | "on" | "y" => Some(format!("write `true`: `{s}` is a string in YAML 1.2")),
+                    "no" | "off" | "n" => Some(format!("write `false`: `{s}` is a string in YAML 1.2")),
                     "true" | "false" => Some("remove the quotes".into()),
                     _ => None,
                 };
@@ -382,22 +284,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn choice<T: Copy>(
-        &mut self,
-        node: &Node,
-        field: &str,
-        choices: &[(&str, T)],
-    ) -> Option<Located<T>> {
+    fn choice<T: Copy>(&mut self, node: &Node, field: &str, choices: &[(&str, T)]) -> Option<Located<T>> {
         let s = self.string(node, field)?;
         if let Some((_, v)) = choices.iter().find(|(name, _)| *name == s.value) {
             return Some(Located::new(*v, s.pos));
         }
         let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
-        let d = self.error(
-            node.pos,
-            "invalid-value",
-            format!("`{field}` cannot be `{}`", s.value),
-        );
+        let d = self.error(node.pos, "invalid-value", format!("`{field}` cannot be `{}`", s.value));
         d.label = Some(format!("expected one of: {}", names.join(", ")));
         d.help = did_you_mean(&s.value, &names).map(|n| format!("did you mean `{n}`?"));
         None
@@ -433,10 +326,7 @@ impl<'a> Reader<'a> {
             let d = self.error(
                 node.pos,
                 "invalid-value",
-                format!(
-                    "`{field}` must be a URI or an absolute path, found `{}`",
-                    s.value
-                ),
+                format!("`{field}` must be a URI or an absolute path, found `{}`", s.value),
             );
             d.help = Some("Flink resolves it on its own machines: write e.g. `file:///flink/savepoints` or `s3://bucket/savepoints`".into());
             return None;
@@ -451,11 +341,7 @@ impl<'a> Reader<'a> {
             "none" => RestoreFrom::None,
             p if looks_like_uri_or_absolute(p) => RestoreFrom::Path(p.to_string()),
             other => {
-                let d = self.error(
-                    node.pos,
-                    "invalid-value",
-                    format!("`restore.from` cannot be `{other}`"),
-                );
+                let d = self.error(node.pos, "invalid-value", format!("`restore.from` cannot be `{other}`"));
                 d.label = Some("expected `latest`, `none`, or a savepoint path".into());
                 d.help = Some(match did_you_mean(other, &["latest", "none"]) {
                     Some(n) => format!("did you mean `{n}`?"),
@@ -487,9 +373,7 @@ impl<'a> Reader<'a> {
                 .collect(),
             Value::Null => Vec::new(),
             _ => {
-                let help = Some(format!(
-                    "write a list: `{field}: [a, b]` or one `- item` per line"
-                ));
+                let help = Some(format!("write a list: `{field}: [a, b]` or one `- item` per line"));
                 self.type_error(node, field, "a list of strings", help);
                 Vec::new()
             }
@@ -535,14 +419,12 @@ impl<'a> Reader<'a> {
                     let msg = format!(
                         "`flinkConfiguration.{k}` must be a string, number or boolean, found a mapping"
                     );
-                    self.error(key.pos, "wrong-type", msg).help = Some(format!(
-                        "write flat dotted keys, e.g. `{k}.some.option: value`"
-                    ));
+                    self.error(key.pos, "wrong-type", msg).help =
+                        Some(format!("write flat dotted keys, e.g. `{k}.some.option: value`"));
                     continue;
                 }
                 Value::Seq(_) => {
-                    let help =
-                        Some("Flink lists are one string separated by `;`, e.g. `a;b;c`".into());
+                    let help = Some("Flink lists are one string separated by `;`, e.g. `a;b;c`".into());
                     self.type_error(
                         value,
                         &format!("flinkConfiguration.{k}"),
@@ -568,6 +450,13 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Overwrite a default with what was written, when it was written correctly.
+fn set<T>(slot: &mut Located<T>, written: Option<Located<T>>) {
+    if let Some(v) = written {
+        *slot = v;
+    }
+}
+
 /// The known fields of one mapping, by name.
 struct Fields<'n>(BTreeMap<&'n str, &'n Node>);
 
@@ -577,19 +466,14 @@ impl<'n> Fields<'n> {
     }
 }
 
-const STATES: &[(&str, JobState)] = &[
-    ("running", JobState::Running),
-    ("suspended", JobState::Suspended),
-];
+const STATES: &[(&str, JobState)] = &[("running", JobState::Running), ("suspended", JobState::Suspended)];
 const UPGRADE_MODES: &[(&str, UpgradeMode)] = &[
     ("savepoint", UpgradeMode::Savepoint),
     ("last-state", UpgradeMode::LastState),
     ("stateless", UpgradeMode::Stateless),
 ];
-const FORMATS: &[(&str, FormatType)] = &[
-    ("canonical", FormatType::Canonical),
-    ("native", FormatType::Native),
-];
+const FORMATS: &[(&str, FormatType)] =
+    &[("canonical", FormatType::Canonical), ("native", FormatType::Native)];
 
 /// Whether `name` matches [`NAME_PATTERN`].
 pub fn valid_name(name: &str) -> bool {
@@ -605,16 +489,8 @@ pub fn valid_name(name: &str) -> bool {
 
 /// A valid name close to an invalid one (`Orders_Enricher` → `orders-enricher`).
 fn suggest_name(name: &str) -> Option<String> {
-    let mut s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let mut s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
     while s.contains("--") {
         s = s.replace("--", "-");
     }
@@ -628,12 +504,7 @@ pub fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
     let lower = word.to_ascii_lowercase().replace(['_', '-'], "");
     candidates
         .iter()
-        .map(|c| {
-            (
-                c,
-                strsim::jaro_winkler(&lower, &c.to_ascii_lowercase().replace(['_', '-'], "")),
-            )
-        })
+        .map(|c| (c, strsim::jaro_winkler(&lower, &c.to_ascii_lowercase().replace(['_', '-'], ""))))
         .filter(|(_, score)| *score >= 0.85)
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(c, _)| *c)
@@ -641,10 +512,7 @@ pub fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
 
 /// Parse `30s`, `5m`, `1h 30m`, `PT90S`; negative and zero durations are refused.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let d: jiff::SignedDuration = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration"))?;
+    let d: jiff::SignedDuration = text.trim().parse().map_err(|_| format!("`{text}` is not a duration"))?;
     if d.is_negative() || d.is_zero() {
         return Err(format!("`{text}` must be longer than zero"));
     }
@@ -654,9 +522,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 fn looks_like_uri_or_absolute(s: &str) -> bool {
     let scheme_ok = s.split_once("://").is_some_and(|(scheme, rest)| {
         !scheme.is_empty()
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
             && !rest.is_empty()
     });
     scheme_ok || s.starts_with("file:/") || s.starts_with('/')
@@ -678,10 +544,7 @@ mod tests {
 
     #[test]
     fn invalid_names_get_a_valid_suggestion() {
-        assert_eq!(
-            suggest_name("Orders_Enricher").as_deref(),
-            Some("orders-enricher")
-        );
+        assert_eq!(suggest_name("Orders_Enricher").as_deref(), Some("orders-enricher"));
         assert_eq!(suggest_name("--"), None);
     }
 

@@ -28,19 +28,12 @@ impl Param {
     pub const REDACTED: &str = "(sensitive)";
 
     pub fn plain(value: impl Into<String>) -> Self {
-        Self {
-            value: value.into(),
-            sensitive: false,
-        }
+        Self { value: value.into(), sensitive: false }
     }
 
     /// What may be shown to a person or written to a log.
     pub fn shown(&self) -> &str {
-        if self.sensitive {
-            Self::REDACTED
-        } else {
-            &self.value
-        }
+        if self.sensitive { Self::REDACTED } else { &self.value }
     }
 }
 
@@ -142,23 +135,17 @@ fn duplicate_name(first: &Parsed, again: &Parsed) -> Diagnostic {
 
 fn resolve_one(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> Job {
     let spec = &p.spec;
-    let mut interp =
-        |field: &str, s: &Located<String>| interpolate(&p.file, field, s, inputs.env, diags);
-    let args: Vec<Param> = spec
-        .args
-        .iter()
-        .enumerate()
-        .map(|(i, a)| interp(&format!("args[{i}]"), a))
-        .collect();
+    let mut interp = |field: &str, s: &Located<String>| interpolate(&p.file, field, s, inputs.env, diags);
+    let args: Vec<Param> =
+        spec.args.iter().enumerate().map(|(i, a)| interp(&format!("args[{i}]"), a)).collect();
     let flink_configuration: BTreeMap<String, Param> = spec
         .flink_configuration
         .iter()
         .map(|(k, v)| {
             let param = match &v.value {
-                ConfigValue::String(s) => interp(
-                    &format!("flinkConfiguration.{k}"),
-                    &Located::new(s.clone(), v.pos),
-                ),
+                ConfigValue::String(s) => {
+                    interp(&format!("flinkConfiguration.{k}"), &Located::new(s.clone(), v.pos))
+                }
                 other => Param::plain(other.to_flink_string()),
             };
             (k.clone(), param)
@@ -209,16 +196,8 @@ fn interpolate(
             rest = after;
         } else if let Some(after) = tail.strip_prefix("${") {
             let Some(end) = after.find('}') else {
-                diags.push(bad_reference(
-                    file,
-                    s.pos,
-                    field,
-                    "`${` without a closing `}`",
-                ));
-                return Param {
-                    value: text.clone(),
-                    sensitive: true,
-                };
+                diags.push(bad_reference(file, s.pos, field, "`${` without a closing `}`"));
+                return Param { value: text.clone(), sensitive: true };
             };
             let var = &after[..end];
             if !valid_var(var) {
@@ -245,10 +224,7 @@ fn interpolate(
         }
     }
     out.push_str(rest);
-    Param {
-        value: out,
-        sensitive,
-    }
+    Param { value: out, sensitive }
 }
 
 fn bad_reference(file: &SourceFile, pos: Pos, field: &str, what: &str) -> Diagnostic {
@@ -258,26 +234,15 @@ fn bad_reference(file: &SourceFile, pos: Pos, field: &str, what: &str) -> Diagno
 
 fn valid_var(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn resolve_jar(
-    p: &Parsed,
-    inputs: &Inputs,
-    diags: &mut Vec<Diagnostic>,
-) -> (JarSource, Option<String>) {
+fn resolve_jar(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> (JarSource, Option<String>) {
     let jar = &p.spec.jar;
     let declared = p.spec.jar_sha256.as_ref().map(|s| s.value.clone());
     if jar.value.starts_with("https://") {
-        return (
-            JarSource::Url {
-                url: jar.value.clone(),
-            },
-            declared,
-        );
+        return (JarSource::Url { url: jar.value.clone() }, declared);
     }
     if let Some((scheme, _)) = jar.value.split_once("://") {
         let d = Diagnostic::at(
@@ -288,12 +253,7 @@ fn resolve_jar(
         )
         .help("use an `https://` URL, or a path relative to this spec file");
         diags.push(d);
-        return (
-            JarSource::Url {
-                url: jar.value.clone(),
-            },
-            declared,
-        );
+        return (JarSource::Url { url: jar.value.clone() }, declared);
     }
     let base = p.file.path.parent().unwrap_or(Path::new("."));
     let path = normalize(&base.join(&jar.value));
@@ -370,18 +330,15 @@ fn check_dependencies(specs: &BTreeMap<&str, &Parsed>, diags: &mut Vec<Diagnosti
             let d = dep.value.as_str();
             if d == p.spec.name.value {
                 diags.push(
-                    Diagnostic::at(
-                        &p.file,
-                        dep.pos,
-                        "self-dependency",
-                        format!("`{d}` depends on itself"),
-                    )
-                    .help("remove it from `dependsOn`"),
+                    Diagnostic::at(&p.file, dep.pos, "self-dependency", format!("`{d}` depends on itself"))
+                        .help("remove it from `dependsOn`"),
                 );
             } else if !specs.contains_key(d) {
                 let help = match did_you_mean(d, &names) {
                     Some(n) => format!("did you mean `{n}`?"),
-                    None => "every name in `dependsOn` must be the `name` of a job spec in this directory".into(),
+                    None => {
+                        "every name in `dependsOn` must be the `name` of a job spec in this directory".into()
+                    }
                 };
                 diags.push(
                     Diagnostic::at(
@@ -554,19 +511,11 @@ mod tests {
     }
 
     fn interp(text: &str, env: &[(&str, &str)]) -> (Param, Vec<Diagnostic>) {
-        let env: BTreeMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let lookup = |k: &str| env.get(k).cloned();
         let mut diags = Vec::new();
-        let p = interpolate(
-            &file(),
-            "args[0]",
-            &Located::new(text.into(), Pos::default()),
-            &lookup,
-            &mut diags,
-        );
+        let p =
+            interpolate(&file(), "args[0]", &Located::new(text.into(), Pos::default()), &lookup, &mut diags);
         (p, diags)
     }
 

@@ -26,14 +26,8 @@ impl Pos {
         Self {
             line: u32::try_from(loc.line()).unwrap_or(u32::MAX),
             column: u32::try_from(loc.column()).unwrap_or(u32::MAX),
-            offset: span
-                .byte_offset()
-                .and_then(|o| usize::try_from(o).ok())
-                .unwrap_or(0),
-            len: span
-                .byte_len()
-                .and_then(|l| usize::try_from(l).ok())
-                .unwrap_or(0),
+            offset: span.byte_offset().and_then(|o| usize::try_from(o).ok()).unwrap_or(0),
+            len: span.byte_len().and_then(|l| usize::try_from(l).ok()).unwrap_or(0),
         }
     }
 
@@ -90,20 +84,13 @@ fn options() -> serde_saphyr::Options {
 /// Parse every document of a file. Empty documents (a lone `---`, only comments) are dropped.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, serde_saphyr::Error> {
     let docs: Vec<Option<Node>> = serde_saphyr::from_multiple_with_options(text, options())?;
-    Ok(docs
-        .into_iter()
-        .flatten()
-        .filter(|n| n.value != Value::Null)
-        .collect())
+    Ok(docs.into_iter().flatten().filter(|n| n.value != Value::Null).collect())
 }
 
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<Value>::deserialize(deserializer)?;
-        Ok(Node {
-            pos: Pos::from_location(spanned.referenced),
-            value: spanned.value,
-        })
+        Ok(Node { pos: Pos::from_location(spanned.referenced), value: spanned.value })
     }
 }
 
@@ -144,9 +131,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Int(v.into()))
     }
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
-        i128::try_from(v)
-            .map(Value::Int)
-            .map_err(|_| E::custom("integer too large"))
+        i128::try_from(v).map(Value::Int).map_err(|_| E::custom("integer too large"))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
         Ok(Value::Float(v))
@@ -190,15 +175,11 @@ mod tests {
     #[test]
     fn nodes_remember_where_they_were_written() {
         let doc = one("name: a\nparallelism: 4\nargs: [x, 'y']\n");
-        let Value::Map(entries) = doc.value else {
-            panic!("not a map")
-        };
+        let Value::Map(entries) = doc.value else { panic!("not a map") };
         assert_eq!(entries[1].0.pos.line, 2);
         assert_eq!(entries[1].1.value, Value::Int(4));
         assert_eq!(entries[1].1.pos.column, 14);
-        let Value::Seq(items) = &entries[2].1.value else {
-            panic!("not a seq")
-        };
+        let Value::Seq(items) = &entries[2].1.value else { panic!("not a seq") };
         assert_eq!(items[1].pos.line, 3);
         assert_eq!(items[1].value, Value::Str("y".into()));
     }
@@ -206,9 +187,7 @@ mod tests {
     #[test]
     fn yaml_1_1_booleans_stay_strings() {
         let doc = one("a: yes\nb: true\n");
-        let Value::Map(entries) = doc.value else {
-            panic!("not a map")
-        };
+        let Value::Map(entries) = doc.value else { panic!("not a map") };
         assert_eq!(entries[0].1.value, Value::Str("yes".into()));
         assert_eq!(entries[1].1.value, Value::Bool(true));
     }

@@ -6,21 +6,8 @@ use crate::support::flinkops;
 
 #[test]
 fn every_command_has_help_with_an_example_or_description() {
-    for cmd in [
-        "validate",
-        "schema",
-        "completions",
-        "status",
-        "plan",
-        "apply",
-        "watch",
-        "audit",
-    ] {
-        flinkops()
-            .args([cmd, "--help"])
-            .assert()
-            .success()
-            .stdout(predicate::str::is_empty().not());
+    for cmd in ["validate", "schema", "completions", "status", "plan", "apply", "watch", "audit"] {
+        flinkops().args([cmd, "--help"]).assert().success().stdout(predicate::str::is_empty().not());
     }
 }
 
@@ -30,9 +17,7 @@ fn commands_not_built_yet_fail_clearly() {
         .args(["plan", "examples/"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains(
-            "`flinkops plan` is not implemented yet",
-        ));
+        .stderr(predicate::str::contains("`flinkops plan` is not implemented yet"));
 }
 
 #[test]
@@ -41,9 +26,7 @@ fn validate_exits_1_and_names_the_place_of_each_problem() {
         .args(["validate", "tests/cases/bad/many-errors-in-one-document"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains(
-            "tests/cases/bad/many-errors-in-one-document/spec.yaml:3:1",
-        ))
+        .stderr(predicate::str::contains("tests/cases/bad/many-errors-in-one-document/spec.yaml:3:1"))
         .stderr(predicate::str::contains("did you mean `parallelism`?"))
         .stderr(predicate::str::contains("problems in the job specs"));
 }
@@ -51,12 +34,7 @@ fn validate_exits_1_and_names_the_place_of_each_problem() {
 #[test]
 fn validate_json_lists_every_diagnostic_with_its_location() {
     let out = flinkops()
-        .args([
-            "validate",
-            "-o",
-            "json",
-            "tests/cases/bad/errors-in-several-files",
-        ])
+        .args(["validate", "-o", "json", "tests/cases/bad/errors-in-several-files"])
         .assert()
         .code(1);
     let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
@@ -65,10 +43,7 @@ fn validate_json_lists_every_diagnostic_with_its_location() {
     let diags = report["diagnostics"].as_array().unwrap();
     assert!(diags.len() >= 3, "{report:#}");
     for d in diags {
-        assert!(
-            d["file"].is_string() && d["line"].is_u64() && d["column"].is_u64(),
-            "{d}"
-        );
+        assert!(d["file"].is_string() && d["line"].is_u64() && d["column"].is_u64(), "{d}");
     }
 }
 
@@ -85,11 +60,7 @@ fn environment_variables_set_flags() {
 #[test]
 fn schema_prints_the_committed_schema() {
     let committed = std::fs::read_to_string("schemas/flinkjob.schema.json").unwrap();
-    flinkops()
-        .arg("schema")
-        .assert()
-        .success()
-        .stdout(committed);
+    flinkops().arg("schema").assert().success().stdout(committed);
 }
 
 #[test]

@@ -21,10 +21,7 @@ fn case_dir(name: &str) -> PathBuf {
 
 fn assert_case(name: &str, dir: &Path) {
     let (errors, rendered) = diagnose(dir);
-    assert!(
-        errors > 0,
-        "{name}: expected at least one error, got none:\n{rendered}"
-    );
+    assert!(errors > 0, "{name}: expected at least one error, got none:\n{rendered}");
     insta::with_settings!({ snapshot_path => "../cases/snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
         insta::assert_snapshot!(name, format!("errors: {errors}\n\n{rendered}"));
     });
@@ -81,6 +78,7 @@ bad_cases! {
     relative_savepoint_directory,
     restore_from_invalid,
     section_not_a_mapping,
+    stable_for_longer_than_default_timeout,
     self_dependency,
     unknown_dependency,
     unknown_field_no_suggestion,
@@ -104,17 +102,12 @@ fn every_case_directory_has_a_test() {
     dirs.sort();
     let mut listed: Vec<&str> = CASES.to_vec();
     listed.sort();
-    assert_eq!(
-        dirs, listed,
-        "add the new case directory to bad_cases! (or remove the stale entry)"
-    );
+    assert_eq!(dirs, listed, "add the new case directory to bad_cases! (or remove the stale entry)");
 }
 
 /// A scratch directory under target/, so the paths in snapshots are stable.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("bad-cases")
-        .join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bad-cases").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -136,10 +129,7 @@ fn a_ten_megabyte_file_is_refused_without_being_parsed() {
     std::fs::write(dir.join("huge.yaml"), text).unwrap();
     let (errors, rendered) = rendered_without_scratch_prefix(&dir);
     assert_eq!(errors, 1, "{rendered}");
-    assert!(
-        rendered.contains("file-too-large") && rendered.contains("1 MiB"),
-        "{rendered}"
-    );
+    assert!(rendered.contains("file-too-large") && rendered.contains("1 MiB"), "{rendered}");
 }
 
 #[test]
@@ -151,9 +141,8 @@ fn a_symlink_loop_is_reported_not_followed_forever() {
     let (errors, rendered) = rendered_without_scratch_prefix(&dir);
     assert_eq!(errors, 2, "{rendered}");
     assert!(
-        rendered.contains(
-            "<scratch>/symlink-loop/team/back-to-top: symbolic link loop: this link leads back to"
-        ),
+        rendered
+            .contains("<scratch>/symlink-loop/team/back-to-top: symbolic link loop: this link leads back to"),
         "{rendered}"
     );
     assert!(
@@ -172,18 +161,12 @@ fn a_directory_without_specs_is_an_error() {
     std::fs::write(dir.join(".git/hidden.yaml"), "name: hidden\n").unwrap();
     let (errors, rendered) = rendered_without_scratch_prefix(&dir);
     assert_eq!(errors, 1, "{rendered}");
-    assert!(
-        rendered.contains("<scratch>/no-specs: no job specs found in this directory"),
-        "{rendered}"
-    );
+    assert!(rendered.contains("<scratch>/no-specs: no job specs found in this directory"), "{rendered}");
 }
 
 #[test]
 fn a_missing_directory_is_an_error_with_a_hint() {
     let (errors, rendered) = diagnose(Path::new("tests/cases/does-not-exist"));
     assert_eq!(errors, 1);
-    assert!(
-        rendered.contains("tests/cases/does-not-exist: cannot read this path"),
-        "{rendered}"
-    );
+    assert!(rendered.contains("tests/cases/does-not-exist: cannot read this path"), "{rendered}");
 }

@@ -23,14 +23,8 @@ fn the_committed_schema_is_current() {
 }
 
 fn property_names(schema: &serde_json::Value, pointer: &str) -> Vec<String> {
-    let mut names: Vec<String> = schema
-        .pointer(pointer)
-        .unwrap()
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
+    let mut names: Vec<String> =
+        schema.pointer(pointer).unwrap().as_object().unwrap().keys().cloned().collect();
     names.sort();
     names
 }
@@ -44,34 +38,16 @@ fn sorted(fields: &[&str]) -> Vec<String> {
 #[test]
 fn the_schema_and_the_reader_accept_the_same_fields() {
     let schema = committed_schema();
-    assert_eq!(
-        property_names(&schema, "/properties"),
-        sorted(model::JOB_FIELDS)
-    );
-    assert_eq!(
-        property_names(&schema, "/$defs/SavepointSpec/properties"),
-        sorted(model::SAVEPOINT_FIELDS)
-    );
-    assert_eq!(
-        property_names(&schema, "/$defs/RestoreSpec/properties"),
-        sorted(model::RESTORE_FIELDS)
-    );
-    assert_eq!(
-        property_names(&schema, "/$defs/HealthSpec/properties"),
-        sorted(model::HEALTH_FIELDS)
-    );
+    assert_eq!(property_names(&schema, "/properties"), sorted(model::JOB_FIELDS));
+    assert_eq!(property_names(&schema, "/$defs/SavepointSpec/properties"), sorted(model::SAVEPOINT_FIELDS));
+    assert_eq!(property_names(&schema, "/$defs/RestoreSpec/properties"), sorted(model::RESTORE_FIELDS));
+    assert_eq!(property_names(&schema, "/$defs/HealthSpec/properties"), sorted(model::HEALTH_FIELDS));
 }
 
 fn example_files() -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir("examples/specs")
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<_> = std::fs::read_dir("examples/specs").unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
-    assert!(
-        files.len() >= 4,
-        "the example pipeline has at least four jobs"
-    );
+    assert!(files.len() >= 4, "the example pipeline has at least four jobs");
     files
 }
 
@@ -81,9 +57,7 @@ fn every_example_is_valid_by_the_schema() {
     for file in example_files() {
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(
-            text.starts_with(
-                "# yaml-language-server: $schema=../../schemas/flinkjob.schema.json\n"
-            ),
+            text.starts_with("# yaml-language-server: $schema=../../schemas/flinkjob.schema.json\n"),
             "{}",
             file.display()
         );
@@ -124,12 +98,7 @@ fn every_example_passes_flinkops_validate() {
     let out = flinkops().arg("validate").arg(&dir).assert().success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     assert!(stdout.contains("4 job specs in 4 files"), "{stdout}");
-    for job in [
-        "orders-ingest",
-        "orders-enrich",
-        "orders-aggregate",
-        "metrics-forwarder",
-    ] {
+    for job in ["orders-ingest", "orders-enrich", "orders-aggregate", "metrics-forwarder"] {
         assert!(stdout.contains(job), "{job} missing from:\n{stdout}");
     }
 }
@@ -142,8 +111,5 @@ fn the_examples_form_the_documented_pipeline() {
     assert_eq!(deps("orders-enrich"), ["orders-ingest"]);
     assert_eq!(deps("orders-aggregate"), ["orders-enrich"]);
     assert!(deps("metrics-forwarder").is_empty());
-    assert_eq!(
-        desired.jobs["metrics-forwarder"].upgrade_mode,
-        model::UpgradeMode::Stateless
-    );
+    assert_eq!(desired.jobs["metrics-forwarder"].upgrade_mode, model::UpgradeMode::Stateless);
 }

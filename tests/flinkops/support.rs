@@ -16,9 +16,7 @@ pub fn flinkops() -> assert_cmd::Command {
 
 /// A fresh directory under target/ for one test (stable paths, removed and re-created each run).
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("scratch")
-        .join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scratch").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
