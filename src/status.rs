@@ -97,9 +97,7 @@ pub struct SavepointRef {
 
 /// Run `flinkops status`: fetch, render to stdout, report errors with a hint on stderr.
 pub fn run(args: &StatusArgs, color: ColorChoice) -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
     let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => return fail(&e, None, color),
@@ -136,11 +134,7 @@ fn fail(err: &dyn std::error::Error, help: Option<&str>, color: ColorChoice) -> 
         source = cause.source();
     }
     if let Some(help) = help {
-        msg.push_str(&format!(
-            "  {}hint:{} {help}\n",
-            b.render(),
-            b.render_reset()
-        ));
+        msg.push_str(&format!("  {}hint:{} {help}\n", b.render(), b.render_reset()));
     }
     // Nothing sensible is left to do if stderr itself is gone.
     let _ = io::stderr().write_all(msg.as_bytes());
@@ -149,32 +143,20 @@ fn fail(err: &dyn std::error::Error, help: Option<&str>, color: ColorChoice) -> 
 
 /// Read the cluster's version, its jobs, and the checkpoints of the jobs that are not terminal.
 pub async fn fetch(client: &Client) -> Result<StatusReport, crate::flink::Error> {
-    let now = Timestamp::now()
-        .round(jiff::Unit::Millisecond)
-        .unwrap_or_else(|_| Timestamp::now());
+    let now = Timestamp::now().round(jiff::Unit::Millisecond).unwrap_or_else(|_| Timestamp::now());
     fetch_at(client, now).await
 }
 
 /// [`fetch`], with ages computed relative to `observed_at` (fixed in tests).
-pub async fn fetch_at(
-    client: &Client,
-    observed_at: Timestamp,
-) -> Result<StatusReport, crate::flink::Error> {
+pub async fn fetch_at(client: &Client, observed_at: Timestamp) -> Result<StatusReport, crate::flink::Error> {
     let config = client.config().await?;
     let mut overview = client.jobs_overview().await?.jobs;
     // Unfinished first, then newest first; the id makes the order total.
     overview.sort_by(|a, b| {
-        (a.state.is_terminal(), -a.start_time, &a.jid).cmp(&(
-            b.state.is_terminal(),
-            -b.start_time,
-            &b.jid,
-        ))
+        (a.state.is_terminal(), -a.start_time, &a.jid).cmp(&(b.state.is_terminal(), -b.start_time, &b.jid))
     });
-    let live: Vec<JobId> = overview
-        .iter()
-        .filter(|j| !j.state.is_terminal())
-        .map(|j| j.jid.clone())
-        .collect();
+    let live: Vec<JobId> =
+        overview.iter().filter(|j| !j.state.is_terminal()).map(|j| j.jid.clone()).collect();
     let mut checkpoints = fetch_checkpoints(client, live).await;
     let jobs = overview
         .into_iter()
@@ -183,16 +165,8 @@ pub async fn fetch_at(
             job_status(job, cp.as_ref(), observed_at)
         })
         .collect();
-    let cluster = ClusterInfo {
-        url: client.base_url().to_owned(),
-        flink_version: config.flink_version,
-    };
-    Ok(StatusReport {
-        format_version: 1,
-        cluster,
-        observed_at,
-        jobs,
-    })
+    let cluster = ClusterInfo { url: client.base_url().to_owned(), flink_version: config.flink_version };
+    Ok(StatusReport { format_version: 1, cluster, observed_at, jobs })
 }
 
 /// `/checkpoints` of each job, at most `CONCURRENT_CHECKPOINT_CALLS` at a time. A failure for one
@@ -225,26 +199,15 @@ fn job_status(job: JobOverview, cp: Option<&Checkpoints>, now: Timestamp) -> Job
     let latest = cp.map(|c| &c.latest);
     let latest_checkpoint = latest.and_then(|l| l.completed.as_ref()).map(|c| {
         let completed_at = millis(c.latest_ack_timestamp);
-        CheckpointRef {
-            id: c.id,
-            completed_at,
-            age_seconds: age(completed_at, now),
-        }
+        CheckpointRef { id: c.id, completed_at, age_seconds: age(completed_at, now) }
     });
     let latest_savepoint = latest.and_then(|l| l.savepoint.as_ref()).map(|s| {
         let completed_at = millis(s.latest_ack_timestamp);
         let path = s.external_path.clone().unwrap_or_default();
-        SavepointRef {
-            path,
-            completed_at,
-            age_seconds: age(completed_at, now),
-        }
+        SavepointRef { path, completed_at, age_seconds: age(completed_at, now) }
     });
     JobStatus {
-        tasks: Tasks {
-            running: job.tasks.running,
-            total: job.tasks.total,
-        },
+        tasks: Tasks { running: job.tasks.running, total: job.tasks.total },
         start_time: millis(job.start_time),
         end_time: millis(job.end_time),
         uptime_seconds: u64::try_from(job.duration / 1000).unwrap_or(0),
@@ -258,11 +221,7 @@ fn job_status(job: JobOverview, cp: Option<&Checkpoints>, now: Timestamp) -> Job
 
 /// Flink's epoch milliseconds; 0 and -1 mean "not set".
 fn millis(ms: i64) -> Option<Timestamp> {
-    if ms <= 0 {
-        None
-    } else {
-        Timestamp::from_millisecond(ms).ok()
-    }
+    if ms <= 0 { None } else { Timestamp::from_millisecond(ms).ok() }
 }
 
 fn age(at: Option<Timestamp>, now: Timestamp) -> Option<u64> {
@@ -288,49 +247,24 @@ pub fn render_text(report: &StatusReport, styles: &Styles, out: &mut impl Write)
     if report.jobs.is_empty() {
         return writeln!(out, "No jobs.");
     }
-    let header = [
-        "JOB ID",
-        "NAME",
-        "STATE",
-        "TASKS",
-        "UPTIME",
-        "CHECKPOINT",
-        "SAVEPOINT",
-    ]
-    .map(String::from);
+    let header = ["JOB ID", "NAME", "STATE", "TASKS", "UPTIME", "CHECKPOINT", "SAVEPOINT"].map(String::from);
     let rows: Vec<[String; 7]> = report.jobs.iter().map(text_row).collect();
     let widths: Vec<usize> = (0..7)
-        .map(|i| {
-            rows.iter()
-                .chain([&header])
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
+        .map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     write_row(out, &header, &widths, |_| styles.bold)?;
     for (row, job) in rows.iter().zip(&report.jobs) {
         let state_style = state_style(job, styles);
-        write_row(out, row, &widths, |i| {
-            if i == 2 {
-                state_style
-            } else {
-                anstyle::Style::new()
-            }
-        })?;
+        write_row(out, row, &widths, |i| if i == 2 { state_style } else { anstyle::Style::new() })?;
     }
     Ok(())
 }
 
 fn text_row(job: &JobStatus) -> [String; 7] {
-    let checkpoint = job
-        .latest_checkpoint
-        .as_ref()
-        .map_or("-".into(), |c| format!("#{}{}", c.id, ago(c.age_seconds)));
-    let savepoint = job
-        .latest_savepoint
-        .as_ref()
-        .map_or("-".into(), |s| format!("{}{}", s.path, ago(s.age_seconds)));
+    let checkpoint =
+        job.latest_checkpoint.as_ref().map_or("-".into(), |c| format!("#{}{}", c.id, ago(c.age_seconds)));
+    let savepoint =
+        job.latest_savepoint.as_ref().map_or("-".into(), |s| format!("{}{}", s.path, ago(s.age_seconds)));
     [
         job.id.to_string(),
         job.name.clone(),
@@ -343,8 +277,7 @@ fn text_row(job: &JobStatus) -> [String; 7] {
 }
 
 fn ago(age: Option<u64>) -> String {
-    age.map(|a| format!(" ({} ago)", human_duration(a)))
-        .unwrap_or_default()
+    age.map(|a| format!(" ({} ago)", human_duration(a))).unwrap_or_default()
 }
 
 /// Green when healthy (all tasks running), yellow while on its way or degraded, red when failing,

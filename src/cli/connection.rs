@@ -137,9 +137,7 @@ impl ConnectionError {
             ConnectionError::Unreadable { .. } | ConnectionError::Empty { .. } => {
                 "check the path and its permissions"
             }
-            ConnectionError::Conflict(..) => {
-                "a proxy takes one kind of credentials: unset one of them"
-            }
+            ConnectionError::Conflict(..) => "a proxy takes one kind of credentials: unset one of them",
             ConnectionError::IncompleteBasicAuth | ConnectionError::IncompleteClientCert => {
                 "give both, or neither"
             }
@@ -161,20 +159,12 @@ impl ConnectionArgs {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ClientConfig, ConnectionError> {
         let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        let url = self
-            .flink_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty());
+        let url = self.flink_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
         let mut config = ClientConfig::new(url.ok_or(ConnectionError::MissingUrl)?);
         config.auth = self.auth(&env)?;
         config.headers = self.headers(&env)?;
-        config.tls.ca_certs_pem = self
-            .tls
-            .ca_cert
-            .iter()
-            .map(|p| read("CA certificate", p))
-            .collect::<Result<_, _>>()?;
+        config.tls.ca_certs_pem =
+            self.tls.ca_cert.iter().map(|p| read("CA certificate", p)).collect::<Result<_, _>>()?;
         config.tls.client_identity = self.client_identity()?;
         config.tls.insecure_skip_verify = self.tls.insecure_skip_tls_verify;
         if self.tls.insecure_skip_tls_verify {
@@ -186,10 +176,7 @@ impl ConnectionArgs {
         config.connect_timeout = self.connect_timeout;
         config.request_timeout = self.request_timeout;
         config.upload_timeout = self.upload_timeout;
-        config.retry = RetryPolicy {
-            max_retries: self.retries,
-            ..RetryPolicy::default()
-        };
+        config.retry = RetryPolicy { max_retries: self.retries, ..RetryPolicy::default() };
         Ok(config)
     }
 
@@ -206,23 +193,16 @@ impl ConnectionArgs {
             "password",
             (PASSWORD_ENV, "--flink-password-file"),
         )?;
-        let username = self
-            .flink_username
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty());
+        let username = self.flink_username.as_deref().map(str::trim).filter(|u| !u.is_empty());
         match (token, username, password) {
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
                 Err(ConnectionError::Conflict("a bearer token", "basic auth"))
             }
             (Some(token), None, None) => Ok(Auth::Bearer(token)),
-            (None, Some(username), Some(password)) => Ok(Auth::Basic {
-                username: username.to_owned(),
-                password,
-            }),
-            (None, Some(_), None) | (None, None, Some(_)) => {
-                Err(ConnectionError::IncompleteBasicAuth)
+            (None, Some(username), Some(password)) => {
+                Ok(Auth::Basic { username: username.to_owned(), password })
             }
+            (None, Some(_), None) | (None, None, Some(_)) => Err(ConnectionError::IncompleteBasicAuth),
             (None, None, None) => Ok(Auth::None),
         }
     }
@@ -241,9 +221,7 @@ impl ConnectionArgs {
         raw.iter()
             .enumerate()
             .map(|(i, h)| {
-                let (name, value) = h
-                    .split_once(':')
-                    .ok_or(ConnectionError::BadHeader { index: i + 1 })?;
+                let (name, value) = h.split_once(':').ok_or(ConnectionError::BadHeader { index: i + 1 })?;
                 if name.trim().is_empty() {
                     return Err(ConnectionError::BadHeader { index: i + 1 });
                 }
@@ -267,10 +245,7 @@ impl ConnectionArgs {
 /// One line per header; a single line may list several, comma-separated.
 fn split_header_list(list: &str) -> Vec<&str> {
     let sep = if list.contains('\n') { '\n' } else { ',' };
-    list.split(sep)
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .collect()
+    list.split(sep).map(str::trim).filter(|h| !h.is_empty()).collect()
 }
 
 /// A secret from an environment variable or a file, not both; files are trimmed (trailing newline).
@@ -287,9 +262,7 @@ fn one_secret(
             let bytes = read(what, path)?;
             let value = String::from_utf8_lossy(&bytes).trim().to_owned();
             if value.is_empty() {
-                return Err(ConnectionError::Empty {
-                    what: format!("{what} file {}", path.display()),
-                });
+                return Err(ConnectionError::Empty { what: format!("{what} file {}", path.display()) });
             }
             Ok(Some(Secret::new(value)))
         }
@@ -298,11 +271,7 @@ fn one_secret(
 }
 
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, ConnectionError> {
-    std::fs::read(path).map_err(|source| ConnectionError::Unreadable {
-        what,
-        path: path.to_owned(),
-        source,
-    })
+    std::fs::read(path).map_err(|source| ConnectionError::Unreadable { what, path: path.to_owned(), source })
 }
 
 /// A positive duration such as `30s`, `5m`, `1h 30m` or `PT90S` (parsed by jiff).
@@ -337,14 +306,8 @@ mod tests {
         Cli::try_parse_from(argv).unwrap().conn
     }
 
-    fn config(
-        args: &ConnectionArgs,
-        env: &[(&str, &str)],
-    ) -> Result<ClientConfig, ConnectionError> {
-        let env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+    fn config(args: &ConnectionArgs, env: &[(&str, &str)]) -> Result<ClientConfig, ConnectionError> {
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         args.client_config_with(&|k| env.get(k).cloned())
     }
 
@@ -388,21 +351,14 @@ mod tests {
         let c = config(&args(&[]), &[(TOKEN_ENV, "abc")]).unwrap();
         assert!(matches!(c.auth, Auth::Bearer(ref t) if t.expose() == "abc"));
         let f = file("from-file\n");
-        let c = config(
-            &args(&["--flink-token-file", f.path().to_str().unwrap()]),
-            &[],
-        )
-        .unwrap();
+        let c = config(&args(&["--flink-token-file", f.path().to_str().unwrap()]), &[]).unwrap();
         assert!(matches!(c.auth, Auth::Bearer(ref t) if t.expose() == "from-file"));
     }
 
     #[test]
     fn a_token_and_basic_auth_together_are_rejected() {
-        let err = config(
-            &args(&["--flink-username", "u"]),
-            &[(TOKEN_ENV, "t"), (PASSWORD_ENV, "p")],
-        )
-        .unwrap_err();
+        let err =
+            config(&args(&["--flink-username", "u"]), &[(TOKEN_ENV, "t"), (PASSWORD_ENV, "p")]).unwrap_err();
         assert!(matches!(err, ConnectionError::Conflict(..)), "{err}");
     }
 
@@ -422,31 +378,15 @@ mod tests {
 
     #[test]
     fn an_unreadable_file_names_the_path_but_no_secret() {
-        let err = config(
-            &args(&[
-                "--flink-password-file",
-                "/nonexistent/pw",
-                "--flink-username",
-                "u",
-            ]),
-            &[],
-        )
-        .unwrap_err();
+        let err = config(&args(&["--flink-password-file", "/nonexistent/pw", "--flink-username", "u"]), &[])
+            .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/pw"), "{err}");
     }
 
     #[test]
     fn headers_come_from_flags_or_from_the_environment_split_by_lines_or_commas() {
-        let c = config(
-            &args(&["--flink-header", "X-A: 1, 2", "--flink-header", "X-B:3"]),
-            &[],
-        )
-        .unwrap();
-        let names: Vec<_> = c
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.expose().as_str()))
-            .collect();
+        let c = config(&args(&["--flink-header", "X-A: 1, 2", "--flink-header", "X-B:3"]), &[]).unwrap();
+        let names: Vec<_> = c.headers.iter().map(|(n, v)| (n.as_str(), v.expose().as_str())).collect();
         assert_eq!(names, [("X-A", "1, 2"), ("X-B", "3")]);
         let c = config(&args(&[]), &[(HEADERS_ENV, "X-A: 1\nX-B: 2\n")]).unwrap();
         assert_eq!(c.headers.len(), 2);
@@ -464,28 +404,15 @@ mod tests {
     #[test]
     fn a_client_certificate_needs_its_key() {
         let cert = file("cert");
-        let err = config(
-            &args(&["--client-cert", cert.path().to_str().unwrap()]),
-            &[],
-        )
-        .unwrap_err();
+        let err = config(&args(&["--client-cert", cert.path().to_str().unwrap()]), &[]).unwrap_err();
         assert!(matches!(err, ConnectionError::IncompleteClientCert));
     }
 
     #[test]
     fn retries_and_timeouts_are_passed_on() {
-        let c = config(
-            &args(&[
-                "--retries",
-                "0",
-                "--request-timeout",
-                "2m",
-                "--upload-timeout",
-                "1h 30m",
-            ]),
-            &[],
-        )
-        .unwrap();
+        let c =
+            config(&args(&["--retries", "0", "--request-timeout", "2m", "--upload-timeout", "1h 30m"]), &[])
+                .unwrap();
         assert_eq!(c.retry.max_retries, 0);
         assert_eq!(c.request_timeout, Duration::from_secs(120));
         assert_eq!(c.upload_timeout, Duration::from_secs(5400));
@@ -493,15 +420,8 @@ mod tests {
 
     #[test]
     fn debug_output_of_the_config_shows_no_secret() {
-        let c = config(
-            &args(&["--flink-header", "X-Key: k3y"]),
-            &[(TOKEN_ENV, "t0ken")],
-        )
-        .unwrap();
+        let c = config(&args(&["--flink-header", "X-Key: k3y"]), &[(TOKEN_ENV, "t0ken")]).unwrap();
         let debug = format!("{c:?}");
-        assert!(
-            !debug.contains("t0ken") && !debug.contains("k3y"),
-            "{debug}"
-        );
+        assert!(!debug.contains("t0ken") && !debug.contains("k3y"), "{debug}");
     }
 }

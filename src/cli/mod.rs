@@ -74,7 +74,9 @@ pub enum Command {
     /// jar paths and environment variables. Reports every problem at once.
     ///
     /// Exit code 0 when every spec is valid, 1 otherwise.
-    #[command(after_help = "Example:\n  flinkops validate specs/\n  flinkops validate specs/orders.yaml -o json")]
+    #[command(
+        after_help = "Example:\n  flinkops validate specs/\n  flinkops validate specs/orders.yaml -o json"
+    )]
     Validate(ValidateArgs),
 
     /// Print the JSON Schema of a job spec, for editors and CI.
@@ -90,7 +92,9 @@ pub enum Command {
 
     /// Show the live jobs of a Flink cluster: id, name, state, tasks, uptime, latest checkpoint
     /// and savepoint. Read-only.
-    #[command(after_help = "Example:\n  FLINK_URL=http://127.0.0.1:8081 flinkops status\n  flinkops status --flink-url https://flink.example.com -o json")]
+    #[command(
+        after_help = "Example:\n  FLINK_URL=http://127.0.0.1:8081 flinkops status\n  flinkops status --flink-url https://flink.example.com -o json"
+    )]
     Status(StatusArgs),
 
     /// Compare the specs with the live jobs and print what `apply` would do. Read-only.

@@ -37,9 +37,7 @@ struct Inner {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("base_url", &self.base_url())
-            .finish_non_exhaustive()
+        f.debug_struct("Client").field("base_url", &self.base_url()).finish_non_exhaustive()
     }
 }
 
@@ -66,13 +64,7 @@ pub(crate) struct Req {
 impl Req {
     pub fn new(method: Method, segments: &[&str]) -> Self {
         let segments = segments.iter().map(|s| (*s).to_owned()).collect();
-        Self {
-            method,
-            segments,
-            query: Vec::new(),
-            body: None,
-            job: None,
-        }
+        Self { method, segments, query: Vec::new(), body: None, job: None }
     }
 
     pub fn get(segments: &[&str]) -> Self {
@@ -125,9 +117,7 @@ impl Client {
             retry: config.retry,
             version: OnceLock::new(),
         };
-        Ok(Self {
-            inner: Arc::new(inner),
-        })
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// The base URL, as used in messages (never carries credentials: `new` rejects them).
@@ -146,42 +136,24 @@ impl Client {
             return Ok(*v);
         }
         let config = self.config().await?;
-        let version =
-            config
-                .flink_version
-                .parse::<FlinkVersion>()
-                .map_err(|e| Error::InvalidResponse {
-                    call: Req::get(&["config"]).call(),
-                    detail: e.to_string(),
-                })?;
+        let version = config.flink_version.parse::<FlinkVersion>().map_err(|e| Error::InvalidResponse {
+            call: Req::get(&["config"]).call(),
+            detail: e.to_string(),
+        })?;
         Ok(*self.inner.version.get_or_init(|| version))
     }
 
     /// Send a JSON request and read a JSON answer, repeating it as `repeat` allows.
-    pub(crate) async fn send<T: DeserializeOwned>(
-        &self,
-        req: Req,
-        repeat: Repeat,
-    ) -> Result<T, Error> {
+    pub(crate) async fn send<T: DeserializeOwned>(&self, req: Req, repeat: Repeat) -> Result<T, Error> {
         let call = req.call();
         match repeat {
-            Repeat::Idempotent => {
-                self.inner
-                    .retry
-                    .run(|| self.attempt(&call, &req, false))
-                    .await
-            }
+            Repeat::Idempotent => self.inner.retry.run(|| self.attempt(&call, &req, false)).await,
             Repeat::Write => self.attempt(&call, &req, true).await,
             Repeat::Once => self.attempt(&call, &req, false).await,
         }
     }
 
-    async fn attempt<T: DeserializeOwned>(
-        &self,
-        call: &Call,
-        req: &Req,
-        write: bool,
-    ) -> Result<T, Error> {
+    async fn attempt<T: DeserializeOwned>(&self, call: &Call, req: &Req, write: bool) -> Result<T, Error> {
         let mut builder = self.request(req.method.clone(), &req.segments);
         if !req.query.is_empty() {
             builder = builder.query(&req.query);
@@ -190,23 +162,16 @@ impl Client {
             builder = builder.json(body);
         }
         let timeout = self.inner.request_timeout;
-        self.execute(builder, call, req.job.clone(), timeout, write)
-            .await
+        self.execute(builder, call, req.job.clone(), timeout, write).await
     }
 
     /// A request builder for a path under the base URL, with auth applied.
-    pub(crate) fn request(
-        &self,
-        method: Method,
-        segments: &[impl AsRef<str>],
-    ) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: Method, segments: &[impl AsRef<str>]) -> reqwest::RequestBuilder {
         let builder = self.inner.http.request(method, self.url(segments));
         match &self.inner.auth {
             Auth::None => builder,
             Auth::Bearer(token) => builder.bearer_auth(token.expose()),
-            Auth::Basic { username, password } => {
-                builder.basic_auth(username, Some(password.expose()))
-            }
+            Auth::Basic { username, password } => builder.basic_auth(username, Some(password.expose())),
         }
     }
 
@@ -225,35 +190,19 @@ impl Client {
     ) -> Result<T, Error> {
         let transport = |e: reqwest::Error| {
             let url = self.base_url();
-            Transport {
-                call: call.clone(),
-                job: job.clone(),
-                url,
-                timeout,
-                write,
-            }
-            .into_error(&e)
+            Transport { call: call.clone(), job: job.clone(), url, timeout, write }.into_error(&e)
         };
         tracing::debug!(%call, "flink request");
         let response = builder.send().await.map_err(transport)?;
         let status = response.status();
         let body = response.text().await.map_err(transport)?;
         if !status.is_success() {
-            let failure = Failure {
-                call: call.clone(),
-                job,
-                status: status.as_u16(),
-                body: &body,
-                write,
-            };
+            let failure = Failure { call: call.clone(), job, status: status.as_u16(), body: &body, write };
             return Err(failure.into_error());
         }
         serde_json::from_str(&body).map_err(|e| Error::InvalidResponse {
             call: call.clone(),
-            detail: format!(
-                "{e}; body starts with {:?}",
-                body.chars().take(120).collect::<String>()
-            ),
+            detail: format!("{e}; body starts with {:?}", body.chars().take(120).collect::<String>()),
         })
     }
 
@@ -268,16 +217,13 @@ impl Client {
 }
 
 fn config_error(reason: impl Into<String>) -> Error {
-    Error::Config {
-        reason: reason.into(),
-    }
+    Error::Config { reason: reason.into() }
 }
 
 /// The base URL, checked: http(s), no credentials (they would end up in logs), no query; the
 /// path ends with `/` so that a prefix such as `/flink` is kept when joining.
 fn parse_base_url(raw: &str) -> Result<Url, Error> {
-    let mut url =
-        Url::parse(raw.trim()).map_err(|e| config_error(format!("invalid Flink URL: {e}")))?;
+    let mut url = Url::parse(raw.trim()).map_err(|e| config_error(format!("invalid Flink URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(config_error(format!(
             "the Flink URL must start with http:// or https://, not {}:",
@@ -290,9 +236,7 @@ fn parse_base_url(raw: &str) -> Result<Url, Error> {
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(config_error(
-            "the Flink URL must not have a query (?…) or fragment (#…)",
-        ));
+        return Err(config_error("the Flink URL must not have a query (?…) or fragment (#…)"));
     }
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
@@ -307,21 +251,15 @@ fn extra_headers(headers: &[(String, super::secret::Secret<String>)]) -> Result<
     for (name, value) in headers {
         let header = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| config_error(format!("invalid header name `{name}`")))?;
-        let mut value = HeaderValue::from_str(value.expose().trim()).map_err(|_| {
-            config_error(format!(
-                "invalid value for header `{name}` (value not shown)"
-            ))
-        })?;
+        let mut value = HeaderValue::from_str(value.expose().trim())
+            .map_err(|_| config_error(format!("invalid value for header `{name}` (value not shown)")))?;
         value.set_sensitive(true);
         map.append(header, value);
     }
     Ok(map)
 }
 
-fn with_tls(
-    mut builder: reqwest::ClientBuilder,
-    tls: &TlsConfig,
-) -> Result<reqwest::ClientBuilder, Error> {
+fn with_tls(mut builder: reqwest::ClientBuilder, tls: &TlsConfig) -> Result<reqwest::ClientBuilder, Error> {
     for pem in &tls.ca_certs_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem)
             .map_err(|e| config_error(format!("invalid CA certificate: {e}")))?;
@@ -357,15 +295,9 @@ mod tests {
     #[test]
     fn paths_join_under_a_prefix_with_or_without_a_trailing_slash() {
         for base in ["https://gw/flink", "https://gw/flink/"] {
-            assert_eq!(
-                client(base).url(&["jobs", "overview"]).as_str(),
-                "https://gw/flink/jobs/overview"
-            );
+            assert_eq!(client(base).url(&["jobs", "overview"]).as_str(), "https://gw/flink/jobs/overview");
         }
-        assert_eq!(
-            client("http://127.0.0.1:8081").url(&["config"]).as_str(),
-            "http://127.0.0.1:8081/config"
-        );
+        assert_eq!(client("http://127.0.0.1:8081").url(&["config"]).as_str(), "http://127.0.0.1:8081/config");
     }
 
     #[test]

@@ -49,10 +49,7 @@ pub enum Auth {
     /// `Authorization: Bearer <token>`.
     Bearer(Secret<String>),
     /// `Authorization: Basic …`.
-    Basic {
-        username: String,
-        password: Secret<String>,
-    },
+    Basic { username: String, password: Secret<String> },
 }
 
 /// TLS settings beyond the system's trust store.

@@ -20,10 +20,7 @@ pub struct Call {
 
 impl Call {
     pub fn new(method: reqwest::Method, path: impl Into<String>) -> Self {
-        Self {
-            method,
-            path: path.into(),
-        }
+        Self { method, path: path.into() }
     }
 }
 
@@ -53,19 +50,11 @@ pub enum Error {
 
     /// DNS failure, no route, connect timeout: the request was never sent.
     #[error("{call}: cannot reach {url}: {reason}")]
-    Unreachable {
-        call: Call,
-        url: String,
-        reason: String,
-    },
+    Unreachable { call: Call, url: String, reason: String },
 
     /// The TLS handshake failed (unknown CA, wrong host name, client certificate refused).
     #[error("{call}: TLS handshake with {url} failed: {reason}")]
-    Tls {
-        call: Call,
-        url: String,
-        reason: String,
-    },
+    Tls { call: Call, url: String, reason: String },
 
     /// The connection broke during a call that is safe to repeat.
     #[error("{call}: connection to Flink lost: {reason}")]
@@ -77,11 +66,7 @@ pub enum Error {
 
     /// A write (upload, run) was sent but no answer came back: it may or may not have happened.
     #[error("{call}{}: request sent but the outcome is unknown: {reason}", on(.job, .call))]
-    Ambiguous {
-        call: Call,
-        job: Option<JobId>,
-        reason: String,
-    },
+    Ambiguous { call: Call, job: Option<JobId>, reason: String },
 
     /// 401/407: a proxy in front of Flink wants credentials (Flink itself has no HTTP auth).
     #[error("{call}: HTTP {status} Unauthorized, from a proxy in front of Flink")]
@@ -92,70 +77,38 @@ pub enum Error {
     Forbidden { call: Call },
 
     #[error("{call}{}: not found: {cause}", on(.job, .call))]
-    NotFound {
-        call: Call,
-        job: Option<JobId>,
-        cause: String,
-    },
+    NotFound { call: Call, job: Option<JobId>, cause: String },
 
     /// `DuplicateJobSubmissionException` (≤1.20) / `DuplicateApplicationSubmissionException` (2.x).
     #[error("{call}{}: job id already used on this cluster: {cause}", on(.job, .call))]
-    DuplicateJobId {
-        call: Call,
-        job: Option<JobId>,
-        cause: String,
-    },
+    DuplicateJobId { call: Call, job: Option<JobId>, cause: String },
 
     /// `Cannot find checkpoint or savepoint`: the restore path does not exist or is unreadable.
     #[error("{call}{}: savepoint not found: {cause}", on(.job, .call))]
-    SavepointPathNotFound {
-        call: Call,
-        job: Option<JobId>,
-        cause: String,
-    },
+    SavepointPathNotFound { call: Call, job: Option<JobId>, cause: String },
 
     /// `Cannot map checkpoint/savepoint state`: an operator of the snapshot is not in the program.
     #[error("{call}{}: savepoint state does not fit the program: {cause}", on(.job, .call))]
-    StateNotMappable {
-        call: Call,
-        job: Option<JobId>,
-        cause: String,
-    },
+    StateNotMappable { call: Call, job: Option<JobId>, cause: String },
 
     #[error("{call}: entry class not found: {cause}")]
     EntryClassNotFound { call: Call, cause: String },
 
     /// The program's `main()` threw before a job was created.
     #[error("{call}{}: the program failed in main(): {cause}", on(.job, .call))]
-    ProgramFailed {
-        call: Call,
-        job: Option<JobId>,
-        cause: String,
-    },
+    ProgramFailed { call: Call, job: Option<JobId>, cause: String },
 
     /// The savepoint (or stop-with-savepoint) ended `COMPLETED` with a `failure-cause`.
     #[error("{call}{}: savepoint failed: {cause}", on(.job, .call))]
-    SavepointFailed {
-        call: Call,
-        job: Option<JobId>,
-        cause: String,
-    },
+    SavepointFailed { call: Call, job: Option<JobId>, cause: String },
 
     /// 404 on the savepoint status: Flink forgot the request (`rest.async.store-duration`).
     #[error("{call}{}: Flink no longer knows savepoint request {trigger}", on(.job, .call))]
-    SavepointExpired {
-        call: Call,
-        job: Option<JobId>,
-        trigger: TriggerId,
-    },
+    SavepointExpired { call: Call, job: Option<JobId>, trigger: TriggerId },
 
     /// The savepoint was still in progress when the caller's deadline passed.
     #[error("{call}{}: savepoint still in progress after {}", on(.job, .call), secs(.after))]
-    SavepointWaitTimedOut {
-        call: Call,
-        job: Option<JobId>,
-        after: Duration,
-    },
+    SavepointWaitTimedOut { call: Call, job: Option<JobId>, after: Duration },
 
     /// Disposing of a savepoint failed (or did not finish in time).
     #[error("{call}: savepoint disposal failed: {cause}")]
@@ -163,20 +116,11 @@ pub enum Error {
 
     /// The jar to upload cannot be read.
     #[error("{call}: cannot read {path}: {reason}")]
-    JarUnreadable {
-        call: Call,
-        path: String,
-        reason: String,
-    },
+    JarUnreadable { call: Call, path: String, reason: String },
 
     /// Any other HTTP error, with Flink's root cause (or an excerpt of a non-Flink body).
     #[error("{call}{}: HTTP {status}: {cause}", on(.job, .call))]
-    Http {
-        call: Call,
-        job: Option<JobId>,
-        status: u16,
-        cause: String,
-    },
+    Http { call: Call, job: Option<JobId>, status: u16, cause: String },
 
     /// A 2xx answer whose body is not what Flink sends.
     #[error("{call}: unexpected answer: {detail}")]
@@ -331,18 +275,11 @@ impl Error {
 /// or the first line when nothing caused it. Stack frames are never returned.
 pub fn root_cause(trace: &str) -> String {
     let lines = || trace.lines().map(str::trim).filter(|l| !l.is_empty());
-    if let Some(last) = lines()
-        .filter_map(|l| l.strip_prefix("Caused by:"))
-        .next_back()
-    {
+    if let Some(last) = lines().filter_map(|l| l.strip_prefix("Caused by:")).next_back() {
         return last.trim().to_owned();
     }
     lines()
-        .map(|l| {
-            l.strip_prefix("<Exception on server side:")
-                .unwrap_or(l)
-                .trim()
-        })
+        .map(|l| l.strip_prefix("<Exception on server side:").unwrap_or(l).trim())
         .find(|l| !l.is_empty() && *l != "Internal server error." && !l.starts_with("at "))
         .unwrap_or_default()
         .to_owned()
@@ -367,13 +304,7 @@ pub(crate) struct Failure<'a> {
 
 impl Failure<'_> {
     pub fn into_error(self) -> Error {
-        let Failure {
-            call,
-            job,
-            status,
-            body,
-            write,
-        } = self;
+        let Failure { call, job, status, body, write } = self;
         match status {
             401 | 407 => return Error::Unauthorized { call, status },
             403 => return Error::Forbidden { call },
@@ -388,12 +319,7 @@ impl Failure<'_> {
             let cause = format!("{} (not a Flink error body)", excerpt(body));
             return match status {
                 404 => Error::NotFound { call, job, cause },
-                _ => Error::Http {
-                    call,
-                    job,
-                    status,
-                    cause,
-                },
+                _ => Error::Http { call, job, status, cause },
             };
         };
         let text = flink.errors.join("\n");
@@ -419,12 +345,7 @@ fn classify(call: Call, job: Option<JobId>, status: u16, text: &str) -> Error {
     } else if call.path.ends_with("/run") && is_program_failure(status, text) {
         Error::ProgramFailed { call, job, cause }
     } else {
-        Error::Http {
-            call,
-            job,
-            status,
-            cause,
-        }
+        Error::Http { call, job, status, cause }
     }
 }
 
@@ -437,11 +358,7 @@ fn is_program_failure(status: u16, text: &str) -> bool {
 
 /// The first non-empty line of a non-Flink body, shortened: proxies answer with whole HTML pages.
 fn excerpt(body: &str) -> String {
-    let line = body
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("(empty body)");
+    let line = body.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("(empty body)");
     let mut s: String = line.chars().take(160).collect();
     if line.chars().count() > 160 {
         s.push('…');
@@ -460,13 +377,7 @@ pub(crate) struct Transport<'a> {
 
 impl Transport<'_> {
     pub fn into_error(self, err: &reqwest::Error) -> Error {
-        let Transport {
-            call,
-            job,
-            url,
-            timeout,
-            write,
-        } = self;
+        let Transport { call, job, url, timeout, write } = self;
         let url = url.to_owned();
         let reason = innermost(err);
         if err.is_builder() {
@@ -481,17 +392,11 @@ impl Transport<'_> {
                 Error::Unreachable { call, url, reason }
             }
         } else if write {
-            let reason = if err.is_timeout() {
-                format!("no answer within {}", secs(&timeout))
-            } else {
-                reason
-            };
+            let reason =
+                if err.is_timeout() { format!("no answer within {}", secs(&timeout)) } else { reason };
             Error::Ambiguous { call, job, reason }
         } else if err.is_timeout() {
-            Error::Timeout {
-                call,
-                after: timeout,
-            }
+            Error::Timeout { call, after: timeout }
         } else {
             Error::ConnectionLost { call, reason }
         }
@@ -504,16 +409,11 @@ fn sources(err: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error
 
 /// The deepest cause's message: reqwest's own text repeats the URL, the cause says what happened.
 fn innermost(err: &reqwest::Error) -> String {
-    sources(err)
-        .last()
-        .map_or_else(|| err.to_string(), |e| e.to_string())
+    sources(err).last().map_or_else(|| err.to_string(), |e| e.to_string())
 }
 
 fn has_io_kind(err: &reqwest::Error, kind: std::io::ErrorKind) -> bool {
-    sources(err).any(|e| {
-        e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == kind)
-    })
+    sources(err).any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == kind))
 }
 
 /// rustls errors reach us as text inside io errors; their wording is the only stable signal.
@@ -541,14 +441,7 @@ mod tests {
     }
 
     fn fail(status: u16, body: &str) -> Error {
-        Failure {
-            call: call_run(),
-            job: None,
-            status,
-            body,
-            write: true,
-        }
-        .into_error()
+        Failure { call: call_run(), job: None, status, body, write: true }.into_error()
     }
 
     #[test]
@@ -563,19 +456,13 @@ mod tests {
     fn without_caused_by_the_root_cause_is_the_first_line() {
         let trace = "java.lang.IllegalStateException: boom\n\tat a.b.C.d(C.java:1)\n";
         assert_eq!(root_cause(trace), "java.lang.IllegalStateException: boom");
-        assert_eq!(
-            root_cause("Job could not be found."),
-            "Job could not be found."
-        );
+        assert_eq!(root_cause("Job could not be found."), "Job could not be found.");
     }
 
     #[test]
     fn a_server_side_exception_skips_flinks_wrapper_lines() {
         let joined = format!("Internal server error.\n{SERVER_SIDE_500}");
-        assert_eq!(
-            root_cause(&joined),
-            "java.lang.ClassNotFoundException: dev.flinkops.Nope"
-        );
+        assert_eq!(root_cause(&joined), "java.lang.ClassNotFoundException: dev.flinkops.Nope");
         let no_cause = "<Exception on server side:\njava.lang.RuntimeException: x\n\tat y\nEnd of exception on server side>";
         assert_eq!(
             root_cause(&format!("Internal server error.\n{no_cause}")),
@@ -588,27 +475,17 @@ mod tests {
         let err = fail(400, &body(&[DUPLICATE_1_20]));
         assert!(matches!(err, Error::DuplicateJobId { .. }), "{err:?}");
         let v2 = "org.apache.flink.runtime.client.DuplicateApplicationSubmissionException: Application has already been submitted.\n\tat x";
-        assert!(matches!(
-            fail(400, &body(&[v2])),
-            Error::DuplicateJobId { .. }
-        ));
+        assert!(matches!(fail(400, &body(&[v2])), Error::DuplicateJobId { .. }));
     }
 
     #[test]
     fn restore_failures_are_told_apart() {
         let missing = "java.io.FileNotFoundException: Cannot find checkpoint or savepoint file/directory 'file:/nope' on file system 'file'.";
-        assert!(matches!(
-            fail(400, &body(&[missing])),
-            Error::SavepointPathNotFound { .. }
-        ));
+        assert!(matches!(fail(400, &body(&[missing])), Error::SavepointPathNotFound { .. }));
         let unmappable = "org.apache.flink.runtime.rest.handler.RestHandlerException: Could not execute application.\nCaused by: java.lang.IllegalStateException: Failed to rollback to checkpoint/savepoint file:/sp. Cannot map checkpoint/savepoint state for operator 2b8bd2c7 to the new program, because the operator is not available in the new program.";
         let err = fail(400, &body(&[unmappable]));
         assert!(matches!(err, Error::StateNotMappable { .. }), "{err:?}");
-        assert!(
-            err.to_string()
-                .contains("Cannot map checkpoint/savepoint state"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("Cannot map checkpoint/savepoint state"), "{err}");
     }
 
     #[test]
@@ -624,8 +501,7 @@ mod tests {
         let err = fail(400, &body(&[main]));
         assert!(matches!(err, Error::ProgramFailed { .. }), "{err:?}");
         assert!(
-            err.to_string()
-                .ends_with("CounterJob: failing in main() on purpose (--fail-in-main true)"),
+            err.to_string().ends_with("CounterJob: failing in main() on purpose (--fail-in-main true)"),
             "{err}"
         );
     }
@@ -635,39 +511,26 @@ mod tests {
         let trace = "<Exception on server side:\njava.util.concurrent.CompletionException: org.apache.flink.runtime.rest.handler.RestHandlerException: Jar file /tmp/flink-web-upload/nope.jar does not exist\n\tat org.apache.flink.runtime.webmonitor.handlers.utils.JarHandlerUtils$JarHandlerContext.getJarFile(JarHandlerUtils.java:250)\n\nEnd of exception on server side>";
         let err = fail(500, &body(&["Internal server error.", trace]));
         assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
-        assert!(
-            err.to_string()
-                .ends_with("Jar file /tmp/flink-web-upload/nope.jar does not exist"),
-            "{err}"
-        );
+        assert!(err.to_string().ends_with("Jar file /tmp/flink-web-upload/nope.jar does not exist"), "{err}");
     }
 
     #[test]
     fn a_malformed_request_is_a_plain_http_error() {
-        let err = fail(
-            400,
-            &body(&["Request did not match expected format JarRunRequestBody."]),
-        );
+        let err = fail(400, &body(&["Request did not match expected format JarRunRequestBody."]));
         assert!(matches!(err, Error::Http { status: 400, .. }), "{err:?}");
         assert!(err.help().is_none());
     }
 
     #[test]
     fn a_proxy_login_page_is_unauthorized_with_a_hint_about_credentials() {
-        let err = fail(
-            401,
-            "<html><body><h1>401 Authorization Required</h1></body></html>",
-        );
+        let err = fail(401, "<html><body><h1>401 Authorization Required</h1></body></html>");
         assert!(matches!(err, Error::Unauthorized { status: 401, .. }));
         assert!(err.help().unwrap().contains("FLINKOPS_FLINK_TOKEN"));
     }
 
     #[test]
     fn a_gateway_error_on_a_write_is_ambiguous_but_on_a_read_is_transient() {
-        assert!(matches!(
-            fail(504, "<html>Gateway Timeout</html>"),
-            Error::Ambiguous { .. }
-        ));
+        assert!(matches!(fail(504, "<html>Gateway Timeout</html>"), Error::Ambiguous { .. }));
         let read = Failure {
             call: Call::new(reqwest::Method::GET, "/jobs/overview"),
             job: None,
@@ -677,10 +540,7 @@ mod tests {
         }
         .into_error();
         assert!(read.is_transient(), "{read:?}");
-        assert!(
-            read.to_string().contains("(not a Flink error body)"),
-            "{read}"
-        );
+        assert!(read.to_string().contains("(not a Flink error body)"), "{read}");
     }
 
     #[test]
@@ -705,9 +565,6 @@ mod tests {
             write: false,
         }
         .into_error();
-        assert_eq!(
-            err.to_string(),
-            format!("GET /jobs/{job}: not found: Job could not be found.")
-        );
+        assert_eq!(err.to_string(), format!("GET /jobs/{job}: not found: Job could not be found."));
     }
 }

@@ -18,27 +18,16 @@ pub struct InvalidId {
 
 /// 32 lowercase hex characters: the text form of Flink's 128-bit `AbstractID`.
 fn validate_hex32(kind: &'static str, value: &str) -> Result<(), InvalidId> {
-    let ok = value.len() == 32
-        && value
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if ok {
-        Ok(())
-    } else {
-        Err(InvalidId {
-            kind,
-            value: value.chars().take(64).collect(),
-        })
-    }
+    let ok = value.len() == 32 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if ok { Ok(()) } else { Err(InvalidId { kind, value: value.chars().take(64).collect() }) }
 }
 
 /// 16 bytes that differ between calls and processes. Not cryptographic: ids only need to be
 /// unique, and std's `RandomState` is seeded randomly per process.
 fn random_bytes() -> [u8; 16] {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let mut out = [0u8; 16];
     for half in out.chunks_mut(8) {
         let mut h = std::hash::RandomState::new().build_hasher();

@@ -15,15 +15,8 @@ use super::types::{Jar, JarList, RunResponse, UploadResponse};
 /// Flink only accepts a file whose name ends in `.jar` (any multipart field name works; the spec
 /// says `jarfile`).
 fn upload_name(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if name.ends_with(".jar") {
-        name
-    } else {
-        format!("{name}.jar")
-    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if name.ends_with(".jar") { name } else { format!("{name}.jar") }
 }
 
 impl Client {
@@ -46,14 +39,8 @@ impl Client {
             .request(Method::POST, &["jars", "upload"])
             .multipart(Form::new().part("jarfile", part))
             .timeout(self.upload_timeout());
-        let answer: UploadResponse = self
-            .execute(builder, &call, None, self.upload_timeout(), true)
-            .await?;
-        let id = answer
-            .filename
-            .rsplit(['/', '\\'])
-            .next()
-            .unwrap_or_default();
+        let answer: UploadResponse = self.execute(builder, &call, None, self.upload_timeout(), true).await?;
+        let id = answer.filename.rsplit(['/', '\\']).next().unwrap_or_default();
         if id.is_empty() {
             return Err(Error::InvalidResponse {
                 call,
@@ -81,8 +68,7 @@ impl Client {
     /// for the job id in the overview).
     pub async fn run_jar(&self, jar: &JarId, request: &RunRequest) -> Result<JobId, Error> {
         let version = self.version().await?;
-        let mut req =
-            Req::new(Method::POST, &["jars", jar.as_str(), "run"]).json(request.body(version));
+        let mut req = Req::new(Method::POST, &["jars", jar.as_str(), "run"]).json(request.body(version));
         if let Some(job) = &request.job_id {
             req = req.job(job);
         }

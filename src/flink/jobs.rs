@@ -7,52 +7,34 @@ use super::client::{Client, Repeat, Req};
 use super::error::Error;
 use super::ids::JobId;
 use super::types::{
-    AggregatedMetric, Checkpoints, JobConfig, JobDetails, JobExceptions, JobsOverview,
-    RawExceptions,
+    AggregatedMetric, Checkpoints, JobConfig, JobDetails, JobExceptions, JobsOverview, RawExceptions,
 };
 
 impl Client {
     /// `GET /jobs/overview`: every job the cluster remembers, running or ended.
     pub async fn jobs_overview(&self) -> Result<JobsOverview, Error> {
-        self.send(Req::get(&["jobs", "overview"]), Repeat::Idempotent)
-            .await
+        self.send(Req::get(&["jobs", "overview"]), Repeat::Idempotent).await
     }
 
     /// `GET /jobs/:id`: details with vertices (404 → [`Error::NotFound`]).
     pub async fn job(&self, job: &JobId) -> Result<JobDetails, Error> {
-        self.send(
-            Req::get(&["jobs", job.as_str()]).job(job),
-            Repeat::Idempotent,
-        )
-        .await
+        self.send(Req::get(&["jobs", job.as_str()]).job(job), Repeat::Idempotent).await
     }
 
     /// `GET /jobs/:id/config`.
     pub async fn job_config(&self, job: &JobId) -> Result<JobConfig, Error> {
-        self.send(
-            Req::get(&["jobs", job.as_str(), "config"]).job(job),
-            Repeat::Idempotent,
-        )
-        .await
+        self.send(Req::get(&["jobs", job.as_str(), "config"]).job(job), Repeat::Idempotent).await
     }
 
     /// `GET /jobs/:id/checkpoints`: counts and the latest completed, savepoint, failed, restored.
     pub async fn checkpoints(&self, job: &JobId) -> Result<Checkpoints, Error> {
-        self.send(
-            Req::get(&["jobs", job.as_str(), "checkpoints"]).job(job),
-            Repeat::Idempotent,
-        )
-        .await
+        self.send(Req::get(&["jobs", job.as_str(), "checkpoints"]).job(job), Repeat::Idempotent).await
     }
 
     /// `GET /jobs/:id/exceptions`, read the same way for Flink 1.x and 2.x.
     pub async fn exceptions(&self, job: &JobId) -> Result<JobExceptions, Error> {
-        let raw: RawExceptions = self
-            .send(
-                Req::get(&["jobs", job.as_str(), "exceptions"]).job(job),
-                Repeat::Idempotent,
-            )
-            .await?;
+        let raw: RawExceptions =
+            self.send(Req::get(&["jobs", job.as_str(), "exceptions"]).job(job), Repeat::Idempotent).await?;
         Ok(raw.into())
     }
 
@@ -65,25 +47,16 @@ impl Client {
         vertex: &str,
         names: &[&str],
     ) -> Result<Vec<AggregatedMetric>, Error> {
-        let req = Req::get(&[
-            "jobs",
-            job.as_str(),
-            "vertices",
-            vertex,
-            "subtasks",
-            "metrics",
-        ])
-        .query("get", names.join(","))
-        .job(job);
+        let req = Req::get(&["jobs", job.as_str(), "vertices", vertex, "subtasks", "metrics"])
+            .query("get", names.join(","))
+            .job(job);
         self.send(req, Repeat::Idempotent).await
     }
 
     /// `PATCH /jobs/:id?mode=cancel`. Idempotent: cancelling a cancelled job answers 202 again;
     /// a FINISHED or FAILED job answers 409 ([`Error::Http`]).
     pub async fn cancel(&self, job: &JobId) -> Result<(), Error> {
-        let req = Req::new(Method::PATCH, &["jobs", job.as_str()])
-            .query("mode", "cancel")
-            .job(job);
+        let req = Req::new(Method::PATCH, &["jobs", job.as_str()]).query("mode", "cancel").job(job);
         let _: serde::de::IgnoredAny = self.send(req, Repeat::Idempotent).await?;
         Ok(())
     }

@@ -38,10 +38,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// One attempt only.
     pub fn none() -> Self {
-        Self {
-            max_retries: 0,
-            ..Self::default()
-        }
+        Self { max_retries: 0, ..Self::default() }
     }
 
     fn backoff(&self) -> ExponentialBuilder {
@@ -96,12 +93,7 @@ mod tests {
     }
 
     fn transient() -> Error {
-        Error::Http {
-            call: call(),
-            job: None,
-            status: 503,
-            cause: "leader election".into(),
-        }
+        Error::Http { call: call(), job: None, status: 503, cause: "leader election".into() }
     }
 
     #[tokio::test]
@@ -124,11 +116,7 @@ mod tests {
         let result: Result<(), Error> = fast(4)
             .run(|| async {
                 attempts.fetch_add(1, Ordering::SeqCst);
-                Err(Error::NotFound {
-                    call: call(),
-                    job: None,
-                    cause: "gone".into(),
-                })
+                Err(Error::NotFound { call: call(), job: None, cause: "gone".into() })
             })
             .await;
         assert!(matches!(result, Err(Error::NotFound { .. })));

@@ -27,15 +27,8 @@ impl Client {
         trigger_id: &TriggerId,
         cancel_job: bool,
     ) -> Result<TriggerId, Error> {
-        let body = SavepointBody {
-            target_directory: target_dir,
-            cancel_job,
-            format,
-            trigger_id,
-        };
-        let req = Req::new(Method::POST, &["jobs", job.as_str(), "savepoints"])
-            .json(body)
-            .job(job);
+        let body = SavepointBody { target_directory: target_dir, cancel_job, format, trigger_id };
+        let req = Req::new(Method::POST, &["jobs", job.as_str(), "savepoints"]).json(body).job(job);
         let answer: TriggerResponse = self.send(req, Repeat::Idempotent).await?;
         Ok(answer.request_id)
     }
@@ -50,45 +43,29 @@ impl Client {
         drain: bool,
         trigger_id: &TriggerId,
     ) -> Result<TriggerId, Error> {
-        let body = StopBody {
-            target_directory: target_dir,
-            drain,
-            format,
-            trigger_id,
-        };
-        let req = Req::new(Method::POST, &["jobs", job.as_str(), "stop"])
-            .json(body)
-            .job(job);
+        let body = StopBody { target_directory: target_dir, drain, format, trigger_id };
+        let req = Req::new(Method::POST, &["jobs", job.as_str(), "stop"]).json(body).job(job);
         let answer: TriggerResponse = self.send(req, Repeat::Idempotent).await?;
         Ok(answer.request_id)
     }
 
     /// `GET /jobs/:id/savepoints/:request`. A 404 means Flink forgot the request
     /// ([`Error::SavepointExpired`]).
-    pub async fn savepoint_status(
-        &self,
-        job: &JobId,
-        request: &TriggerId,
-    ) -> Result<SavepointStatus, Error> {
+    pub async fn savepoint_status(&self, job: &JobId, request: &TriggerId) -> Result<SavepointStatus, Error> {
         let req = Req::get(&["jobs", job.as_str(), "savepoints", request.as_str()]).job(job);
         let call = req.call();
-        let op: AsyncOperation = self
-            .send(req, Repeat::Idempotent)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound { call, job, .. } => Error::SavepointExpired {
-                    call,
-                    job,
-                    trigger: request.clone(),
-                },
-                e => e,
-            })?;
+        let op: AsyncOperation = self.send(req, Repeat::Idempotent).await.map_err(|e| match e {
+            Error::NotFound { call, job, .. } => {
+                Error::SavepointExpired { call, job, trigger: request.clone() }
+            }
+            e => e,
+        })?;
         match op.outcome() {
             AsyncOutcome::InProgress => Ok(SavepointStatus::InProgress),
             AsyncOutcome::Failed { cause } => Ok(SavepointStatus::Failed { cause }),
-            AsyncOutcome::Succeeded {
-                location: Some(location),
-            } => Ok(SavepointStatus::Completed { location }),
+            AsyncOutcome::Succeeded { location: Some(location) } => {
+                Ok(SavepointStatus::Completed { location })
+            }
             AsyncOutcome::Succeeded { location: None } => Err(Error::InvalidResponse {
                 call,
                 detail: "COMPLETED without a location or failure-cause".into(),
@@ -114,22 +91,14 @@ impl Client {
                 SavepointStatus::Completed { location } => return Ok(location),
                 SavepointStatus::Failed { cause } => {
                     let call = savepoint_call(job, request);
-                    return Err(Error::SavepointFailed {
-                        call,
-                        job: Some(job.clone()),
-                        cause,
-                    });
+                    return Err(Error::SavepointFailed { call, job: Some(job.clone()), cause });
                 }
                 SavepointStatus::InProgress => {}
             }
             let elapsed = started.elapsed();
             if elapsed >= timeout {
                 let call = savepoint_call(job, request);
-                return Err(Error::SavepointWaitTimedOut {
-                    call,
-                    job: Some(job.clone()),
-                    after: elapsed,
-                });
+                return Err(Error::SavepointWaitTimedOut { call, job: Some(job.clone()), after: elapsed });
             }
             tracing::debug!(%job, %request, ?elapsed, "savepoint in progress");
             progress(elapsed);
@@ -140,9 +109,7 @@ impl Client {
     /// `POST /savepoint-disposal`, then poll `/savepoint-disposal/:id` until done: delete a
     /// savepoint's files through the JobManager.
     pub async fn dispose_savepoint(&self, path: &str, timeout: Duration) -> Result<(), Error> {
-        let req = Req::new(Method::POST, &["savepoint-disposal"]).json(DisposalBody {
-            savepoint_path: path,
-        });
+        let req = Req::new(Method::POST, &["savepoint-disposal"]).json(DisposalBody { savepoint_path: path });
         let answer: TriggerResponse = self.send(req, Repeat::Once).await?;
         let started = Instant::now();
         loop {
@@ -155,10 +122,7 @@ impl Client {
                     return Err(Error::DisposalFailed { call, cause });
                 }
                 AsyncOutcome::InProgress if started.elapsed() >= timeout => {
-                    let cause = format!(
-                        "still in progress after {:.1}s",
-                        started.elapsed().as_secs_f64()
-                    );
+                    let cause = format!("still in progress after {:.1}s", started.elapsed().as_secs_f64());
                     return Err(Error::DisposalFailed { call, cause });
                 }
                 AsyncOutcome::InProgress => tokio::time::sleep(DISPOSAL_POLL).await,

@@ -285,15 +285,8 @@ impl From<RawExceptions> for JobExceptions {
             Some(trace) if !trace.trim().is_empty() => Some(root_cause(trace)),
             _ => latest.map(|e| e.root_cause.clone()),
         };
-        let timestamp = raw
-            .timestamp
-            .filter(|t| *t > 0)
-            .or(latest.and_then(|e| e.timestamp));
-        Self {
-            root_cause,
-            timestamp,
-            history,
-        }
+        let timestamp = raw.timestamp.filter(|t| *t > 0).or(latest.and_then(|e| e.timestamp));
+        Self { root_cause, timestamp, history }
     }
 }
 
@@ -408,28 +401,17 @@ impl AsyncOperation {
         if self.status.id != "COMPLETED" {
             return AsyncOutcome::InProgress;
         }
-        let op = self.operation.unwrap_or(OperationResult {
-            location: None,
-            failure_cause: None,
-        });
+        let op = self.operation.unwrap_or(OperationResult { location: None, failure_cause: None });
         match op.failure_cause {
-            Some(f) => AsyncOutcome::Failed {
-                cause: f.root_cause(),
-            },
-            None => AsyncOutcome::Succeeded {
-                location: op.location,
-            },
+            Some(f) => AsyncOutcome::Failed { cause: f.root_cause() },
+            None => AsyncOutcome::Succeeded { location: op.location },
         }
     }
 }
 
 impl FailureCause {
     fn root_cause(&self) -> String {
-        let from_trace = self
-            .stack_trace
-            .as_deref()
-            .map(root_cause)
-            .filter(|c| !c.is_empty());
+        let from_trace = self.stack_trace.as_deref().map(root_cause).filter(|c| !c.is_empty());
         from_trace
             .or_else(|| self.class.clone())
             .unwrap_or_else(|| "unknown failure (Flink sent no cause)".into())
@@ -469,10 +451,7 @@ mod tests {
         }))
         .unwrap();
         let ex = JobExceptions::from(raw);
-        assert_eq!(
-            ex.root_cause.as_deref(),
-            Some("java.lang.RuntimeException: new")
-        );
+        assert_eq!(ex.root_cause.as_deref(), Some("java.lang.RuntimeException: new"));
         assert_eq!(ex.timestamp, Some(2));
         assert_eq!(ex.history.len(), 2);
     }

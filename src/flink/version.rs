@@ -20,11 +20,7 @@ pub struct InvalidVersion(pub String);
 
 impl FlinkVersion {
     pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        Self {
-            major,
-            minor,
-            patch,
-        }
+        Self { major, minor, patch }
     }
 
     /// Whether `/jars/:id/run` takes `claimMode` (1.20+) instead of only `restoreMode`.
@@ -39,20 +35,14 @@ impl FromStr for FlinkVersion {
     fn from_str(s: &str) -> Result<Self, InvalidVersion> {
         let invalid = || InvalidVersion(s.to_owned());
         let core = s.trim().split(['-', '+']).next().unwrap_or_default();
-        let mut parts = core
-            .split('.')
-            .map(|p| p.parse::<u32>().map_err(|_| invalid()));
+        let mut parts = core.split('.').map(|p| p.parse::<u32>().map_err(|_| invalid()));
         let major = parts.next().ok_or_else(invalid)??;
         let minor = parts.next().ok_or_else(invalid)??;
         let patch = parts.next().transpose()?.unwrap_or(0);
         if parts.next().is_some() {
             return Err(invalid());
         }
-        Ok(Self {
-            major,
-            minor,
-            patch,
-        })
+        Ok(Self { major, minor, patch })
     }
 }
 

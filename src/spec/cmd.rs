@@ -1,12 +1,158 @@
-//! The `validate` and `schema` commands.
+//! The `validate` and `schema` commands: thin wrappers that load, render and choose an exit code.
+
+use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::{ColorChoice, SchemaArgs, ValidateArgs};
+use serde::Serialize;
 
-pub fn validate(_args: &ValidateArgs, _color: ColorChoice) -> ExitCode {
-    crate::exit::code(crate::exit::ERROR)
+use super::diag::{self, JsonDiagnostic};
+use crate::cli::{ColorChoice, OutputFormat, SchemaArgs, ValidateArgs};
+use crate::exit;
+use crate::output::{Styles, use_color};
+
+/// `flinkops validate`: every problem at once; exit 0 when valid, 1 otherwise.
+pub fn validate(args: &ValidateArgs, color: ColorChoice) -> ExitCode {
+    let loaded = super::load(&args.path);
+    let result = match args.output {
+        OutputFormat::Text => render_text(&loaded, args, color),
+        OutputFormat::Json => render_json(&loaded, &mut std::io::stdout().lock()),
+    };
+    if let Err(e) = result {
+        eprintln!("error: cannot write the report: {e}");
+        return exit::code(exit::ERROR);
+    }
+    exit::code(if loaded.error_count() == 0 { exit::OK } else { exit::ERROR })
 }
 
-pub fn schema(_args: &SchemaArgs) -> ExitCode {
-    crate::exit::code(crate::exit::ERROR)
+fn render_text(loaded: &super::Loaded, args: &ValidateArgs, color: ColorChoice) -> std::io::Result<()> {
+    use std::io::IsTerminal;
+    let mut err = anstream::AutoStream::new(std::io::stderr().lock(), anstream_choice(color));
+    diag::render(&loaded.diagnostics, use_color(color, std::io::stderr().is_terminal()), &mut err)?;
+    let errors = loaded.error_count();
+    let warnings = loaded.diagnostics.len() - errors;
+    let where_ = args.path.display();
+    if errors > 0 {
+        let s = Styles::stderr(color);
+        writeln!(
+            err,
+            "{}error:{} {errors} problem{} in the job specs under {where_}{}; fix them and run `flinkops validate` again",
+            s.error.render(),
+            s.error.render_reset(),
+            plural(errors),
+            if warnings > 0 {
+                format!(" (and {warnings} warning{})", plural(warnings))
+            } else {
+                String::new()
+            },
+        )?;
+        return Ok(());
+    }
+    let s = Styles::stdout(color);
+    let mut out = std::io::stdout().lock();
+    let jobs = loaded.desired.jobs.len();
+    writeln!(
+        out,
+        "{}✓{} {jobs} job spec{} in {} file{} under {where_} {} valid.",
+        s.ok.render(),
+        s.ok.render_reset(),
+        plural(jobs),
+        loaded.files,
+        plural(loaded.files),
+        if jobs == 1 { "is" } else { "are" }
+    )?;
+    for job in loaded.desired.jobs.values() {
+        let deps = if job.depends_on.is_empty() {
+            String::new()
+        } else {
+            format!("  after {}", job.depends_on.join(", "))
+        };
+        writeln!(
+            out,
+            "  {}{:<28}{} {}  fingerprint {}{deps}",
+            s.bold.render(),
+            job.name,
+            s.bold.render_reset(),
+            job.origin,
+            job.fingerprint.short(12)
+        )?;
+    }
+    Ok(())
+}
+
+fn anstream_choice(color: ColorChoice) -> anstream::ColorChoice {
+    match color {
+        ColorChoice::Auto => anstream::ColorChoice::Auto,
+        ColorChoice::Always => anstream::ColorChoice::Always,
+        ColorChoice::Never => anstream::ColorChoice::Never,
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The `validate -o json` document.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    format_version: u32,
+    valid: bool,
+    files: usize,
+    jobs: Vec<JsonJob<'a>>,
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonJob<'a> {
+    name: &'a str,
+    origin: &'a str,
+    fingerprint: &'a str,
+    depends_on: &'a [String],
+}
+
+fn render_json(loaded: &super::Loaded, out: &mut impl Write) -> std::io::Result<()> {
+    let report = Report {
+        format_version: 1,
+        valid: loaded.error_count() == 0,
+        files: loaded.files,
+        jobs: loaded
+            .desired
+            .jobs
+            .values()
+            .map(|j| JsonJob {
+                name: &j.name,
+                origin: &j.origin,
+                fingerprint: &j.fingerprint.0,
+                depends_on: &j.depends_on,
+            })
+            .collect(),
+        diagnostics: loaded.diagnostics.iter().map(JsonDiagnostic::from).collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &report)?;
+    writeln!(out)
+}
+
+/// The JSON Schema of a job spec, as committed in `schemas/flinkjob.schema.json`.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(super::model::JobSpec);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema always serialises");
+    text.push('\n');
+    text
+}
+
+/// `flinkops schema`: print or write the JSON Schema.
+pub fn schema(args: &SchemaArgs) -> ExitCode {
+    let text = schema_json();
+    let result = match &args.out {
+        Some(path) => std::fs::write(path, text),
+        None => std::io::stdout().lock().write_all(text.as_bytes()),
+    };
+    match result {
+        Ok(()) => exit::code(exit::OK),
+        Err(e) => {
+            eprintln!("error: cannot write the schema: {e}");
+            exit::code(exit::ERROR)
+        }
+    }
 }

@@ -55,10 +55,7 @@ async fn run_list_savepoint_cancel(c: &Cluster) {
     let mut cleanup = Cleanup::new(&client);
     let jar = cleanup.jar(client.upload_jar(&c.jar).await.expect("upload"));
     let jars = client.list_jars().await.unwrap();
-    let listed = jars
-        .iter()
-        .find(|j| j.id == jar)
-        .expect("the uploaded jar is listed");
+    let listed = jars.iter().find(|j| j.id == jar).expect("the uploaded jar is listed");
     assert!(listed.name.ends_with(".jar"), "{listed:?}");
 
     let request = counter_job(c, "e2e-basic");
@@ -67,43 +64,22 @@ async fn run_list_savepoint_cancel(c: &Cluster) {
     assert_eq!(job, chosen, "Flink takes the client's job id");
     wait_tasks_running(&client, &job).await;
     let overview = client.jobs_overview().await.unwrap();
-    let listed = overview
-        .jobs
-        .iter()
-        .find(|j| j.jid == job)
-        .expect("the job is in the overview");
+    let listed = overview.jobs.iter().find(|j| j.jid == job).expect("the job is in the overview");
     assert!(listed.name.starts_with("e2e-basic"), "{listed:?}");
     let details = client.job(&job).await.unwrap();
-    assert!(
-        details
-            .vertices
-            .iter()
-            .any(|v| v.name.starts_with("Counter")),
-        "{details:?}"
-    );
+    assert!(details.vertices.iter().any(|v| v.name.starts_with("Counter")), "{details:?}");
     assert_eq!(client.job_config(&job).await.unwrap().jid, job);
 
     let trigger = TriggerId::random();
-    let first = client
-        .trigger_savepoint(&job, None, SavepointFormat::Canonical, &trigger, false)
-        .await
-        .unwrap();
-    let again = client
-        .trigger_savepoint(&job, None, SavepointFormat::Canonical, &trigger, false)
-        .await
-        .unwrap();
-    assert_eq!(
-        (&first, &again),
-        (&trigger, &trigger),
-        "a trigger id is idempotent"
-    );
+    let first =
+        client.trigger_savepoint(&job, None, SavepointFormat::Canonical, &trigger, false).await.unwrap();
+    let again =
+        client.trigger_savepoint(&job, None, SavepointFormat::Canonical, &trigger, false).await.unwrap();
+    assert_eq!((&first, &again), (&trigger, &trigger), "a trigger id is idempotent");
     let location = wait_savepoint(&client, &job, &trigger).await;
     cleanup.savepoint(&location);
     assert!(location.starts_with("file:/"), "{location}");
-    assert!(
-        local(&location).join("_metadata").is_file(),
-        "{location} has _metadata"
-    );
+    assert!(local(&location).join("_metadata").is_file(), "{location} has _metadata");
     assert_eq!(
         client.job(&job).await.unwrap().state,
         JobState::Running,
@@ -112,20 +88,9 @@ async fn run_list_savepoint_cancel(c: &Cluster) {
 
     client.cancel(&job).await.expect("cancel");
     wait_state(&client, &job, JobState::Canceled).await;
-    client
-        .cancel(&job)
-        .await
-        .expect("cancelling a cancelled job is fine");
+    client.cancel(&job).await.expect("cancelling a cancelled job is fine");
     cleanup.finish().await;
-    assert!(
-        !client
-            .list_jars()
-            .await
-            .unwrap()
-            .iter()
-            .any(|j| j.id == jar),
-        "the jar was deleted"
-    );
+    assert!(!client.list_jars().await.unwrap().iter().any(|j| j.id == jar), "the jar was deleted");
 }
 
 /// A job id is single-use for the life of the cluster, even after the job ended.
@@ -137,16 +102,9 @@ async fn job_id_is_single_use(c: &Cluster) {
     let job = cleanup.job(client.run_jar(&jar, &request).await.unwrap());
     client.cancel(&job).await.unwrap();
     wait_state(&client, &job, JobState::Canceled).await;
-    let err = client
-        .run_jar(&jar, &request)
-        .await
-        .expect_err("the same job id again");
+    let err = client.run_jar(&jar, &request).await.expect_err("the same job id again");
     eprintln!("Flink {}: {err}", c.version);
-    assert!(
-        matches!(err, Error::DuplicateJobId { .. }),
-        "Flink {}: {err:?}",
-        c.version
-    );
+    assert!(matches!(err, Error::DuplicateJobId { .. }), "Flink {}: {err:?}", c.version);
     assert!(err.to_string().contains("already been submitted"), "{err}");
     assert_eq!(err.job(), Some(&job));
     cleanup.finish().await;
@@ -158,71 +116,39 @@ async fn stop_and_restore(c: &Cluster) {
     let client = c.client();
     let mut cleanup = Cleanup::new(&client);
     let jar = cleanup.jar(client.upload_jar(&c.jar).await.unwrap());
-    let first = cleanup.job(
-        client
-            .run_jar(&jar, &counter_job(c, "e2e-restore"))
-            .await
-            .unwrap(),
-    );
+    let first = cleanup.job(client.run_jar(&jar, &counter_job(c, "e2e-restore")).await.unwrap());
     wait_tasks_running(&client, &first).await;
     wait_counter_above(&client, &first, 60.0).await;
     let before = counter_max(&client, &first).await.unwrap_or_default();
 
     let trigger = TriggerId::random();
-    let request = client
-        .stop_with_savepoint(&first, None, SavepointFormat::Canonical, false, &trigger)
-        .await
-        .unwrap();
+    let request =
+        client.stop_with_savepoint(&first, None, SavepointFormat::Canonical, false, &trigger).await.unwrap();
     let location = wait_savepoint(&client, &first, &request).await;
     cleanup.savepoint(&location);
     wait_state(&client, &first, JobState::Finished).await;
 
-    let restore = RunRequest {
-        savepoint_path: Some(location.clone()),
-        ..counter_job(c, "e2e-restore")
-    };
+    let restore = RunRequest { savepoint_path: Some(location.clone()), ..counter_job(c, "e2e-restore") };
     let second = cleanup.job(client.run_jar(&jar, &restore).await.expect("restore"));
     assert_ne!(first, second);
     wait_tasks_running(&client, &second).await;
     let after = wait_counter_above(&client, &second, 0.0).await;
-    assert!(
-        after >= before,
-        "Flink {}: counter continued from {before}, first reading {after}",
-        c.version
-    );
+    assert!(after >= before, "Flink {}: counter continued from {before}, first reading {after}", c.version);
     let restored = client.checkpoints(&second).await.unwrap().latest.restored;
     assert!(restored.is_some(), "the new job reports a restore");
 
-    let mut renamed = RunRequest {
-        savepoint_path: Some(location.clone()),
-        ..counter_job(c, "e2e-renamed")
-    };
-    renamed
-        .program_args
-        .extend(["--uid-suffix".into(), "-v2".into()]);
+    let mut renamed = RunRequest { savepoint_path: Some(location.clone()), ..counter_job(c, "e2e-renamed") };
+    renamed.program_args.extend(["--uid-suffix".into(), "-v2".into()]);
     let renamed_id = cleanup.job(renamed.job_id.clone().unwrap());
-    let err = client
-        .run_jar(&jar, &renamed)
-        .await
-        .expect_err("uid changed");
+    let err = client.run_jar(&jar, &renamed).await.expect_err("uid changed");
     eprintln!("Flink {}: {err}", c.version);
-    assert!(
-        matches!(err, Error::StateNotMappable { .. }),
-        "Flink {}: {err:?}",
-        c.version
-    );
+    assert!(matches!(err, Error::StateNotMappable { .. }), "Flink {}: {err:?}", c.version);
     assert_eq!(err.job(), Some(&renamed_id));
 
     client.cancel(&second).await.unwrap();
     wait_state(&client, &second, JobState::Canceled).await;
-    assert!(
-        local(&location).join("_metadata").is_file(),
-        "NO_CLAIM left the savepoint alone"
-    );
-    client
-        .dispose_savepoint(&location, Duration::from_secs(60))
-        .await
-        .expect("dispose");
+    assert!(local(&location).join("_metadata").is_file(), "NO_CLAIM left the savepoint alone");
+    client.dispose_savepoint(&location, Duration::from_secs(60)).await.expect("dispose");
     assert!(!local(&location).exists(), "disposal removed {location}");
     cleanup.finish().await;
 }
@@ -232,27 +158,14 @@ async fn missing_savepoint_path(c: &Cluster) {
     let mut cleanup = Cleanup::new(&client);
     let jar = cleanup.jar(client.upload_jar(&c.jar).await.unwrap());
     let request = RunRequest {
-        savepoint_path: Some(format!(
-            "file:///nonexistent/flinkops-e2e/{}",
-            JobId::random()
-        )),
+        savepoint_path: Some(format!("file:///nonexistent/flinkops-e2e/{}", JobId::random())),
         ..counter_job(c, "e2e-missing-sp")
     };
     cleanup.job(request.job_id.clone().unwrap());
-    let err = client
-        .run_jar(&jar, &request)
-        .await
-        .expect_err("no such savepoint");
+    let err = client.run_jar(&jar, &request).await.expect_err("no such savepoint");
     eprintln!("Flink {}: {err}", c.version);
-    assert!(
-        matches!(err, Error::SavepointPathNotFound { .. }),
-        "Flink {}: {err:?}",
-        c.version
-    );
-    assert!(
-        err.to_string().contains("nonexistent/flinkops-e2e"),
-        "{err}"
-    );
+    assert!(matches!(err, Error::SavepointPathNotFound { .. }), "Flink {}: {err:?}", c.version);
+    assert!(err.to_string().contains("nonexistent/flinkops-e2e"), "{err}");
     cleanup.finish().await;
 }
 
@@ -261,25 +174,12 @@ async fn failing_main(c: &Cluster) {
     let mut cleanup = Cleanup::new(&client);
     let jar = cleanup.jar(client.upload_jar(&c.jar).await.unwrap());
     let mut request = counter_job(c, "e2e-main-fails");
-    request
-        .program_args
-        .extend(["--fail-in-main".into(), "true".into()]);
+    request.program_args.extend(["--fail-in-main".into(), "true".into()]);
     cleanup.job(request.job_id.clone().unwrap());
-    let err = client
-        .run_jar(&jar, &request)
-        .await
-        .expect_err("main() throws");
+    let err = client.run_jar(&jar, &request).await.expect_err("main() throws");
     eprintln!("Flink {}: {err}", c.version);
-    assert!(
-        matches!(err, Error::ProgramFailed { .. }),
-        "Flink {}: {err:?}",
-        c.version
-    );
-    assert!(
-        err.to_string()
-            .contains("CounterJob: failing in main() on purpose"),
-        "{err}"
-    );
+    assert!(matches!(err, Error::ProgramFailed { .. }), "Flink {}: {err:?}", c.version);
+    assert!(err.to_string().contains("CounterJob: failing in main() on purpose"), "{err}");
     cleanup.finish().await;
 }
 
@@ -287,34 +187,18 @@ async fn wrong_entry_class_or_jar(c: &Cluster) {
     let client = c.client();
     let mut cleanup = Cleanup::new(&client);
     let jar = cleanup.jar(client.upload_jar(&c.jar).await.unwrap());
-    let request = RunRequest {
-        entry_class: Some("dev.flinkops.Nope".into()),
-        ..counter_job(c, "e2e-no-class")
-    };
+    let request =
+        RunRequest { entry_class: Some("dev.flinkops.Nope".into()), ..counter_job(c, "e2e-no-class") };
     cleanup.job(request.job_id.clone().unwrap());
-    let err = client
-        .run_jar(&jar, &request)
-        .await
-        .expect_err("no such class");
+    let err = client.run_jar(&jar, &request).await.expect_err("no such class");
     eprintln!("Flink {}: {err}", c.version);
-    assert!(
-        matches!(err, Error::EntryClassNotFound { .. }),
-        "Flink {}: {err:?}",
-        c.version
-    );
+    assert!(matches!(err, Error::EntryClassNotFound { .. }), "Flink {}: {err:?}", c.version);
     assert!(err.to_string().contains("dev.flinkops.Nope"), "{err}");
 
     let unknown = flinkops::flink::JarId::new("00000000-0000-0000-0000-000000000000_gone.jar");
-    let err = client
-        .run_jar(&unknown, &counter_job(c, "e2e-no-jar"))
-        .await
-        .expect_err("no such jar");
+    let err = client.run_jar(&unknown, &counter_job(c, "e2e-no-jar")).await.expect_err("no such jar");
     eprintln!("Flink {}: {err}", c.version);
-    assert!(
-        matches!(err, Error::NotFound { .. }),
-        "Flink {}: {err:?}",
-        c.version
-    );
+    assert!(matches!(err, Error::NotFound { .. }), "Flink {}: {err:?}", c.version);
     cleanup.finish().await;
 }
 
@@ -324,25 +208,15 @@ async fn failing_job_exceptions(c: &Cluster) {
     let mut cleanup = Cleanup::new(&client);
     let jar = cleanup.jar(client.upload_jar(&c.jar).await.unwrap());
     let mut request = counter_job(c, "e2e-fails-later");
-    request
-        .program_args
-        .extend(["--fail-after-seconds".into(), "1".into()]);
+    request.program_args.extend(["--fail-after-seconds".into(), "1".into()]);
     let job = cleanup.job(client.run_jar(&jar, &request).await.unwrap());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let cause = loop {
         let ex = client.exceptions(&job).await.unwrap();
-        if let Some(cause) = ex
-            .root_cause
-            .clone()
-            .filter(|c| c.contains("failing on purpose"))
-        {
+        if let Some(cause) = ex.root_cause.clone().filter(|c| c.contains("failing on purpose")) {
             break cause;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Flink {}: no root cause yet: {ex:?}",
-            c.version
-        );
+        assert!(tokio::time::Instant::now() < deadline, "Flink {}: no root cause yet: {ex:?}", c.version);
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert!(!cause.contains("\tat "), "only the cause line: {cause}");
@@ -353,42 +227,25 @@ async fn status_command(c: &Cluster) {
     let client = c.client();
     let mut cleanup = Cleanup::new(&client);
     let jar = cleanup.jar(client.upload_jar(&c.jar).await.unwrap());
-    let job = cleanup.job(
-        client
-            .run_jar(&jar, &counter_job(c, "e2e-status"))
-            .await
-            .unwrap(),
-    );
+    let job = cleanup.job(client.run_jar(&jar, &counter_job(c, "e2e-status")).await.unwrap());
     wait_tasks_running(&client, &job).await;
     let url = c.url.clone();
     let (text, json) =
         tokio::task::spawn_blocking(move || (run_status(&url, "text"), run_status(&url, "json")))
             .await
             .unwrap();
-    assert!(
-        text.starts_with(&format!("Flink {} at {}", c.version, c.url)),
-        "{text}"
-    );
-    let line = text
-        .lines()
-        .find(|l| l.starts_with(job.as_str()))
-        .unwrap_or_else(|| panic!("{job} in {text}"));
+    assert!(text.starts_with(&format!("Flink {} at {}", c.version, c.url)), "{text}");
+    let line =
+        text.lines().find(|l| l.starts_with(job.as_str())).unwrap_or_else(|| panic!("{job} in {text}"));
     let cells: Vec<&str> = line.split_whitespace().collect();
-    assert!(
-        cells[1].starts_with("e2e-status") && cells[2] == "RUNNING",
-        "{line}"
-    );
+    assert!(cells[1].starts_with("e2e-status") && cells[2] == "RUNNING", "{line}");
     let (running, total) = cells[3].split_once('/').expect("TASKS is running/total");
     assert_eq!(running, total, "all tasks running: {line}");
     let json: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["formatVersion"], 1);
     assert_eq!(json["cluster"]["flinkVersion"], c.version.as_str());
-    let listed = json["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["id"] == job.as_str())
-        .expect("job in JSON");
+    let listed =
+        json["jobs"].as_array().unwrap().iter().find(|j| j["id"] == job.as_str()).expect("job in JSON");
     assert_eq!(listed["state"], "RUNNING");
     assert_eq!(listed["tasks"]["running"], listed["tasks"]["total"]);
     cleanup.finish().await;
@@ -403,19 +260,9 @@ fn run_status(url: &str, format: &str) -> String {
     String::from_utf8(out.get_output().stdout.clone()).unwrap()
 }
 
-async fn wait_savepoint(
-    client: &flinkops::flink::Client,
-    job: &JobId,
-    request: &TriggerId,
-) -> String {
+async fn wait_savepoint(client: &flinkops::flink::Client, job: &JobId, request: &TriggerId) -> String {
     client
-        .wait_for_savepoint(
-            job,
-            request,
-            Duration::from_secs(120),
-            Duration::from_millis(250),
-            |_| {},
-        )
+        .wait_for_savepoint(job, request, Duration::from_secs(120), Duration::from_millis(250), |_| {})
         .await
         .expect("savepoint")
 }

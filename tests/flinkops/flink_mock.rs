@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use flinkops::flink::{
-    Auth, Client, ClientConfig, Error, JarId, JobId, RetryPolicy, RunRequest, SavepointFormat,
-    Secret, TriggerId,
+    Auth, Client, ClientConfig, Error, JarId, JobId, RetryPolicy, RunRequest, SavepointFormat, Secret,
+    TriggerId,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::{basic_auth, bearer_token, body_json, header, method, path, query_param};
@@ -50,7 +50,9 @@ fn flink_errors(status: u16, errors: &[&str]) -> ResponseTemplate {
 async fn mock_version(server: &MockServer, version: &str) {
     Mock::given(method("GET"))
         .and(path("/config"))
-        .respond_with(ok(json!({"flink-version": version, "flink-revision": "abc @ 2025", "refresh-interval": 3000})))
+        .respond_with(ok(
+            json!({"flink-version": version, "flink-revision": "abc @ 2025", "refresh-interval": 3000}),
+        ))
         .mount(server)
         .await;
 }
@@ -85,14 +87,9 @@ async fn run_body_for(version: &str) -> Value {
         .expect(1)
         .mount(&server)
         .await;
-    let id = client(&server)
-        .run_jar(&JarId::new("abc_counter.jar"), &run_request())
-        .await
-        .unwrap();
+    let id = client(&server).run_jar(&JarId::new("abc_counter.jar"), &run_request()).await.unwrap();
     assert_eq!(id, job());
-    received_json(&server, "/jars/abc_counter.jar/run")
-        .await
-        .remove(0)
+    received_json(&server, "/jars/abc_counter.jar/run").await.remove(0)
 }
 
 fn expected_run_body(mode_field: &str) -> Value {
@@ -111,10 +108,7 @@ fn expected_run_body(mode_field: &str) -> Value {
 
 #[tokio::test]
 async fn run_on_flink_1_19_sends_restore_mode_and_no_claim_mode() {
-    assert_eq!(
-        run_body_for("1.19.3").await,
-        expected_run_body("restoreMode")
-    );
+    assert_eq!(run_body_for("1.19.3").await, expected_run_body("restoreMode"));
 }
 
 #[tokio::test]
@@ -133,10 +127,7 @@ async fn run_on_flink_2_3_sends_claim_mode_and_tolerates_the_application_id() {
         .expect(1)
         .mount(&server)
         .await;
-    let id = client(&server)
-        .run_jar(&JarId::new("j.jar"), &run_request())
-        .await
-        .unwrap();
+    let id = client(&server).run_jar(&JarId::new("j.jar"), &run_request()).await.unwrap();
     assert_eq!(id, job());
 }
 
@@ -168,27 +159,16 @@ async fn a_savepoint_trigger_is_kebab_case_and_a_stop_is_camel_case() {
         .await;
     Mock::given(method("POST"))
         .and(path(format!("/jobs/{JOB}/stop")))
-        .and(body_json(
-            json!({"drain": false, "formatType": "NATIVE", "triggerId": TRIGGER}),
-        ))
+        .and(body_json(json!({"drain": false, "formatType": "NATIVE", "triggerId": TRIGGER})))
         .respond_with(ResponseTemplate::new(202).set_body_json(json!({"request-id": TRIGGER})))
         .expect(1)
         .mount(&server)
         .await;
     let c = client(&server);
-    let id = c
-        .trigger_savepoint(
-            &job(),
-            Some("file:///sp"),
-            SavepointFormat::Canonical,
-            &trigger(),
-            false,
-        )
-        .await;
+    let id =
+        c.trigger_savepoint(&job(), Some("file:///sp"), SavepointFormat::Canonical, &trigger(), false).await;
     assert_eq!(id.unwrap(), trigger());
-    let id = c
-        .stop_with_savepoint(&job(), None, SavepointFormat::Native, false, &trigger())
-        .await;
+    let id = c.stop_with_savepoint(&job(), None, SavepointFormat::Native, false, &trigger()).await;
     assert_eq!(id.unwrap(), trigger());
 }
 
@@ -227,17 +207,12 @@ async fn a_500_on_run_is_not_retried_and_shows_the_root_cause() {
         .expect(1)
         .mount(&server)
         .await;
-    let err = client(&server)
-        .run_jar(&JarId::new("j.jar"), &run_request())
-        .await
-        .unwrap_err();
+    let err = client(&server).run_jar(&JarId::new("j.jar"), &run_request()).await.unwrap_err();
     assert!(matches!(err, Error::Http { status: 500, .. }), "{err:?}");
     let msg = err.to_string();
     assert_eq!(
         msg,
-        format!(
-            "POST /jars/j.jar/run (job {JOB}): HTTP 500: java.lang.OutOfMemoryError: Metaspace"
-        )
+        format!("POST /jars/j.jar/run (job {JOB}): HTTP 500: java.lang.OutOfMemoryError: Metaspace")
     );
     assert_eq!(err.job(), Some(&job()));
 }
@@ -254,11 +229,7 @@ async fn a_timeout_on_run_is_ambiguous_and_not_retried() {
         .await;
     let mut config = fast_config(&server.uri());
     config.request_timeout = Duration::from_millis(300);
-    let err = Client::new(config)
-        .unwrap()
-        .run_jar(&JarId::new("j.jar"), &run_request())
-        .await
-        .unwrap_err();
+    let err = Client::new(config).unwrap().run_jar(&JarId::new("j.jar"), &run_request()).await.unwrap_err();
     assert!(matches!(err, Error::Ambiguous { .. }), "{err:?}");
     assert!(err.help().unwrap().contains("may or may not"));
 }
@@ -271,16 +242,9 @@ async fn a_closed_port_is_connection_refused_with_a_hint_about_flink_url() {
     };
     let mut config = fast_config(&format!("http://127.0.0.1:{port}"));
     config.retry = RetryPolicy::none();
-    let err = Client::new(config)
-        .unwrap()
-        .jobs_overview()
-        .await
-        .unwrap_err();
+    let err = Client::new(config).unwrap().jobs_overview().await.unwrap_err();
     assert!(matches!(err, Error::ConnectionRefused { .. }), "{err:?}");
-    assert!(
-        err.to_string().contains(&format!("127.0.0.1:{port}")),
-        "{err}"
-    );
+    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
     assert!(err.help().unwrap().contains("FLINK_URL"));
 }
 
@@ -295,11 +259,7 @@ async fn a_slow_answer_beyond_the_request_timeout_is_a_timeout() {
     let mut config = fast_config(&server.uri());
     config.request_timeout = Duration::from_millis(200);
     config.retry = RetryPolicy::none();
-    let err = Client::new(config)
-        .unwrap()
-        .jobs_overview()
-        .await
-        .unwrap_err();
+    let err = Client::new(config).unwrap().jobs_overview().await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert!(err.is_transient());
 }
@@ -308,19 +268,14 @@ async fn a_slow_answer_beyond_the_request_timeout_is_a_timeout() {
 async fn a_401_login_page_from_a_proxy_is_unauthorized_with_a_hint() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .insert_header("content-type", "text/html")
-                .set_body_string("<html><head><title>401 Authorization Required</title></head><body>nginx</body></html>"),
-        )
+        .respond_with(ResponseTemplate::new(401).insert_header("content-type", "text/html").set_body_string(
+            "<html><head><title>401 Authorization Required</title></head><body>nginx</body></html>",
+        ))
         .expect(1)
         .mount(&server)
         .await;
     let err = client(&server).jobs_overview().await.unwrap_err();
-    assert!(
-        matches!(err, Error::Unauthorized { status: 401, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Unauthorized { status: 401, .. }), "{err:?}");
     assert!(err.help().unwrap().contains("FLINKOPS_FLINK_TOKEN"));
     assert!(err.help().unwrap().contains("FLINKOPS_FLINK_USERNAME"));
 }
@@ -353,10 +308,7 @@ async fn basic_auth_is_sent_and_the_password_never_shows_in_debug_output() {
         .mount(&server)
         .await;
     let mut config = fast_config(&server.uri());
-    config.auth = Auth::Basic {
-        username: "flinkops".into(),
-        password: Secret::new("hunter2".into()),
-    };
+    config.auth = Auth::Basic { username: "flinkops".into(), password: Secret::new("hunter2".into()) };
     assert!(!format!("{config:?}").contains("hunter2"));
     let c = Client::new(config).unwrap();
     assert!(!format!("{c:?}").contains("hunter2"));
@@ -388,23 +340,17 @@ async fn an_unknown_job_is_not_found() {
         .await;
     let err = client(&server).job(&job()).await.unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
-    assert!(
-        err.to_string().ends_with(&format!("Job {JOB} not found")),
-        "{err}"
-    );
+    assert!(err.to_string().ends_with(&format!("Job {JOB} not found")), "{err}");
 }
 
 async fn mock_savepoint_status(server: &MockServer, answers: Vec<Value>) {
     let status_path = format!("/jobs/{JOB}/savepoints/{TRIGGER}");
     let last = answers.len() - 1;
     for (i, answer) in answers.into_iter().enumerate() {
-        let mock = Mock::given(method("GET"))
-            .and(path(status_path.clone()))
-            .respond_with(ok(answer));
+        let mock = Mock::given(method("GET")).and(path(status_path.clone())).respond_with(ok(answer));
         // Earlier answers first, each once; the last one stays.
         let mock = if i < last {
-            mock.up_to_n_times(1)
-                .with_priority(u8::try_from(i + 1).unwrap())
+            mock.up_to_n_times(1).with_priority(u8::try_from(i + 1).unwrap())
         } else {
             mock.with_priority(100)
         };
@@ -420,13 +366,9 @@ async fn waiting_for_a_savepoint_returns_its_location_and_reports_progress() {
     mock_savepoint_status(&server, vec![in_progress.clone(), in_progress, done]).await;
     let mut polls = 0;
     let location = client(&server)
-        .wait_for_savepoint(
-            &job(),
-            &trigger(),
-            Duration::from_secs(10),
-            Duration::from_millis(10),
-            |_| polls += 1,
-        )
+        .wait_for_savepoint(&job(), &trigger(), Duration::from_secs(10), Duration::from_millis(10), |_| {
+            polls += 1
+        })
         .await
         .unwrap();
     assert_eq!(location, "file:/sp/savepoint-012345-0123456789ab");
@@ -443,17 +385,16 @@ async fn completed_with_a_failure_cause_is_a_failed_savepoint_with_the_root_caus
     }}});
     mock_savepoint_status(&server, vec![failed]).await;
     let err = client(&server)
-        .wait_for_savepoint(
-            &job(),
-            &trigger(),
-            Duration::from_secs(10),
-            Duration::from_millis(10),
-            |_| {},
-        )
+        .wait_for_savepoint(&job(), &trigger(), Duration::from_secs(10), Duration::from_millis(10), |_| {})
         .await
         .unwrap_err();
     assert!(matches!(err, Error::SavepointFailed { .. }), "{err:?}");
-    assert!(err.to_string().ends_with("savepoint failed: java.nio.file.AccessDeniedException: /sp/savepoint-012345-0123456789ab"), "{err}");
+    assert!(
+        err.to_string().ends_with(
+            "savepoint failed: java.nio.file.AccessDeniedException: /sp/savepoint-012345-0123456789ab"
+        ),
+        "{err}"
+    );
     assert_eq!(err.job(), Some(&job()));
 }
 
@@ -465,10 +406,7 @@ async fn a_savepoint_request_flink_forgot_is_its_own_error() {
         .respond_with(flink_errors(404, &["org.apache.flink.runtime.rest.handler.RestHandlerException: There is no savepoint operation with triggerId=fedcba9876543210fedcba9876543210 for job 0123456789abcdef0123456789abcdef.\n\tat x"]))
         .mount(&server)
         .await;
-    let err = client(&server)
-        .savepoint_status(&job(), &trigger())
-        .await
-        .unwrap_err();
+    let err = client(&server).savepoint_status(&job(), &trigger()).await.unwrap_err();
     assert!(matches!(err, Error::SavepointExpired { .. }), "{err:?}");
     assert!(err.help().unwrap().contains("rest.async.store-duration"));
 }
@@ -478,19 +416,10 @@ async fn a_savepoint_still_running_at_the_deadline_times_out() {
     let server = MockServer::start().await;
     mock_savepoint_status(&server, vec![json!({"status": {"id": "IN_PROGRESS"}})]).await;
     let err = client(&server)
-        .wait_for_savepoint(
-            &job(),
-            &trigger(),
-            Duration::from_millis(100),
-            Duration::from_millis(20),
-            |_| {},
-        )
+        .wait_for_savepoint(&job(), &trigger(), Duration::from_millis(100), Duration::from_millis(20), |_| {})
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, Error::SavepointWaitTimedOut { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::SavepointWaitTimedOut { .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -511,24 +440,15 @@ async fn a_jar_is_uploaded_as_a_java_archive_in_the_jarfile_field() {
     assert_eq!(id, JarId::new("7f1c_counter-1.0.jar"));
     let request = server.received_requests().await.unwrap().remove(0);
     let body = String::from_utf8_lossy(&request.body);
-    assert!(
-        body.contains(r#"name="jarfile"; filename="counter-1.0.jar""#),
-        "{body}"
-    );
-    assert!(
-        body.contains("Content-Type: application/x-java-archive"),
-        "{body}"
-    );
+    assert!(body.contains(r#"name="jarfile"; filename="counter-1.0.jar""#), "{body}");
+    assert!(body.contains("Content-Type: application/x-java-archive"), "{body}");
     assert!(body.contains("not really a jar"));
 }
 
 #[tokio::test]
 async fn a_missing_jar_file_fails_before_any_request() {
     let server = MockServer::start().await;
-    let err = client(&server)
-        .upload_jar(std::path::Path::new("/nonexistent/x.jar"))
-        .await
-        .unwrap_err();
+    let err = client(&server).upload_jar(std::path::Path::new("/nonexistent/x.jar")).await.unwrap_err();
     assert!(matches!(err, Error::JarUnreadable { .. }), "{err:?}");
     assert!(server.received_requests().await.unwrap().is_empty());
 }
@@ -549,10 +469,7 @@ async fn a_disposal_is_polled_until_it_completes() {
         .expect(1)
         .mount(&server)
         .await;
-    client(&server)
-        .dispose_savepoint("file:/sp/savepoint-1", Duration::from_secs(5))
-        .await
-        .unwrap();
+    client(&server).dispose_savepoint("file:/sp/savepoint-1", Duration::from_secs(5)).await.unwrap();
 }
 
 #[tokio::test]
@@ -565,10 +482,8 @@ async fn metrics_are_asked_for_by_name() {
         .expect(1)
         .mount(&server)
         .await;
-    let metrics = client(&server)
-        .vertex_subtask_metrics(&job(), "abcd", &["Counter.maxCount"])
-        .await
-        .unwrap();
+    let metrics =
+        client(&server).vertex_subtask_metrics(&job(), "abcd", &["Counter.maxCount"]).await.unwrap();
     assert_eq!(metrics[0].max, Some(12.0));
 }
 
@@ -593,14 +508,7 @@ mod status {
         Timestamp::from_millisecond(NOW_MS).unwrap()
     }
 
-    fn overview_job(
-        id: &str,
-        name: &str,
-        state: &str,
-        age_ms: i64,
-        running: u32,
-        total: u32,
-    ) -> Value {
+    fn overview_job(id: &str, name: &str, state: &str, age_ms: i64, running: u32, total: u32) -> Value {
         let ended = state == "FINISHED";
         json!({
             "jid": id, "name": name, "state": state,
@@ -720,22 +628,11 @@ mod status {
         })
         .await
         .unwrap();
-        assert!(
-            text.starts_with(&format!("Flink 2.3.0 at {}\nJOB ID", server.uri())),
-            "{text}"
-        );
-        assert!(
-            text.contains(RUNNING) && text.contains("orders-enricher"),
-            "{text}"
-        );
+        assert!(text.starts_with(&format!("Flink 2.3.0 at {}\nJOB ID", server.uri())), "{text}");
+        assert!(text.contains(RUNNING) && text.contains("orders-enricher"), "{text}");
         let json: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(json["formatVersion"], 1);
-        let orders = json["jobs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|j| j["id"] == RUNNING)
-            .unwrap();
+        let orders = json["jobs"].as_array().unwrap().iter().find(|j| j["id"] == RUNNING).unwrap();
         assert_eq!(orders["latestCheckpoint"]["id"], 42);
     }
 
@@ -758,9 +655,7 @@ mod status {
         .unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(
-            stderr.contains(&format!(
-                "error: GET /config: connection refused by http://127.0.0.1:{port}"
-            )),
+            stderr.contains(&format!("error: GET /config: connection refused by http://127.0.0.1:{port}")),
             "{stderr}"
         );
         assert!(stderr.contains("hint: Is Flink running"), "{stderr}");

@@ -46,34 +46,21 @@ pub fn clusters() -> Vec<Cluster> {
     let jars: HashMap<String, String> = pairs(&jars).collect();
     let clusters: Vec<Cluster> = pairs(&urls)
         .map(|(version, url)| {
-            let jar = jars
-                .get(&version)
-                .unwrap_or_else(|| panic!("no test job jar for Flink {version}: {hint}"));
-            Cluster {
-                jar: PathBuf::from(jar),
-                version,
-                url,
-            }
+            let jar =
+                jars.get(&version).unwrap_or_else(|| panic!("no test job jar for Flink {version}: {hint}"));
+            Cluster { jar: PathBuf::from(jar), version, url }
         })
         .collect();
-    assert!(
-        !clusters.is_empty(),
-        "FLINKOPS_E2E_FLINK_URLS lists no cluster: {hint}"
-    );
+    assert!(!clusters.is_empty(), "FLINKOPS_E2E_FLINK_URLS lists no cluster: {hint}");
     clusters
 }
 
 /// `a=b,c=d` → (a, b), (c, d).
 fn pairs(list: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    list.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p
-                .split_once('=')
-                .unwrap_or_else(|| panic!("expected version=value, got `{p}`"));
-            (k.trim().to_owned(), v.trim().to_owned())
-        })
+    list.split(',').map(str::trim).filter(|p| !p.is_empty()).map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or_else(|| panic!("expected version=value, got `{p}`"));
+        (k.trim().to_owned(), v.trim().to_owned())
+    })
 }
 
 impl Cluster {
@@ -85,13 +72,8 @@ impl Cluster {
     /// Wait for one of the cluster's test slots; it is freed when the guard drops.
     pub fn slot(&self) -> SlotGuard {
         static ALL: OnceLock<Mutex<HashMap<String, Arc<Slots>>>> = OnceLock::new();
-        let slots = ALL
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap()
-            .entry(self.url.clone())
-            .or_default()
-            .clone();
+        let slots =
+            ALL.get_or_init(Default::default).lock().unwrap().entry(self.url.clone()).or_default().clone();
         let mut used = slots.used.lock().unwrap_or_else(|e| e.into_inner());
         while *used >= SLOTS_PER_CLUSTER {
             used = slots.freed.wait(used).unwrap_or_else(|e| e.into_inner());
@@ -129,12 +111,7 @@ pub struct Cleanup {
 
 impl Cleanup {
     pub fn new(client: &Client) -> Self {
-        Self {
-            client: client.clone(),
-            jobs: Vec::new(),
-            jars: Vec::new(),
-            savepoints: Vec::new(),
-        }
+        Self { client: client.clone(), jobs: Vec::new(), jars: Vec::new(), savepoints: Vec::new() }
     }
 
     pub fn job(&mut self, job: JobId) -> JobId {
@@ -157,11 +134,7 @@ impl Cleanup {
     }
 
     fn take(&mut self) -> (Vec<JobId>, Vec<JarId>, Vec<String>) {
-        (
-            std::mem::take(&mut self.jobs),
-            std::mem::take(&mut self.jars),
-            std::mem::take(&mut self.savepoints),
-        )
+        (std::mem::take(&mut self.jobs), std::mem::take(&mut self.jars), std::mem::take(&mut self.savepoints))
     }
 }
 
@@ -174,10 +147,7 @@ impl Drop for Cleanup {
         }
         let client = self.client.clone();
         let cleaner = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(clean(client, work));
         });
         let _ = cleaner.join();
@@ -186,11 +156,7 @@ impl Drop for Cleanup {
 
 async fn clean(client: Client, (jobs, jars, savepoints): (Vec<JobId>, Vec<JarId>, Vec<String>)) {
     for job in &jobs {
-        let terminal = client
-            .job(job)
-            .await
-            .map(|d| d.state.is_terminal())
-            .unwrap_or(true);
+        let terminal = client.job(job).await.map(|d| d.state.is_terminal()).unwrap_or(true);
         if !terminal {
             let _ = client.cancel(job).await;
         }
@@ -199,9 +165,7 @@ async fn clean(client: Client, (jobs, jars, savepoints): (Vec<JobId>, Vec<JarId>
         let _ = client.delete_jar(jar).await;
     }
     for location in &savepoints {
-        let _ = client
-            .dispose_savepoint(location, Duration::from_secs(30))
-            .await;
+        let _ = client.dispose_savepoint(location, Duration::from_secs(30)).await;
     }
 }
 
@@ -211,10 +175,7 @@ async fn poll<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
         if let Some(found) = probe().await {
             return found;
         }
-        assert!(
-            Instant::now() < deadline,
-            "gave up after {DEADLINE:?} waiting for {what}"
-        );
+        assert!(Instant::now() < deadline, "gave up after {DEADLINE:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -225,8 +186,7 @@ pub async fn wait_tasks_running(client: &Client, job: &JobId) {
         let overview = client.jobs_overview().await.unwrap();
         let j = overview.jobs.into_iter().find(|j| j.jid == *job)?;
         assert!(!j.state.is_terminal(), "{job} ended: {j:?}");
-        (j.state == JobState::Running && j.tasks.total > 0 && j.tasks.running == j.tasks.total)
-            .then_some(())
+        (j.state == JobState::Running && j.tasks.total > 0 && j.tasks.running == j.tasks.total).then_some(())
     })
     .await;
 }
@@ -241,25 +201,15 @@ pub async fn wait_state(client: &Client, job: &JobId, state: JobState) {
 /// The test job's `Counter.maxCount` gauge (aggregated max over subtasks), if Flink has it yet.
 pub async fn counter_max(client: &Client, job: &JobId) -> Option<f64> {
     let details = client.job(job).await.unwrap();
-    let vertex = details
-        .vertices
-        .iter()
-        .find(|v| v.name.starts_with("Counter"))?;
-    let metrics = client
-        .vertex_subtask_metrics(job, &vertex.id, &["Counter.maxCount"])
-        .await
-        .unwrap();
-    metrics
-        .into_iter()
-        .find(|m| m.id == "Counter.maxCount")?
-        .max
+    let vertex = details.vertices.iter().find(|v| v.name.starts_with("Counter"))?;
+    let metrics = client.vertex_subtask_metrics(job, &vertex.id, &["Counter.maxCount"]).await.unwrap();
+    metrics.into_iter().find(|m| m.id == "Counter.maxCount")?.max
 }
 
 /// Until the counter is above `floor` (metrics refresh lazily, so the first reads are empty).
 pub async fn wait_counter_above(client: &Client, job: &JobId, floor: f64) -> f64 {
-    poll(
-        &format!("Counter.maxCount of {job} above {floor}"),
-        async || counter_max(client, job).await.filter(|v| *v > floor),
-    )
+    poll(&format!("Counter.maxCount of {job} above {floor}"), async || {
+        counter_max(client, job).await.filter(|v| *v > floor)
+    })
     .await
 }

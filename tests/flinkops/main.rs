@@ -1,6 +1,9 @@
 //! The one integration-test binary (one binary saves link time on 2 cores). One module per area.
 
+mod cli;
 mod flink_e2e;
 mod flink_mock;
 mod flink_support;
+mod spec_cases;
+mod spec_examples;
 mod support;

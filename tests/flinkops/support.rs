@@ -1,1 +1,37 @@
-//! Helpers shared by the test modules: running the built binary, fixtures.
+//! Helpers shared by the test modules: running the built binary, scratch directories.
+
+use std::path::{Path, PathBuf};
+
+/// The built `flinkops` binary, with colour off and a clean environment for flinkops' own vars.
+pub fn flinkops() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("flinkops").expect("the binary is built");
+    cmd.env("NO_COLOR", "1");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FLINKOPS_") && !key.starts_with("FLINKOPS_E2E") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// A fresh directory under target/ for one test (stable paths, removed and re-created each run).
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scratch").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// Copy a directory tree (files only, no links).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Finding spec files: `*.yaml`/`*.yml` below a directory, hidden directories skipped, symlinks
+//! followed safely (a link back into its own ancestry is a loop; a file reached twice is read once).
+//!
+//! The order is sorted by path so that every run reads the same files in the same order.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::diag::Diagnostic;
+
+/// What discovery found: the spec files, and the problems met on the way.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub files: Vec<PathBuf>,
+    pub diags: Vec<Diagnostic>,
+}
+
+/// Find the spec files named by `root` (a directory, or one file).
+pub fn discover(root: &Path) -> Found {
+    let mut found = Found::default();
+    let meta = match std::fs::metadata(root) {
+        Ok(m) => m,
+        Err(e) => {
+            let d = Diagnostic::whole(Some(root), "not-found", format!("cannot read this path: {e}"))
+                .help("pass the directory that holds your job specs, e.g. `flinkops validate specs/`");
+            found.diags.push(d);
+            return found;
+        }
+    };
+    if meta.is_file() {
+        found.files.push(root.to_path_buf());
+        return found;
+    }
+    let mut seen = BTreeSet::new();
+    let mut ancestors = Vec::new();
+    walk(root, &mut ancestors, &mut seen, &mut found);
+    if found.files.is_empty() && found.diags.is_empty() {
+        let d = Diagnostic::whole(Some(root), "no-specs", "no job specs found in this directory")
+            .help("flinkops reads every *.yaml and *.yml file below this directory (hidden directories are skipped)");
+        found.diags.push(d);
+    }
+    found.files.sort();
+    found
+}
+
+fn is_spec_file(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+}
+
+fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>, found: &mut Found) {
+    let canonical = match dir.canonicalize() {
+        Ok(c) => c,
+        Err(e) => return found.diags.push(link_error(dir, &e)),
+    };
+    if ancestors.contains(&canonical) {
+        let d = Diagnostic::whole(
+            Some(dir),
+            "symlink-loop",
+            format!("symbolic link loop: this link leads back to {}", super::diag::display_path(&canonical)),
+        )
+        .help("remove the link, or point it outside the spec directory");
+        return found.diags.push(d);
+    }
+    if !seen.insert(canonical.clone()) {
+        return; // Reached again through another link: already read.
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            return found.diags.push(Diagnostic::whole(
+                Some(dir),
+                "unreadable",
+                format!("cannot read this directory: {e}"),
+            ));
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    ancestors.push(canonical);
+    for path in paths {
+        if is_hidden(&path) {
+            continue;
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => walk(&path, ancestors, seen, found),
+            Ok(m) if m.is_file() && is_spec_file(&path) => {
+                if path.canonicalize().is_ok_and(|c| seen.insert(c)) {
+                    found.files.push(path);
+                }
+            }
+            Ok(_) => {}
+            Err(e) if is_spec_file(&path) || path.is_symlink() => found.diags.push(link_error(&path, &e)),
+            Err(_) => {}
+        }
+    }
+    ancestors.pop();
+}
+
+fn link_error(path: &Path, e: &std::io::Error) -> Diagnostic {
+    // ELOOP: a link that points at itself, directly or through other links.
+    if e.raw_os_error() == Some(40) {
+        return Diagnostic::whole(
+            Some(path),
+            "symlink-loop",
+            "symbolic link loop: this link points back at itself",
+        )
+        .help("the link points back at itself; remove it or point it at a real file or directory");
+    }
+    let target =
+        std::fs::read_link(path).map(|t| format!(" (it points to {})", t.display())).unwrap_or_default();
+    Diagnostic::whole(Some(path), "unreadable", format!("cannot read this path{target}: {e}"))
+        .help("a broken symbolic link? fix or remove it")
+}

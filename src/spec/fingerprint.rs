@@ -1,0 +1,233 @@
+//! The fingerprint: a hash of everything that decides what runs.
+//!
+//! Jar content, entry class, resolved arguments, parallelism, Flink configuration and the restart
+//! nonce — nothing else (health, ordering and savepoint settings change how flinkops acts, not what
+//! runs). Canonical JSON of a fixed-order struct with sorted maps, so it is identical across runs
+//! and machines and insensitive to key order and formatting in the YAML.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::resolve::{JarSource, Job};
+
+/// Bumped if the canonical form ever changes, so old and new fingerprints never collide.
+const VERSION: u32 = 1;
+
+/// A SHA-256 of the canonical form, as 64 lowercase hex digits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Fingerprint(pub String);
+
+impl Fingerprint {
+    /// The first `n` hex digits, for job ids and short displays.
+    pub fn short(&self, n: usize) -> &str {
+        &self.0[..n.min(self.0.len())]
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Canonical<'a> {
+    version: u32,
+    jar: String,
+    entry_class: Option<&'a str>,
+    args: Vec<&'a str>,
+    parallelism: u32,
+    flink_configuration: BTreeMap<&'a str, &'a str>,
+    restart_nonce: u64,
+}
+
+/// The fingerprint of a resolved job (its own `fingerprint` field is ignored).
+pub fn of(job: &Job) -> Fingerprint {
+    let jar = match (&job.jar_sha256, &job.jar) {
+        (Some(h), _) => format!("sha256:{h}"),
+        (None, JarSource::Url { url }) => format!("url:{url}"),
+        (None, JarSource::Local { path }) => format!("path:{}", path.display()),
+    };
+    let canonical = Canonical {
+        version: VERSION,
+        jar,
+        entry_class: job.entry_class.as_deref(),
+        args: job.args.iter().map(|a| a.value.as_str()).collect(),
+        parallelism: job.parallelism,
+        flink_configuration: job
+            .flink_configuration
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.value.as_str()))
+            .collect(),
+        restart_nonce: job.restart_nonce,
+    };
+    let bytes = serde_json::to_vec(&canonical).expect("plain data always serialises");
+    Fingerprint(hex(&Sha256::digest(&bytes)))
+}
+
+/// SHA-256 of a file's content, read in chunks (jars can be large).
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Lowercase hex (sha2 0.11 digests do not implement `LowerHex`).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::spec::model::{HealthSpec, JobState, RestoreSpec, SavepointSpec, UpgradeMode};
+    use crate::spec::resolve::Param;
+
+    /// A job with every fingerprint input set; tests change one thing at a time.
+    fn job() -> Job {
+        Job {
+            name: "orders".into(),
+            origin: "specs/orders.yaml:1".into(),
+            jar: JarSource::Local { path: PathBuf::from("/jars/app.jar") },
+            jar_sha256: Some("ab".repeat(32)),
+            entry_class: Some("com.example.Main".into()),
+            args: vec![Param::plain("--topic"), Param::plain("orders")],
+            parallelism: 2,
+            flink_configuration: [
+                ("a.b".to_string(), Param::plain("1")),
+                ("c.d".to_string(), Param::plain("x")),
+            ]
+            .into(),
+            state: JobState::Running,
+            upgrade_mode: UpgradeMode::Savepoint,
+            savepoint: SavepointSpec::default(),
+            restore: RestoreSpec::default(),
+            depends_on: vec![],
+            health: HealthSpec::default(),
+            restart_nonce: 0,
+            fingerprint: Fingerprint::default(),
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_of_a_known_job_never_changes() {
+        // Live job ids carry this value: a change here would make every running job look changed.
+        // Bump VERSION and migrate deliberately instead of editing this constant. (The value is the
+        // SHA-256 of the canonical JSON, checked independently with Python's hashlib.)
+        assert_eq!(of(&job()).0, "730b81d7675fe8351d137eb50e63a71548147e72f7bdac82e1e430f38e470604");
+    }
+
+    #[test]
+    fn what_does_not_decide_what_runs_does_not_change_the_fingerprint() {
+        let base = of(&job());
+        let mut j = job();
+        j.name = "other".into();
+        j.origin = "elsewhere.yaml:9".into();
+        j.state = JobState::Suspended;
+        j.upgrade_mode = UpgradeMode::Stateless;
+        j.depends_on = vec!["x".into()];
+        j.health.rollback.value = false;
+        j.jar = JarSource::Local { path: PathBuf::from("/moved/app.jar") };
+        j.args[1].sensitive = true;
+        assert_eq!(of(&j), base);
+    }
+
+    #[test]
+    fn each_input_changes_the_fingerprint() {
+        let base = of(&job());
+        type Change = Box<dyn Fn(&mut Job)>;
+        let changes: Vec<Change> = vec![
+            Box::new(|j| j.jar_sha256 = Some("cd".repeat(32))),
+            Box::new(|j| j.entry_class = None),
+            Box::new(|j| j.args.push(Param::plain("--x"))),
+            Box::new(|j| j.args.swap(0, 1)),
+            Box::new(|j| j.parallelism = 3),
+            Box::new(|j| j.flink_configuration.get_mut("a.b").unwrap().value = "2".into()),
+            Box::new(|j| drop(j.flink_configuration.remove("c.d"))),
+            Box::new(|j| j.restart_nonce = 1),
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let mut j = job();
+            change(&mut j);
+            assert_ne!(of(&j), base, "change #{i} did not change the fingerprint");
+        }
+    }
+
+    #[test]
+    fn argument_boundaries_matter() {
+        let mut a = job();
+        a.args = vec![Param::plain("a b")];
+        let mut b = job();
+        b.args = vec![Param::plain("a"), Param::plain("b")];
+        assert_ne!(of(&a), of(&b));
+    }
+
+    proptest! {
+        #[test]
+        fn fingerprints_are_deterministic_and_hex(args in proptest::collection::vec(".*", 0..5), p in 1u32..100, nonce in any::<u64>()) {
+            let mut j = job();
+            j.args = args.into_iter().map(Param::plain).collect();
+            j.parallelism = p;
+            j.restart_nonce = nonce;
+            let f = of(&j);
+            prop_assert_eq!(&f, &of(&j.clone()));
+            prop_assert_eq!(f.0.len(), 64);
+            prop_assert!(f.0.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        }
+
+        #[test]
+        fn configuration_insertion_order_does_not_matter(keys in proptest::collection::btree_set("[a-z.]{1,8}", 1..6)) {
+            let keys: Vec<String> = keys.into_iter().collect();
+            let mut forward = job();
+            let mut backward = job();
+            forward.flink_configuration.clear();
+            backward.flink_configuration.clear();
+            for k in &keys {
+                forward.flink_configuration.insert(k.clone(), Param::plain(k.clone()));
+            }
+            for k in keys.iter().rev() {
+                backward.flink_configuration.insert(k.clone(), Param::plain(k.clone()));
+            }
+            prop_assert_eq!(of(&forward), of(&backward));
+        }
+    }
+
+    #[test]
+    fn yaml_formatting_and_key_order_do_not_change_the_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.jar"), b"jar bytes").unwrap();
+        let a =
+            "name: j\njar: app.jar\nparallelism: 2\nargs: [--a, b]\nflinkConfiguration: {x.y: 1, a.b: on}\n";
+        let b = "# reordered, block style, quoted\nflinkConfiguration:\n  a.b: 'on'\n  x.y: \"1\"\nargs:\n  - \"--a\"\n  - b\nparallelism: 2\njar: ./app.jar\nname: j\n";
+        let fingerprint = |text: &str| {
+            std::fs::write(dir.path().join("spec.yaml"), text).unwrap();
+            let (desired, _) = crate::spec::load(dir.path()).into_result().unwrap();
+            desired.jobs["j"].fingerprint.clone()
+        };
+        assert_eq!(fingerprint(a), fingerprint(b));
+    }
+}

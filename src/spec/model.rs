@@ -1,0 +1,328 @@
+//! The job spec as written: the types behind the JSON Schema, with every default documented.
+//!
+//! These types describe what the user may write; `read` fills them from a YAML tree (collecting
+//! every mistake), `resolve` turns them into what the program uses. Field docs become the schema's
+//! descriptions, so they are written for the person editing a spec.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::yaml::Pos;
+
+/// The allowed shape of a job name (a DNS label): it also names ledger files and appears in job ids.
+pub const NAME_PATTERN: &str = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+
+/// A value and where it was written, so later checks can point at it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located<T> {
+    pub value: T,
+    pub pos: Pos,
+}
+
+impl<T> Located<T> {
+    pub fn new(value: T, pos: Pos) -> Self {
+        Self { value, pos }
+    }
+}
+
+impl<T: Serialize> Serialize for Located<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Located<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// One Flink job, deployed to a session cluster and kept in the state this spec describes.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "flinkops job spec")]
+pub struct JobSpec {
+    /// Unique name across the spec directory; the identity of the job. Lowercase letters, digits
+    /// and `-`, at most 63 characters. Renaming a job makes it a different job.
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"), length(max = 63))]
+    pub name: Located<String>,
+
+    /// The job's jar: a path relative to this spec file, or an `https://` URL.
+    pub jar: Located<String>,
+
+    /// Expected SHA-256 of the jar (64 hex digits). Optional for a local jar (it is hashed);
+    /// recommended for a URL, whose content is otherwise identified by the URL alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = "^[0-9a-f]{64}$"))]
+    pub jar_sha256: Option<Located<String>>,
+
+    /// The class with the job's `main` method. Default: the jar manifest's `Main-Class`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_class: Option<Located<String>>,
+
+    /// Program arguments, one list item per argument. `${VAR}` takes the value of an environment
+    /// variable and marks the argument sensitive (never printed or stored); `$${` is a literal `${`.
+    /// Default: none.
+    #[serde(default)]
+    pub args: Vec<Located<String>>,
+
+    /// Parallelism of the job. Default: 1.
+    #[serde(default = "default_parallelism")]
+    #[schemars(range(min = 1, max = 32768))]
+    pub parallelism: Located<u32>,
+
+    /// Flink configuration for this job (flat dotted keys, e.g. `execution.checkpointing.interval`).
+    /// Values may be strings, numbers or booleans; they are passed to Flink as strings. `${VAR}`
+    /// works as in `args`. Default: none.
+    #[serde(default)]
+    pub flink_configuration: BTreeMap<String, Located<ConfigValue>>,
+
+    /// Whether the job should run. `suspended` stops it with a savepoint and keeps it stopped.
+    /// Default: `running`.
+    #[serde(default)]
+    pub state: Located<JobState>,
+
+    /// How state is carried across an upgrade. Default: `savepoint`.
+    #[serde(default)]
+    pub upgrade_mode: Located<UpgradeMode>,
+
+    /// Savepoints taken before an upgrade or suspension.
+    #[serde(default)]
+    pub savepoint: SavepointSpec,
+
+    /// Where a job that is not running starts from.
+    #[serde(default)]
+    pub restore: RestoreSpec,
+
+    /// Names of jobs that must be running and healthy before this one is deployed or upgraded.
+    /// Default: none.
+    #[serde(default)]
+    pub depends_on: Vec<Located<String>>,
+
+    /// When a freshly started job counts as healthy, and what happens when it does not become so.
+    #[serde(default)]
+    pub health: HealthSpec,
+
+    /// Change (for example increment) to force a redeploy from a fresh savepoint without any other
+    /// change. Default: 0.
+    #[serde(default)]
+    pub restart_nonce: Located<u64>,
+}
+
+fn default_parallelism() -> Located<u32> {
+    Located::new(1, Pos::default())
+}
+
+/// A Flink configuration value as written.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ConfigValue {
+    String(String),
+    Integer(i64),
+    Number(f64),
+    Boolean(bool),
+}
+
+impl ConfigValue {
+    /// The string Flink receives.
+    pub fn to_flink_string(&self) -> String {
+        match self {
+            ConfigValue::String(s) => s.clone(),
+            ConfigValue::Integer(i) => i.to_string(),
+            ConfigValue::Number(n) => n.to_string(),
+            ConfigValue::Boolean(b) => b.to_string(),
+        }
+    }
+}
+
+/// The desired run state of a job.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Deployed and running.
+    #[default]
+    Running,
+    /// Stopped with a savepoint, to be resumed from it later.
+    Suspended,
+}
+
+/// How state is carried across an upgrade.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpgradeMode {
+    /// Stop with a savepoint, start the new version from it.
+    #[default]
+    Savepoint,
+    /// Start the new version from the latest retained checkpoint (faster for large state).
+    LastState,
+    /// Cancel and start empty: for jobs without state worth keeping.
+    Stateless,
+}
+
+/// Savepoint settings.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SavepointSpec {
+    /// Target directory URI, e.g. `file:///flink/savepoints/orders` or `s3://bucket/savepoints`.
+    /// Default: the cluster's `execution.checkpointing.savepoint-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory: Option<Located<String>>,
+
+    /// How long a savepoint may take before it counts as failed (the job keeps running).
+    /// Default: `10m`.
+    #[schemars(with = "String")]
+    pub timeout: Located<Duration>,
+
+    /// `canonical` (portable across state backends) or `native` (faster). Default: `canonical`.
+    pub format_type: Located<FormatType>,
+
+    /// Emit MAX_WATERMARK before stopping (ends event-time windows). Default: false.
+    pub drain: Located<bool>,
+}
+
+impl Default for SavepointSpec {
+    fn default() -> Self {
+        Self {
+            directory: None,
+            timeout: Located::new(Duration::minutes(10), Pos::default()),
+            format_type: Located::default(),
+            drain: Located::default(),
+        }
+    }
+}
+
+impl<T: Default> Default for Located<T> {
+    fn default() -> Self {
+        Located::new(T::default(), Pos::default())
+    }
+}
+
+/// Savepoint format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatType {
+    #[default]
+    Canonical,
+    Native,
+}
+
+/// Where a job that is not running starts from.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct RestoreSpec {
+    /// `latest`: the latest savepoint or retained checkpoint flinkops can find (and refuse to start
+    /// empty when there is none that it expects); `none`: start empty; or a savepoint/checkpoint
+    /// path such as `file:///flink/savepoints/savepoint-1a2b3c-0123456789ab`. Default: `latest`.
+    #[schemars(with = "String")]
+    pub from: Located<RestoreFrom>,
+
+    /// Start even if some state in the savepoint belongs to no operator of the new program (that
+    /// state is dropped). Default: false.
+    pub allow_non_restored_state: Located<bool>,
+}
+
+/// `restore.from`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RestoreFrom {
+    #[default]
+    Latest,
+    None,
+    Path(String),
+}
+
+impl Serialize for RestoreFrom {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RestoreFrom::Latest => s.serialize_str("latest"),
+            RestoreFrom::None => s.serialize_str("none"),
+            RestoreFrom::Path(p) => s.serialize_str(p),
+        }
+    }
+}
+
+/// The health gate after every start.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct HealthSpec {
+    /// All tasks must run without a restart for this long. Default: `30s`.
+    #[schemars(with = "String")]
+    pub stable_for: Located<Duration>,
+
+    /// Give up waiting for health after this long. Default: `5m`.
+    #[schemars(with = "String")]
+    pub timeout: Located<Duration>,
+
+    /// When the new version does not become healthy, run the previous version again from the same
+    /// savepoint. Default: true.
+    pub rollback: Located<bool>,
+}
+
+impl Default for HealthSpec {
+    fn default() -> Self {
+        Self {
+            stable_for: Located::new(Duration::seconds(30), Pos::default()),
+            timeout: Located::new(Duration::minutes(5), Pos::default()),
+            rollback: Located::new(true, Pos::default()),
+        }
+    }
+}
+
+/// A non-negative duration written like `30s`, `5m`, `1h 30m` or `PT90S`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration(pub jiff::SignedDuration);
+
+impl Duration {
+    pub fn seconds(s: i64) -> Self {
+        Self(jiff::SignedDuration::from_secs(s))
+    }
+    pub fn minutes(m: i64) -> Self {
+        Self(jiff::SignedDuration::from_mins(m))
+    }
+    pub fn as_std(&self) -> std::time::Duration {
+        self.0.unsigned_abs()
+    }
+}
+
+impl std::fmt::Display for Duration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Every field name a job spec accepts, per section; the reader and the schema test use them.
+pub const JOB_FIELDS: &[&str] = &[
+    "name",
+    "jar",
+    "jarSha256",
+    "entryClass",
+    "args",
+    "parallelism",
+    "flinkConfiguration",
+    "state",
+    "upgradeMode",
+    "savepoint",
+    "restore",
+    "dependsOn",
+    "health",
+    "restartNonce",
+];
+pub const SAVEPOINT_FIELDS: &[&str] = &["directory", "timeout", "formatType", "drain"];
+pub const RESTORE_FIELDS: &[&str] = &["from", "allowNonRestoredState"];
+pub const HEALTH_FIELDS: &[&str] = &["stableFor", "timeout", "rollback"];

@@ -1,0 +1,73 @@
+//! The command line as a user meets it: help, exit codes, output formats, placeholders.
+
+use predicates::prelude::*;
+
+use crate::support::flinkops;
+
+#[test]
+fn every_command_has_help_with_an_example_or_description() {
+    for cmd in ["validate", "schema", "completions", "status", "plan", "apply", "watch", "audit"] {
+        flinkops().args([cmd, "--help"]).assert().success().stdout(predicate::str::is_empty().not());
+    }
+}
+
+#[test]
+fn commands_not_built_yet_fail_clearly() {
+    flinkops()
+        .args(["plan", "examples/"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("`flinkops plan` is not implemented yet"));
+}
+
+#[test]
+fn validate_exits_1_and_names_the_place_of_each_problem() {
+    flinkops()
+        .args(["validate", "tests/cases/bad/many-errors-in-one-document"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("tests/cases/bad/many-errors-in-one-document/spec.yaml:3:1"))
+        .stderr(predicate::str::contains("did you mean `parallelism`?"))
+        .stderr(predicate::str::contains("problems in the job specs"));
+}
+
+#[test]
+fn validate_json_lists_every_diagnostic_with_its_location() {
+    let out = flinkops()
+        .args(["validate", "-o", "json", "tests/cases/bad/errors-in-several-files"])
+        .assert()
+        .code(1);
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(report["formatVersion"], 1);
+    assert_eq!(report["valid"], false);
+    let diags = report["diagnostics"].as_array().unwrap();
+    assert!(diags.len() >= 3, "{report:#}");
+    for d in diags {
+        assert!(d["file"].is_string() && d["line"].is_u64() && d["column"].is_u64(), "{d}");
+    }
+}
+
+#[test]
+fn environment_variables_set_flags() {
+    flinkops()
+        .env("FLINKOPS_OUTPUT", "json")
+        .args(["validate", "tests/cases/bad/empty-file"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("\"valid\": false"));
+}
+
+#[test]
+fn schema_prints_the_committed_schema() {
+    let committed = std::fs::read_to_string("schemas/flinkjob.schema.json").unwrap();
+    flinkops().arg("schema").assert().success().stdout(committed);
+}
+
+#[test]
+fn completions_are_generated_for_bash() {
+    flinkops()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("flinkops").and(predicate::str::contains("validate")));
+}

@@ -1,0 +1,172 @@
+//! The bad-spec corpus: every case under tests/cases/bad/ must fail validation with exactly the
+//! diagnostics in its snapshot (file:line:col, snippet, hint). Plus cases that cannot be committed
+//! as files (a 10 MB file, a symlink loop, an empty directory), made at test time.
+
+use std::path::{Path, PathBuf};
+
+use flinkops::spec;
+
+/// Load a case directory and render its diagnostics exactly as `flinkops validate` prints them
+/// without colour.
+fn diagnose(dir: &Path) -> (usize, String) {
+    let loaded = spec::load(dir);
+    let mut out = Vec::new();
+    spec::diag::render(&loaded.diagnostics, false, &mut out).expect("render to memory");
+    (loaded.error_count(), String::from_utf8(out).expect("utf-8"))
+}
+
+fn case_dir(name: &str) -> PathBuf {
+    PathBuf::from("tests/cases/bad").join(name)
+}
+
+fn assert_case(name: &str, dir: &Path) {
+    let (errors, rendered) = diagnose(dir);
+    assert!(errors > 0, "{name}: expected at least one error, got none:\n{rendered}");
+    insta::with_settings!({ snapshot_path => "../cases/snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!(name, format!("errors: {errors}\n\n{rendered}"));
+    });
+}
+
+macro_rules! bad_cases {
+    ($($case:ident,)*) => {
+        $(
+            #[test]
+            fn $case() {
+                let name = stringify!($case).replace('_', "-");
+                assert_case(&name, &case_dir(&name));
+            }
+        )*
+
+        const CASES: &[&str] = &[$(stringify!($case),)*];
+    };
+}
+
+bad_cases! {
+    args_not_a_list,
+    args_number_item,
+    boolean_yes,
+    dependency_cycle,
+    document_is_a_list,
+    document_is_a_scalar,
+    duplicate_names_across_files,
+    duplicate_names_in_one_file,
+    duration_unparseable,
+    duration_without_unit,
+    empty_file,
+    errors_in_several_files,
+    health_timeout_shorter_than_stable,
+    invalid_format_type,
+    invalid_name,
+    invalid_state,
+    invalid_upgrade_mode,
+    jar_http_url,
+    jar_not_found,
+    jar_sha256_malformed,
+    jar_sha256_mismatch,
+    malformed_variable_reference,
+    many_errors_in_one_document,
+    missing_jar_field,
+    missing_name,
+    name_too_long,
+    name_without_value,
+    nested_flink_configuration,
+    non_string_key,
+    not_utf8,
+    only_comments,
+    parallelism_quoted,
+    parallelism_zero,
+    relative_savepoint_directory,
+    restore_from_invalid,
+    section_not_a_mapping,
+    stable_for_longer_than_default_timeout,
+    self_dependency,
+    unknown_dependency,
+    unknown_field_no_suggestion,
+    unknown_field_typo,
+    unknown_nested_field,
+    unset_environment_variable,
+    yaml_alias_bomb,
+    yaml_bad_indentation,
+    yaml_duplicate_key,
+    yaml_tab_indentation,
+    yaml_unclosed_quote,
+    yaml_unknown_alias,
+}
+
+#[test]
+fn every_case_directory_has_a_test() {
+    let mut dirs: Vec<String> = std::fs::read_dir("tests/cases/bad")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().replace('-', "_"))
+        .collect();
+    dirs.sort();
+    let mut listed: Vec<&str> = CASES.to_vec();
+    listed.sort();
+    assert_eq!(dirs, listed, "add the new case directory to bad_cases! (or remove the stale entry)");
+}
+
+/// A scratch directory under target/, so the paths in snapshots are stable.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bad-cases").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rendered_without_scratch_prefix(dir: &Path) -> (usize, String) {
+    let (errors, text) = diagnose(dir);
+    let prefix = spec::diag::display_path(dir.parent().unwrap());
+    (errors, text.replace(&prefix, "<scratch>"))
+}
+
+#[test]
+fn a_ten_megabyte_file_is_refused_without_being_parsed() {
+    let dir = scratch("file-too-large");
+    let mut text = String::from("name: huge\njar: app.jar\nargs:\n");
+    while text.len() < 10 * 1024 * 1024 {
+        text.push_str("  - --some-argument-that-repeats\n");
+    }
+    std::fs::write(dir.join("huge.yaml"), text).unwrap();
+    let (errors, rendered) = rendered_without_scratch_prefix(&dir);
+    assert_eq!(errors, 1, "{rendered}");
+    assert!(rendered.contains("file-too-large") && rendered.contains("1 MiB"), "{rendered}");
+}
+
+#[test]
+fn a_symlink_loop_is_reported_not_followed_forever() {
+    let dir = scratch("symlink-loop");
+    std::fs::create_dir_all(dir.join("team")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("team/back-to-top")).unwrap();
+    std::os::unix::fs::symlink("self.yaml", dir.join("self.yaml")).unwrap();
+    let (errors, rendered) = rendered_without_scratch_prefix(&dir);
+    assert_eq!(errors, 2, "{rendered}");
+    assert!(
+        rendered
+            .contains("<scratch>/symlink-loop/team/back-to-top: symbolic link loop: this link leads back to"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains(
+            "<scratch>/symlink-loop/self.yaml: symbolic link loop: this link points back at itself"
+        ),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn a_directory_without_specs_is_an_error() {
+    let dir = scratch("no-specs");
+    std::fs::write(dir.join("README.md"), "specs go here\n").unwrap();
+    std::fs::create_dir_all(dir.join(".git")).unwrap();
+    std::fs::write(dir.join(".git/hidden.yaml"), "name: hidden\n").unwrap();
+    let (errors, rendered) = rendered_without_scratch_prefix(&dir);
+    assert_eq!(errors, 1, "{rendered}");
+    assert!(rendered.contains("<scratch>/no-specs: no job specs found in this directory"), "{rendered}");
+}
+
+#[test]
+fn a_missing_directory_is_an_error_with_a_hint() {
+    let (errors, rendered) = diagnose(Path::new("tests/cases/does-not-exist"));
+    assert_eq!(errors, 1);
+    assert!(rendered.contains("tests/cases/does-not-exist: cannot read this path"), "{rendered}");
+}
