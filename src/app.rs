@@ -31,7 +31,7 @@ fn completions(shell: clap_complete::Shell) -> ExitCode {
 fn not_yet(command: &str, issue: &str) -> ExitCode {
     eprintln!(
         "error: `flinkops {command}` is not implemented yet (tracked in {issue}).\n  \
-         Available now: validate, schema, completions."
+         Available now: validate, schema, completions, status."
     );
     exit::code(exit::ERROR)
 }
