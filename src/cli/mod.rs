@@ -34,7 +34,7 @@ pub struct GlobalArgs {
     pub color: ColorChoice,
 
     /// More log detail on stderr (-v: debug, -vv: trace). FLINKOPS_LOG takes a full filter.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet", env = "FLINKOPS_VERBOSE")]
     pub verbose: u8,
 
     /// Only errors on stderr.
