@@ -60,7 +60,10 @@ fn render_text(loaded: &super::Loaded, args: &ValidateArgs, color: ColorChoice) 
         plural(loaded.files),
         if jobs == 1 { "is" } else { "are" }
     )?;
-    for job in loaded.desired.jobs.values() {
+    let jobs = loaded.desired.jobs.values();
+    let name_width = jobs.clone().map(|j| j.name.len()).max().unwrap_or(0);
+    let origin_width = jobs.clone().map(|j| j.origin.len()).max().unwrap_or(0);
+    for job in jobs {
         let deps = if job.depends_on.is_empty() {
             String::new()
         } else {
@@ -68,7 +71,7 @@ fn render_text(loaded: &super::Loaded, args: &ValidateArgs, color: ColorChoice) 
         };
         writeln!(
             out,
-            "  {}{:<28}{} {}  fingerprint {}{deps}",
+            "  {}{:<name_width$}{}  {:<origin_width$}  fingerprint {}{deps}",
             s.bold.render(),
             job.name,
             s.bold.render_reset(),
