@@ -202,7 +202,8 @@ impl Error {
             }
             Tls { .. } => {
                 "Pass the CA that signed Flink's (or the proxy's) certificate with --ca-cert \
-                 (FLINKOPS_CA_CERT); for mutual TLS also --client-cert and --client-key."
+                 (FLINKOPS_CA_CERT), and use a host name in --flink-url that the certificate \
+                 names; for mutual TLS also --client-cert and --client-key."
             }
             ConnectionLost { .. } | Timeout { .. } => {
                 "Flink or the network is slow or overloaded; check the JobManager, or raise \
@@ -391,6 +392,11 @@ impl Transport<'_> {
             } else {
                 Error::Unreachable { call, url, reason }
             }
+        } else if is_tls_alert(err) {
+            // TLS 1.3: the client's side of the handshake is done before the server has checked
+            // the client certificate, so a refusal comes as an alert in place of the answer. The
+            // server dropped the request unread: not ambiguous, and repeating it cannot help.
+            Error::Tls { call, url, reason }
         } else if write {
             let reason =
                 if err.is_timeout() { format!("no answer within {}", secs(&timeout)) } else { reason };
@@ -422,6 +428,11 @@ fn looks_like_tls(err: &reqwest::Error) -> bool {
         let m = e.to_string().to_ascii_lowercase();
         m.contains("certificate") || m.contains("tls") || m.contains("handshake")
     })
+}
+
+/// The peer ended the TLS session with a fatal alert (rustls: `received fatal alert: …`).
+fn is_tls_alert(err: &reqwest::Error) -> bool {
+    sources(err).any(|e| e.to_string().contains("received fatal alert"))
 }
 
 #[cfg(test)]

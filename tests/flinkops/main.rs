@@ -4,6 +4,7 @@ mod cli;
 mod flink_e2e;
 mod flink_mock;
 mod flink_support;
+mod flink_tls;
 mod spec_cases;
 mod spec_examples;
 mod support;
