@@ -8,6 +8,8 @@ pub mod app;
 pub mod cli;
 pub mod exit;
 pub mod flink;
+pub mod ledger;
 pub mod output;
+pub mod plan;
 pub mod spec;
 pub mod status;
