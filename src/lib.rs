@@ -11,5 +11,6 @@ pub mod flink;
 pub mod ledger;
 pub mod output;
 pub mod plan;
+pub mod render;
 pub mod spec;
 pub mod status;

@@ -14,6 +14,9 @@ pub const FORMAT_VERSION: u32 = 1;
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     pub format_version: u32,
+    /// The cluster the plan was made against (set by the `plan` command).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterRef>,
     /// One entry per spec and per managed job without a spec, by name.
     pub jobs: Vec<JobPlan>,
     /// Names of the jobs with a cluster action, in the order apply runs them: stops first
@@ -27,6 +30,14 @@ pub struct Plan {
     pub details_known: bool,
     /// The live jobs this plan was decided on; apply refuses a saved plan when they changed.
     pub observed: Vec<LiveRef>,
+}
+
+/// Which cluster, and which Flink version it ran when observed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterRef {
+    pub url: String,
+    pub flink_version: String,
 }
 
 /// A group of actions that may run at the same time.

@@ -66,6 +66,7 @@ pub fn plan(
     observed_refs.sort_by(|a, b| a.id.cmp(&b.id));
     Plan {
         format_version: FORMAT_VERSION,
+        cluster: None,
         jobs,
         waves,
         unmanaged: unmanaged.iter().filter(|j| j.is_active()).map(|j| j.to_ref()).collect(),
