@@ -18,7 +18,7 @@ use super::resolve::{JarSource, Job};
 const VERSION: u32 = 1;
 
 /// A SHA-256 of the canonical form, as 64 lowercase hex digits.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Fingerprint(pub String);
 

@@ -147,7 +147,7 @@ impl ConfigValue {
 }
 
 /// The desired run state of a job.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Deployed and running.
@@ -158,7 +158,7 @@ pub enum JobState {
 }
 
 /// How state is carried across an upgrade.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum UpgradeMode {
     /// Stop with a savepoint, start the new version from it.

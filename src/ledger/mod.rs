@@ -1,0 +1,158 @@
+//! The ledger: what Flink cannot tell flinkops (design.md, "The ledger").
+//!
+//! One JSON file per job under `<state-dir>/clusters/<cluster>/jobs/<name>.json`: the spec last
+//! applied (secrets only as hashes), the job id, and the savepoints taken. Plan reads it for
+//! field-level diffs and restore sources; apply writes it — every write atomic (temporary file,
+//! fsync, rename, fsync of the directory), so a crash leaves the old record or the new one.
+//! Correctness never depends on it: without a ledger, plan still decides from the job ids.
+
+pub mod record;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use record::{AppliedSpec, Record, SavepointReason, SavepointRecord, Stored};
+
+/// Where the ledger lives unless `--state-dir` says otherwise.
+pub const DEFAULT_DIR: &str = ".flinkops";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read the ledger file {path}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write the ledger file {path}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error(
+        "the ledger file {path} is not valid (delete it to start over: plan still works from the live job ids)"
+    )]
+    Corrupt { path: PathBuf, source: serde_json::Error },
+}
+
+/// The ledger of one cluster in one state directory.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    dir: PathBuf,
+}
+
+impl Ledger {
+    /// The ledger for the cluster at `flink_url` under `state_dir`. Nothing is created until the
+    /// first write.
+    pub fn new(state_dir: &Path, flink_url: &str) -> Self {
+        Self { dir: state_dir.join("clusters").join(cluster_key(flink_url)).join("jobs") }
+    }
+
+    /// The directory holding the job records.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.json"))
+    }
+
+    /// The record of one job, if there is one.
+    pub fn read(&self, name: &str) -> Result<Option<Record>, Error> {
+        let path = self.path(name);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map(Some).map_err(|source| Error::Corrupt { path, source })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::Read { path, source }),
+        }
+    }
+
+    /// Every record, by job name. A missing directory is an empty ledger.
+    pub fn read_all(&self) -> Result<BTreeMap<String, Record>, Error> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(source) => return Err(Error::Read { path: self.dir.clone(), source }),
+        };
+        let mut out = BTreeMap::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| Error::Read { path: self.dir.clone(), source })?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if let Some(name) = file.strip_suffix(".json")
+                && let Some(record) = self.read(name)?
+            {
+                out.insert(name.to_string(), record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Write a record atomically: readers see the old record or the new one, never a mix.
+    pub fn write(&self, record: &Record) -> Result<(), Error> {
+        let path = self.path(&record.name);
+        let err = |source| Error::Write { path: path.clone(), source };
+        std::fs::create_dir_all(&self.dir).map_err(err)?;
+        let tmp = self.dir.join(format!(".{}.json.tmp", record.name));
+        let mut bytes = serde_json::to_vec_pretty(record).expect("records always serialise");
+        bytes.push(b'\n');
+        let mut file = std::fs::File::create(&tmp).map_err(err)?;
+        file.write_all(&bytes).map_err(err)?;
+        file.sync_all().map_err(err)?;
+        std::fs::rename(&tmp, &path).map_err(err)?;
+        // The rename itself must reach the disk before anyone acts on it.
+        std::fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(err)
+    }
+}
+
+/// A directory name for a cluster URL: readable, stable, and safe (`127.0.0.1-8081`,
+/// `gateway.example.com-443-flink`).
+pub fn cluster_key(flink_url: &str) -> String {
+    let rest = flink_url.split_once("://").map_or(flink_url, |(_, r)| r);
+    let mut key: String =
+        rest.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect();
+    while key.contains("--") {
+        key = key.replace("--", "-");
+    }
+    let key = key.trim_matches(['-', '.']).to_ascii_lowercase();
+    if key.is_empty() { "default".into() } else { key }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_keys_are_readable_and_safe() {
+        assert_eq!(cluster_key("http://127.0.0.1:8081"), "127.0.0.1-8081");
+        assert_eq!(cluster_key("https://Gateway.example.com/flink/"), "gateway.example.com-flink");
+        assert_eq!(cluster_key("http://../../etc"), "etc");
+    }
+
+    #[test]
+    fn records_round_trip_and_writes_replace_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::new(dir.path(), "http://127.0.0.1:8081");
+        assert!(ledger.read_all().unwrap().is_empty());
+        let mut record = Record::new("orders");
+        ledger.write(&record).unwrap();
+        record.savepoints.push(SavepointRecord {
+            path: "file:/sp/savepoint-abc".into(),
+            job_id: None,
+            taken_at: "2026-01-01T00:00:00Z".into(),
+            reason: SavepointReason::Upgrade,
+        });
+        ledger.write(&record).unwrap();
+        assert_eq!(ledger.read("orders").unwrap().unwrap(), record);
+        assert_eq!(ledger.read_all().unwrap().len(), 1);
+        let leftovers: Vec<_> =
+            std::fs::read_dir(ledger.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers, ["orders.json"], "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_corrupt_record_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::new(dir.path(), "http://x");
+        std::fs::create_dir_all(ledger.dir()).unwrap();
+        std::fs::write(ledger.dir().join("bad.json"), "{not json").unwrap();
+        let err = ledger.read("bad").unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }));
+        assert!(err.to_string().contains("bad.json"));
+    }
+}

@@ -1,0 +1,178 @@
+//! What the ledger stores per job.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::flink::JobId;
+use crate::spec::fingerprint::{Fingerprint, hex};
+use crate::spec::model::{FormatType, JobState, UpgradeMode};
+use crate::spec::{JarSource, Job, Param};
+
+/// One job's record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    pub format_version: u32,
+    pub name: String,
+    /// The spec as last applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<AppliedSpec>,
+    /// The job id of the last submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobId>,
+    /// Savepoints taken by flinkops, oldest first.
+    #[serde(default)]
+    pub savepoints: Vec<SavepointRecord>,
+}
+
+impl Record {
+    pub fn new(name: &str) -> Self {
+        Self {
+            format_version: 1,
+            name: name.to_string(),
+            applied: None,
+            job_id: None,
+            savepoints: Vec::new(),
+        }
+    }
+
+    /// The newest savepoint flinkops took for this job.
+    pub fn latest_savepoint(&self) -> Option<&SavepointRecord> {
+        self.savepoints.last()
+    }
+}
+
+/// A savepoint flinkops took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavepointRecord {
+    /// Where Flink wrote it (`file:/…`, `s3://…`).
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobId>,
+    /// RFC 3339.
+    pub taken_at: String,
+    pub reason: SavepointReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SavepointReason {
+    Upgrade,
+    Suspend,
+    Prune,
+    Adopt,
+}
+
+/// A value as stored: plain, or only the hash of a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Stored {
+    Plain(String),
+    Secret { sha256: String },
+}
+
+impl Stored {
+    /// How a resolved parameter is stored: a sensitive value only as a hash.
+    pub fn of(param: &Param) -> Self {
+        if param.sensitive {
+            Stored::Secret { sha256: secret_hash(&param.value) }
+        } else {
+            Stored::Plain(param.value.clone())
+        }
+    }
+
+    /// Whether a resolved parameter has this stored value.
+    pub fn matches(&self, param: &Param) -> bool {
+        *self == Stored::of(param)
+    }
+
+    /// What may be shown.
+    pub fn shown(&self) -> &str {
+        match self {
+            Stored::Plain(s) => s,
+            Stored::Secret { .. } => Param::REDACTED,
+        }
+    }
+}
+
+fn secret_hash(value: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"flinkops-secret\0");
+    h.update(value.as_bytes());
+    hex(&h.finalize())
+}
+
+/// The resolved spec as applied, with secrets hashed: enough for field-level diffs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedSpec {
+    pub fingerprint: Fingerprint,
+    /// The jar as the spec named it: an absolute path or a URL.
+    pub jar: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jar_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_class: Option<String>,
+    pub args: Vec<Stored>,
+    pub parallelism: u32,
+    pub flink_configuration: BTreeMap<String, Stored>,
+    pub state: JobState,
+    pub upgrade_mode: UpgradeMode,
+    /// Non-runtime settings, as displayed (durations as written by flinkops, e.g. `5m`).
+    pub settings: BTreeMap<String, String>,
+    pub depends_on: Vec<String>,
+    pub restart_nonce: u64,
+}
+
+impl AppliedSpec {
+    pub fn of(job: &Job) -> Self {
+        Self {
+            fingerprint: job.fingerprint.clone(),
+            jar: jar_display(&job.jar),
+            jar_sha256: job.jar_sha256.clone(),
+            entry_class: job.entry_class.clone(),
+            args: job.args.iter().map(Stored::of).collect(),
+            parallelism: job.parallelism,
+            flink_configuration: job
+                .flink_configuration
+                .iter()
+                .map(|(k, v)| (k.clone(), Stored::of(v)))
+                .collect(),
+            state: job.state,
+            upgrade_mode: job.upgrade_mode,
+            settings: settings_of(job),
+            depends_on: job.depends_on.clone(),
+            restart_nonce: job.restart_nonce,
+        }
+    }
+}
+
+/// The jar as people read it.
+pub fn jar_display(jar: &JarSource) -> String {
+    match jar {
+        JarSource::Local { path } => path.display().to_string(),
+        JarSource::Url { url } => url.clone(),
+    }
+}
+
+/// Settings that change how flinkops acts but not what runs, flattened to `field: value`.
+pub fn settings_of(job: &Job) -> BTreeMap<String, String> {
+    let format = |f: FormatType| if f == FormatType::Canonical { "canonical" } else { "native" };
+    let mut s = BTreeMap::new();
+    if let Some(d) = &job.savepoint.directory {
+        s.insert("savepoint.directory".into(), d.value.clone());
+    }
+    s.insert("savepoint.timeout".into(), job.savepoint.timeout.value.to_string());
+    s.insert("savepoint.formatType".into(), format(job.savepoint.format_type.value).into());
+    s.insert("savepoint.drain".into(), job.savepoint.drain.value.to_string());
+    let from = serde_json::to_value(&job.restore.from.value).ok().and_then(|v| v.as_str().map(String::from));
+    s.insert("restore.from".into(), from.unwrap_or_default());
+    s.insert("restore.allowNonRestoredState".into(), job.restore.allow_non_restored_state.value.to_string());
+    s.insert("health.stableFor".into(), job.health.stable_for.value.to_string());
+    s.insert("health.timeout".into(), job.health.timeout.value.to_string());
+    s.insert("health.rollback".into(), job.health.rollback.value.to_string());
+    s
+}

@@ -1,0 +1,18 @@
+//! Planning: from the desired state and the observed live jobs to the actions that close the gap.
+//! Pure: no I/O, no async, deterministic (sorted maps, stable name order). Rendering lives in
+//! `render`, execution in `apply`.
+
+pub mod diff;
+pub mod identity;
+pub mod model;
+pub mod observed;
+pub mod planner;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod tests;
+
+pub use model::{Action, FieldChange, JobPlan, Plan, Restore, Wave, WaveKind};
+pub use observed::{LiveJob, Observed};
+pub use planner::{Options, plan};

@@ -1,0 +1,211 @@
+//! What a plan says: per job the action, its reason and the changed fields; the order (waves);
+//! drift; jobs flinkops does not manage; and the live state the plan rests on. Serialisable: the
+//! JSON form (`plan -o json`, `plan --out`) is this, versioned by `formatVersion`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::flink::{JobId, JobState};
+use crate::spec::model::UpgradeMode;
+
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The decided actions and the observations they rest on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub format_version: u32,
+    /// The cluster the plan was made against (set by the `plan` command).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterRef>,
+    /// One entry per spec and per managed job without a spec, by name.
+    pub jobs: Vec<JobPlan>,
+    /// Names of the jobs with a cluster action, in the order apply runs them: stops first
+    /// (downstream first), then deploys and upgrades wave by wave (upstream first).
+    pub waves: Vec<Wave>,
+    /// Live jobs flinkops did not start. Never touched (unless adopted).
+    pub unmanaged: Vec<LiveRef>,
+    /// Problems that stop apply from acting on a job (two live jobs for one spec, ...).
+    pub problems: Vec<String>,
+    /// Whether the ledger had a record for every job that has a change (field-level details).
+    pub details_known: bool,
+    /// The live jobs this plan was decided on; apply refuses a saved plan when they changed.
+    pub observed: Vec<LiveRef>,
+}
+
+/// Which cluster, and which Flink version it ran when observed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterRef {
+    pub url: String,
+    pub flink_version: String,
+}
+
+/// A group of actions that may run at the same time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Wave {
+    pub kind: WaveKind,
+    pub jobs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaveKind {
+    /// Stops (suspend, prune), downstream first.
+    Stop,
+    /// Deploys, resumes, upgrades and adoptions, upstream first.
+    Start,
+}
+
+/// One job's part of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobPlan {
+    pub name: String,
+    pub action: Action,
+    /// Why, in one sentence a reviewer understands.
+    pub reason: String,
+    /// Field-level changes (empty when unknown or none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    /// The live job this acts on, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveRef>,
+    /// Where the new job's state comes from, for actions that start a job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<Restore>,
+    /// A managed job that failed, was cancelled or finished outside flinkops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<String>,
+    /// Jobs this one waits for (its `dependsOn`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// Why apply will not run this action (an upstream job that cannot be acted on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<String>,
+    /// Where the spec was written (`file:line`); absent for orphans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The fingerprint of the spec (absent for orphans).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
+/// What apply does with a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum Action {
+    /// Nothing: the live job runs the spec (or is suspended as the spec says).
+    None,
+    /// Only settings that decide how flinkops acts changed: record them, touch nothing.
+    UpdateSettings,
+    /// Start a job that is not running: first deployment, or after a failure or cancellation.
+    Deploy,
+    /// Start a job that the spec suspended, from its suspension savepoint.
+    Resume,
+    /// Replace the running job by the new version, carrying state as `mode` says.
+    Upgrade { mode: UpgradeMode },
+    /// Stop with a savepoint and keep it stopped (`state: suspended`).
+    Suspend,
+    /// Stop with a savepoint a managed job whose spec is gone (`--prune`).
+    Stop,
+    /// Savepoint an unmanaged job and redeploy it under management (`--adopt`).
+    Adopt,
+    /// Apply cannot act: see `problems`.
+    Conflict,
+    /// A managed job whose spec is gone, left running because `--prune` was not given.
+    Orphan,
+}
+
+impl Action {
+    /// Whether apply changes something on the cluster or in the ledger.
+    pub fn is_change(self) -> bool {
+        !matches!(self, Action::None | Action::Conflict | Action::Orphan)
+    }
+
+    /// Whether apply touches the cluster.
+    pub fn touches_cluster(self) -> bool {
+        self.is_change() && self != Action::UpdateSettings
+    }
+
+    /// Whether the action starts a job.
+    pub fn starts_a_job(self) -> bool {
+        matches!(self, Action::Deploy | Action::Resume | Action::Upgrade { .. } | Action::Adopt)
+    }
+}
+
+/// One changed field: `parallelism: 2 -> 4`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldChange {
+    pub field: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+    /// This change alone makes the job redeploy.
+    pub forces_redeploy: bool,
+}
+
+/// Where a started job's state comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "from")]
+pub enum Restore {
+    /// A savepoint taken by this action just before (upgrade, adopt).
+    NewSavepoint,
+    /// The latest retained checkpoint of the running job (`last-state`).
+    LastCheckpoint,
+    /// A savepoint or checkpoint known now.
+    Path { path: String, source: String },
+    /// The latest state of an ended job, found at apply time (retained checkpoint, then the
+    /// savepoint directory); apply refuses to start empty when there is none.
+    LatestOf { job_id: JobId },
+    /// Empty on purpose: `restore.from: none`, `upgradeMode: stateless`.
+    Empty { why: String },
+    /// Empty because the job was never deployed.
+    FirstDeployment,
+}
+
+/// A live job as observed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveRef {
+    pub id: JobId,
+    pub name: String,
+    pub state: JobState,
+    #[serde(default)]
+    pub tasks_running: u32,
+    #[serde(default)]
+    pub tasks_total: u32,
+}
+
+impl Plan {
+    /// Counts per kind of change, for the summary line.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for j in &self.jobs {
+            match j.action {
+                Action::Deploy | Action::Resume | Action::Adopt => s.deploy += 1,
+                Action::Upgrade { .. } => s.upgrade += 1,
+                Action::UpdateSettings => s.settings += 1,
+                Action::Suspend | Action::Stop => s.stop += 1,
+                Action::None | Action::Conflict | Action::Orphan => {}
+            }
+        }
+        s
+    }
+
+    /// Whether applying would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.jobs.iter().any(|j| j.action.is_change())
+    }
+}
+
+/// How many jobs each kind of action touches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub deploy: usize,
+    pub upgrade: usize,
+    pub settings: usize,
+    pub stop: usize,
+}

@@ -1,0 +1,61 @@
+//! The live state as the planner sees it: one entry per job the cluster remembers.
+
+use crate::flink::{JobId, JobState, JobsOverview};
+
+use super::model::LiveRef;
+
+/// Every job one `GET /jobs/overview` listed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    pub jobs: Vec<LiveJob>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveJob {
+    pub id: JobId,
+    pub name: String,
+    pub state: JobState,
+    /// Epoch milliseconds.
+    pub start_time: i64,
+    /// Epoch milliseconds; -1 while it runs.
+    pub end_time: i64,
+    pub tasks_running: u32,
+    pub tasks_total: u32,
+}
+
+impl LiveJob {
+    /// Not ended: running, starting, restarting, failing, cancelling...
+    pub fn is_active(&self) -> bool {
+        !self.state.is_terminal()
+    }
+
+    pub fn to_ref(&self) -> LiveRef {
+        LiveRef {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            state: self.state,
+            tasks_running: self.tasks_running,
+            tasks_total: self.tasks_total,
+        }
+    }
+}
+
+impl From<&JobsOverview> for Observed {
+    fn from(overview: &JobsOverview) -> Self {
+        let mut jobs: Vec<LiveJob> = overview
+            .jobs
+            .iter()
+            .map(|j| LiveJob {
+                id: j.jid.clone(),
+                name: j.name.clone(),
+                state: j.state,
+                start_time: j.start_time,
+                end_time: j.end_time,
+                tasks_running: j.tasks.running,
+                tasks_total: j.tasks.total,
+            })
+            .collect();
+        jobs.sort_by(|a, b| a.id.cmp(&b.id));
+        Observed { jobs }
+    }
+}

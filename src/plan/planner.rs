@@ -1,0 +1,455 @@
+//! The planner: classify every spec and every live job, decide one action each, order them.
+//!
+//! Pure and deterministic: the same desired state, observations and ledger give the same plan,
+//! byte for byte. Identity comes from the job ids alone (see `identity`); the ledger only adds
+//! detail (field diffs, known savepoints), never changes a decision's safety.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::diff;
+use super::identity;
+use super::model::*;
+use super::observed::{LiveJob, Observed};
+use crate::flink::JobState;
+use crate::ledger::Record;
+use crate::spec::model::{JobState as SpecState, RestoreFrom, UpgradeMode};
+use crate::spec::{Desired, Job};
+
+/// What the user allowed beyond the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Stop (with a savepoint) managed jobs whose spec is gone.
+    pub prune: bool,
+    /// Take over a running unmanaged job whose Flink job name is a spec's name.
+    pub adopt: bool,
+}
+
+/// The live jobs of one spec, split by whether they still run.
+struct Lives<'a> {
+    active: Vec<&'a LiveJob>,
+    /// The most recently ended one.
+    last_ended: Option<&'a LiveJob>,
+}
+
+/// Decide what apply will do.
+pub fn plan(
+    desired: &Desired,
+    observed: &Observed,
+    ledger: &BTreeMap<String, Record>,
+    opts: &Options,
+) -> Plan {
+    let mut problems = Vec::new();
+    let (managed, unmanaged) = partition(observed);
+    let tags = spec_tags(desired, &mut problems);
+    let mut jobs: Vec<JobPlan> = desired
+        .jobs
+        .values()
+        .map(|job| {
+            let lives = lives(managed.get(&identity::name_tag(&job.name)));
+            plan_job(job, &lives, ledger.get(&job.name), &unmanaged, opts, &mut problems)
+        })
+        .collect();
+    jobs.extend(orphans(&managed, &tags, ledger, opts));
+    jobs.sort_by(|a, b| a.name.cmp(&b.name));
+    mark_blocked(&mut jobs, desired);
+    let waves = waves(&jobs, desired);
+    let details_known = jobs.iter().filter(|j| j.action.is_change()).all(|j| ledger.contains_key(&j.name));
+    let mut observed_refs: Vec<LiveRef> =
+        observed.jobs.iter().filter(|j| j.is_active()).map(LiveJob::to_ref).collect();
+    for j in &jobs {
+        if let Some(live) = &j.live
+            && !observed_refs.contains(live)
+        {
+            observed_refs.push(live.clone());
+        }
+    }
+    observed_refs.sort_by(|a, b| a.id.cmp(&b.id));
+    Plan {
+        format_version: FORMAT_VERSION,
+        cluster: None,
+        jobs,
+        waves,
+        unmanaged: unmanaged.iter().filter(|j| j.is_active()).map(|j| j.to_ref()).collect(),
+        problems,
+        details_known,
+        observed: observed_refs,
+    }
+}
+
+type ByTag<'a> = BTreeMap<String, Vec<&'a LiveJob>>;
+
+fn partition(observed: &Observed) -> (ByTag<'_>, Vec<&LiveJob>) {
+    let mut managed: ByTag = BTreeMap::new();
+    let mut unmanaged = Vec::new();
+    for job in &observed.jobs {
+        match identity::parse(&job.id) {
+            Some(m) => managed.entry(m.name_tag).or_default().push(job),
+            None => unmanaged.push(job),
+        }
+    }
+    // Flink lists jobs in no promised order; the plan must not depend on it.
+    unmanaged.sort_by(|a, b| a.id.cmp(&b.id));
+    for jobs in managed.values_mut() {
+        jobs.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    (managed, unmanaged)
+}
+
+/// Name tag → spec name; two names with one tag cannot be told apart in job ids.
+fn spec_tags<'a>(desired: &'a Desired, problems: &mut Vec<String>) -> BTreeMap<String, &'a str> {
+    let mut tags: BTreeMap<String, &str> = BTreeMap::new();
+    for name in desired.jobs.keys() {
+        if let Some(other) = tags.insert(identity::name_tag(name), name) {
+            problems.push(format!(
+                "jobs `{other}` and `{name}` share the job id tag {}: rename one of them (this is a 1 in 16 million coincidence)",
+                identity::name_tag(name)
+            ));
+        }
+    }
+    tags
+}
+
+fn lives<'a>(jobs: Option<&Vec<&'a LiveJob>>) -> Lives<'a> {
+    let jobs = jobs.map(Vec::as_slice).unwrap_or_default();
+    let active = jobs.iter().copied().filter(|j| j.is_active()).collect();
+    let last_ended =
+        jobs.iter().copied().filter(|j| !j.is_active()).max_by_key(|j| (j.end_time, j.id.clone()));
+    Lives { active, last_ended }
+}
+
+fn base(job: &Job, action: Action, reason: impl Into<String>) -> JobPlan {
+    JobPlan {
+        name: job.name.clone(),
+        action,
+        reason: reason.into(),
+        changes: Vec::new(),
+        live: None,
+        restore: None,
+        drift: None,
+        depends_on: job.depends_on.clone(),
+        blocked_by: None,
+        origin: Some(job.origin.clone()),
+        fingerprint: Some(job.fingerprint.0.clone()),
+    }
+}
+
+fn plan_job(
+    job: &Job,
+    lives: &Lives,
+    record: Option<&Record>,
+    unmanaged: &[&LiveJob],
+    opts: &Options,
+    problems: &mut Vec<String>,
+) -> JobPlan {
+    match lives.active.as_slice() {
+        [] => not_running(job, lives.last_ended, record, unmanaged, opts, problems),
+        [live] => running(job, live, record),
+        many => {
+            let ids: Vec<String> = many.iter().map(|j| j.id.to_string()).collect();
+            problems.push(format!(
+                "`{}` has {} live jobs ({}); cancel all but one by hand, then plan again",
+                job.name,
+                many.len(),
+                ids.join(", ")
+            ));
+            let mut p = base(
+                job,
+                Action::Conflict,
+                format!("{} live jobs run this spec; flinkops will not guess which to keep", many.len()),
+            );
+            p.live = Some(many[0].to_ref());
+            p
+        }
+    }
+}
+
+/// The spec has exactly one live job.
+fn running(job: &Job, live: &LiveJob, record: Option<&Record>) -> JobPlan {
+    let managed = identity::parse(&live.id).expect("grouped by managed tag");
+    let applied = record.and_then(|r| r.applied.as_ref());
+    let changes = applied.map(|a| diff::changes(a, job)).unwrap_or_default();
+    let mut p = if job.state == SpecState::Suspended {
+        let mut p = base(
+            job,
+            Action::Suspend,
+            "the spec says `state: suspended`: stop with a savepoint, keep it stopped",
+        );
+        p.changes = changes.into_iter().filter(|c| c.field != "state").collect();
+        p
+    } else if managed.runs(&job.fingerprint) {
+        let settings: Vec<FieldChange> = changes.into_iter().filter(|c| !c.forces_redeploy).collect();
+        if settings.is_empty() {
+            base(job, Action::None, "the live job runs this spec")
+        } else {
+            let mut p =
+                base(job, Action::UpdateSettings, "only settings changed: recorded, the job is not touched");
+            p.changes = settings;
+            p
+        }
+    } else {
+        upgrade(job, changes, applied.is_some())
+    };
+    p.live = Some(live.to_ref());
+    if live.state != JobState::Running || live.tasks_running < live.tasks_total {
+        p.drift =
+            Some(format!("{} with {}/{} tasks running", live.state, live.tasks_running, live.tasks_total));
+    }
+    p
+}
+
+fn upgrade(job: &Job, changes: Vec<FieldChange>, known: bool) -> JobPlan {
+    let mode = job.upgrade_mode;
+    let how = match mode {
+        UpgradeMode::Savepoint => "stop with a savepoint, start the new version from it",
+        UpgradeMode::LastState => "cancel, start the new version from the latest retained checkpoint",
+        UpgradeMode::Stateless => "cancel, start the new version empty (upgradeMode: stateless)",
+    };
+    let what = if known {
+        let fields: Vec<&str> =
+            changes.iter().filter(|c| c.forces_redeploy).map(|c| c.field.as_str()).collect();
+        if fields.is_empty() {
+            "the spec changed".to_string()
+        } else {
+            format!("{} changed", fields.join(", "))
+        }
+    } else {
+        "the live job runs another version of the spec (no ledger record: field details unknown)".to_string()
+    };
+    let mut p = base(job, Action::Upgrade { mode }, format!("{what}: {how}"));
+    p.changes = changes;
+    p.restore = Some(match mode {
+        UpgradeMode::Savepoint => Restore::NewSavepoint,
+        UpgradeMode::LastState => Restore::LastCheckpoint,
+        UpgradeMode::Stateless => Restore::Empty { why: "upgradeMode: stateless".into() },
+    });
+    p
+}
+
+/// The spec has no live job.
+fn not_running(
+    job: &Job,
+    last_ended: Option<&LiveJob>,
+    record: Option<&Record>,
+    unmanaged: &[&LiveJob],
+    opts: &Options,
+    problems: &mut Vec<String>,
+) -> JobPlan {
+    let namesake = unmanaged.iter().find(|u| u.is_active() && u.name == job.name);
+    if let Some(u) = namesake {
+        return adopt_or_block(job, u, opts, problems);
+    }
+    let suspended_by_us =
+        record.and_then(|r| r.applied.as_ref()).is_some_and(|a| a.state == SpecState::Suspended);
+    if job.state == SpecState::Suspended {
+        let reason = if last_ended.is_some() || record.is_some() {
+            "suspended, as the spec says"
+        } else {
+            "suspended, never deployed"
+        };
+        let mut p = base(job, Action::None, reason);
+        p.live = last_ended.map(LiveJob::to_ref);
+        return p;
+    }
+    let (action, reason, drift) = match (last_ended, suspended_by_us) {
+        (_, true) => (
+            Action::Resume,
+            "the spec says running again: start from the suspension savepoint".to_string(),
+            None,
+        ),
+        (Some(ended), false) => {
+            let what = match ended.state {
+                JobState::Failed => "failed",
+                JobState::Canceled => "was cancelled outside flinkops",
+                _ => "finished",
+            };
+            (
+                Action::Deploy,
+                format!("the job {what}: start it again from its latest state"),
+                Some(format!("{} ({})", what, ended.state)),
+            )
+        }
+        (None, false) if record.is_some() => (
+            Action::Deploy,
+            "not running, and no longer in the cluster's job history: start it from its latest known state"
+                .to_string(),
+            Some("not running (the cluster has no record of it)".to_string()),
+        ),
+        (None, false) => (Action::Deploy, "not deployed yet".to_string(), None),
+    };
+    let mut p = base(job, action, reason);
+    p.live = last_ended.map(LiveJob::to_ref);
+    p.drift = drift;
+    p.restore = Some(restore_for(job, last_ended, record));
+    p
+}
+
+/// Where a job that is not running starts from (design.md: ledger, then Flink's job history,
+/// then the savepoint directory; never empty by accident).
+fn restore_for(job: &Job, last_ended: Option<&LiveJob>, record: Option<&Record>) -> Restore {
+    if job.upgrade_mode == UpgradeMode::Stateless {
+        return Restore::Empty { why: "upgradeMode: stateless".into() };
+    }
+    match &job.restore.from.value {
+        RestoreFrom::None => Restore::Empty { why: "restore.from: none".into() },
+        RestoreFrom::Path(path) => Restore::Path { path: path.clone(), source: "restore.from".into() },
+        RestoreFrom::Latest => {
+            let newest_savepoint = record.and_then(Record::latest_savepoint);
+            match (newest_savepoint, last_ended) {
+                // A savepoint taken when (or after) the last job ended is the newest state.
+                (Some(sp), None) => Restore::Path { path: sp.path.clone(), source: "ledger".into() },
+                (Some(sp), Some(ended)) if sp.job_id.as_ref() == Some(&ended.id) => {
+                    Restore::Path { path: sp.path.clone(), source: "ledger".into() }
+                }
+                (_, Some(ended)) => Restore::LatestOf { job_id: ended.id.clone() },
+                (None, None) if record.is_some_and(|r| r.job_id.is_some()) => {
+                    Restore::LatestOf { job_id: record.and_then(|r| r.job_id.clone()).expect("checked") }
+                }
+                (None, None) => Restore::FirstDeployment,
+            }
+        }
+    }
+}
+
+fn adopt_or_block(job: &Job, u: &LiveJob, opts: &Options, problems: &mut Vec<String>) -> JobPlan {
+    let mut p = if opts.adopt {
+        let mut p = base(
+            job,
+            Action::Adopt,
+            "an unmanaged job with this name runs: savepoint it and redeploy it under management",
+        );
+        p.restore = Some(Restore::NewSavepoint);
+        p
+    } else {
+        problems.push(format!(
+            "an unmanaged job named `{}` ({}) runs: adopt it with --adopt, or cancel it, before flinkops deploys the spec",
+            job.name, u.id
+        ));
+        base(job, Action::Conflict, "an unmanaged job with this name runs; deploying would run the job twice")
+    };
+    p.live = Some(u.to_ref());
+    p
+}
+
+/// Managed jobs still running whose spec is gone.
+fn orphans(
+    managed: &ByTag,
+    tags: &BTreeMap<String, &str>,
+    ledger: &BTreeMap<String, Record>,
+    opts: &Options,
+) -> Vec<JobPlan> {
+    let ledger_names: BTreeMap<String, &str> =
+        ledger.keys().map(|n| (identity::name_tag(n), n.as_str())).collect();
+    let mut out = Vec::new();
+    for (tag, lives) in managed {
+        if tags.contains_key(tag) {
+            continue;
+        }
+        for live in lives.iter().filter(|j| j.is_active()) {
+            let name = ledger_names
+                .get(tag)
+                .map_or_else(|| format!("{} ({})", live.name, &live.id.as_str()[..6]), |n| n.to_string());
+            let (action, reason) = if opts.prune {
+                (Action::Stop, "its spec is gone: stop it with a savepoint (--prune)")
+            } else {
+                (Action::Orphan, "its spec is gone; left running (stop it with --prune)")
+            };
+            out.push(JobPlan {
+                name,
+                action,
+                reason: reason.into(),
+                changes: Vec::new(),
+                live: Some(live.to_ref()),
+                restore: None,
+                drift: None,
+                depends_on: Vec::new(),
+                blocked_by: None,
+                origin: None,
+                fingerprint: None,
+            });
+        }
+    }
+    out
+}
+
+/// A start waits for its dependencies to be running and healthy: one that will not be (a
+/// conflict, a suspension) blocks it and everything after it.
+fn mark_blocked(jobs: &mut [JobPlan], desired: &Desired) {
+    let by_name: BTreeMap<String, (Action, bool)> = jobs
+        .iter()
+        .map(|j| {
+            let suspended = desired.jobs.get(&j.name).is_some_and(|d| d.state == SpecState::Suspended);
+            (j.name.clone(), (j.action, suspended))
+        })
+        .collect();
+    let blocker = |start: &str| -> Option<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<&str> = desired
+            .jobs
+            .get(start)
+            .map(|j| j.depends_on.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        while let Some(dep) = stack.pop() {
+            if !seen.insert(dep) {
+                continue;
+            }
+            match by_name.get(dep) {
+                Some((Action::Conflict, _)) => {
+                    return Some(format!("`{dep}` cannot be acted on (see problems)"));
+                }
+                Some((_, true)) => return Some(format!("`{dep}` is suspended and will not become healthy")),
+                _ => {}
+            }
+            if let Some(d) = desired.jobs.get(dep) {
+                stack.extend(d.depends_on.iter().map(String::as_str));
+            }
+        }
+        None
+    };
+    for job in jobs.iter_mut().filter(|j| j.action.starts_a_job()) {
+        job.blocked_by = blocker(&job.name);
+    }
+}
+
+/// Stops first, downstream first; then starts, upstream first. Jobs in one wave are independent.
+fn waves(jobs: &[JobPlan], desired: &Desired) -> Vec<Wave> {
+    let level = levels(desired);
+    let max = level.values().copied().max().unwrap_or(0);
+    let mut stops: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut starts: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for j in jobs.iter().filter(|j| j.action.touches_cluster() && j.blocked_by.is_none()) {
+        let l = level.get(&j.name).copied();
+        match j.action {
+            // Orphans have no place in the graph: they stop first.
+            Action::Stop | Action::Suspend => {
+                stops.entry(l.map_or(0, |l| max - l + 1)).or_default().push(j.name.clone())
+            }
+            _ => starts.entry(l.unwrap_or(0)).or_default().push(j.name.clone()),
+        }
+    }
+    let stop_waves = stops.into_values().map(|jobs| Wave { kind: WaveKind::Stop, jobs });
+    let start_waves = starts.into_values().map(|jobs| Wave { kind: WaveKind::Start, jobs });
+    stop_waves.chain(start_waves).collect()
+}
+
+/// 0 for a job without dependencies, else one more than its deepest dependency. The spec layer
+/// guarantees there are no cycles; a cycle here would only stop the recursion early.
+pub fn levels(desired: &Desired) -> BTreeMap<String, usize> {
+    fn level(name: &str, desired: &Desired, memo: &mut BTreeMap<String, usize>, depth: usize) -> usize {
+        if let Some(l) = memo.get(name) {
+            return *l;
+        }
+        let deps = desired.jobs.get(name).map(|j| j.depends_on.as_slice()).unwrap_or_default();
+        let l = if depth > desired.jobs.len() {
+            0
+        } else {
+            deps.iter().map(|d| level(d, desired, memo, depth + 1) + 1).max().unwrap_or(0)
+        };
+        memo.insert(name.to_string(), l);
+        l
+    }
+    let mut memo = BTreeMap::new();
+    for name in desired.jobs.keys() {
+        level(name, desired, &mut memo, 0);
+    }
+    memo
+}

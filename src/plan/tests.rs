@@ -1,0 +1,369 @@
+//! The planner's decisions, one situation per test, and its laws as properties.
+
+use proptest::prelude::*;
+
+use super::fixtures::*;
+use super::*;
+use crate::flink::JobState;
+use crate::ledger::{SavepointReason, SavepointRecord};
+use crate::spec::model::UpgradeMode;
+
+fn run(
+    desired: &crate::spec::Desired,
+    live: Vec<LiveJob>,
+    ledger: &std::collections::BTreeMap<String, crate::ledger::Record>,
+) -> Plan {
+    plan(desired, &Observed { jobs: live }, ledger, &Options::default())
+}
+
+fn action_of<'p>(plan: &'p Plan, name: &str) -> &'p JobPlan {
+    plan.jobs.iter().find(|j| j.name == name).unwrap_or_else(|| panic!("{name} not in plan: {plan:#?}"))
+}
+
+fn pipeline() -> crate::spec::Desired {
+    desired([
+        job("ingest"),
+        job("enrich").after(&["ingest"]),
+        job("aggregate").after(&["enrich"]),
+        job("forwarder"),
+    ])
+}
+
+#[test]
+fn with_nothing_running_every_job_is_deployed_upstream_first() {
+    let plan = run(&pipeline(), vec![], &ledger([]));
+    assert!(
+        plan.jobs.iter().all(|j| j.action == Action::Deploy && j.restore == Some(Restore::FirstDeployment))
+    );
+    let waves: Vec<Vec<&str>> =
+        plan.waves.iter().map(|w| w.jobs.iter().map(String::as_str).collect()).collect();
+    assert_eq!(waves, [vec!["forwarder", "ingest"], vec!["enrich"], vec!["aggregate"]]);
+    assert_eq!(plan.summary().deploy, 4);
+}
+
+#[test]
+fn jobs_that_run_their_spec_need_nothing() {
+    let d = pipeline();
+    let live = d.jobs.values().map(|j| live_of(j, 1, JobState::Running)).collect();
+    let plan = run(&d, live, &ledger(d.jobs.values().map(record_of)));
+    assert!(!plan.has_changes(), "{plan:#?}");
+    assert!(plan.waves.is_empty());
+    assert!(plan.jobs.iter().all(|j| j.drift.is_none()));
+}
+
+#[test]
+fn a_changed_spec_is_upgraded_with_its_changed_fields() {
+    let old = job("enrich");
+    let new = job("enrich").with_parallelism(4);
+    let plan = run(&desired([new]), vec![live_of(&old, 1, JobState::Running)], &ledger([record_of(&old)]));
+    let p = action_of(&plan, "enrich");
+    assert_eq!(p.action, Action::Upgrade { mode: UpgradeMode::Savepoint });
+    assert_eq!(p.restore, Some(Restore::NewSavepoint));
+    assert_eq!(p.changes.len(), 1);
+    assert_eq!(
+        (p.changes[0].field.as_str(), p.changes[0].old.as_deref(), p.changes[0].new.as_deref()),
+        ("parallelism", Some("1"), Some("4"))
+    );
+    assert!(p.changes[0].forces_redeploy);
+    assert!(p.reason.starts_with("parallelism changed"), "{}", p.reason);
+    assert!(plan.details_known);
+}
+
+#[test]
+fn without_a_ledger_an_upgrade_is_still_found_but_without_details() {
+    let old = job("enrich");
+    let plan = run(
+        &desired([job("enrich").with_parallelism(4)]),
+        vec![live_of(&old, 1, JobState::Running)],
+        &ledger([]),
+    );
+    let p = action_of(&plan, "enrich");
+    assert_eq!(p.action, Action::Upgrade { mode: UpgradeMode::Savepoint });
+    assert!(p.changes.is_empty());
+    assert!(p.reason.contains("field details unknown"), "{}", p.reason);
+    assert!(!plan.details_known);
+}
+
+#[test]
+fn a_failed_job_is_deployed_again_from_its_latest_state_and_shown_as_drift() {
+    let j = job("ingest");
+    let failed = live_of(&j, 1, JobState::Failed);
+    let plan = run(&desired([j.clone()]), vec![failed.clone()], &ledger([record_of(&j)]));
+    let p = action_of(&plan, "ingest");
+    assert_eq!(p.action, Action::Deploy);
+    assert_eq!(p.restore, Some(Restore::LatestOf { job_id: failed.id.clone() }));
+    assert!(p.drift.as_deref().unwrap().contains("failed"));
+}
+
+#[test]
+fn a_savepoint_taken_from_the_last_job_is_the_restore_source() {
+    let j = job("ingest");
+    let stopped = live_of(&j, 1, JobState::Finished);
+    let mut record = record_of(&j);
+    record.savepoints.push(SavepointRecord {
+        path: "file:/sp/savepoint-abc".into(),
+        job_id: Some(stopped.id.clone()),
+        taken_at: "2026-01-01T00:00:00Z".into(),
+        reason: SavepointReason::Upgrade,
+    });
+    let plan = run(&desired([j]), vec![stopped], &ledger([record]));
+    let p = action_of(&plan, "ingest");
+    assert_eq!(
+        p.restore,
+        Some(Restore::Path { path: "file:/sp/savepoint-abc".into(), source: "ledger".into() })
+    );
+}
+
+#[test]
+fn restore_from_none_and_stateless_jobs_start_empty_on_purpose() {
+    let stateless = job("fwd").mode(UpgradeMode::Stateless);
+    let plan =
+        run(&desired([stateless.clone()]), vec![live_of(&stateless, 1, JobState::Canceled)], &ledger([]));
+    assert!(matches!(action_of(&plan, "fwd").restore, Some(Restore::Empty { .. })));
+}
+
+#[test]
+fn an_orphan_is_listed_and_stopped_only_with_prune() {
+    let gone = job("old-job");
+    let live = vec![live_of(&gone, 1, JobState::Running)];
+    let plan = run(&desired([]), live.clone(), &ledger([record_of(&gone)]));
+    assert_eq!(action_of(&plan, "old-job").action, Action::Orphan);
+    assert!(!plan.has_changes());
+    let pruned =
+        plan_with(&desired([]), live, &ledger([record_of(&gone)]), Options { prune: true, adopt: false });
+    assert_eq!(action_of(&pruned, "old-job").action, Action::Stop);
+    assert_eq!(pruned.waves[0].kind, WaveKind::Stop);
+}
+
+fn plan_with(
+    d: &crate::spec::Desired,
+    live: Vec<LiveJob>,
+    l: &std::collections::BTreeMap<String, crate::ledger::Record>,
+    o: Options,
+) -> Plan {
+    plan(d, &Observed { jobs: live }, l, &o)
+}
+
+#[test]
+fn unmanaged_jobs_are_listed_and_never_touched() {
+    let plan =
+        run(&desired([job("ingest")]), vec![unmanaged("someone-elses", 7, JobState::Running)], &ledger([]));
+    assert_eq!(plan.unmanaged.len(), 1);
+    assert_eq!(plan.jobs.len(), 1, "no action for the unmanaged job");
+}
+
+#[test]
+fn an_unmanaged_namesake_blocks_the_deploy_unless_adopted() {
+    let live = vec![unmanaged("ingest", 7, JobState::Running)];
+    let d = desired([job("ingest"), job("enrich").after(&["ingest"])]);
+    let plan = run(&d, live.clone(), &ledger([]));
+    assert_eq!(action_of(&plan, "ingest").action, Action::Conflict);
+    assert!(plan.problems[0].contains("--adopt"));
+    assert!(action_of(&plan, "enrich").blocked_by.is_some());
+    let adopted = plan_with(&d, live, &ledger([]), Options { prune: false, adopt: true });
+    assert_eq!(action_of(&adopted, "ingest").action, Action::Adopt);
+}
+
+#[test]
+fn two_live_jobs_for_one_spec_are_a_problem_not_a_guess() {
+    let j = job("ingest");
+    let plan = run(
+        &desired([j.clone()]),
+        vec![live_of(&j, 1, JobState::Running), live_of(&j, 2, JobState::Running)],
+        &ledger([]),
+    );
+    assert_eq!(action_of(&plan, "ingest").action, Action::Conflict);
+    assert_eq!(plan.problems.len(), 1);
+    assert!(plan.waves.is_empty());
+}
+
+#[test]
+fn settings_only_changes_are_recorded_without_touching_the_job() {
+    let old = job("ingest");
+    let mut new = job("ingest");
+    new.health.stable_for.value = crate::spec::model::Duration::seconds(60);
+    let plan = run(&desired([new]), vec![live_of(&old, 1, JobState::Running)], &ledger([record_of(&old)]));
+    let p = action_of(&plan, "ingest");
+    assert_eq!(p.action, Action::UpdateSettings);
+    assert_eq!(p.changes[0].field, "health.stableFor");
+    assert!(!p.changes[0].forces_redeploy);
+    assert!(plan.waves.is_empty(), "nothing to do on the cluster");
+}
+
+#[test]
+fn suspending_stops_the_job_and_resuming_starts_it_from_the_suspension_savepoint() {
+    let running = job("ingest");
+    let suspended = job("ingest").suspended();
+    let live = live_of(&running, 1, JobState::Running);
+    let plan = run(&desired([suspended.clone()]), vec![live.clone()], &ledger([record_of(&running)]));
+    assert_eq!(action_of(&plan, "ingest").action, Action::Suspend);
+
+    let stopped = LiveJob { state: JobState::Finished, end_time: 5_000, ..live };
+    let still = run(&desired([suspended.clone()]), vec![stopped.clone()], &ledger([record_of(&suspended)]));
+    assert_eq!(action_of(&still, "ingest").action, Action::None);
+
+    let mut record = record_of(&suspended);
+    record.savepoints.push(SavepointRecord {
+        path: "file:/sp/s1".into(),
+        job_id: Some(stopped.id.clone()),
+        taken_at: "2026-01-01T00:00:00Z".into(),
+        reason: SavepointReason::Suspend,
+    });
+    let resumed = run(&desired([running]), vec![stopped], &ledger([record]));
+    let p = action_of(&resumed, "ingest");
+    assert_eq!(p.action, Action::Resume);
+    assert_eq!(p.restore, Some(Restore::Path { path: "file:/sp/s1".into(), source: "ledger".into() }));
+}
+
+#[test]
+fn a_job_after_a_suspended_one_waits_and_says_why() {
+    let d = desired([job("ingest").suspended(), job("enrich").after(&["ingest"])]);
+    let plan = run(&d, vec![], &ledger([]));
+    assert!(action_of(&plan, "enrich").blocked_by.as_deref().unwrap().contains("suspended"));
+}
+
+#[test]
+fn a_restarting_job_is_reported_as_drift() {
+    let j = job("ingest");
+    let plan = run(&desired([j.clone()]), vec![live_of(&j, 1, JobState::Restarting)], &ledger([]));
+    let p = action_of(&plan, "ingest");
+    assert_eq!(p.action, Action::None);
+    assert!(p.drift.as_deref().unwrap().contains("RESTARTING"));
+}
+
+// --- laws ---------------------------------------------------------------------------------------
+
+const NAMES: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
+
+/// What a spec's live side looks like before planning.
+#[derive(Debug, Clone, Copy)]
+enum Before {
+    Nothing,
+    Current,
+    OldVersion,
+    Failed,
+    Cancelled,
+}
+
+fn scenario() -> impl Strategy<Value = Vec<(usize, Vec<usize>, Before, bool, u32)>> {
+    let before = prop_oneof![
+        Just(Before::Nothing),
+        Just(Before::Current),
+        Just(Before::OldVersion),
+        Just(Before::Failed),
+        Just(Before::Cancelled)
+    ];
+    proptest::collection::vec(
+        (proptest::collection::vec(0usize..6, 0..3), before, any::<bool>(), 1u32..4),
+        1..=6,
+    )
+    .prop_map(|specs| {
+        specs
+            .into_iter()
+            .enumerate()
+            // Dependencies only on earlier names: a DAG by construction.
+            .map(|(i, (deps, b, rec, p))| (i, deps.into_iter().filter(|d| *d < i).collect(), b, rec, p))
+            .collect()
+    })
+}
+
+fn build(
+    s: &[(usize, Vec<usize>, Before, bool, u32)],
+) -> (crate::spec::Desired, Vec<LiveJob>, std::collections::BTreeMap<String, crate::ledger::Record>) {
+    let mut jobs = Vec::new();
+    let mut live = Vec::new();
+    let mut records = Vec::new();
+    for (i, deps, before, has_record, p) in s {
+        let deps: Vec<&str> = deps.iter().map(|d| NAMES[*d]).collect();
+        let j = job(NAMES[*i]).after(&deps).with_parallelism(*p);
+        let old = job(NAMES[*i]).after(&deps).with_parallelism(p + 10);
+        match before {
+            Before::Nothing => {}
+            Before::Current => live.push(live_of(&j, 1, JobState::Running)),
+            Before::OldVersion => live.push(live_of(&old, 1, JobState::Running)),
+            Before::Failed => live.push(live_of(&j, 1, JobState::Failed)),
+            Before::Cancelled => live.push(live_of(&old, 1, JobState::Canceled)),
+        }
+        if *has_record && !matches!(before, Before::Nothing) {
+            records.push(record_of(if matches!(before, Before::OldVersion) { &old } else { &j }));
+        }
+        jobs.push(j);
+    }
+    // Someone else's jobs, which every plan must list and leave alone.
+    live.push(unmanaged("someone-elses", 7, JobState::Running));
+    live.push(unmanaged("another", 9, JobState::Running));
+    (desired(jobs), live, ledger(records))
+}
+
+/// Carry out a plan the way apply would, as far as the observations and the ledger can tell.
+fn simulate(
+    plan: &Plan,
+    d: &crate::spec::Desired,
+    live: &mut Vec<LiveJob>,
+    l: &mut std::collections::BTreeMap<String, crate::ledger::Record>,
+) {
+    for (n, p) in plan.jobs.iter().enumerate() {
+        let end = |live: &mut Vec<LiveJob>, id: &crate::flink::JobId| {
+            for j in live.iter_mut().filter(|j| &j.id == id) {
+                j.state = JobState::Finished;
+                j.end_time = 9_000;
+            }
+        };
+        if p.action.starts_a_job() {
+            if let Some(old) = &p.live {
+                end(live, &old.id);
+            }
+            let spec = &d.jobs[&p.name];
+            live.push(live_of(spec, 100 + n as u8, JobState::Running));
+        }
+        if matches!(p.action, Action::Suspend | Action::Stop)
+            && let Some(old) = &p.live
+        {
+            end(live, &old.id);
+        }
+        if p.action.is_change()
+            && let Some(spec) = d.jobs.get(&p.name)
+        {
+            l.insert(p.name.clone(), record_of(spec));
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn planning_the_result_of_a_plan_gives_an_empty_plan(s in scenario()) {
+        let (d, mut live, mut l) = build(&s);
+        let first = run(&d, live.clone(), &l);
+        simulate(&first, &d, &mut live, &mut l);
+        let second = run(&d, live, &l);
+        prop_assert!(!second.has_changes(), "first: {first:#?}\nsecond: {second:#?}");
+    }
+
+    #[test]
+    fn waves_respect_every_dependency(s in scenario()) {
+        let (d, live, l) = build(&s);
+        let plan = run(&d, live, &l);
+        let wave_of = |name: &str| plan.waves.iter().position(|w| w.jobs.iter().any(|j| j == name));
+        for job in d.jobs.values() {
+            for dep in &job.depends_on {
+                if let (Some(a), Some(b)) = (wave_of(&job.name), wave_of(dep)) {
+                    prop_assert!(b < a, "{dep} (wave {b}) must come before {} (wave {a})", job.name);
+                }
+            }
+        }
+        // Every job that changes on the cluster is in exactly one wave.
+        for p in plan.jobs.iter().filter(|p| p.action.touches_cluster()) {
+            prop_assert_eq!(plan.waves.iter().filter(|w| w.jobs.contains(&p.name)).count(), 1);
+        }
+    }
+
+    #[test]
+    fn identical_input_gives_an_identical_plan_whatever_the_order_flink_listed_jobs_in(s in scenario()) {
+        let (d, live, l) = build(&s);
+        let a = serde_json::to_string(&run(&d, live.clone(), &l)).unwrap();
+        let mut reversed = live;
+        reversed.reverse();
+        let b = serde_json::to_string(&run(&d, reversed, &l)).unwrap();
+        prop_assert_eq!(a, b);
+    }
+}
