@@ -116,6 +116,21 @@ hex_id!(
     "trigger id"
 );
 
+/// In JSON a job id is its text form; the schema says so (used by the plan's schema).
+impl schemars::JsonSchema for JobId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "JobId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A Flink job id: 32 lowercase hexadecimal digits.",
+            "type": "string",
+            "pattern": "^[0-9a-f]{32}$"
+        })
+    }
+}
+
 /// The id of an uploaded jar: the basename Flink gave the file (`<uuid>_<name>.jar`).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -2,6 +2,7 @@
 //! drift; jobs flinkops does not manage; and the live state the plan rests on. Serialisable: the
 //! JSON form (`plan -o json`, `plan --out`) is this, versioned by `formatVersion`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::flink::{JobId, JobState};
@@ -10,7 +11,7 @@ use crate::spec::model::UpgradeMode;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The decided actions and the observations they rest on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     pub format_version: u32,
@@ -33,22 +34,26 @@ pub struct Plan {
 }
 
 /// Which cluster, and which Flink version it ran when observed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterRef {
+    /// The REST URL flinkops talked to.
     pub url: String,
+    /// The Flink version the cluster reported.
     pub flink_version: String,
 }
 
 /// A group of actions that may run at the same time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Wave {
     pub kind: WaveKind,
+    /// Job names, sorted.
     pub jobs: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Whether a wave stops or starts jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum WaveKind {
     /// Stops (suspend, prune), downstream first.
@@ -58,9 +63,11 @@ pub enum WaveKind {
 }
 
 /// One job's part of the plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobPlan {
+    /// The spec name; for a managed job without a spec, its ledger name or its Flink job name
+    /// with the first 6 hex digits of its id.
     pub name: String,
     pub action: Action,
     /// Why, in one sentence a reviewer understands.
@@ -92,7 +99,7 @@ pub struct JobPlan {
 }
 
 /// What apply does with a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "type")]
 pub enum Action {
     /// Nothing: the live job runs the spec (or is suspended as the spec says).
@@ -104,7 +111,10 @@ pub enum Action {
     /// Start a job that the spec suspended, from its suspension savepoint.
     Resume,
     /// Replace the running job by the new version, carrying state as `mode` says.
-    Upgrade { mode: UpgradeMode },
+    Upgrade {
+        /// How state is carried to the new version.
+        mode: UpgradeMode,
+    },
     /// Stop with a savepoint and keep it stopped (`state: suspended`).
     Suspend,
     /// Stop with a savepoint a managed job whose spec is gone (`--prune`).
@@ -135,12 +145,15 @@ impl Action {
 }
 
 /// One changed field: `parallelism: 2 -> 4`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FieldChange {
+    /// The field as written in the spec: `parallelism`, `args[2]`, `flinkConfiguration.<key>`.
     pub field: String,
+    /// The value last applied (absent for an added field). Secrets show as `(sensitive)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old: Option<String>,
+    /// The value in the spec now (absent for a removed field). Secrets show as `(sensitive)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new: Option<String>,
     /// This change alone makes the job redeploy.
@@ -148,7 +161,7 @@ pub struct FieldChange {
 }
 
 /// Where a started job's state comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "from")]
 pub enum Restore {
     /// A savepoint taken by this action just before (upgrade, adopt).
@@ -156,25 +169,39 @@ pub enum Restore {
     /// The latest retained checkpoint of the running job (`last-state`).
     LastCheckpoint,
     /// A savepoint or checkpoint known now.
-    Path { path: String, source: String },
+    Path {
+        /// Where the savepoint or checkpoint is (`file:/…`, `s3://…`).
+        path: String,
+        /// How flinkops knows it: `ledger` (a savepoint it took) or `restore.from` (the spec).
+        source: String,
+    },
     /// The latest state of an ended job, found at apply time (retained checkpoint, then the
     /// savepoint directory); apply refuses to start empty when there is none.
-    LatestOf { job_id: JobId },
+    LatestOf {
+        /// The ended job whose state is looked up.
+        job_id: JobId,
+    },
     /// Empty on purpose: `restore.from: none`, `upgradeMode: stateless`.
-    Empty { why: String },
+    Empty {
+        /// The setting that asks for it.
+        why: String,
+    },
     /// Empty because the job was never deployed.
     FirstDeployment,
 }
 
 /// A live job as observed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveRef {
     pub id: JobId,
+    /// The Flink job name.
     pub name: String,
     pub state: JobState,
+    /// Tasks in state RUNNING.
     #[serde(default)]
     pub tasks_running: u32,
+    /// All tasks of the job.
     #[serde(default)]
     pub tasks_total: u32,
 }
@@ -202,10 +229,14 @@ impl Plan {
 }
 
 /// How many jobs each kind of action touches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Summary {
+    /// Jobs to start: deploy, resume, adopt.
     pub deploy: usize,
+    /// Jobs to replace by a new version.
     pub upgrade: usize,
+    /// Jobs whose settings only are recorded (the job is not touched).
     pub settings: usize,
+    /// Jobs to stop with a savepoint: suspend, prune.
     pub stop: usize,
 }

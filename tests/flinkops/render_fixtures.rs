@@ -1,0 +1,309 @@
+//! The plans the render tests render, built through the public API: YAML specs written to a
+//! temporary directory and loaded with `spec::load_with` (so `${VAR}` is resolved and marked
+//! sensitive as in real use), live jobs with the ids flinkops gives its jobs, and ledger records
+//! of what was applied before.
+
+use std::path::Path;
+
+use flinkops::flink::{JobId, JobState};
+use flinkops::ledger::{AppliedSpec, Record, SavepointReason, SavepointRecord};
+use flinkops::plan::model::ClusterRef;
+use flinkops::plan::{LiveJob, Observed, Options, Plan, identity, plan};
+use flinkops::spec::{self, Desired, Inputs, Job};
+
+/// The database password `orders-enrich` was last applied with.
+pub const SECRET_OLD: &str = "hunter2-old-Pa55w0rd";
+/// The database password in the environment now.
+pub const SECRET_NEW: &str = "s3cr3t-new-Pa55w0rd";
+
+/// A job spec with a URL jar (nothing to hash) plus `body`.
+fn spec(name: &str, body: &str) -> String {
+    format!(
+        "name: {name}\njar: https://repo.example.com/jars/{name}-1.0.jar\njarSha256: {}\nentryClass: dev.example.{}\n{body}",
+        "ab".repeat(32),
+        name.replace('-', "_"),
+    )
+}
+
+/// The example pipeline: ingest → enrich → aggregate, and an independent forwarder.
+/// `enrich` is the spec for `orders-enrich` (see [`ENRICH_V1`], [`ENRICH_V2`]).
+pub fn pipeline_with(enrich: &str, forwarder_state: &str) -> Vec<String> {
+    vec![
+        spec("orders-ingest", "args: [--rate, \"20\"]\nparallelism: 2\n"),
+        spec("orders-enrich", enrich),
+        spec(
+            "orders-aggregate",
+            "args: [--window, 1m]\nupgradeMode: last-state\ndependsOn: [orders-enrich]\n",
+        ),
+        spec(
+            "metrics-forwarder",
+            &format!("upgradeMode: stateless\nrestore:\n  from: none\nstate: {forwarder_state}\n"),
+        ),
+    ]
+}
+
+pub const ENRICH_V1: &str = "\
+args: [--db-password, \"${ORDERS_DB_PASSWORD}\", --tag, v1]
+parallelism: 1
+flinkConfiguration:
+  execution.checkpointing.interval: 10s
+  pipeline.name: orders-enrich-v1
+dependsOn: [orders-ingest]
+";
+
+/// v1 with: a new password, parallelism 1 → 4, `pipeline.name` removed,
+/// `state.backend.type` added, and the savepoint timeout (a setting) raised.
+pub const ENRICH_V2: &str = "\
+args: [--db-password, \"${ORDERS_DB_PASSWORD}\", --tag, v1]
+parallelism: 4
+flinkConfiguration:
+  execution.checkpointing.interval: 10s
+  state.backend.type: rocksdb
+savepoint:
+  timeout: 15m
+dependsOn: [orders-ingest]
+";
+
+pub fn pipeline() -> Vec<String> {
+    pipeline_with(ENRICH_V1, "running")
+}
+
+/// Load spec texts as `flinkops plan` would, with `ORDERS_DB_PASSWORD` set to `secret`.
+pub fn load(specs: &[String], secret: &str) -> Desired {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, text) in specs.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("job-{i}.yaml")), text).unwrap();
+    }
+    let env = |k: &str| (k == "ORDERS_DB_PASSWORD").then(|| secret.to_string());
+    let hash = |p: &Path| -> std::io::Result<String> { panic!("URL jars are not hashed: {}", p.display()) };
+    let loaded = spec::load_with(dir.path(), &Inputs { env: &env, hash_jar: &hash });
+    assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+    let mut desired = loaded.desired;
+    // The origin names the temporary directory: keep the file name only, for stable snapshots.
+    for job in desired.jobs.values_mut() {
+        job.origin = job.origin.rsplit('/').next().unwrap().to_string();
+    }
+    desired
+}
+
+pub fn job<'d>(desired: &'d Desired, name: &str) -> &'d Job {
+    &desired.jobs[name]
+}
+
+/// A live job flinkops started for `job` (submission `n` picks the id).
+pub fn live(job: &Job, n: u8, state: JobState) -> LiveJob {
+    live_job(identity::job_id(&job.name, &job.fingerprint, [0, 0, n]), &job.name, state)
+}
+
+/// A job flinkops did not start.
+pub fn unmanaged(name: &str, n: u8, state: JobState) -> LiveJob {
+    live_job(JobId::from_bytes([n; 16]), name, state)
+}
+
+fn live_job(id: JobId, name: &str, state: JobState) -> LiveJob {
+    let ended = state.is_terminal();
+    LiveJob {
+        id,
+        name: name.to_string(),
+        state,
+        start_time: 1_700_000_000_000,
+        end_time: if ended { 1_700_000_100_000 } else { -1 },
+        tasks_running: if state == JobState::Running { 2 } else { 0 },
+        tasks_total: 2,
+    }
+}
+
+/// Every job of `desired` running as applied.
+pub fn all_running(desired: &Desired) -> Vec<LiveJob> {
+    desired.jobs.values().map(|j| live(j, 1, JobState::Running)).collect()
+}
+
+/// The ledger record after `job` was applied.
+pub fn record(job: &Job) -> Record {
+    let mut r = Record::new(&job.name);
+    r.applied = Some(AppliedSpec::of(job));
+    r
+}
+
+pub fn records(desired: &Desired) -> Vec<Record> {
+    desired.jobs.values().map(record).collect()
+}
+
+/// Plan against the example cluster.
+pub fn plan_of(desired: &Desired, live: Vec<LiveJob>, ledger: Vec<Record>, opts: Options) -> Plan {
+    let ledger = ledger.into_iter().map(|r| (r.name.clone(), r)).collect();
+    let mut p = plan(desired, &Observed { jobs: live }, &ledger, &opts);
+    p.cluster =
+        Some(ClusterRef { url: "http://flink.example.com:8081".into(), flink_version: "2.1.0".into() });
+    p
+}
+
+fn plain() -> Options {
+    Options::default()
+}
+
+/// A named plan, for tests that go over all of them.
+pub struct Case {
+    pub name: &'static str,
+    pub plan: Plan,
+}
+
+pub fn nothing_running() -> Plan {
+    plan_of(&load(&pipeline(), SECRET_OLD), vec![], vec![], plain())
+}
+
+pub fn in_sync() -> Plan {
+    let d = load(&pipeline(), SECRET_OLD);
+    plan_of(&d, all_running(&d), records(&d), plain())
+}
+
+/// `orders-enrich` v1 (old password) runs; the specs say v2 (new password).
+pub fn one_changed() -> Plan {
+    let old = load(&pipeline(), SECRET_OLD);
+    let new = load(&pipeline_with(ENRICH_V2, "running"), SECRET_NEW);
+    plan_of(&new, all_running(&old), records(&old), plain())
+}
+
+/// `orders-ingest` failed; `orders-aggregate` restarts with no task running.
+pub fn one_failed() -> Plan {
+    let d = load(&pipeline(), SECRET_OLD);
+    let mut live = all_running(&d);
+    for l in &mut live {
+        if l.name == "orders-ingest" {
+            *l = self::live(job(&d, "orders-ingest"), 1, JobState::Failed);
+        } else if l.name == "orders-aggregate" {
+            l.state = JobState::Restarting;
+            l.tasks_running = 0;
+        }
+    }
+    plan_of(&d, live, records(&d), plain())
+}
+
+/// `legacy-sessionizer` still runs, its spec deleted; with or without `--prune`.
+pub fn orphan(prune: bool) -> Plan {
+    let d = load(&pipeline(), SECRET_OLD);
+    let gone = load(&[spec("legacy-sessionizer", "parallelism: 2\n")], SECRET_OLD);
+    let mut live = all_running(&d);
+    live.push(self::live(job(&gone, "legacy-sessionizer"), 1, JobState::Running));
+    let mut ledger = records(&d);
+    ledger.push(record(job(&gone, "legacy-sessionizer")));
+    plan_of(&d, live, ledger, Options { prune, adopt: false })
+}
+
+/// Someone runs a job by hand; all specs are in sync.
+pub fn unmanaged_job() -> Plan {
+    let d = load(&pipeline(), SECRET_OLD);
+    let mut live = all_running(&d);
+    live.push(unmanaged("adhoc-sql-gateway", 0x07, JobState::Running));
+    live.push(unmanaged("one-off-backfill", 0x08, JobState::Finished));
+    plan_of(&d, live, records(&d), plain())
+}
+
+/// A job named `orders-ingest` runs that flinkops did not start: ingest cannot be deployed, and
+/// enrich and aggregate, downstream of it, are blocked. The forwarder is deployed.
+pub fn conflict(adopt: bool) -> Plan {
+    let d = load(&pipeline(), SECRET_OLD);
+    let live = vec![unmanaged("orders-ingest", 0x42, JobState::Running)];
+    plan_of(&d, live, vec![], Options { prune: false, adopt })
+}
+
+/// Two live jobs run `orders-ingest` (someone resubmitted it by hand): apply cannot choose.
+pub fn two_live_jobs() -> Plan {
+    let d = load(&pipeline(), SECRET_OLD);
+    let mut live = all_running(&d);
+    live.push(self::live(job(&d, "orders-ingest"), 2, JobState::Running));
+    plan_of(&d, live, records(&d), plain())
+}
+
+/// Only `savepoint.timeout` of `orders-ingest` changed: recorded, the job is not touched.
+pub fn settings_only() -> Plan {
+    let ingest_v2 =
+        spec("orders-ingest", "args: [--rate, \"20\"]\nparallelism: 2\nsavepoint:\n  timeout: 20m\n");
+    let old = load(&pipeline(), SECRET_OLD);
+    let mut specs = pipeline();
+    specs[0] = ingest_v2;
+    let new = load(&specs, SECRET_OLD);
+    plan_of(&new, all_running(&old), records(&old), plain())
+}
+
+/// The forwarder's spec says `state: suspended` while it runs.
+pub fn suspend() -> Plan {
+    let old = load(&pipeline(), SECRET_OLD);
+    let new = load(&pipeline_with(ENRICH_V1, "suspended"), SECRET_OLD);
+    plan_of(&new, all_running(&old), records(&old), plain())
+}
+
+/// Ingest was suspended by flinkops (a savepoint in the ledger); its spec says running again.
+pub fn resume() -> Plan {
+    let d = load(&pipeline(), SECRET_OLD);
+    let mut live = all_running(&d);
+    let ingest = job(&d, "orders-ingest");
+    let stopped = self::live(ingest, 1, JobState::Finished);
+    live.retain(|l| l.name != "orders-ingest");
+    live.push(stopped.clone());
+    let mut ledger = records(&d);
+    let rec = ledger.iter_mut().find(|r| r.name == "orders-ingest").unwrap();
+    rec.applied.as_mut().unwrap().state = flinkops::spec::model::JobState::Suspended;
+    rec.job_id = Some(stopped.id.clone());
+    rec.savepoints.push(SavepointRecord {
+        path: "s3://flink/savepoints/savepoint-17f61c-2b5f0e1d3a4c".into(),
+        job_id: Some(stopped.id),
+        taken_at: "2026-01-05T09:30:00Z".into(),
+        reason: SavepointReason::Suspend,
+    });
+    plan_of(&d, live, ledger, plain())
+}
+
+/// Ingest runs another version and there is no ledger (CI without the state directory).
+pub fn upgrade_without_ledger() -> Plan {
+    let old = load(&pipeline(), SECRET_OLD);
+    let mut specs = pipeline();
+    specs[0] = spec("orders-ingest", "args: [--rate, \"40\"]\nparallelism: 2\n");
+    let new = load(&specs, SECRET_OLD);
+    let mut p = plan_of(&new, all_running(&old), vec![], plain());
+    p.cluster = None;
+    p
+}
+
+/// Every plan above, by name.
+pub fn all() -> Vec<Case> {
+    vec![
+        Case { name: "nothing_running", plan: nothing_running() },
+        Case { name: "in_sync", plan: in_sync() },
+        Case { name: "one_changed", plan: one_changed() },
+        Case { name: "one_failed", plan: one_failed() },
+        Case { name: "orphan", plan: orphan(false) },
+        Case { name: "orphan_pruned", plan: orphan(true) },
+        Case { name: "unmanaged", plan: unmanaged_job() },
+        Case { name: "conflict", plan: conflict(false) },
+        Case { name: "adopt", plan: conflict(true) },
+        Case { name: "two_live_jobs", plan: two_live_jobs() },
+        Case { name: "settings_only", plan: settings_only() },
+        Case { name: "suspend", plan: suspend() },
+        Case { name: "resume", plan: resume() },
+        Case { name: "upgrade_without_ledger", plan: upgrade_without_ledger() },
+    ]
+}
+
+/// The four outputs of one plan.
+pub struct Rendered {
+    pub human: String,
+    pub coloured: String,
+    pub json: String,
+    pub markdown: String,
+}
+
+pub fn render(plan: &Plan) -> Rendered {
+    use flinkops::output::Styles;
+    let text = |f: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
+        let mut out = Vec::new();
+        f(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    Rendered {
+        human: text(&|o| flinkops::render::human(plan, &Styles::plain(), o)),
+        coloured: text(&|o| flinkops::render::human(plan, &Styles::colored(), o)),
+        json: text(&|o| flinkops::render::json(plan, o)),
+        markdown: text(&|o| flinkops::render::markdown(plan, o)),
+    }
+}
