@@ -149,7 +149,7 @@ pub struct FieldChange {
 
 /// Where a started job's state comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "from")]
+#[serde(rename_all = "kebab-case", rename_all_fields = "camelCase", tag = "from")]
 pub enum Restore {
     /// A savepoint taken by this action just before (upgrade, adopt).
     NewSavepoint,
