@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod exit;
 pub mod flink;
 pub mod ledger;

@@ -68,6 +68,26 @@ pub fn use_color(color: ColorChoice, is_terminal: bool) -> bool {
     }
 }
 
+/// Print an error, its causes and a hint on stderr, and return exit code 1. The binary's edge:
+/// every command reports a failure through here, so they all look alike.
+pub fn fail(err: &dyn std::error::Error, help: Option<&str>, color: ColorChoice) -> std::process::ExitCode {
+    use std::io::Write;
+    let styles = Styles::stderr(color);
+    let (e, b) = (styles.error, styles.bold);
+    let mut msg = format!("{}error:{} {err}\n", e.render(), e.render_reset());
+    let mut source = err.source();
+    while let Some(cause) = source {
+        msg.push_str(&format!("  caused by: {cause}\n"));
+        source = cause.source();
+    }
+    if let Some(help) = help {
+        msg.push_str(&format!("  {}hint:{} {help}\n", b.render(), b.render_reset()));
+    }
+    // Nothing sensible is left to do if stderr itself is gone.
+    let _ = std::io::stderr().write_all(msg.as_bytes());
+    crate::exit::code(crate::exit::ERROR)
+}
+
 /// Set up `tracing` on stderr according to -v/-q, `--log-format` and `FLINKOPS_LOG`.
 pub fn init_logging(global: &GlobalArgs) {
     let default = match (global.quiet, global.verbose) {

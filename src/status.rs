@@ -100,16 +100,16 @@ pub fn run(args: &StatusArgs, color: ColorChoice) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
     let runtime = match runtime {
         Ok(rt) => rt,
-        Err(e) => return fail(&e, None, color),
+        Err(e) => return crate::output::fail(&e, None, color),
     };
     let config = match args.connection.client_config() {
         Ok(config) => config,
-        Err(e) => return fail(&e, Some(e.help()), color),
+        Err(e) => return crate::output::fail(&e, Some(e.help()), color),
     };
     let report = runtime.block_on(async { fetch(&Client::new(config)?).await });
     let report = match report {
         Ok(report) => report,
-        Err(e) => return fail(&e, e.help(), color),
+        Err(e) => return crate::output::fail(&e, e.help(), color),
     };
     let mut stdout = io::stdout().lock();
     let written = match args.output {
@@ -119,26 +119,8 @@ pub fn run(args: &StatusArgs, color: ColorChoice) -> ExitCode {
     match written.and_then(|()| stdout.flush()) {
         Ok(()) => exit::code(exit::OK),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => exit::code(exit::OK),
-        Err(e) => fail(&e, None, color),
+        Err(e) => crate::output::fail(&e, None, color),
     }
-}
-
-/// Print an error, its causes and a hint on stderr, and return exit code 1.
-fn fail(err: &dyn std::error::Error, help: Option<&str>, color: ColorChoice) -> ExitCode {
-    let styles = Styles::stderr(color);
-    let (e, b) = (styles.error, styles.bold);
-    let mut msg = format!("{}error:{} {err}\n", e.render(), e.render_reset());
-    let mut source = err.source();
-    while let Some(cause) = source {
-        msg.push_str(&format!("  caused by: {cause}\n"));
-        source = cause.source();
-    }
-    if let Some(help) = help {
-        msg.push_str(&format!("  {}hint:{} {help}\n", b.render(), b.render_reset()));
-    }
-    // Nothing sensible is left to do if stderr itself is gone.
-    let _ = io::stderr().write_all(msg.as_bytes());
-    exit::code(exit::ERROR)
 }
 
 /// Read the cluster's version, its jobs, and the checkpoints of the jobs that are not terminal.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use connection::ConnectionArgs;
+pub use connection::{ConnectionArgs, ConnectionError};
 
 /// Declarative GitOps for Apache Flink jobs.
 ///
@@ -98,8 +98,13 @@ pub enum Command {
     Status(StatusArgs),
 
     /// Compare the specs with the live jobs and print what `apply` would do. Read-only.
-    /// (Not implemented yet.)
-    Plan(NotYetArgs),
+    ///
+    /// Exit code 0 when the plan could be made (with --detailed-exitcode: 0 no changes,
+    /// 2 changes), 1 on invalid specs, an unreachable cluster, or jobs apply cannot act on.
+    #[command(
+        after_help = "Examples:\n  flinkops plan specs/\n  flinkops plan specs/ --detailed-exitcode -o markdown > plan.md\n  flinkops plan specs/ --out plan.json    # then: flinkops apply plan.json"
+    )]
+    Plan(PlanArgs),
 
     /// Carry out the plan: savepoint-safe upgrades in dependency order, with a health gate and
     /// rollback. (Not implemented yet.)
@@ -147,6 +152,60 @@ pub struct StatusArgs {
     /// `text`: a table; `json`: one JSON document.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text, env = "FLINKOPS_OUTPUT")]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The directory of job specs (searched recursively), or one spec file.
+    #[arg(default_value = ".", env = "FLINKOPS_SPECS")]
+    pub path: PathBuf,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// `text`: for people (Terraform-like); `json`: the versioned plan document; `markdown`: a
+    /// pull-request comment.
+    #[arg(short, long, value_enum, default_value_t = PlanFormat::Text, env = "FLINKOPS_OUTPUT")]
+    pub output: PlanFormat,
+
+    /// Also write the plan as JSON to FILE, for `flinkops apply FILE` (which applies exactly that
+    /// plan and refuses it if the live jobs changed meanwhile).
+    #[arg(long, value_name = "FILE", env = "FLINKOPS_PLAN_OUT")]
+    pub out: Option<PathBuf>,
+
+    /// Exit 2 when the plan has changes, 0 when it has none (1 stays an error), like Terraform.
+    #[arg(long, env = "FLINKOPS_DETAILED_EXITCODE")]
+    pub detailed_exitcode: bool,
+
+    /// Plan to stop (with a savepoint) managed jobs whose spec was deleted. Off by default: an
+    /// orphan is only reported.
+    #[arg(long, env = "FLINKOPS_PRUNE")]
+    pub prune: bool,
+
+    /// Plan to take over a running job that flinkops did not start when its Flink job name is a
+    /// spec's name: savepoint it and redeploy it under management.
+    #[arg(long, env = "FLINKOPS_ADOPT")]
+    pub adopt: bool,
+}
+
+/// Where flinkops keeps its ledger and caches.
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// The state directory: the ledger (what was applied, the savepoints taken) and caches. Plan
+    /// works without it, with fewer details.
+    #[arg(long, value_name = "DIR", default_value = crate::ledger::DEFAULT_DIR, env = "FLINKOPS_STATE_DIR")]
+    pub state_dir: PathBuf,
+}
+
+/// Output format of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
 }
 
 /// Arguments of a command that is declared but not built yet.

@@ -162,7 +162,7 @@ pub struct FieldChange {
 
 /// Where a started job's state comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case", tag = "from")]
+#[serde(rename_all = "kebab-case", rename_all_fields = "camelCase", tag = "from")]
 pub enum Restore {
     /// A savepoint taken by this action just before (upgrade, adopt).
     NewSavepoint,

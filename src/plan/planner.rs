@@ -394,7 +394,7 @@ fn mark_blocked(jobs: &mut [JobPlan], desired: &Desired) {
             }
             match by_name.get(dep) {
                 Some((Action::Conflict, _)) => {
-                    return Some(format!("`{dep}` cannot be acted on (see problems)"));
+                    return Some(format!("`{dep}` cannot be acted on (see Errors)"));
                 }
                 Some((_, true)) => return Some(format!("`{dep}` is suspended and will not become healthy")),
                 _ => {}

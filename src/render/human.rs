@@ -46,7 +46,7 @@ fn sections(plan: &Plan, styles: &Styles, out: &mut Vec<u8>) -> io::Result<()> {
         writeln!(out, "Cluster: {} (Flink {})\n", clean(&c.url), clean(&c.flink_version))?;
     }
     if !plan.has_changes() {
-        writeln!(out, "{}\n", Paint(s.bold, words::NO_CHANGES))?;
+        writeln!(out, "{}\n", Paint(s.bold, &words::summary_line(plan)))?;
         drift(plan, s, out)?;
         left_alone(plan, s, out)?;
         errors(plan, s, out)?;

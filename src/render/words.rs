@@ -10,6 +10,10 @@ use crate::spec::model::UpgradeMode;
 
 /// The exact line for a plan without changes.
 pub const NO_CHANGES: &str = "No changes. Live jobs match the specs.";
+/// Said instead of [`NO_CHANGES`] when nothing will change but some job cannot be acted on: the
+/// live jobs then do not all match the specs, and saying so would hide it.
+pub const NO_CHANGES_BUT_ERRORS: &str =
+    "No changes that apply can make; some jobs need attention (see Errors).";
 
 /// A symbol in the gutter: what happens to the job on the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -286,7 +290,7 @@ pub fn untouched(plan: &Plan) -> impl Iterator<Item = &LiveRef> {
 /// The summary line, or [`NO_CHANGES`].
 pub fn summary_line(plan: &Plan) -> String {
     if !plan.has_changes() {
-        return NO_CHANGES.into();
+        return if plan.problems.is_empty() { NO_CHANGES } else { NO_CHANGES_BUT_ERRORS }.into();
     }
     let s = plan.summary();
     format!(

@@ -14,10 +14,10 @@ fn every_command_has_help_with_an_example_or_description() {
 #[test]
 fn commands_not_built_yet_fail_clearly() {
     flinkops()
-        .args(["plan", "examples/"])
+        .args(["apply", "examples/"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("`flinkops plan` is not implemented yet"));
+        .stderr(predicate::str::contains("`flinkops apply` is not implemented yet"));
 }
 
 #[test]

@@ -71,16 +71,23 @@ impl Cluster {
 
     /// Wait for one of the cluster's test slots; it is freed when the guard drops.
     pub fn slot(&self) -> SlotGuard {
+        self.slots(1).pop().expect("one slot")
+    }
+
+    /// Wait until `n` slots are free and take them together (taking them one by one could
+    /// deadlock two tests that each need several).
+    pub fn slots(&self, n: usize) -> Vec<SlotGuard> {
+        assert!(n <= SLOTS_PER_CLUSTER, "a test can use at most {SLOTS_PER_CLUSTER} slots");
         static ALL: OnceLock<Mutex<HashMap<String, Arc<Slots>>>> = OnceLock::new();
         let slots =
             ALL.get_or_init(Default::default).lock().unwrap().entry(self.url.clone()).or_default().clone();
         let mut used = slots.used.lock().unwrap_or_else(|e| e.into_inner());
-        while *used >= SLOTS_PER_CLUSTER {
+        while *used + n > SLOTS_PER_CLUSTER {
             used = slots.freed.wait(used).unwrap_or_else(|e| e.into_inner());
         }
-        *used += 1;
+        *used += n;
         drop(used);
-        SlotGuard(slots)
+        (0..n).map(|_| SlotGuard(slots.clone())).collect()
     }
 }
 
@@ -96,7 +103,8 @@ pub struct SlotGuard(Arc<Slots>);
 impl Drop for SlotGuard {
     fn drop(&mut self) {
         *self.0.used.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-        self.0.freed.notify_one();
+        // Waiters may need different numbers of slots: wake them all to re-check.
+        self.0.freed.notify_all();
     }
 }
 

@@ -5,6 +5,8 @@ mod flink_e2e;
 mod flink_mock;
 mod flink_support;
 mod flink_tls;
+mod plan_e2e;
+mod plan_mock;
 mod render_fixtures;
 mod render_promises;
 mod render_schema;

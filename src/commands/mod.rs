@@ -1,0 +1,4 @@
+//! Commands that combine the layers (specs, Flink, ledger, planner, renderers). Each is thin:
+//! gather inputs, call the pure parts, render, choose the exit code.
+
+pub mod plan;

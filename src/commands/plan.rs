@@ -1,0 +1,131 @@
+//! `flinkops plan`: load the specs, observe the cluster, read the ledger, plan, render.
+//!
+//! Read-only towards Flink. Invalid specs stop it before any call to Flink. It makes a constant
+//! number of REST calls however many jobs there are (`/config` and `/jobs/overview`).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::cli::{ColorChoice, PlanArgs, PlanFormat};
+use crate::flink::Client;
+use crate::ledger::Ledger;
+use crate::output::{Styles, fail};
+use crate::plan::{self, ClusterRef, Observed, Options, Plan};
+use crate::spec::{self, Inputs, jarcache::JarHashCache};
+use crate::{exit, render};
+
+/// Why a plan could not be made (after the specs were valid).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Flink(#[from] crate::flink::Error),
+    #[error(transparent)]
+    Connection(#[from] crate::cli::ConnectionError),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot write the plan to {path}")]
+    WritePlan { path: std::path::PathBuf, source: std::io::Error },
+}
+
+pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
+    let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
+        return exit::code(exit::ERROR);
+    };
+    let plan = match make_plan(args, &desired) {
+        Ok(plan) => plan,
+        Err(Error::Flink(e)) => return fail(&e, e.help(), color),
+        Err(Error::Connection(e)) => return fail(&e, Some(e.help()), color),
+        Err(e) => return fail(&e, None, color),
+    };
+    if let Some(path) = &args.out
+        && let Err(e) = write_plan(&plan, path)
+    {
+        return fail(&e, None, color);
+    }
+    let mut stdout = std::io::stdout().lock();
+    let written = match args.output {
+        PlanFormat::Text => render::human(&plan, &Styles::stdout(color), &mut stdout),
+        PlanFormat::Json => render::json(&plan, &mut stdout),
+        PlanFormat::Markdown => render::markdown(&plan, &mut stdout),
+    };
+    if let Err(e) = written.and_then(|()| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return fail(&e, None, color);
+    }
+    exit::code(exit_code(&plan, args.detailed_exitcode))
+}
+
+/// 1 when apply could not act on some job; with `--detailed-exitcode` 2 for changes.
+pub fn exit_code(plan: &Plan, detailed: bool) -> u8 {
+    if !plan.problems.is_empty() {
+        exit::ERROR
+    } else if detailed && plan.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    }
+}
+
+/// Load and check the specs, printing diagnostics; `None` when any is an error.
+pub fn load_specs(path: &Path, state_dir: &Path, color: ColorChoice) -> Option<spec::Desired> {
+    let cache = JarHashCache::load(state_dir);
+    let env = |k: &str| std::env::var(k).ok();
+    let hash = |p: &Path| cache.hash(p);
+    let loaded = spec::load_with(path, &Inputs { env: &env, hash_jar: &hash });
+    cache.save();
+    let errors = loaded.error_count();
+    if !loaded.diagnostics.is_empty() {
+        use std::io::IsTerminal;
+        let mut err = std::io::stderr().lock();
+        let _ = spec::diag::render(
+            &loaded.diagnostics,
+            crate::output::use_color(color, std::io::stderr().is_terminal()),
+            &mut err,
+        );
+    }
+    if errors > 0 {
+        let s = Styles::stderr(color);
+        eprintln!(
+            "{}error:{} {errors} problem(s) in the job specs under {}; nothing was planned and Flink was not contacted",
+            s.error.render(),
+            s.error.render_reset(),
+            path.display()
+        );
+        return None;
+    }
+    Some(loaded.desired)
+}
+
+fn make_plan(args: &PlanArgs, desired: &spec::Desired) -> Result<Plan, Error> {
+    let config = args.connection.client_config()?;
+    let client = Client::new(config)?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
+    let (version, overview) = runtime.block_on(async {
+        let version = client.version().await?;
+        let overview = client.jobs_overview().await?;
+        Ok::<_, crate::flink::Error>((version, overview))
+    })?;
+    let ledger = Ledger::new(&args.state.state_dir, client.base_url());
+    let records = ledger.read_all().unwrap_or_else(|e| {
+        tracing::warn!("ignoring the ledger ({e}); the plan is still right, with fewer details");
+        Default::default()
+    });
+    let opts = Options { prune: args.prune, adopt: args.adopt };
+    let mut plan = plan::plan(desired, &Observed::from(&overview), &records, &opts);
+    plan.cluster =
+        Some(ClusterRef { url: client.base_url().to_string(), flink_version: version.to_string() });
+    Ok(plan)
+}
+
+/// Write the plan as JSON, atomically (a half-written plan file must never be applied).
+fn write_plan(plan: &Plan, path: &Path) -> Result<(), Error> {
+    let err = |source| Error::WritePlan { path: path.to_path_buf(), source };
+    let mut bytes = Vec::new();
+    render::json(plan, &mut bytes).map_err(err)?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, &bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}

@@ -1,0 +1,96 @@
+//! `flinkops plan` against a fake Flink: the number of REST calls, and what it does when Flink
+//! fails. (The real-cluster scenarios are in plan_e2e.)
+
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{flinkops, scratch};
+
+async fn fake_flink(live_jobs: usize) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/config"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"flink-version": "2.3.0"})))
+        .mount(&server)
+        .await;
+    let jobs: Vec<_> = (0..live_jobs)
+        .map(|i| {
+            json!({"jid": format!("{i:032x}"), "name": format!("other-{i}"), "state": "RUNNING",
+                   "start-time": 1, "end-time": -1, "duration": 1, "last-modification": 1,
+                   "tasks": {"total": 1, "running": 1}})
+        })
+        .collect();
+    Mock::given(method("GET"))
+        .and(path("/jobs/overview"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "jobs": jobs })))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn specs(name: &str, n: usize) -> std::path::PathBuf {
+    let dir = scratch(name);
+    std::fs::write(dir.join("app.jar"), b"jar").unwrap();
+    for i in 0..n {
+        std::fs::write(dir.join(format!("j{i}.yaml")), format!("name: j{i}\njar: app.jar\n")).unwrap();
+    }
+    dir
+}
+
+async fn calls_for(specs_n: usize, live_n: usize) -> usize {
+    let server = fake_flink(live_n).await;
+    let dir = specs(&format!("plan-calls-{specs_n}"), specs_n);
+    let state = dir.join(".state");
+    let out = flinkops()
+        .args(["plan", "--flink-url", &server.uri(), "-o", "json", "--state-dir"])
+        .arg(&state)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    server.received_requests().await.unwrap().len()
+}
+
+#[tokio::test]
+async fn plan_makes_the_same_two_calls_for_3_or_300_jobs() {
+    assert_eq!(calls_for(3, 3).await, 2);
+    assert_eq!(calls_for(300, 300).await, 2);
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_fails_with_a_hint_and_writes_no_plan() {
+    let dir = specs("plan-unreachable", 1);
+    let plan_file = dir.join("plan.json");
+    let out = flinkops()
+        .args(["plan", "--retries", "0", "--flink-url", "http://127.0.0.1:9", "--out"])
+        .arg(&plan_file)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("connection refused") && stderr.contains("hint:"), "{stderr}");
+    assert!(!plan_file.exists());
+}
+
+#[tokio::test]
+async fn a_saved_plan_is_the_json_plan() {
+    let server = fake_flink(0).await;
+    let dir = specs("plan-saved", 2);
+    let plan_file = dir.join("plan.json");
+    let out = flinkops()
+        .args(["plan", "--flink-url", &server.uri(), "-o", "json", "--out"])
+        .arg(&plan_file)
+        .args(["--state-dir"])
+        .arg(dir.join(".state"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&plan_file).unwrap()).unwrap();
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(saved, printed);
+    assert_eq!(saved["formatVersion"], 1);
+    assert_eq!(saved["cluster"]["url"], server.uri());
+}
