@@ -132,6 +132,10 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
+    /// Print the schema of the JSON plan (`plan -o json`, `plan --out`) instead of a job spec's.
+    #[arg(long)]
+    pub plan: bool,
+
     /// Write the schema to this file instead of stdout.
     #[arg(long, env = "FLINKOPS_SCHEMA_OUT")]
     pub out: Option<PathBuf>,

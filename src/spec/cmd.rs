@@ -146,7 +146,7 @@ pub fn schema_json() -> String {
 
 /// `flinkops schema`: print or write the JSON Schema.
 pub fn schema(args: &SchemaArgs) -> ExitCode {
-    let text = schema_json();
+    let text = if args.plan { crate::render::plan_schema_json() } else { schema_json() };
     let result = match &args.out {
         Some(path) => std::fs::write(path, text),
         None => std::io::stdout().lock().write_all(text.as_bytes()),

@@ -71,3 +71,9 @@ fn completions_are_generated_for_bash() {
         .success()
         .stdout(predicate::str::contains("flinkops").and(predicate::str::contains("validate")));
 }
+
+#[test]
+fn schema_plan_prints_the_committed_plan_schema() {
+    let committed = std::fs::read_to_string("schemas/plan.schema.json").unwrap();
+    flinkops().args(["schema", "--plan"]).assert().success().stdout(committed);
+}
