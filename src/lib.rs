@@ -5,6 +5,7 @@
 //! commands together; `main.rs` only parses flags and maps the outcome to an exit code.
 
 pub mod app;
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod exit;
