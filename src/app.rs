@@ -15,7 +15,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Completions(args) => completions(args.shell),
         Command::Status(args) => crate::status::run(&args, color),
         Command::Plan(args) => crate::commands::plan::run(&args, color),
-        Command::Apply(_) => not_yet("apply", "issue 5"),
+        Command::Apply(args) => crate::apply::command::run(&args, color, cli.global.quiet),
         Command::Watch(_) => not_yet("watch", "issue 6"),
         Command::Audit(_) => not_yet("audit", "issue 6"),
     }
@@ -31,7 +31,7 @@ fn completions(shell: clap_complete::Shell) -> ExitCode {
 fn not_yet(command: &str, issue: &str) -> ExitCode {
     eprintln!(
         "error: `flinkops {command}` is not implemented yet (tracked in {issue}).\n  \
-         Available now: validate, schema, completions, status, plan."
+         Available now: validate, schema, completions, status, plan, apply."
     );
     exit::code(exit::ERROR)
 }

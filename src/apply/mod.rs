@@ -6,3 +6,7 @@ pub mod confirm;
 pub mod health;
 pub mod jars;
 pub mod lock;
+pub mod execute;
+pub mod progress;
+pub mod steps;
+pub mod command;

@@ -107,8 +107,13 @@ pub enum Command {
     Plan(PlanArgs),
 
     /// Carry out the plan: savepoint-safe upgrades in dependency order, with a health gate and
-    /// rollback. (Not implemented yet.)
-    Apply(NotYetArgs),
+    /// rollback.
+    ///
+    /// With a spec directory: plan, show the plan, ask for confirmation (or --auto-approve), act.
+    /// With a plan file from `plan --out`: act exactly on that plan, refusing it if the live jobs
+    /// or the specs changed since. Exit code 0 when every action succeeded, 1 otherwise.
+    #[command(after_help = "Examples:\n  flinkops apply specs/\n  flinkops apply specs/ --auto-approve --concurrency 2\n  flinkops plan specs/ --out plan.json && flinkops apply plan.json")]
+    Apply(ApplyArgs),
 
     /// Run as a sidecar: reconcile on every spec change and on an interval, heal jobs that failed
     /// outside flinkops, serve /healthz, /readyz and /metrics. (Not implemented yet.)
@@ -193,6 +198,53 @@ pub struct PlanArgs {
     /// spec's name: savepoint it and redeploy it under management.
     #[arg(long, env = "FLINKOPS_ADOPT")]
     pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A spec directory (or file) to plan and apply, or a plan file written by `plan --out`.
+    #[arg(default_value = ".", env = "FLINKOPS_SPECS")]
+    pub target: PathBuf,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Apply without asking. Needed when stdin is not a terminal (CI, scripts); a saved plan
+    /// file counts as approved.
+    #[arg(long, env = "FLINKOPS_AUTO_APPROVE")]
+    pub auto_approve: bool,
+
+    /// How many independent jobs of one wave may be acted on at the same time.
+    #[arg(long, value_name = "N", default_value_t = 4, env = "FLINKOPS_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+
+    /// How long to wait for another apply on the same state directory and cluster to finish
+    /// (e.g. 30s, 5m). 0s fails at once, naming the holder.
+    #[arg(long, value_name = "DURATION", default_value = "0s", env = "FLINKOPS_LOCK_TIMEOUT", value_parser = parse_lock_timeout)]
+    pub lock_timeout: std::time::Duration,
+
+    /// Stop (with a savepoint) managed jobs whose spec was deleted.
+    #[arg(long, env = "FLINKOPS_PRUNE")]
+    pub prune: bool,
+
+    /// Take over a running job flinkops did not start when its Flink job name is a spec's name.
+    #[arg(long, env = "FLINKOPS_ADOPT")]
+    pub adopt: bool,
+
+    /// `text`: the plan, progress and a summary for people; `json`: one document with the plan
+    /// and the result of every action on stdout (progress still on stderr).
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text, env = "FLINKOPS_OUTPUT")]
+    pub output: OutputFormat,
+}
+
+fn parse_lock_timeout(s: &str) -> Result<std::time::Duration, String> {
+    if s.trim() == "0" || s.trim() == "0s" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    crate::spec::read::parse_duration(s).map(|d| d.as_std())
 }
 
 /// Where flinkops keeps its ledger and caches.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::flink::JobId;
+use crate::flink::{JarId, JobId, TriggerId};
 use crate::spec::fingerprint::{Fingerprint, hex};
 use crate::spec::model::{FormatType, JobState, UpgradeMode};
 use crate::spec::{JarSource, Job, Param};
@@ -22,9 +22,27 @@ pub struct Record {
     /// The job id of the last submission.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<JobId>,
+    /// The uploaded jar of the applied version, kept on the cluster for a rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jar_id: Option<JarId>,
     /// Savepoints taken by flinkops, oldest first.
     #[serde(default)]
     pub savepoints: Vec<SavepointRecord>,
+    /// The step of an upgrade being attempted, written before it starts (write-ahead): what a run
+    /// killed half-way was doing. Cleared when the step's outcome is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+}
+
+/// A step in flight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", rename_all_fields = "camelCase", tag = "step")]
+pub enum Pending {
+    /// Stopping `job_id` with a savepoint under `trigger_id` (idempotent: the same trigger id
+    /// never starts a second savepoint).
+    Stopping { job_id: JobId, trigger_id: TriggerId, started_at: String },
+    /// Starting `job_id` (the new version, or the previous one when rolling back) from `from`.
+    Starting { job_id: JobId, from: Option<String>, started_at: String, rollback: bool },
 }
 
 impl Record {
@@ -34,7 +52,9 @@ impl Record {
             name: name.to_string(),
             applied: None,
             job_id: None,
+            jar_id: None,
             savepoints: Vec::new(),
+            pending: None,
         }
     }
 

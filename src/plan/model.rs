@@ -18,6 +18,13 @@ pub struct Plan {
     /// The cluster the plan was made against (set by the `plan` command).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterRef>,
+    /// The spec directory or file the plan was made from (set by the `plan` command), so that
+    /// `apply PLANFILE` can load the same specs and check they did not change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specs: Option<String>,
+    /// `--prune` and `--adopt` as they were given to `plan`.
+    #[serde(default)]
+    pub options: PlanOptions,
     /// One entry per spec and per managed job without a spec, by name.
     pub jobs: Vec<JobPlan>,
     /// Names of the jobs with a cluster action, in the order apply runs them: stops first
@@ -31,6 +38,16 @@ pub struct Plan {
     pub details_known: bool,
     /// The live jobs this plan was decided on; apply refuses a saved plan when they changed.
     pub observed: Vec<LiveRef>,
+}
+
+/// What the user allowed beyond the default when planning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanOptions {
+    /// `--prune`: stop managed jobs whose spec is gone.
+    pub prune: bool,
+    /// `--adopt`: take over unmanaged jobs named like a spec.
+    pub adopt: bool,
 }
 
 /// Which cluster, and which Flink version it ran when observed.

@@ -67,6 +67,8 @@ pub fn plan(
     Plan {
         format_version: FORMAT_VERSION,
         cluster: None,
+        specs: None,
+        options: PlanOptions { prune: opts.prune, adopt: opts.adopt },
         jobs,
         waves,
         unmanaged: unmanaged.iter().filter(|j| j.is_active()).map(|j| j.to_ref()).collect(),

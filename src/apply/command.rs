@@ -1,0 +1,203 @@
+//! `flinkops apply`: from a spec directory (plan, show, confirm, act) or a saved plan (check it is
+//! still true, act). Holds the lock for the whole run, so no two applies interleave.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::confirm::{self, Decision};
+use super::execute::{self, JobResult, Outcome};
+use super::lock::{self, Holder};
+use super::progress::Progress;
+use super::steps::Context;
+use crate::cli::{ApplyArgs, ColorChoice, OutputFormat};
+use crate::commands::plan::load_specs;
+use crate::flink::Client;
+use crate::ledger::Ledger;
+use crate::output::{Styles, fail};
+use crate::plan::{self, ClusterRef, Observed, Options, Plan};
+use crate::{exit, render};
+
+/// Why apply stopped before acting.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Flink(#[from] crate::flink::Error),
+    #[error(transparent)]
+    Connection(#[from] crate::cli::ConnectionError),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+    #[error(transparent)]
+    Confirm(#[from] confirm::ConfirmError),
+    #[error("cannot read the plan file {path}")]
+    PlanFile { path: std::path::PathBuf, #[source] source: std::io::Error },
+    #[error("{path} is not a flinkops plan: {reason}")]
+    NotAPlan { path: std::path::PathBuf, reason: String },
+    #[error("the saved plan is stale: {0}. Nothing was changed; run `flinkops plan --out` again")]
+    Stale(String),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+impl Error {
+    fn help(&self) -> Option<String> {
+        match self {
+            Error::Flink(e) => e.help().map(String::from),
+            Error::Connection(e) => Some(e.help().to_string()),
+            Error::Lock(e) => e.help(),
+            _ => None,
+        }
+    }
+}
+
+pub fn run(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&Error::Runtime(e), None, color),
+    };
+    match runtime.block_on(apply(args, color, quiet)) {
+        Ok(code) => exit::code(code),
+        Err(e) => fail(&e, e.help().as_deref(), color),
+    }
+}
+
+/// A saved plan is a JSON file; anything else names specs.
+fn is_plan_file(target: &Path) -> bool {
+    target.is_file() && target.extension().is_some_and(|e| e == "json")
+}
+
+async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error> {
+    let saved = if is_plan_file(&args.target) { Some(read_plan(&args.target)?) } else { None };
+    let specs_path = saved.as_ref().and_then(|p| p.specs.clone()).map_or_else(|| args.target.clone(), Into::into);
+    let Some(desired) = load_specs(&specs_path, &args.state.state_dir, color) else {
+        return Ok(exit::ERROR);
+    };
+    let client = Client::new(args.connection.client_config()?)?;
+    let holder = Holder::current(&std::env::args().collect::<Vec<_>>().join(" "));
+    let stderr_styles = Styles::stderr(color);
+    let _lock = lock::acquire(&args.state.state_dir, client.base_url(), args.lock_timeout, &holder, |info, waited| {
+        if !quiet {
+            eprintln!("waiting for the apply lock ({waited:.0?}), held by {info:?}");
+        }
+    })?;
+    let opts = match &saved {
+        Some(p) => Options { prune: p.options.prune, adopt: p.options.adopt },
+        None => Options { prune: args.prune, adopt: args.adopt },
+    };
+    let ledger = Ledger::new(&args.state.state_dir, client.base_url());
+    let records = ledger.read_all().unwrap_or_else(|e| {
+        tracing::warn!("ignoring the ledger ({e}); the plan is still right, with fewer details");
+        Default::default()
+    });
+    let version = client.version().await?;
+    let overview = client.jobs_overview().await?;
+    let mut plan = plan::plan(&desired, &Observed::from(&overview), &records, &opts);
+    plan.cluster = Some(ClusterRef { url: client.base_url().to_string(), flink_version: version.to_string() });
+    plan.specs = Some(std::path::absolute(&specs_path).unwrap_or(specs_path.clone()).display().to_string());
+    if let Some(saved) = &saved {
+        check_not_stale(saved, &plan)?;
+    }
+    show_plan(&plan, args.output, color)?;
+    if !plan.has_changes() {
+        return Ok(if plan.problems.is_empty() { exit::OK } else { exit::ERROR });
+    }
+    if saved.is_none() {
+        let context = format!("the Flink cluster at {}", client.base_url());
+        if confirm::confirm_on_terminal(&context, args.auto_approve)? == Decision::Declined {
+            eprintln!("Apply cancelled.");
+            return Ok(exit::ERROR);
+        }
+    }
+    let ctx = Context {
+        client,
+        ledger,
+        records: Mutex::new(records),
+        progress: Progress::stderr(stderr_styles, quiet),
+        poll: Duration::from_secs(1),
+    };
+    let results = execute::execute(&ctx, &plan, &desired, usize::from(args.concurrency)).await;
+    report(&plan, &results, args.output, color).map_err(|e| Error::PlanFile { path: "<stdout>".into(), source: e })?;
+    let all_ok = results.iter().all(|r| r.outcome.is_ok()) && plan.problems.is_empty();
+    Ok(if all_ok { exit::OK } else { exit::ERROR })
+}
+
+fn read_plan(path: &Path) -> Result<Plan, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::PlanFile { path: path.into(), source })?;
+    let plan: Plan = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::NotAPlan { path: path.into(), reason: e.to_string() })?;
+    if plan.format_version != plan::model::FORMAT_VERSION {
+        return Err(Error::NotAPlan { path: path.into(), reason: format!("format version {}", plan.format_version) });
+    }
+    if plan.specs.is_none() {
+        return Err(Error::NotAPlan { path: path.into(), reason: "it does not say which specs it was made from".into() });
+    }
+    Ok(plan)
+}
+
+/// A saved plan is applied only if planning again now decides exactly the same: same cluster,
+/// same live jobs, same specs (fingerprints), same actions.
+fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), Error> {
+    let url = |p: &Plan| p.cluster.as_ref().map(|c| c.url.clone());
+    if url(saved) != url(now) {
+        return Err(Error::Stale(format!("it was made for {:?}, not {:?}", url(saved), url(now))));
+    }
+    if saved.observed != now.observed {
+        return Err(Error::Stale("the live jobs changed since it was made".into()));
+    }
+    let key = |p: &Plan| -> Vec<_> {
+        p.jobs.iter().map(|j| (j.name.clone(), j.action, j.fingerprint.clone(), j.live.as_ref().map(|l| l.id.clone()))).collect()
+    };
+    if key(saved) != key(now) {
+        return Err(Error::Stale("the specs or the decided actions changed since it was made".into()));
+    }
+    Ok(())
+}
+
+fn show_plan(plan: &Plan, output: OutputFormat, color: ColorChoice) -> Result<(), Error> {
+    let io = |e| Error::PlanFile { path: "<output>".into(), source: e };
+    match output {
+        OutputFormat::Text => {
+            let mut out = std::io::stdout().lock();
+            render::human(plan, &Styles::stdout(color), &mut out).and_then(|()| out.flush()).map_err(io)
+        }
+        // The JSON document comes at the end, with the results; people still see the plan.
+        OutputFormat::Json => render::human(plan, &Styles::stderr(color), &mut std::io::stderr().lock()).map_err(io),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonReport<'a> {
+    format_version: u32,
+    plan: &'a Plan,
+    results: &'a [JobResult],
+    summary: String,
+}
+
+fn report(plan: &Plan, results: &[JobResult], output: OutputFormat, color: ColorChoice) -> std::io::Result<()> {
+    let summary = execute::summary(results);
+    let mut out = std::io::stdout().lock();
+    if output == OutputFormat::Json {
+        serde_json::to_writer_pretty(&mut out, &JsonReport { format_version: 1, plan, results, summary })?;
+        return writeln!(out);
+    }
+    let s = Styles::stdout(color);
+    writeln!(out)?;
+    for r in results {
+        let (style, text) = match &r.outcome {
+            Outcome::Done { detail } => (s.ok, format!("done: {detail}")),
+            Outcome::RolledBack { reason } => (s.warn, format!("ROLLED BACK: {reason}")),
+            Outcome::Failed { reason } => (s.error, format!("FAILED: {reason}")),
+            Outcome::Skipped { reason } => (s.warn, format!("skipped: {reason}")),
+        };
+        writeln!(out, "  {}{}{}: {}{text}{} ({:.1}s)", s.bold.render(), r.name, s.bold.render_reset(), style.render(), style.render_reset(), r.seconds)?;
+    }
+    let ok = results.iter().all(|r| r.outcome.is_ok());
+    let style = if ok { s.ok } else { s.error };
+    writeln!(out, "\n{}{summary}{}", style.render(), style.render_reset())
+}
+

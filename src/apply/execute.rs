@@ -1,0 +1,332 @@
+//! Carry out a plan: wave by wave, independent jobs concurrently, a failure blocking everything
+//! downstream of it while unrelated jobs go on. Each action is a short sequence of `steps`.
+//!
+//! The invariant: whatever fails, every job ends on its old version or on its new one, with its
+//! state, or — when even a rollback is impossible — stopped with its savepoint recorded and the
+//! summary saying so in plain words.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use super::steps::{Context, RunSpec, SavepointSettings, StepError};
+use crate::flink::JobId;
+use crate::ledger::SavepointReason;
+use crate::plan::{Action, JobPlan, Plan, Restore, WaveKind};
+use crate::spec::model::UpgradeMode;
+use crate::spec::{Desired, Job};
+
+/// How one job's action ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome")]
+pub enum Outcome {
+    /// Done as planned.
+    Done { detail: String },
+    /// The new version failed; the previous version runs again, with its state.
+    RolledBack { reason: String },
+    /// The action failed; `reason` says where the job and its state are.
+    Failed { reason: String },
+    /// Not attempted.
+    Skipped { reason: String },
+}
+
+impl Outcome {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Done { .. })
+    }
+}
+
+/// One job's result.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobResult {
+    pub name: String,
+    pub action: Action,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub seconds: f64,
+}
+
+/// Run the plan's actions. `desired` holds the specs the plan was made from.
+pub async fn execute(ctx: &Context, plan: &Plan, desired: &Desired, concurrency: usize) -> Vec<JobResult> {
+    let mut results: BTreeMap<String, JobResult> = BTreeMap::new();
+    for p in &plan.jobs {
+        if let Some(r) = not_in_waves(ctx, p, desired) {
+            results.insert(p.name.clone(), r);
+        }
+    }
+    let by_name: BTreeMap<&str, &JobPlan> = plan.jobs.iter().map(|p| (p.name.as_str(), p)).collect();
+    for wave in &plan.waves {
+        let mut runnable = Vec::new();
+        for name in &wave.jobs {
+            let p = by_name[name.as_str()];
+            match failed_dependency(name, desired, &results) {
+                Some(dep) if wave.kind == WaveKind::Start => {
+                    let reason = format!("waits for `{dep}`, which did not end healthy");
+                    ctx.progress.warn(name, &format!("skipped: {reason}"));
+                    results.insert(name.clone(), skipped(p, reason));
+                }
+                _ => runnable.push(p),
+            }
+        }
+        let done: Vec<JobResult> = futures_util::stream::iter(runnable)
+            .map(|p| run_one(ctx, p, desired.jobs.get(&p.name)))
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        for r in done {
+            results.insert(r.name.clone(), r);
+        }
+    }
+    plan.jobs.iter().filter_map(|p| results.remove(&p.name)).collect()
+}
+
+fn skipped(p: &JobPlan, reason: String) -> JobResult {
+    JobResult { name: p.name.clone(), action: p.action, outcome: Outcome::Skipped { reason }, seconds: 0.0 }
+}
+
+/// Jobs that are in no wave: settings-only updates (ledger only), and what apply will not touch.
+fn not_in_waves(ctx: &Context, p: &JobPlan, desired: &Desired) -> Option<JobResult> {
+    match p.action {
+        Action::UpdateSettings => {
+            let job = desired.jobs.get(&p.name)?;
+            let outcome = match ctx.record(&p.name, |r| r.applied = Some(crate::ledger::AppliedSpec::of(job))) {
+                Ok(()) => Outcome::Done { detail: "settings recorded".into() },
+                Err(reason) => Outcome::Failed { reason },
+            };
+            Some(JobResult { name: p.name.clone(), action: p.action, outcome, seconds: 0.0 })
+        }
+        Action::Conflict => Some(skipped(p, "apply cannot act on it (see Errors in the plan)".into())),
+        _ if p.blocked_by.is_some() => Some(skipped(p, p.blocked_by.clone().unwrap_or_default())),
+        _ => None,
+    }
+}
+
+/// The first dependency (transitively) that failed or was skipped.
+fn failed_dependency(name: &str, desired: &Desired, results: &BTreeMap<String, JobResult>) -> Option<String> {
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<&str> = desired.jobs.get(name).map(|j| j.depends_on.iter().map(String::as_str).collect()).unwrap_or_default();
+    while let Some(dep) = stack.pop() {
+        if !seen.insert(dep) {
+            continue;
+        }
+        if results.get(dep).is_some_and(|r| !r.outcome.is_ok()) {
+            return Some(dep.to_string());
+        }
+        if let Some(d) = desired.jobs.get(dep) {
+            stack.extend(d.depends_on.iter().map(String::as_str));
+        }
+    }
+    None
+}
+
+async fn run_one(ctx: &Context, p: &JobPlan, job: Option<&Job>) -> JobResult {
+    let started = Instant::now();
+    let outcome = match (p.action, job) {
+        (Action::Deploy | Action::Resume, Some(job)) => deploy(ctx, p, job).await,
+        (Action::Upgrade { mode }, Some(job)) => upgrade(ctx, p, job, mode).await,
+        (Action::Adopt, Some(job)) => adopt(ctx, p, job).await,
+        (Action::Suspend, Some(job)) => suspend(ctx, p, job).await,
+        (Action::Stop, _) => prune(ctx, p).await,
+        _ => Err(format!("nothing to do for action {:?}", p.action)),
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(reason) => Outcome::Failed { reason },
+    };
+    match &outcome {
+        Outcome::Done { detail } => ctx.progress.ok(&p.name, &format!("done: {detail}")),
+        Outcome::RolledBack { reason } => ctx.progress.warn(&p.name, &format!("rolled back: {reason}")),
+        Outcome::Failed { reason } => ctx.progress.error(&p.name, &format!("failed: {reason}")),
+        Outcome::Skipped { reason } => ctx.progress.warn(&p.name, &format!("skipped: {reason}")),
+    }
+    JobResult { name: p.name.clone(), action: p.action, outcome, seconds: started.elapsed().as_secs_f64() }
+}
+
+fn live_id(p: &JobPlan) -> Result<JobId, StepError> {
+    p.live.as_ref().map(|l| l.id.clone()).ok_or_else(|| "the plan names no live job to act on".to_string())
+}
+
+/// Start a job that is not running, from the state the plan names (resolved now for `LatestOf`).
+async fn deploy(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
+    let from = match &p.restore {
+        Some(Restore::Path { path, .. }) => Some(path.clone()),
+        Some(Restore::LatestOf { job_id }) => Some(latest_state(ctx, &job.name, job_id).await?),
+        Some(Restore::Empty { .. } | Restore::FirstDeployment) | None => None,
+        Some(Restore::NewSavepoint | Restore::LastCheckpoint) => return Err("a deploy cannot take a new savepoint".into()),
+    };
+    let jar = ctx.upload(job).await?;
+    let id = ctx.start(&RunSpec::of(job), &jar, from.as_deref(), false).await?;
+    ctx.applied(job, &id, Some(&jar))?;
+    ctx.health(job, &id).await?;
+    let source = from.map_or_else(|| "empty".to_string(), |f| format!("from {f}"));
+    Ok(Outcome::Done { detail: format!("running as {id}, {source}") })
+}
+
+/// Where an ended job's latest state is: Flink's record of its last savepoint or retained
+/// checkpoint (whichever is newer), then the ledger. Never empty: no state means an error.
+async fn latest_state(ctx: &Context, name: &str, ended: &JobId) -> Result<String, StepError> {
+    let mut candidates: Vec<(i64, String)> = Vec::new();
+    if let Ok(cp) = ctx.client.checkpoints(ended).await {
+        for c in [cp.latest.savepoint, cp.latest.completed].into_iter().flatten() {
+            if let Some(path) = c.external_path.filter(|p| exists_if_local(p)) {
+                candidates.push((c.latest_ack_timestamp, path));
+            }
+        }
+    }
+    candidates.sort();
+    if let Some((_, path)) = candidates.pop() {
+        return Ok(path);
+    }
+    if let Some(sp) = ctx.current_record(name).and_then(|r| r.latest_savepoint().cloned())
+        && exists_if_local(&sp.path)
+    {
+        return Ok(sp.path);
+    }
+    Err(format!(
+        "no savepoint or retained checkpoint of {ended} was found, and flinkops never starts a stateful job empty by \
+         accident: set `restore.from: <path>` to the snapshot to use, or `restore.from: none` to start empty on purpose \
+         (retained checkpoints need execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION)"
+    ))
+}
+
+/// A `file:` snapshot must have its `_metadata` (a crash can leave a directory without it) when
+/// this machine can see the path; other file systems are trusted to Flink.
+fn exists_if_local(path: &str) -> bool {
+    let Some(local) = path.strip_prefix("file://").or_else(|| path.strip_prefix("file:")) else {
+        return true;
+    };
+    let dir = Path::new(local);
+    match dir.parent() {
+        Some(parent) if parent.exists() => dir.join("_metadata").is_file(),
+        _ => true,
+    }
+}
+
+/// Replace the running job by the new version; roll back to the previous one if it fails.
+async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Result<Outcome, StepError> {
+    let old = live_id(p)?;
+    let jar = ctx.upload(job).await?; // before the running job is touched
+    let previous = ctx.current_record(&job.name);
+    let from = match mode {
+        // last-state is carried by a savepoint for now: just as safe, only slower for big state.
+        UpgradeMode::Savepoint | UpgradeMode::LastState => {
+            Some(ctx.stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Upgrade).await?)
+        }
+        UpgradeMode::Stateless => {
+            ctx.cancel(&job.name, &old).await?;
+            None
+        }
+    };
+    let started = match ctx.start(&RunSpec::of(job), &jar, from.as_deref(), false).await {
+        Ok(id) => id,
+        Err(why) => return rollback(ctx, job, previous.as_ref(), from.as_deref(), None, why).await,
+    };
+    if let Err(why) = ctx.health(job, &started).await {
+        return rollback(ctx, job, previous.as_ref(), from.as_deref(), Some(&started), why).await;
+    }
+    ctx.applied(job, &started, Some(&jar))?;
+    let source = from.map_or_else(|| "empty (stateless)".to_string(), |f| format!("from {f}"));
+    Ok(Outcome::Done { detail: format!("upgraded to {started}, {source}") })
+}
+
+/// Run the previous version again from the same snapshot. When that is impossible or fails,
+/// the job stays stopped and the reason says exactly where its state is.
+async fn rollback(
+    ctx: &Context,
+    job: &Job,
+    previous: Option<&crate::ledger::Record>,
+    from: Option<&str>,
+    failed: Option<&JobId>,
+    why: StepError,
+) -> Result<Outcome, StepError> {
+    ctx.progress.warn(&job.name, &format!("the new version failed: {why}"));
+    if let Some(id) = failed
+        && ctx.is_active(id).await
+    {
+        ctx.cancel(&job.name, id).await.map_err(|e| format!("{why}; cancelling the failed new version failed too: {e}"))?;
+    }
+    let state = from.map_or_else(|| "it was stateless".to_string(), |f| format!("its state is in {f}"));
+    let stopped = |detail: String| format!("{why}; {detail}. The job is STOPPED; {state}. Fix the spec and apply again.");
+    if !job.health.rollback.value {
+        return Ok(Outcome::Failed { reason: stopped("rollback is off (health.rollback: false)".into()) });
+    }
+    let (Some(applied), Some(jar)) = (previous.and_then(|r| r.applied.as_ref()), previous.and_then(|r| r.jar_id.clone()))
+    else {
+        return Ok(Outcome::Failed { reason: stopped("no ledger record of the previous version to roll back to".into()) });
+    };
+    let spec = match RunSpec::previous(applied, job) {
+        Ok(spec) => spec,
+        Err(e) => return Ok(Outcome::Failed { reason: stopped(format!("cannot roll back: {e}")) }),
+    };
+    ctx.progress.step(&job.name, "rolling back to the previous version");
+    let id = match ctx.start(&spec, &jar, from, true).await {
+        Ok(id) => id,
+        Err(e) => return Ok(Outcome::Failed { reason: stopped(format!("the rollback failed as well: {e}")) }),
+    };
+    ctx.record(&job.name, |r| {
+        r.job_id = Some(id.clone());
+        r.pending = None;
+    })?;
+    match ctx.health(job, &id).await {
+        Ok(_) => Ok(Outcome::RolledBack { reason: format!("{why}; the previous version runs again as {id}, from the same state") }),
+        Err(e) => Ok(Outcome::Failed { reason: format!("{why}; the rolled-back previous version ({id}) is not healthy either: {e}") }),
+    }
+}
+
+/// Take over an unmanaged job: savepoint it, run the spec's version under management from it.
+async fn adopt(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
+    let old = live_id(p)?;
+    let jar = ctx.upload(job).await?;
+    let from = ctx.stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Adopt).await?;
+    let id = ctx.start(&RunSpec::of(job), &jar, Some(&from), false).await.map_err(|e| {
+        format!("{e}. The unmanaged job {old} is STOPPED; its state is in {from}; fix the spec and apply again")
+    })?;
+    ctx.applied(job, &id, Some(&jar))?;
+    ctx.health(job, &id).await.map_err(|e| format!("{e} (the adopted job {id} runs from {from})"))?;
+    Ok(Outcome::Done { detail: format!("adopted as {id}, from {from}") })
+}
+
+/// Stop with a savepoint and keep it stopped; the savepoint is where a resume starts.
+async fn suspend(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
+    let old = live_id(p)?;
+    let sp = ctx.stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Suspend).await?;
+    ctx.record(&job.name, |r| r.applied = Some(crate::ledger::AppliedSpec::of(job)))?;
+    Ok(Outcome::Done { detail: format!("suspended; savepoint {sp}") })
+}
+
+/// Stop a job whose spec is gone (`--prune`), keeping its savepoint.
+async fn prune(ctx: &Context, p: &JobPlan) -> Result<Outcome, StepError> {
+    let old = live_id(p)?;
+    let record = ctx.current_record(&p.name);
+    let settings = SavepointSettings::remembered(record.as_ref());
+    let sp = ctx.stop_with_savepoint(&p.name, &old, &settings, SavepointReason::Prune).await?;
+    Ok(Outcome::Done { detail: format!("stopped; savepoint {sp}") })
+}
+
+/// One line per outcome kind, e.g. `Apply complete: 1 deployed, 2 upgraded, 0 failed.`
+pub fn summary(results: &[JobResult]) -> String {
+    let count = |f: &dyn Fn(&JobResult) -> bool| results.iter().filter(|r| f(r)).count();
+    let done = |pred: &dyn Fn(Action) -> bool| count(&|r| r.outcome.is_ok() && pred(r.action));
+    let deployed = done(&|a| matches!(a, Action::Deploy | Action::Resume | Action::Adopt));
+    let upgraded = done(&|a| matches!(a, Action::Upgrade { .. }));
+    let stopped = done(&|a| matches!(a, Action::Suspend | Action::Stop));
+    let updated = done(&|a| a == Action::UpdateSettings);
+    let rolled = count(&|r| matches!(r.outcome, Outcome::RolledBack { .. }));
+    let failed = count(&|r| matches!(r.outcome, Outcome::Failed { .. }));
+    let skipped = count(&|r| matches!(r.outcome, Outcome::Skipped { .. }));
+    let head = if failed + rolled + skipped == 0 { "Apply complete" } else { "Apply finished with errors" };
+    let mut s = format!("{head}: {deployed} deployed, {upgraded} upgraded, {stopped} stopped, {updated} updated");
+    if rolled > 0 {
+        s.push_str(&format!(", {rolled} rolled back"));
+    }
+    if skipped > 0 {
+        s.push_str(&format!(", {skipped} skipped"));
+    }
+    s.push_str(&format!(", {failed} failed."));
+    s
+}
+

@@ -1,0 +1,291 @@
+//! The steps an action is made of, each recorded in the ledger before (write-ahead) and after it
+//! runs: upload, stop with a savepoint, cancel, start from a snapshot, health gate, rollback.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::health::{self, Gate};
+use super::jars;
+use super::progress::Progress;
+use crate::flink::{Client, Error as FlinkError, JarId, JobId, JobState, RestoreMode, RunRequest, SavepointFormat, TriggerId};
+use crate::ledger::{AppliedSpec, Ledger, Pending, Record, SavepointReason, SavepointRecord, Stored};
+use crate::plan::identity;
+use crate::spec::fingerprint::Fingerprint;
+use crate::spec::model::FormatType;
+use crate::spec::{JarSource, Job};
+
+/// Everything a step needs: the cluster, the ledger, progress output.
+pub struct Context {
+    pub client: Client,
+    pub ledger: Ledger,
+    pub records: Mutex<BTreeMap<String, Record>>,
+    pub progress: Progress,
+    /// How often the health gate and waits poll Flink.
+    pub poll: Duration,
+}
+
+/// Why a step failed, in words for the summary.
+pub type StepError = String;
+
+/// What to run: a job version with its resolved arguments.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub name: String,
+    pub fingerprint: Fingerprint,
+    pub entry_class: Option<String>,
+    pub args: Vec<String>,
+    pub parallelism: u32,
+    pub flink_configuration: BTreeMap<String, String>,
+    pub allow_non_restored_state: bool,
+}
+
+impl RunSpec {
+    pub fn of(job: &Job) -> Self {
+        Self {
+            name: job.name.clone(),
+            fingerprint: job.fingerprint.clone(),
+            entry_class: job.entry_class.clone(),
+            args: job.args.iter().map(|a| a.value.clone()).collect(),
+            parallelism: job.parallelism,
+            flink_configuration: job.flink_configuration.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
+            allow_non_restored_state: job.restore.allow_non_restored_state.value,
+        }
+    }
+
+    /// The previously applied version, for a rollback. Sensitive values are stored only as
+    /// hashes: they are taken from the current spec when their hash matches, otherwise the
+    /// previous version cannot be run again and this says which value is missing.
+    pub fn previous(applied: &AppliedSpec, current: &Job) -> Result<Self, StepError> {
+        fn secret<'a>(stored: &Stored, mut candidates: impl Iterator<Item = &'a crate::spec::Param>) -> Option<String> {
+            match stored {
+                Stored::Plain(v) => Some(v.clone()),
+                Stored::Secret { .. } => candidates.find(|p| stored.matches(p)).map(|p| p.value.clone()),
+            }
+        }
+        let mut args = Vec::new();
+        for (i, stored) in applied.args.iter().enumerate() {
+            let value = secret(stored, current.args.iter())
+                .ok_or_else(|| format!("args[{i}] of the previous version is sensitive and has changed since"))?;
+            args.push(value);
+        }
+        let mut flink_configuration = BTreeMap::new();
+        for (key, stored) in &applied.flink_configuration {
+            let value = secret(stored, current.flink_configuration.values()).ok_or_else(|| {
+                format!("flinkConfiguration.{key} of the previous version is sensitive and has changed since")
+            })?;
+            flink_configuration.insert(key.clone(), value);
+        }
+        let allow = applied.settings.get("restore.allowNonRestoredState").is_some_and(|v| v == "true");
+        Ok(Self {
+            name: current.name.clone(),
+            fingerprint: applied.fingerprint.clone(),
+            entry_class: applied.entry_class.clone(),
+            args,
+            parallelism: applied.parallelism,
+            flink_configuration,
+            allow_non_restored_state: allow,
+        })
+    }
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now()).to_string()
+}
+
+/// The cause of a Flink error with its hint, for one summary line.
+pub fn describe(e: &FlinkError) -> String {
+    match e.help() {
+        Some(h) => format!("{e} ({h})"),
+        None => e.to_string(),
+    }
+}
+
+impl Context {
+    /// Change a job's ledger record and write it at once (atomically).
+    pub fn record(&self, name: &str, change: impl FnOnce(&mut Record)) -> Result<(), StepError> {
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        let record = records.entry(name.to_string()).or_insert_with(|| Record::new(name));
+        change(record);
+        self.ledger.write(record).map_err(|e| format!("cannot write the ledger: {e}"))
+    }
+
+    pub fn current_record(&self, name: &str) -> Option<Record> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+    }
+
+    /// Upload the job's jar, or reuse an upload with the same content.
+    pub async fn upload(&self, job: &Job) -> Result<JarId, StepError> {
+        let (JarSource::Local { path }, Some(sha)) = (&job.jar, &job.jar_sha256) else {
+            return Err("jars from URLs are not supported by apply yet: download the jar and point `jar` at the file".into());
+        };
+        self.progress.step(&job.name, &format!("uploading {}", crate::spec::diag::display_path(path)));
+        jars::ensure_uploaded(&self.client, Path::new(path), sha).await.map_err(|e| format!("uploading the jar failed: {}", describe(&e)))
+    }
+
+    /// Stop a job with a savepoint and record the savepoint before anything else happens.
+    pub async fn stop_with_savepoint(
+        &self,
+        name: &str,
+        live: &JobId,
+        settings: &SavepointSettings,
+        reason: SavepointReason,
+    ) -> Result<String, StepError> {
+        let trigger = TriggerId::random();
+        self.record(name, |r| {
+            r.pending = Some(Pending::Stopping { job_id: live.clone(), trigger_id: trigger.clone(), started_at: now() })
+        })?;
+        self.progress.step(name, &format!("stopping {live} with a savepoint"));
+        let c = &self.client;
+        c.stop_with_savepoint(live, settings.directory.as_deref(), settings.format, settings.drain, &trigger)
+            .await
+            .map_err(|e| format!("stop with savepoint failed, the job keeps running: {}", describe(&e)))?;
+        let started = Instant::now();
+        let location = c
+            .wait_for_savepoint(live, &trigger, settings.timeout, self.poll, |_| {})
+            .await
+            .map_err(|e| format!("the savepoint failed, the job keeps running: {}", describe(&e)))?;
+        self.record(name, |r| {
+            r.savepoints.push(SavepointRecord { path: location.clone(), job_id: Some(live.clone()), taken_at: now(), reason });
+            r.pending = None;
+        })?;
+        self.progress.ok(name, &format!("savepoint {location} ({:.1}s)", started.elapsed().as_secs_f64()));
+        Ok(location)
+    }
+
+    /// Cancel a job and wait until it has ended.
+    pub async fn cancel(&self, name: &str, live: &JobId) -> Result<(), StepError> {
+        self.progress.step(name, &format!("cancelling {live}"));
+        self.client.cancel(live).await.map_err(|e| format!("cancel failed: {}", describe(&e)))?;
+        self.wait_ended(live, Duration::from_secs(120)).await
+    }
+
+    async fn wait_ended(&self, job: &JobId, timeout: Duration) -> Result<(), StepError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.client.job(job).await {
+                Ok(d) if d.state.is_terminal() => return Ok(()),
+                Err(FlinkError::NotFound { .. }) => return Ok(()),
+                Ok(_) | Err(_) if Instant::now() > deadline => {
+                    return Err(format!("{job} did not end within {}s", timeout.as_secs()));
+                }
+                _ => tokio::time::sleep(self.poll).await,
+            }
+        }
+    }
+
+    /// Run a job version from a snapshot (or empty) under a fresh managed job id, with NO_CLAIM
+    /// so the snapshot stays for a rollback or a retry.
+    pub async fn start(&self, spec: &RunSpec, jar: &JarId, from: Option<&str>, rollback: bool) -> Result<JobId, StepError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let id = identity::job_id(&spec.name, &spec.fingerprint, identity::random_submission());
+            self.record(&spec.name, |r| {
+                r.pending = Some(Pending::Starting { job_id: id.clone(), from: from.map(String::from), started_at: now(), rollback })
+            })?;
+            let what = if rollback { "the previous version" } else { "the new version" };
+            let source = from.map_or_else(|| "empty".to_string(), |f| format!("from {f}"));
+            self.progress.step(&spec.name, &format!("starting {what} as {id}, {source}"));
+            let request = RunRequest {
+                entry_class: spec.entry_class.clone(),
+                program_args: spec.args.clone(),
+                parallelism: spec.parallelism,
+                job_id: Some(id.clone()),
+                savepoint_path: from.map(String::from),
+                allow_non_restored_state: spec.allow_non_restored_state,
+                flink_configuration: spec.flink_configuration.clone(),
+                restore_mode: RestoreMode::NoClaim,
+            };
+            match self.client.run_jar(jar, &request).await {
+                Ok(started) => return Ok(started),
+                // The random part collided with an id this cluster saw before: draw again.
+                Err(FlinkError::DuplicateJobId { .. }) if attempt < 3 => continue,
+                // The outcome is unknown: look before deciding (never submit blindly twice).
+                Err(e @ FlinkError::Ambiguous { .. }) => {
+                    return match self.client.jobs_overview().await {
+                        Ok(o) if o.jobs.iter().any(|j| j.jid == id) => Ok(id),
+                        _ => Err(format!("starting the job failed: {}", describe(&e))),
+                    };
+                }
+                Err(e) => return Err(format!("starting the job failed: {}", describe(&e))),
+            }
+        }
+    }
+
+    /// The health gate for a started job; on failure the message says why.
+    pub async fn health(&self, job: &Job, id: &JobId) -> Result<Duration, StepError> {
+        let gate = Gate {
+            stable_for: job.health.stable_for.value.as_std(),
+            timeout: job.health.timeout.value.as_std(),
+            poll: self.poll,
+        };
+        self.progress.step(&job.name, &format!("waiting until healthy (all tasks running for {})", job.health.stable_for.value));
+        match health::wait_healthy(&self.client, id, &gate, |_| {}).await {
+            Ok(h) => {
+                self.progress.ok(&job.name, &format!("healthy ({:.1}s)", h.after.as_secs_f64()));
+                Ok(h.after)
+            }
+            Err(u) => Err(format!("not healthy: {u}")),
+        }
+    }
+
+    /// Record a successful start of the spec's current version.
+    pub fn applied(&self, job: &Job, id: &JobId, jar: Option<&JarId>) -> Result<(), StepError> {
+        self.record(&job.name, |r| {
+            r.applied = Some(AppliedSpec::of(job));
+            r.job_id = Some(id.clone());
+            if let Some(jar) = jar {
+                r.jar_id = Some(jar.clone());
+            }
+            r.pending = None;
+        })
+    }
+
+    /// Whether a job is still active (used after an ambiguous step).
+    pub async fn is_active(&self, id: &JobId) -> bool {
+        matches!(self.client.job(id).await, Ok(d) if !d.state.is_terminal() && d.state != JobState::Unknown)
+    }
+}
+
+/// How to take a savepoint for a job.
+#[derive(Debug, Clone)]
+pub struct SavepointSettings {
+    pub directory: Option<String>,
+    pub format: SavepointFormat,
+    pub drain: bool,
+    pub timeout: Duration,
+}
+
+impl SavepointSettings {
+    pub fn of(job: &Job) -> Self {
+        Self {
+            directory: job.savepoint.directory.as_ref().map(|d| d.value.clone()),
+            format: match job.savepoint.format_type.value {
+                FormatType::Canonical => SavepointFormat::Canonical,
+                FormatType::Native => SavepointFormat::Native,
+            },
+            drain: job.savepoint.drain.value,
+            timeout: job.savepoint.timeout.value.as_std(),
+        }
+    }
+
+    /// For a job whose spec is gone: what the ledger remembers, else the cluster's defaults.
+    pub fn remembered(record: Option<&Record>) -> Self {
+        let settings = record.and_then(|r| r.applied.as_ref()).map(|a| &a.settings);
+        let get = |k: &str| settings.and_then(|s| s.get(k)).cloned();
+        Self {
+            directory: get("savepoint.directory"),
+            format: if get("savepoint.formatType").as_deref() == Some("native") {
+                SavepointFormat::Native
+            } else {
+                SavepointFormat::Canonical
+            },
+            drain: get("savepoint.drain").as_deref() == Some("true"),
+            timeout: get("savepoint.timeout")
+                .and_then(|t| crate::spec::read::parse_duration(&t).ok())
+                .map_or(Duration::from_secs(600), |d| d.as_std()),
+        }
+    }
+}
