@@ -48,7 +48,7 @@ impl Error {
         match self {
             Error::Flink(e) => e.help().map(String::from),
             Error::Connection(e) => Some(e.help().to_string()),
-            Error::Lock(e) => e.help(),
+            Error::Lock(e) => Some(e.help()),
             _ => None,
         }
     }
@@ -77,11 +77,16 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
         return Ok(exit::ERROR);
     };
     let client = Client::new(args.connection.client_config()?)?;
-    let holder = Holder::current(&std::env::args().collect::<Vec<_>>().join(" "));
+    // Not the raw argv: a --flink-header value may be a secret, and this lands in the lock file.
+    let holder = Holder::current(&format!("flinkops apply {}", args.target.display()));
     let stderr_styles = Styles::stderr(color);
     let _lock = lock::acquire(&args.state.state_dir, client.base_url(), args.lock_timeout, &holder, |info, waited| {
         if !quiet {
-            eprintln!("waiting for the apply lock ({waited:.0?}), held by {info:?}");
+            let by = info.map_or_else(
+                || "another process".to_string(),
+                |h| format!("pid {} on {} (`{}`, since {})", h.pid, h.host, h.command, h.started_at),
+            );
+            eprintln!("waiting for the apply lock held by {by}: {}s of {}s", waited.as_secs(), args.lock_timeout.as_secs());
         }
     })?;
     let opts = match &saved {
