@@ -34,7 +34,11 @@ pub enum Error {
     #[error(transparent)]
     Confirm(#[from] confirm::ConfirmError),
     #[error("cannot read the plan file {path}")]
-    PlanFile { path: std::path::PathBuf, #[source] source: std::io::Error },
+    PlanFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path} is not a flinkops plan: {reason}")]
     NotAPlan { path: std::path::PathBuf, reason: String },
     #[error("the saved plan is stale: {0}. Nothing was changed; run `flinkops plan --out` again")]
@@ -72,7 +76,8 @@ fn is_plan_file(target: &Path) -> bool {
 
 async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error> {
     let saved = if is_plan_file(&args.target) { Some(read_plan(&args.target)?) } else { None };
-    let specs_path = saved.as_ref().and_then(|p| p.specs.clone()).map_or_else(|| args.target.clone(), Into::into);
+    let specs_path =
+        saved.as_ref().and_then(|p| p.specs.clone()).map_or_else(|| args.target.clone(), Into::into);
     let Some(desired) = load_specs(&specs_path, &args.state.state_dir, color) else {
         return Ok(exit::ERROR);
     };
@@ -80,15 +85,25 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
     // Not the raw argv: a --flink-header value may be a secret, and this lands in the lock file.
     let holder = Holder::current(&format!("flinkops apply {}", args.target.display()));
     let stderr_styles = Styles::stderr(color);
-    let _lock = lock::acquire(&args.state.state_dir, client.base_url(), args.lock_timeout, &holder, |info, waited| {
-        if !quiet {
-            let by = info.map_or_else(
-                || "another process".to_string(),
-                |h| format!("pid {} on {} (`{}`, since {})", h.pid, h.host, h.command, h.started_at),
-            );
-            eprintln!("waiting for the apply lock held by {by}: {}s of {}s", waited.as_secs(), args.lock_timeout.as_secs());
-        }
-    })?;
+    let _lock = lock::acquire(
+        &args.state.state_dir,
+        client.base_url(),
+        args.lock_timeout,
+        &holder,
+        |info, waited| {
+            if !quiet {
+                let by = info.map_or_else(
+                    || "another process".to_string(),
+                    |h| format!("pid {} on {} (`{}`, since {})", h.pid, h.host, h.command, h.started_at),
+                );
+                eprintln!(
+                    "waiting for the apply lock held by {by}: {}s of {}s",
+                    waited.as_secs(),
+                    args.lock_timeout.as_secs()
+                );
+            }
+        },
+    )?;
     let opts = match &saved {
         Some(p) => Options { prune: p.options.prune, adopt: p.options.adopt },
         None => Options { prune: args.prune, adopt: args.adopt },
@@ -101,7 +116,8 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
     let version = client.version().await?;
     let overview = client.jobs_overview().await?;
     let mut plan = plan::plan(&desired, &Observed::from(&overview), &records, &opts);
-    plan.cluster = Some(ClusterRef { url: client.base_url().to_string(), flink_version: version.to_string() });
+    plan.cluster =
+        Some(ClusterRef { url: client.base_url().to_string(), flink_version: version.to_string() });
     plan.specs = Some(std::path::absolute(&specs_path).unwrap_or(specs_path.clone()).display().to_string());
     if let Some(saved) = &saved {
         check_not_stale(saved, &plan)?;
@@ -125,7 +141,8 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
         poll: Duration::from_secs(1),
     };
     let results = execute::execute(&ctx, &plan, &desired, usize::from(args.concurrency)).await;
-    report(&plan, &results, args.output, color).map_err(|e| Error::PlanFile { path: "<stdout>".into(), source: e })?;
+    report(&plan, &results, args.output, color)
+        .map_err(|e| Error::PlanFile { path: "<stdout>".into(), source: e })?;
     let all_ok = results.iter().all(|r| r.outcome.is_ok()) && plan.problems.is_empty();
     Ok(if all_ok { exit::OK } else { exit::ERROR })
 }
@@ -135,10 +152,16 @@ fn read_plan(path: &Path) -> Result<Plan, Error> {
     let plan: Plan = serde_json::from_slice(&bytes)
         .map_err(|e| Error::NotAPlan { path: path.into(), reason: e.to_string() })?;
     if plan.format_version != plan::model::FORMAT_VERSION {
-        return Err(Error::NotAPlan { path: path.into(), reason: format!("format version {}", plan.format_version) });
+        return Err(Error::NotAPlan {
+            path: path.into(),
+            reason: format!("format version {}", plan.format_version),
+        });
     }
     if plan.specs.is_none() {
-        return Err(Error::NotAPlan { path: path.into(), reason: "it does not say which specs it was made from".into() });
+        return Err(Error::NotAPlan {
+            path: path.into(),
+            reason: "it does not say which specs it was made from".into(),
+        });
     }
     Ok(plan)
 }
@@ -154,7 +177,10 @@ fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), Error> {
         return Err(Error::Stale("the live jobs changed since it was made".into()));
     }
     let key = |p: &Plan| -> Vec<_> {
-        p.jobs.iter().map(|j| (j.name.clone(), j.action, j.fingerprint.clone(), j.live.as_ref().map(|l| l.id.clone()))).collect()
+        p.jobs
+            .iter()
+            .map(|j| (j.name.clone(), j.action, j.fingerprint.clone(), j.live.as_ref().map(|l| l.id.clone())))
+            .collect()
     };
     if key(saved) != key(now) {
         return Err(Error::Stale("the specs or the decided actions changed since it was made".into()));
@@ -170,7 +196,9 @@ fn show_plan(plan: &Plan, output: OutputFormat, color: ColorChoice) -> Result<()
             render::human(plan, &Styles::stdout(color), &mut out).and_then(|()| out.flush()).map_err(io)
         }
         // The JSON document comes at the end, with the results; people still see the plan.
-        OutputFormat::Json => render::human(plan, &Styles::stderr(color), &mut std::io::stderr().lock()).map_err(io),
+        OutputFormat::Json => {
+            render::human(plan, &Styles::stderr(color), &mut std::io::stderr().lock()).map_err(io)
+        }
     }
 }
 
@@ -183,7 +211,12 @@ struct JsonReport<'a> {
     summary: String,
 }
 
-fn report(plan: &Plan, results: &[JobResult], output: OutputFormat, color: ColorChoice) -> std::io::Result<()> {
+fn report(
+    plan: &Plan,
+    results: &[JobResult],
+    output: OutputFormat,
+    color: ColorChoice,
+) -> std::io::Result<()> {
     let summary = execute::summary(results);
     let mut out = std::io::stdout().lock();
     if output == OutputFormat::Json {
@@ -199,10 +232,18 @@ fn report(plan: &Plan, results: &[JobResult], output: OutputFormat, color: Color
             Outcome::Failed { reason } => (s.error, format!("FAILED: {reason}")),
             Outcome::Skipped { reason } => (s.warn, format!("skipped: {reason}")),
         };
-        writeln!(out, "  {}{}{}: {}{text}{} ({:.1}s)", s.bold.render(), r.name, s.bold.render_reset(), style.render(), style.render_reset(), r.seconds)?;
+        writeln!(
+            out,
+            "  {}{}{}: {}{text}{} ({:.1}s)",
+            s.bold.render(),
+            r.name,
+            s.bold.render_reset(),
+            style.render(),
+            style.render_reset(),
+            r.seconds
+        )?;
     }
     let ok = results.iter().all(|r| r.outcome.is_ok());
     let style = if ok { s.ok } else { s.error };
     writeln!(out, "\n{}{summary}{}", style.render(), style.render_reset())
 }
-

@@ -93,7 +93,8 @@ fn not_in_waves(ctx: &Context, p: &JobPlan, desired: &Desired) -> Option<JobResu
     match p.action {
         Action::UpdateSettings => {
             let job = desired.jobs.get(&p.name)?;
-            let outcome = match ctx.record(&p.name, |r| r.applied = Some(crate::ledger::AppliedSpec::of(job))) {
+            let outcome = match ctx.record(&p.name, |r| r.applied = Some(crate::ledger::AppliedSpec::of(job)))
+            {
                 Ok(()) => Outcome::Done { detail: "settings recorded".into() },
                 Err(reason) => Outcome::Failed { reason },
             };
@@ -108,7 +109,8 @@ fn not_in_waves(ctx: &Context, p: &JobPlan, desired: &Desired) -> Option<JobResu
 /// The first dependency (transitively) that failed or was skipped.
 fn failed_dependency(name: &str, desired: &Desired, results: &BTreeMap<String, JobResult>) -> Option<String> {
     let mut seen = BTreeSet::new();
-    let mut stack: Vec<&str> = desired.jobs.get(name).map(|j| j.depends_on.iter().map(String::as_str).collect()).unwrap_or_default();
+    let mut stack: Vec<&str> =
+        desired.jobs.get(name).map(|j| j.depends_on.iter().map(String::as_str).collect()).unwrap_or_default();
     while let Some(dep) = stack.pop() {
         if !seen.insert(dep) {
             continue;
@@ -156,7 +158,9 @@ async fn deploy(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepEr
         Some(Restore::Path { path, .. }) => Some(path.clone()),
         Some(Restore::LatestOf { job_id }) => Some(latest_state(ctx, &job.name, job_id).await?),
         Some(Restore::Empty { .. } | Restore::FirstDeployment) | None => None,
-        Some(Restore::NewSavepoint | Restore::LastCheckpoint) => return Err("a deploy cannot take a new savepoint".into()),
+        Some(Restore::NewSavepoint | Restore::LastCheckpoint) => {
+            return Err("a deploy cannot take a new savepoint".into());
+        }
     };
     let jar = ctx.upload(job).await?;
     let id = ctx.start(&RunSpec::of(job), &jar, from.as_deref(), false).await?;
@@ -213,9 +217,10 @@ async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Re
     let previous = ctx.current_record(&job.name);
     let from = match mode {
         // last-state is carried by a savepoint for now: just as safe, only slower for big state.
-        UpgradeMode::Savepoint | UpgradeMode::LastState => {
-            Some(ctx.stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Upgrade).await?)
-        }
+        UpgradeMode::Savepoint | UpgradeMode::LastState => Some(
+            ctx.stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Upgrade)
+                .await?,
+        ),
         UpgradeMode::Stateless => {
             ctx.cancel(&job.name, &old).await?;
             None
@@ -247,16 +252,23 @@ async fn rollback(
     if let Some(id) = failed
         && ctx.is_active(id).await
     {
-        ctx.cancel(&job.name, id).await.map_err(|e| format!("{why}; cancelling the failed new version failed too: {e}"))?;
+        ctx.cancel(&job.name, id)
+            .await
+            .map_err(|e| format!("{why}; cancelling the failed new version failed too: {e}"))?;
     }
     let state = from.map_or_else(|| "it was stateless".to_string(), |f| format!("its state is in {f}"));
-    let stopped = |detail: String| format!("{why}; {detail}. The job is STOPPED; {state}. Fix the spec and apply again.");
+    let stopped = |detail: String| {
+        format!("{why}; {detail}. The job is STOPPED; {state}. Fix the spec and apply again.")
+    };
     if !job.health.rollback.value {
         return Ok(Outcome::Failed { reason: stopped("rollback is off (health.rollback: false)".into()) });
     }
-    let (Some(applied), Some(jar)) = (previous.and_then(|r| r.applied.as_ref()), previous.and_then(|r| r.jar_id.clone()))
+    let (Some(applied), Some(jar)) =
+        (previous.and_then(|r| r.applied.as_ref()), previous.and_then(|r| r.jar_id.clone()))
     else {
-        return Ok(Outcome::Failed { reason: stopped("no ledger record of the previous version to roll back to".into()) });
+        return Ok(Outcome::Failed {
+            reason: stopped("no ledger record of the previous version to roll back to".into()),
+        });
     };
     let spec = match RunSpec::previous(applied, job) {
         Ok(spec) => spec,
@@ -265,15 +277,21 @@ async fn rollback(
     ctx.progress.step(&job.name, "rolling back to the previous version");
     let id = match ctx.start(&spec, &jar, from, true).await {
         Ok(id) => id,
-        Err(e) => return Ok(Outcome::Failed { reason: stopped(format!("the rollback failed as well: {e}")) }),
+        Err(e) => {
+            return Ok(Outcome::Failed { reason: stopped(format!("the rollback failed as well: {e}")) });
+        }
     };
     ctx.record(&job.name, |r| {
         r.job_id = Some(id.clone());
         r.pending = None;
     })?;
     match ctx.health(job, &id).await {
-        Ok(_) => Ok(Outcome::RolledBack { reason: format!("{why}; the previous version runs again as {id}, from the same state") }),
-        Err(e) => Ok(Outcome::Failed { reason: format!("{why}; the rolled-back previous version ({id}) is not healthy either: {e}") }),
+        Ok(_) => Ok(Outcome::RolledBack {
+            reason: format!("{why}; the previous version runs again as {id}, from the same state"),
+        }),
+        Err(e) => Ok(Outcome::Failed {
+            reason: format!("{why}; the rolled-back previous version ({id}) is not healthy either: {e}"),
+        }),
     }
 }
 
@@ -281,9 +299,12 @@ async fn rollback(
 async fn adopt(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
     let old = live_id(p)?;
     let jar = ctx.upload(job).await?;
-    let from = ctx.stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Adopt).await?;
+    let from =
+        ctx.stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Adopt).await?;
     let id = ctx.start(&RunSpec::of(job), &jar, Some(&from), false).await.map_err(|e| {
-        format!("{e}. The unmanaged job {old} is STOPPED; its state is in {from}; fix the spec and apply again")
+        format!(
+            "{e}. The unmanaged job {old} is STOPPED; its state is in {from}; fix the spec and apply again"
+        )
     })?;
     ctx.applied(job, &id, Some(&jar))?;
     ctx.health(job, &id).await.map_err(|e| format!("{e} (the adopted job {id} runs from {from})"))?;
@@ -293,7 +314,9 @@ async fn adopt(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepErr
 /// Stop with a savepoint and keep it stopped; the savepoint is where a resume starts.
 async fn suspend(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
     let old = live_id(p)?;
-    let sp = ctx.stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Suspend).await?;
+    let sp = ctx
+        .stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Suspend)
+        .await?;
     ctx.record(&job.name, |r| r.applied = Some(crate::ledger::AppliedSpec::of(job)))?;
     Ok(Outcome::Done { detail: format!("suspended; savepoint {sp}") })
 }
@@ -319,7 +342,8 @@ pub fn summary(results: &[JobResult]) -> String {
     let failed = count(&|r| matches!(r.outcome, Outcome::Failed { .. }));
     let skipped = count(&|r| matches!(r.outcome, Outcome::Skipped { .. }));
     let head = if failed + rolled + skipped == 0 { "Apply complete" } else { "Apply finished with errors" };
-    let mut s = format!("{head}: {deployed} deployed, {upgraded} upgraded, {stopped} stopped, {updated} updated");
+    let mut s =
+        format!("{head}: {deployed} deployed, {upgraded} upgraded, {stopped} stopped, {updated} updated");
     if rolled > 0 {
         s.push_str(&format!(", {rolled} rolled back"));
     }
@@ -329,4 +353,3 @@ pub fn summary(results: &[JobResult]) -> String {
     s.push_str(&format!(", {failed} failed."));
     s
 }
-

@@ -2,11 +2,11 @@
 //! gate, rollback, a lock, and write-ahead records in the ledger so that a run killed at any point
 //! is finished by the next one.
 
+pub mod command;
 pub mod confirm;
+pub mod execute;
 pub mod health;
 pub mod jars;
 pub mod lock;
-pub mod execute;
 pub mod progress;
 pub mod steps;
-pub mod command;

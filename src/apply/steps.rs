@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use super::health::{self, Gate};
 use super::jars;
 use super::progress::Progress;
-use crate::flink::{Client, Error as FlinkError, JarId, JobId, JobState, RestoreMode, RunRequest, SavepointFormat, TriggerId};
+use crate::flink::{
+    Client, Error as FlinkError, JarId, JobId, JobState, RestoreMode, RunRequest, SavepointFormat, TriggerId,
+};
 use crate::ledger::{AppliedSpec, Ledger, Pending, Record, SavepointReason, SavepointRecord, Stored};
 use crate::plan::identity;
 use crate::spec::fingerprint::Fingerprint;
@@ -49,7 +51,11 @@ impl RunSpec {
             entry_class: job.entry_class.clone(),
             args: job.args.iter().map(|a| a.value.clone()).collect(),
             parallelism: job.parallelism,
-            flink_configuration: job.flink_configuration.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
+            flink_configuration: job
+                .flink_configuration
+                .iter()
+                .map(|(k, v)| (k.clone(), v.value.clone()))
+                .collect(),
             allow_non_restored_state: job.restore.allow_non_restored_state.value,
         }
     }
@@ -58,7 +64,10 @@ impl RunSpec {
     /// hashes: they are taken from the current spec when their hash matches, otherwise the
     /// previous version cannot be run again and this says which value is missing.
     pub fn previous(applied: &AppliedSpec, current: &Job) -> Result<Self, StepError> {
-        fn secret<'a>(stored: &Stored, mut candidates: impl Iterator<Item = &'a crate::spec::Param>) -> Option<String> {
+        fn secret<'a>(
+            stored: &Stored,
+            mut candidates: impl Iterator<Item = &'a crate::spec::Param>,
+        ) -> Option<String> {
             match stored {
                 Stored::Plain(v) => Some(v.clone()),
                 Stored::Secret { .. } => candidates.find(|p| stored.matches(p)).map(|p| p.value.clone()),
@@ -66,8 +75,9 @@ impl RunSpec {
         }
         let mut args = Vec::new();
         for (i, stored) in applied.args.iter().enumerate() {
-            let value = secret(stored, current.args.iter())
-                .ok_or_else(|| format!("args[{i}] of the previous version is sensitive and has changed since"))?;
+            let value = secret(stored, current.args.iter()).ok_or_else(|| {
+                format!("args[{i}] of the previous version is sensitive and has changed since")
+            })?;
             args.push(value);
         }
         let mut flink_configuration = BTreeMap::new();
@@ -87,6 +97,16 @@ impl RunSpec {
             flink_configuration,
             allow_non_restored_state: allow,
         })
+    }
+}
+
+/// Test hook: with `FLINKOPS_FAULT=<point>` the process dies at that point as if killed
+/// (abort: no destructors, no flushing), so the end-to-end tests can prove that the next run
+/// converges. Off unless the variable names this exact point.
+fn fault_point(point: &str) {
+    if std::env::var("FLINKOPS_FAULT").is_ok_and(|f| f == point) {
+        eprintln!("FLINKOPS_FAULT={point}: dying here on purpose");
+        std::process::abort();
     }
 }
 
@@ -118,10 +138,15 @@ impl Context {
     /// Upload the job's jar, or reuse an upload with the same content.
     pub async fn upload(&self, job: &Job) -> Result<JarId, StepError> {
         let (JarSource::Local { path }, Some(sha)) = (&job.jar, &job.jar_sha256) else {
-            return Err("jars from URLs are not supported by apply yet: download the jar and point `jar` at the file".into());
+            return Err(
+                "jars from URLs are not supported by apply yet: download the jar and point `jar` at the file"
+                    .into(),
+            );
         };
         self.progress.step(&job.name, &format!("uploading {}", crate::spec::diag::display_path(path)));
-        jars::ensure_uploaded(&self.client, Path::new(path), sha).await.map_err(|e| format!("uploading the jar failed: {}", describe(&e)))
+        jars::ensure_uploaded(&self.client, Path::new(path), sha)
+            .await
+            .map_err(|e| format!("uploading the jar failed: {}", describe(&e)))
     }
 
     /// Stop a job with a savepoint and record the savepoint before anything else happens.
@@ -134,7 +159,11 @@ impl Context {
     ) -> Result<String, StepError> {
         let trigger = TriggerId::random();
         self.record(name, |r| {
-            r.pending = Some(Pending::Stopping { job_id: live.clone(), trigger_id: trigger.clone(), started_at: now() })
+            r.pending = Some(Pending::Stopping {
+                job_id: live.clone(),
+                trigger_id: trigger.clone(),
+                started_at: now(),
+            })
         })?;
         self.progress.step(name, &format!("stopping {live} with a savepoint"));
         let c = &self.client;
@@ -147,10 +176,19 @@ impl Context {
             .await
             .map_err(|e| format!("the savepoint failed, the job keeps running: {}", describe(&e)))?;
         self.record(name, |r| {
-            r.savepoints.push(SavepointRecord { path: location.clone(), job_id: Some(live.clone()), taken_at: now(), reason });
+            r.savepoints.push(SavepointRecord {
+                path: location.clone(),
+                job_id: Some(live.clone()),
+                taken_at: now(),
+                reason,
+            });
             r.pending = None;
         })?;
         self.progress.ok(name, &format!("savepoint {location} ({:.1}s)", started.elapsed().as_secs_f64()));
+        fault_point("after-savepoint");
+        // The savepoint completes a moment before the job reaches FINISHED: a new version must
+        // not start while the old one may still be writing to the same sinks.
+        self.wait_ended(live, Duration::from_secs(120)).await?;
         Ok(location)
     }
 
@@ -177,13 +215,24 @@ impl Context {
 
     /// Run a job version from a snapshot (or empty) under a fresh managed job id, with NO_CLAIM
     /// so the snapshot stays for a rollback or a retry.
-    pub async fn start(&self, spec: &RunSpec, jar: &JarId, from: Option<&str>, rollback: bool) -> Result<JobId, StepError> {
+    pub async fn start(
+        &self,
+        spec: &RunSpec,
+        jar: &JarId,
+        from: Option<&str>,
+        rollback: bool,
+    ) -> Result<JobId, StepError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let id = identity::job_id(&spec.name, &spec.fingerprint, identity::random_submission());
             self.record(&spec.name, |r| {
-                r.pending = Some(Pending::Starting { job_id: id.clone(), from: from.map(String::from), started_at: now(), rollback })
+                r.pending = Some(Pending::Starting {
+                    job_id: id.clone(),
+                    from: from.map(String::from),
+                    started_at: now(),
+                    rollback,
+                })
             })?;
             let what = if rollback { "the previous version" } else { "the new version" };
             let source = from.map_or_else(|| "empty".to_string(), |f| format!("from {f}"));
@@ -221,7 +270,10 @@ impl Context {
             timeout: job.health.timeout.value.as_std(),
             poll: self.poll,
         };
-        self.progress.step(&job.name, &format!("waiting until healthy (all tasks running for {})", job.health.stable_for.value));
+        self.progress.step(
+            &job.name,
+            &format!("waiting until healthy (all tasks running for {})", job.health.stable_for.value),
+        );
         match health::wait_healthy(&self.client, id, &gate, |_| {}).await {
             Ok(h) => {
                 self.progress.ok(&job.name, &format!("healthy ({:.1}s)", h.after.as_secs_f64()));

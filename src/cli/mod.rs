@@ -112,7 +112,9 @@ pub enum Command {
     /// With a spec directory: plan, show the plan, ask for confirmation (or --auto-approve), act.
     /// With a plan file from `plan --out`: act exactly on that plan, refusing it if the live jobs
     /// or the specs changed since. Exit code 0 when every action succeeded, 1 otherwise.
-    #[command(after_help = "Examples:\n  flinkops apply specs/\n  flinkops apply specs/ --auto-approve --concurrency 2\n  flinkops plan specs/ --out plan.json && flinkops apply plan.json")]
+    #[command(
+        after_help = "Examples:\n  flinkops apply specs/\n  flinkops apply specs/ --auto-approve --concurrency 2\n  flinkops plan specs/ --out plan.json && flinkops apply plan.json"
+    )]
     Apply(ApplyArgs),
 
     /// Run as a sidecar: reconcile on every spec change and on an interval, heal jobs that failed

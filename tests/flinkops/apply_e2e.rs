@@ -1,0 +1,334 @@
+//! `flinkops apply` end to end on real Flink: the built binary, the stateful counter job, and the
+//! state it must never lose. Every scenario runs on every cluster `scripts/test` started.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use flinkops::flink::{Client, JobId, JobState};
+use flinkops::plan::identity;
+
+use crate::flink_support::{Cluster, clusters, wait_counter_above};
+use crate::support::{flinkops, scratch};
+
+/// A spec directory and state directory for one scenario on one cluster, with unique job names.
+struct Scenario {
+    cluster: Cluster,
+    dir: PathBuf,
+    state: PathBuf,
+    prefix: String,
+}
+
+/// How one spec of a scenario looks.
+#[derive(Clone)]
+struct Spec<'a> {
+    short: &'a str,
+    deps: &'a [&'a str],
+    extra_args: &'a [&'a str],
+    extra_yaml: &'a str,
+}
+
+fn spec(short: &str) -> Spec<'_> {
+    Spec { short, deps: &[], extra_args: &[], extra_yaml: "" }
+}
+
+impl Scenario {
+    fn new(cluster: &Cluster, what: &str) -> Self {
+        let run = &JobId::random().to_string()[..5];
+        let prefix = format!("{what}-{}-{run}", cluster.version.replace('.', ""));
+        let root = scratch(&prefix);
+        let dir = root.join("specs");
+        std::fs::create_dir_all(&dir).unwrap();
+        Scenario { cluster: cluster.clone(), dir, state: root.join("state"), prefix }
+    }
+
+    fn name(&self, short: &str) -> String {
+        format!("{}-{short}", self.prefix)
+    }
+
+    fn write(&self, s: &Spec) {
+        let name = self.name(s.short);
+        let deps: Vec<String> = s.deps.iter().map(|d| self.name(d)).collect();
+        let mut args = vec![
+            "--name".to_string(),
+            name.clone(),
+            "--rate".into(),
+            "50".into(),
+            "--keys".into(),
+            "8".into(),
+        ];
+        args.extend(s.extra_args.iter().map(|a| a.to_string()));
+        let args: Vec<String> = args.iter().map(|a| format!("\"{a}\"")).collect();
+        let text = format!(
+            "name: {name}\njar: {jar}\nentryClass: dev.flinkops.testjob.CounterJob\nargs: [{args}]\n\
+             dependsOn: [{deps}]\nhealth: {{ stableFor: 3s, timeout: 90s }}\n{extra}",
+            jar = self.cluster.jar.display(),
+            args = args.join(", "),
+            deps = deps.join(", "),
+            extra = s.extra_yaml,
+        );
+        std::fs::write(self.dir.join(format!("{}.yaml", s.short)), text).unwrap();
+    }
+
+    fn apply(&self, extra: &[&str]) -> Output {
+        let out = flinkops()
+            .args(["apply", "--auto-approve", "--flink-url", &self.cluster.url, "--state-dir"])
+            .arg(&self.state)
+            .args(extra)
+            .arg(&self.dir)
+            .output()
+            .unwrap();
+        eprintln!("--- apply stdout\n{}\n--- apply stderr\n{}", text(&out.stdout), text(&out.stderr));
+        out
+    }
+
+    /// The active managed job of a spec (there must be exactly one).
+    async fn live(&self, client: &Client, short: &str) -> JobId {
+        let tag = identity::name_tag(&self.name(short));
+        let overview = client.jobs_overview().await.unwrap();
+        let active: Vec<_> = overview
+            .jobs
+            .into_iter()
+            .filter(|j| !j.state.is_terminal() && identity::parse(&j.jid).is_some_and(|m| m.name_tag == tag))
+            .collect();
+        assert_eq!(active.len(), 1, "one live job for {short}: {active:?}");
+        active[0].jid.clone()
+    }
+
+    /// Cancel every job of this scenario still running.
+    async fn cleanup(&self, client: &Client) {
+        let overview = client.jobs_overview().await.unwrap();
+        for j in overview.jobs.iter().filter(|j| !j.state.is_terminal() && j.name.starts_with(&self.prefix)) {
+            let _ = client.cancel(&j.jid).await;
+        }
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Run `$scenario(&Cluster)` on every configured cluster with `$slots` test slots.
+macro_rules! on_every_cluster {
+    ($($name:ident ($slots:expr) => $scenario:path;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            for cluster in clusters() {
+                let _slots = cluster.slots($slots);
+                eprintln!("== {} on Flink {} at {}", stringify!($name), cluster.version, cluster.url);
+                $scenario(&cluster).await;
+            }
+        }
+    )*};
+}
+
+on_every_cluster! {
+    an_upgrade_keeps_the_state_and_a_rerun_changes_nothing (1) => upgrade_keeps_state;
+    a_chain_is_started_upstream_first_each_after_the_previous_is_healthy (3) => chain_in_order;
+    a_new_version_that_cannot_restore_is_rolled_back_with_its_state (1) => rollback_on_unmappable_state;
+    a_failing_savepoint_leaves_the_old_job_running_and_its_dependents_untouched (2) => failing_savepoint;
+    suspend_then_resume_keeps_the_state (1) => suspend_resume;
+    prune_stops_a_job_whose_spec_is_gone_with_a_savepoint (2) => prune;
+    killed_after_the_savepoint_the_next_apply_restores_from_it (1) => killed_after_savepoint;
+    a_second_apply_fails_naming_the_first_or_waits_for_it (1) => concurrent_applies;
+}
+
+async fn upgrade_keeps_state(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "up");
+    s.write(&spec("counter"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    let before = wait_counter_above(&client, &v1, 100.0).await;
+
+    s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("counter") });
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("Apply complete: 0 deployed, 1 upgraded"), "{}", text(&out.stdout));
+    let v2 = s.live(&client, "counter").await;
+    assert_ne!(v1, v2);
+    assert_eq!(client.job(&v1).await.unwrap().state, JobState::Finished, "stopped with a savepoint");
+    let after = wait_counter_above(&client, &v2, before).await;
+    assert!(after >= before, "the counter continued from {before}, now {after}");
+
+    let again = s.apply(&[]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(text(&again.stdout).contains("No changes."), "{}", text(&again.stdout));
+    s.cleanup(&client).await;
+}
+
+async fn chain_in_order(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "chain");
+    s.write(&spec("a"));
+    s.write(&Spec { deps: &["a"], ..spec("b") });
+    s.write(&Spec { deps: &["b"], ..spec("c") });
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let overview = client.jobs_overview().await.unwrap();
+    let start = |short: &str| {
+        let tag = identity::name_tag(&s.name(short));
+        overview
+            .jobs
+            .iter()
+            .find(|j| identity::parse(&j.jid).is_some_and(|m| m.name_tag == tag))
+            .unwrap()
+            .start_time
+    };
+    let (a, b, cc) = (start("a"), start("b"), start("c"));
+    // Each starts only after the previous one was healthy for stableFor (3 s).
+    assert!(b - a >= 3000 && cc - b >= 3000, "start times a={a} b={b} c={cc}");
+    s.cleanup(&client).await;
+}
+
+async fn rollback_on_unmappable_state(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "rb");
+    s.write(&spec("counter"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    let before = wait_counter_above(&client, &v1, 100.0).await;
+
+    // A new operator uid: the savepoint's state cannot be mapped, the new version cannot start.
+    s.write(&Spec { extra_args: &["--uid-suffix", "x"], ..spec("counter") });
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("ROLLED BACK") && stdout.contains("Cannot map"), "{stdout}");
+    let back = s.live(&client, "counter").await;
+    let managed = identity::parse(&back).unwrap();
+    assert!(managed.fingerprint_tag != identity::parse(&v1).unwrap().fingerprint_tag || back != v1);
+    let after = wait_counter_above(&client, &back, before).await;
+    assert!(after >= before, "the rolled-back job kept its state: {before} -> {after}");
+    s.cleanup(&client).await;
+}
+
+async fn failing_savepoint(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "spfail");
+    s.write(&spec("up"));
+    s.write(&Spec { deps: &["up"], ..spec("down") });
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let (up, down) = (s.live(&client, "up").await, s.live(&client, "down").await);
+
+    // Both change; the upstream savepoint cannot be written (/proc refuses new directories).
+    s.write(&Spec {
+        extra_args: &["--tag", "v2"],
+        extra_yaml: "savepoint: { directory: \"file:///proc/flinkops-no\", timeout: 30s }\n",
+        ..spec("up")
+    });
+    s.write(&Spec { deps: &["up"], extra_args: &["--tag", "v2"], ..spec("down") });
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("FAILED") && stdout.contains("the job keeps running"), "{stdout}");
+    assert!(stdout.contains("skipped"), "the dependent is skipped: {stdout}");
+    assert_eq!(s.live(&client, "up").await, up, "the old upstream job still runs");
+    assert_eq!(s.live(&client, "down").await, down, "the dependent was not touched");
+    s.cleanup(&client).await;
+}
+
+async fn suspend_resume(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "susp");
+    s.write(&spec("counter"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    let before = wait_counter_above(&client, &v1, 100.0).await;
+
+    s.write(&Spec { extra_yaml: "state: suspended\n", ..spec("counter") });
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    assert_eq!(client.job(&v1).await.unwrap().state, JobState::Finished);
+
+    s.write(&spec("counter"));
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    let v2 = s.live(&client, "counter").await;
+    let after = wait_counter_above(&client, &v2, before).await;
+    assert!(after >= before, "resumed from the suspension savepoint: {before} -> {after}");
+    s.cleanup(&client).await;
+}
+
+async fn prune(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "prune");
+    s.write(&spec("gone"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let live = s.live(&client, "gone").await;
+    std::fs::remove_file(s.dir.join("gone.yaml")).unwrap();
+    s.write(&spec("stays"));
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(client.job(&live).await.unwrap().state, JobState::Running, "not pruned without --prune");
+    let out = s.apply(&["--prune"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(client.job(&live).await.unwrap().state, JobState::Finished, "stopped with a savepoint");
+    assert!(text(&out.stdout).contains("savepoint"), "{}", text(&out.stdout));
+    s.cleanup(&client).await;
+}
+
+async fn killed_after_savepoint(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "kill");
+    s.write(&spec("counter"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    let before = wait_counter_above(&client, &v1, 100.0).await;
+
+    // Die (abort, like SIGKILL: no cleanup) right after the savepoint, before the new version runs.
+    s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("counter") });
+    let out = flinkops()
+        .env("FLINKOPS_FAULT", "after-savepoint")
+        .args(["apply", "--auto-approve", "--flink-url", &c.url, "--state-dir"])
+        .arg(&s.state)
+        .arg(&s.dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), None, "killed by a signal: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("savepoint"), "{}", text(&out.stderr));
+
+    // The next run sees the stopped job, finds the savepoint in the ledger, and restores from it.
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).contains("(ledger)"),
+        "restored from the recorded savepoint: {}",
+        text(&out.stdout)
+    );
+    let v2 = s.live(&client, "counter").await;
+    let after = wait_counter_above(&client, &v2, before).await;
+    assert!(after >= before, "no state lost across the crash: {before} -> {after}");
+    s.cleanup(&client).await;
+}
+
+async fn concurrent_applies(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "lock");
+    s.write(&Spec {
+        extra_yaml: "# slow health gate so the first apply holds the lock a while\n",
+        ..spec("counter")
+    });
+    let bin = assert_cmd::cargo::cargo_bin("flinkops");
+    let mut first = std::process::Command::new(bin)
+        .args(["apply", "--auto-approve", "--flink-url", &c.url, "--state-dir"])
+        .arg(&s.state)
+        .arg(&s.dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = flinkops::apply::lock::lock_path(&s.state, &c.url);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_to_string(&lock).map(|t| t.is_empty()).unwrap_or(true) {
+        assert!(std::time::Instant::now() < deadline, "the first apply never took the lock");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let second = s.apply(&["--lock-timeout", "0s"]);
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = text(&second.stderr);
+    assert!(stderr.contains("holds the lock") && stderr.contains(&first.id().to_string()), "{stderr}");
+
+    let waiting = s.apply(&["--lock-timeout", "2m"]);
+    assert_eq!(waiting.status.code(), Some(0), "waited, then found nothing left to do");
+    assert!(text(&waiting.stdout).contains("No changes."), "{}", text(&waiting.stdout));
+    assert!(first.wait().unwrap().success());
+    s.cleanup(&client).await;
+}
