@@ -1,6 +1,229 @@
-//! STUB
-use crate::flink::{Client, JarId};
+//! The jars flinkops uploads: at most one upload per jar content, found again by name, and the
+//! removal of those no longer needed.
+//!
+//! Flink stores an upload as `<uuid>_<file name>` and lists it under the file name it was sent
+//! with, so flinkops sends every jar as `flinkops-<first 16 hex of its sha256>.jar`: the name alone
+//! says which content it holds. This module never touches a jar whose name does not have that
+//! exact form (other people's uploads), and it trusts the caller's hash (it reads no jar).
+
 use std::path::Path;
-pub async fn ensure_uploaded(c: &Client, local: &Path, _sha: &str) -> Result<JarId, crate::flink::Error> {
-    c.upload_jar(local).await
+
+use crate::flink::{self, Client, Jar, JarId};
+
+/// Hex digits of the content hash kept in the name: 64 bits, plenty to tell jars apart.
+const HASH_DIGITS: usize = 16;
+const PREFIX: &str = "flinkops-";
+const SUFFIX: &str = ".jar";
+
+/// The name flinkops uploads a jar under: `flinkops-<first 16 hex of sha256>.jar`.
+///
+/// # Panics
+/// If `sha256` does not start with 16 hexadecimal digits: the caller computed it, so that is a
+/// bug, not an input error.
+pub fn upload_name(sha256: &str) -> String {
+    let digits = sha256.get(..HASH_DIGITS).filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()));
+    let digits = digits.unwrap_or_else(|| panic!("not a sha256 in hex: {sha256:?}"));
+    format!("{PREFIX}{}{SUFFIX}", digits.to_ascii_lowercase())
+}
+
+/// Whether Flink lists this file name as one of flinkops' uploads.
+pub fn is_flinkops_jar(name: &str) -> bool {
+    let hash = name.strip_prefix(PREFIX).and_then(|rest| rest.strip_suffix(SUFFIX));
+    hash.is_some_and(|h| h.len() == HASH_DIGITS && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+/// The id of the jar with content `sha256` on the cluster, uploading `local` only when no jar of
+/// that name is listed yet.
+///
+/// The upload is not retried, but a lost answer ([`flink::Error::Ambiguous`]) is resolved by
+/// looking for the name again: the jar may have arrived.
+pub async fn ensure_uploaded(client: &Client, local: &Path, sha256: &str) -> Result<JarId, flink::Error> {
+    let name = upload_name(sha256);
+    if let Some(id) = find(client, &name).await? {
+        tracing::debug!(jar = %id, "jar already uploaded; reusing it");
+        return Ok(id);
+    }
+    match client.upload_jar_as(local, &name).await {
+        Err(err @ flink::Error::Ambiguous { .. }) => find(client, &name).await?.ok_or(err),
+        other => other,
+    }
+}
+
+/// The newest listed jar with exactly this name.
+async fn find(client: &Client, name: &str) -> Result<Option<JarId>, flink::Error> {
+    let jars = client.list_jars().await?;
+    Ok(jars.into_iter().find(|j| j.name == name).map(|j| j.id))
+}
+
+/// Delete flinkops' jars (named `flinkops-<hash>.jar`) that are not in `keep`; returns how many
+/// were deleted. Jars uploaded by anyone else are never touched.
+pub async fn remove_unused(client: &Client, keep: &[JarId]) -> Result<usize, flink::Error> {
+    remove_unused_where(client, keep, |_| true).await
+}
+
+/// [`remove_unused`], limited to the flinkops jars for which `select` is true — for example only
+/// jars uploaded more than an hour ago (`Jar::uploaded`), so that a concurrent apply's fresh
+/// upload survives.
+pub async fn remove_unused_where(
+    client: &Client,
+    keep: &[JarId],
+    select: impl Fn(&Jar) -> bool,
+) -> Result<usize, flink::Error> {
+    let jars = client.list_jars().await?;
+    let unused = jars.iter().filter(|j| is_flinkops_jar(&j.name) && !keep.contains(&j.id) && select(j));
+    let mut removed = 0;
+    for jar in unused {
+        match client.delete_jar(&jar.id).await {
+            Ok(()) => removed += 1,
+            // Someone else (another flinkops) deleted it first: it is gone, which is the goal.
+            Err(err) if !listed(client, &jar.id).await? => {
+                tracing::debug!(jar = %jar.id, %err, "jar already deleted");
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(removed)
+}
+
+async fn listed(client: &Client, id: &JarId) -> Result<bool, flink::Error> {
+    Ok(client.list_jars().await?.iter().any(|j| j.id == *id))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+    use super::*;
+    use crate::flink::ClientConfig;
+
+    const SHA: &str = "0123456789ABCDEF00112233445566778899aabbccddeeff0011223344556677";
+    const NAME: &str = "flinkops-0123456789abcdef.jar";
+
+    fn listed_jar(id: &str, name: &str) -> Value {
+        json!({"id": id, "name": name, "uploaded": 1_700_000_000_000i64,
+               "entry": [{"name": "dev.flinkops.testjob.CounterJob", "description": null}]})
+    }
+
+    async fn cluster_with_jars(jars: Vec<Value>) -> (MockServer, Client) {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/jars"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"address": "x", "files": jars})))
+            .mount(&server)
+            .await;
+        let client = Client::new(ClientConfig::new(server.uri())).unwrap();
+        (server, client)
+    }
+
+    async fn requests(server: &MockServer, verb: &str) -> Vec<Request> {
+        let all = server.received_requests().await.unwrap();
+        all.into_iter().filter(|r| r.method.as_str() == verb).collect()
+    }
+
+    #[test]
+    fn the_upload_name_carries_the_first_16_hex_of_the_hash_in_lowercase() {
+        assert_eq!(upload_name(SHA), NAME);
+        assert!(is_flinkops_jar(NAME));
+    }
+
+    #[test]
+    fn only_the_exact_hashed_name_is_flinkops_jar() {
+        for other in [
+            "flinkops-0123456789abcde.jar",
+            "flinkops-0123456789ABCDEF.jar",
+            "flinkops-0123456789abcdefa.jar",
+            "flinkops-tool.jar",
+            "my-flinkops-0123456789abcdef.jar",
+            "flinkops-0123456789abcdef.jar.bak",
+            "counter.jar",
+        ] {
+            assert!(!is_flinkops_jar(other), "{other}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "not a sha256")]
+    fn a_hash_that_is_not_hex_is_a_bug() {
+        upload_name("not-a-hash-at-all-really");
+    }
+
+    #[tokio::test]
+    async fn a_listed_jar_with_the_hashed_name_is_reused_without_uploading() {
+        let (server, client) = cluster_with_jars(vec![
+            listed_jar("aaaa_counter.jar", "counter.jar"),
+            listed_jar("bbbb_flinkops-0123456789abcdef.jar", NAME),
+            listed_jar("cccc_flinkops-0123456789abcdef.jar", NAME),
+        ])
+        .await;
+        let id = ensure_uploaded(&client, Path::new("/does/not/exist.jar"), SHA).await.unwrap();
+        assert_eq!(id, JarId::new("bbbb_flinkops-0123456789abcdef.jar"), "the newest (first listed) one");
+        assert!(requests(&server, "POST").await.is_empty(), "nothing uploaded");
+    }
+
+    #[tokio::test]
+    async fn an_unlisted_jar_is_uploaded_under_the_hashed_name() {
+        let (server, client) = cluster_with_jars(vec![listed_jar("aaaa_counter.jar", "counter.jar")]).await;
+        Mock::given(method("POST"))
+            .and(path("/jars/upload"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "filename": format!("/tmp/flink-web-upload/dddd_{NAME}"), "status": "success"})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().join("enricher-1.5.0.jar");
+        std::fs::write(&local, b"PK\x03\x04 not really a jar").unwrap();
+
+        let id = ensure_uploaded(&client, &local, SHA).await.unwrap();
+        assert_eq!(id.as_str(), format!("dddd_{NAME}"));
+        let upload = &requests(&server, "POST").await[0];
+        let body = String::from_utf8_lossy(&upload.body);
+        assert!(body.contains(&format!("filename=\"{NAME}\"")), "{body}");
+        assert!(!body.contains("enricher"), "the local name is not sent: {body}");
+        assert!(body.contains("not really a jar"), "the file's bytes are sent: {body}");
+    }
+
+    #[tokio::test]
+    async fn remove_unused_deletes_only_flinkops_jars_that_are_not_kept() {
+        let (server, client) = cluster_with_jars(vec![
+            listed_jar("a_counter.jar", "counter.jar"),
+            listed_jar("b_flinkops-tool.jar", "flinkops-tool.jar"),
+            listed_jar("c_flinkops-0123456789abcdef.jar", "flinkops-0123456789abcdef.jar"),
+            listed_jar("d_flinkops-fedcba9876543210.jar", "flinkops-fedcba9876543210.jar"),
+            listed_jar("e_flinkops-00000000ffffffff.jar", "flinkops-00000000ffffffff.jar"),
+        ])
+        .await;
+        Mock::given(method("DELETE"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+            .mount(&server)
+            .await;
+
+        let keep = [JarId::new("d_flinkops-fedcba9876543210.jar")];
+        assert_eq!(remove_unused(&client, &keep).await.unwrap(), 2);
+        let mut deleted: Vec<String> =
+            requests(&server, "DELETE").await.iter().map(|r| r.url.path().to_owned()).collect();
+        deleted.sort();
+        assert_eq!(
+            deleted,
+            ["/jars/c_flinkops-0123456789abcdef.jar", "/jars/e_flinkops-00000000ffffffff.jar"]
+        );
+    }
+
+    #[tokio::test]
+    async fn remove_unused_where_also_honours_the_selection() {
+        let (server, client) = cluster_with_jars(vec![
+            listed_jar("c_flinkops-0123456789abcdef.jar", "flinkops-0123456789abcdef.jar"),
+            listed_jar("e_flinkops-00000000ffffffff.jar", "flinkops-00000000ffffffff.jar"),
+        ])
+        .await;
+        Mock::given(method("DELETE"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let removed = remove_unused_where(&client, &[], |j| j.id.as_str().starts_with('e')).await.unwrap();
+        assert_eq!(removed, 1);
+    }
 }

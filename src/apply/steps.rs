@@ -274,7 +274,12 @@ impl Context {
             &job.name,
             &format!("waiting until healthy (all tasks running for {})", job.health.stable_for.value),
         );
-        match health::wait_healthy(&self.client, id, &gate, |_| {}).await {
+        let report = |p: &health::HealthProgress| {
+            if p.restarted {
+                self.progress.warn(&job.name, &format!("restarted ({} so far): {p}", p.restarts));
+            }
+        };
+        match health::wait_healthy(&self.client, id, &gate, report).await {
             Ok(h) => {
                 self.progress.ok(&job.name, &format!("healthy ({:.1}s)", h.after.as_secs_f64()));
                 Ok(h.after)

@@ -23,6 +23,13 @@ impl Client {
     /// `POST /jars/upload`: stream the jar at `path` to the cluster and return its jar id.
     /// Not retried; a lost answer is [`Error::Ambiguous`] (list the jars to find out).
     pub async fn upload_jar(&self, path: &Path) -> Result<JarId, Error> {
+        self.upload_jar_as(path, &upload_name(path)).await
+    }
+
+    /// [`Client::upload_jar`], but Flink is told the file is called `file_name` (its last path
+    /// component; `.jar` is appended when missing). Flink lists the jar under that name and
+    /// calls it `<uuid>_<file_name>`, so a chosen name lets a caller find its upload again.
+    pub async fn upload_jar_as(&self, path: &Path, file_name: &str) -> Result<JarId, Error> {
         let call = Call::new(Method::POST, "/jars/upload");
         let unreadable = |e: std::io::Error| Error::JarUnreadable {
             call: call.clone(),
@@ -32,7 +39,7 @@ impl Client {
         let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
         let len = file.metadata().await.map_err(unreadable)?.len();
         let part = Part::stream_with_length(file, len)
-            .file_name(upload_name(path))
+            .file_name(upload_name(Path::new(file_name)))
             .mime_str("application/x-java-archive")
             .expect("a valid MIME type");
         let builder = self
@@ -85,5 +92,6 @@ mod tests {
     fn the_uploaded_file_name_always_ends_in_dot_jar() {
         assert_eq!(upload_name(Path::new("/a/counter.jar")), "counter.jar");
         assert_eq!(upload_name(Path::new("/a/counter-1.0")), "counter-1.0.jar");
+        assert_eq!(upload_name(Path::new("flinkops-0123456789abcdef.jar")), "flinkops-0123456789abcdef.jar");
     }
 }

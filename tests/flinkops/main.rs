@@ -1,6 +1,7 @@
 //! The one integration-test binary (one binary saves link time on 2 cores). One module per area.
 
 mod apply_e2e;
+mod apply_health;
 mod apply_lock;
 mod cli;
 mod flink_e2e;
