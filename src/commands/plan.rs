@@ -117,6 +117,8 @@ fn make_plan(args: &PlanArgs, desired: &spec::Desired) -> Result<Plan, Error> {
     let mut plan = plan::plan(desired, &Observed::from(&overview), &records, &opts);
     plan.cluster =
         Some(ClusterRef { url: client.base_url().to_string(), flink_version: version.to_string() });
+    let specs = std::path::absolute(&args.path).unwrap_or_else(|_| args.path.clone());
+    plan.specs = Some(specs.display().to_string());
     Ok(plan)
 }
 

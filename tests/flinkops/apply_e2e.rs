@@ -25,10 +25,11 @@ struct Spec<'a> {
     deps: &'a [&'a str],
     extra_args: &'a [&'a str],
     extra_yaml: &'a str,
+    health: &'a str,
 }
 
 fn spec(short: &str) -> Spec<'_> {
-    Spec { short, deps: &[], extra_args: &[], extra_yaml: "" }
+    Spec { short, deps: &[], extra_args: &[], extra_yaml: "", health: "{ stableFor: 3s, timeout: 90s }" }
 }
 
 impl Scenario {
@@ -60,11 +61,12 @@ impl Scenario {
         let args: Vec<String> = args.iter().map(|a| format!("\"{a}\"")).collect();
         let text = format!(
             "name: {name}\njar: {jar}\nentryClass: dev.flinkops.testjob.CounterJob\nargs: [{args}]\n\
-             dependsOn: [{deps}]\nhealth: {{ stableFor: 3s, timeout: 90s }}\n{extra}",
+             dependsOn: [{deps}]\nhealth: {health}\n{extra}",
             jar = self.cluster.jar.display(),
             args = args.join(", "),
             deps = deps.join(", "),
             extra = s.extra_yaml,
+            health = s.health,
         );
         std::fs::write(self.dir.join(format!("{}.yaml", s.short)), text).unwrap();
     }
@@ -125,11 +127,13 @@ on_every_cluster! {
     an_upgrade_keeps_the_state_and_a_rerun_changes_nothing (1) => upgrade_keeps_state;
     a_chain_is_started_upstream_first_each_after_the_previous_is_healthy (3) => chain_in_order;
     a_new_version_that_cannot_restore_is_rolled_back_with_its_state (1) => rollback_on_unmappable_state;
+    a_new_version_that_crashes_after_starting_is_rolled_back (1) => rollback_on_crash;
     a_failing_savepoint_leaves_the_old_job_running_and_its_dependents_untouched (2) => failing_savepoint;
     suspend_then_resume_keeps_the_state (1) => suspend_resume;
     prune_stops_a_job_whose_spec_is_gone_with_a_savepoint (2) => prune;
     killed_after_the_savepoint_the_next_apply_restores_from_it (1) => killed_after_savepoint;
     a_second_apply_fails_naming_the_first_or_waits_for_it (1) => concurrent_applies;
+    a_saved_plan_is_applied_exactly_and_refused_once_stale (1) => saved_plan;
 }
 
 async fn upgrade_keeps_state(c: &Cluster) {
@@ -330,5 +334,79 @@ async fn concurrent_applies(c: &Cluster) {
     assert_eq!(waiting.status.code(), Some(0), "waited, then found nothing left to do");
     assert!(text(&waiting.stdout).contains("No changes."), "{}", text(&waiting.stdout));
     assert!(first.wait().unwrap().success());
+    s.cleanup(&client).await;
+}
+
+async fn rollback_on_crash(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "crash");
+    s.write(&spec("counter"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    let before = wait_counter_above(&client, &v1, 100.0).await;
+
+    // The new version starts, then throws after a second, again and again: never healthy.
+    s.write(&Spec {
+        extra_args: &["--fail-after-seconds", "1"],
+        health: "{ stableFor: 5s, timeout: 20s }",
+        ..spec("counter")
+    });
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("ROLLED BACK") && stdout.contains("not healthy"), "{stdout}");
+    let back = s.live(&client, "counter").await;
+    assert_ne!(back, v1);
+    let after = wait_counter_above(&client, &back, before).await;
+    assert!(after >= before, "the previous version runs again with its state: {before} -> {after}");
+    s.cleanup(&client).await;
+}
+
+async fn saved_plan(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "saved");
+    s.write(&spec("counter"));
+    let plan_file = s.state.parent().unwrap().join("plan.json");
+    let plan = |s: &Scenario| {
+        flinkops()
+            .args(["plan", "--flink-url", &c.url, "--out"])
+            .arg(&plan_file)
+            .arg("--state-dir")
+            .arg(&s.state)
+            .arg(&s.dir)
+            .assert()
+            .success();
+    };
+    let apply_file = || {
+        let out = flinkops()
+            .args(["apply", "--flink-url", &c.url, "--state-dir"])
+            .arg(&s.state)
+            .arg(&plan_file)
+            .output()
+            .unwrap();
+        eprintln!("{}\n{}", text(&out.stdout), text(&out.stderr));
+        out
+    };
+    plan(&s);
+    // A saved plan needs no confirmation: it was reviewed when it was made.
+    assert_eq!(apply_file().status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+
+    s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("counter") });
+    plan(&s);
+    client.cancel(&v1).await.unwrap(); // the cluster changes after the plan was made
+    crate::flink_support::wait_state(&client, &v1, JobState::Canceled).await;
+    let out = apply_file();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("stale"), "{}", text(&out.stderr));
+    let overview = client.jobs_overview().await.unwrap();
+    let tag = identity::name_tag(&s.name("counter"));
+    assert!(
+        overview
+            .jobs
+            .iter()
+            .all(|j| j.state.is_terminal() || identity::parse(&j.jid).is_none_or(|m| m.name_tag != tag)),
+        "nothing was started from a stale plan"
+    );
     s.cleanup(&client).await;
 }

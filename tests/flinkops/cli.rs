@@ -14,10 +14,10 @@ fn every_command_has_help_with_an_example_or_description() {
 #[test]
 fn commands_not_built_yet_fail_clearly() {
     flinkops()
-        .args(["apply", "examples/"])
+        .args(["watch", "examples/"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("`flinkops apply` is not implemented yet"));
+        .stderr(predicate::str::contains("`flinkops watch` is not implemented yet"));
 }
 
 #[test]
@@ -76,4 +76,13 @@ fn completions_are_generated_for_bash() {
 fn schema_plan_prints_the_committed_plan_schema() {
     let committed = std::fs::read_to_string("schemas/plan.schema.json").unwrap();
     flinkops().args(["schema", "--plan"]).assert().success().stdout(committed);
+}
+
+#[test]
+fn apply_on_invalid_specs_exits_1_without_contacting_flink() {
+    flinkops()
+        .args(["apply", "--flink-url", "http://127.0.0.1:9", "tests/cases/bad/unknown-field-typo"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("Flink was not contacted"));
 }
