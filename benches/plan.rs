@@ -97,11 +97,12 @@ fn bench_plan() {
         let p = plan(&desired, &observed, &ledger, &Options::default());
         let mut out = Vec::new();
         flinkops::render::human(&p, &flinkops::output::Styles::plain(), &mut out).unwrap();
-    }) - plan_time;
+    })
+    .saturating_sub(plan_time);
     println!("plan: {n} specs, {} live jobs ({changes} upgrades planned)", observed.jobs.len());
     println!("  load + validate + resolve specs  {:>8.1} ms", load_time.as_secs_f64() * 1e3);
     println!("  plan (pure)                      {:>8.1} ms", plan_time.as_secs_f64() * 1e3);
-    println!("  render (human)                   {:>8.1} ms", render_time.as_secs_f64().max(0.0) * 1e3);
+    println!("  render (human)                   {:>8.1} ms", render_time.as_secs_f64() * 1e3);
 }
 
 fn bench_jar_hashing() {
