@@ -53,7 +53,7 @@ impl Scenario {
             "--name".to_string(),
             name.clone(),
             "--rate".into(),
-            "50".into(),
+            "100".into(),
             "--keys".into(),
             "8".into(),
         ];
@@ -142,7 +142,7 @@ async fn upgrade_keeps_state(c: &Cluster) {
     s.write(&spec("counter"));
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(&client, "counter").await;
-    let before = wait_counter_above(&client, &v1, 100.0).await;
+    let before = wait_counter_above(&client, &v1, 20.0).await;
 
     s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("counter") });
     let out = s.apply(&[]);
@@ -189,7 +189,7 @@ async fn rollback_on_unmappable_state(c: &Cluster) {
     s.write(&spec("counter"));
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(&client, "counter").await;
-    let before = wait_counter_above(&client, &v1, 100.0).await;
+    let before = wait_counter_above(&client, &v1, 20.0).await;
 
     // A new operator uid: the savepoint's state cannot be mapped, the new version cannot start.
     s.write(&Spec { extra_args: &["--uid-suffix", "x"], ..spec("counter") });
@@ -236,7 +236,7 @@ async fn suspend_resume(c: &Cluster) {
     s.write(&spec("counter"));
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(&client, "counter").await;
-    let before = wait_counter_above(&client, &v1, 100.0).await;
+    let before = wait_counter_above(&client, &v1, 20.0).await;
 
     s.write(&Spec { extra_yaml: "state: suspended\n", ..spec("counter") });
     assert_eq!(s.apply(&[]).status.code(), Some(0));
@@ -275,7 +275,7 @@ async fn killed_after_savepoint(c: &Cluster) {
     s.write(&spec("counter"));
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(&client, "counter").await;
-    let before = wait_counter_above(&client, &v1, 100.0).await;
+    let before = wait_counter_above(&client, &v1, 20.0).await;
 
     // Die (abort, like SIGKILL: no cleanup) right after the savepoint, before the new version runs.
     s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("counter") });
@@ -343,7 +343,7 @@ async fn rollback_on_crash(c: &Cluster) {
     s.write(&spec("counter"));
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(&client, "counter").await;
-    let before = wait_counter_above(&client, &v1, 100.0).await;
+    let before = wait_counter_above(&client, &v1, 20.0).await;
 
     // The new version starts, then throws after a second, again and again: never healthy.
     s.write(&Spec {

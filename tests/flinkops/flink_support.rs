@@ -216,8 +216,21 @@ pub async fn counter_max(client: &Client, job: &JobId) -> Option<f64> {
 
 /// Until the counter is above `floor` (metrics refresh lazily, so the first reads are empty).
 pub async fn wait_counter_above(client: &Client, job: &JobId, floor: f64) -> f64 {
-    poll(&format!("Counter.maxCount of {job} above {floor}"), async || {
-        counter_max(client, job).await.filter(|v| *v > floor)
+    let last = std::sync::Mutex::new(None);
+    let found = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let value = counter_max(client, job).await;
+            *last.lock().unwrap() = Some(value);
+            if let Some(v) = value.filter(|v| *v > floor) {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     })
-    .await
+    .await;
+    // Say what was seen: no metric at all and a counter stuck below the floor are different bugs.
+    found.unwrap_or_else(|_| {
+        let state = last.lock().unwrap().take();
+        panic!("gave up after {DEADLINE:?} waiting for Counter.maxCount of {job} above {floor}; last read: {state:?}")
+    })
 }
