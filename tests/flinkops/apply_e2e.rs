@@ -7,7 +7,7 @@ use std::process::Output;
 use flinkops::flink::{Client, JobId, JobState};
 use flinkops::plan::identity;
 
-use crate::flink_support::{Cluster, clusters, wait_counter_above};
+use crate::flink_support::{Cluster, on_every_cluster, wait_counter_above};
 use crate::support::{flinkops, scratch};
 
 /// A spec directory and state directory for one scenario on one cluster, with unique job names.
@@ -107,20 +107,6 @@ impl Scenario {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Run `$scenario(&Cluster)` on every configured cluster with `$slots` test slots.
-macro_rules! on_every_cluster {
-    ($($name:ident ($slots:expr) => $scenario:path;)*) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            for cluster in clusters() {
-                let _slots = cluster.slots($slots);
-                eprintln!("== {} on Flink {} at {}", stringify!($name), cluster.version, cluster.url);
-                $scenario(&cluster).await;
-            }
-        }
-    )*};
 }
 
 on_every_cluster! {

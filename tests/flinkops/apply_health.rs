@@ -7,28 +7,14 @@ use flinkops::apply::health::{Gate, HealthProgress, Unhealthy, wait_healthy};
 use flinkops::apply::jars::{ensure_uploaded, remove_unused_where, upload_name};
 use flinkops::flink::{Client, JarId, JobId, JobState, RunRequest};
 
-use crate::flink_support::{Cleanup, Cluster, clusters, wait_state};
-
-/// Run `$scenario(&Cluster)` on every configured cluster, taking `$slots` test slots per cluster.
-macro_rules! on_every_cluster {
-    ($($name:ident => $scenario:path, slots: $slots:expr;)*) => {$(
-        #[tokio::test]
-        async fn $name() {
-            for cluster in clusters() {
-                let _slots = cluster.slots($slots);
-                eprintln!("== {} on Flink {} at {}", stringify!($name), cluster.version, cluster.url);
-                $scenario(&cluster).await;
-            }
-        }
-    )*};
-}
+use crate::flink_support::{Cleanup, Cluster, on_every_cluster, wait_state};
 
 on_every_cluster! {
-    a_steadily_running_job_is_healthy_after_stable_for => steady_job_is_healthy, slots: 1;
-    a_job_failing_every_second_keeps_restarting_and_is_not_healthy => restarting_job_times_out, slots: 1;
-    a_failing_job_without_restarts_is_unhealthy_at_once_with_its_root_cause => failed_job_ends, slots: 1;
-    a_job_wider_than_the_free_slots_times_out_waiting_for_tasks => too_wide_job_times_out, slots: 4;
-    a_jar_is_uploaded_once_per_content_and_removed_when_unused => jar_uploaded_once, slots: 0;
+    a_steadily_running_job_is_healthy_after_stable_for (1) => steady_job_is_healthy;
+    a_job_failing_every_second_keeps_restarting_and_is_not_healthy (1) => restarting_job_times_out;
+    a_failing_job_without_restarts_is_unhealthy_at_once_with_its_root_cause (1) => failed_job_ends;
+    a_job_wider_than_the_free_slots_times_out_waiting_for_tasks (4) => too_wide_job_times_out;
+    a_jar_is_uploaded_once_per_content_and_removed_when_unused (0) => jar_uploaded_once;
 }
 
 /// The test job at 50 records/s with a fresh job id.

@@ -8,32 +8,18 @@ use flinkops::flink::{Error, JobId, JobState, RunRequest, SavepointFormat, Trigg
 use serde_json::Value;
 
 use crate::flink_support::{
-    Cleanup, Cluster, clusters, counter_max, wait_counter_above, wait_state, wait_tasks_running,
+    Cleanup, Cluster, counter_max, on_every_cluster, wait_counter_above, wait_state, wait_tasks_running,
 };
 
-/// Run `$scenario(&Cluster)` on every configured cluster, one test slot per cluster at a time.
-macro_rules! on_every_cluster {
-    ($($name:ident => $scenario:path;)*) => {$(
-        #[tokio::test]
-        async fn $name() {
-            for cluster in clusters() {
-                let _slot = cluster.slot();
-                eprintln!("== {} on Flink {} at {}", stringify!($name), cluster.version, cluster.url);
-                $scenario(&cluster).await;
-            }
-        }
-    )*};
-}
-
 on_every_cluster! {
-    a_job_runs_with_a_chosen_id_is_listed_savepointed_and_cancelled => run_list_savepoint_cancel;
-    a_job_id_can_be_submitted_only_once => job_id_is_single_use;
-    stop_with_savepoint_then_restore_with_no_claim_continues_the_counter => stop_and_restore;
-    a_missing_savepoint_path_is_reported_as_such => missing_savepoint_path;
-    a_throwing_main_is_a_program_failure_with_its_message => failing_main;
-    a_wrong_entry_class_or_jar_id_is_reported_as_such => wrong_entry_class_or_jar;
-    a_failing_job_reports_its_root_cause => failing_job_exceptions;
-    the_status_command_lists_a_running_job_as_text_and_json => status_command;
+    a_job_runs_with_a_chosen_id_is_listed_savepointed_and_cancelled (1) => run_list_savepoint_cancel;
+    a_job_id_can_be_submitted_only_once (1) => job_id_is_single_use;
+    stop_with_savepoint_then_restore_with_no_claim_continues_the_counter (1) => stop_and_restore;
+    a_missing_savepoint_path_is_reported_as_such (1) => missing_savepoint_path;
+    a_throwing_main_is_a_program_failure_with_its_message (1) => failing_main;
+    a_wrong_entry_class_or_jar_id_is_reported_as_such (1) => wrong_entry_class_or_jar;
+    a_failing_job_reports_its_root_cause (1) => failing_job_exceptions;
+    the_status_command_lists_a_running_job_as_text_and_json (1) => status_command;
 }
 
 /// The test job at 50 records/s, parallelism 1 (one slot), a fresh job id, a name unique enough

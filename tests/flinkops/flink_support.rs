@@ -69,11 +69,6 @@ impl Cluster {
         Client::new(ClientConfig::new(&self.url)).expect("client")
     }
 
-    /// Wait for one of the cluster's test slots; it is freed when the guard drops.
-    pub fn slot(&self) -> SlotGuard {
-        self.slots(1).pop().expect("one slot")
-    }
-
     /// Wait until `n` slots are free and take them together (taking them one by one could
     /// deadlock two tests that each need several).
     pub fn slots(&self, n: usize) -> Vec<SlotGuard> {
@@ -234,3 +229,19 @@ pub async fn wait_counter_above(client: &Client, job: &JobId, floor: f64) -> f64
         panic!("gave up after {DEADLINE:?} waiting for Counter.maxCount of {job} above {floor}; last read: {state:?}")
     })
 }
+
+/// Define one test per scenario that runs `$scenario(&Cluster)` on every configured cluster,
+/// holding `$slots` of the cluster's test slots (as many as the scenario runs jobs at once).
+macro_rules! on_every_cluster {
+    ($($name:ident ($slots:expr) => $scenario:path;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            for cluster in crate::flink_support::clusters() {
+                let _slots = cluster.slots($slots);
+                eprintln!("== {} on Flink {} at {}", stringify!($name), cluster.version, cluster.url);
+                $scenario(&cluster).await;
+            }
+        }
+    )*};
+}
+pub(crate) use on_every_cluster;
