@@ -347,13 +347,19 @@ fn orphans(
             continue;
         }
         for live in lives.iter().filter(|j| j.is_active()) {
-            let name = ledger_names
-                .get(tag)
+            let known = ledger_names.get(tag);
+            let name = known
                 .map_or_else(|| format!("{} ({})", live.name, &live.id.as_str()[..6]), |n| n.to_string());
-            let (action, reason) = if opts.prune {
-                (Action::Stop, "its spec is gone: stop it with a savepoint (--prune)")
-            } else {
-                (Action::Orphan, "its spec is gone; left running (stop it with --prune)")
+            // Only jobs this state directory applied are ever pruned: another spec directory
+            // (another team, another pipeline) may share the cluster, and its jobs look orphaned
+            // from here. Never stop what you cannot show you started.
+            let (action, reason) = match (known, opts.prune) {
+                (Some(_), true) => (Action::Stop, "its spec is gone: stop it with a savepoint (--prune)"),
+                (Some(_), false) => (Action::Orphan, "its spec is gone; left running (stop it with --prune)"),
+                (None, _) => (
+                    Action::Orphan,
+                    "started by flinkops, but not from this state directory (another spec directory?): never pruned from here",
+                ),
             };
             out.push(JobPlan {
                 name,

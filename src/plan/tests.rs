@@ -135,6 +135,22 @@ fn an_orphan_is_listed_and_stopped_only_with_prune() {
     assert_eq!(pruned.waves[0].kind, WaveKind::Stop);
 }
 
+#[test]
+fn a_managed_job_this_state_directory_never_applied_is_never_pruned() {
+    // Another spec directory's job on the same cluster: managed, but not ours to stop.
+    let theirs = job("their-job");
+    let plan = plan_with(
+        &desired([]),
+        vec![live_of(&theirs, 1, JobState::Running)],
+        &ledger([]),
+        Options { prune: true, adopt: false },
+    );
+    let p = plan.jobs.iter().find(|j| j.live.as_ref().is_some_and(|l| l.name == "their-job")).unwrap();
+    assert_eq!(p.action, Action::Orphan);
+    assert!(p.reason.contains("not from this state directory"), "{}", p.reason);
+    assert!(plan.waves.is_empty());
+}
+
 fn plan_with(
     d: &crate::spec::Desired,
     live: Vec<LiveJob>,
