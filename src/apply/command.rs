@@ -45,6 +45,8 @@ pub enum Error {
     Stale(String),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+    #[error("cannot write the output")]
+    Output(#[source] std::io::Error),
 }
 
 impl Error {
@@ -141,8 +143,7 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
         poll: Duration::from_secs(1),
     };
     let results = execute::execute(&ctx, &plan, &desired, usize::from(args.concurrency)).await;
-    report(&plan, &results, args.output, color)
-        .map_err(|e| Error::PlanFile { path: "<stdout>".into(), source: e })?;
+    report(&plan, &results, args.output, color).map_err(Error::Output)?;
     let all_ok = results.iter().all(|r| r.outcome.is_ok()) && plan.problems.is_empty();
     Ok(if all_ok { exit::OK } else { exit::ERROR })
 }
@@ -189,7 +190,7 @@ fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), Error> {
 }
 
 fn show_plan(plan: &Plan, output: OutputFormat, color: ColorChoice) -> Result<(), Error> {
-    let io = |e| Error::PlanFile { path: "<output>".into(), source: e };
+    let io = Error::Output;
     match output {
         OutputFormat::Text => {
             let mut out = std::io::stdout().lock();
