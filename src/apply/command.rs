@@ -141,8 +141,13 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
         records: Mutex::new(records),
         progress: Progress::stderr(stderr_styles, quiet),
         poll: Duration::from_secs(1),
+        dropped_jars: Mutex::new(Vec::new()),
     };
     let results = execute::execute(&ctx, &plan, &desired, usize::from(args.concurrency)).await;
+    let removed = ctx.remove_dropped_jars().await;
+    if removed > 0 && !quiet {
+        eprintln!("removed {removed} jar upload(s) no job refers to any more");
+    }
     report(&plan, &results, args.output, color).map_err(Error::Output)?;
     let all_ok = results.iter().all(|r| r.outcome.is_ok()) && plan.problems.is_empty();
     Ok(if all_ok { exit::OK } else { exit::ERROR })

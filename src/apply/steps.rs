@@ -26,6 +26,8 @@ pub struct Context {
     pub progress: Progress,
     /// How often the health gate and waits poll Flink.
     pub poll: Duration,
+    /// Jar uploads that fell out of every record during this run (deleted at the end).
+    pub dropped_jars: Mutex<Vec<JarId>>,
 }
 
 /// Why a step failed, in words for the summary.
@@ -290,14 +292,44 @@ impl Context {
 
     /// Record a successful start of the spec's current version.
     pub fn applied(&self, job: &Job, id: &JobId, jar: Option<&JarId>) -> Result<(), StepError> {
+        let mut dropped = None;
         self.record(&job.name, |r| {
             r.applied = Some(AppliedSpec::of(job));
             r.job_id = Some(id.clone());
-            if let Some(jar) = jar {
+            if let Some(jar) = jar
+                && r.jar_id.as_ref() != Some(jar)
+            {
+                // Keep the current and the previous upload; the one before falls out.
+                dropped = r.previous_jar_id.take().filter(|old| old != jar);
+                r.previous_jar_id = r.jar_id.take();
                 r.jar_id = Some(jar.clone());
             }
             r.pending = None;
-        })
+        })?;
+        if let Some(old) = dropped {
+            self.dropped_jars.lock().unwrap_or_else(|e| e.into_inner()).push(old);
+        }
+        Ok(())
+    }
+
+    /// Delete the uploads that fell out of the ledger during this run, unless a job still refers
+    /// to them (jobs with the same jar content share one upload). Only jars this ledger recorded
+    /// are ever deleted: other users' uploads on the cluster are not flinkops' to clean.
+    pub async fn remove_dropped_jars(&self) -> usize {
+        let dropped = std::mem::take(&mut *self.dropped_jars.lock().unwrap_or_else(|e| e.into_inner()));
+        let in_use: Vec<JarId> = {
+            let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+            records.values().flat_map(|r| [r.jar_id.clone(), r.previous_jar_id.clone()]).flatten().collect()
+        };
+        let mut removed = 0;
+        for jar in dropped.iter().filter(|j| !in_use.contains(j)) {
+            match self.client.delete_jar(jar).await {
+                Ok(()) => removed += 1,
+                // Already gone (deleted by hand, or the JobManager restarted): nothing to do.
+                Err(e) => tracing::debug!("could not delete the unused jar {jar}: {e}"),
+            }
+        }
+        removed
     }
 
     /// Whether a job is still active (used after an ambiguous step).
@@ -344,5 +376,58 @@ impl SavepointSettings {
                 .and_then(|t| crate::spec::read::parse_duration(&t).ok())
                 .map_or(Duration::from_secs(600), |d| d.as_std()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+    use crate::flink::ClientConfig;
+    use crate::plan::fixtures::job;
+
+    fn context(server: &MockServer, state: &Path) -> Context {
+        Context {
+            client: Client::new(ClientConfig::new(server.uri())).unwrap(),
+            ledger: Ledger::new(state, &server.uri()),
+            records: Mutex::new(BTreeMap::new()),
+            progress: Progress::to(Box::new(std::io::sink())),
+            poll: Duration::from_millis(10),
+            dropped_jars: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn jar(n: u8) -> JarId {
+        JarId::new(format!("uuid{n}_flinkops-{n:016x}.jar"))
+    }
+
+    #[tokio::test]
+    async fn the_current_and_previous_uploads_are_kept_and_older_ones_deleted() {
+        let server = MockServer::start().await;
+        Mock::given(method("DELETE"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+            .mount(&server)
+            .await;
+        let state = tempfile::tempdir().unwrap();
+        let ctx = context(&server, state.path());
+        let (a, b) = (job("a"), job("b"));
+        let id = JobId::random();
+        ctx.applied(&a, &id, Some(&jar(1))).unwrap();
+        ctx.applied(&a, &id, Some(&jar(2))).unwrap();
+        ctx.applied(&a, &id, Some(&jar(3))).unwrap(); // jar 1 falls out
+        // Job b uses jar 1 (the same content): it must stay.
+        ctx.applied(&b, &id, Some(&jar(1))).unwrap();
+        ctx.applied(&a, &id, Some(&jar(4))).unwrap(); // jar 2 falls out, used by nobody
+        assert_eq!(ctx.remove_dropped_jars().await, 1);
+        let deleted: Vec<String> =
+            server.received_requests().await.unwrap().iter().map(|r| r.url.path().to_string()).collect();
+        assert_eq!(deleted, [format!("/jars/{}", jar(2))]);
+        let record = ctx.current_record("a").unwrap();
+        assert_eq!((record.jar_id, record.previous_jar_id), (Some(jar(4)), Some(jar(3))));
+        // Reapplying the same upload changes nothing.
+        ctx.applied(&a, &id, Some(&jar(4))).unwrap();
+        assert_eq!(ctx.remove_dropped_jars().await, 0);
     }
 }

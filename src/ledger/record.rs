@@ -25,6 +25,10 @@ pub struct Record {
     /// The uploaded jar of the applied version, kept on the cluster for a rollback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jar_id: Option<JarId>,
+    /// The jar of the version before, also kept (a rollback target during the next upgrade).
+    /// Older uploads this ledger recorded are deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_jar_id: Option<JarId>,
     /// Savepoints taken by flinkops, oldest first.
     #[serde(default)]
     pub savepoints: Vec<SavepointRecord>,
@@ -53,6 +57,7 @@ impl Record {
             applied: None,
             job_id: None,
             jar_id: None,
+            previous_jar_id: None,
             savepoints: Vec::new(),
             pending: None,
         }
