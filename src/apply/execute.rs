@@ -6,13 +6,12 @@
 //! summary saying so in plain words.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::Instant;
 
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::steps::{Context, RunSpec, SavepointSettings, StepError};
+use super::steps::{Context, RunSpec, SavepointSettings, StepError, snapshot_exists};
 use crate::flink::JobId;
 use crate::ledger::SavepointReason;
 use crate::plan::{Action, JobPlan, Plan, Restore, WaveKind};
@@ -176,7 +175,7 @@ async fn latest_state(ctx: &Context, name: &str, ended: &JobId) -> Result<String
     let mut candidates: Vec<(i64, String)> = Vec::new();
     if let Ok(cp) = ctx.client.checkpoints(ended).await {
         for c in [cp.latest.savepoint, cp.latest.completed].into_iter().flatten() {
-            if let Some(path) = c.external_path.filter(|p| exists_if_local(p)) {
+            if let Some(path) = c.external_path.filter(|p| snapshot_exists(p)) {
                 candidates.push((c.latest_ack_timestamp, path));
             }
         }
@@ -186,7 +185,7 @@ async fn latest_state(ctx: &Context, name: &str, ended: &JobId) -> Result<String
         return Ok(path);
     }
     if let Some(sp) = ctx.current_record(name).and_then(|r| r.latest_savepoint().cloned())
-        && exists_if_local(&sp.path)
+        && snapshot_exists(&sp.path)
     {
         return Ok(sp.path);
     }
@@ -197,27 +196,25 @@ async fn latest_state(ctx: &Context, name: &str, ended: &JobId) -> Result<String
     ))
 }
 
-/// A `file:` snapshot must have its `_metadata` (a crash can leave a directory without it) when
-/// this machine can see the path; other file systems are trusted to Flink.
-fn exists_if_local(path: &str) -> bool {
-    let Some(local) = path.strip_prefix("file://").or_else(|| path.strip_prefix("file:")) else {
-        return true;
-    };
-    let dir = Path::new(local);
-    match dir.parent() {
-        Some(parent) if parent.exists() => dir.join("_metadata").is_file(),
-        _ => true,
-    }
-}
-
 /// Replace the running job by the new version; roll back to the previous one if it fails.
 async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Result<Outcome, StepError> {
     let old = live_id(p)?;
     let jar = ctx.upload(job).await?; // before the running job is touched
     let previous = ctx.current_record(&job.name);
     let from = match mode {
-        // last-state is carried by a savepoint for now: just as safe, only slower for big state.
-        UpgradeMode::Savepoint | UpgradeMode::LastState => Some(
+        UpgradeMode::LastState => match ctx.stop_keeping_last_checkpoint(&job.name, &old).await? {
+            Some(checkpoint) => Some(checkpoint),
+            None => Some(
+                ctx.stop_with_savepoint(
+                    &job.name,
+                    &old,
+                    &SavepointSettings::of(job),
+                    SavepointReason::Upgrade,
+                )
+                .await?,
+            ),
+        },
+        UpgradeMode::Savepoint => Some(
             ctx.stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Upgrade)
                 .await?,
         ),

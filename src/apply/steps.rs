@@ -194,6 +194,59 @@ impl Context {
         Ok(location)
     }
 
+    /// For `upgradeMode: last-state`: cancel the job and return its latest retained checkpoint.
+    /// `None` (nothing touched) when the job does not keep checkpoints on cancel or has none yet:
+    /// the caller then takes a savepoint instead, never risking a cancel that deletes the state.
+    pub async fn stop_keeping_last_checkpoint(
+        &self,
+        name: &str,
+        live: &JobId,
+    ) -> Result<Option<String>, StepError> {
+        let c = &self.client;
+        let config = c
+            .checkpoint_config(live)
+            .await
+            .map_err(|e| format!("reading the checkpoint config failed: {}", describe(&e)))?;
+        if !config.retained_on_cancel() {
+            self.progress.warn(name, "checkpoints are not retained on cancel (execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION): taking a savepoint instead");
+            return Ok(None);
+        }
+        let before = c.checkpoints(live).await.ok().and_then(|cp| cp.latest.completed);
+        if before.as_ref().and_then(|b| b.external_path.as_ref()).is_none() {
+            self.progress.warn(name, "no completed checkpoint yet: taking a savepoint instead");
+            return Ok(None);
+        }
+        self.record(name, |r| {
+            r.pending = Some(Pending::Cancelling { job_id: live.clone(), started_at: now() })
+        })?;
+        self.cancel(name, live).await?;
+        // The statistics can lag a few seconds behind; the job has ended, so the newest of what
+        // was seen before and after the cancel is its final checkpoint.
+        let after = c.checkpoints(live).await.ok().and_then(|cp| cp.latest.completed);
+        let newest = [before, after]
+            .into_iter()
+            .flatten()
+            .filter(|cp| cp.external_path.is_some())
+            .max_by_key(|cp| cp.id);
+        let Some(path) = newest.and_then(|cp| cp.external_path).filter(|p| snapshot_exists(p)) else {
+            return Err(format!(
+                "{live} was cancelled but its retained checkpoint is missing; the job is STOPPED. Its last state may \
+                 be under the checkpoint directory ({live}/chk-*); set `restore.from` to it and apply again"
+            ));
+        };
+        self.record(name, |r| {
+            r.savepoints.push(SavepointRecord {
+                path: path.clone(),
+                job_id: Some(live.clone()),
+                taken_at: now(),
+                reason: SavepointReason::RetainedCheckpoint,
+            });
+            r.pending = None;
+        })?;
+        self.progress.ok(name, &format!("cancelled; state in the retained checkpoint {path}"));
+        Ok(Some(path))
+    }
+
     /// Cancel a job and wait until it has ended.
     pub async fn cancel(&self, name: &str, live: &JobId) -> Result<(), StepError> {
         self.progress.step(name, &format!("cancelling {live}"));
@@ -335,6 +388,19 @@ impl Context {
     /// Whether a job is still active (used after an ambiguous step).
     pub async fn is_active(&self, id: &JobId) -> bool {
         matches!(self.client.job(id).await, Ok(d) if !d.state.is_terminal() && d.state != JobState::Unknown)
+    }
+}
+
+/// A `file:` snapshot must have its `_metadata` (a crash can leave a directory without it) when
+/// this machine can see the path; other file systems are trusted to Flink.
+pub fn snapshot_exists(path: &str) -> bool {
+    let Some(local) = path.strip_prefix("file://").or_else(|| path.strip_prefix("file:")) else {
+        return true;
+    };
+    let dir = Path::new(local);
+    match dir.parent() {
+        Some(parent) if parent.exists() => dir.join("_metadata").is_file(),
+        _ => true,
     }
 }
 

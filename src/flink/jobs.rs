@@ -7,7 +7,8 @@ use super::client::{Client, Repeat, Req};
 use super::error::Error;
 use super::ids::JobId;
 use super::types::{
-    AggregatedMetric, Checkpoints, JobConfig, JobDetails, JobExceptions, JobsOverview, RawExceptions,
+    AggregatedMetric, CheckpointConfig, Checkpoints, JobConfig, JobDetails, JobExceptions, JobsOverview,
+    RawExceptions,
 };
 
 impl Client {
@@ -29,6 +30,12 @@ impl Client {
     /// `GET /jobs/:id/checkpoints`: counts and the latest completed, savepoint, failed, restored.
     pub async fn checkpoints(&self, job: &JobId) -> Result<Checkpoints, Error> {
         self.send(Req::get(&["jobs", job.as_str(), "checkpoints"]).job(job), Repeat::Idempotent).await
+    }
+
+    /// `GET /jobs/:id/checkpoints/config`: whether checkpoints are externalized and kept on cancel.
+    pub async fn checkpoint_config(&self, job: &JobId) -> Result<CheckpointConfig, Error> {
+        self.send(Req::get(&["jobs", job.as_str(), "checkpoints", "config"]).job(job), Repeat::Idempotent)
+            .await
     }
 
     /// `GET /jobs/:id/exceptions`, read the same way for Flink 1.x and 2.x.

@@ -29,8 +29,9 @@ pub use request::{RestoreMode, RunRequest, SavepointFormat};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use types::{
-    AggregatedMetric, Checkpoints, ClusterConfig, CompletedCheckpoint, ExceptionEntry, ExecutionConfig,
-    FailedCheckpoint, Jar, JarEntry, JobConfig, JobDetails, JobExceptions, JobOverview, JobState,
-    JobsOverview, LatestCheckpoints, RestoredCheckpoint, SavepointStatus, TaskCounts, VertexDetails,
+    AggregatedMetric, CheckpointConfig, Checkpoints, ClusterConfig, CompletedCheckpoint, ExceptionEntry,
+    ExecutionConfig, Externalization, FailedCheckpoint, Jar, JarEntry, JobConfig, JobDetails, JobExceptions,
+    JobOverview, JobState, JobsOverview, LatestCheckpoints, RestoredCheckpoint, SavepointStatus, TaskCounts,
+    VertexDetails,
 };
 pub use version::FlinkVersion;

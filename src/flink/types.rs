@@ -166,6 +166,29 @@ pub struct ExecutionConfig {
     pub other: serde_json::Map<String, serde_json::Value>,
 }
 
+/// `GET /jobs/:id/checkpoints/config` (only what flinkops reads).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CheckpointConfig {
+    #[serde(default)]
+    pub externalization: Externalization,
+}
+
+/// Whether completed checkpoints are written out, and deleted when the job is cancelled.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Externalization {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default)]
+    pub delete_on_cancellation: bool,
+}
+
+impl CheckpointConfig {
+    /// Whether a cancel keeps the latest checkpoint (`RETAIN_ON_CANCELLATION`).
+    pub fn retained_on_cancel(&self) -> bool {
+        self.externalization.enabled && !self.externalization.delete_on_cancellation
+    }
+}
+
 /// `GET /jobs/:id/checkpoints` (may lag ~3 s behind: Flink caches it).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Checkpoints {

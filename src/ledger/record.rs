@@ -45,6 +45,8 @@ pub enum Pending {
     /// Stopping `job_id` with a savepoint under `trigger_id` (idempotent: the same trigger id
     /// never starts a second savepoint).
     Stopping { job_id: JobId, trigger_id: TriggerId, started_at: String },
+    /// Cancelling `job_id` for a `last-state` upgrade: its retained checkpoint carries the state.
+    Cancelling { job_id: JobId, started_at: String },
     /// Starting `job_id` (the new version, or the previous one when rolling back) from `from`.
     Starting { job_id: JobId, from: Option<String>, started_at: String, rollback: bool },
 }
@@ -86,6 +88,8 @@ pub struct SavepointRecord {
 #[serde(rename_all = "kebab-case")]
 pub enum SavepointReason {
     Upgrade,
+    /// Not a savepoint: the retained checkpoint a `last-state` upgrade restored from.
+    RetainedCheckpoint,
     Suspend,
     Prune,
     Adopt,

@@ -203,7 +203,9 @@ fn upgrade(job: &Job, changes: Vec<FieldChange>, known: bool) -> JobPlan {
     let mode = job.upgrade_mode;
     let how = match mode {
         UpgradeMode::Savepoint => "stop with a savepoint, start the new version from it",
-        UpgradeMode::LastState => "cancel, start the new version from the latest retained checkpoint",
+        UpgradeMode::LastState => {
+            "cancel, start the new version from the latest retained checkpoint (a savepoint if none is kept)"
+        }
         UpgradeMode::Stateless => "cancel, start the new version empty (upgradeMode: stateless)",
     };
     let what = if known {

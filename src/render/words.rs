@@ -241,7 +241,9 @@ pub fn restore(r: &Restore, live: Option<&LiveRef>) -> String {
             "latest state of the previous job, found at apply time".into()
         }
         Restore::NewSavepoint => "from a new savepoint".into(),
-        Restore::LastCheckpoint => "from the latest retained checkpoint of the running job".into(),
+        Restore::LastCheckpoint => {
+            "from the latest retained checkpoint of the running job (a new savepoint if it keeps none on cancel)".into()
+        }
         Restore::Path { path, source } if source == "ledger" => {
             format!("from savepoint {} (ledger)", clean(path))
         }

@@ -120,6 +120,8 @@ on_every_cluster! {
     killed_after_the_savepoint_the_next_apply_restores_from_it (1) => killed_after_savepoint;
     a_second_apply_fails_naming_the_first_or_waits_for_it (1) => concurrent_applies;
     a_saved_plan_is_applied_exactly_and_refused_once_stale (1) => saved_plan;
+    a_last_state_upgrade_restores_from_the_retained_checkpoint (1) => last_state_from_checkpoint;
+    a_last_state_upgrade_without_retained_checkpoints_takes_a_savepoint (1) => last_state_falls_back;
 }
 
 async fn upgrade_keeps_state(c: &Cluster) {
@@ -394,5 +396,60 @@ async fn saved_plan(c: &Cluster) {
             .all(|j| j.state.is_terminal() || identity::parse(&j.jid).is_none_or(|m| m.name_tag != tag)),
         "nothing was started from a stale plan"
     );
+    s.cleanup(&client).await;
+}
+
+const LAST_STATE_RETAINED: &str = "upgradeMode: last-state\nflinkConfiguration:\n  execution.checkpointing.interval: 1s\n  \
+                                   execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION\n";
+
+async fn last_state_from_checkpoint(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "lastst");
+    s.write(&Spec { extra_yaml: LAST_STATE_RETAINED, ..spec("counter") });
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    let before = wait_counter_above(&client, &v1, 20.0).await;
+    // A checkpoint completed after that reading holds at least that count.
+    let read_at = jiff::Timestamp::now().as_millisecond();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let cp = client.checkpoints(&v1).await.unwrap().latest.completed;
+        if cp.is_some_and(|cp| cp.trigger_timestamp > read_at) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no checkpoint completed");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+
+    s.write(&Spec { extra_args: &["--tag", "v2"], extra_yaml: LAST_STATE_RETAINED, ..spec("counter") });
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(stderr.contains("retained checkpoint") && stdout.contains("/chk-"), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("with a savepoint"), "no savepoint was taken: {stderr}");
+    let v2 = s.live(&client, "counter").await;
+    let after = wait_counter_above(&client, &v2, before).await;
+    assert!(after >= before, "restored from the checkpoint: {before} -> {after}");
+    s.cleanup(&client).await;
+}
+
+async fn last_state_falls_back(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "lastfb");
+    s.write(&Spec { extra_yaml: "upgradeMode: last-state\n", ..spec("counter") });
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    let before = wait_counter_above(&client, &v1, 20.0).await;
+    s.write(&Spec {
+        extra_args: &["--tag", "v2"],
+        extra_yaml: "upgradeMode: last-state\n",
+        ..spec("counter")
+    });
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("taking a savepoint instead"), "{}", text(&out.stderr));
+    let v2 = s.live(&client, "counter").await;
+    let after = wait_counter_above(&client, &v2, before).await;
+    assert!(after >= before, "the cancel that would have lost the state was never made: {before} -> {after}");
     s.cleanup(&client).await;
 }
