@@ -122,6 +122,7 @@ on_every_cluster! {
     a_saved_plan_is_applied_exactly_and_refused_once_stale (1) => saved_plan;
     a_last_state_upgrade_restores_from_the_retained_checkpoint (1) => last_state_from_checkpoint;
     a_last_state_upgrade_without_retained_checkpoints_takes_a_savepoint (1) => last_state_falls_back;
+    an_unmanaged_job_is_adopted_with_its_state_only_when_asked (1) => adopt;
 }
 
 async fn upgrade_keeps_state(c: &Cluster) {
@@ -451,5 +452,53 @@ async fn last_state_falls_back(c: &Cluster) {
     let v2 = s.live(&client, "counter").await;
     let after = wait_counter_above(&client, &v2, before).await;
     assert!(after >= before, "the cancel that would have lost the state was never made: {before} -> {after}");
+    s.cleanup(&client).await;
+}
+
+async fn adopt(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "adopt");
+    let name = s.name("counter");
+    // Someone started the job by hand, under the name the spec will have.
+    let jar = client.upload_jar(&c.jar).await.unwrap();
+    let request = flinkops::flink::RunRequest {
+        entry_class: Some("dev.flinkops.testjob.CounterJob".into()),
+        program_args: vec![
+            "--name".into(),
+            name.clone(),
+            "--rate".into(),
+            "100".into(),
+            "--keys".into(),
+            "8".into(),
+        ],
+        job_id: Some(JobId::random()),
+        ..flinkops::flink::RunRequest::new(1)
+    };
+    let by_hand = client.run_jar(&jar, &request).await.unwrap();
+    crate::flink_support::wait_tasks_running(&client, &by_hand).await;
+    let before = wait_counter_above(&client, &by_hand, 20.0).await;
+
+    s.write(&spec("counter"));
+    let refused = s.apply(&[]);
+    assert_eq!(refused.status.code(), Some(1), "never deploys a second copy next to it");
+    assert_eq!(client.job(&by_hand).await.unwrap().state, JobState::Running, "untouched without --adopt");
+
+    let out = s.apply(&["-o", "json", "--adopt"]);
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["formatVersion"], 1);
+    let result = &report["results"][0];
+    assert_eq!(
+        (result["name"].as_str(), result["outcome"].as_str()),
+        (Some(name.as_str()), Some("done")),
+        "{report:#}"
+    );
+    assert_eq!(result["action"]["type"], "adopt");
+    assert!(report["summary"].as_str().unwrap().starts_with("Apply complete"), "{report:#}");
+    let managed = s.live(&client, "counter").await;
+    assert_eq!(client.job(&by_hand).await.unwrap().state, JobState::Finished, "stopped with a savepoint");
+    let after = wait_counter_above(&client, &managed, before).await;
+    assert!(after >= before, "adopted with its state: {before} -> {after}");
+    let _ = client.delete_jar(&jar).await;
     s.cleanup(&client).await;
 }
