@@ -155,8 +155,18 @@ fn live_id(p: &JobPlan) -> Result<JobId, StepError> {
 async fn deploy(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
     let from = match &p.restore {
         Some(Restore::Path { path, .. }) => Some(path.clone()),
-        Some(Restore::LatestOf { job_id }) => Some(latest_state(ctx, &job.name, job_id).await?),
-        Some(Restore::Empty { .. } | Restore::FirstDeployment) | None => None,
+        Some(Restore::LatestOf { job_id }) => Some(latest_state(ctx, job, job_id).await?),
+        // Neither Flink nor the ledger knows the job, but its savepoints may outlive both (a
+        // restarted cluster, a CI run without the state directory): never start it empty then.
+        Some(Restore::FirstDeployment) => {
+            let found = savepoint_on_disk(ctx, job).await;
+            if let Some(sp) = &found {
+                ctx.progress
+                    .warn(&job.name, &format!("found {sp} from an earlier deployment: restoring from it"));
+            }
+            found
+        }
+        Some(Restore::Empty { .. }) | None => None,
         Some(Restore::NewSavepoint | Restore::LastCheckpoint) => {
             return Err("a deploy cannot take a new savepoint".into());
         }
@@ -171,7 +181,8 @@ async fn deploy(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepEr
 
 /// Where an ended job's latest state is: Flink's record of its last savepoint or retained
 /// checkpoint (whichever is newer), then the ledger. Never empty: no state means an error.
-async fn latest_state(ctx: &Context, name: &str, ended: &JobId) -> Result<String, StepError> {
+async fn latest_state(ctx: &Context, job: &Job, ended: &JobId) -> Result<String, StepError> {
+    let name = job.name.as_str();
     let mut candidates: Vec<(i64, String)> = Vec::new();
     if let Ok(cp) = ctx.client.checkpoints(ended).await {
         for c in [cp.latest.savepoint, cp.latest.completed].into_iter().flatten() {
@@ -189,11 +200,24 @@ async fn latest_state(ctx: &Context, name: &str, ended: &JobId) -> Result<String
     {
         return Ok(sp.path);
     }
+    if let Some(sp) = savepoint_on_disk(ctx, job).await {
+        return Ok(sp);
+    }
     Err(format!(
         "no savepoint or retained checkpoint of {ended} was found, and flinkops never starts a stateful job empty by \
          accident: set `restore.from: <path>` to the snapshot to use, or `restore.from: none` to start empty on purpose \
          (retained checkpoints need execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION)"
     ))
+}
+
+/// The newest complete savepoint of this spec in its savepoint directory (the spec's, else the
+/// cluster's), when this machine can list it.
+async fn savepoint_on_disk(ctx: &Context, job: &Job) -> Option<String> {
+    let dir = match &job.savepoint.directory {
+        Some(d) => d.value.clone(),
+        None => ctx.client.cluster_savepoint_dir().await.ok().flatten()?,
+    };
+    super::snapshots::newest_savepoint(&dir, &crate::plan::identity::name_tag(&job.name))
 }
 
 /// Replace the running job by the new version; roll back to the previous one if it fails.

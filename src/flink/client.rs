@@ -130,6 +130,19 @@ impl Client {
         self.send(Req::get(&["config"]), Repeat::Idempotent).await
     }
 
+    /// The cluster's default savepoint directory (`GET /jobmanager/config`, a list of key/value
+    /// pairs): the 1.20+ key, else the 1.18/1.19 one; `None` when neither is set.
+    pub async fn cluster_savepoint_dir(&self) -> Result<Option<String>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            key: String,
+            value: String,
+        }
+        let entries: Vec<Entry> = self.send(Req::get(&["jobmanager", "config"]), Repeat::Idempotent).await?;
+        let get = |k: &str| entries.iter().find(|e| e.key == k).map(|e| e.value.clone());
+        Ok(get("execution.checkpointing.savepoint-dir").or_else(|| get("state.savepoints.dir")))
+    }
+
     /// The cluster's Flink version, read from `GET /config` once and then cached.
     pub async fn version(&self) -> Result<FlinkVersion, Error> {
         if let Some(v) = self.inner.version.get() {
