@@ -1,5 +1,7 @@
 //! Progress lines on stderr while apply works: one line per step, with the time since apply
-//! started, so a CI log reads as a timeline. Results go to stdout; this never does.
+//! started, so a CI log reads as a timeline. On a terminal, a spinner per job also shows what it
+//! is waiting for (a savepoint, the health gate) and for how long. Results go to stdout; this
+//! never does.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -13,16 +15,56 @@ pub struct Progress {
     styles: Styles,
     quiet: bool,
     out: Mutex<Box<dyn Write + Send>>,
+    /// Spinners, only when stderr is a terminal.
+    spinners: Option<indicatif::MultiProgress>,
+}
+
+/// A spinner shown while something is awaited; it disappears when dropped.
+pub struct Waiting(Option<indicatif::ProgressBar>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(bar) = self.0.take() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 impl Progress {
     pub fn stderr(styles: Styles, quiet: bool) -> Self {
-        Self { started: Instant::now(), styles, quiet, out: Mutex::new(Box::new(std::io::stderr())) }
+        use std::io::IsTerminal;
+        let spinners = (!quiet && std::io::stderr().is_terminal()).then(indicatif::MultiProgress::new);
+        Self {
+            started: Instant::now(),
+            styles,
+            quiet,
+            out: Mutex::new(Box::new(std::io::stderr())),
+            spinners,
+        }
     }
 
     /// A sink for tests.
     pub fn to(out: Box<dyn Write + Send>) -> Self {
-        Self { started: Instant::now(), styles: Styles::plain(), quiet: false, out: Mutex::new(out) }
+        Self {
+            started: Instant::now(),
+            styles: Styles::plain(),
+            quiet: false,
+            out: Mutex::new(out),
+            spinners: None,
+        }
+    }
+
+    /// Show a spinner with the elapsed time while `what` is awaited (terminals only).
+    pub fn waiting(&self, job: &str, what: &str) -> Waiting {
+        let Some(multi) = &self.spinners else { return Waiting(None) };
+        let bar = multi.add(indicatif::ProgressBar::new_spinner());
+        let style = indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.set_prefix(job.to_string());
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Waiting(Some(bar))
     }
 
     fn line(&self, job: &str, style: anstyle::Style, text: &str) {
@@ -31,16 +73,21 @@ impl Progress {
         }
         let secs = self.started.elapsed().as_secs_f64();
         let b = self.styles.bold;
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        // Progress is best effort: a closed stderr must not fail the apply.
-        let _ = writeln!(
-            out,
+        let line = format!(
             "[{secs:>6.1}s] {}{job}{}: {}{text}{}",
             b.render(),
             b.render_reset(),
             style.render(),
             style.render_reset()
         );
+        // Progress is best effort: a closed stderr must not fail the apply.
+        if let Some(multi) = &self.spinners {
+            // Printed above the spinners, so lines and spinners do not tear each other.
+            let _ = multi.println(line);
+            return;
+        }
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(out, "{line}");
     }
 
     /// A step starts or advances.
@@ -61,5 +108,44 @@ impl Progress {
     /// A job failed.
     pub fn error(&self, job: &str, text: &str) {
         self.line(job, self.styles.error, text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn without_a_terminal_progress_is_plain_timestamped_lines_and_no_spinner() {
+        let sink = Sink::default();
+        let progress = Progress::to(Box::new(sink.clone()));
+        {
+            let _spinner = progress.waiting("orders", "waiting for the savepoint");
+            progress.step("orders", "stopping with a savepoint");
+            progress.error("orders", "failed: boom");
+        }
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines[0].starts_with("[") && lines[0].ends_with("] orders: stopping with a savepoint"),
+            "{text}"
+        );
+        assert!(!text.contains('\x1b'), "no escape codes: {text:?}");
     }
 }

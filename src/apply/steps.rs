@@ -173,6 +173,7 @@ impl Context {
             .await
             .map_err(|e| format!("stop with savepoint failed, the job keeps running: {}", describe(&e)))?;
         let started = Instant::now();
+        let _spinner = self.progress.waiting(name, "waiting for the savepoint");
         let location = c
             .wait_for_savepoint(live, &trigger, settings.timeout, self.poll, |_| {})
             .await
@@ -334,6 +335,7 @@ impl Context {
                 self.progress.warn(&job.name, &format!("restarted ({} so far): {p}", p.restarts));
             }
         };
+        let _spinner = self.progress.waiting(&job.name, "waiting until healthy");
         match health::wait_healthy(&self.client, id, &gate, report).await {
             Ok(h) => {
                 self.progress.ok(&job.name, &format!("healthy ({:.1}s)", h.after.as_secs_f64()));
