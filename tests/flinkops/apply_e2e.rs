@@ -123,6 +123,7 @@ on_every_cluster! {
     a_last_state_upgrade_restores_from_the_retained_checkpoint (1) => last_state_from_checkpoint;
     a_last_state_upgrade_without_retained_checkpoints_takes_a_savepoint (1) => last_state_falls_back;
     an_unmanaged_job_is_adopted_with_its_state_only_when_asked (1) => adopt;
+    a_stateless_upgrade_cancels_and_starts_empty_as_the_spec_says (1) => stateless;
 }
 
 async fn upgrade_keeps_state(c: &Cluster) {
@@ -500,5 +501,32 @@ async fn adopt(c: &Cluster) {
     let after = wait_counter_above(&client, &managed, before).await;
     assert!(after >= before, "adopted with its state: {before} -> {after}");
     let _ = client.delete_jar(&jar).await;
+    s.cleanup(&client).await;
+}
+
+async fn stateless(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "nostate");
+    s.write(&Spec { extra_yaml: "upgradeMode: stateless\n", ..spec("counter") });
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    let before = wait_counter_above(&client, &v1, 300.0).await;
+    s.write(&Spec {
+        extra_args: &["--tag", "v2"],
+        extra_yaml: "upgradeMode: stateless\n",
+        ..spec("counter")
+    });
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("starts empty (upgradeMode: stateless)"), "{}", text(&out.stdout));
+    assert!(
+        !text(&out.stderr).contains("savepoint"),
+        "no savepoint for a stateless job: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(client.job(&v1).await.unwrap().state, JobState::Canceled);
+    let v2 = s.live(&client, "counter").await;
+    let fresh = wait_counter_above(&client, &v2, 0.0).await;
+    assert!(fresh < before, "started empty on purpose: {fresh} < {before}");
     s.cleanup(&client).await;
 }
