@@ -257,6 +257,9 @@ impl Context {
 
     async fn wait_ended(&self, job: &JobId, timeout: Duration) -> Result<(), StepError> {
         let deadline = Instant::now() + timeout;
+        // Usually ended at the first look (Flink reports a stop complete once the job finished);
+        // when not, look again soon, then less often.
+        let mut wait = Duration::from_millis(50).min(self.poll);
         loop {
             match self.client.job(job).await {
                 Ok(d) if d.state.is_terminal() => return Ok(()),
@@ -264,7 +267,10 @@ impl Context {
                 Ok(_) | Err(_) if Instant::now() > deadline => {
                     return Err(format!("{job} did not end within {}s", timeout.as_secs()));
                 }
-                _ => tokio::time::sleep(self.poll).await,
+                _ => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(self.poll);
+                }
             }
         }
     }

@@ -77,6 +77,10 @@ impl Client {
     /// `COMPLETED` with a failure-cause is [`Error::SavepointFailed`]; still running at the
     /// deadline is [`Error::SavepointWaitTimedOut`]. `progress` gets the elapsed time after each
     /// poll that found the savepoint still in progress.
+    ///
+    /// Polls quickly at first (50 ms, doubling) up to `poll_interval`: a small savepoint completes
+    /// in well under a second, and during a stop every moment of waiting is downtime
+    /// (scripts/bench-upgrade measured a fixed 1 s interval adding ~0.9 s to every upgrade).
     pub async fn wait_for_savepoint(
         &self,
         job: &JobId,
@@ -86,6 +90,7 @@ impl Client {
         mut progress: impl FnMut(Duration),
     ) -> Result<String, Error> {
         let started = Instant::now();
+        let mut wait = Duration::from_millis(50).min(poll_interval);
         loop {
             match self.savepoint_status(job, request).await? {
                 SavepointStatus::Completed { location } => return Ok(location),
@@ -102,7 +107,8 @@ impl Client {
             }
             tracing::debug!(%job, %request, ?elapsed, "savepoint in progress");
             progress(elapsed);
-            tokio::time::sleep(poll_interval.min(timeout - elapsed)).await;
+            tokio::time::sleep(wait.min(timeout - elapsed)).await;
+            wait = (wait * 2).min(poll_interval);
         }
     }
 
