@@ -423,24 +423,14 @@ impl<'a> Reader<'a> {
                         Some(format!("write flat dotted keys, e.g. `{k}.some.option: value`"));
                     continue;
                 }
-                Value::Seq(_) => {
-                    let help = Some("Flink lists are one string separated by `;`, e.g. `a;b;c`".into());
-                    self.type_error(
-                        value,
-                        &format!("flinkConfiguration.{k}"),
-                        "a string, number or boolean",
-                        help,
-                    );
-                    continue;
-                }
-                Value::Null => {
-                    let help = Some("remove the key, or give it a value".into());
-                    self.type_error(
-                        value,
-                        &format!("flinkConfiguration.{k}"),
-                        "a string, number or boolean",
-                        help,
-                    );
+                Value::Seq(_) | Value::Null => {
+                    let help = if value.value == Value::Null {
+                        "remove the key, or give it a value"
+                    } else {
+                        "Flink lists are one string separated by `;`, e.g. `a;b;c`"
+                    };
+                    let field = format!("flinkConfiguration.{k}");
+                    self.type_error(value, &field, "a string, number or boolean", Some(help.into()));
                     continue;
                 }
             };

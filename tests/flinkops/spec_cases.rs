@@ -45,6 +45,7 @@ bad_cases! {
     args_not_a_list,
     args_number_item,
     boolean_yes,
+    config_list_and_null_values,
     dependency_cycle,
     document_is_a_list,
     document_is_a_scalar,
