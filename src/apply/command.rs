@@ -15,11 +15,11 @@ use super::lock::{self, Holder};
 use super::progress::Progress;
 use super::steps::Context;
 use crate::cli::{ApplyArgs, ColorChoice, OutputFormat};
-use crate::commands::plan::load_specs;
+use crate::commands::plan::{load_specs, observe_and_plan};
 use crate::flink::Client;
 use crate::ledger::Ledger;
 use crate::output::{Styles, fail};
-use crate::plan::{self, ClusterRef, Observed, Options, Plan};
+use crate::plan::{self, Options, Plan};
 use crate::{exit, render};
 
 /// Why apply stopped before acting.
@@ -111,16 +111,7 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
         None => Options { prune: args.prune, adopt: args.adopt },
     };
     let ledger = Ledger::new(&args.state.state_dir, client.base_url());
-    let records = ledger.read_all().unwrap_or_else(|e| {
-        tracing::warn!("ignoring the ledger ({e}); the plan is still right, with fewer details");
-        Default::default()
-    });
-    let version = client.version().await?;
-    let overview = client.jobs_overview().await?;
-    let mut plan = plan::plan(&desired, &Observed::from(&overview), &records, &opts);
-    plan.cluster =
-        Some(ClusterRef { url: client.base_url().to_string(), flink_version: version.to_string() });
-    plan.specs = Some(std::path::absolute(&specs_path).unwrap_or(specs_path.clone()).display().to_string());
+    let (plan, records) = observe_and_plan(&client, &ledger, &desired, &specs_path, &opts).await?;
     if let Some(saved) = &saved {
         check_not_stale(saved, &plan)?;
     }

@@ -3,13 +3,14 @@
 //! Read-only towards Flink. Invalid specs stop it before any call to Flink. It makes a constant
 //! number of REST calls however many jobs there are (`/config` and `/jobs/overview`).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::{ColorChoice, PlanArgs, PlanFormat};
 use crate::flink::Client;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Record};
 use crate::output::{Styles, fail};
 use crate::plan::{self, ClusterRef, Observed, Options, Plan};
 use crate::spec::{self, Inputs, jarcache::JarHashCache};
@@ -99,27 +100,38 @@ pub fn load_specs(path: &Path, state_dir: &Path, color: ColorChoice) -> Option<s
 }
 
 fn make_plan(args: &PlanArgs, desired: &spec::Desired) -> Result<Plan, Error> {
-    let config = args.connection.client_config()?;
-    let client = Client::new(config)?;
+    let client = Client::new(args.connection.client_config()?)?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
-    let (version, overview) = runtime.block_on(async {
-        let version = client.version().await?;
-        let overview = client.jobs_overview().await?;
-        Ok::<_, crate::flink::Error>((version, overview))
-    })?;
     let ledger = Ledger::new(&args.state.state_dir, client.base_url());
+    let opts = Options { prune: args.prune, adopt: args.adopt };
+    let (plan, _) = runtime.block_on(observe_and_plan(&client, &ledger, desired, &args.path, &opts))?;
+    Ok(plan)
+}
+
+/// Observe the cluster (`/config`, `/jobs/overview`), read the ledger and plan: the one path
+/// `plan` and `apply` share, so that both decide alike. Also returns the ledger records, which
+/// apply goes on to update. An unreadable ledger is ignored with a warning: the job ids alone
+/// still make the plan right, only with fewer details.
+pub async fn observe_and_plan(
+    client: &Client,
+    ledger: &Ledger,
+    desired: &spec::Desired,
+    specs: &Path,
+    opts: &Options,
+) -> Result<(Plan, BTreeMap<String, Record>), crate::flink::Error> {
+    let version = client.version().await?;
+    let overview = client.jobs_overview().await?;
     let records = ledger.read_all().unwrap_or_else(|e| {
         tracing::warn!("ignoring the ledger ({e}); the plan is still right, with fewer details");
         Default::default()
     });
-    let opts = Options { prune: args.prune, adopt: args.adopt };
-    let mut plan = plan::plan(desired, &Observed::from(&overview), &records, &opts);
+    let mut plan = plan::plan(desired, &Observed::from(&overview), &records, opts);
     plan.cluster =
         Some(ClusterRef { url: client.base_url().to_string(), flink_version: version.to_string() });
-    let specs = std::path::absolute(&args.path).unwrap_or_else(|_| args.path.clone());
+    let specs = std::path::absolute(specs).unwrap_or_else(|_| specs.to_path_buf());
     plan.specs = Some(specs.display().to_string());
-    Ok(plan)
+    Ok((plan, records))
 }
 
 /// Write the plan as JSON, atomically (a half-written plan file must never be applied).
