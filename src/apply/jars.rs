@@ -1,14 +1,14 @@
-//! The jars flinkops uploads: at most one upload per jar content, found again by name, and the
-//! removal of those no longer needed.
+//! The jars flinkops uploads: at most one upload per jar content, found again by name.
 //!
 //! Flink stores an upload as `<uuid>_<file name>` and lists it under the file name it was sent
 //! with, so flinkops sends every jar as `flinkops-<first 16 hex of its sha256>.jar`: the name alone
-//! says which content it holds. This module never touches a jar whose name does not have that
-//! exact form (other people's uploads), and it trusts the caller's hash (it reads no jar).
+//! says which content it holds. This module trusts the caller's hash (it reads no jar). Deleting
+//! uploads is the ledger's business (`steps::Context::remove_dropped_jars`): only uploads this
+//! state directory recorded may go, never any `flinkops-*.jar` on a shared cluster.
 
 use std::path::Path;
 
-use crate::flink::{self, Client, Jar, JarId};
+use crate::flink::{self, Client, JarId};
 
 /// Hex digits of the content hash kept in the name: 64 bits, plenty to tell jars apart.
 const HASH_DIGITS: usize = 16;
@@ -26,7 +26,8 @@ pub fn upload_name(sha256: &str) -> String {
     format!("{PREFIX}{}{SUFFIX}", digits.to_ascii_lowercase())
 }
 
-/// Whether Flink lists this file name as one of flinkops' uploads.
+/// Whether Flink lists this file name as one of flinkops' uploads (exactly the form
+/// [`upload_name`] makes).
 pub fn is_flinkops_jar(name: &str) -> bool {
     let hash = name.strip_prefix(PREFIX).and_then(|rest| rest.strip_suffix(SUFFIX));
     hash.is_some_and(|h| h.len() == HASH_DIGITS && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
@@ -53,40 +54,6 @@ pub async fn ensure_uploaded(client: &Client, local: &Path, sha256: &str) -> Res
 async fn find(client: &Client, name: &str) -> Result<Option<JarId>, flink::Error> {
     let jars = client.list_jars().await?;
     Ok(jars.into_iter().find(|j| j.name == name).map(|j| j.id))
-}
-
-/// Delete flinkops' jars (named `flinkops-<hash>.jar`) that are not in `keep`; returns how many
-/// were deleted. Jars uploaded by anyone else are never touched.
-pub async fn remove_unused(client: &Client, keep: &[JarId]) -> Result<usize, flink::Error> {
-    remove_unused_where(client, keep, |_| true).await
-}
-
-/// [`remove_unused`], limited to the flinkops jars for which `select` is true — for example only
-/// jars uploaded more than an hour ago (`Jar::uploaded`), so that a concurrent apply's fresh
-/// upload survives.
-pub async fn remove_unused_where(
-    client: &Client,
-    keep: &[JarId],
-    select: impl Fn(&Jar) -> bool,
-) -> Result<usize, flink::Error> {
-    let jars = client.list_jars().await?;
-    let unused = jars.iter().filter(|j| is_flinkops_jar(&j.name) && !keep.contains(&j.id) && select(j));
-    let mut removed = 0;
-    for jar in unused {
-        match client.delete_jar(&jar.id).await {
-            Ok(()) => removed += 1,
-            // Someone else (another flinkops) deleted it first: it is gone, which is the goal.
-            Err(err) if !listed(client, &jar.id).await? => {
-                tracing::debug!(jar = %jar.id, %err, "jar already deleted");
-            }
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(removed)
-}
-
-async fn listed(client: &Client, id: &JarId) -> Result<bool, flink::Error> {
-    Ok(client.list_jars().await?.iter().any(|j| j.id == *id))
 }
 
 #[cfg(test)]
@@ -183,47 +150,5 @@ mod tests {
         assert!(body.contains(&format!("filename=\"{NAME}\"")), "{body}");
         assert!(!body.contains("enricher"), "the local name is not sent: {body}");
         assert!(body.contains("not really a jar"), "the file's bytes are sent: {body}");
-    }
-
-    #[tokio::test]
-    async fn remove_unused_deletes_only_flinkops_jars_that_are_not_kept() {
-        let (server, client) = cluster_with_jars(vec![
-            listed_jar("a_counter.jar", "counter.jar"),
-            listed_jar("b_flinkops-tool.jar", "flinkops-tool.jar"),
-            listed_jar("c_flinkops-0123456789abcdef.jar", "flinkops-0123456789abcdef.jar"),
-            listed_jar("d_flinkops-fedcba9876543210.jar", "flinkops-fedcba9876543210.jar"),
-            listed_jar("e_flinkops-00000000ffffffff.jar", "flinkops-00000000ffffffff.jar"),
-        ])
-        .await;
-        Mock::given(method("DELETE"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-            .mount(&server)
-            .await;
-
-        let keep = [JarId::new("d_flinkops-fedcba9876543210.jar")];
-        assert_eq!(remove_unused(&client, &keep).await.unwrap(), 2);
-        let mut deleted: Vec<String> =
-            requests(&server, "DELETE").await.iter().map(|r| r.url.path().to_owned()).collect();
-        deleted.sort();
-        assert_eq!(
-            deleted,
-            ["/jars/c_flinkops-0123456789abcdef.jar", "/jars/e_flinkops-00000000ffffffff.jar"]
-        );
-    }
-
-    #[tokio::test]
-    async fn remove_unused_where_also_honours_the_selection() {
-        let (server, client) = cluster_with_jars(vec![
-            listed_jar("c_flinkops-0123456789abcdef.jar", "flinkops-0123456789abcdef.jar"),
-            listed_jar("e_flinkops-00000000ffffffff.jar", "flinkops-00000000ffffffff.jar"),
-        ])
-        .await;
-        Mock::given(method("DELETE"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-            .expect(1)
-            .mount(&server)
-            .await;
-        let removed = remove_unused_where(&client, &[], |j| j.id.as_str().starts_with('e')).await.unwrap();
-        assert_eq!(removed, 1);
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use flinkops::apply::health::{Gate, HealthProgress, Unhealthy, wait_healthy};
-use flinkops::apply::jars::{ensure_uploaded, remove_unused_where, upload_name};
+use flinkops::apply::jars::{ensure_uploaded, upload_name};
 use flinkops::flink::{Client, JarId, JobId, JobState, RunRequest};
 
 use crate::flink_support::{Cleanup, Cluster, on_every_cluster, wait_state};
@@ -148,7 +148,7 @@ fn private_hash() -> String {
     format!("{}{}", JobId::random(), JobId::random())
 }
 
-/// Twice `ensure_uploaded` → one upload under the hashed name; removing unused jars deletes it.
+/// Twice `ensure_uploaded` → one upload under the hashed name.
 async fn jar_uploaded_once(c: &Cluster) {
     let client = c.client();
     let mut cleanup = Cleanup::new(&client);
@@ -168,10 +168,7 @@ async fn jar_uploaded_once(c: &Cluster) {
     assert!(first.as_str().ends_with(&format!("_{}", upload_name(&sha))), "{first}");
 
     // Only our own jar: other tests' flinkops jars on this cluster must survive.
-    let removed = remove_unused_where(&client, &[], |j| j.id == first).await.unwrap();
-    assert_eq!(removed, 1);
+    client.delete_jar(&first).await.unwrap();
     assert!(!client.list_jars().await.unwrap().iter().any(|j| j.id == first), "deleted");
-    let kept = remove_unused_where(&client, &[], |j| j.id == first).await.unwrap();
-    assert_eq!(kept, 0, "nothing left to remove");
     cleanup.finish().await;
 }
