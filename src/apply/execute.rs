@@ -5,7 +5,7 @@
 //! state, or — when even a rollback is impossible — stopped with its savepoint recorded and the
 //! summary saying so in plain words.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -107,21 +107,8 @@ fn not_in_waves(ctx: &Context, p: &JobPlan, desired: &Desired) -> Option<JobResu
 
 /// The first dependency (transitively) that failed or was skipped.
 fn failed_dependency(name: &str, desired: &Desired, results: &BTreeMap<String, JobResult>) -> Option<String> {
-    let mut seen = BTreeSet::new();
-    let mut stack: Vec<&str> =
-        desired.jobs.get(name).map(|j| j.depends_on.iter().map(String::as_str).collect()).unwrap_or_default();
-    while let Some(dep) = stack.pop() {
-        if !seen.insert(dep) {
-            continue;
-        }
-        if results.get(dep).is_some_and(|r| !r.outcome.is_ok()) {
-            return Some(dep.to_string());
-        }
-        if let Some(d) = desired.jobs.get(dep) {
-            stack.extend(d.depends_on.iter().map(String::as_str));
-        }
-    }
-    None
+    let failed = |dep: &&str| results.get(*dep).is_some_and(|r| !r.outcome.is_ok());
+    desired.upstream(name).into_iter().find(failed).map(str::to_string)
 }
 
 async fn run_one(ctx: &Context, p: &JobPlan, job: Option<&Job>) -> JobResult {

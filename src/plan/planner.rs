@@ -4,7 +4,7 @@
 //! byte for byte. Identity comes from the job ids alone (see `identity`); the ledger only adds
 //! detail (field diffs, known savepoints), never changes a decision's safety.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::diff;
 use super::identity;
@@ -392,28 +392,11 @@ fn mark_blocked(jobs: &mut [JobPlan], desired: &Desired) {
         })
         .collect();
     let blocker = |start: &str| -> Option<String> {
-        let mut seen = BTreeSet::new();
-        let mut stack: Vec<&str> = desired
-            .jobs
-            .get(start)
-            .map(|j| j.depends_on.iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        while let Some(dep) = stack.pop() {
-            if !seen.insert(dep) {
-                continue;
-            }
-            match by_name.get(dep) {
-                Some((Action::Conflict, _)) => {
-                    return Some(format!("`{dep}` cannot be acted on (see Errors)"));
-                }
-                Some((_, true)) => return Some(format!("`{dep}` is suspended and will not become healthy")),
-                _ => {}
-            }
-            if let Some(d) = desired.jobs.get(dep) {
-                stack.extend(d.depends_on.iter().map(String::as_str));
-            }
-        }
-        None
+        desired.upstream(start).into_iter().find_map(|dep| match by_name.get(dep) {
+            Some((Action::Conflict, _)) => Some(format!("`{dep}` cannot be acted on (see Errors)")),
+            Some((_, true)) => Some(format!("`{dep}` is suspended and will not become healthy")),
+            _ => None,
+        })
     };
     for job in jobs.iter_mut().filter(|j| j.action.starts_a_job()) {
         job.blocked_by = blocker(&job.name);

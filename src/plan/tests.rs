@@ -239,6 +239,13 @@ fn a_job_after_a_suspended_one_waits_and_says_why() {
 }
 
 #[test]
+fn upstream_lists_every_transitive_dependency_once() {
+    let d = desired([job("a"), job("b").after(&["a"]), job("c").after(&["a", "b"]), job("d").after(&["c"])]);
+    assert_eq!(d.upstream("d"), ["c", "b", "a"]);
+    assert!(d.upstream("a").is_empty());
+}
+
+#[test]
 fn a_restarting_job_is_reported_as_drift() {
     let j = job("ingest");
     let plan = run(&desired([j.clone()]), vec![live_of(&j, 1, JobState::Restarting)], &ledger([]));

@@ -83,6 +83,26 @@ pub struct Desired {
     pub jobs: BTreeMap<String, Job>,
 }
 
+impl Desired {
+    /// Every job `name` waits for, directly or through others, each once, depth first (the last
+    /// listed dependency first). Unknown names are skipped: the spec layer reports them.
+    pub fn upstream(&self, name: &str) -> Vec<&str> {
+        let deps = |n: &str| -> Vec<&str> {
+            self.jobs.get(n).map(|j| j.depends_on.iter().map(String::as_str).collect()).unwrap_or_default()
+        };
+        let mut seen = BTreeSet::new();
+        let mut order = Vec::new();
+        let mut stack = deps(name);
+        while let Some(dep) = stack.pop() {
+            if seen.insert(dep) {
+                order.push(dep);
+                stack.extend(deps(dep));
+            }
+        }
+        order
+    }
+}
+
 /// What resolving reads from outside the specs.
 pub struct Inputs<'a> {
     /// Looks up an environment variable.
