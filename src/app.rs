@@ -16,8 +16,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Status(args) => crate::status::run(&args, color),
         Command::Plan(args) => crate::commands::plan::run(&args, color),
         Command::Apply(args) => crate::apply::command::run(&args, color, cli.global.quiet),
-        Command::Watch(_) => not_yet("watch", "issue 6"),
-        Command::Audit(_) => not_yet("audit", "issue 6"),
+        Command::Watch(args) => crate::watch::run(&args, &cli.global),
+        Command::Audit(args) => crate::audit::run(&args, color),
     }
 }
 
@@ -26,12 +26,4 @@ fn completions(shell: clap_complete::Shell) -> ExitCode {
     let mut cmd = Cli::command();
     clap_complete::generate(shell, &mut cmd, "flinkops", &mut std::io::stdout());
     exit::code(exit::OK)
-}
-
-fn not_yet(command: &str, issue: &str) -> ExitCode {
-    eprintln!(
-        "error: `flinkops {command}` is not implemented yet (tracked in {issue}).\n  \
-         Available now: validate, schema, completions, status, plan, apply."
-    );
-    exit::code(exit::ERROR)
 }

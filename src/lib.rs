@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod apply;
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod exit;
@@ -16,3 +17,4 @@ pub mod plan;
 pub mod render;
 pub mod spec;
 pub mod status;
+pub mod watch;

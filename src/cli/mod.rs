@@ -117,13 +117,29 @@ pub enum Command {
     )]
     Apply(ApplyArgs),
 
-    /// Run as a sidecar: reconcile on every spec change and on an interval, heal jobs that failed
-    /// outside flinkops, serve /healthz, /readyz and /metrics. (Not implemented yet.)
-    Watch(NotYetArgs),
+    /// Run as a sidecar: keep the cluster converged on the specs. Reconciles on every spec change
+    /// (the directory is watched, so git-sync and ConfigMap symlink swaps are seen), on an interval
+    /// and on SIGHUP, through the same plan and apply as `apply --auto-approve`; heals managed jobs
+    /// that failed or were cancelled outside flinkops; serves /healthz, /readyz and /metrics.
+    ///
+    /// Invalid specs keep the last good desired state: nothing new is applied and /readyz says
+    /// why. A failed action is retried after a back-off, a few times, then held until the spec
+    /// changes (or its `restartNonce` is bumped). SIGTERM or SIGINT: the step in flight finishes
+    /// within --shutdown-grace, nothing new starts, exit 0.
+    #[command(
+        after_help = "Examples:\n  flinkops watch /git/specs --flink-url http://flink-jobmanager:8081\n  flinkops watch specs/ --listen 127.0.0.1:9810 --resync 5m --log-format json\n  flinkops watch /nfs/specs --poll --no-self-heal"
+    )]
+    Watch(WatchArgs),
 
-    /// Report drift, orphans, unmanaged jobs and stale savepoints without touching anything.
-    /// (Not implemented yet.)
-    Audit(NotYetArgs),
+    /// Report every spec and live job without touching anything: in sync, drifted, failed,
+    /// orphan, unmanaged, restarting, and the age of the latest savepoint and checkpoint.
+    ///
+    /// Exit code 0 when nothing reaches --fail-on, 2 when a finding does, 1 when the audit
+    /// could not be made (invalid specs, Flink unreachable).
+    #[command(
+        after_help = "Examples:\n  flinkops audit specs/\n  flinkops audit specs/ --max-savepoint-age 3d --fail-on warn -o json"
+    )]
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -249,6 +265,136 @@ fn parse_lock_timeout(s: &str) -> Result<std::time::Duration, String> {
     crate::spec::read::parse_duration(s).map(|d| d.as_std())
 }
 
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The directory of job specs to keep the cluster on (searched recursively).
+    #[arg(default_value = ".", env = "FLINKOPS_SPECS")]
+    pub path: PathBuf,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Where to serve /healthz, /readyz and /metrics (HOST:PORT; port 0 picks a free one and logs
+    /// it).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9810", env = "FLINKOPS_LISTEN")]
+    pub listen: std::net::SocketAddr,
+
+    /// Reconcile at least this often even without spec changes: heals jobs and catches changes
+    /// made to the cluster by others (e.g. 60s, 5m). Flink is polled only then, on spec changes,
+    /// and while an action runs.
+    #[arg(long, value_name = "DURATION", default_value = "60s", env = "FLINKOPS_RESYNC", value_parser = parse_positive_duration)]
+    pub resync: std::time::Duration,
+
+    /// Wait this long after the last file event before reloading, so that a git checkout or an
+    /// editor's save is seen as one change.
+    #[arg(long, value_name = "DURATION", default_value = "1s", env = "FLINKOPS_DEBOUNCE", value_parser = parse_positive_duration)]
+    pub debounce: std::time::Duration,
+
+    /// Detect spec changes by scanning the directory instead of inotify: for network file systems
+    /// (NFS, SMB) where file events do not arrive.
+    #[arg(long, env = "FLINKOPS_POLL")]
+    pub poll: bool,
+
+    /// How often to scan with --poll.
+    #[arg(long, value_name = "DURATION", default_value = "5s", env = "FLINKOPS_POLL_INTERVAL", value_parser = parse_positive_duration)]
+    pub poll_interval: std::time::Duration,
+
+    /// Do not redeploy managed jobs that failed or were cancelled outside flinkops; only report
+    /// them (as drift in the logs and in /metrics). Spec changes are still applied.
+    #[arg(long, env = "FLINKOPS_NO_SELF_HEAL")]
+    pub no_self_heal: bool,
+
+    /// First delay before a failed action is tried again for the same spec; it doubles with every
+    /// failure.
+    #[arg(long, value_name = "DURATION", default_value = "1m", env = "FLINKOPS_RETRY_BACKOFF", value_parser = parse_positive_duration)]
+    pub retry_backoff: std::time::Duration,
+
+    /// Failures of one job's action for one spec version before it is held until the spec changes
+    /// (a new fingerprint, e.g. a `restartNonce` bump). A rollback holds at once: the same
+    /// version would fail the same way.
+    #[arg(long, value_name = "N", default_value_t = 3, env = "FLINKOPS_MAX_RETRIES", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_retries: u32,
+
+    /// On SIGTERM or SIGINT, how long the action in flight may take to finish before flinkops
+    /// exits anyway (its ledger record lets the next run finish it). Keep it below the pod's
+    /// terminationGracePeriodSeconds.
+    #[arg(long, value_name = "DURATION", default_value = "25s", env = "FLINKOPS_SHUTDOWN_GRACE", value_parser = parse_lock_timeout)]
+    pub shutdown_grace: std::time::Duration,
+
+    /// How many independent jobs of one wave may be acted on at the same time.
+    #[arg(long, value_name = "N", default_value_t = 4, env = "FLINKOPS_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+
+    /// Stop (with a savepoint) managed jobs whose spec was deleted.
+    #[arg(long, env = "FLINKOPS_PRUNE")]
+    pub prune: bool,
+
+    /// Take over a running job flinkops did not start when its Flink job name is a spec's name.
+    #[arg(long, env = "FLINKOPS_ADOPT")]
+    pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The directory of job specs (searched recursively), or one spec file.
+    #[arg(default_value = ".", env = "FLINKOPS_SPECS")]
+    pub path: PathBuf,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Warn when a stateful job's latest savepoint is older than this (e.g. 7d, 36h), or when it
+    /// has none.
+    #[arg(long, value_name = "DURATION", default_value = "7d", env = "FLINKOPS_MAX_SAVEPOINT_AGE", value_parser = parse_positive_duration)]
+    pub max_savepoint_age: std::time::Duration,
+
+    /// Warn when a running stateful job's latest completed checkpoint is older than this.
+    #[arg(long, value_name = "DURATION", default_value = "1h", env = "FLINKOPS_MAX_CHECKPOINT_AGE", value_parser = parse_positive_duration)]
+    pub max_checkpoint_age: std::time::Duration,
+
+    /// The lowest finding severity that makes the exit code 2: `error` (failed jobs, conflicts)
+    /// or `warn` (also drift, orphans, old savepoints and checkpoints, restarts).
+    #[arg(long, value_enum, default_value_t = Severity::Error, env = "FLINKOPS_FAIL_ON")]
+    pub fail_on: Severity,
+
+    /// `text`: a table; `json`: one JSON document.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text, env = "FLINKOPS_OUTPUT")]
+    pub output: OutputFormat,
+}
+
+/// How bad an audit finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing, no action needed (in sync, suspended, unmanaged).
+    #[value(skip)]
+    Ok,
+    Warn,
+    Error,
+}
+
+/// `30s`, `5m`, `1h 30m`, `PT90S`, and days (`7d`, counted as 24 hours each); more than zero.
+fn parse_positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    if let Ok(d) = crate::spec::read::parse_duration(s) {
+        return Ok(d.as_std());
+    }
+    let span: jiff::Span =
+        s.trim().parse().map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 5m, 7d)"))?;
+    let d = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 5m, 7d)"))?;
+    match d.try_into() {
+        Ok(d) if !std::time::Duration::is_zero(&d) => Ok(d),
+        _ => Err(format!("`{s}` must be longer than zero")),
+    }
+}
+
 /// Where flinkops keeps its ledger and caches.
 #[derive(Debug, Clone, Args)]
 pub struct StateArgs {
@@ -266,10 +412,17 @@ pub enum PlanFormat {
     Markdown,
 }
 
-/// Arguments of a command that is declared but not built yet.
-#[derive(Debug, Args)]
-pub struct NotYetArgs {
-    /// Accepted so that scripts written against the final interface fail with a clear message.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_days_and_refuse_zero() {
+        assert_eq!(parse_positive_duration("7d").unwrap().as_secs(), 7 * 86_400);
+        assert_eq!(parse_positive_duration("1h 30m").unwrap().as_secs(), 5_400);
+        assert_eq!(parse_positive_duration("90s").unwrap().as_secs(), 90);
+        assert!(parse_positive_duration("0s").is_err());
+        assert!(parse_positive_duration("-1d").is_err());
+        assert!(parse_positive_duration("soon").is_err());
+    }
 }
