@@ -7,7 +7,7 @@ use crate::{exit, output};
 
 /// Run the parsed command line and return the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
-    output::init_logging(&cli.global);
+    output::init_logging(&cli.global, matches!(cli.command, Command::Watch(_)));
     let color = cli.global.color;
     match cli.command {
         Command::Validate(args) => crate::spec::cmd::validate(&args, color),
@@ -16,7 +16,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Status(args) => crate::status::run(&args, color),
         Command::Plan(args) => crate::commands::plan::run(&args, color),
         Command::Apply(args) => crate::apply::command::run(&args, color, cli.global.quiet),
-        Command::Watch(args) => crate::watch::run(&args, &cli.global),
+        Command::Watch(args) => crate::watch::run(&args),
         Command::Audit(args) => crate::audit::run(&args, color),
     }
 }

@@ -88,8 +88,9 @@ pub fn fail(err: &dyn std::error::Error, help: Option<&str>, color: ColorChoice)
     crate::exit::code(crate::exit::ERROR)
 }
 
-/// Set up `tracing` on stderr according to -v/-q, `--log-format` and `FLINKOPS_LOG`.
-pub fn init_logging(global: &GlobalArgs) {
+/// Set up `tracing` on stderr according to -v/-q, `--log-format` and `FLINKOPS_LOG`. Text lines
+/// carry a timestamp only for long-running commands (`watch`); JSON lines always do.
+pub fn init_logging(global: &GlobalArgs, long_running: bool) {
     let default = match (global.quiet, global.verbose) {
         (true, _) => "error",
         (false, 0) => "info",
@@ -102,6 +103,10 @@ pub fn init_logging(global: &GlobalArgs) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let result = match global.log_format {
         LogFormat::Json => builder.json().with_current_span(false).try_init(),
+        LogFormat::Text if long_running => builder
+            .with_ansi(use_color(global.color, std::io::stderr().is_terminal()))
+            .with_target(false)
+            .try_init(),
         LogFormat::Text => builder
             .with_ansi(use_color(global.color, std::io::stderr().is_terminal()))
             .with_target(false)

@@ -133,6 +133,7 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
         progress: Progress::stderr(stderr_styles, quiet),
         poll: Duration::from_secs(1),
         dropped_jars: Mutex::new(Vec::new()),
+        shutdown: Default::default(),
     };
     let results = execute::execute(&ctx, &plan, &desired, usize::from(args.concurrency)).await;
     let removed = ctx.remove_dropped_jars().await;

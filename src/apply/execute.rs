@@ -112,6 +112,11 @@ fn failed_dependency(name: &str, desired: &Desired, results: &BTreeMap<String, J
 }
 
 async fn run_one(ctx: &Context, p: &JobPlan, job: Option<&Job>) -> JobResult {
+    if ctx.shutdown.is_cancelled() {
+        let reason = "flinkops is shutting down: not started (the next run does it)".to_string();
+        ctx.progress.warn(&p.name, &format!("skipped: {reason}"));
+        return skipped(p, reason);
+    }
     let started = Instant::now();
     let outcome = match (p.action, job) {
         (Action::Deploy | Action::Resume, Some(job)) => deploy(ctx, p, job).await,

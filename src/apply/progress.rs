@@ -1,7 +1,8 @@
 //! Progress lines on stderr while apply works: one line per step, with the time since apply
 //! started, so a CI log reads as a timeline. On a terminal, a spinner per job also shows what it
 //! is waiting for (a savepoint, the health gate) and for how long. Results go to stdout; this
-//! never does.
+//! never does. Under `watch` the same lines are log events instead (`Progress::log`), so that
+//! `--log-format json` carries them with the job name as a field.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -14,9 +15,19 @@ pub struct Progress {
     started: Instant,
     styles: Styles,
     quiet: bool,
-    out: Mutex<Box<dyn Write + Send>>,
+    /// `None`: emit log events instead of lines.
+    out: Option<Mutex<Box<dyn Write + Send>>>,
     /// Spinners, only when stderr is a terminal.
     spinners: Option<indicatif::MultiProgress>,
+}
+
+/// What a line says, which decides its colour (or its log level).
+#[derive(Clone, Copy)]
+enum Kind {
+    Step,
+    Ok,
+    Warn,
+    Error,
 }
 
 /// A spinner shown while something is awaited; it disappears when dropped.
@@ -38,9 +49,14 @@ impl Progress {
             started: Instant::now(),
             styles,
             quiet,
-            out: Mutex::new(Box::new(std::io::stderr())),
+            out: Some(Mutex::new(Box::new(std::io::stderr()))),
             spinners,
         }
+    }
+
+    /// Progress as `tracing` events (info, warn, error) with a `job` field: for the sidecar.
+    pub fn log() -> Self {
+        Self { started: Instant::now(), styles: Styles::plain(), quiet: false, out: None, spinners: None }
     }
 
     /// A sink for tests.
@@ -49,7 +65,7 @@ impl Progress {
             started: Instant::now(),
             styles: Styles::plain(),
             quiet: false,
-            out: Mutex::new(out),
+            out: Some(Mutex::new(out)),
             spinners: None,
         }
     }
@@ -67,10 +83,24 @@ impl Progress {
         Waiting(Some(bar))
     }
 
-    fn line(&self, job: &str, style: anstyle::Style, text: &str) {
+    fn line(&self, job: &str, kind: Kind, text: &str) {
+        let Some(out) = &self.out else {
+            match kind {
+                Kind::Error => tracing::error!(job, "{text}"),
+                Kind::Warn => tracing::warn!(job, "{text}"),
+                Kind::Step | Kind::Ok => tracing::info!(job, "{text}"),
+            }
+            return;
+        };
         if self.quiet {
             return;
         }
+        let style = match kind {
+            Kind::Step => anstyle::Style::new(),
+            Kind::Ok => self.styles.ok,
+            Kind::Warn => self.styles.warn,
+            Kind::Error => self.styles.error,
+        };
         let secs = self.started.elapsed().as_secs_f64();
         let b = self.styles.bold;
         let line = format!(
@@ -86,28 +116,28 @@ impl Progress {
             let _ = multi.println(line);
             return;
         }
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(out, "{line}");
     }
 
     /// A step starts or advances.
     pub fn step(&self, job: &str, text: &str) {
-        self.line(job, anstyle::Style::new(), text);
+        self.line(job, Kind::Step, text);
     }
 
     /// A step succeeded.
     pub fn ok(&self, job: &str, text: &str) {
-        self.line(job, self.styles.ok, text);
+        self.line(job, Kind::Ok, text);
     }
 
     /// Something went wrong (the job may still be recovered, e.g. by a rollback).
     pub fn warn(&self, job: &str, text: &str) {
-        self.line(job, self.styles.warn, text);
+        self.line(job, Kind::Warn, text);
     }
 
     /// A job failed.
     pub fn error(&self, job: &str, text: &str) {
-        self.line(job, self.styles.error, text);
+        self.line(job, Kind::Error, text);
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Context {
     pub poll: Duration,
     /// Jar uploads that fell out of every record during this run (deleted at the end).
     pub dropped_jars: Mutex<Vec<JarId>>,
+    /// Once cancelled (watch got SIGTERM), no new action starts; the ones in flight finish.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// Why a step failed, in words for the summary.
@@ -470,6 +472,7 @@ mod tests {
             progress: Progress::to(Box::new(std::io::sink())),
             poll: Duration::from_millis(10),
             dropped_jars: Mutex::new(Vec::new()),
+            shutdown: Default::default(),
         }
     }
 

@@ -294,7 +294,8 @@ pub struct WatchArgs {
     pub debounce: std::time::Duration,
 
     /// Detect spec changes by scanning the directory instead of inotify: for network file systems
-    /// (NFS, SMB) where file events do not arrive.
+    /// (NFS, SMB) where file events do not arrive. Files are compared by modification time in
+    /// whole seconds; anything a scan misses is caught at the next resync.
     #[arg(long, env = "FLINKOPS_POLL")]
     pub poll: bool,
 

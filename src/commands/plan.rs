@@ -69,13 +69,20 @@ pub fn exit_code(plan: &Plan, detailed: bool) -> u8 {
     }
 }
 
-/// Load and check the specs, printing diagnostics; `None` when any is an error.
-pub fn load_specs(path: &Path, state_dir: &Path, color: ColorChoice) -> Option<spec::Desired> {
+/// Load and check the specs with the process environment and the jar hash cache of the state
+/// directory. The caller reports the diagnostics and must not act on a load with errors.
+pub fn load_checked(path: &Path, state_dir: &Path) -> spec::Loaded {
     let cache = JarHashCache::load(state_dir);
     let env = |k: &str| std::env::var(k).ok();
     let hash = |p: &Path| cache.hash(p);
     let loaded = spec::load_with(path, &Inputs { env: &env, hash_jar: &hash });
     cache.save();
+    loaded
+}
+
+/// Load and check the specs, printing diagnostics; `None` when any is an error.
+pub fn load_specs(path: &Path, state_dir: &Path, color: ColorChoice) -> Option<spec::Desired> {
+    let loaded = load_checked(path, state_dir);
     let errors = loaded.error_count();
     if !loaded.diagnostics.is_empty() {
         use std::io::IsTerminal;

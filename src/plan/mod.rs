@@ -15,4 +15,4 @@ mod tests;
 
 pub use model::{Action, ClusterRef, FieldChange, JobPlan, Plan, Restore, Wave, WaveKind};
 pub use observed::{LiveJob, Observed};
-pub use planner::{Options, plan};
+pub use planner::{Options, hold, plan};

@@ -403,6 +403,29 @@ fn mark_blocked(jobs: &mut [JobPlan], desired: &Desired) {
     }
 }
 
+/// Keep apply's hands off some jobs for now (`watch`: a failed action backing off, self-heal
+/// turned off). Each held job is marked blocked with its reason, and so is every start that
+/// depends on it, as apply would skip it after a failure; the waves are made again without them.
+pub fn hold(plan: &mut Plan, desired: &Desired, held: &BTreeMap<String, String>) {
+    let holds = |j: &JobPlan| j.action.is_change() && held.contains_key(&j.name);
+    let held_now: Vec<String> = plan.jobs.iter().filter(|j| holds(j)).map(|j| j.name.clone()).collect();
+    if held_now.is_empty() {
+        return;
+    }
+    for job in plan.jobs.iter_mut() {
+        if held_now.contains(&job.name) {
+            job.blocked_by = held.get(&job.name).cloned();
+        } else if job.action.starts_a_job() && job.blocked_by.is_none() {
+            job.blocked_by = desired
+                .upstream(&job.name)
+                .into_iter()
+                .find(|dep| held_now.iter().any(|h| h == dep))
+                .map(|dep| format!("`{dep}` is held: {}", held[dep]));
+        }
+    }
+    plan.waves = waves(&plan.jobs, desired);
+}
+
 /// Stops first, downstream first; then starts, upstream first. Jobs in one wave are independent.
 fn waves(jobs: &[JobPlan], desired: &Desired) -> Vec<Wave> {
     let level = levels(desired);

@@ -390,3 +390,28 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+#[test]
+fn a_held_job_and_the_starts_downstream_of_it_leave_the_waves_with_their_reason() {
+    let d = pipeline();
+    let mut plan = run(&d, vec![], &ledger([]));
+    let held = std::collections::BTreeMap::from([("ingest".to_string(), "retrying in 60s".to_string())]);
+    hold(&mut plan, &d, &held);
+    assert_eq!(action_of(&plan, "ingest").blocked_by.as_deref(), Some("retrying in 60s"));
+    let enrich = action_of(&plan, "enrich").blocked_by.as_deref().unwrap();
+    assert!(enrich.contains("`ingest` is held: retrying in 60s"), "{enrich}");
+    assert!(action_of(&plan, "aggregate").blocked_by.is_some());
+    let waves: Vec<Vec<&str>> =
+        plan.waves.iter().map(|w| w.jobs.iter().map(String::as_str).collect()).collect();
+    assert_eq!(waves, [vec!["forwarder"]]);
+}
+
+#[test]
+fn holding_a_job_without_a_change_changes_nothing() {
+    let d = pipeline();
+    let live = d.jobs.values().map(|j| live_of(j, 1, JobState::Running)).collect();
+    let mut plan = run(&d, live, &ledger(d.jobs.values().map(record_of)));
+    let before = plan.clone();
+    hold(&mut plan, &d, &std::collections::BTreeMap::from([("ingest".to_string(), "x".to_string())]));
+    assert_eq!(plan, before);
+}

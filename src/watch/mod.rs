@@ -1,9 +1,256 @@
-//! `flinkops watch`: the long-running reconcile loop. (Being built.)
+//! `flinkops watch`: the long-running loop. Triggers (spec changes, the resync interval, SIGHUP, a
+//! back-off that ran out) → one level-triggered `reconcile` through the same load → observe →
+//! plan → apply path as `apply` → `/healthz`, `/readyz`, `/metrics`. Shaped like kube-rs's
+//! controller: `reconcile` is safe to run again at any time; `policy` decides what to hold back.
+//!
+//! Shutdown (SIGTERM, SIGINT): no new action starts; the one in flight gets `--shutdown-grace` to
+//! finish. Every step is recorded in the ledger before it runs, so even a step cut short leaves a
+//! record the next run finishes from (a job stopped with a savepoint is restarted from it).
+
+pub mod files;
+pub mod metrics;
+pub mod policy;
+pub mod reconcile;
+pub mod server;
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::cli::{GlobalArgs, WatchArgs};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
 
-pub fn run(_args: &WatchArgs, _global: &GlobalArgs) -> ExitCode {
-    crate::exit::code(crate::exit::ERROR)
+use crate::cli::WatchArgs;
+use crate::flink::Client;
+use crate::output::fail;
+use crate::plan::Options;
+use policy::Policy;
+use reconcile::{Reconciler, Settings};
+use server::Shared;
+
+/// How often to try watching the spec directory again while it cannot be watched (it does not
+/// exist yet: git-sync's first clone is still running).
+const REWATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// Why watch could not start (once running, it reports problems on `/readyz` and keeps going).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Connection(#[from] crate::cli::ConnectionError),
+    #[error(transparent)]
+    Flink(#[from] crate::flink::Error),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot install the signal handlers")]
+    Signals(#[source] std::io::Error),
+    #[error("cannot create the state directory {path}")]
+    StateDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    fn help(&self) -> Option<String> {
+        match self {
+            Error::Connection(e) => Some(e.help().to_string()),
+            Error::Flink(e) => e.help().map(String::from),
+            Error::Listen { .. } => {
+                Some("Pick a free address with --listen (e.g. --listen 127.0.0.1:9811).".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+pub fn run(args: &WatchArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&Error::Runtime(e), None, crate::cli::ColorChoice::Never),
+    };
+    match runtime.block_on(watch(args)) {
+        Ok(()) => crate::exit::code(crate::exit::OK),
+        Err(e) => {
+            tracing::error!(hint = e.help().unwrap_or_default(), "{e}");
+            fail(&e, e.help().as_deref(), crate::cli::ColorChoice::Never)
+        }
+    }
+}
+
+async fn watch(args: &WatchArgs) -> Result<(), Error> {
+    let client = Client::new(args.connection.client_config()?)?;
+    std::fs::create_dir_all(&args.state.state_dir)
+        .map_err(|source| Error::StateDir { path: args.state.state_dir.clone(), source })?;
+    let shutdown = CancellationToken::new();
+    listen_for_signals(&shutdown)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(Error::Signals)?;
+    let shared = Arc::new(Shared::default());
+    let server = serve(args.listen, shared.clone(), shutdown.clone()).await?;
+    let (tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let mut files = start_watching(args, &tx, true);
+    let mut reconciler = Reconciler::new(
+        Settings {
+            specs: args.path.clone(),
+            state_dir: args.state.state_dir.clone(),
+            options: Options { prune: args.prune, adopt: args.adopt },
+            concurrency: usize::from(args.concurrency),
+        },
+        client.clone(),
+        Policy::new(args.retry_backoff, args.max_retries, !args.no_self_heal),
+        shared,
+    );
+    tracing::info!(
+        specs = %args.path.display(),
+        flink = client.base_url(),
+        resync = ?args.resync,
+        self_heal = !args.no_self_heal,
+        poll = args.poll,
+        "watching"
+    );
+    let mut why = "start";
+    loop {
+        let run = reconciler.reconcile(why, &shutdown);
+        tokio::pin!(run);
+        let report = tokio::select! {
+            report = &mut run => report,
+            () = shutdown.cancelled() => {
+                finish_in_flight(run, args.shutdown_grace).await;
+                break;
+            }
+        };
+        let next_retry = report.next_retry.map(Instant::from_std);
+        let resync_at = Instant::now() + args.resync;
+        why = loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break "shutdown",
+                _ = hup.recv() => break "SIGHUP",
+                Some(()) = changes.recv() => {
+                    settle(&mut changes, args.debounce).await;
+                    if let Some(w) = files.as_mut() && let Err(e) = w.rewatch() {
+                        tracing::warn!("{}; trying again every {REWATCH_EVERY:?}", error_chain(&e));
+                        files = None;
+                    }
+                    break "spec change";
+                }
+                () = sleep_until(resync_at) => break "resync",
+                () = sleep_until(next_retry.unwrap_or(resync_at)), if next_retry.is_some() => break "retry after back-off",
+                () = tokio::time::sleep(REWATCH_EVERY), if files.is_none() => {
+                    files = start_watching(args, &tx, false);
+                    if files.is_some() {
+                        break "spec directory can be watched again";
+                    }
+                }
+            }
+        };
+        if shutdown.is_cancelled() {
+            break;
+        }
+    }
+    if let Err(e) = server.await {
+        tracing::warn!("the HTTP server ended badly: {e}");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Let the reconcile in flight finish (it starts nothing new once `shutdown` is cancelled), for
+/// at most `grace`.
+async fn finish_in_flight(run: impl std::future::Future<Output = reconcile::Report>, grace: Duration) {
+    tracing::info!(
+        "shutting down: the action in flight may take up to {grace:?} to finish; nothing new starts"
+    );
+    match tokio::time::timeout(grace, run).await {
+        Ok(_) => tracing::info!("the reconcile in flight finished"),
+        Err(_) => tracing::error!(
+            "the grace period ran out with an action in flight; exiting anyway. Its step is recorded in the \
+             ledger, and the next run (apply or watch) finishes it from there"
+        ),
+    }
+}
+
+/// SIGTERM or SIGINT: cancel `shutdown`. A second one exits at once.
+fn listen_for_signals(shutdown: &CancellationToken) -> Result<(), Error> {
+    let mut term = signal(SignalKind::terminate()).map_err(Error::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(Error::Signals)?;
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        for round in 0.. {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            if round == 0 {
+                tracing::info!("{name} received");
+                shutdown.cancel();
+            } else {
+                tracing::error!("{name} received again: exiting now; the ledger records the step in flight");
+                std::process::exit(i32::from(crate::exit::ERROR));
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Bind `addr` and serve the endpoints until `shutdown`.
+async fn serve(
+    addr: std::net::SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, Error> {
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Listen { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| Error::Listen { addr, source })?;
+    tracing::info!(address = %bound, "serving /healthz, /readyz and /metrics on http://{bound}");
+    let app = server::router(shared);
+    Ok(tokio::spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+    }))
+}
+
+/// Watch the spec directory, or `None` (logged) when it cannot be watched yet.
+fn start_watching(
+    args: &WatchArgs,
+    tx: &tokio::sync::mpsc::UnboundedSender<()>,
+    first: bool,
+) -> Option<files::SpecWatcher> {
+    let poll = args.poll.then_some(args.poll_interval);
+    match files::SpecWatcher::new(&args.path, &args.state.state_dir, poll, tx.clone()) {
+        Ok(w) => Some(w),
+        Err(e) if first => {
+            tracing::warn!("{}; trying again every {REWATCH_EVERY:?}", error_chain(&e));
+            None
+        }
+        Err(e) => {
+            tracing::debug!("{}", error_chain(&e));
+            None
+        }
+    }
+}
+
+/// Wait until the files have been quiet for `debounce` (a git checkout or an editor's save is many
+/// events), at most 10 × `debounce`: one reconcile for the lot, since it reloads everything.
+async fn settle(changes: &mut UnboundedReceiver<()>, debounce: Duration) {
+    let deadline = Instant::now() + debounce * 10;
+    while let Ok(Some(())) =
+        tokio::time::timeout_at(deadline.min(Instant::now() + debounce), changes.recv()).await
+    {}
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }

@@ -11,29 +11,29 @@ use crate::flink_support::{Cluster, on_every_cluster, wait_counter_above};
 use crate::support::{flinkops, scratch};
 
 /// A spec directory and state directory for one scenario on one cluster, with unique job names.
-struct Scenario {
-    cluster: Cluster,
-    dir: PathBuf,
-    state: PathBuf,
-    prefix: String,
+pub(crate) struct Scenario {
+    pub cluster: Cluster,
+    pub dir: PathBuf,
+    pub state: PathBuf,
+    pub prefix: String,
 }
 
 /// How one spec of a scenario looks.
 #[derive(Clone)]
-struct Spec<'a> {
-    short: &'a str,
-    deps: &'a [&'a str],
-    extra_args: &'a [&'a str],
-    extra_yaml: &'a str,
-    health: &'a str,
+pub(crate) struct Spec<'a> {
+    pub short: &'a str,
+    pub deps: &'a [&'a str],
+    pub extra_args: &'a [&'a str],
+    pub extra_yaml: &'a str,
+    pub health: &'a str,
 }
 
-fn spec(short: &str) -> Spec<'_> {
+pub(crate) fn spec(short: &str) -> Spec<'_> {
     Spec { short, deps: &[], extra_args: &[], extra_yaml: "", health: "{ stableFor: 3s, timeout: 90s }" }
 }
 
 impl Scenario {
-    fn new(cluster: &Cluster, what: &str) -> Self {
+    pub(crate) fn new(cluster: &Cluster, what: &str) -> Self {
         let run = &JobId::random().to_string()[..5];
         let prefix = format!("{what}-{}-{run}", cluster.version.replace('.', ""));
         let root = scratch(&prefix);
@@ -42,11 +42,11 @@ impl Scenario {
         Scenario { cluster: cluster.clone(), dir, state: root.join("state"), prefix }
     }
 
-    fn name(&self, short: &str) -> String {
+    pub(crate) fn name(&self, short: &str) -> String {
         format!("{}-{short}", self.prefix)
     }
 
-    fn write(&self, s: &Spec) {
+    pub(crate) fn write(&self, s: &Spec) {
         let name = self.name(s.short);
         let deps: Vec<String> = s.deps.iter().map(|d| self.name(d)).collect();
         let mut args = vec![
@@ -71,7 +71,7 @@ impl Scenario {
         std::fs::write(self.dir.join(format!("{}.yaml", s.short)), text).unwrap();
     }
 
-    fn apply(&self, extra: &[&str]) -> Output {
+    pub(crate) fn apply(&self, extra: &[&str]) -> Output {
         let out = flinkops()
             .args(["apply", "--auto-approve", "--flink-url", &self.cluster.url, "--state-dir"])
             .arg(&self.state)
@@ -84,7 +84,7 @@ impl Scenario {
     }
 
     /// The active managed job of a spec (there must be exactly one).
-    async fn live(&self, client: &Client, short: &str) -> JobId {
+    pub(crate) async fn live(&self, client: &Client, short: &str) -> JobId {
         let tag = identity::name_tag(&self.name(short));
         let overview = client.jobs_overview().await.unwrap();
         let active: Vec<_> = overview
@@ -97,7 +97,7 @@ impl Scenario {
     }
 
     /// Cancel every job of this scenario still running.
-    async fn cleanup(&self, client: &Client) {
+    pub(crate) async fn cleanup(&self, client: &Client) {
         let overview = client.jobs_overview().await.unwrap();
         for j in overview.jobs.iter().filter(|j| !j.state.is_terminal() && j.name.starts_with(&self.prefix)) {
             let _ = client.cancel(&j.jid).await;
@@ -105,7 +105,7 @@ impl Scenario {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

@@ -17,3 +17,4 @@ mod render_snapshots;
 mod spec_cases;
 mod spec_examples;
 mod support;
+mod watch_e2e;

@@ -1,0 +1,259 @@
+//! The error policy: which jobs `watch` keeps its hands off for now, and why.
+//!
+//! A failed action is tried again after a back-off that doubles, for the same spec version (its
+//! fingerprint), at most `max_retries` times; then the job is held until the spec changes. A
+//! rollback holds at once: the new version was started and was not healthy, and the same version
+//! would fail the same way. A new fingerprint (an edited spec, a `restartNonce` bump) forgets the
+//! failures. This is Argo CD's "one automatic sync per commit", with a few retries for faults that
+//! pass (a savepoint that timed out, Flink briefly away).
+//!
+//! Pure: time comes in as `Instant`s, so tests need no clock.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::apply::execute::{JobResult, Outcome};
+use crate::plan::{Action, Plan};
+
+/// Failures remembered per job name.
+#[derive(Debug)]
+pub struct Policy {
+    backoff: Duration,
+    max_retries: u32,
+    self_heal: bool,
+    failures: BTreeMap<String, Failure>,
+}
+
+#[derive(Debug, Clone)]
+struct Failure {
+    /// The spec version that failed (`None` for a job without a spec: a pruned orphan).
+    fingerprint: Option<String>,
+    count: u32,
+    reason: String,
+    /// When to try again; `None`: not until the spec changes.
+    retry_at: Option<Instant>,
+}
+
+/// Why a job is held, for the plan and for `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub reason: String,
+    /// Held because an action failed (as opposed to a choice, like `--no-self-heal`).
+    pub after_failure: bool,
+}
+
+impl Policy {
+    pub fn new(backoff: Duration, max_retries: u32, self_heal: bool) -> Self {
+        Self { backoff, max_retries: max_retries.max(1), self_heal, failures: BTreeMap::new() }
+    }
+
+    /// Learn from one reconcile's results. `plan` is the plan they came from.
+    pub fn record(&mut self, plan: &Plan, results: &[JobResult], now: Instant) {
+        for r in results {
+            let fingerprint = plan.jobs.iter().find(|j| j.name == r.name).and_then(|j| j.fingerprint.clone());
+            match &r.outcome {
+                Outcome::Done { .. } => {
+                    self.failures.remove(&r.name);
+                }
+                Outcome::Failed { reason } => self.failed(&r.name, fingerprint, reason, false, now),
+                Outcome::RolledBack { reason } => self.failed(&r.name, fingerprint, reason, true, now),
+                // Not attempted: not this job's failure (a dependency's, a hold, a shutdown).
+                Outcome::Skipped { .. } => {}
+            }
+        }
+    }
+
+    fn failed(
+        &mut self,
+        name: &str,
+        fingerprint: Option<String>,
+        reason: &str,
+        rolled_back: bool,
+        now: Instant,
+    ) {
+        let previous = self.failures.get(name).filter(|f| f.fingerprint == fingerprint);
+        let count = previous.map_or(0, |f| f.count) + 1;
+        let retry_at = if rolled_back || count >= self.max_retries {
+            None
+        } else {
+            Some(now + self.backoff.saturating_mul(1 << (count - 1).min(16)))
+        };
+        self.failures
+            .insert(name.to_string(), Failure { fingerprint, count, reason: reason.to_string(), retry_at });
+    }
+
+    /// The jobs of `plan` to hold now, with their reasons. Forgets failures of specs that changed
+    /// and of jobs that need nothing any more.
+    pub fn holds(&mut self, plan: &Plan, now: Instant) -> BTreeMap<String, Held> {
+        self.failures.retain(|name, f| {
+            plan.jobs
+                .iter()
+                .any(|j| &j.name == name && j.action.is_change() && j.fingerprint == f.fingerprint)
+        });
+        let mut held = BTreeMap::new();
+        for (name, f) in &self.failures {
+            let reason = match f.retry_at {
+                Some(at) if at > now => format!(
+                    "failed {} time(s) ({}); trying again in {}s",
+                    f.count,
+                    f.reason,
+                    (at - now).as_secs().max(1)
+                ),
+                Some(_) => continue,
+                None => format!(
+                    "failed {} time(s) for this version of the spec ({}); held until the spec changes (edit it, or bump `restartNonce` to try the same version again)",
+                    f.count, f.reason
+                ),
+            };
+            held.insert(name.clone(), Held { reason, after_failure: true });
+        }
+        if !self.self_heal {
+            for j in plan.jobs.iter().filter(|j| is_heal(j)) {
+                if held.contains_key(&j.name) {
+                    continue;
+                }
+                let drift = j.drift.as_deref().unwrap_or("not running");
+                let reason = format!(
+                    "self-heal is off (--no-self-heal): the job {drift}; `flinkops apply` redeploys it from its latest state"
+                );
+                held.insert(j.name.clone(), Held { reason, after_failure: false });
+            }
+        }
+        held
+    }
+
+    /// The earliest time a held job may be tried again, to schedule a reconcile then.
+    pub fn next_retry(&self, now: Instant) -> Option<Instant> {
+        self.failures.values().filter_map(|f| f.retry_at).filter(|at| *at > now).min()
+    }
+}
+
+/// A redeploy of the same spec version after the job failed or was stopped outside flinkops
+/// (as opposed to a spec change, which is applied even with self-heal off).
+pub fn is_heal(j: &crate::plan::JobPlan) -> bool {
+    if j.action != Action::Deploy || j.drift.is_none() {
+        return false;
+    }
+    match (&j.live, &j.fingerprint) {
+        (Some(live), Some(fp)) => {
+            crate::plan::identity::parse(&live.id).is_some_and(|m| fp.starts_with(&m.fingerprint_tag))
+        }
+        // The cluster forgot the job; the ledger says it was deployed.
+        (None, _) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fixtures::*;
+    use crate::plan::{Observed, Options, plan};
+
+    fn upgrade_plan() -> Plan {
+        let old = job("orders");
+        let new = job("orders").with_parallelism(2);
+        plan(
+            &desired([new]),
+            &Observed { jobs: vec![live_of(&old, 1, crate::flink::JobState::Running)] },
+            &ledger([record_of(&old)]),
+            &Options::default(),
+        )
+    }
+
+    fn result(outcome: Outcome) -> Vec<JobResult> {
+        vec![JobResult {
+            name: "orders".into(),
+            action: Action::Upgrade { mode: crate::spec::model::UpgradeMode::Savepoint },
+            outcome,
+            seconds: 1.0,
+        }]
+    }
+
+    fn failed() -> Vec<JobResult> {
+        result(Outcome::Failed { reason: "savepoint timed out".into() })
+    }
+
+    #[test]
+    fn a_failure_backs_off_doubling_then_holds_until_the_spec_changes() {
+        let (plan, t0) = (upgrade_plan(), Instant::now());
+        let mut policy = Policy::new(Duration::from_secs(60), 3, true);
+        policy.record(&plan, &failed(), t0);
+        assert!(
+            policy.holds(&plan, t0 + Duration::from_secs(59))["orders"].reason.contains("trying again in 1s")
+        );
+        assert!(policy.holds(&plan, t0 + Duration::from_secs(60)).is_empty());
+        let t1 = t0 + Duration::from_secs(60);
+        policy.record(&plan, &failed(), t1);
+        assert_eq!(policy.next_retry(t1), Some(t1 + Duration::from_secs(120)));
+        let t2 = t1 + Duration::from_secs(120);
+        policy.record(&plan, &failed(), t2);
+        let held = &policy.holds(&plan, t2 + Duration::from_secs(86_400))["orders"];
+        assert!(held.reason.contains("failed 3 time(s)") && held.reason.contains("until the spec changes"));
+        assert!(held.after_failure);
+        assert_eq!(policy.next_retry(t2), None);
+    }
+
+    #[test]
+    fn a_rollback_holds_at_once() {
+        let (plan, t0) = (upgrade_plan(), Instant::now());
+        let mut policy = Policy::new(Duration::from_secs(60), 3, true);
+        policy.record(&plan, &result(Outcome::RolledBack { reason: "not healthy".into() }), t0);
+        assert!(policy.holds(&plan, t0 + Duration::from_secs(3600)).contains_key("orders"));
+    }
+
+    #[test]
+    fn a_new_fingerprint_forgets_the_failures() {
+        let (plan, t0) = (upgrade_plan(), Instant::now());
+        let mut policy = Policy::new(Duration::from_secs(60), 1, true);
+        policy.record(&plan, &failed(), t0);
+        let mut edited = plan.clone();
+        edited.jobs[0].fingerprint = Some("another".into());
+        assert!(policy.holds(&edited, t0).is_empty());
+        assert!(policy.holds(&plan, t0).is_empty(), "forgotten, not only hidden");
+    }
+
+    #[test]
+    fn success_and_a_job_needing_nothing_clear_the_failure() {
+        let (plan, t0) = (upgrade_plan(), Instant::now());
+        let mut policy = Policy::new(Duration::from_secs(60), 1, true);
+        policy.record(&plan, &failed(), t0);
+        policy.record(&plan, &result(Outcome::Done { detail: "ok".into() }), t0);
+        assert!(policy.holds(&plan, t0).is_empty());
+        policy.record(&plan, &failed(), t0);
+        let mut in_sync = plan.clone();
+        in_sync.jobs[0].action = Action::None;
+        assert!(policy.holds(&in_sync, t0).is_empty());
+    }
+
+    #[test]
+    fn skipped_jobs_are_not_counted_as_failures() {
+        let (plan, t0) = (upgrade_plan(), Instant::now());
+        let mut policy = Policy::new(Duration::from_secs(60), 1, true);
+        policy.record(&plan, &result(Outcome::Skipped { reason: "shutting down".into() }), t0);
+        assert!(policy.holds(&plan, t0).is_empty());
+    }
+
+    #[test]
+    fn without_self_heal_a_cancelled_job_is_held_but_a_changed_one_is_deployed() {
+        let j = job("orders");
+        let cancelled = live_of(&j, 1, crate::flink::JobState::Canceled);
+        let heal = plan(
+            &desired([j.clone()]),
+            &Observed { jobs: vec![cancelled.clone()] },
+            &ledger([record_of(&j)]),
+            &Options::default(),
+        );
+        let mut policy = Policy::new(Duration::from_secs(60), 3, false);
+        let held = &policy.holds(&heal, Instant::now())["orders"];
+        assert!(held.reason.contains("self-heal is off") && !held.after_failure, "{held:?}");
+        let changed = plan(
+            &desired([j.clone().with_parallelism(3)]),
+            &Observed { jobs: vec![cancelled] },
+            &ledger([record_of(&j)]),
+            &Options::default(),
+        );
+        assert!(policy.holds(&changed, Instant::now()).is_empty());
+        assert!(Policy::new(Duration::from_secs(1), 1, true).holds(&heal, Instant::now()).is_empty());
+    }
+}

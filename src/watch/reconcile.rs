@@ -1,0 +1,338 @@
+//! One reconcile: load the specs (keeping the last good ones when they are broken), take the apply
+//! lock, observe and plan exactly as `apply` does, hold back what the policy says, carry out the
+//! rest, and publish the outcome (`/readyz`, `/metrics`, logs).
+//!
+//! Level-triggered and safe to run again at any time: it acts on what it observes now, never on
+//! the event that woke it. It must not decide retry timing (that is `policy`) or serve anything.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use tokio_util::sync::CancellationToken;
+
+use super::metrics::ReconcileResult;
+use super::policy::{Held, Policy};
+use super::server::{Readiness, Shared};
+use crate::apply::execute::{self, JobResult, Outcome};
+use crate::apply::lock::{self, Holder, LockError};
+use crate::apply::progress::Progress;
+use crate::apply::steps::Context;
+use crate::commands::plan::{load_checked, observe_and_plan};
+use crate::flink::Client;
+use crate::ledger::{Ledger, Record};
+use crate::plan::{self, Action, Options, Plan};
+use crate::spec::Desired;
+
+/// What does not change between reconciles.
+pub struct Settings {
+    pub specs: PathBuf,
+    pub state_dir: PathBuf,
+    pub options: Options,
+    pub concurrency: usize,
+}
+
+pub struct Reconciler {
+    settings: Settings,
+    client: Client,
+    ledger: Ledger,
+    holder: Holder,
+    /// The last specs that loaded without errors.
+    desired: Option<Desired>,
+    policy: Policy,
+    shared: Arc<Shared>,
+    /// What the last reconcile decided, to log a decision once rather than at every resync.
+    last_decisions: Vec<String>,
+    /// The diagnostics of the last load, likewise.
+    last_diagnostics: Vec<String>,
+}
+
+/// What one reconcile found, for the loop.
+pub struct Report {
+    pub result: ReconcileResult,
+    /// When a held job may be tried again.
+    pub next_retry: Option<Instant>,
+}
+
+impl Reconciler {
+    pub fn new(settings: Settings, client: Client, policy: Policy, shared: Arc<Shared>) -> Self {
+        let ledger = Ledger::new(&settings.state_dir, client.base_url());
+        let holder = Holder::current(&format!("flinkops watch {}", settings.specs.display()));
+        Self {
+            settings,
+            client,
+            ledger,
+            holder,
+            desired: None,
+            policy,
+            shared,
+            last_decisions: Vec::new(),
+            last_diagnostics: Vec::new(),
+        }
+    }
+
+    /// Reconcile once. `shutdown` cancelled: start no new action.
+    pub async fn reconcile(&mut self, why: &str, shutdown: &CancellationToken) -> Report {
+        let started = Instant::now();
+        tracing::debug!(trigger = why, "reconciling");
+        let spec_problems = self.load();
+        let (result, lines) = match &self.desired {
+            None => (ReconcileResult::InvalidSpecs, spec_problems.clone()),
+            Some(_) => self.act(spec_problems.clone(), shutdown).await,
+        };
+        let result = if spec_problems.is_empty() || result == ReconcileResult::FlinkUnreachable {
+            result
+        } else {
+            ReconcileResult::InvalidSpecs
+        };
+        let now = Timestamp::now();
+        self.shared.metrics.reconciled(result, started.elapsed().as_secs_f64(), epoch(now));
+        let ready = result == ReconcileResult::Ok;
+        let was_ready = self.shared.readiness().ready;
+        if ready != was_ready || !ready {
+            let text = lines.join("; ");
+            match ready {
+                true => tracing::info!(trigger = why, "ready: {text}"),
+                false if was_ready => tracing::warn!(trigger = why, "not ready: {text}"),
+                false => tracing::debug!(trigger = why, "still not ready: {text}"),
+            }
+        }
+        self.shared.set_readiness(Readiness { ready, lines, at: Some(now) });
+        Report { result, next_retry: self.policy.next_retry(Instant::now()) }
+    }
+
+    /// Load the specs; keep the last good ones when these have errors. Returns the errors, one
+    /// line each (`file:line:col: message`), and logs every diagnostic.
+    fn load(&mut self) -> Vec<String> {
+        let loaded = load_checked(&self.settings.specs, &self.settings.state_dir);
+        let errors = loaded.error_count();
+        self.shared.metrics.specs_loaded(errors);
+        let (mut lines, mut seen) = (Vec::new(), Vec::new());
+        for d in &loaded.diagnostics {
+            let at = d.location();
+            let at = if at.is_empty() { self.settings.specs.display().to_string() } else { at };
+            let help = d.help.as_deref().unwrap_or("");
+            let line = match &d.help {
+                Some(help) => format!("{at}: {} ({help})", d.message),
+                None => format!("{at}: {}", d.message),
+            };
+            // Broken specs stay broken until someone pushes a fix: say it once, not every resync.
+            let new = !self.last_diagnostics.contains(&line);
+            match (d.is_error(), new) {
+                (true, true) => tracing::error!(location = %at, code = d.code, help, "{}", d.message),
+                (false, true) => tracing::warn!(location = %at, code = d.code, help, "{}", d.message),
+                (_, false) => tracing::debug!(location = %at, code = d.code, "{}", d.message),
+            }
+            if d.is_error() {
+                lines.push(line.clone());
+            }
+            seen.push(line);
+        }
+        let repeated = seen == self.last_diagnostics;
+        self.last_diagnostics = seen;
+        if errors == 0 {
+            self.desired = Some(loaded.desired);
+            return lines;
+        }
+        let kept = match &self.desired {
+            Some(_) => "nothing new is applied; the last good specs stay in force (jobs are still healed)",
+            None => "nothing is applied until they are fixed",
+        };
+        if !repeated {
+            tracing::error!(
+                "{errors} problem(s) in the job specs under {}: {kept}",
+                self.settings.specs.display()
+            );
+        }
+        lines.insert(0, format!("{errors} problem(s) in the job specs: {kept}"));
+        lines
+    }
+
+    /// Lock, observe, plan, hold, execute. Returns the result and the readiness lines.
+    async fn act(
+        &mut self,
+        mut lines: Vec<String>,
+        shutdown: &CancellationToken,
+    ) -> (ReconcileResult, Vec<String>) {
+        let _lock = match lock::acquire(
+            &self.settings.state_dir,
+            self.client.base_url(),
+            Duration::ZERO,
+            &self.holder,
+            |_, _| {},
+        ) {
+            Ok(lock) => lock,
+            Err(e @ LockError::Held { .. }) => {
+                tracing::info!("{e}; trying again at the next trigger");
+                lines.push(format!("{e}"));
+                return (ReconcileResult::Locked, lines);
+            }
+            Err(e) => {
+                tracing::error!(hint = e.help(), "{e}");
+                lines.push(format!("{e}"));
+                return (ReconcileResult::Failed, lines);
+            }
+        };
+        let desired = self.desired.as_ref().expect("act runs with specs");
+        let observed = observe_and_plan(
+            &self.client,
+            &self.ledger,
+            desired,
+            &self.settings.specs,
+            &self.settings.options,
+        )
+        .await;
+        let (mut plan, records) = match observed {
+            Ok(p) => p,
+            Err(e) => {
+                self.shared.metrics.flink(false);
+                let hint = e.help().unwrap_or_default();
+                tracing::error!(hint, "cannot observe Flink at {}: {e}", self.client.base_url());
+                lines.push(format!("Flink at {} is not reachable: {e}", self.client.base_url()));
+                return (ReconcileResult::FlinkUnreachable, lines);
+            }
+        };
+        self.shared.metrics.flink(true);
+        self.shared.metrics.savepoints(savepoint_times(&records));
+        let held = self.policy.holds(&plan, Instant::now());
+        let reasons: BTreeMap<String, String> =
+            held.iter().map(|(k, v)| (k.clone(), v.reason.clone())).collect();
+        plan::hold(&mut plan, desired, &reasons);
+        log_decisions(&mut self.last_decisions, &plan);
+        let results =
+            if runnable(&plan) { self.execute(&plan, desired, records, shutdown).await } else { Vec::new() };
+        self.policy.record(&plan, &results, Instant::now());
+        let held_names: Vec<&str> = held.keys().map(String::as_str).collect();
+        self.shared.metrics.observed(&plan, &held_names);
+        self.shared.metrics.acted(&plan, &results);
+        verdict(&plan, &results, &held, lines)
+    }
+
+    async fn execute(
+        &self,
+        plan: &Plan,
+        desired: &Desired,
+        records: BTreeMap<String, Record>,
+        shutdown: &CancellationToken,
+    ) -> Vec<JobResult> {
+        let ctx = Context {
+            client: self.client.clone(),
+            ledger: Ledger::new(&self.settings.state_dir, self.client.base_url()),
+            records: Mutex::new(records),
+            progress: Progress::log(),
+            poll: Duration::from_secs(1),
+            dropped_jars: Mutex::new(Vec::new()),
+            shutdown: shutdown.clone(),
+        };
+        let results = execute::execute(&ctx, plan, desired, self.settings.concurrency).await;
+        let removed = ctx.remove_dropped_jars().await;
+        if removed > 0 {
+            tracing::info!("removed {removed} jar upload(s) no job refers to any more");
+        }
+        let acted: Vec<JobResult> = results
+            .iter()
+            .filter(|r| plan_of(plan, &r.name).is_some_and(|p| p.blocked_by.is_none()))
+            .cloned()
+            .collect();
+        if !acted.is_empty() {
+            tracing::info!("{}", execute::summary(&acted));
+        }
+        self.shared
+            .metrics
+            .savepoints(savepoint_times(&ctx.records.lock().unwrap_or_else(|e| e.into_inner())));
+        results
+    }
+}
+
+/// Log each decision that differs from the last reconcile's (a held job is not repeated at every
+/// resync).
+fn log_decisions(last: &mut Vec<String>, plan: &Plan) {
+    let mut decisions = Vec::new();
+    for j in plan.jobs.iter().filter(|j| j.action.is_change() || j.drift.is_some()) {
+        let key = format!("{}|{:?}|{:?}|{:?}", j.name, j.action, j.blocked_by, j.fingerprint);
+        if !last.contains(&key) {
+            let action = super::metrics::action_label(j.action);
+            match &j.blocked_by {
+                Some(why) => tracing::warn!(job = %j.name, action, "not acted on: {why}"),
+                None => tracing::info!(job = %j.name, action, "{}", j.reason),
+            }
+        }
+        decisions.push(key);
+    }
+    *last = decisions;
+}
+
+/// Whether the plan has an action apply will carry out.
+fn runnable(plan: &Plan) -> bool {
+    plan.jobs.iter().any(|j| j.action.is_change() && j.blocked_by.is_none() && j.action != Action::Conflict)
+}
+
+fn plan_of<'p>(plan: &'p Plan, name: &str) -> Option<&'p plan::JobPlan> {
+    plan.jobs.iter().find(|j| j.name == name)
+}
+
+/// Ready when every action succeeded, nothing is held after a failure, and the plan has no
+/// problems. The lines say why not, or summarise.
+fn verdict(
+    plan: &Plan,
+    results: &[JobResult],
+    held: &BTreeMap<String, Held>,
+    mut lines: Vec<String>,
+) -> (ReconcileResult, Vec<String>) {
+    let mut failed = false;
+    for r in results {
+        let line = match &r.outcome {
+            Outcome::Failed { reason } => format!("{}: failed: {reason}", r.name),
+            Outcome::RolledBack { reason } => format!("{}: rolled back: {reason}", r.name),
+            Outcome::Skipped { reason } if reason.contains("shutting down") => {
+                format!("{}: {reason}", r.name)
+            }
+            _ => continue,
+        };
+        failed = true;
+        lines.push(line);
+    }
+    for (name, h) in held.iter().filter(|(_, h)| h.after_failure) {
+        failed = true;
+        lines.push(format!("{name}: {}", h.reason));
+    }
+    for problem in &plan.problems {
+        failed = true;
+        lines.push(problem.clone());
+    }
+    if failed {
+        return (ReconcileResult::Failed, lines);
+    }
+    if lines.is_empty() {
+        let done = |name: &str| results.iter().any(|r| r.name == name && r.outcome.is_ok());
+        let specs = plan.jobs.iter().filter(|j| j.fingerprint.is_some());
+        let in_sync = specs.clone().filter(|j| j.action == Action::None || done(&j.name)).count();
+        let mut line = format!("{in_sync} of {} spec(s) running as written", specs.count());
+        let orphans = plan.jobs.iter().filter(|j| j.action == Action::Orphan).count();
+        if orphans > 0 {
+            line.push_str(&format!("; {orphans} managed job(s) without a spec here left running"));
+        }
+        lines.push(line);
+        for (name, h) in held {
+            lines.push(format!("{name}: {}", h.reason));
+        }
+    }
+    (ReconcileResult::Ok, lines)
+}
+
+/// The newest savepoint per job, as Unix seconds.
+fn savepoint_times(records: &BTreeMap<String, Record>) -> BTreeMap<String, f64> {
+    records
+        .iter()
+        .filter_map(|(name, r)| {
+            let taken: Timestamp = r.latest_savepoint()?.taken_at.parse().ok()?;
+            Some((name.clone(), epoch(taken)))
+        })
+        .collect()
+}
+
+fn epoch(t: Timestamp) -> f64 {
+    t.as_millisecond() as f64 / 1000.0
+}

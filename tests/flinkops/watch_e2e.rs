@@ -1,0 +1,287 @@
+//! `flinkops watch` end to end on real Flink: the built binary as a sidecar process, its HTTP
+//! endpoints, and the stateful counter job through spec edits, hand-made cancellations, broken
+//! specs, failed upgrades and SIGTERM. Every scenario runs on every cluster `scripts/test` started.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use flinkops::flink::{Client, JobId, JobState};
+use flinkops::plan::identity;
+
+use crate::apply_e2e::{Scenario, Spec, spec};
+use crate::flink_support::{Cluster, on_every_cluster, wait_counter_above};
+
+/// How long watch may take to act on something (a resync is 2 s in these tests).
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// A running `flinkops watch`, killed on drop if a test fails before stopping it.
+struct Watch {
+    child: Child,
+    log: PathBuf,
+    addr: String,
+}
+
+impl Watch {
+    /// Start watch on the scenario's specs with a 2 s resync and short back-offs.
+    async fn start(s: &Scenario, extra: &[&str]) -> Self {
+        let log =
+            s.state.parent().unwrap().join(format!("watch-{}.log", JobId::random().as_str()[..6].to_owned()));
+        let child = Command::new(assert_cmd::cargo::cargo_bin("flinkops"))
+            .args(["watch", "--flink-url", &s.cluster.url, "--listen", "127.0.0.1:0", "--resync", "2s"])
+            .args(["--debounce", "300ms", "--retry-backoff", "2s", "--state-dir"])
+            .arg(&s.state)
+            .args(extra)
+            .arg(&s.dir)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut w = Watch { child, log, addr: String::new() };
+        w.addr = w
+            .wait_log("the listen address", |log| {
+                let at = log.find("on http://")? + "on http://".len();
+                Some(log[at..].split_whitespace().next()?.to_string())
+            })
+            .await;
+        w
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn wait_log<T>(&self, what: &str, mut probe: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let log = self.log();
+            if let Some(found) = probe(&log) {
+                return found;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "gave up waiting for {what}; watch log:\n{log}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let resp = reqwest::get(format!("http://{}{path}", self.addr)).await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
+    /// Until `/readyz` answers `code` with a body containing `text`.
+    async fn wait_ready(&self, code: u16, text: &str) -> String {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let (got, body) = self.get("/readyz").await;
+            if got == code && body.contains(text) {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gave up waiting for /readyz {code} with `{text}`; last: {got} {body}\nwatch log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The value of one series on `/metrics` (0 when absent).
+    async fn metric(&self, series: &str) -> f64 {
+        let (_, body) = self.get("/metrics").await;
+        body.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or(0.0)
+    }
+
+    /// Until one series on `/metrics` has `value` (metrics are published just after the log lines).
+    async fn wait_metric(&self, series: &str, value: f64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = self.metric(series).await;
+            if got == value {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{series} is {got}, not {value}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status();
+        assert!(status.unwrap().success());
+    }
+
+    /// Wait for the process to exit; its exit code.
+    async fn exited(&mut self, within: Duration) -> i32 {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(tokio::time::Instant::now() < deadline, "watch did not exit; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            eprintln!("--- watch log (killed)\n{}", self.log());
+        }
+    }
+}
+
+/// The one active job of a spec once all its tasks run, if there is exactly one.
+async fn running(client: &Client, s: &Scenario, short: &str) -> Option<JobId> {
+    let tag = identity::name_tag(&s.name(short));
+    let overview = client.jobs_overview().await.ok()?;
+    let active: Vec<_> = overview
+        .jobs
+        .into_iter()
+        .filter(|j| !j.state.is_terminal() && identity::parse(&j.jid).is_some_and(|m| m.name_tag == tag))
+        .collect();
+    match active.as_slice() {
+        [j] if j.state == JobState::Running && j.tasks.total > 0 && j.tasks.running == j.tasks.total => {
+            Some(j.jid.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Until a job other than `not` runs the spec with all tasks.
+async fn wait_running_other_than(client: &Client, s: &Scenario, short: &str, not: Option<&JobId>) -> JobId {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(id) = running(client, s, short).await.filter(|id| Some(id) != not) {
+            return id;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no new running job for {short} (old: {not:?})");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+on_every_cluster! {
+    watch_upgrades_on_an_edit_heals_a_cancelled_job_and_holds_on_broken_specs (1) => converge_heal_break;
+    a_failed_upgrade_under_watch_is_rolled_back_once_and_held_until_the_spec_changes (1) => failed_upgrade_held;
+    sigterm_during_an_upgrade_leaves_one_consistent_job_and_a_restarted_watch_converges (1) => sigterm_mid_upgrade;
+}
+
+async fn converge_heal_break(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "watch");
+    s.write(&spec("counter"));
+    let name = s.name("counter");
+    let mut w = Watch::start(&s, &[]).await;
+    let v1 = wait_running_other_than(&client, &s, "counter", None).await;
+    w.wait_ready(200, "ready").await;
+    let before = wait_counter_above(&client, &v1, 20.0).await;
+
+    // An edit is seen (no resync needed: the file event) and upgraded with the state.
+    s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("counter") });
+    let v2 = wait_running_other_than(&client, &s, "counter", Some(&v1)).await;
+    assert_eq!(client.job(&v1).await.unwrap().state, JobState::Finished, "stopped with a savepoint");
+    let mid = wait_counter_above(&client, &v2, before).await;
+    w.wait_log("the upgrade to finish", |log| {
+        log.contains("Apply complete: 0 deployed, 1 upgraded").then_some(())
+    })
+    .await;
+    w.wait_metric(&format!("flinkops_upgrades_total{{job=\"{name}\"}}"), 1.0).await;
+    assert!(w.metric(&format!("flinkops_savepoint_age_seconds{{job=\"{name}\"}}")).await > 0.0);
+
+    // Cancelled by hand: healed from its latest state at a resync.
+    client.cancel(&v2).await.unwrap();
+    let v3 = wait_running_other_than(&client, &s, "counter", Some(&v2)).await;
+    let after = wait_counter_above(&client, &v3, mid).await;
+    assert!(after >= mid, "healed with its state: {mid} -> {after}");
+    w.wait_log("the heal", |log| log.contains("was cancelled outside flinkops").then_some(())).await;
+    w.wait_metric(&format!("flinkops_heals_total{{job=\"{name}\"}}"), 1.0).await;
+
+    // A broken spec: nothing applied, /readyz says where and why, the metric says so too.
+    let good = std::fs::read_to_string(s.dir.join("counter.yaml")).unwrap();
+    let broken = format!("{}\nparalelism: 2\n", good.trim_end());
+    std::fs::write(s.dir.join("counter.yaml"), broken).unwrap();
+    let body = w.wait_ready(503, "unknown field `paralelism`").await;
+    assert!(body.contains("counter.yaml:") && body.contains("did you mean `parallelism`?"), "{body}");
+    w.wait_metric("flinkops_specs_valid", 0.0).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(running(&client, &s, "counter").await, Some(v3.clone()), "nothing was applied");
+
+    // Fixed: ready again, nothing to do. SIGTERM: exit 0, the job keeps running.
+    std::fs::write(s.dir.join("counter.yaml"), good).unwrap();
+    w.wait_ready(200, "ready").await;
+    assert!(w.metric("flinkops_reconciles_total{result=\"invalid_specs\"}").await >= 1.0);
+    assert!(w.metric("flinkops_last_successful_reconcile_timestamp_seconds").await > 1.7e9);
+    w.signal("TERM");
+    assert_eq!(w.exited(Duration::from_secs(30)).await, 0);
+    assert_eq!(running(&client, &s, "counter").await, Some(v3), "the job outlives watch");
+    s.cleanup(&client).await;
+}
+
+async fn failed_upgrade_held(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "wfail");
+    s.write(&spec("counter"));
+    let name = s.name("counter");
+    let w = Watch::start(&s, &[]).await;
+    let v1 = wait_running_other_than(&client, &s, "counter", None).await;
+    let before = wait_counter_above(&client, &v1, 20.0).await;
+
+    // A new operator uid: the state cannot be mapped, the new version cannot start → rollback.
+    s.write(&Spec { extra_args: &["--uid-suffix", "x"], ..spec("counter") });
+    let body = w.wait_ready(503, "held until the spec changes").await;
+    assert!(body.contains("rolled back") || body.contains("failed 1 time(s)"), "{body}");
+    let back = wait_running_other_than(&client, &s, "counter", Some(&v1)).await;
+    let after = wait_counter_above(&client, &back, before).await;
+    assert!(after >= before, "the rolled-back job kept its state: {before} -> {after}");
+    // Several resyncs later: still one attempt, not a loop.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let attempts =
+        format!("flinkops_actions_total{{job=\"{name}\",action=\"upgrade\",result=\"rolled_back\"}}");
+    w.wait_metric(&attempts, 1.0).await;
+    w.wait_metric(&format!("flinkops_rollbacks_total{{job=\"{name}\"}}"), 1.0).await;
+    assert_eq!(running(&client, &s, "counter").await, Some(back.clone()), "no further attempt");
+
+    // A new version of the spec is tried at once.
+    s.write(&Spec { extra_args: &["--tag", "v3"], ..spec("counter") });
+    let v3 = wait_running_other_than(&client, &s, "counter", Some(&back)).await;
+    w.wait_ready(200, "ready").await;
+    wait_counter_above(&client, &v3, after).await;
+    s.cleanup(&client).await;
+}
+
+async fn sigterm_mid_upgrade(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "wterm");
+    let slow = "{ stableFor: 8s, timeout: 90s }";
+    s.write(&Spec { health: slow, ..spec("counter") });
+    let mut w = Watch::start(&s, &["--shutdown-grace", "1s"]).await;
+    let v1 = wait_running_other_than(&client, &s, "counter", None).await;
+    w.wait_ready(200, "ready").await;
+    let before = wait_counter_above(&client, &v1, 20.0).await;
+
+    // SIGTERM as soon as the upgrade has stopped the old job: the grace period (1 s) runs out
+    // before the new version's 8 s health gate, so watch exits with the upgrade unfinished.
+    s.write(&Spec { health: slow, extra_args: &["--tag", "v2"], ..spec("counter") });
+    w.wait_log("the savepoint", |log| log.contains("savepoint file:").then_some(())).await;
+    w.signal("TERM");
+    assert_eq!(w.exited(Duration::from_secs(30)).await, 0, "log:\n{}", w.log());
+    let log = w.log();
+    assert!(log.contains("SIGTERM received"), "{log}");
+
+    // Whatever the moment, a restarted watch converges: one job, the new version, with its state.
+    let w2 = Watch::start(&s, &[]).await;
+    w2.wait_ready(200, "ready").await;
+    let now = wait_running_other_than(&client, &s, "counter", Some(&v1)).await;
+    let fp = identity::parse(&now).unwrap().fingerprint_tag;
+    assert_ne!(fp, identity::parse(&v1).unwrap().fingerprint_tag, "the new version runs");
+    let after = wait_counter_above(&client, &now, before).await;
+    assert!(after >= before, "no state lost across the shutdown: {before} -> {after}");
+    let mut w2 = w2;
+    w2.signal("TERM");
+    assert_eq!(w2.exited(Duration::from_secs(30)).await, 0);
+    s.cleanup(&client).await;
+}
