@@ -2,9 +2,9 @@
 //!
 //! | code | meaning |
 //! |---|---|
-//! | 0 | success; for `plan --detailed-exitcode`: no changes |
-//! | 1 | an error: invalid specs, Flink unreachable, a failed step |
-//! | 2 | `plan --detailed-exitcode`: changes are present (also clap's code for bad usage) |
+//! | 0 | success; for `plan --detailed-exitcode`: no changes; for `audit`: no finding reaches `--fail-on` |
+//! | 1 | an error: invalid specs, Flink unreachable, a failed step (`audit`: the audit could not be made) |
+//! | 2 | `plan --detailed-exitcode`: changes are present; `audit`: a finding reaches `--fail-on` (also clap's code for bad usage) |
 
 use std::process::ExitCode;
 
@@ -12,7 +12,8 @@ use std::process::ExitCode;
 pub const OK: u8 = 0;
 /// Something failed: invalid input, an unreachable cluster, a failed action.
 pub const ERROR: u8 = 1;
-/// `--detailed-exitcode`: the plan is not empty. Also what clap uses for a usage error.
+/// `--detailed-exitcode`: the plan is not empty; `audit`: a finding at or above `--fail-on`. Also
+/// what clap uses for a usage error.
 pub const CHANGES: u8 = 2;
 
 /// Convert one of the codes above into the process exit code.

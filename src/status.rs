@@ -153,7 +153,7 @@ pub async fn fetch_at(client: &Client, observed_at: Timestamp) -> Result<StatusR
 
 /// `/checkpoints` of each job, at most `CONCURRENT_CHECKPOINT_CALLS` at a time. A failure for one
 /// job (it may have ended since the overview) leaves its columns empty instead of failing all.
-async fn fetch_checkpoints(client: &Client, jobs: Vec<JobId>) -> HashMap<JobId, Checkpoints> {
+pub async fn fetch_checkpoints(client: &Client, jobs: Vec<JobId>) -> HashMap<JobId, Checkpoints> {
     let mut found = HashMap::new();
     let mut pending = jobs.into_iter();
     let mut running = tokio::task::JoinSet::new();
@@ -178,16 +178,7 @@ async fn fetch_checkpoints(client: &Client, jobs: Vec<JobId>) -> HashMap<JobId, 
 }
 
 fn job_status(job: JobOverview, cp: Option<&Checkpoints>, now: Timestamp) -> JobStatus {
-    let latest = cp.map(|c| &c.latest);
-    let latest_checkpoint = latest.and_then(|l| l.completed.as_ref()).map(|c| {
-        let completed_at = millis(c.latest_ack_timestamp);
-        CheckpointRef { id: c.id, completed_at, age_seconds: age(completed_at, now) }
-    });
-    let latest_savepoint = latest.and_then(|l| l.savepoint.as_ref()).map(|s| {
-        let completed_at = millis(s.latest_ack_timestamp);
-        let path = s.external_path.clone().unwrap_or_default();
-        SavepointRef { path, completed_at, age_seconds: age(completed_at, now) }
-    });
+    let (latest_checkpoint, latest_savepoint) = cp.map_or((None, None), |cp| latest_refs(cp, now));
     JobStatus {
         tasks: Tasks { running: job.tasks.running, total: job.tasks.total },
         start_time: millis(job.start_time),
@@ -199,6 +190,21 @@ fn job_status(job: JobOverview, cp: Option<&Checkpoints>, now: Timestamp) -> Job
         latest_checkpoint,
         latest_savepoint,
     }
+}
+
+/// The latest completed checkpoint and the latest savepoint in a job's `/checkpoints`, with their
+/// ages relative to `now`.
+pub fn latest_refs(cp: &Checkpoints, now: Timestamp) -> (Option<CheckpointRef>, Option<SavepointRef>) {
+    let checkpoint = cp.latest.completed.as_ref().map(|c| {
+        let completed_at = millis(c.latest_ack_timestamp);
+        CheckpointRef { id: c.id, completed_at, age_seconds: age(completed_at, now) }
+    });
+    let savepoint = cp.latest.savepoint.as_ref().map(|s| {
+        let completed_at = millis(s.latest_ack_timestamp);
+        let path = s.external_path.clone().unwrap_or_default();
+        SavepointRef { path, completed_at, age_seconds: age(completed_at, now) }
+    });
+    (checkpoint, savepoint)
 }
 
 /// Flink's epoch milliseconds; 0 and -1 mean "not set".

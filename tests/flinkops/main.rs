@@ -3,6 +3,7 @@
 mod apply_e2e;
 mod apply_health;
 mod apply_lock;
+mod audit;
 mod cli;
 mod flink_e2e;
 mod flink_mock;

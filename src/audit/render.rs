@@ -1,0 +1,252 @@
+//! The audit report for people (an aligned table and a summary line) and for machines (one JSON
+//! document). Writers to `&mut impl Write` with a `Styles` value, so tests capture plain and
+//! coloured output through the same path. Owns layout only: no classification, no I/O of its own.
+
+use std::io::{self, Write};
+
+use anstyle::Style;
+
+use super::report::{Report, Row, human};
+use crate::cli::Severity;
+use crate::output::Styles;
+
+const HEADER: [&str; 8] =
+    ["NAME", "STATUS", "SEVERITY", "JOB", "STATE", "SAVEPOINT", "CHECKPOINT", "FINDING"];
+
+/// Columns coloured by the row's severity.
+const STATUS_COLUMN: usize = 1;
+const SEVERITY_COLUMN: usize = 2;
+
+/// The cluster line, the table (`No jobs and no specs.` when empty) and the summary line.
+pub fn text(report: &Report, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
+    if let Some(c) = &report.cluster {
+        writeln!(out, "Flink {} at {}", c.flink_version, c.url)?;
+    }
+    if report.jobs.is_empty() {
+        writeln!(out, "No jobs and no specs.")?;
+    } else {
+        table(report, styles, out)?;
+    }
+    writeln!(out)?;
+    summary(report, styles, out)
+}
+
+fn table(report: &Report, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
+    let header: Vec<String> = HEADER.iter().map(|h| h.to_string()).collect();
+    let rows: Vec<Vec<String>> = report.jobs.iter().map(cells).collect();
+    let widths: Vec<usize> = (0..HEADER.len())
+        .map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    write_row(out, &header, &widths, |_| styles.bold)?;
+    for (cells, row) in rows.iter().zip(&report.jobs) {
+        let style = severity_style(row.severity, styles);
+        let pick = |i| if i == STATUS_COLUMN || i == SEVERITY_COLUMN { style } else { Style::new() };
+        write_row(out, cells, &widths, pick)?;
+    }
+    Ok(())
+}
+
+fn cells(row: &Row) -> Vec<String> {
+    let (job, state) = match &row.live {
+        Some(l) => {
+            (l.id.as_str()[..8].to_string(), format!("{} {}/{}", l.state, l.tasks.running, l.tasks.total))
+        }
+        None => ("-".into(), "-".into()),
+    };
+    let age = |age: Option<u64>| age.map_or("?".into(), human);
+    vec![
+        row.name.clone(),
+        row.status.as_str().into(),
+        severity_word(row.severity).into(),
+        job,
+        state,
+        row.latest_savepoint.as_ref().map_or("-".into(), |s| age(s.age_seconds)),
+        row.latest_checkpoint.as_ref().map_or("-".into(), |c| age(c.age_seconds)),
+        finding(row),
+    ]
+}
+
+/// What needs attention, most severe first; for a row with nothing to fix, what is right.
+fn finding(row: &Row) -> String {
+    let notable: Vec<&str> =
+        row.findings.iter().filter(|f| f.severity > Severity::Ok).map(|f| f.message.as_str()).collect();
+    if notable.is_empty() {
+        row.findings.first().map(|f| f.message.clone()).unwrap_or_default()
+    } else {
+        notable.join("; ")
+    }
+}
+
+/// One line: cells padded to the column widths (styles wrap the text, not the padding); the last
+/// cell is not padded, so lines carry no trailing spaces.
+fn write_row(
+    out: &mut impl Write,
+    cells: &[String],
+    widths: &[usize],
+    style: impl Fn(usize) -> Style,
+) -> io::Result<()> {
+    for (i, cell) in cells.iter().enumerate() {
+        let s = style(i);
+        write!(out, "{}{cell}{}", s.render(), s.render_reset())?;
+        if i + 1 < cells.len() {
+            let pad = widths[i] - cell.chars().count() + 2;
+            write!(out, "{:pad$}", "")?;
+        }
+    }
+    writeln!(out)
+}
+
+/// `5 jobs: 3 ok, 1 warn, 1 error`, each count in its severity's colour when not zero.
+fn summary(report: &Report, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
+    let s = report.summary;
+    let count = |n: usize, severity: Severity| {
+        let style = if n == 0 { Style::new() } else { severity_style(severity, styles) };
+        format!("{}{n} {}{}", style.render(), severity_word(severity), style.render_reset())
+    };
+    let jobs = report.jobs.len();
+    writeln!(
+        out,
+        "{jobs} job{}: {}, {}, {}",
+        if jobs == 1 { "" } else { "s" },
+        count(s.ok, Severity::Ok),
+        count(s.warn, Severity::Warn),
+        count(s.error, Severity::Error)
+    )
+}
+
+fn severity_word(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Ok => "ok",
+        Severity::Warn => "warn",
+        Severity::Error => "error",
+    }
+}
+
+fn severity_style(severity: Severity, styles: &Styles) -> Style {
+    match severity {
+        Severity::Ok => styles.ok,
+        Severity::Warn => styles.warn,
+        Severity::Error => styles.error,
+    }
+}
+
+/// The report as one pretty-printed JSON document.
+pub fn json(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::report::{Finding, Live, Savepoint, SavepointSource, Status, Summary};
+    use crate::flink::{JobId, JobState};
+    use crate::plan::ClusterRef;
+    use crate::status::Tasks;
+
+    fn report() -> Report {
+        let finding = |severity, message: &str| Finding { severity, message: message.into() };
+        let rows = vec![
+            Row {
+                name: "orders".into(),
+                status: Status::InSync,
+                severity: Severity::Ok,
+                findings: vec![finding(Severity::Ok, "runs the spec")],
+                live: Some(Live {
+                    id: JobId::from_bytes([0xab; 16]),
+                    state: JobState::Running,
+                    tasks: Tasks { running: 2, total: 2 },
+                }),
+                latest_savepoint: Some(Savepoint {
+                    path: "file:/sp/1".into(),
+                    age_seconds: Some(7500),
+                    source: SavepointSource::Ledger,
+                }),
+                latest_checkpoint: None,
+            },
+            Row {
+                name: "clicks".into(),
+                status: Status::Failed,
+                severity: Severity::Error,
+                findings: vec![
+                    finding(Severity::Error, "failed: `flinkops apply` redeploys it from its latest state"),
+                    finding(Severity::Warn, "no savepoint yet"),
+                ],
+                live: None,
+                latest_savepoint: None,
+                latest_checkpoint: None,
+            },
+        ];
+        Report {
+            format_version: 1,
+            cluster: Some(ClusterRef { url: "http://flink:8081".into(), flink_version: "2.3.0".into() }),
+            observed_at: "2026-01-10T00:00:00Z".parse().unwrap(),
+            fail_on: Severity::Error,
+            jobs: rows,
+            summary: Summary { ok: 1, warn: 0, error: 1 },
+        }
+    }
+
+    fn plain(report: &Report) -> String {
+        let mut out = Vec::new();
+        text(report, &Styles::plain(), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_table_is_aligned_and_ends_with_the_summary() {
+        let expected = "\
+Flink 2.3.0 at http://flink:8081
+NAME    STATUS   SEVERITY  JOB       STATE        SAVEPOINT  CHECKPOINT  FINDING
+orders  in-sync  ok        abababab  RUNNING 2/2  2h 5m      -           runs the spec
+clicks  failed   error     -         -            -          -           failed: `flinkops apply` redeploys it from its latest state; no savepoint yet
+
+2 jobs: 1 ok, 0 warn, 1 error
+";
+        assert_eq!(plain(&report()), expected);
+    }
+
+    #[test]
+    fn colour_marks_status_severity_and_counts_only() {
+        let mut out = Vec::new();
+        text(&report(), &Styles::colored(), &mut out).unwrap();
+        let coloured = String::from_utf8(out).unwrap();
+        let red = Styles::colored().error.render().to_string();
+        assert!(coloured.contains(&format!("{red}failed")), "{coloured:?}");
+        assert!(coloured.contains(&format!("{red}1 error")), "{coloured:?}");
+        assert!(!coloured.contains(&format!("{red}clicks")));
+    }
+
+    #[test]
+    fn an_empty_report_says_so() {
+        let mut r = report();
+        r.jobs.clear();
+        r.summary = Summary::default();
+        assert!(plain(&r).contains("No jobs and no specs.\n\n0 jobs: 0 ok, 0 warn, 0 error\n"));
+    }
+
+    #[test]
+    fn the_json_document_has_the_promised_shape() {
+        let mut out = Vec::new();
+        json(&report(), &mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["formatVersion"], 1);
+        assert_eq!(v["cluster"]["flinkVersion"], "2.3.0");
+        assert_eq!(v["observedAt"], "2026-01-10T00:00:00Z");
+        assert_eq!(v["failOn"], "error");
+        let orders = &v["jobs"][0];
+        assert_eq!(orders["status"], "in-sync");
+        assert_eq!(orders["severity"], "ok");
+        assert_eq!(orders["live"]["tasks"], serde_json::json!({"running": 2, "total": 2}));
+        assert_eq!(
+            orders["latestSavepoint"],
+            serde_json::json!({"path": "file:/sp/1", "ageSeconds": 7500, "source": "ledger"})
+        );
+        assert_eq!(orders["latestCheckpoint"], serde_json::Value::Null);
+        assert_eq!(
+            v["jobs"][1]["findings"][1],
+            serde_json::json!({"severity": "warn", "message": "no savepoint yet"})
+        );
+        assert_eq!(v["summary"], serde_json::json!({"ok": 1, "warn": 0, "error": 1}));
+    }
+}
