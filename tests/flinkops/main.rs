@@ -19,3 +19,4 @@ mod spec_cases;
 mod spec_examples;
 mod support;
 mod watch_e2e;
+mod watch_faults;
