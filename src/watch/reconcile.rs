@@ -90,14 +90,14 @@ impl Reconciler {
         let now = Timestamp::now();
         self.shared.metrics.reconciled(result, started.elapsed().as_secs_f64(), epoch(now));
         let ready = result == ReconcileResult::Ok;
-        let was_ready = self.shared.readiness().ready;
-        if ready != was_ready || !ready {
-            let text = lines.join("; ");
-            match ready {
-                true => tracing::info!(trigger = why, "ready: {text}"),
-                false if was_ready => tracing::warn!(trigger = why, "not ready: {text}"),
-                false => tracing::debug!(trigger = why, "still not ready: {text}"),
-            }
+        // Say when readiness changes, or why it is still missing when the reasons change; a
+        // sidecar running for months must not repeat itself every resync.
+        let before = self.shared.readiness();
+        let text = lines.join("; ");
+        match (ready, before.at.is_none() || before.ready != ready || before.lines != lines) {
+            (true, true) if !before.ready => tracing::info!(trigger = why, "ready: {text}"),
+            (false, true) => tracing::warn!(trigger = why, "not ready: {text}"),
+            _ => tracing::debug!(trigger = why, ready, "{text}"),
         }
         self.shared.set_readiness(Readiness { ready, lines, at: Some(now) });
         Report { result, next_retry: self.policy.next_retry(Instant::now()) }
@@ -335,4 +335,62 @@ fn savepoint_times(records: &BTreeMap<String, Record>) -> BTreeMap<String, f64> 
 
 fn epoch(t: Timestamp) -> f64 {
     t.as_millisecond() as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fixtures::*;
+    use crate::plan::{Observed, plan};
+
+    fn deploy_plan() -> Plan {
+        plan(
+            &desired([job("orders"), job("billing")]),
+            &Observed::default(),
+            &BTreeMap::new(),
+            &Options::default(),
+        )
+    }
+
+    fn result(name: &str, outcome: Outcome) -> JobResult {
+        JobResult { name: name.into(), action: Action::Deploy, outcome, seconds: 1.0 }
+    }
+
+    #[test]
+    fn every_action_done_is_ready_and_counts_the_specs_as_written() {
+        let p = deploy_plan();
+        let done = |n: &str| result(n, Outcome::Done { detail: "running".into() });
+        let (r, lines) = verdict(&p, &[done("orders"), done("billing")], &BTreeMap::new(), Vec::new());
+        assert_eq!(r, ReconcileResult::Ok);
+        assert_eq!(lines, ["2 of 2 spec(s) running as written"]);
+    }
+
+    #[test]
+    fn a_rollback_or_a_job_held_after_a_failure_is_not_ready_and_says_which() {
+        let p = deploy_plan();
+        let results = [result("orders", Outcome::RolledBack { reason: "not healthy".into() })];
+        let held = BTreeMap::from([(
+            "billing".to_string(),
+            Held { reason: "failed 3 time(s); held until the spec changes".into(), after_failure: true },
+        )]);
+        let (r, lines) = verdict(&p, &results, &held, Vec::new());
+        assert_eq!(r, ReconcileResult::Failed);
+        assert_eq!(
+            lines,
+            ["orders: rolled back: not healthy", "billing: failed 3 time(s); held until the spec changes"]
+        );
+    }
+
+    #[test]
+    fn a_job_held_by_choice_keeps_watch_ready_and_is_mentioned() {
+        let p = deploy_plan();
+        let held = BTreeMap::from([(
+            "billing".to_string(),
+            Held { reason: "self-heal is off".into(), after_failure: false },
+        )]);
+        let done = [result("orders", Outcome::Done { detail: "running".into() })];
+        let (r, lines) = verdict(&p, &done, &held, Vec::new());
+        assert_eq!(r, ReconcileResult::Ok);
+        assert_eq!(lines, ["1 of 2 spec(s) running as written", "billing: self-heal is off"]);
+    }
 }
