@@ -88,6 +88,18 @@ pub fn fail(err: &dyn std::error::Error, help: Option<&str>, color: ColorChoice)
     crate::exit::code(crate::exit::ERROR)
 }
 
+/// An error and its causes on one line, `a: b: c`, for log lines (the edge prints them on lines
+/// of their own, with `fail`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
 /// Set up `tracing` on stderr according to -v/-q, `--log-format` and `FLINKOPS_LOG`. Text lines
 /// carry a timestamp only for long-running commands (`watch`); JSON lines always do.
 pub fn init_logging(global: &GlobalArgs, long_running: bool) {

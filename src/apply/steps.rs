@@ -147,10 +147,19 @@ impl Context {
                     .into(),
             );
         };
-        self.progress.step(&job.name, &format!("uploading {}", crate::spec::diag::display_path(path)));
-        jars::ensure_uploaded(&self.client, Path::new(path), sha)
-            .await
-            .map_err(|e| format!("uploading the jar failed: {}", describe(&e)))
+        let shown = crate::spec::diag::display_path(path);
+        match jars::ensure_uploaded(&self.client, Path::new(path), sha).await {
+            Ok((id, true)) => {
+                self.progress.step(&job.name, &format!("uploaded {shown} as {}", jars::upload_name(sha)));
+                Ok(id)
+            }
+            Ok((id, false)) => {
+                self.progress.step(&job.name, &format!("{shown} is on the cluster already"));
+                Ok(id)
+            }
+            Err(jars::UploadError::Flink(e)) => Err(format!("uploading the jar failed: {}", describe(&e))),
+            Err(e) => Err(format!("uploading the jar failed: {}", crate::output::error_chain(&e))),
+        }
     }
 
     /// Stop a job with a savepoint and record the savepoint before anything else happens.

@@ -37,6 +37,23 @@ impl Client {
             reason: e.to_string(),
         };
         let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
+        self.upload_jar_file(file, path, file_name).await
+    }
+
+    /// [`Client::upload_jar_as`] from a file already open (`path` only names it in errors): the
+    /// caller may have checked exactly these bytes, whatever `path` points to by now.
+    pub async fn upload_jar_file(
+        &self,
+        file: tokio::fs::File,
+        path: &Path,
+        file_name: &str,
+    ) -> Result<JarId, Error> {
+        let call = Call::new(Method::POST, "/jars/upload");
+        let unreadable = |e: std::io::Error| Error::JarUnreadable {
+            call: call.clone(),
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
         let len = file.metadata().await.map_err(unreadable)?.len();
         let part = Part::stream_with_length(file, len)
             .file_name(upload_name(Path::new(file_name)))

@@ -73,7 +73,11 @@ pub fn of(job: &Job) -> Fingerprint {
 
 /// SHA-256 of a file's content, read in chunks (jars can be large).
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+    sha256_reader(&mut std::fs::File::open(path)?)
+}
+
+/// SHA-256 of everything `reader` yields, in lowercase hex.
+pub fn sha256_reader(file: &mut impl Read) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {

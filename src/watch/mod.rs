@@ -136,7 +136,7 @@ async fn watch(args: &WatchArgs) -> Result<(), Error> {
                 Some(()) = changes.recv() => {
                     settle(&mut changes, args.debounce).await;
                     if let Some(w) = files.as_mut() && let Err(e) = w.rewatch() {
-                        tracing::warn!("{}; trying again every {REWATCH_EVERY:?}", error_chain(&e));
+                        tracing::warn!("{}; trying again every {REWATCH_EVERY:?}", crate::output::error_chain(&e));
                         files = None;
                     }
                     break "spec change";
@@ -226,11 +226,11 @@ fn start_watching(
     match files::SpecWatcher::new(&args.path, &args.state.state_dir, poll, tx.clone()) {
         Ok(w) => Some(w),
         Err(e) if first => {
-            tracing::warn!("{}; trying again every {REWATCH_EVERY:?}", error_chain(&e));
+            tracing::warn!("{}; trying again every {REWATCH_EVERY:?}", crate::output::error_chain(&e));
             None
         }
         Err(e) => {
-            tracing::debug!("{}", error_chain(&e));
+            tracing::debug!("{}", crate::output::error_chain(&e));
             None
         }
     }
@@ -243,14 +243,4 @@ async fn settle(changes: &mut UnboundedReceiver<()>, debounce: Duration) {
     while let Ok(Some(())) =
         tokio::time::timeout_at(deadline.min(Instant::now() + debounce), changes.recv()).await
     {}
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }

@@ -143,18 +143,19 @@ async fn too_wide_job_times_out(c: &Cluster) {
     cleanup.finish().await;
 }
 
-/// A content hash of our own (random), so no other test can share or remove this jar.
-fn private_hash() -> String {
-    format!("{}{}", JobId::random(), JobId::random())
-}
-
 /// Twice `ensure_uploaded` → one upload under the hashed name.
 async fn jar_uploaded_once(c: &Cluster) {
     let client = c.client();
     let mut cleanup = Cleanup::new(&client);
-    let sha = private_hash();
-    let first = cleanup.jar(ensure_uploaded(&client, &c.jar, &sha).await.expect("upload"));
-    let again = ensure_uploaded(&client, &c.jar, &sha).await.expect("reuse");
+    // Content of its own (the upload checks the hash against the bytes it sends), so that
+    // no other run's upload of the same name is found.
+    let local = crate::support::scratch(&format!("jar-once-{}", c.version)).join("private.jar");
+    std::fs::write(&local, format!("not a jar {}", JobId::random())).unwrap();
+    let sha = flinkops::spec::fingerprint::sha256_file(&local).unwrap();
+    let (first, uploaded) = ensure_uploaded(&client, &local, &sha).await.expect("upload");
+    let first = cleanup.jar(first);
+    let (again, reuploaded) = ensure_uploaded(&client, &local, &sha).await.expect("reuse");
+    assert!(uploaded && !reuploaded);
     assert_eq!(first, again);
     let named: Vec<JarId> = client
         .list_jars()
