@@ -5,6 +5,7 @@ mod apply_health;
 mod apply_lock;
 mod audit;
 mod cli;
+mod deploy_examples;
 mod flink_e2e;
 mod flink_mock;
 mod flink_support;
