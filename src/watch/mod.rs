@@ -79,10 +79,7 @@ pub fn run(args: &WatchArgs) -> ExitCode {
     };
     match runtime.block_on(watch(args)) {
         Ok(()) => crate::exit::code(crate::exit::OK),
-        Err(e) => {
-            tracing::error!(hint = e.help().unwrap_or_default(), "{e}");
-            fail(&e, e.help().as_deref(), crate::cli::ColorChoice::Never)
-        }
+        Err(e) => fail(&e, e.help().as_deref(), crate::cli::ColorChoice::Never),
     }
 }
 
@@ -92,11 +89,9 @@ async fn watch(args: &WatchArgs) -> Result<(), Error> {
         .map_err(|source| Error::StateDir { path: args.state.state_dir.clone(), source })?;
     let shutdown = CancellationToken::new();
     listen_for_signals(&shutdown)?;
-    let mut hup = signal(SignalKind::hangup()).map_err(Error::Signals)?;
     let shared = Arc::new(Shared::default());
     let server = serve(args.listen, shared.clone(), shutdown.clone()).await?;
-    let (tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
-    let mut files = start_watching(args, &tx, true);
+    let mut triggers = Triggers::new(args)?;
     let mut reconciler = Reconciler::new(
         Settings {
             specs: args.path.clone(),
@@ -127,30 +122,7 @@ async fn watch(args: &WatchArgs) -> Result<(), Error> {
                 break;
             }
         };
-        let next_retry = report.next_retry.map(Instant::from_std);
-        let resync_at = Instant::now() + args.resync;
-        why = loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break "shutdown",
-                _ = hup.recv() => break "SIGHUP",
-                Some(()) = changes.recv() => {
-                    settle(&mut changes, args.debounce).await;
-                    if let Some(w) = files.as_mut() && let Err(e) = w.rewatch() {
-                        tracing::warn!("{}; trying again every {REWATCH_EVERY:?}", crate::output::error_chain(&e));
-                        files = None;
-                    }
-                    break "spec change";
-                }
-                () = sleep_until(resync_at) => break "resync",
-                () = sleep_until(next_retry.unwrap_or(resync_at)), if next_retry.is_some() => break "retry after back-off",
-                () = tokio::time::sleep(REWATCH_EVERY), if files.is_none() => {
-                    files = start_watching(args, &tx, false);
-                    if files.is_some() {
-                        break "spec directory can be watched again";
-                    }
-                }
-            }
-        };
+        why = triggers.next(&shutdown, report.next_retry.map(Instant::from_std)).await;
         if shutdown.is_cancelled() {
             break;
         }
@@ -160,6 +132,53 @@ async fn watch(args: &WatchArgs) -> Result<(), Error> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What wakes the loop up between reconciles.
+struct Triggers<'a> {
+    args: &'a WatchArgs,
+    hup: tokio::signal::unix::Signal,
+    tx: tokio::sync::mpsc::UnboundedSender<()>,
+    changes: UnboundedReceiver<()>,
+    /// `None` while the spec directory cannot be watched (it does not exist yet).
+    files: Option<files::SpecWatcher>,
+}
+
+impl<'a> Triggers<'a> {
+    fn new(args: &'a WatchArgs) -> Result<Self, Error> {
+        let hup = signal(SignalKind::hangup()).map_err(Error::Signals)?;
+        let (tx, changes) = tokio::sync::mpsc::unbounded_channel();
+        let files = start_watching(args, &tx, true);
+        Ok(Self { args, hup, tx, changes, files })
+    }
+
+    /// Wait for the next reason to reconcile, and say which.
+    async fn next(&mut self, shutdown: &CancellationToken, retry_at: Option<Instant>) -> &'static str {
+        let resync_at = Instant::now() + self.args.resync;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return "shutdown",
+                _ = self.hup.recv() => return "SIGHUP",
+                Some(()) = self.changes.recv() => {
+                    settle(&mut self.changes, self.args.debounce).await;
+                    if let Some(w) = self.files.as_mut() && let Err(e) = w.rewatch() {
+                        let e = crate::output::error_chain(&e);
+                        tracing::warn!("{e}; trying again every {REWATCH_EVERY:?}");
+                        self.files = None;
+                    }
+                    return "spec change";
+                }
+                () = sleep_until(resync_at) => return "resync",
+                () = sleep_until(retry_at.unwrap_or(resync_at)), if retry_at.is_some() => return "retry after back-off",
+                () = tokio::time::sleep(REWATCH_EVERY), if self.files.is_none() => {
+                    self.files = start_watching(self.args, &self.tx, false);
+                    if self.files.is_some() {
+                        return "spec directory can be watched again";
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Let the reconcile in flight finish (it starts nothing new once `shutdown` is cancelled), for
