@@ -240,10 +240,12 @@ pub fn render_text(report: &StatusReport, styles: &Styles, out: &mut impl Write)
     let widths: Vec<usize> = (0..7)
         .map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
-    write_row(out, &header, &widths, |_| styles.bold)?;
+    crate::render::table_row(out, &header, &widths, |_| styles.bold)?;
     for (row, job) in rows.iter().zip(&report.jobs) {
         let state_style = state_style(job, styles);
-        write_row(out, row, &widths, |i| if i == 2 { state_style } else { anstyle::Style::new() })?;
+        crate::render::table_row(out, row, &widths, |i| {
+            if i == 2 { state_style } else { anstyle::Style::new() }
+        })?;
     }
     Ok(())
 }
@@ -277,25 +279,6 @@ fn state_style(job: &JobStatus, styles: &Styles) -> anstyle::Style {
         JobState::Finished | JobState::Canceled => styles.dim,
         _ => styles.warn,
     }
-}
-
-/// One line: cells padded to the column widths (styles wrap the text, not the padding); the last
-/// cell is not padded, so lines carry no trailing spaces.
-fn write_row(
-    out: &mut impl Write,
-    cells: &[String; 7],
-    widths: &[usize],
-    style: impl Fn(usize) -> anstyle::Style,
-) -> io::Result<()> {
-    for (i, cell) in cells.iter().enumerate() {
-        let s = style(i);
-        write!(out, "{}{cell}{}", s.render(), s.render_reset())?;
-        if i + 1 < cells.len() {
-            let pad = widths[i] - cell.chars().count() + 2;
-            write!(out, "{:pad$}", "")?;
-        }
-    }
-    writeln!(out)
 }
 
 /// The report as one pretty-printed JSON document (see the module docs for its shape).

@@ -37,11 +37,11 @@ fn table(report: &Report, styles: &Styles, out: &mut impl Write) -> io::Result<(
     let widths: Vec<usize> = (0..HEADER.len())
         .map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
-    write_row(out, &header, &widths, |_| styles.bold)?;
+    crate::render::table_row(out, &header, &widths, |_| styles.bold)?;
     for (cells, row) in rows.iter().zip(&report.jobs) {
         let style = severity_style(row.severity, styles);
         let pick = |i| if i == STATUS_COLUMN || i == SEVERITY_COLUMN { style } else { Style::new() };
-        write_row(out, cells, &widths, pick)?;
+        crate::render::table_row(out, cells, &widths, pick)?;
     }
     Ok(())
 }
@@ -75,25 +75,6 @@ fn finding(row: &Row) -> String {
     } else {
         notable.join("; ")
     }
-}
-
-/// One line: cells padded to the column widths (styles wrap the text, not the padding); the last
-/// cell is not padded, so lines carry no trailing spaces.
-fn write_row(
-    out: &mut impl Write,
-    cells: &[String],
-    widths: &[usize],
-    style: impl Fn(usize) -> Style,
-) -> io::Result<()> {
-    for (i, cell) in cells.iter().enumerate() {
-        let s = style(i);
-        write!(out, "{}{cell}{}", s.render(), s.render_reset())?;
-        if i + 1 < cells.len() {
-            let pad = widths[i] - cell.chars().count() + 2;
-            write!(out, "{:pad$}", "")?;
-        }
-    }
-    writeln!(out)
 }
 
 /// `5 jobs: 3 ok, 1 warn, 1 error`, each count in its severity's colour when not zero.
