@@ -134,6 +134,7 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
         poll: Duration::from_secs(1),
         dropped_jars: Mutex::new(Vec::new()),
         shutdown: Default::default(),
+        uploads: Default::default(),
     };
     let results = execute::execute(&ctx, &plan, &desired, usize::from(args.concurrency)).await;
     let removed = ctx.remove_dropped_jars().await;

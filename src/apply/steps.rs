@@ -30,6 +30,9 @@ pub struct Context {
     pub dropped_jars: Mutex<Vec<JarId>>,
     /// Once cancelled (watch got SIGTERM), no new action starts; the ones in flight finish.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Uploads run one at a time, so that jobs of one wave sharing a jar upload it once (the
+    /// second finds the first's upload by name).
+    pub uploads: tokio::sync::Mutex<()>,
 }
 
 /// Why a step failed, in words for the summary.
@@ -148,6 +151,7 @@ impl Context {
             );
         };
         let shown = crate::spec::diag::display_path(path);
+        let _one_at_a_time = self.uploads.lock().await;
         match jars::ensure_uploaded(&self.client, Path::new(path), sha).await {
             Ok((id, true)) => {
                 self.progress.step(&job.name, &format!("uploaded {shown} as {}", jars::upload_name(sha)));
@@ -482,6 +486,7 @@ mod tests {
             poll: Duration::from_millis(10),
             dropped_jars: Mutex::new(Vec::new()),
             shutdown: Default::default(),
+            uploads: Default::default(),
         }
     }
 
@@ -515,5 +520,66 @@ mod tests {
         // Reapplying the same upload changes nothing.
         ctx.applied(&a, &id, Some(&jar(4))).unwrap();
         assert_eq!(ctx.remove_dropped_jars().await, 0);
+    }
+
+    #[tokio::test]
+    async fn two_jobs_sharing_a_jar_and_started_together_upload_it_once() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use wiremock::matchers::path;
+        use wiremock::{Request, Respond};
+
+        struct Listing(Arc<AtomicBool>, String);
+        impl Respond for Listing {
+            fn respond(&self, _: &Request) -> ResponseTemplate {
+                let files = if self.0.load(Ordering::SeqCst) {
+                    serde_json::json!([{"id": format!("u1_{}", self.1), "name": self.1, "uploaded": 1, "entry": []}])
+                } else {
+                    serde_json::json!([])
+                };
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"address": "x", "files": files}))
+            }
+        }
+        struct Upload(Arc<AtomicBool>, String);
+        impl Respond for Upload {
+            fn respond(&self, _: &Request) -> ResponseTemplate {
+                self.0.store(true, Ordering::SeqCst);
+                // Slow, so that without the upload lock the other job would look before it lands.
+                ResponseTemplate::new(200)
+                    .set_body_json(
+                        serde_json::json!({"filename": format!("/tmp/u1_{}", self.1), "status": "success"}),
+                    )
+                    .set_delay(Duration::from_millis(200))
+            }
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().join("shared.jar");
+        std::fs::write(&local, b"shared content").unwrap();
+        let sha = crate::spec::fingerprint::sha256_file(&local).unwrap();
+        let name = jars::upload_name(&sha);
+        let server = MockServer::start().await;
+        let listed = Arc::new(AtomicBool::new(false));
+        Mock::given(method("GET"))
+            .and(path("/jars"))
+            .respond_with(Listing(listed.clone(), name.clone()))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/jars/upload"))
+            .respond_with(Upload(listed, name.clone()))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let ctx = context(&server, dir.path());
+        let with_jar = |n: &str| {
+            let mut j = job(n);
+            j.jar = JarSource::Local { path: local.clone() };
+            j.jar_sha256 = Some(sha.clone());
+            j
+        };
+        let (a, b) = (with_jar("a"), with_jar("b"));
+        let (ida, idb) = tokio::join!(ctx.upload(&a), ctx.upload(&b));
+        assert_eq!(ida.unwrap(), idb.unwrap());
     }
 }

@@ -97,7 +97,7 @@ impl Metrics {
         let mut m = Self {
             registry: Registry::with_prefix("flinkops"),
             reconciles: Family::default(),
-            reconcile_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
+            reconcile_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 18)),
             last_success: FloatGauge::default(),
             specs_valid: Gauge::default(),
             spec_errors: Gauge::default(),

@@ -99,7 +99,8 @@ async fn watch(args: &WatchArgs) -> Result<(), Error> {
             options: Options { prune: args.prune, adopt: args.adopt },
             concurrency: usize::from(args.concurrency),
         },
-        client.clone(),
+        connector(args),
+        client.base_url().to_string(),
         Policy::new(args.retry_backoff, args.max_retries, !args.no_self_heal),
         shared,
     );
@@ -132,6 +133,16 @@ async fn watch(args: &WatchArgs) -> Result<(), Error> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A fresh client per reconcile, from the connection flags as given (token and password files
+/// are read again each time).
+fn connector(args: &WatchArgs) -> reconcile::Connect {
+    let connection = args.connection.clone();
+    Box::new(move || {
+        let config = connection.client_config().map_err(|e| format!("{e} ({})", e.help()))?;
+        Client::new(config).map_err(|e| crate::output::error_chain(&e))
+    })
 }
 
 /// What wakes the loop up between reconciles.

@@ -34,9 +34,15 @@ pub struct Settings {
     pub concurrency: usize,
 }
 
+/// Makes a client from the connection flags (reading token and password files again); `Err`
+/// says why not, in words.
+pub type Connect = Box<dyn Fn() -> Result<Client, String> + Send + Sync>;
+
 pub struct Reconciler {
     settings: Settings,
-    client: Client,
+    connect: Connect,
+    /// The cluster's URL: the ledger's and the lock's key.
+    base_url: String,
     ledger: Ledger,
     holder: Holder,
     /// The last specs that loaded without errors.
@@ -57,12 +63,20 @@ pub struct Report {
 }
 
 impl Reconciler {
-    pub fn new(settings: Settings, client: Client, policy: Policy, shared: Arc<Shared>) -> Self {
-        let ledger = Ledger::new(&settings.state_dir, client.base_url());
+    /// `base_url` is the cluster's URL as `connect`'s clients give it.
+    pub fn new(
+        settings: Settings,
+        connect: Connect,
+        base_url: String,
+        policy: Policy,
+        shared: Arc<Shared>,
+    ) -> Self {
+        let ledger = Ledger::new(&settings.state_dir, &base_url);
         let holder = Holder::current(&format!("flinkops watch {}", settings.specs.display()));
         Self {
             settings,
-            client,
+            connect,
+            base_url,
             ledger,
             holder,
             desired: None,
@@ -156,9 +170,33 @@ impl Reconciler {
         mut lines: Vec<String>,
         shutdown: &CancellationToken,
     ) -> (ReconcileResult, Vec<String>) {
+        // A client per reconcile: a rotated token file is read again, and the Flink version
+        // (which decides request shapes) is asked again after an in-place cluster upgrade.
+        let client = match (self.connect)() {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::error!("{e}");
+                lines.push(e);
+                return (ReconcileResult::FlinkUnreachable, lines);
+            }
+        };
+        // Observe without the lock: most reconciles find nothing to do, and then need no lock
+        // (nor its write to the state directory).
+        let (plan, _, held) = match self.decide(&client).await {
+            Ok(decided) => decided,
+            Err(line) => {
+                lines.push(line);
+                return (ReconcileResult::FlinkUnreachable, lines);
+            }
+        };
+        if !runnable(&plan) {
+            return self.conclude(&plan, &[], &held, lines);
+        }
+        // Something to do: take the lock, then decide again under it (an apply that held it
+        // may have changed everything).
         let _lock = match lock::acquire(
             &self.settings.state_dir,
-            self.client.base_url(),
+            &self.base_url,
             Duration::ZERO,
             &self.holder,
             |_, _| {},
@@ -175,23 +213,35 @@ impl Reconciler {
                 return (ReconcileResult::Failed, lines);
             }
         };
+        let (plan, records, held) = match self.decide(&client).await {
+            Ok(decided) => decided,
+            Err(line) => {
+                lines.push(line);
+                return (ReconcileResult::FlinkUnreachable, lines);
+            }
+        };
+        log_decisions(&mut self.last_decisions, &plan);
         let desired = self.desired.as_ref().expect("act runs with specs");
-        let observed = observe_and_plan(
-            &self.client,
-            &self.ledger,
-            desired,
-            &self.settings.specs,
-            &self.settings.options,
-        )
-        .await;
-        let (mut plan, records) = match observed {
+        let results = self.execute(client, &plan, desired, records, shutdown).await;
+        self.policy.record(&plan, &results, Instant::now());
+        self.conclude(&plan, &results, &held, lines)
+    }
+
+    /// Observe, plan, and hold back what the policy says. `Err`: Flink could not be observed
+    /// (logged), as a readiness line.
+    async fn decide(
+        &mut self,
+        client: &Client,
+    ) -> Result<(Plan, BTreeMap<String, Record>, BTreeMap<String, Held>), String> {
+        let desired = self.desired.as_ref().expect("act runs with specs");
+        let (s, o) = (&self.settings.specs, &self.settings.options);
+        let (mut plan, records) = match observe_and_plan(client, &self.ledger, desired, s, o).await {
             Ok(p) => p,
             Err(e) => {
                 self.shared.metrics.flink(false);
                 let hint = e.help().unwrap_or_default();
-                tracing::error!(hint, "cannot observe Flink at {}: {e}", self.client.base_url());
-                lines.push(format!("Flink at {} is not reachable: {e}", self.client.base_url()));
-                return (ReconcileResult::FlinkUnreachable, lines);
+                tracing::error!(hint, "cannot observe Flink at {}: {e}", self.base_url);
+                return Err(format!("Flink at {} is not reachable: {e}", self.base_url));
             }
         };
         self.shared.metrics.flink(true);
@@ -200,31 +250,43 @@ impl Reconciler {
         let reasons: BTreeMap<String, String> =
             held.iter().map(|(k, v)| (k.clone(), v.reason.clone())).collect();
         plan::hold(&mut plan, desired, &reasons);
-        log_decisions(&mut self.last_decisions, &plan);
-        let results =
-            if runnable(&plan) { self.execute(&plan, desired, records, shutdown).await } else { Vec::new() };
-        self.policy.record(&plan, &results, Instant::now());
+        Ok((plan, records, held))
+    }
+
+    /// Publish what a reconcile found and did, and judge it.
+    fn conclude(
+        &mut self,
+        plan: &Plan,
+        results: &[JobResult],
+        held: &BTreeMap<String, Held>,
+        lines: Vec<String>,
+    ) -> (ReconcileResult, Vec<String>) {
+        if results.is_empty() {
+            log_decisions(&mut self.last_decisions, plan);
+        }
         let held_names: Vec<&str> = held.keys().map(String::as_str).collect();
-        self.shared.metrics.observed(&plan, &held_names);
-        self.shared.metrics.acted(&plan, &results);
-        verdict(&plan, &results, &held, lines)
+        self.shared.metrics.observed(plan, &held_names);
+        self.shared.metrics.acted(plan, results);
+        verdict(plan, results, held, lines)
     }
 
     async fn execute(
         &self,
+        client: Client,
         plan: &Plan,
         desired: &Desired,
         records: BTreeMap<String, Record>,
         shutdown: &CancellationToken,
     ) -> Vec<JobResult> {
         let ctx = Context {
-            client: self.client.clone(),
-            ledger: Ledger::new(&self.settings.state_dir, self.client.base_url()),
+            client,
+            ledger: Ledger::new(&self.settings.state_dir, &self.base_url),
             records: Mutex::new(records),
             progress: Progress::log(),
             poll: Duration::from_secs(1),
             dropped_jars: Mutex::new(Vec::new()),
             shutdown: shutdown.clone(),
+            uploads: Default::default(),
         };
         let results = execute::execute(&ctx, plan, desired, self.settings.concurrency).await;
         let removed = ctx.remove_dropped_jars().await;
