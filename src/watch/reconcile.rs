@@ -170,69 +170,61 @@ impl Reconciler {
         mut lines: Vec<String>,
         shutdown: &CancellationToken,
     ) -> (ReconcileResult, Vec<String>) {
+        match self.try_act(shutdown).await {
+            Ok((plan, results, held)) => self.conclude(&plan, &results, &held, lines),
+            Err((result, line)) => {
+                lines.push(line);
+                (result, lines)
+            }
+        }
+    }
+
+    /// The plan acted on, its results and the holds; `Err`: why nothing could be decided or done.
+    async fn try_act(
+        &mut self,
+        shutdown: &CancellationToken,
+    ) -> Result<(Plan, Vec<JobResult>, BTreeMap<String, Held>), (ReconcileResult, String)> {
         // A client per reconcile: a rotated token file is read again, and the Flink version
         // (which decides request shapes) is asked again after an in-place cluster upgrade.
-        let client = match (self.connect)() {
-            Ok(client) => client,
-            Err(e) => {
-                tracing::error!("{e}");
-                lines.push(e);
-                return (ReconcileResult::FlinkUnreachable, lines);
-            }
-        };
+        let client = (self.connect)().map_err(|e| {
+            tracing::error!("{e}");
+            (ReconcileResult::FlinkUnreachable, e)
+        })?;
         // Observe without the lock: most reconciles find nothing to do, and then need no lock
         // (nor its write to the state directory).
-        let (plan, _, held) = match self.decide(&client).await {
-            Ok(decided) => decided,
-            Err(line) => {
-                lines.push(line);
-                return (ReconcileResult::FlinkUnreachable, lines);
-            }
-        };
+        let (plan, _, held) = self.decide(&client).await?;
         if !runnable(&plan) {
-            return self.conclude(&plan, &[], &held, lines);
+            log_decisions(&mut self.last_decisions, &plan);
+            return Ok((plan, Vec::new(), held));
         }
         // Something to do: take the lock, then decide again under it (an apply that held it
         // may have changed everything).
-        let _lock = match lock::acquire(
-            &self.settings.state_dir,
-            &self.base_url,
-            Duration::ZERO,
-            &self.holder,
-            |_, _| {},
-        ) {
-            Ok(lock) => lock,
-            Err(e @ LockError::Held { .. }) => {
-                tracing::info!("{e}; trying again at the next trigger");
-                lines.push(format!("{e}"));
-                return (ReconcileResult::Locked, lines);
-            }
-            Err(e) => {
-                tracing::error!(hint = e.help(), "{e}");
-                lines.push(format!("{e}"));
-                return (ReconcileResult::Failed, lines);
-            }
-        };
-        let (plan, records, held) = match self.decide(&client).await {
-            Ok(decided) => decided,
-            Err(line) => {
-                lines.push(line);
-                return (ReconcileResult::FlinkUnreachable, lines);
-            }
-        };
+        let state_dir = &self.settings.state_dir;
+        let _lock = lock::acquire(state_dir, &self.base_url, Duration::ZERO, &self.holder, |_, _| {})
+            .map_err(|e| match e {
+                LockError::Held { .. } => {
+                    tracing::info!("{e}; trying again at the next trigger");
+                    (ReconcileResult::Locked, e.to_string())
+                }
+                _ => {
+                    tracing::error!(hint = e.help(), "{e}");
+                    (ReconcileResult::Failed, e.to_string())
+                }
+            })?;
+        let (plan, records, held) = self.decide(&client).await?;
         log_decisions(&mut self.last_decisions, &plan);
         let desired = self.desired.as_ref().expect("act runs with specs");
         let results = self.execute(client, &plan, desired, records, shutdown).await;
         self.policy.record(&plan, &results, Instant::now());
-        self.conclude(&plan, &results, &held, lines)
+        Ok((plan, results, held))
     }
 
     /// Observe, plan, and hold back what the policy says. `Err`: Flink could not be observed
-    /// (logged), as a readiness line.
+    /// (logged), with a readiness line.
     async fn decide(
         &mut self,
         client: &Client,
-    ) -> Result<(Plan, BTreeMap<String, Record>, BTreeMap<String, Held>), String> {
+    ) -> Result<(Plan, BTreeMap<String, Record>, BTreeMap<String, Held>), (ReconcileResult, String)> {
         let desired = self.desired.as_ref().expect("act runs with specs");
         let (s, o) = (&self.settings.specs, &self.settings.options);
         let (mut plan, records) = match observe_and_plan(client, &self.ledger, desired, s, o).await {
@@ -241,7 +233,8 @@ impl Reconciler {
                 self.shared.metrics.flink(false);
                 let hint = e.help().unwrap_or_default();
                 tracing::error!(hint, "cannot observe Flink at {}: {e}", self.base_url);
-                return Err(format!("Flink at {} is not reachable: {e}", self.base_url));
+                let line = format!("Flink at {} is not reachable: {e}", self.base_url);
+                return Err((ReconcileResult::FlinkUnreachable, line));
             }
         };
         self.shared.metrics.flink(true);
@@ -255,15 +248,12 @@ impl Reconciler {
 
     /// Publish what a reconcile found and did, and judge it.
     fn conclude(
-        &mut self,
+        &self,
         plan: &Plan,
         results: &[JobResult],
         held: &BTreeMap<String, Held>,
         lines: Vec<String>,
     ) -> (ReconcileResult, Vec<String>) {
-        if results.is_empty() {
-            log_decisions(&mut self.last_decisions, plan);
-        }
         let held_names: Vec<&str> = held.keys().map(String::as_str).collect();
         self.shared.metrics.observed(plan, &held_names);
         self.shared.metrics.acted(plan, results);
