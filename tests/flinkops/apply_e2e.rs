@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use flinkops::flink::{Client, JobId, JobState};
+use flinkops::flink::{Client, JobId, JobOverview, JobState};
 use flinkops::plan::identity;
 
 use crate::flink_support::{Cluster, on_every_cluster, wait_counter_above};
@@ -85,15 +85,20 @@ impl Scenario {
 
     /// The active managed job of a spec (there must be exactly one).
     pub(crate) async fn live(&self, client: &Client, short: &str) -> JobId {
+        let active = self.active(client, short).await;
+        assert_eq!(active.len(), 1, "one live job for {short}: {active:?}");
+        active[0].jid.clone()
+    }
+
+    /// The managed jobs of a spec that have not ended.
+    pub(crate) async fn active(&self, client: &Client, short: &str) -> Vec<JobOverview> {
         let tag = identity::name_tag(&self.name(short));
         let overview = client.jobs_overview().await.unwrap();
-        let active: Vec<_> = overview
+        overview
             .jobs
             .into_iter()
             .filter(|j| !j.state.is_terminal() && identity::parse(&j.jid).is_some_and(|m| m.name_tag == tag))
-            .collect();
-        assert_eq!(active.len(), 1, "one live job for {short}: {active:?}");
-        active[0].jid.clone()
+            .collect()
     }
 
     /// Cancel every job of this scenario still running.

@@ -21,3 +21,4 @@ mod spec_examples;
 mod support;
 mod watch_e2e;
 mod watch_faults;
+mod watch_support;

@@ -2,8 +2,6 @@
 //! endpoints, and the stateful counter job through spec edits, hand-made cancellations, broken
 //! specs, failed upgrades and SIGTERM. Every scenario runs on every cluster `scripts/test` started.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use flinkops::flink::{Client, JobId, JobState};
@@ -11,140 +9,21 @@ use flinkops::plan::identity;
 
 use crate::apply_e2e::{Scenario, Spec, spec};
 use crate::flink_support::{Cluster, on_every_cluster, wait_counter_above};
+use crate::watch_support::Watch;
 
 /// How long watch may take to act on something (a resync is 2 s in these tests).
 const DEADLINE: Duration = Duration::from_secs(120);
 
-/// A running `flinkops watch`, killed on drop if a test fails before stopping it.
-struct Watch {
-    child: Child,
-    log: PathBuf,
-    addr: String,
-}
-
-impl Watch {
-    /// Start watch on the scenario's specs with a 2 s resync and short back-offs.
-    async fn start(s: &Scenario, extra: &[&str]) -> Self {
-        let log =
-            s.state.parent().unwrap().join(format!("watch-{}.log", JobId::random().as_str()[..6].to_owned()));
-        let child = Command::new(assert_cmd::cargo::cargo_bin("flinkops"))
-            .args(["watch", "--flink-url", &s.cluster.url, "--listen", "127.0.0.1:0", "--resync", "2s"])
-            .args(["--debounce", "300ms", "--retry-backoff", "2s", "--state-dir"])
-            .arg(&s.state)
-            .args(extra)
-            .arg(&s.dir)
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut w = Watch { child, log, addr: String::new() };
-        w.addr = w
-            .wait_log("the listen address", |log| {
-                let at = log.find("on http://")? + "on http://".len();
-                Some(log[at..].split_whitespace().next()?.to_string())
-            })
-            .await;
-        w
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn wait_log<T>(&self, what: &str, mut probe: impl FnMut(&str) -> Option<T>) -> T {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            let log = self.log();
-            if let Some(found) = probe(&log) {
-                return found;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "gave up waiting for {what}; watch log:\n{log}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let resp = reqwest::get(format!("http://{}{path}", self.addr)).await.unwrap();
-        (resp.status().as_u16(), resp.text().await.unwrap())
-    }
-
-    /// Until `/readyz` answers `code` with a body containing `text`.
-    async fn wait_ready(&self, code: u16, text: &str) -> String {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            let (got, body) = self.get("/readyz").await;
-            if got == code && body.contains(text) {
-                return body;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "gave up waiting for /readyz {code} with `{text}`; last: {got} {body}\nwatch log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// The value of one series on `/metrics` (0 when absent).
-    async fn metric(&self, series: &str) -> f64 {
-        let (_, body) = self.get("/metrics").await;
-        body.lines()
-            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
-            .unwrap_or(0.0)
-    }
-
-    /// Until one series on `/metrics` has `value` (metrics are published just after the log lines).
-    async fn wait_metric(&self, series: &str, value: f64) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let got = self.metric(series).await;
-            if got == value {
-                return;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{series} is {got}, not {value}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status();
-        assert!(status.unwrap().success());
-    }
-
-    /// Wait for the process to exit; its exit code.
-    async fn exited(&mut self, within: Duration) -> i32 {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(tokio::time::Instant::now() < deadline, "watch did not exit; log:\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-            eprintln!("--- watch log (killed)\n{}", self.log());
-        }
-    }
+/// Start watch on the scenario's specs with a 2 s resync and short back-offs.
+async fn start(s: &Scenario, extra: &[&str]) -> Watch {
+    let mut flags = vec!["--resync", "2s", "--debounce", "300ms", "--retry-backoff", "2s"];
+    flags.extend_from_slice(extra);
+    Watch::spawn(&s.cluster.url, &s.dir, &s.state, "127.0.0.1:0", &flags, DEADLINE).listening().await
 }
 
 /// The one active job of a spec once all its tasks run, if there is exactly one.
 async fn running(client: &Client, s: &Scenario, short: &str) -> Option<JobId> {
-    let tag = identity::name_tag(&s.name(short));
-    let overview = client.jobs_overview().await.ok()?;
-    let active: Vec<_> = overview
-        .jobs
-        .into_iter()
-        .filter(|j| !j.state.is_terminal() && identity::parse(&j.jid).is_some_and(|m| m.name_tag == tag))
-        .collect();
-    match active.as_slice() {
+    match s.active(client, short).await.as_slice() {
         [j] if j.state == JobState::Running && j.tasks.total > 0 && j.tasks.running == j.tasks.total => {
             Some(j.jid.clone())
         }
@@ -175,7 +54,7 @@ async fn converge_heal_break(c: &Cluster) {
     let s = Scenario::new(c, "watch");
     s.write(&spec("counter"));
     let name = s.name("counter");
-    let mut w = Watch::start(&s, &[]).await;
+    let mut w = start(&s, &[]).await;
     let v1 = wait_running_other_than(&client, &s, "counter", None).await;
     w.wait_ready(200, "ready").await;
     let before = wait_counter_above(&client, &v1, 20.0).await;
@@ -226,7 +105,7 @@ async fn failed_upgrade_held(c: &Cluster) {
     let s = Scenario::new(c, "wfail");
     s.write(&spec("counter"));
     let name = s.name("counter");
-    let w = Watch::start(&s, &[]).await;
+    let w = start(&s, &[]).await;
     let v1 = wait_running_other_than(&client, &s, "counter", None).await;
     let before = wait_counter_above(&client, &v1, 20.0).await;
 
@@ -258,7 +137,7 @@ async fn sigterm_mid_upgrade(c: &Cluster) {
     let s = Scenario::new(c, "wterm");
     let slow = "{ stableFor: 8s, timeout: 90s }";
     s.write(&Spec { health: slow, ..spec("counter") });
-    let mut w = Watch::start(&s, &["--shutdown-grace", "1s"]).await;
+    let mut w = start(&s, &["--shutdown-grace", "1s"]).await;
     let v1 = wait_running_other_than(&client, &s, "counter", None).await;
     w.wait_ready(200, "ready").await;
     let before = wait_counter_above(&client, &v1, 20.0).await;
@@ -273,7 +152,7 @@ async fn sigterm_mid_upgrade(c: &Cluster) {
     assert!(log.contains("SIGTERM received"), "{log}");
 
     // Whatever the moment, a restarted watch converges: one job, the new version, with its state.
-    let w2 = Watch::start(&s, &[]).await;
+    let w2 = start(&s, &[]).await;
     w2.wait_ready(200, "ready").await;
     let now = wait_running_other_than(&client, &s, "counter", Some(&v1)).await;
     let fp = identity::parse(&now).unwrap().fingerprint_tag;

@@ -3,118 +3,19 @@
 //! listen port. Flink is a wiremock server or a closed port on 127.0.0.1.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::scratch;
+use crate::watch_support::Watch;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-struct Proc {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Proc {
-    fn start(flink: &str, specs: &Path, state: &Path, listen: &str) -> Self {
-        let log = state.with_extension("log");
-        let child = Command::new(assert_cmd::cargo::cargo_bin("flinkops"))
-            .args([
-                "watch",
-                "--flink-url",
-                flink,
-                "--listen",
-                listen,
-                "--resync",
-                "1s",
-                "--debounce",
-                "200ms",
-            ])
-            .arg("--state-dir")
-            .arg(state)
-            .arg(specs)
-            .env("NO_COLOR", "1")
-            .env_remove("FLINK_URL")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Proc { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn addr(&self) -> String {
-        self.until("the listen address", |log| {
-            let at = log.find("on http://")? + "on http://".len();
-            Some(log[at..].split_whitespace().next()?.to_string())
-        })
-        .await
-    }
-
-    async fn until<T>(&self, what: &str, mut probe: impl FnMut(&str) -> Option<T>) -> T {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            if let Some(v) = probe(&self.log()) {
-                return v;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "gave up waiting for {what}; log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn exit_code(&mut self) -> i32 {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(tokio::time::Instant::now() < deadline, "watch did not exit; log:\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn terminate(&self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn get(addr: &str, path: &str) -> (u16, String) {
-    let resp = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
-    (resp.status().as_u16(), resp.text().await.unwrap())
-}
-
-/// Until `path` answers `code` with `text` in the body.
-async fn wait_for(addr: &str, path: &str, code: u16, text: &str) -> String {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let (got, body) = get(addr, path).await;
-        if got == code && body.contains(text) {
-            return body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path}: wanted {code} with `{text}`, got {got}:\n{body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// Start watch with a 1 s resync and a short debounce.
+fn spawn(flink: &str, specs: &Path, state: &Path, listen: &str) -> Watch {
+    Watch::spawn(flink, specs, state, listen, &["--resync", "1s", "--debounce", "200ms"], DEADLINE)
 }
 
 /// A closed port: bound, then released.
@@ -156,14 +57,13 @@ async fn with_flink_down_watch_stays_up_and_readyz_says_flink_is_not_reachable()
     let dir = scratch("watch-flink-down");
     write_spec(&dir.join("specs"));
     let flink = format!("http://127.0.0.1:{}", closed_port());
-    let mut w = Proc::start(&flink, &dir.join("specs"), &dir.join("state"), "127.0.0.1:0");
-    let addr = w.addr().await;
-    let body = wait_for(&addr, "/readyz", 503, "is not reachable").await;
+    let mut w = spawn(&flink, &dir.join("specs"), &dir.join("state"), "127.0.0.1:0").listening().await;
+    let body = w.wait_for("/readyz", 503, "is not reachable").await;
     assert!(body.contains(&flink), "{body}");
-    wait_for(&addr, "/metrics", 200, "flinkops_flink_up 0").await;
-    wait_for(&addr, "/healthz", 200, "ok").await;
-    w.terminate();
-    assert_eq!(w.exit_code().await, 0, "log:\n{}", w.log());
+    w.wait_for("/metrics", 200, "flinkops_flink_up 0").await;
+    w.wait_for("/healthz", 200, "ok").await;
+    w.signal("TERM");
+    assert_eq!(w.exited(DEADLINE).await, 0, "log:\n{}", w.log());
 }
 
 #[tokio::test]
@@ -171,20 +71,19 @@ async fn a_spec_directory_that_appears_later_is_picked_up_without_a_restart() {
     let dir = scratch("watch-late-specs");
     let flink = empty_flink().await;
     let specs = dir.join("checkout/specs");
-    let mut w = Proc::start(&flink.uri(), &specs, &dir.join("state"), "127.0.0.1:0");
-    let addr = w.addr().await;
-    wait_for(&addr, "/readyz", 503, "problem(s) in the job specs").await;
+    let mut w = spawn(&flink.uri(), &specs, &dir.join("state"), "127.0.0.1:0").listening().await;
+    w.wait_for("/readyz", 503, "problem(s) in the job specs").await;
     // Like git-sync's first clone: the directory appears, complete, at once.
     write_spec(&dir.join("tmp-clone"));
     std::fs::create_dir_all(dir.join("checkout")).unwrap();
     std::fs::rename(dir.join("tmp-clone"), &specs).unwrap();
-    wait_for(&addr, "/readyz", 200, "ready").await;
-    wait_for(&addr, "/metrics", 200, "flinkops_specs_valid 1").await;
+    w.wait_for("/readyz", 200, "ready").await;
+    w.wait_for("/metrics", 200, "flinkops_specs_valid 1").await;
     // Only the observing calls: nothing was deployed.
     let requests = flink.received_requests().await.unwrap();
     assert!(requests.iter().all(|r| r.method.as_str() == "GET"), "{requests:?}");
-    w.terminate();
-    assert_eq!(w.exit_code().await, 0);
+    w.signal("TERM");
+    assert_eq!(w.exited(DEADLINE).await, 0);
 }
 
 #[tokio::test]
@@ -194,8 +93,8 @@ async fn a_taken_listen_address_fails_at_once_with_a_hint() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let listen = taken.local_addr().unwrap().to_string();
     let flink = empty_flink().await;
-    let mut w = Proc::start(&flink.uri(), &dir.join("specs"), &dir.join("state"), &listen);
-    assert_eq!(w.exit_code().await, 1);
+    let mut w = spawn(&flink.uri(), &dir.join("specs"), &dir.join("state"), &listen);
+    assert_eq!(w.exited(DEADLINE).await, 1);
     let log = w.log();
     assert!(log.contains(&format!("cannot listen on {listen}")) && log.contains("--listen"), "{log}");
 }
