@@ -8,7 +8,7 @@ use super::error::Error;
 use super::ids::JobId;
 use super::types::{
     AggregatedMetric, CheckpointConfig, Checkpoints, JobConfig, JobDetails, JobExceptions, JobsOverview,
-    RawExceptions,
+    Metric, RawExceptions,
 };
 
 impl Client {
@@ -43,6 +43,14 @@ impl Client {
         let raw: RawExceptions =
             self.send(Req::get(&["jobs", job.as_str(), "exceptions"]).job(job), Repeat::Idempotent).await?;
         Ok(raw.into())
+    }
+
+    /// `GET /jobs/:id/metrics?get=a,b`: job metrics such as `numRestarts`. Like the vertex metrics
+    /// they refresh only every `metrics.fetcher.update-interval` (10 s by default), and a metric
+    /// not fetched yet is absent from the answer (not 0).
+    pub async fn job_metrics(&self, job: &JobId, names: &[&str]) -> Result<Vec<Metric>, Error> {
+        let req = Req::get(&["jobs", job.as_str(), "metrics"]).query("get", names.join(",")).job(job);
+        self.send(req, Repeat::Idempotent).await
     }
 
     /// `GET /jobs/:id/vertices/:vid/subtasks/metrics?get=a,b`: metrics aggregated over the

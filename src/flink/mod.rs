@@ -31,7 +31,7 @@ pub use secret::Secret;
 pub use types::{
     AggregatedMetric, CheckpointConfig, Checkpoints, ClusterConfig, CompletedCheckpoint, ExceptionEntry,
     ExecutionConfig, Externalization, FailedCheckpoint, Jar, JarEntry, JobConfig, JobDetails, JobExceptions,
-    JobOverview, JobState, JobsOverview, LatestCheckpoints, RestoredCheckpoint, SavepointStatus, TaskCounts,
-    VertexDetails,
+    JobOverview, JobState, JobsOverview, LatestCheckpoints, Metric, RestoredCheckpoint, SavepointStatus,
+    TaskCounts, VertexDetails,
 };
 pub use version::FlinkVersion;

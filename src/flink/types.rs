@@ -359,6 +359,14 @@ pub(crate) struct TriggerResponse {
     pub request_id: TriggerId,
 }
 
+/// One entry of `GET /jobs/:id/metrics?get=…`: a job metric's current value, as Flink sends it
+/// (a string, `"3"`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Metric {
+    pub id: String,
+    pub value: String,
+}
+
 /// One entry of `GET …/subtasks/metrics?get=…`: a metric aggregated over the subtasks.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct AggregatedMetric {

@@ -15,6 +15,9 @@ import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.util.Collector;
 
+import java.util.HashSet;
+import java.util.Set;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,9 +27,16 @@ import org.slf4j.LoggerFactory;
  * <p>Compiles and runs unchanged on Flink 1.19/1.20 and 2.x: it uses only APIs present in both
  * (open(OpenContext), DataGeneratorSource, sink v2 DiscardingSink) and parses its own arguments.
  *
- * <p>The counter operator (name "Counter") registers a gauge "maxCount": the largest per-key counter
- * value this subtask has produced. Read it over REST as
- * {@code GET /jobs/:jid/vertices/:vid/subtasks/metrics?get=Counter.maxCount}.
+ * <p>The counter operator (name "Counter") registers two gauges, read over REST as
+ * {@code GET /jobs/:jid/vertices/:vid/subtasks/metrics?get=Counter.maxCount,Counter.restoredMax}:
+ *
+ * <ul>
+ *   <li>"maxCount": the largest per-key counter value this subtask has produced;
+ *   <li>"restoredMax": the largest per-key counter value this subtask found in its state when it
+ *       first saw each key after it started. It is 0 for a job that started empty and at least the
+ *       savepoint's counts for a restored one, so a test can tell the two apart at the first
+ *       reading instead of waiting for a fresh job to count past a floor.
+ * </ul>
  */
 public final class CounterJob {
 
@@ -213,6 +223,8 @@ public final class CounterJob {
 
         private transient ValueState<Long> count;
         private transient volatile long maxCount;
+        private transient volatile long restoredMax;
+        private transient Set<Long> seenKeys;
         private transient long startedAtMillis;
 
         Counter(long failAfterSeconds, long sleepPerRecordMs) {
@@ -224,8 +236,11 @@ public final class CounterJob {
         public void open(OpenContext openContext) throws Exception {
             count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Types.LONG));
             maxCount = 0L;
+            restoredMax = 0L;
+            seenKeys = new HashSet<>();
             startedAtMillis = System.currentTimeMillis();
             getRuntimeContext().getMetricGroup().gauge("maxCount", (Gauge<Long>) () -> maxCount);
+            getRuntimeContext().getMetricGroup().gauge("restoredMax", (Gauge<Long>) () -> restoredMax);
         }
 
         @Override
@@ -241,6 +256,9 @@ public final class CounterJob {
                 Thread.sleep(sleepPerRecordMs);
             }
             Long current = count.value();
+            if (seenKeys.add(ctx.getCurrentKey()) && current != null && current > restoredMax) {
+                restoredMax = current;
+            }
             long next = (current == null ? 0L : current) + 1L;
             count.update(next);
             if (next > maxCount) {
