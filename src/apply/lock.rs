@@ -1,4 +1,4 @@
-//! One apply at a time per state directory and cluster (design.md, "Safety rules").
+//! One apply at a time per state directory and cluster (docs/design.md, "Safety rules").
 //!
 //! The lock is an advisory `flock` (std's `File::try_lock`) on
 //! `<state-dir>/clusters/<cluster-key>/apply.lock`. The kernel releases it when the holding process

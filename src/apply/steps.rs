@@ -117,6 +117,16 @@ fn fault_point(point: &str) {
     }
 }
 
+/// Test hook: with `FLINKOPS_FAULT=restore-empty` a start sends no snapshot to Flink while
+/// saying and recording that it restores from one: the silent empty start that the end-to-end
+/// tests' state oracle must catch (and a test proves it does).
+fn restore_path(from: Option<&str>) -> Option<String> {
+    if std::env::var("FLINKOPS_FAULT").is_ok_and(|f| f == "restore-empty") {
+        return None;
+    }
+    from.map(String::from)
+}
+
 fn now() -> String {
     jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now()).to_string()
 }
@@ -319,7 +329,7 @@ impl Context {
                 program_args: spec.args.clone(),
                 parallelism: spec.parallelism,
                 job_id: Some(id.clone()),
-                savepoint_path: from.map(String::from),
+                savepoint_path: restore_path(from),
                 allow_non_restored_state: spec.allow_non_restored_state,
                 flink_configuration: spec.flink_configuration.clone(),
                 restore_mode: RestoreMode::NoClaim,

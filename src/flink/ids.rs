@@ -104,7 +104,7 @@ macro_rules! hex_id {
 
 hex_id!(
     /// A Flink job id. Clients may choose it (`jobId` on `/jars/:id/run`), but each id can be
-    /// submitted only once per cluster lifetime (flink-rest.md §3).
+    /// submitted only once per cluster lifetime (docs/flink-behaviour.md, "Job ids").
     JobId,
     "job id"
 );

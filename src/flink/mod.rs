@@ -5,7 +5,7 @@
 //! the ledger: callers decide *what* to do, this module only says *how* Flink wants it said and
 //! turns Flink's answers (including its Java stack traces) into typed values and errors.
 //!
-//! Facts it relies on are in `shared/docs/flink-rest.md`; the generated OpenAPI specs are wrong
+//! Facts it relies on are in `docs/flink-behaviour.md`; the generated OpenAPI specs are wrong
 //! wherever Flink uses a custom serializer, so the types here follow observed answers.
 
 mod client;

@@ -1,6 +1,6 @@
-//! Typed answers of the Flink REST API, shaped after what Flink really sends (flink-rest.md), not
-//! only after the generated specs. Owns deserialisation and small derived facts (is a state
-//! terminal, the root cause of an exception history); no I/O.
+//! Typed answers of the Flink REST API, shaped after what Flink really sends (docs/flink-behaviour.md,
+//! "Endpoints and request shapes"), not only after the generated specs. Owns deserialisation and
+//! small derived facts (is a state terminal, the root cause of an exception history); no I/O.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -100,8 +100,8 @@ fn minus_one() -> i64 {
     -1
 }
 
-/// Number of tasks per execution state. Healthy means `running == total`: a job can read RUNNING
-/// while its tasks are only SCHEDULED (flink-rest.md §3).
+/// Number of tasks per execution state. A job can read RUNNING while its tasks are only
+/// SCHEDULED, and a healthy one may have FINISHED tasks (docs/flink-behaviour.md, "Task states and finished subtasks").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct TaskCounts {
     pub total: u32,

@@ -1,4 +1,4 @@
-//! The ledger: what Flink cannot tell flinkops (design.md, "The ledger").
+//! The ledger: what Flink cannot tell flinkops (docs/design.md, "The ledger").
 //!
 //! One JSON file per job under `<state-dir>/clusters/<cluster>/jobs/<name>.json`: the spec last
 //! applied (secrets only as hashes), the job id, and the savepoints taken. Plan reads it for

@@ -1,5 +1,5 @@
 //! Managed job ids: how flinkops recognises its own jobs, and which spec and version each runs,
-//! from Flink's job list alone (design.md, "Identity").
+//! from Flink's job list alone (docs/design.md, "Identity").
 //!
 //! A managed id is 32 hex digits, laid out as
 //!
@@ -14,7 +14,7 @@
 //! - `mark`: a constant that says "flinkops";
 //! - `fingerprint`: the first 12 hex of the spec fingerprint (what runs);
 //! - `submission`: random per submission, because Flink accepts a job id only once per cluster
-//!   lifetime (flink-rest.md §3): a retry or a rollback needs a fresh id;
+//!   lifetime (docs/flink-behaviour.md, "Job ids"): a retry or a rollback needs a fresh id;
 //! - `check`: a hash of the 28 digits before it, so a random Flink id passes as managed only with
 //!   probability 2^-32 (mark and check together) — flinkops never touches a job it did not start.
 

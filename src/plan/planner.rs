@@ -287,8 +287,8 @@ fn not_running(
     p
 }
 
-/// Where a job that is not running starts from (design.md: ledger, then Flink's job history,
-/// then the savepoint directory; never empty by accident).
+/// Where a job that is not running starts from (docs/design.md, "The upgrade": ledger, then Flink's
+/// job history, then the savepoint directory; never empty by accident).
 fn restore_for(job: &Job, last_ended: Option<&LiveJob>, record: Option<&Record>) -> Restore {
     if job.upgrade_mode == UpgradeMode::Stateless {
         return Restore::Empty { why: "upgradeMode: stateless".into() };

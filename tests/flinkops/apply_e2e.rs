@@ -7,7 +7,9 @@ use std::process::Output;
 use flinkops::flink::{Client, JobId, JobOverview, JobState};
 use flinkops::plan::identity;
 
-use crate::flink_support::{Cluster, on_every_cluster, wait_counter_above};
+use crate::flink_support::{
+    Cluster, assert_state_continued, before_change, on_every_cluster, reported_snapshot, state_continued,
+};
 use crate::support::{flinkops, scratch};
 
 /// A spec directory and state directory for one scenario on one cluster, with unique job names.
@@ -129,6 +131,72 @@ on_every_cluster! {
     a_last_state_upgrade_without_retained_checkpoints_takes_a_savepoint (1) => last_state_falls_back;
     an_unmanaged_job_is_adopted_with_its_state_only_when_asked (1) => adopt;
     a_stateless_upgrade_cancels_and_starts_empty_as_the_spec_says (1) => stateless;
+    a_rescale_up_and_down_is_healthy_and_keeps_the_state (2) => rescale;
+    the_state_oracle_fails_when_a_restore_silently_starts_empty (1) => oracle_catches_an_empty_start;
+}
+
+/// The parallelism Flink runs `job` at (its widest vertex).
+pub(crate) async fn parallelism(client: &Client, job: &JobId) -> u32 {
+    let details = client.job(job).await.unwrap();
+    details.vertices.iter().map(|v| v.parallelism).max().unwrap_or(0)
+}
+
+/// 1 → 2 → 1: after the rescale up, the savepoint holds one source split for two readers, so one
+/// source subtask finishes while the job runs on; neither step may be rolled back.
+async fn rescale(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "rescale");
+    s.write(&spec("counter"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let mut job = s.live(&client, "counter").await;
+    for width in [2, 1] {
+        let before = before_change(&client, &job).await;
+        let yaml = format!("parallelism: {width}\n");
+        s.write(&Spec { extra_yaml: &yaml, ..spec("counter") });
+        let out = s.apply(&[]);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "rescale to {width}: {stdout}");
+        assert!(stdout.contains("1 upgraded") && !stdout.contains("ROLLED BACK"), "{stdout}");
+        let next = s.live(&client, "counter").await;
+        assert_eq!(parallelism(&client, &next).await, width, "Flink runs the new parallelism");
+        assert_state_continued(&client, &before, &next, reported_snapshot(&stdout).as_deref()).await;
+        job = next;
+    }
+    s.cleanup(&client).await;
+}
+
+/// The test-only fault `restore-empty` makes apply start the new version without its snapshot
+/// while saying it restored from it: the oracle must fail, and fast.
+async fn oracle_catches_an_empty_start(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "oracle");
+    s.write(&spec("counter"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    let before = before_change(&client, &v1).await;
+    s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("counter") });
+    let out = flinkops()
+        .env("FLINKOPS_FAULT", "restore-empty")
+        .args(["apply", "--auto-approve", "--flink-url", &c.url, "--state-dir"])
+        .arg(&s.state)
+        .arg(&s.dir)
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    let reported = reported_snapshot(&stdout).expect("apply claims a restore");
+    let v2 = s.live(&client, "counter").await;
+    crate::flink_support::wait_tasks_running(&client, &v2).await;
+    let started = std::time::Instant::now();
+    let verdict = state_continued(&client, &before, &v2, Some(&reported)).await;
+    let why = verdict.expect_err("an empty start must fail the oracle");
+    assert!(why.contains("started empty"), "{why}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "it failed fast: {:?}",
+        started.elapsed()
+    );
+    s.cleanup(&client).await;
 }
 
 async fn upgrade_keeps_state(c: &Cluster) {
@@ -137,7 +205,7 @@ async fn upgrade_keeps_state(c: &Cluster) {
     s.write(&spec("counter"));
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(&client, "counter").await;
-    let before = wait_counter_above(&client, &v1, 20.0).await;
+    let before = before_change(&client, &v1).await;
 
     s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("counter") });
     let out = s.apply(&[]);
@@ -146,8 +214,7 @@ async fn upgrade_keeps_state(c: &Cluster) {
     let v2 = s.live(&client, "counter").await;
     assert_ne!(v1, v2);
     assert_eq!(client.job(&v1).await.unwrap().state, JobState::Finished, "stopped with a savepoint");
-    let after = wait_counter_above(&client, &v2, before).await;
-    assert!(after >= before, "the counter continued from {before}, now {after}");
+    assert_state_continued(&client, &before, &v2, reported_snapshot(&text(&out.stdout)).as_deref()).await;
 
     let again = s.apply(&[]);
     assert_eq!(again.status.code(), Some(0));
@@ -184,7 +251,7 @@ async fn rollback_on_unmappable_state(c: &Cluster) {
     s.write(&spec("counter"));
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(&client, "counter").await;
-    let before = wait_counter_above(&client, &v1, 20.0).await;
+    let before = before_change(&client, &v1).await;
 
     // A new operator uid: the savepoint's state cannot be mapped, the new version cannot start.
     s.write(&Spec { extra_args: &["--uid-suffix", "x"], ..spec("counter") });
@@ -195,8 +262,7 @@ async fn rollback_on_unmappable_state(c: &Cluster) {
     let back = s.live(&client, "counter").await;
     let managed = identity::parse(&back).unwrap();
     assert!(managed.fingerprint_tag != identity::parse(&v1).unwrap().fingerprint_tag || back != v1);
-    let after = wait_counter_above(&client, &back, before).await;
-    assert!(after >= before, "the rolled-back job kept its state: {before} -> {after}");
+    assert_state_continued(&client, &before, &back, Some(&stopped_with(&client, &v1).await)).await;
     s.cleanup(&client).await;
 }
 
@@ -231,7 +297,7 @@ async fn suspend_resume(c: &Cluster) {
     s.write(&spec("counter"));
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(&client, "counter").await;
-    let before = wait_counter_above(&client, &v1, 20.0).await;
+    let before = before_change(&client, &v1).await;
 
     s.write(&Spec { extra_yaml: "state: suspended\n", ..spec("counter") });
     assert_eq!(s.apply(&[]).status.code(), Some(0));
@@ -241,8 +307,9 @@ async fn suspend_resume(c: &Cluster) {
     let out = s.apply(&[]);
     assert_eq!(out.status.code(), Some(0));
     let v2 = s.live(&client, "counter").await;
-    let after = wait_counter_above(&client, &v2, before).await;
-    assert!(after >= before, "resumed from the suspension savepoint: {before} -> {after}");
+    let suspension = stopped_with(&client, &v1).await;
+    assert_eq!(reported_snapshot(&text(&out.stdout)).as_deref(), Some(suspension.as_str()));
+    assert_state_continued(&client, &before, &v2, Some(&suspension)).await;
     s.cleanup(&client).await;
 }
 
@@ -270,7 +337,7 @@ async fn killed_after_savepoint(c: &Cluster) {
     s.write(&spec("counter"));
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(&client, "counter").await;
-    let before = wait_counter_above(&client, &v1, 20.0).await;
+    let before = before_change(&client, &v1).await;
 
     // Die (abort, like SIGKILL: no cleanup) right after the savepoint, before the new version runs.
     s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("counter") });
@@ -293,8 +360,9 @@ async fn killed_after_savepoint(c: &Cluster) {
         text(&out.stdout)
     );
     let v2 = s.live(&client, "counter").await;
-    let after = wait_counter_above(&client, &v2, before).await;
-    assert!(after >= before, "no state lost across the crash: {before} -> {after}");
+    let savepoint = stopped_with(&client, &v1).await;
+    assert_eq!(reported_snapshot(&text(&out.stdout)).as_deref(), Some(savepoint.as_str()));
+    assert_state_continued(&client, &before, &v2, Some(&savepoint)).await;
     s.cleanup(&client).await;
 }
 
@@ -338,7 +406,7 @@ async fn rollback_on_crash(c: &Cluster) {
     s.write(&spec("counter"));
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(&client, "counter").await;
-    let before = wait_counter_above(&client, &v1, 20.0).await;
+    let before = before_change(&client, &v1).await;
 
     // The new version starts, then throws after a second, again and again: never healthy.
     s.write(&Spec {
@@ -352,8 +420,7 @@ async fn rollback_on_crash(c: &Cluster) {
     assert!(stdout.contains("ROLLED BACK") && stdout.contains("not healthy"), "{stdout}");
     let back = s.live(&client, "counter").await;
     assert_ne!(back, v1);
-    let after = wait_counter_above(&client, &back, before).await;
-    assert!(after >= before, "the previous version runs again with its state: {before} -> {after}");
+    assert_state_continued(&client, &before, &back, Some(&stopped_with(&client, &v1).await)).await;
     s.cleanup(&client).await;
 }
 
@@ -415,7 +482,7 @@ async fn last_state_from_checkpoint(c: &Cluster) {
     s.write(&Spec { extra_yaml: LAST_STATE_RETAINED, ..spec("counter") });
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(&client, "counter").await;
-    let before = wait_counter_above(&client, &v1, 20.0).await;
+    let before = before_change(&client, &v1).await;
     // A checkpoint completed after that reading holds at least that count.
     let read_at = jiff::Timestamp::now().as_millisecond();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -435,8 +502,9 @@ async fn last_state_from_checkpoint(c: &Cluster) {
     assert!(stderr.contains("retained checkpoint") && stdout.contains("/chk-"), "{stdout}\n{stderr}");
     assert!(!stderr.contains("with a savepoint"), "no savepoint was taken: {stderr}");
     let v2 = s.live(&client, "counter").await;
-    let after = wait_counter_above(&client, &v2, before).await;
-    assert!(after >= before, "restored from the checkpoint: {before} -> {after}");
+    let reported = reported_snapshot(&stdout).expect("apply says which checkpoint it restored from");
+    assert!(reported.contains("/chk-"), "{reported}");
+    assert_state_continued(&client, &before, &v2, Some(&reported)).await;
     s.cleanup(&client).await;
 }
 
@@ -446,7 +514,7 @@ async fn last_state_falls_back(c: &Cluster) {
     s.write(&Spec { extra_yaml: "upgradeMode: last-state\n", ..spec("counter") });
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(&client, "counter").await;
-    let before = wait_counter_above(&client, &v1, 20.0).await;
+    let before = before_change(&client, &v1).await;
     s.write(&Spec {
         extra_args: &["--tag", "v2"],
         extra_yaml: "upgradeMode: last-state\n",
@@ -456,8 +524,8 @@ async fn last_state_falls_back(c: &Cluster) {
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stderr).contains("taking a savepoint instead"), "{}", text(&out.stderr));
     let v2 = s.live(&client, "counter").await;
-    let after = wait_counter_above(&client, &v2, before).await;
-    assert!(after >= before, "the cancel that would have lost the state was never made: {before} -> {after}");
+    // The cancel that would have lost the state was never made.
+    assert_state_continued(&client, &before, &v2, Some(&stopped_with(&client, &v1).await)).await;
     s.cleanup(&client).await;
 }
 
@@ -482,7 +550,7 @@ async fn adopt(c: &Cluster) {
     };
     let by_hand = client.run_jar(&jar, &request).await.unwrap();
     crate::flink_support::wait_tasks_running(&client, &by_hand).await;
-    let before = wait_counter_above(&client, &by_hand, 20.0).await;
+    let before = before_change(&client, &by_hand).await;
 
     s.write(&spec("counter"));
     let refused = s.apply(&[]);
@@ -503,8 +571,9 @@ async fn adopt(c: &Cluster) {
     assert!(report["summary"].as_str().unwrap().starts_with("Apply complete"), "{report:#}");
     let managed = s.live(&client, "counter").await;
     assert_eq!(client.job(&by_hand).await.unwrap().state, JobState::Finished, "stopped with a savepoint");
-    let after = wait_counter_above(&client, &managed, before).await;
-    assert!(after >= before, "adopted with its state: {before} -> {after}");
+    let adopted_from = stopped_with(&client, &by_hand).await;
+    assert_eq!(reported_snapshot(&text(&out.stdout)).as_deref(), Some(adopted_from.as_str()));
+    assert_state_continued(&client, &before, &managed, Some(&adopted_from)).await;
     let _ = client.delete_jar(&jar).await;
     s.cleanup(&client).await;
 }
@@ -515,7 +584,7 @@ async fn stateless(c: &Cluster) {
     s.write(&Spec { extra_yaml: "upgradeMode: stateless\n", ..spec("counter") });
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(&client, "counter").await;
-    let before = wait_counter_above(&client, &v1, 300.0).await;
+    let before = before_change(&client, &v1).await;
     s.write(&Spec {
         extra_args: &["--tag", "v2"],
         extra_yaml: "upgradeMode: stateless\n",
@@ -531,7 +600,21 @@ async fn stateless(c: &Cluster) {
     );
     assert_eq!(client.job(&v1).await.unwrap().state, JobState::Canceled);
     let v2 = s.live(&client, "counter").await;
-    let fresh = wait_counter_above(&client, &v2, 0.0).await;
-    assert!(fresh < before, "started empty on purpose: {fresh} < {before}");
+    let verdict = state_continued(&client, &before, &v2, None).await;
+    assert!(verdict.is_err(), "started empty on purpose, so the state oracle must say so: {verdict:?}");
     s.cleanup(&client).await;
+}
+
+/// The savepoint Flink says `job` was stopped with (`latest.savepoint` of the ended job).
+pub(crate) async fn stopped_with(client: &Client, job: &JobId) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        // `/checkpoints` is cached for ~3 s: the stop's savepoint shows a little late.
+        let latest = client.checkpoints(job).await.unwrap().latest.savepoint;
+        if let Some(path) = latest.and_then(|s| s.external_path) {
+            return path;
+        }
+        assert!(std::time::Instant::now() < deadline, "Flink reports no savepoint of {job}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }

@@ -8,7 +8,7 @@ use flinkops::flink::{Error, JobId, JobState, RunRequest, SavepointFormat, Trigg
 use serde_json::Value;
 
 use crate::flink_support::{
-    Cleanup, Cluster, counter_max, on_every_cluster, wait_counter_above, wait_state, wait_tasks_running,
+    Cleanup, Cluster, assert_state_continued, before_change, on_every_cluster, wait_state, wait_tasks_running,
 };
 
 on_every_cluster! {
@@ -104,8 +104,7 @@ async fn stop_and_restore(c: &Cluster) {
     let jar = cleanup.jar(client.upload_jar(&c.jar).await.unwrap());
     let first = cleanup.job(client.run_jar(&jar, &counter_job(c, "e2e-restore")).await.unwrap());
     wait_tasks_running(&client, &first).await;
-    wait_counter_above(&client, &first, 60.0).await;
-    let before = counter_max(&client, &first).await.unwrap_or_default();
+    let before = before_change(&client, &first).await;
 
     let trigger = TriggerId::random();
     let request =
@@ -118,10 +117,7 @@ async fn stop_and_restore(c: &Cluster) {
     let second = cleanup.job(client.run_jar(&jar, &restore).await.expect("restore"));
     assert_ne!(first, second);
     wait_tasks_running(&client, &second).await;
-    let after = wait_counter_above(&client, &second, 0.0).await;
-    assert!(after >= before, "Flink {}: counter continued from {before}, first reading {after}", c.version);
-    let restored = client.checkpoints(&second).await.unwrap().latest.restored;
-    assert!(restored.is_some(), "the new job reports a restore");
+    assert_state_continued(&client, &before, &second, Some(&location)).await;
 
     let mut renamed = RunRequest { savepoint_path: Some(location.clone()), ..counter_job(c, "e2e-renamed") };
     renamed.program_args.extend(["--uid-suffix".into(), "-v2".into()]);

@@ -201,12 +201,30 @@ pub async fn wait_state(client: &Client, job: &JobId, state: JobState) {
     .await;
 }
 
-/// The test job's `Counter.maxCount` gauge (aggregated max over subtasks), if Flink has it yet.
-pub async fn counter_max(client: &Client, job: &JobId) -> Option<f64> {
+/// The test job's counter gauges at one reading, aggregated (max) over the Counter's subtasks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CounterReading {
+    /// The largest per-key count the job has produced.
+    pub max_count: f64,
+    /// The largest per-key count the job found in its state when it first saw each key: 0 after
+    /// an empty start.
+    pub restored_max: f64,
+}
+
+/// The test job's counter gauges, if Flink has fetched them yet (metrics refresh every ~10 s, so
+/// the first reads are empty). Absent is `None`, never 0.
+pub async fn counter(client: &Client, job: &JobId) -> Option<CounterReading> {
     let details = client.job(job).await.unwrap();
     let vertex = details.vertices.iter().find(|v| v.name.starts_with("Counter"))?;
-    let metrics = client.vertex_subtask_metrics(job, &vertex.id, &["Counter.maxCount"]).await.unwrap();
-    metrics.into_iter().find(|m| m.id == "Counter.maxCount")?.max
+    let names = ["Counter.maxCount", "Counter.restoredMax"];
+    let metrics = client.vertex_subtask_metrics(job, &vertex.id, &names).await.unwrap();
+    let get = |name: &str| metrics.iter().find(|m| m.id == name).and_then(|m| m.max);
+    Some(CounterReading { max_count: get(names[0])?, restored_max: get(names[1])? })
+}
+
+/// The test job's `Counter.maxCount` gauge, if Flink has it yet.
+pub async fn counter_max(client: &Client, job: &JobId) -> Option<f64> {
+    counter(client, job).await.map(|r| r.max_count)
 }
 
 /// Until the counter is above `floor` (metrics refresh lazily, so the first reads are empty).
@@ -228,6 +246,101 @@ pub async fn wait_counter_above(client: &Client, job: &JobId, floor: f64) -> f64
         let state = last.lock().unwrap().take();
         panic!("gave up after {DEADLINE:?} waiting for Counter.maxCount of {job} above {floor}; last read: {state:?}")
     })
+}
+
+/// The state of a job right before a change: the counter a successor must continue from.
+#[derive(Debug, Clone)]
+pub struct Before {
+    pub job: JobId,
+    pub count: f64,
+}
+
+/// Let `job` count for a while (past 20 per key), then read its counter: call it right before
+/// the change whose state continuity the test checks with [`state_continued`].
+pub async fn before_change(client: &Client, job: &JobId) -> Before {
+    wait_counter_above(client, job, 20.0).await;
+    let count = counter_max(client, job).await.expect("the counter was just read");
+    Before { job: job.clone(), count }
+}
+
+/// How long Flink may take to show a restore (`/checkpoints` is cached for ~3 s) and a restored
+/// job's first counter reading (metrics refresh every ~10 s).
+const ORACLE_DEADLINE: Duration = Duration::from_secs(40);
+
+/// The state oracle, judged by Flink alone: `new` reports a restore (`latest.restored`) from
+/// `reported` (when the test knows what flinkops said it restored from), and the **first**
+/// counter reading of `new` that shows records processed continues from `before`: the counts it
+/// found in its state (`restoredMax`) and the counts it has reached are both at least the old
+/// job's last reading. An empty start fails at that first reading (restoredMax is 0), within
+/// seconds of the job running, not after waiting for a fresh job to count past a floor.
+pub async fn state_continued(
+    client: &Client,
+    before: &Before,
+    new: &JobId,
+    reported: Option<&str>,
+) -> Result<CounterReading, String> {
+    let deadline = Instant::now() + ORACLE_DEADLINE;
+    let restore_shows = Instant::now() + Duration::from_secs(10);
+    let restored = loop {
+        let checkpoints = client.checkpoints(new).await.map_err(|e| format!("checkpoints of {new}: {e}"))?;
+        if let Some(r) = checkpoints.latest.restored {
+            break r;
+        }
+        // Flink fills `latest.restored` when the job starts; its cache is ~3 s late.
+        if Instant::now() > restore_shows {
+            return Err(format!("Flink reports no restore for {new}: it started empty (before: {before:?})"));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let path = restored.external_path.clone().unwrap_or_default();
+    if let Some(reported) = reported
+        && local_path(&path) != local_path(reported)
+    {
+        return Err(format!("{new} was restored from {path}, but flinkops reported {reported}"));
+    }
+    let first = loop {
+        if let Some(r) = counter(client, new).await.filter(|r| r.max_count > 0.0) {
+            break r;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no counter reading of {new} within {ORACLE_DEADLINE:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    if first.restored_max < before.count || first.max_count < before.count {
+        return Err(format!(
+            "the state did not carry over from {} to {new} (restored from {path}): its counter was {} before the \
+             change, the new job's first reading is {first:?}",
+            before.job, before.count
+        ));
+    }
+    Ok(first)
+}
+
+/// [`state_continued`], or the test fails saying why.
+pub async fn assert_state_continued(
+    client: &Client,
+    before: &Before,
+    new: &JobId,
+    reported: Option<&str>,
+) -> CounterReading {
+    let found = state_continued(client, before, new, reported).await;
+    found.unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// `file:/a/b/`, `file:///a/b` → `/a/b`: Flink answers `file:/…` whatever was sent.
+fn local_path(location: &str) -> String {
+    let path = location.strip_prefix("file:").unwrap_or(location);
+    format!("/{}", path.trim_start_matches('/').trim_end_matches('/'))
+}
+
+/// The snapshot flinkops says it restored a job from: the last `, from <path>` in its output.
+pub fn reported_snapshot(output: &str) -> Option<String> {
+    let at = output.rfind(", from ")?;
+    let rest = &output[at + ", from ".len()..];
+    let end = rest.find(|c: char| c.is_whitespace() || c == '"' || c == ',').unwrap_or(rest.len());
+    let path = &rest[..end];
+    (!path.is_empty() && path != "the").then(|| path.to_owned())
 }
 
 /// Define one test per scenario that runs `$scenario(&Cluster)` on every configured cluster,

@@ -13,6 +13,10 @@ fn committed_schema() -> serde_json::Value {
 #[test]
 fn the_committed_plan_schema_is_current() {
     if std::env::var_os("FLINKOPS_UPDATE_SCHEMA").is_some() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "FLINKOPS_UPDATE_SCHEMA is refused when CI=true: CI compares the committed schema, it never rewrites it"
+        );
         std::fs::write(PLAN_SCHEMA_PATH, plan_schema_json()).unwrap();
     }
     let committed = std::fs::read_to_string(PLAN_SCHEMA_PATH).unwrap_or_default();

@@ -7,8 +7,9 @@ use std::time::Duration;
 use flinkops::flink::{Client, JobId, JobState};
 use flinkops::plan::identity;
 
+use crate::apply_e2e::parallelism;
 use crate::apply_e2e::{Scenario, Spec, spec};
-use crate::flink_support::{Cluster, on_every_cluster, wait_counter_above};
+use crate::flink_support::{Cluster, assert_state_continued, before_change, on_every_cluster};
 use crate::watch_support::Watch;
 
 /// How long watch may take to act on something (a resync is 2 s in these tests).
@@ -47,6 +48,33 @@ on_every_cluster! {
     watch_upgrades_on_an_edit_heals_a_cancelled_job_and_holds_on_broken_specs (1) => converge_heal_break;
     a_failed_upgrade_under_watch_is_rolled_back_once_and_held_until_the_spec_changes (1) => failed_upgrade_held;
     sigterm_during_an_upgrade_leaves_one_consistent_job_and_a_restarted_watch_converges (1) => sigterm_mid_upgrade;
+    watch_rescales_up_and_down_healthy_with_the_state (2) => watch_rescale;
+}
+
+async fn watch_rescale(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "wscale");
+    s.write(&spec("counter"));
+    let name = s.name("counter");
+    let mut w = start(&s, &[]).await;
+    let mut job = wait_running_other_than(&client, &s, "counter", None).await;
+    w.wait_ready(200, "ready").await;
+    for (round, width) in [2, 1].into_iter().enumerate() {
+        let before = before_change(&client, &job).await;
+        let yaml = format!("parallelism: {width}\n");
+        s.write(&Spec { extra_yaml: &yaml, ..spec("counter") });
+        let next = wait_running_other_than(&client, &s, "counter", Some(&job)).await;
+        assert_state_continued(&client, &before, &next, None).await;
+        w.wait_metric(&format!("flinkops_upgrades_total{{job=\"{name}\"}}"), (round + 1) as f64).await;
+        w.wait_ready(200, "ready").await;
+        assert_eq!(parallelism(&client, &next).await, width);
+        job = next;
+    }
+    let rollbacks = w.metric_value(&format!("flinkops_rollbacks_total{{job=\"{name}\"}}")).await;
+    assert!(rollbacks.is_none_or(|n| n == 0.0), "no rescale was rolled back: {rollbacks:?}\n{}", w.log());
+    w.signal("TERM");
+    assert_eq!(w.exited(Duration::from_secs(30)).await, 0);
+    s.cleanup(&client).await;
 }
 
 async fn converge_heal_break(c: &Cluster) {
@@ -57,13 +85,13 @@ async fn converge_heal_break(c: &Cluster) {
     let mut w = start(&s, &[]).await;
     let v1 = wait_running_other_than(&client, &s, "counter", None).await;
     w.wait_ready(200, "ready").await;
-    let before = wait_counter_above(&client, &v1, 20.0).await;
+    let before = before_change(&client, &v1).await;
 
     // An edit is seen (no resync needed: the file event) and upgraded with the state.
     s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("counter") });
     let v2 = wait_running_other_than(&client, &s, "counter", Some(&v1)).await;
     assert_eq!(client.job(&v1).await.unwrap().state, JobState::Finished, "stopped with a savepoint");
-    let mid = wait_counter_above(&client, &v2, before).await;
+    assert_state_continued(&client, &before, &v2, None).await;
     w.wait_log("the upgrade to finish", |log| {
         log.contains("Apply complete: 0 deployed, 1 upgraded").then_some(())
     })
@@ -71,11 +99,11 @@ async fn converge_heal_break(c: &Cluster) {
     w.wait_metric(&format!("flinkops_upgrades_total{{job=\"{name}\"}}"), 1.0).await;
     assert!(w.metric(&format!("flinkops_savepoint_age_seconds{{job=\"{name}\"}}")).await > 0.0);
 
-    // Cancelled by hand: healed from its latest state at a resync.
+    // Cancelled by hand: healed from its latest state at a resync (it retains no checkpoints,
+    // so that is the upgrade's savepoint, which holds at least `before`).
     client.cancel(&v2).await.unwrap();
     let v3 = wait_running_other_than(&client, &s, "counter", Some(&v2)).await;
-    let after = wait_counter_above(&client, &v3, mid).await;
-    assert!(after >= mid, "healed with its state: {mid} -> {after}");
+    assert_state_continued(&client, &before, &v3, None).await;
     w.wait_log("the heal", |log| log.contains("was cancelled outside flinkops").then_some(())).await;
     w.wait_metric(&format!("flinkops_heals_total{{job=\"{name}\"}}"), 1.0).await;
 
@@ -107,15 +135,14 @@ async fn failed_upgrade_held(c: &Cluster) {
     let name = s.name("counter");
     let w = start(&s, &[]).await;
     let v1 = wait_running_other_than(&client, &s, "counter", None).await;
-    let before = wait_counter_above(&client, &v1, 20.0).await;
+    let before = before_change(&client, &v1).await;
 
     // A new operator uid: the state cannot be mapped, the new version cannot start → rollback.
     s.write(&Spec { extra_args: &["--uid-suffix", "x"], ..spec("counter") });
     let body = w.wait_ready(503, "held until the spec changes").await;
     assert!(body.contains("rolled back") || body.contains("failed 1 time(s)"), "{body}");
     let back = wait_running_other_than(&client, &s, "counter", Some(&v1)).await;
-    let after = wait_counter_above(&client, &back, before).await;
-    assert!(after >= before, "the rolled-back job kept its state: {before} -> {after}");
+    assert_state_continued(&client, &before, &back, None).await;
     // Several resyncs later: still one attempt, not a loop.
     tokio::time::sleep(Duration::from_secs(8)).await;
     let attempts =
@@ -125,10 +152,11 @@ async fn failed_upgrade_held(c: &Cluster) {
     assert_eq!(running(&client, &s, "counter").await, Some(back.clone()), "no further attempt");
 
     // A new version of the spec is tried at once.
+    let before_v3 = before_change(&client, &back).await;
     s.write(&Spec { extra_args: &["--tag", "v3"], ..spec("counter") });
     let v3 = wait_running_other_than(&client, &s, "counter", Some(&back)).await;
     w.wait_ready(200, "ready").await;
-    wait_counter_above(&client, &v3, after).await;
+    assert_state_continued(&client, &before_v3, &v3, None).await;
     s.cleanup(&client).await;
 }
 
@@ -140,7 +168,7 @@ async fn sigterm_mid_upgrade(c: &Cluster) {
     let mut w = start(&s, &["--shutdown-grace", "1s"]).await;
     let v1 = wait_running_other_than(&client, &s, "counter", None).await;
     w.wait_ready(200, "ready").await;
-    let before = wait_counter_above(&client, &v1, 20.0).await;
+    let before = before_change(&client, &v1).await;
 
     // SIGTERM as soon as the upgrade has stopped the old job: the grace period (1 s) runs out
     // before the new version's 8 s health gate, so watch exits with the upgrade unfinished.
@@ -157,8 +185,8 @@ async fn sigterm_mid_upgrade(c: &Cluster) {
     let now = wait_running_other_than(&client, &s, "counter", Some(&v1)).await;
     let fp = identity::parse(&now).unwrap().fingerprint_tag;
     assert_ne!(fp, identity::parse(&v1).unwrap().fingerprint_tag, "the new version runs");
-    let after = wait_counter_above(&client, &now, before).await;
-    assert!(after >= before, "no state lost across the shutdown: {before} -> {after}");
+    // No state lost across the shutdown.
+    assert_state_continued(&client, &before, &now, None).await;
     let mut w2 = w2;
     w2.signal("TERM");
     assert_eq!(w2.exited(Duration::from_secs(30)).await, 0);

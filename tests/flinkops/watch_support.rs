@@ -99,22 +99,28 @@ impl Watch {
     }
 
     /// The value of one series on `/metrics` (0 when absent).
-    pub async fn metric(&self, series: &str) -> f64 {
+    /// One series on `/metrics`, exactly as named with its labels; `None` when it is absent (a
+    /// renamed metric must not read as 0).
+    pub async fn metric_value(&self, series: &str) -> Option<f64> {
         let (_, body) = self.get("/metrics").await;
-        body.lines()
-            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
-            .unwrap_or(0.0)
+        series_value(&body, series)
+    }
+
+    /// One series that must be present on `/metrics`.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let value = self.metric_value(series).await;
+        value.unwrap_or_else(|| panic!("{series} is not on /metrics; log:\n{}", self.log()))
     }
 
     /// Until one series on `/metrics` has `value` (metrics are published just after the log lines).
     pub async fn wait_metric(&self, series: &str, value: f64) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let got = self.metric(series).await;
-            if got == value {
+            let got = self.metric_value(series).await;
+            if got == Some(value) {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "{series} is {got}, not {value}");
+            assert!(tokio::time::Instant::now() < deadline, "{series} is {got:?}, not {value}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -145,4 +151,22 @@ impl Drop for Watch {
             eprintln!("--- watch log (killed)\n{}", self.log());
         }
     }
+}
+
+/// The value of `series` (name and labels exactly) in a Prometheus text exposition.
+fn series_value(body: &str, series: &str) -> Option<f64> {
+    body.lines().find_map(|l| {
+        let rest = l.strip_prefix(series)?;
+        // `foo_total 1`, not `foo_total_other 1` or `foo_total{job="a"} 1` for `foo_total`.
+        rest.starts_with(' ').then(|| rest.trim().parse().ok()).flatten()
+    })
+}
+
+#[test]
+fn a_series_that_is_absent_reads_as_absent_not_zero() {
+    let body = "# TYPE a counter\na_total 3\na_total_more 1\nb_total{job=\"x\"} 0\n";
+    assert_eq!(series_value(body, "a_total"), Some(3.0));
+    assert_eq!(series_value(body, "b_total{job=\"x\"}"), Some(0.0));
+    assert_eq!(series_value(body, "b_total"), None);
+    assert_eq!(series_value(body, "renamed_total"), None);
 }

@@ -1,4 +1,4 @@
-//! The health gate of an upgrade (step 4 of the upgrade, see `docs/upgrades.md`): after a job
+//! The health gate of an upgrade (docs/design.md, "The health gate"): after a job
 //! was (re)started, wait until it is healthy — RUNNING with every task running or finished,
 //! without a restart, for `stable_for` — or say why it is not within `timeout`.
 //!
