@@ -101,7 +101,8 @@ fn minus_one() -> i64 {
 }
 
 /// Number of tasks per execution state. A job can read RUNNING while its tasks are only
-/// SCHEDULED, and a healthy one may have FINISHED tasks (docs/flink-behaviour.md, "Task states and finished subtasks").
+/// SCHEDULED, and a healthy one may have FINISHED tasks (docs/flink-behaviour.md, "Task states
+/// and finished subtasks").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct TaskCounts {
     pub total: u32,
