@@ -22,10 +22,14 @@ async fn start(s: &Scenario, extra: &[&str]) -> Watch {
     Watch::spawn(&s.cluster.url, &s.dir, &s.state, "127.0.0.1:0", &flags, DEADLINE).listening().await
 }
 
-/// The one active job of a spec once all its tasks run, if there is exactly one.
+/// The one active job of a spec once all its tasks run or finished, if there is exactly one.
 async fn running(client: &Client, s: &Scenario, short: &str) -> Option<JobId> {
     match s.active(client, short).await.as_slice() {
-        [j] if j.state == JobState::Running && j.tasks.total > 0 && j.tasks.running == j.tasks.total => {
+        // Finished tasks count: a rescaled source finishes the subtasks it has no split for.
+        [j] if j.state == JobState::Running
+            && j.tasks.running > 0
+            && j.tasks.running + j.tasks.other.get("finished").copied().unwrap_or(0) == j.tasks.total =>
+        {
             Some(j.jid.clone())
         }
         _ => None,
