@@ -74,7 +74,16 @@ impl Scenario {
     }
 
     pub(crate) fn apply(&self, extra: &[&str]) -> Output {
-        let out = flinkops()
+        self.apply_with_fault(None, extra)
+    }
+
+    /// `apply` with the test hook `FLINKOPS_FAULT=<fault>` set.
+    pub(crate) fn apply_with_fault(&self, fault: Option<&str>, extra: &[&str]) -> Output {
+        let mut cmd = flinkops();
+        if let Some(fault) = fault {
+            cmd.env("FLINKOPS_FAULT", fault);
+        }
+        let out = cmd
             .args(["apply", "--auto-approve", "--flink-url", &self.cluster.url, "--state-dir"])
             .arg(&self.state)
             .args(extra)
@@ -175,13 +184,7 @@ async fn oracle_catches_an_empty_start(c: &Cluster) {
     let v1 = s.live(&client, "counter").await;
     let before = before_change(&client, &v1).await;
     s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("counter") });
-    let out = flinkops()
-        .env("FLINKOPS_FAULT", "restore-empty")
-        .args(["apply", "--auto-approve", "--flink-url", &c.url, "--state-dir"])
-        .arg(&s.state)
-        .arg(&s.dir)
-        .output()
-        .unwrap();
+    let out = s.apply_with_fault(Some("restore-empty"), &[]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
     let reported = reported_snapshot(&stdout).expect("apply claims a restore");
@@ -341,13 +344,7 @@ async fn killed_after_savepoint(c: &Cluster) {
 
     // Die (abort, like SIGKILL: no cleanup) right after the savepoint, before the new version runs.
     s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("counter") });
-    let out = flinkops()
-        .env("FLINKOPS_FAULT", "after-savepoint")
-        .args(["apply", "--auto-approve", "--flink-url", &c.url, "--state-dir"])
-        .arg(&s.state)
-        .arg(&s.dir)
-        .output()
-        .unwrap();
+    let out = s.apply_with_fault(Some("after-savepoint"), &[]);
     assert_eq!(out.status.code(), None, "killed by a signal: {}", text(&out.stderr));
     assert!(text(&out.stderr).contains("savepoint"), "{}", text(&out.stderr));
 
