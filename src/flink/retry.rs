@@ -82,24 +82,17 @@ mod tests {
         Call::new(reqwest::Method::GET, "/jobs/overview")
     }
 
-    /// Millisecond delays: real time, because paused time needs tokio's `test-util` feature.
-    fn fast(max_retries: usize) -> RetryPolicy {
-        RetryPolicy {
-            max_retries,
-            min_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
-            ..RetryPolicy::default()
-        }
-    }
-
     fn transient() -> Error {
         Error::Http { call: call(), job: None, status: 503, cause: "leader election".into() }
     }
 
-    #[tokio::test]
-    async fn transient_errors_are_retried_up_to_the_limit() {
+    // Paused time: the policy's real delays elapse on tokio's virtual clock, at once and exactly.
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_errors_are_retried_up_to_the_limit_within_the_total_delay() {
         let attempts = AtomicUsize::new(0);
-        let policy = fast(3);
+        let policy = RetryPolicy::default();
+        let started = tokio::time::Instant::now();
         let result: Result<(), Error> = policy
             .run(|| async {
                 attempts.fetch_add(1, Ordering::SeqCst);
@@ -107,13 +100,31 @@ mod tests {
             })
             .await;
         assert!(result.is_err());
-        assert_eq!(attempts.load(Ordering::SeqCst), 4);
+        assert_eq!(attempts.load(Ordering::SeqCst), 1 + policy.max_retries);
+        let waited = started.elapsed();
+        assert!(waited >= policy.min_delay * 4, "it backs off: {waited:?}");
+        assert!(waited <= policy.max_total_delay, "bounded in all: {waited:?}");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
+    async fn no_retries_means_one_attempt_and_no_wait() {
+        let attempts = AtomicUsize::new(0);
+        let started = tokio::time::Instant::now();
+        let result: Result<(), Error> = RetryPolicy::none()
+            .run(|| async {
+                attempts.fetch_add(1, Ordering::SeqCst);
+                Err(transient())
+            })
+            .await;
+        assert!(result.is_err());
+        assert_eq!(attempts.load(Ordering::SeqCst), 1);
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn permanent_errors_are_not_retried() {
         let attempts = AtomicUsize::new(0);
-        let result: Result<(), Error> = fast(4)
+        let result: Result<(), Error> = RetryPolicy::default()
             .run(|| async {
                 attempts.fetch_add(1, Ordering::SeqCst);
                 Err(Error::NotFound { call: call(), job: None, cause: "gone".into() })
@@ -123,10 +134,10 @@ mod tests {
         assert_eq!(attempts.load(Ordering::SeqCst), 1);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_success_after_a_transient_error_is_returned() {
         let attempts = AtomicUsize::new(0);
-        let result = fast(4)
+        let result = RetryPolicy::default()
             .run(|| async {
                 match attempts.fetch_add(1, Ordering::SeqCst) {
                     0 => Err(transient()),

@@ -163,11 +163,12 @@ async fn rescale(c: &Cluster) {
         let yaml = format!("parallelism: {width}\n");
         s.write(&Spec { extra_yaml: &yaml, ..spec("counter") });
         let out = s.apply(&[]);
-        let stdout = text(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "rescale to {width}: {stdout}");
-        assert!(stdout.contains("1 upgraded") && !stdout.contains("ROLLED BACK"), "{stdout}");
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        let said = format!("rescale to {width}:\n{stdout}\n{stderr}");
+        assert_eq!(out.status.code(), Some(0), "{said}");
+        assert!(stdout.contains("1 upgraded") && !stdout.contains("ROLLED BACK"), "{said}");
         let next = s.live(&client, "counter").await;
-        assert_eq!(parallelism(&client, &next).await, width, "Flink runs the new parallelism");
+        assert_eq!(parallelism(&client, &next).await, width, "Flink runs the new parallelism; {said}");
         assert_state_continued(&client, &before, &next, reported_snapshot(&stdout).as_deref()).await;
         job = next;
     }

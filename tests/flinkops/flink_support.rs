@@ -183,13 +183,16 @@ async fn poll<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
     }
 }
 
-/// Until the job is RUNNING with every task running (RUNNING alone can mean tasks SCHEDULED).
+/// Until the job is RUNNING with every task running or finished (RUNNING alone can mean tasks
+/// SCHEDULED; a source subtask without a split finishes while the job runs on).
 pub async fn wait_tasks_running(client: &Client, job: &JobId) {
     poll(&format!("all tasks of {job} running"), async || {
         let overview = client.jobs_overview().await.unwrap();
         let j = overview.jobs.into_iter().find(|j| j.jid == *job)?;
         assert!(!j.state.is_terminal(), "{job} ended: {j:?}");
-        (j.state == JobState::Running && j.tasks.total > 0 && j.tasks.running == j.tasks.total).then_some(())
+        let finished = j.tasks.other.get("finished").copied().unwrap_or(0);
+        let settled = j.tasks.running > 0 && j.tasks.running + finished == j.tasks.total;
+        (j.state == JobState::Running && settled).then_some(())
     })
     .await;
 }
@@ -280,39 +283,52 @@ pub async fn state_continued(
     reported: Option<&str>,
 ) -> Result<CounterReading, String> {
     let deadline = Instant::now() + ORACLE_DEADLINE;
-    let restore_shows = Instant::now() + Duration::from_secs(10);
-    let restored = loop {
-        let checkpoints = client.checkpoints(new).await.map_err(|e| format!("checkpoints of {new}: {e}"))?;
-        if let Some(r) = checkpoints.latest.restored {
-            break r;
+    let (mut restored, mut first) = (None, None);
+    // Both answers lag (`/checkpoints` is cached for ~3 s, metrics refresh every ~10 s, more on a
+    // loaded machine): poll for both, and judge the first counter reading as soon as there is one,
+    // so an empty start fails at once whichever answer comes first.
+    let (restored, first) = loop {
+        if restored.is_none() {
+            let checkpoints =
+                client.checkpoints(new).await.map_err(|e| format!("checkpoints of {new}: {e}"))?;
+            restored = checkpoints.latest.restored;
         }
-        // Flink fills `latest.restored` when the job starts; its cache is ~3 s late.
-        if Instant::now() > restore_shows {
-            return Err(format!("Flink reports no restore for {new}: it started empty (before: {before:?})"));
+        if first.is_none() {
+            first = counter(client, new).await.filter(|r| r.max_count > 0.0);
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Some(first) = first
+            && (first.restored_max < before.count || first.max_count < before.count)
+        {
+            let how = if first.restored_max == 0.0 { "it started empty" } else { "its state is older" };
+            let from = restored
+                .as_ref()
+                .and_then(|r| r.external_path.as_deref())
+                .unwrap_or("nothing (no restore reported)");
+            return Err(format!(
+                "the state did not carry over from {} to {new}, {how}: the old job's counter was {} before the \
+                 change, the new job's first reading is {first:?}; Flink says it restored from {from}",
+                before.job, before.count
+            ));
+        }
+        if let (Some(restored), Some(first)) = (&restored, first) {
+            break (restored.clone(), first);
+        }
+        if Instant::now() > deadline {
+            return Err(match restored {
+                None => format!(
+                    "Flink reports no restore for {new} within {ORACLE_DEADLINE:?}: it started empty (before: {before:?}, \
+                     first counter reading: {first:?})"
+                ),
+                Some(_) => format!("no counter reading of {new} within {ORACLE_DEADLINE:?}"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let path = restored.external_path.clone().unwrap_or_default();
     if let Some(reported) = reported
         && local_path(&path) != local_path(reported)
     {
         return Err(format!("{new} was restored from {path}, but flinkops reported {reported}"));
-    }
-    let first = loop {
-        if let Some(r) = counter(client, new).await.filter(|r| r.max_count > 0.0) {
-            break r;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("no counter reading of {new} within {ORACLE_DEADLINE:?}"));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    if first.restored_max < before.count || first.max_count < before.count {
-        return Err(format!(
-            "the state did not carry over from {} to {new} (restored from {path}): its counter was {} before the \
-             change, the new job's first reading is {first:?}",
-            before.job, before.count
-        ));
     }
     Ok(first)
 }
