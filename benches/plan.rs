@@ -68,6 +68,7 @@ fn bench_plan() {
             start_time: 0,
             end_time: -1,
             tasks_running: 2,
+            tasks_finished: 0,
             tasks_total: 2,
         });
         let mut record = Record::new(&job.name);
@@ -84,6 +85,7 @@ fn bench_plan() {
             start_time: 0,
             end_time: -1,
             tasks_running: 1,
+            tasks_finished: 0,
             tasks_total: 1,
         });
     }

@@ -76,7 +76,29 @@ pub struct JobStatus {
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Tasks {
     pub running: u32,
+    /// FINISHED tasks (a source subtask without a split after a rescale); left out when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub finished: u32,
     pub total: u32,
+}
+
+impl Tasks {
+    /// "3/4" or "3/4 (1 finished)".
+    pub fn text(&self) -> String {
+        match self.finished {
+            0 => format!("{}/{}", self.running, self.total),
+            f => format!("{}/{} ({f} finished)", self.running, self.total),
+        }
+    }
+
+    /// See [`crate::flink::tasks_up`].
+    pub fn all_up(&self) -> bool {
+        crate::flink::tasks_up(self.running, self.finished, self.total)
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -180,7 +202,7 @@ pub async fn fetch_checkpoints(client: &Client, jobs: Vec<JobId>) -> HashMap<Job
 fn job_status(job: JobOverview, cp: Option<&Checkpoints>, now: Timestamp) -> JobStatus {
     let (latest_checkpoint, latest_savepoint) = cp.map_or((None, None), |cp| latest_refs(cp, now));
     JobStatus {
-        tasks: Tasks { running: job.tasks.running, total: job.tasks.total },
+        tasks: Tasks { running: job.tasks.running, finished: job.tasks.finished(), total: job.tasks.total },
         start_time: millis(job.start_time),
         end_time: millis(job.end_time),
         uptime_seconds: u64::try_from(job.duration / 1000).unwrap_or(0),
@@ -259,7 +281,7 @@ fn text_row(job: &JobStatus) -> [String; 7] {
         job.id.to_string(),
         job.name.clone(),
         job.state.to_string(),
-        format!("{}/{}", job.tasks.running, job.tasks.total),
+        job.tasks.text(),
         human_duration(job.uptime_seconds),
         checkpoint,
         savepoint,
@@ -270,11 +292,11 @@ fn ago(age: Option<u64>) -> String {
     age.map(|a| format!(" ({} ago)", human_duration(a))).unwrap_or_default()
 }
 
-/// Green when healthy (all tasks running), yellow while on its way or degraded, red when failing,
+/// Green when healthy (all tasks running or finished), yellow while on its way or degraded, red when failing,
 /// dim when ended normally.
 fn state_style(job: &JobStatus, styles: &Styles) -> anstyle::Style {
     match job.state {
-        JobState::Running if job.tasks.running == job.tasks.total => styles.ok,
+        JobState::Running if job.tasks.all_up() => styles.ok,
         JobState::Failed | JobState::Failing => styles.error,
         JobState::Finished | JobState::Canceled => styles.dim,
         _ => styles.warn,
@@ -298,6 +320,24 @@ mod tests {
         assert_eq!(human_duration(192), "3m12s");
         assert_eq!(human_duration(7500), "2h5m");
         assert_eq!(human_duration(356_400), "4d3h");
+    }
+
+    #[test]
+    fn a_running_job_with_a_finished_source_subtask_is_healthy() {
+        let overview: JobOverview = serde_json::from_value(serde_json::json!({
+            "jid": "0123456789abcdef0123456789abcdef", "name": "orders", "state": "RUNNING",
+            "start-time": 1_000, "end-time": -1, "duration": 5_000, "last-modification": 1_000,
+            "tasks": { "total": 4, "running": 3, "finished": 1 }
+        }))
+        .unwrap();
+        let status = job_status(overview, None, Timestamp::UNIX_EPOCH);
+        assert!(status.tasks.all_up());
+        assert_eq!(status.tasks.text(), "3/4 (1 finished)");
+        let json = serde_json::to_value(status.tasks).unwrap();
+        assert_eq!(json, serde_json::json!({ "running": 3, "finished": 1, "total": 4 }));
+        let short = Tasks { running: 3, finished: 0, total: 4 };
+        assert!(!short.all_up(), "a task missing is not healthy");
+        assert_eq!(serde_json::to_value(short).unwrap(), serde_json::json!({ "running": 3, "total": 4 }));
     }
 
     #[test]

@@ -48,9 +48,7 @@ fn table(report: &Report, styles: &Styles, out: &mut impl Write) -> io::Result<(
 
 fn cells(row: &Row) -> Vec<String> {
     let (job, state) = match &row.live {
-        Some(l) => {
-            (l.id.as_str()[..8].to_string(), format!("{} {}/{}", l.state, l.tasks.running, l.tasks.total))
-        }
+        Some(l) => (l.id.as_str()[..8].to_string(), format!("{} {}", l.state, l.tasks.text())),
         None => ("-".into(), "-".into()),
     };
     let age = |age: Option<u64>| age.map_or("?".into(), human);
@@ -136,7 +134,7 @@ mod tests {
                 live: Some(Live {
                     id: JobId::from_bytes([0xab; 16]),
                     state: JobState::Running,
-                    tasks: Tasks { running: 2, total: 2 },
+                    tasks: Tasks { running: 2, finished: 0, total: 2 },
                 }),
                 latest_savepoint: Some(Savepoint {
                     path: "file:/sp/1".into(),

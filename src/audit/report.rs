@@ -252,7 +252,7 @@ fn row(
     let live = live.map(|l| Live {
         id: l.id.clone(),
         state: l.state,
-        tasks: Tasks { running: l.tasks_running, total: l.tasks_total },
+        tasks: Tasks { running: l.tasks_running, finished: l.tasks_finished, total: l.tasks_total },
     });
     Row { name, status, severity, findings, live, latest_savepoint, latest_checkpoint }
 }
@@ -317,9 +317,8 @@ fn verdict(
 
 /// An active live job that is not running all its tasks.
 fn unhealthy(live: &LiveRef) -> Option<(Status, Finding)> {
-    let tasks = format!("{}/{} tasks running", live.tasks_running, live.tasks_total);
-    if live.state.is_terminal() || (live.state == JobState::Running && live.tasks_running >= live.tasks_total)
-    {
+    let tasks = live.tasks();
+    if live.state.is_terminal() || live.all_tasks_up() {
         return None;
     }
     Some(match live.state {
@@ -727,6 +726,17 @@ mod tests {
         let row = w.row("orders");
         assert_eq!((row.status, row.severity), (Status::Degraded, Severity::Warn));
         assert!(row.findings[0].message.starts_with("only 1/2 tasks running"), "{}", messages(&row));
+    }
+
+    #[test]
+    fn a_rescaled_job_with_a_finished_source_subtask_is_in_sync() {
+        let spec = job("orders");
+        let mut live = live_of(&spec, 1, JobState::Running);
+        (live.tasks_running, live.tasks_finished, live.tasks_total) = (3, 1, 4);
+        let mut w = healthy(&spec);
+        w.live = vec![live];
+        let row = w.row("orders");
+        assert_eq!((row.status, row.severity), (Status::InSync, Severity::Ok), "{}", messages(&row));
     }
 
     #[test]

@@ -32,6 +32,6 @@ pub use types::{
     AggregatedMetric, CheckpointConfig, Checkpoints, ClusterConfig, CompletedCheckpoint, ExceptionEntry,
     ExecutionConfig, Externalization, FailedCheckpoint, Jar, JarEntry, JobConfig, JobDetails, JobExceptions,
     JobOverview, JobState, JobsOverview, LatestCheckpoints, Metric, RestoredCheckpoint, SavepointStatus,
-    TaskCounts, VertexDetails,
+    TaskCounts, VertexDetails, tasks_up,
 };
 pub use version::FlinkVersion;

@@ -112,6 +112,24 @@ pub struct TaskCounts {
     pub other: BTreeMap<String, u32>,
 }
 
+impl TaskCounts {
+    /// Tasks in state FINISHED.
+    pub fn finished(&self) -> u32 {
+        self.other.get("finished").copied().unwrap_or(0)
+    }
+
+    /// See [`tasks_up`].
+    pub fn all_up(&self) -> bool {
+        tasks_up(self.running, self.finished(), self.total)
+    }
+}
+
+/// Every task RUNNING or FINISHED and at least one RUNNING: what a healthy streaming job looks
+/// like (a source subtask without a split finishes while the job runs and checkpoints on).
+pub fn tasks_up(running: u32, finished: u32, total: u32) -> bool {
+    running > 0 && running.saturating_add(finished) >= total
+}
+
 /// `GET /jobs/:id`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct JobDetails {

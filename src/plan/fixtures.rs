@@ -80,6 +80,7 @@ pub fn live(id: JobId, name: &str, state: JobState) -> LiveJob {
         start_time: 1_000,
         end_time: if ended { 2_000 } else { -1 },
         tasks_running: if state == JobState::Running { 1 } else { 0 },
+        tasks_finished: 0,
         tasks_total: 1,
     }
 }

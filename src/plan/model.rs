@@ -218,9 +218,33 @@ pub struct LiveRef {
     /// Tasks in state RUNNING.
     #[serde(default)]
     pub tasks_running: u32,
+    /// Tasks in state FINISHED (a source subtask without a split, after a rescale); left out when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tasks_finished: u32,
     /// All tasks of the job.
     #[serde(default)]
     pub tasks_total: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl LiveRef {
+    /// RUNNING with every task running or finished, at least one running.
+    pub fn all_tasks_up(&self) -> bool {
+        self.state == JobState::Running
+            && crate::flink::tasks_up(self.tasks_running, self.tasks_finished, self.tasks_total)
+    }
+
+    /// "3/4 tasks running (1 finished)".
+    pub fn tasks(&self) -> String {
+        let mut text = format!("{}/{} tasks running", self.tasks_running, self.tasks_total);
+        if self.tasks_finished > 0 {
+            text.push_str(&format!(" ({} finished)", self.tasks_finished));
+        }
+        text
+    }
 }
 
 impl Plan {

@@ -20,6 +20,7 @@ pub struct LiveJob {
     /// Epoch milliseconds; -1 while it runs.
     pub end_time: i64,
     pub tasks_running: u32,
+    pub tasks_finished: u32,
     pub tasks_total: u32,
 }
 
@@ -35,6 +36,7 @@ impl LiveJob {
             name: self.name.clone(),
             state: self.state,
             tasks_running: self.tasks_running,
+            tasks_finished: self.tasks_finished,
             tasks_total: self.tasks_total,
         }
     }
@@ -52,6 +54,7 @@ impl From<&JobsOverview> for Observed {
                 start_time: j.start_time,
                 end_time: j.end_time,
                 tasks_running: j.tasks.running,
+                tasks_finished: j.tasks.finished(),
                 tasks_total: j.tasks.total,
             })
             .collect();

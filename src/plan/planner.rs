@@ -191,11 +191,11 @@ fn running(job: &Job, live: &LiveJob, record: Option<&Record>) -> JobPlan {
     } else {
         upgrade(job, changes, applied.is_some())
     };
-    p.live = Some(live.to_ref());
-    if live.state != JobState::Running || live.tasks_running < live.tasks_total {
-        p.drift =
-            Some(format!("{} with {}/{} tasks running", live.state, live.tasks_running, live.tasks_total));
+    let live = live.to_ref();
+    if !live.all_tasks_up() {
+        p.drift = Some(format!("{} with {}", live.state, live.tasks()));
     }
+    p.live = Some(live);
     p
 }
 

@@ -254,6 +254,19 @@ fn a_restarting_job_is_reported_as_drift() {
     assert!(p.drift.as_deref().unwrap().contains("RESTARTING"));
 }
 
+#[test]
+fn a_rescaled_job_with_a_finished_source_subtask_is_not_drift() {
+    let j = job("ingest");
+    let mut live = live_of(&j, 1, JobState::Running);
+    (live.tasks_running, live.tasks_finished, live.tasks_total) = (3, 1, 4);
+    let plan = run(&desired([j.clone()]), vec![live.clone()], &ledger([]));
+    assert_eq!(action_of(&plan, "ingest").drift, None);
+    (live.tasks_running, live.tasks_finished) = (3, 0);
+    let plan = run(&desired([j]), vec![live], &ledger([]));
+    let drift = action_of(&plan, "ingest").drift.clone();
+    assert_eq!(drift.as_deref(), Some("RUNNING with 3/4 tasks running"), "a task missing is drift");
+}
+
 // --- laws ---------------------------------------------------------------------------------------
 
 const NAMES: [&str; 6] = ["a", "b", "c", "d", "e", "f"];

@@ -259,7 +259,7 @@ pub fn live(job: &JobPlan, live: &LiveRef) -> (&'static str, String) {
     let label = if live.state.is_terminal() { "previous job" } else { "live job" };
     let mut text = format!("{} ({}", live.id, live.state);
     if !live.state.is_terminal() && live.tasks_total > 0 {
-        text.push_str(&format!(", {}/{} tasks running", live.tasks_running, live.tasks_total));
+        text.push_str(&format!(", {}", live.tasks()));
     }
     text.push(')');
     if live.name != job.name {

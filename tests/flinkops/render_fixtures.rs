@@ -109,6 +109,7 @@ fn live_job(id: JobId, name: &str, state: JobState) -> LiveJob {
         start_time: 1_700_000_000_000,
         end_time: if ended { 1_700_000_100_000 } else { -1 },
         tasks_running: if state == JobState::Running { 2 } else { 0 },
+        tasks_finished: 0,
         tasks_total: 2,
     }
 }

@@ -10,12 +10,11 @@ use crate::flink::{JobOverview, JobState};
 /// Every task is RUNNING or FINISHED, at least one RUNNING, and the job itself RUNNING. Nothing
 /// is created, scheduled, deploying, initializing, failing, cancelling or restarting.
 pub(super) fn healthy_tasks(s: &JobOverview) -> bool {
-    let t = &s.tasks;
-    s.state == JobState::Running && t.running > 0 && t.running.saturating_add(finished(s)) == t.total
+    s.state == JobState::Running && s.tasks.all_up()
 }
 
 fn finished(s: &JobOverview) -> u32 {
-    s.tasks.other.get("finished").copied().unwrap_or(0)
+    s.tasks.finished()
 }
 
 /// The JobManager's "now" at the time of the answer.
