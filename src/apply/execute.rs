@@ -11,7 +11,7 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::steps::{Context, RunSpec, SavepointSettings, StepError, snapshot_exists};
+use super::steps::{Context, RunSpec, SavepointSettings, StepError};
 use crate::flink::JobId;
 use crate::ledger::SavepointReason;
 use crate::plan::{Action, JobPlan, Plan, Restore, WaveKind};
@@ -171,29 +171,25 @@ async fn deploy(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepEr
     Ok(Outcome::Done { detail: format!("running as {id}, {source}") })
 }
 
-/// Where an ended job's latest state is: Flink's record of its last savepoint or retained
-/// checkpoint (whichever is newer), then the ledger. Never empty: no state means an error.
+/// Where an ended job's latest state is: the newest snapshot of every source (Flink's answers for
+/// each job of the spec it still lists, the ledger, the savepoint directory; see `newest`).
+/// Never empty: no state means an error.
 async fn latest_state(ctx: &Context, job: &Job, ended: &JobId) -> Result<String, StepError> {
-    let name = job.name.as_str();
-    let mut candidates: Vec<(i64, String)> = Vec::new();
-    if let Ok(cp) = ctx.client.checkpoints(ended).await {
-        for c in [cp.latest.savepoint, cp.latest.completed].into_iter().flatten() {
-            if let Some(path) = c.external_path.filter(|p| snapshot_exists(p)) {
-                candidates.push((c.latest_ack_timestamp, path));
-            }
-        }
-    }
-    candidates.sort();
-    if let Some((_, path)) = candidates.pop() {
-        return Ok(path);
-    }
-    if let Some(sp) = ctx.current_record(name).and_then(|r| r.latest_savepoint().cloned())
-        && snapshot_exists(&sp.path)
-    {
-        return Ok(sp.path);
-    }
-    if let Some(sp) = savepoint_on_disk(ctx, job).await {
-        return Ok(sp);
+    let dir = savepoint_dir(ctx, job).await;
+    let found = super::newest::candidates(ctx, job, ended, dir.as_deref()).await;
+    if let Some(newest) = super::newest::newest(&found) {
+        let age = (jiff::Timestamp::now().as_millisecond() - newest.taken_ms).max(0) / 1000;
+        let others = found.len() - 1;
+        ctx.progress.step(
+            &job.name,
+            &format!(
+                "restoring from {} ({}, taken {age}s ago; the newest of {} snapshot(s) found)",
+                newest.path,
+                newest.origin,
+                others + 1
+            ),
+        );
+        return Ok(newest.path.clone());
     }
     Err(format!(
         "no savepoint or retained checkpoint of {ended} was found, and flinkops never starts a stateful job empty by \
@@ -205,11 +201,16 @@ async fn latest_state(ctx: &Context, job: &Job, ended: &JobId) -> Result<String,
 /// The newest complete savepoint of this spec in its savepoint directory (the spec's, else the
 /// cluster's), when this machine can list it.
 async fn savepoint_on_disk(ctx: &Context, job: &Job) -> Option<String> {
-    let dir = match &job.savepoint.directory {
-        Some(d) => d.value.clone(),
-        None => ctx.client.cluster_savepoint_dir().await.ok().flatten()?,
-    };
+    let dir = savepoint_dir(ctx, job).await?;
     super::snapshots::newest_savepoint(&dir, &crate::plan::identity::name_tag(&job.name))
+}
+
+/// The spec's savepoint directory, else the cluster's.
+async fn savepoint_dir(ctx: &Context, job: &Job) -> Option<String> {
+    match &job.savepoint.directory {
+        Some(d) => Some(d.value.clone()),
+        None => ctx.client.cluster_savepoint_dir().await.ok().flatten(),
+    }
 }
 
 /// Replace the running job by the new version; roll back to the previous one if it fails.

@@ -8,6 +8,7 @@ pub mod execute;
 pub mod health;
 pub mod jars;
 pub mod lock;
+mod newest;
 pub mod progress;
 pub mod snapshots;
 pub mod steps;

@@ -13,6 +13,11 @@ use std::path::{Path, PathBuf};
 /// absolute path), as the `file:` URI Flink expects; `None` when there is none or the directory
 /// is not local.
 pub fn newest_savepoint(dir: &str, name_tag: &str) -> Option<String> {
+    newest_savepoint_at(dir, name_tag).map(|(_, path)| path)
+}
+
+/// [`newest_savepoint`] with the time its `_metadata` was written (epoch ms).
+pub fn newest_savepoint_at(dir: &str, name_tag: &str) -> Option<(i64, String)> {
     let local = local_dir(dir)?;
     let prefix = format!("savepoint-{name_tag}-");
     let newest = std::fs::read_dir(&local)
@@ -22,7 +27,8 @@ pub fn newest_savepoint(dir: &str, name_tag: &str) -> Option<String> {
         .filter(|e| e.path().join("_metadata").is_file())
         .filter_map(|e| Some((e.path().join("_metadata").metadata().ok()?.modified().ok()?, e.path())))
         .max()?;
-    Some(format!("file:{}", newest.1.display()))
+    let ms = newest.0.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    Some((ms, format!("file:{}", newest.1.display())))
 }
 
 fn local_dir(dir: &str) -> Option<PathBuf> {
