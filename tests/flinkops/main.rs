@@ -6,6 +6,7 @@ mod apply_lock;
 mod audit;
 mod cli;
 mod deploy_examples;
+mod fault_run;
 mod flink_e2e;
 mod flink_mock;
 mod flink_support;

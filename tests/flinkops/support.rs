@@ -4,7 +4,12 @@ use std::path::{Path, PathBuf};
 
 /// The built `flinkops` binary, with colour off and a clean environment for flinkops' own vars.
 pub fn flinkops() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("flinkops").expect("the binary is built");
+    assert_cmd::Command::from_std(flinkops_process())
+}
+
+/// [`flinkops`] as a `std::process::Command`, for a test that spawns it and kills it.
+pub fn flinkops_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("flinkops"));
     cmd.env("NO_COLOR", "1");
     for (key, _) in std::env::vars() {
         if key.starts_with("FLINKOPS_") && !key.starts_with("FLINKOPS_E2E") {
