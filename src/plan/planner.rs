@@ -287,8 +287,9 @@ fn not_running(
     p
 }
 
-/// Where a job that is not running starts from (docs/design.md, "The upgrade": ledger, then Flink's
-/// job history, then the savepoint directory; never empty by accident).
+/// Where a job that is not running starts from (docs/design.md, "A job that is not running": the
+/// ledger's savepoint of the last job, else the newest of every source, resolved at apply time;
+/// never empty by accident).
 fn restore_for(job: &Job, last_ended: Option<&LiveJob>, record: Option<&Record>) -> Restore {
     if job.upgrade_mode == UpgradeMode::Stateless {
         return Restore::Empty { why: "upgradeMode: stateless".into() };
