@@ -179,14 +179,13 @@ async fn latest_state(ctx: &Context, job: &Job, ended: &JobId) -> Result<String,
     let found = super::newest::candidates(ctx, job, ended, dir.as_deref()).await;
     if let Some(newest) = super::newest::newest(&found) {
         let age = (jiff::Timestamp::now().as_millisecond() - newest.taken_ms).max(0) / 1000;
-        let others = found.len() - 1;
         ctx.progress.step(
             &job.name,
             &format!(
                 "restoring from {} ({}, taken {age}s ago; the newest of {} snapshot(s) found)",
                 newest.path,
                 newest.origin,
-                others + 1
+                found.len()
             ),
         );
         return Ok(newest.path.clone());

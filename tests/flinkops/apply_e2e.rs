@@ -10,7 +10,7 @@ use flinkops::plan::identity;
 use crate::flink_support::{
     Cluster, assert_state_continued, before_change, on_every_cluster, reported_snapshot, state_continued,
 };
-use crate::support::{flinkops, scratch};
+use crate::support::{flinkops, flinkops_process, scratch};
 
 /// A spec directory and state directory for one scenario on one cluster, with unique job names.
 pub(crate) struct Scenario {
@@ -77,19 +77,24 @@ impl Scenario {
         self.apply_with_fault(None, extra)
     }
 
+    /// `apply --auto-approve` of this scenario against Flink at `url`, with `extra` flags, not
+    /// started yet (for a test that spawns it, kills it, or points it at a proxy).
+    pub(crate) fn apply_command(&self, url: &str, extra: &[&str]) -> std::process::Command {
+        let mut cmd = flinkops_process();
+        cmd.args(["apply", "--auto-approve", "--flink-url", url, "--state-dir"])
+            .arg(&self.state)
+            .args(extra)
+            .arg(&self.dir);
+        cmd
+    }
+
     /// `apply` with the test hook `FLINKOPS_FAULT=<fault>` set.
     pub(crate) fn apply_with_fault(&self, fault: Option<&str>, extra: &[&str]) -> Output {
-        let mut cmd = flinkops();
+        let mut cmd = self.apply_command(&self.cluster.url, extra);
         if let Some(fault) = fault {
             cmd.env("FLINKOPS_FAULT", fault);
         }
-        let out = cmd
-            .args(["apply", "--auto-approve", "--flink-url", &self.cluster.url, "--state-dir"])
-            .arg(&self.state)
-            .args(extra)
-            .arg(&self.dir)
-            .output()
-            .unwrap();
+        let out = cmd.output().unwrap();
         eprintln!("--- apply stdout\n{}\n--- apply stderr\n{}", text(&out.stdout), text(&out.stderr));
         out
     }
@@ -371,11 +376,8 @@ async fn concurrent_applies(c: &Cluster) {
         extra_yaml: "# slow health gate so the first apply holds the lock a while\n",
         ..spec("counter")
     });
-    let bin = assert_cmd::cargo::cargo_bin("flinkops");
-    let mut first = std::process::Command::new(bin)
-        .args(["apply", "--auto-approve", "--flink-url", &c.url, "--state-dir"])
-        .arg(&s.state)
-        .arg(&s.dir)
+    let mut first = s
+        .apply_command(&c.url, &[])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -23,7 +23,7 @@ use axum::response::Response;
 
 use crate::apply_e2e::{Scenario, Spec, parallelism, spec, text};
 use crate::flink_support::{Cluster, before_change, clusters, state_continued, wait_tasks_running};
-use crate::support::{flinkops, flinkops_process};
+use crate::support::flinkops;
 
 /// flinkops' per-call timeout during a faulted run; a stall lasts longer than this.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -149,10 +149,8 @@ async fn run(cluster: &Cluster, seed: u64, rounds: usize) {
 async fn apply_with(s: &Scenario, fault: Fault) -> Output {
     match fault {
         Fault::Kill(after) => {
-            let mut child = flinkops_process()
-                .args(["apply", "--auto-approve", "--flink-url", &s.cluster.url, "--state-dir"])
-                .arg(&s.state)
-                .arg(&s.dir)
+            let mut child = s
+                .apply_command(&s.cluster.url, &[])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -170,14 +168,8 @@ async fn apply_with(s: &Scenario, fault: Fault) -> Output {
         Fault::Rest { kind, scope, at, len } => {
             let proxy = Proxy::start(&s.cluster.url, kind, scope, at, len).await;
             let timeout = format!("{}s", REQUEST_TIMEOUT.as_secs());
-            let out = flinkops()
-                .args(["apply", "--auto-approve", "--flink-url", &proxy.url, "--request-timeout", &timeout])
-                .arg("--state-dir")
-                .arg(&s.state)
-                .arg(&s.dir)
-                .timeout(Duration::from_secs(600))
-                .output()
-                .unwrap();
+            let cmd = s.apply_command(&proxy.url, &["--request-timeout", &timeout]);
+            let out = assert_cmd::Command::from_std(cmd).timeout(Duration::from_secs(600)).output().unwrap();
             eprintln!(
                 "--- apply through the proxy ({} faults injected)\n{}\n{}",
                 proxy.injected(),

@@ -190,9 +190,7 @@ pub async fn wait_tasks_running(client: &Client, job: &JobId) {
         let overview = client.jobs_overview().await.unwrap();
         let j = overview.jobs.into_iter().find(|j| j.jid == *job)?;
         assert!(!j.state.is_terminal(), "{job} ended: {j:?}");
-        let finished = j.tasks.other.get("finished").copied().unwrap_or(0);
-        let settled = j.tasks.running > 0 && j.tasks.running + finished == j.tasks.total;
-        (j.state == JobState::Running && settled).then_some(())
+        (j.state == JobState::Running && j.tasks.all_up()).then_some(())
     })
     .await;
 }

@@ -13,10 +13,6 @@ pub(super) fn healthy_tasks(s: &JobOverview) -> bool {
     s.state == JobState::Running && s.tasks.all_up()
 }
 
-fn finished(s: &JobOverview) -> u32 {
-    s.tasks.finished()
-}
-
 /// The JobManager's "now" at the time of the answer.
 fn server_now(s: &JobOverview) -> i64 {
     s.start_time.saturating_add(s.duration)
@@ -76,7 +72,7 @@ impl Tracker {
         }
         self.restarting = s.state == JobState::Restarting;
         self.steady =
-            healthy.then(|| Steady { last_modification: s.last_modification, finished: finished(s) });
+            healthy.then(|| Steady { last_modification: s.last_modification, finished: s.tasks.finished() });
         self.window_start = match (healthy, self.window_start) {
             (false, _) => None,
             (true, Some(start)) if !restarted => Some(start),
@@ -88,7 +84,7 @@ impl Tracker {
         HealthProgress {
             state: s.state,
             tasks_running: s.tasks.running,
-            tasks_finished: finished(s),
+            tasks_finished: s.tasks.finished(),
             tasks_total: s.tasks.total,
             stable_for: Duration::from_millis(u64::try_from(stable_ms).unwrap_or(0)),
             restarts: self.restarts,
@@ -105,8 +101,9 @@ impl Tracker {
         let entered_restarting = s.state == JobState::Restarting && !self.restarting;
         let after_steady = self.steady.is_some_and(|before| {
             let failover = s.state == JobState::Running && !healthy;
-            let redeployed =
-                healthy && s.last_modification != before.last_modification && finished(s) <= before.finished;
+            let redeployed = healthy
+                && s.last_modification != before.last_modification
+                && s.tasks.finished() <= before.finished;
             failover || redeployed
         });
         entered_restarting || after_steady
