@@ -121,6 +121,7 @@ pub struct Parsed {
 pub fn resolve(parsed: &[Parsed], inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> Desired {
     let mut desired = Desired::default();
     let mut first_seen: BTreeMap<&str, &Parsed> = BTreeMap::new();
+    let mut tags: BTreeMap<String, &Parsed> = BTreeMap::new();
     for p in parsed {
         let name = p.spec.name.value.as_str();
         if let Some(first) = first_seen.get(name) {
@@ -128,6 +129,12 @@ pub fn resolve(parsed: &[Parsed], inputs: &Inputs, diags: &mut Vec<Diagnostic>) 
             continue;
         }
         first_seen.insert(name, p);
+        let tag = crate::plan::identity::name_tag(name);
+        if let Some(first) = tags.get(&tag) {
+            diags.push(tag_collision(first, p, &tag));
+            continue;
+        }
+        tags.insert(tag, p);
         let before = diags.len();
         let job = resolve_one(p, inputs, diags);
         if diags[before..].iter().all(|d| !d.is_error()) {
@@ -151,6 +158,23 @@ fn duplicate_name(first: &Parsed, again: &Parsed) -> Diagnostic {
     .label("second definition")
     .related(&first.file, first.spec.name.pos, "first defined here")
     .help("the name is the job's identity: rename one of them, or delete the copy")
+}
+
+/// Two names whose job ids would start alike: flinkops could not tell their jobs apart.
+fn tag_collision(first: &Parsed, again: &Parsed, tag: &str) -> Diagnostic {
+    let (a, b) = (&first.spec.name.value, &again.spec.name.value);
+    Diagnostic::at(
+        &again.file,
+        again.spec.name.pos,
+        "name-tag-collision",
+        format!("job names `{a}` and `{b}` have the same name tag {tag}"),
+    )
+    .label("second name with this tag")
+    .related(&first.file, first.spec.name.pos, "first name with this tag")
+    .help(
+        "a job's Flink id starts with a 6-hex tag of its name, and flinkops finds a spec's jobs by it; \
+         two names with one tag (a 1 in 16 million coincidence) would act on each other's jobs: rename one",
+    )
 }
 
 fn resolve_one(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> Job {

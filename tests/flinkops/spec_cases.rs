@@ -68,6 +68,7 @@ bad_cases! {
     many_errors_in_one_document,
     missing_jar_field,
     missing_name,
+    name_tag_collision,
     name_too_long,
     name_without_value,
     nested_flink_configuration,
