@@ -89,7 +89,7 @@ fn bench_plan() {
             tasks_total: 1,
         });
     }
-    let observed = Observed { jobs: live };
+    let observed = Observed { jobs: live, ..Default::default() };
     let mut changes = 0;
     let plan_time = median(11, || {
         let p = plan(&desired, &observed, &ledger, &Options::default());

@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod output;
 pub mod plan;
 pub mod render;
+pub mod restore;
 pub mod spec;
 pub mod status;
 pub mod watch;

@@ -11,10 +11,12 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use serde::Serialize;
 
+use super::steps::describe;
 use super::steps::{Context, RunSpec, SavepointSettings, StepError};
 use crate::flink::JobId;
 use crate::ledger::SavepointReason;
-use crate::plan::{Action, JobPlan, Plan, Restore, WaveKind};
+use crate::plan::{Action, JobPlan, Plan, Restore, WaveKind, identity};
+use crate::restore::{self, Decision};
 use crate::spec::model::UpgradeMode;
 use crate::spec::{Desired, Job};
 
@@ -143,21 +145,15 @@ fn live_id(p: &JobPlan) -> Result<JobId, StepError> {
     p.live.as_ref().map(|l| l.id.clone()).ok_or_else(|| "the plan names no live job to act on".to_string())
 }
 
-/// Start a job that is not running, from the state the plan names (resolved now for `LatestOf`).
+/// Start a job that is not running, from the state the plan names: for `latest` state, the
+/// newest snapshot every source names now (it may be newer than when the plan was made).
 async fn deploy(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
     let from = match &p.restore {
         Some(Restore::Path { path, .. }) => Some(path.clone()),
-        Some(Restore::LatestOf { job_id }) => Some(latest_state(ctx, job, job_id).await?),
-        // Neither Flink nor the ledger knows the job, but its savepoints may outlive both (a
-        // restarted cluster, a CI run without the state directory): never start it empty then.
-        Some(Restore::FirstDeployment) => {
-            let found = savepoint_on_disk(ctx, job).await;
-            if let Some(sp) = &found {
-                ctx.progress
-                    .warn(&job.name, &format!("found {sp} from an earlier deployment: restoring from it"));
-            }
-            found
+        Some(Restore::Newest { path, taken_at, .. }) => {
+            newest_state(ctx, job, Some((path, taken_at))).await?
         }
+        Some(Restore::LatestOf { .. } | Restore::FirstDeployment) => newest_state(ctx, job, None).await?,
         Some(Restore::Empty { .. }) | None => None,
         Some(Restore::NewSavepoint | Restore::LastCheckpoint) => {
             return Err("a deploy cannot take a new savepoint".into());
@@ -171,44 +167,62 @@ async fn deploy(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepEr
     Ok(Outcome::Done { detail: format!("running as {id}, {source}") })
 }
 
-/// Where an ended job's latest state is: the newest snapshot of every source (Flink's answers for
-/// each job of the spec it still lists, the ledger, the savepoint directory; see `newest`).
-/// Never empty: no state means an error.
-async fn latest_state(ctx: &Context, job: &Job, ended: &JobId) -> Result<String, StepError> {
-    let dir = savepoint_dir(ctx, job).await;
-    let found = super::newest::candidates(ctx, job, ended, dir.as_deref()).await;
-    if let Some(newest) = super::newest::newest(&found) {
-        let age = (jiff::Timestamp::now().as_millisecond() - newest.taken_ms).max(0) / 1000;
-        ctx.progress.step(
-            &job.name,
-            &format!(
-                "restoring from {} ({}, taken {age}s ago; the newest of {} snapshot(s) found)",
-                newest.path,
-                newest.origin,
-                found.len()
-            ),
-        );
-        return Ok(newest.path.clone());
+/// The newest snapshot of the spec that every source names now (Flink's answers for each job of
+/// the spec it still lists, the ledger, the savepoint and checkpoint directories; see
+/// `crate::restore`), including the one the plan chose. `None` only for a first deployment;
+/// an error when the newest cannot be used or a place that may hold it cannot be read.
+async fn newest_state(
+    ctx: &Context,
+    job: &Job,
+    planned: Option<(&String, &String)>,
+) -> Result<Option<String>, StepError> {
+    let overview = ctx.client.jobs_overview().await.map_err(|e| {
+        format!("not started: listing the cluster's jobs, to find the newest state, failed: {}", describe(&e))
+    })?;
+    let tag = identity::name_tag(&job.name);
+    let listed: Vec<_> = overview
+        .jobs
+        .iter()
+        .filter(|j| identity::parse(&j.jid).is_some_and(|m| m.name_tag == tag))
+        .map(|j| (j.jid.clone(), j.state.is_terminal()))
+        .collect();
+    let record = ctx.current_record(&job.name);
+    let cluster = restore::gather::cluster_dirs(&ctx.client).await;
+    let mut evidence = restore::gather::gather(&ctx.client, job, record.as_ref(), &listed, &cluster).await;
+    if let Some((path, taken_at)) = planned {
+        let planned_ms = taken_at.parse::<jiff::Timestamp>().map_or(0, |t| t.as_millisecond());
+        evidence.add(restore::Candidate {
+            path: path.clone(),
+            origin: "the plan".into(),
+            taken_ms: restore::disk::metadata_time(path).unwrap_or(planned_ms),
+            checkpoint_id: None,
+            job_id: None,
+            problem: restore::disk::problem(path),
+        });
     }
-    Err(format!(
-        "no savepoint or retained checkpoint of {ended} was found, and flinkops never starts a stateful job empty by \
-         accident: set `restore.from: <path>` to the snapshot to use, or `restore.from: none` to start empty on purpose \
-         (retained checkpoints need execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION)"
-    ))
-}
-
-/// The newest complete savepoint of this spec in its savepoint directory (the spec's, else the
-/// cluster's), when this machine can list it.
-async fn savepoint_on_disk(ctx: &Context, job: &Job) -> Option<String> {
-    let dir = savepoint_dir(ctx, job).await?;
-    super::snapshots::newest_savepoint(&dir, &crate::plan::identity::name_tag(&job.name))
-}
-
-/// The spec's savepoint directory, else the cluster's.
-async fn savepoint_dir(ctx: &Context, job: &Job) -> Option<String> {
-    match &job.savepoint.directory {
-        Some(d) => Some(d.value.clone()),
-        None => ctx.client.cluster_savepoint_dir().await.ok().flatten(),
+    let now = jiff::Timestamp::now().as_millisecond();
+    match restore::decide(&evidence, now) {
+        Decision::Use(c) => {
+            let of = evidence.found.len();
+            ctx.progress.step(
+                &job.name,
+                &format!(
+                    "restoring from {} ({}, {}; the newest of {of} snapshot(s) found)",
+                    c.path,
+                    c.origin,
+                    restore::age(now, c.taken_ms)
+                ),
+            );
+            if let Some(note) = evidence.discarded_since(c, now) {
+                ctx.progress.warn(&job.name, &note);
+            }
+            if let Some((path, _)) = planned.filter(|(p, _)| **p != c.path) {
+                ctx.progress.warn(&job.name, &format!("this is newer than the plan's {path}"));
+            }
+            Ok(Some(c.path.clone()))
+        }
+        Decision::FirstDeployment => Ok(None),
+        Decision::Refuse(why) => Err(format!("not started: {why}")),
     }
 }
 
@@ -268,6 +282,11 @@ async fn rollback(
         ctx.cancel(&job.name, id)
             .await
             .map_err(|e| format!("{why}; cancelling the failed new version failed too: {e}"))?;
+    }
+    // Whatever the failed version checkpointed is never a restore source: the next start, rolled
+    // back or not, comes from the state the upgrade began with.
+    if let Some(id) = failed {
+        ctx.record(&job.name, |r| r.reject(id))?;
     }
     let state = from.map_or_else(|| "it was stateless".to_string(), |f| format!("its state is in {f}"));
     let stopped = |detail: String| {

@@ -8,7 +8,5 @@ pub mod execute;
 pub mod health;
 pub mod jars;
 pub mod lock;
-mod newest;
 pub mod progress;
-pub mod snapshots;
 pub mod steps;

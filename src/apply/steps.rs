@@ -14,6 +14,7 @@ use crate::flink::{
 };
 use crate::ledger::{AppliedSpec, Ledger, Pending, Record, SavepointReason, SavepointRecord, Stored};
 use crate::plan::identity;
+use crate::restore;
 use crate::spec::fingerprint::Fingerprint;
 use crate::spec::model::FormatType;
 use crate::spec::{JarSource, Job};
@@ -238,8 +239,19 @@ impl Context {
             return Ok(None);
         }
         let before = c.checkpoints(live).await.ok().and_then(|cp| cp.latest.completed);
-        if before.as_ref().and_then(|b| b.external_path.as_ref()).is_none() {
+        let Some(named) = before.as_ref().and_then(|b| b.external_path.as_ref()) else {
             self.progress.warn(name, "no completed checkpoint yet: taking a savepoint instead");
+            return Ok(None);
+        };
+        // Checked before the cancel, which cannot be taken back: a checkpoint that is gone with
+        // nothing complete beside it would leave the job stopped without its state.
+        if let Some(problem) = restore::disk::problem(named)
+            && restore::disk::newest_beside(named).is_none()
+        {
+            self.progress.warn(
+                name,
+                &format!("the last checkpoint Flink names, {named}, cannot be used ({problem}): taking a savepoint instead"),
+            );
             return Ok(None);
         }
         self.record(name, |r| {
@@ -252,9 +264,15 @@ impl Context {
         let newest = [before, after]
             .into_iter()
             .flatten()
-            .filter(|cp| cp.external_path.is_some())
-            .max_by_key(|cp| cp.id);
-        let Some(path) = newest.and_then(|cp| cp.external_path).filter(|p| snapshot_exists(p)) else {
+            .filter_map(|cp| Some((cp.id, cp.external_path?)))
+            .max_by_key(|(id, _)| *id);
+        // Both answers may come from the same cache; the job's checkpoint directory, when this
+        // machine can see it, shows the checkpoint the cancel really ended on.
+        let newest = newest.map(|(id, path)| match restore::disk::newest_beside(&path) {
+            Some((n, on_disk)) if n > id => (n, on_disk),
+            _ => (id, path),
+        });
+        let Some((_, path)) = newest.filter(|(_, p)| restore::disk::problem(p).is_none()) else {
             return Err(format!(
                 "{live} was cancelled but its retained checkpoint is missing; the job is STOPPED. Its last state may \
                  be under the checkpoint directory ({live}/chk-*); set `restore.from` to it and apply again"
@@ -421,19 +439,6 @@ impl Context {
     /// Whether a job is still active (used after an ambiguous step).
     pub async fn is_active(&self, id: &JobId) -> bool {
         matches!(self.client.job(id).await, Ok(d) if !d.state.is_terminal() && d.state != JobState::Unknown)
-    }
-}
-
-/// A `file:` snapshot must have its `_metadata` (a crash can leave a directory without it) when
-/// this machine can see the path; other file systems are trusted to Flink.
-pub fn snapshot_exists(path: &str) -> bool {
-    let Some(local) = path.strip_prefix("file://").or_else(|| path.strip_prefix("file:")) else {
-        return true;
-    };
-    let dir = Path::new(local);
-    match dir.parent() {
-        Some(parent) if parent.exists() => dir.join("_metadata").is_file(),
-        _ => true,
     }
 }
 

@@ -560,7 +560,7 @@ mod tests {
             let ledger = ledger(self.records.clone());
             let plan = crate::plan::plan(
                 &desired,
-                &Observed { jobs: self.live.clone() },
+                &Observed { jobs: self.live.clone(), ..Default::default() },
                 &ledger,
                 &Options::default(),
             );

@@ -133,12 +133,57 @@ pub async fn observe_and_plan(
         tracing::warn!("ignoring the ledger ({e}); the plan is still right, with fewer details");
         Default::default()
     });
-    let mut plan = plan::plan(desired, &Observed::from(&overview), &records, opts);
+    let mut observed = Observed::from(&overview);
+    observed.snapshots = gather_snapshots(client, desired, &observed, &records).await;
+    let mut plan = plan::plan(desired, &observed, &records, opts);
     plan.cluster =
         Some(ClusterRef { url: client.base_url().to_string(), flink_version: version.to_string() });
     let specs = std::path::absolute(specs).unwrap_or_else(|_| specs.to_path_buf());
     plan.specs = Some(specs.display().to_string());
     Ok((plan, records))
+}
+
+/// For every spec that should run but has no live job (and would start from its latest state):
+/// every snapshot the sources name, so that the plan shows what it will start from.
+async fn gather_snapshots(
+    client: &Client,
+    desired: &spec::Desired,
+    observed: &Observed,
+    records: &BTreeMap<String, Record>,
+) -> BTreeMap<String, crate::restore::Evidence> {
+    use crate::spec::model::{JobState, RestoreFrom, UpgradeMode};
+    use futures_util::StreamExt;
+    let wanted = desired.jobs.values().filter(|j| {
+        j.state == JobState::Running
+            && j.upgrade_mode != UpgradeMode::Stateless
+            && j.restore.from.value == RestoreFrom::Latest
+    });
+    let with_lists: Vec<_> = wanted
+        .filter(|job| !observed.jobs.iter().any(|l| l.name == job.name && l.is_active()))
+        .filter_map(|job| {
+            let tag = plan::identity::name_tag(&job.name);
+            let listed: Vec<_> = observed
+                .jobs
+                .iter()
+                .filter(|l| plan::identity::parse(&l.id).is_some_and(|m| m.name_tag == tag))
+                .map(|l| (l.id.clone(), !l.is_active()))
+                .collect();
+            listed.iter().all(|(_, ended)| *ended).then_some((job, listed))
+        })
+        .collect();
+    if with_lists.is_empty() {
+        return BTreeMap::new();
+    }
+    let cluster = &crate::restore::gather::cluster_dirs(client).await;
+    futures_util::stream::iter(with_lists)
+        .map(|(job, listed)| async move {
+            let evidence =
+                crate::restore::gather::gather(client, job, records.get(&job.name), &listed, cluster).await;
+            (job.name.clone(), evidence)
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await
 }
 
 /// Write the plan as JSON, atomically (a half-written plan file must never be applied).

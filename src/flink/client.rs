@@ -133,6 +133,12 @@ impl Client {
     /// The cluster's default savepoint directory (`GET /jobmanager/config`, a list of key/value
     /// pairs): the 1.20+ key, else the 1.18/1.19 one; `None` when neither is set.
     pub async fn cluster_savepoint_dir(&self) -> Result<Option<String>, Error> {
+        Ok(self.cluster_dirs().await?.savepoints)
+    }
+
+    /// The cluster's default savepoint and checkpoint directories, from one
+    /// `GET /jobmanager/config` (the 1.20+ keys, else the 1.18/1.19 ones).
+    pub async fn cluster_dirs(&self) -> Result<ClusterDirs, Error> {
         #[derive(serde::Deserialize)]
         struct Entry {
             key: String,
@@ -140,7 +146,10 @@ impl Client {
         }
         let entries: Vec<Entry> = self.send(Req::get(&["jobmanager", "config"]), Repeat::Idempotent).await?;
         let get = |k: &str| entries.iter().find(|e| e.key == k).map(|e| e.value.clone());
-        Ok(get("execution.checkpointing.savepoint-dir").or_else(|| get("state.savepoints.dir")))
+        Ok(ClusterDirs {
+            savepoints: get("execution.checkpointing.savepoint-dir").or_else(|| get("state.savepoints.dir")),
+            checkpoints: get("execution.checkpointing.dir").or_else(|| get("state.checkpoints.dir")),
+        })
     }
 
     /// The cluster's Flink version, read from `GET /config` once and then cached.
@@ -295,6 +304,13 @@ fn with_tls(mut builder: reqwest::ClientBuilder, tls: &TlsConfig) -> Result<reqw
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
     Ok(builder)
+}
+
+/// Where the cluster writes snapshots unless a job says otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterDirs {
+    pub savepoints: Option<String>,
+    pub checkpoints: Option<String>,
 }
 
 #[cfg(test)]

@@ -237,6 +237,9 @@ pub struct CompletedCheckpoint {
     pub external_path: Option<String>,
     #[serde(default)]
     pub state_size: u64,
+    /// Flink deleted it (subsumed, or on cancel): it cannot be restored from.
+    #[serde(default)]
+    pub discarded: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -36,6 +36,11 @@ pub struct Record {
     /// killed half-way was doing. Cleared when the step's outcome is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
+    /// New versions that failed their health gate and were rolled back (newest last, at most
+    /// [`Record::REJECTED_KEPT`]): their checkpoints hold the state of a version that was
+    /// refused, so they are never a restore source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<JobId>,
 }
 
 /// A step in flight.
@@ -62,7 +67,19 @@ impl Record {
             previous_jar_id: None,
             savepoints: Vec::new(),
             pending: None,
+            rejected: Vec::new(),
         }
+    }
+
+    pub const REJECTED_KEPT: usize = 20;
+
+    /// Remember a rolled-back version's job id (see `rejected`).
+    pub fn reject(&mut self, id: &JobId) {
+        if !self.rejected.contains(id) {
+            self.rejected.push(id.clone());
+        }
+        let extra = self.rejected.len().saturating_sub(Self::REJECTED_KEPT);
+        self.rejected.drain(..extra);
     }
 
     /// The newest savepoint flinkops took for this job.

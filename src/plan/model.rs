@@ -192,8 +192,25 @@ pub enum Restore {
         /// How flinkops knows it: `ledger` (a savepoint it took) or `restore.from` (the spec).
         source: String,
     },
-    /// The latest state of an ended job, found at apply time (retained checkpoint, then the
-    /// savepoint directory); apply refuses to start empty when there is none.
+    /// The newest snapshot every source names (Flink, the ledger, the savepoint and checkpoint
+    /// directories), as found when planning; apply looks again and takes anything newer.
+    Newest {
+        /// Where the snapshot is.
+        path: String,
+        /// Where it was found, in words.
+        origin: String,
+        /// When it was taken (RFC 3339).
+        taken_at: String,
+        /// Its age in seconds when planned.
+        age_seconds: i64,
+        /// How many snapshots were found in all (the others are older, or the same one).
+        found: usize,
+        /// What Flink discarded after it (checkpoints not retained on cancel), if anything.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        discarded: Option<String>,
+    },
+    /// The latest state of an ended job, found at apply time (every source, as for `newest`);
+    /// apply refuses to start empty when there is none.
     LatestOf {
         /// The ended job whose state is looked up.
         job_id: JobId,

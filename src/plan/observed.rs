@@ -1,6 +1,9 @@
 //! The live state as the planner sees it: one entry per job the cluster remembers.
 
+use std::collections::BTreeMap;
+
 use crate::flink::{JobId, JobState, JobsOverview};
+use crate::restore::Evidence;
 
 use super::model::LiveRef;
 
@@ -8,6 +11,12 @@ use super::model::LiveRef;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
     pub jobs: Vec<LiveJob>,
+    /// For each spec that has no live job: every snapshot the sources name (gathered before
+    /// planning, so that the planner stays pure). A spec without an entry is resolved at apply
+    /// time.
+    pub snapshots: BTreeMap<String, Evidence>,
+    /// When it was observed (epoch ms), for the age of snapshots.
+    pub now_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +68,6 @@ impl From<&JobsOverview> for Observed {
             })
             .collect();
         jobs.sort_by(|a, b| a.id.cmp(&b.id));
-        Observed { jobs }
+        Observed { jobs, snapshots: BTreeMap::new(), now_ms: jiff::Timestamp::now().as_millisecond() }
     }
 }

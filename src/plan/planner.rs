@@ -12,6 +12,7 @@ use super::model::*;
 use super::observed::{LiveJob, Observed};
 use crate::flink::JobState;
 use crate::ledger::Record;
+use crate::restore::{self, Decision};
 use crate::spec::model::{JobState as SpecState, RestoreFrom, UpgradeMode};
 use crate::spec::{Desired, Job};
 
@@ -46,7 +47,7 @@ pub fn plan(
         .values()
         .map(|job| {
             let lives = lives(managed.get(&identity::name_tag(&job.name)));
-            plan_job(job, &lives, ledger.get(&job.name), &unmanaged, opts, &mut problems)
+            plan_job(job, &lives, ledger.get(&job.name), &unmanaged, observed, opts, &mut problems)
         })
         .collect();
     jobs.extend(orphans(&managed, &tags, ledger, opts));
@@ -140,11 +141,12 @@ fn plan_job(
     lives: &Lives,
     record: Option<&Record>,
     unmanaged: &[&LiveJob],
+    observed: &Observed,
     opts: &Options,
     problems: &mut Vec<String>,
 ) -> JobPlan {
     match lives.active.as_slice() {
-        [] => not_running(job, lives.last_ended, record, unmanaged, opts, problems),
+        [] => not_running(job, lives.last_ended, record, unmanaged, observed, opts, problems),
         [live] => running(job, live, record),
         many => {
             let ids: Vec<String> = many.iter().map(|j| j.id.to_string()).collect();
@@ -235,6 +237,7 @@ fn not_running(
     last_ended: Option<&LiveJob>,
     record: Option<&Record>,
     unmanaged: &[&LiveJob],
+    observed: &Observed,
     opts: &Options,
     problems: &mut Vec<String>,
 ) -> JobPlan {
@@ -280,38 +283,60 @@ fn not_running(
         ),
         (None, false) => (Action::Deploy, "not deployed yet".to_string(), None),
     };
+    let restore = match restore_for(job, last_ended, record, observed) {
+        Ok(restore) => restore,
+        Err(why) => {
+            problems.push(format!("`{}`: not started: {why}", job.name));
+            let mut p = base(job, Action::Conflict, "its newest state cannot be used or found (see Errors)");
+            p.live = last_ended.map(LiveJob::to_ref);
+            p.drift = drift;
+            return p;
+        }
+    };
     let mut p = base(job, action, reason);
     p.live = last_ended.map(LiveJob::to_ref);
     p.drift = drift;
-    p.restore = Some(restore_for(job, last_ended, record));
+    p.restore = Some(restore);
     p
 }
 
-/// Where a job that is not running starts from (docs/design.md, "A job that is not running": the
-/// ledger's savepoint of the last job, else the newest of every source, resolved at apply time;
-/// never empty by accident).
-fn restore_for(job: &Job, last_ended: Option<&LiveJob>, record: Option<&Record>) -> Restore {
+/// Where a job that is not running starts from: the newest snapshot any source names
+/// (`crate::restore`), never an older one and never empty by accident; an error says why not.
+fn restore_for(
+    job: &Job,
+    last_ended: Option<&LiveJob>,
+    record: Option<&Record>,
+    observed: &Observed,
+) -> Result<Restore, String> {
     if job.upgrade_mode == UpgradeMode::Stateless {
-        return Restore::Empty { why: "upgradeMode: stateless".into() };
+        return Ok(Restore::Empty { why: "upgradeMode: stateless".into() });
     }
     match &job.restore.from.value {
-        RestoreFrom::None => Restore::Empty { why: "restore.from: none".into() },
-        RestoreFrom::Path(path) => Restore::Path { path: path.clone(), source: "restore.from".into() },
-        RestoreFrom::Latest => {
-            let newest_savepoint = record.and_then(Record::latest_savepoint);
-            match (newest_savepoint, last_ended) {
-                // A savepoint taken when (or after) the last job ended is the newest state.
-                (Some(sp), None) => Restore::Path { path: sp.path.clone(), source: "ledger".into() },
-                (Some(sp), Some(ended)) if sp.job_id.as_ref() == Some(&ended.id) => {
-                    Restore::Path { path: sp.path.clone(), source: "ledger".into() }
-                }
-                (_, Some(ended)) => Restore::LatestOf { job_id: ended.id.clone() },
-                (None, None) if record.is_some_and(|r| r.job_id.is_some()) => {
-                    Restore::LatestOf { job_id: record.and_then(|r| r.job_id.clone()).expect("checked") }
-                }
-                (None, None) => Restore::FirstDeployment,
+        RestoreFrom::None => Ok(Restore::Empty { why: "restore.from: none".into() }),
+        RestoreFrom::Path(path) => Ok(Restore::Path { path: path.clone(), source: "restore.from".into() }),
+        RestoreFrom::Latest => match observed.snapshots.get(&job.name) {
+            Some(evidence) => match restore::decide(evidence, observed.now_ms) {
+                Decision::Use(c) => Ok(Restore::Newest {
+                    path: c.path.clone(),
+                    origin: c.origin.clone(),
+                    taken_at: jiff::Timestamp::from_millisecond(c.taken_ms)
+                        .map_or_else(|_| c.taken_ms.to_string(), |t| t.to_string()),
+                    age_seconds: (observed.now_ms - c.taken_ms).max(0) / 1000,
+                    found: evidence.found.len(),
+                    discarded: evidence.discarded_since(c, observed.now_ms),
+                }),
+                Decision::FirstDeployment => Ok(Restore::FirstDeployment),
+                Decision::Refuse(why) => Err(why),
+            },
+            // Not gathered: apply gathers it.
+            None => {
+                let last = last_ended.map(|j| j.id.clone()).or_else(|| record.and_then(|r| r.job_id.clone()));
+                Ok(match last {
+                    Some(job_id) => Restore::LatestOf { job_id },
+                    None => Restore::FirstDeployment,
+                })
             }
-        }
+        },
     }
 }
 

@@ -13,7 +13,7 @@ fn run(
     live: Vec<LiveJob>,
     ledger: &std::collections::BTreeMap<String, crate::ledger::Record>,
 ) -> Plan {
-    plan(desired, &Observed { jobs: live }, ledger, &Options::default())
+    plan(desired, &Observed { jobs: live, ..Default::default() }, ledger, &Options::default())
 }
 
 fn action_of<'p>(plan: &'p Plan, name: &str) -> &'p JobPlan {
@@ -96,7 +96,8 @@ fn a_failed_job_is_deployed_again_from_its_latest_state_and_shown_as_drift() {
 }
 
 #[test]
-fn a_savepoint_taken_from_the_last_job_is_the_restore_source() {
+fn the_newest_snapshot_of_any_source_is_the_restore_source_not_the_ledgers_savepoint() {
+    use crate::restore::{Candidate, Evidence};
     let j = job("ingest");
     let stopped = live_of(&j, 1, JobState::Finished);
     let mut record = record_of(&j);
@@ -106,12 +107,72 @@ fn a_savepoint_taken_from_the_last_job_is_the_restore_source() {
         taken_at: "2026-01-01T00:00:00Z".into(),
         reason: SavepointReason::Upgrade,
     });
-    let plan = run(&desired([j]), vec![stopped], &ledger([record]));
+    // Not gathered (a pure plan): apply looks for the newest state of the last job.
+    let pure = run(&desired([j.clone()]), vec![stopped.clone()], &ledger([record.clone()]));
+    assert_eq!(action_of(&pure, "ingest").restore, Some(Restore::LatestOf { job_id: stopped.id.clone() }));
+
+    let candidate = |path: &str, taken_ms| Candidate {
+        path: path.into(),
+        origin: format!("origin of {path}"),
+        taken_ms,
+        checkpoint_id: None,
+        job_id: Some(stopped.id.clone()),
+        problem: None,
+    };
+    let evidence = Evidence {
+        found: vec![candidate("file:/sp/savepoint-abc", 10_000), candidate("file:/chk/chk-7", 40_000)],
+        ran_before: true,
+        ..Default::default()
+    };
+    let observed = Observed {
+        jobs: vec![stopped],
+        snapshots: [("ingest".to_string(), evidence)].into(),
+        now_ms: 100_000,
+    };
+    let plan = plan(&desired([j]), &observed, &ledger([record]), &Options::default());
     let p = action_of(&plan, "ingest");
+    assert_eq!(p.action, Action::Deploy);
     assert_eq!(
         p.restore,
-        Some(Restore::Path { path: "file:/sp/savepoint-abc".into(), source: "ledger".into() })
+        Some(Restore::Newest {
+            path: "file:/chk/chk-7".into(),
+            origin: "origin of file:/chk/chk-7".into(),
+            taken_at: "1970-01-01T00:00:40Z".into(),
+            age_seconds: 60,
+            found: 2,
+            discarded: None,
+        })
     );
+}
+
+#[test]
+fn an_unusable_newest_snapshot_is_a_conflict_that_lists_what_was_found() {
+    use crate::restore::{Candidate, Evidence};
+    let j = job("ingest");
+    let stopped = live_of(&j, 1, JobState::Finished);
+    let mk = |path: &str, taken_ms, problem: Option<&str>| Candidate {
+        path: path.into(),
+        origin: "somewhere".into(),
+        taken_ms,
+        checkpoint_id: None,
+        job_id: None,
+        problem: problem.map(Into::into),
+    };
+    let evidence = Evidence {
+        found: vec![mk("file:/sp/old", 1_000, None), mk("file:/chk/chk-9", 5_000, Some("deleted"))],
+        ran_before: true,
+        ..Default::default()
+    };
+    let observed = Observed {
+        jobs: vec![stopped],
+        snapshots: [("ingest".to_string(), evidence)].into(),
+        now_ms: 10_000,
+    };
+    let plan = plan(&desired([j.clone()]), &observed, &ledger([record_of(&j)]), &Options::default());
+    assert_eq!(action_of(&plan, "ingest").action, Action::Conflict);
+    let problem = plan.problems.iter().find(|p| p.contains("ingest")).expect("a problem names the job");
+    assert!(problem.contains("file:/chk/chk-9") && problem.contains("file:/sp/old"), "{problem}");
+    assert!(problem.contains("restore.from"), "{problem}");
 }
 
 #[test]
@@ -157,7 +218,7 @@ fn plan_with(
     l: &std::collections::BTreeMap<String, crate::ledger::Record>,
     o: Options,
 ) -> Plan {
-    plan(d, &Observed { jobs: live }, l, &o)
+    plan(d, &Observed { jobs: live, ..Default::default() }, l, &o)
 }
 
 #[test]
@@ -225,10 +286,11 @@ fn suspending_stops_the_job_and_resuming_starts_it_from_the_suspension_savepoint
         taken_at: "2026-01-01T00:00:00Z".into(),
         reason: SavepointReason::Suspend,
     });
+    let stopped_id = stopped.id.clone();
     let resumed = run(&desired([running]), vec![stopped], &ledger([record]));
     let p = action_of(&resumed, "ingest");
     assert_eq!(p.action, Action::Resume);
-    assert_eq!(p.restore, Some(Restore::Path { path: "file:/sp/s1".into(), source: "ledger".into() }));
+    assert_eq!(p.restore, Some(Restore::LatestOf { job_id: stopped_id }));
 }
 
 #[test]

@@ -249,6 +249,12 @@ pub fn restore(r: &Restore, live: Option<&LiveRef>) -> String {
         }
         Restore::Path { path, source } => format!("from {} ({})", clean(path), clean(source)),
         Restore::LatestOf { job_id } => format!("latest state of job {job_id}, found at apply time"),
+        Restore::Newest { path, origin, age_seconds, found, discarded, .. } => {
+            let age = crate::restore::age(age_seconds * 1000, 0);
+            let of = if *found > 1 { format!("; the newest of {found} snapshots found") } else { String::new() };
+            let note = discarded.as_ref().map_or_else(String::new, |d| format!(". Note: {}", clean(d)));
+            format!("from {} ({}, {age}{of}){note}", clean(path), clean(origin))
+        }
         Restore::Empty { why } => format!("starts empty ({})", clean(why)),
         Restore::FirstDeployment => "starts empty (first deployment)".into(),
     }

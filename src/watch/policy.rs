@@ -155,7 +155,7 @@ mod tests {
         let new = job("orders").with_parallelism(2);
         plan(
             &desired([new]),
-            &Observed { jobs: vec![live_of(&old, 1, crate::flink::JobState::Running)] },
+            &Observed { jobs: vec![live_of(&old, 1, crate::flink::JobState::Running)], ..Default::default() },
             &ledger([record_of(&old)]),
             &Options::default(),
         )
@@ -240,7 +240,7 @@ mod tests {
         let cancelled = live_of(&j, 1, crate::flink::JobState::Canceled);
         let heal = plan(
             &desired([j.clone()]),
-            &Observed { jobs: vec![cancelled.clone()] },
+            &Observed { jobs: vec![cancelled.clone()], ..Default::default() },
             &ledger([record_of(&j)]),
             &Options::default(),
         );
@@ -249,7 +249,7 @@ mod tests {
         assert!(held.reason.contains("self-heal is off") && !held.after_failure, "{held:?}");
         let changed = plan(
             &desired([j.clone().with_parallelism(3)]),
-            &Observed { jobs: vec![cancelled] },
+            &Observed { jobs: vec![cancelled], ..Default::default() },
             &ledger([record_of(&j)]),
             &Options::default(),
         );

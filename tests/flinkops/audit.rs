@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use flinkops::flink::{JobId, JobState, RunRequest};
+use flinkops::flink::{JobId, RunRequest};
 use flinkops::plan::identity;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::flink_support::{Cleanup, Cluster, on_every_cluster, wait_state, wait_tasks_running};
+use crate::flink_support::{Cleanup, Cluster, cancel_with_savepoint, on_every_cluster, wait_tasks_running};
 use crate::support::{flinkops, scratch};
 
 fn now_ms() -> i64 {
@@ -33,6 +33,15 @@ async fn fake_flink(jobs: Vec<Value>) -> MockServer {
     Mock::given(method("GET"))
         .and(path("/config"))
         .respond_with(ok(json!({"flink-version": "2.3.0"})))
+        .mount(&server)
+        .await;
+    let state = scratch("audit-mock-cluster-dirs");
+    Mock::given(method("GET"))
+        .and(path("/jobmanager/config"))
+        .respond_with(ok(json!([
+            {"key": "execution.checkpointing.dir", "value": format!("file:{}", state.join("checkpoints").display())},
+            {"key": "execution.checkpointing.savepoint-dir", "value": format!("file:{}", state.join("savepoints").display())},
+        ])))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -106,7 +115,9 @@ async fn audit_only_reads_and_reports_every_spec_and_job_in_its_json_document() 
     let requests = server.received_requests().await.unwrap();
     let calls: Vec<String> = requests.iter().map(|r| format!("{} {}", r.method, r.url.path())).collect();
     assert!(requests.iter().all(|r| r.method.as_str() == "GET"), "{calls:?}");
-    assert_eq!(calls.len(), 4, "/config, /jobs/overview and the checkpoints of 2 jobs: {calls:?}");
+    // /config, /jobs/overview, the checkpoints of 2 jobs, and for the failed job's restore
+    // source its checkpoints again (with the rest of its evidence) and /jobmanager/config.
+    assert_eq!(calls.len(), 6, "{calls:?}");
     assert!(!dir.join(".state").join("clusters").exists(), "the ledger is never created");
 
     assert_eq!(report["formatVersion"], 1);
@@ -218,8 +229,8 @@ async fn sync_cancel_unmanaged(c: &Cluster) {
     };
     let by_hand = cleanup.job(client.run_jar(&jar, &request).await.unwrap());
     wait_tasks_running(&client, &by_hand).await;
-    client.cancel(&managed).await.unwrap();
-    wait_state(&client, &managed, JobState::Canceled).await;
+    let savepoint = cancel_with_savepoint(&client, &managed).await;
+    cleanup.savepoint(&savepoint);
 
     let out = run(&["audit"]);
     let text = String::from_utf8_lossy(&out.stdout);

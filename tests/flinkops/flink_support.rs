@@ -202,6 +202,19 @@ pub async fn wait_state(client: &Client, job: &JobId, state: JobState) {
     .await;
 }
 
+/// Cancel `job` with a savepoint, as `flink cancel -s` does by hand (it ends CANCELED, its
+/// state in the savepoint): the savepoint's location.
+pub async fn cancel_with_savepoint(client: &Client, job: &JobId) -> String {
+    use flinkops::flink::{SavepointFormat, TriggerId};
+    let trigger = TriggerId::random();
+    client.trigger_savepoint(job, None, SavepointFormat::Canonical, &trigger, true).await.unwrap();
+    let location =
+        client.wait_for_savepoint(job, &trigger, DEADLINE, Duration::from_millis(250), |_| {}).await;
+    let location = location.unwrap_or_else(|e| panic!("cancel {job} with a savepoint: {e}"));
+    wait_state(client, job, JobState::Canceled).await;
+    location
+}
+
 /// The test job's counter gauges at one reading, aggregated (max) over the Counter's subtasks.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CounterReading {

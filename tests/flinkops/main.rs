@@ -17,6 +17,7 @@ mod render_fixtures;
 mod render_promises;
 mod render_schema;
 mod render_snapshots;
+mod restore_e2e;
 mod spec_cases;
 mod spec_examples;
 mod support;

@@ -11,7 +11,7 @@ use flinkops::ledger::{AppliedSpec, Ledger, Record};
 use flinkops::plan::identity;
 use serde_json::Value;
 
-use crate::flink_support::{Cleanup, Cluster, clusters, wait_state, wait_tasks_running};
+use crate::flink_support::{Cleanup, Cluster, cancel_with_savepoint, clusters, wait_tasks_running};
 use crate::support::{flinkops, scratch};
 
 #[tokio::test]
@@ -173,14 +173,19 @@ async fn scenario(c: &Cluster) {
     );
     assert_eq!(e["restore"]["from"], "new-savepoint");
 
-    // 4. ingest cancelled by hand: drift, and a deploy from its latest state.
-    client.cancel(&ingest_id).await.unwrap();
-    wait_state(&client, &ingest_id, flinkops::flink::JobState::Canceled).await;
+    // 4. ingest cancelled by hand with a savepoint: drift, and a deploy from that savepoint, the
+    // newest snapshot of the spec.
+    let savepoint = cancel_with_savepoint(&client, &ingest_id).await;
+    cleanup.savepoint(&savepoint);
     let (_, plan) = specs.plan(c, &[]);
     let i = job(&plan, &ingest);
-    assert_eq!(i["action"]["type"], "deploy");
+    assert_eq!(i["action"]["type"], "deploy", "{i:#}");
     assert!(i["drift"].as_str().unwrap().contains("cancelled outside flinkops"), "{i:#}");
-    assert_eq!(i["restore"], serde_json::json!({"from": "latest-of", "jobId": ingest_id.to_string()}));
+    assert_eq!(
+        (&i["restore"]["from"], &i["restore"]["path"]),
+        (&"newest".into(), &savepoint.clone().into()),
+        "{i:#}"
+    );
 
     // 5. enrich's spec deleted: an orphan, stopped only with --prune.
     std::fs::remove_file(specs.dir.join("enrich.yaml")).unwrap();

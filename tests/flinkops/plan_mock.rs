@@ -14,6 +14,16 @@ async fn fake_flink(live_jobs: usize) -> MockServer {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"flink-version": "2.3.0"})))
         .mount(&server)
         .await;
+    // The directories a first deployment is checked against: empty, on this machine.
+    let state = scratch("plan-mock-cluster-dirs");
+    Mock::given(method("GET"))
+        .and(path("/jobmanager/config"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"key": "execution.checkpointing.dir", "value": format!("file:{}", state.join("checkpoints").display())},
+            {"key": "execution.checkpointing.savepoint-dir", "value": format!("file:{}", state.join("savepoints").display())},
+        ])))
+        .mount(&server)
+        .await;
     let jobs: Vec<_> = (0..live_jobs)
         .map(|i| {
             json!({"jid": format!("{i:032x}"), "name": format!("other-{i}"), "state": "RUNNING",
@@ -53,9 +63,11 @@ async fn calls_for(specs_n: usize, live_n: usize) -> usize {
 }
 
 #[tokio::test]
-async fn plan_makes_the_same_two_calls_for_3_or_300_jobs() {
-    assert_eq!(calls_for(3, 3).await, 2);
-    assert_eq!(calls_for(300, 300).await, 2);
+async fn plan_makes_the_same_three_calls_for_3_or_300_jobs() {
+    // /config, /jobs/overview, and /jobmanager/config for the directories that may hold the state
+    // of the specs that are not running (here all: first deployments).
+    assert_eq!(calls_for(3, 3).await, 3);
+    assert_eq!(calls_for(300, 300).await, 3);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use flinkops::flink::{JobId, JobState};
 use flinkops::ledger::{AppliedSpec, Record, SavepointReason, SavepointRecord};
 use flinkops::plan::model::ClusterRef;
 use flinkops::plan::{LiveJob, Observed, Options, Plan, identity, plan};
+use flinkops::restore::{Candidate, Evidence};
 use flinkops::spec::{self, Desired, Inputs, Job};
 
 /// The database password `orders-enrich` was last applied with.
@@ -133,7 +134,7 @@ pub fn records(desired: &Desired) -> Vec<Record> {
 /// Plan against the example cluster.
 pub fn plan_of(desired: &Desired, live: Vec<LiveJob>, ledger: Vec<Record>, opts: Options) -> Plan {
     let ledger = ledger.into_iter().map(|r| (r.name.clone(), r)).collect();
-    let mut p = plan(desired, &Observed { jobs: live }, &ledger, &opts);
+    let mut p = plan(desired, &Observed { jobs: live, ..Default::default() }, &ledger, &opts);
     p.cluster =
         Some(ClusterRef { url: "http://flink.example.com:8081".into(), flink_version: "2.1.0".into() });
     p
@@ -246,13 +247,42 @@ pub fn resume() -> Plan {
     let rec = ledger.iter_mut().find(|r| r.name == "orders-ingest").unwrap();
     rec.applied.as_mut().unwrap().state = flinkops::spec::model::JobState::Suspended;
     rec.job_id = Some(stopped.id.clone());
+    let path = "s3://flink/savepoints/savepoint-17f61c-2b5f0e1d3a4c";
     rec.savepoints.push(SavepointRecord {
-        path: "s3://flink/savepoints/savepoint-17f61c-2b5f0e1d3a4c".into(),
-        job_id: Some(stopped.id),
+        path: path.into(),
+        job_id: Some(stopped.id.clone()),
         taken_at: "2026-01-05T09:30:00Z".into(),
         reason: SavepointReason::Suspend,
     });
-    plan_of(&d, live, ledger, plain())
+    // What `plan` gathered: the suspension savepoint, named by Flink and the ledger, and an older
+    // retained checkpoint.
+    let taken_ms = 1_767_605_400_000; // 2026-01-05T09:30:00Z
+    let candidate = |path: &str, origin: &str, taken_ms| Candidate {
+        path: path.into(),
+        origin: origin.into(),
+        taken_ms,
+        checkpoint_id: None,
+        job_id: Some(stopped.id.clone()),
+        problem: None,
+    };
+    let evidence = Evidence {
+        found: vec![
+            candidate(path, &format!("Flink: latest savepoint of {}", stopped.id), taken_ms),
+            candidate("s3://flink/checkpoints/x/chk-41", "retained checkpoint 41", taken_ms - 60_000),
+        ],
+        ran_before: true,
+        ..Default::default()
+    };
+    let ledger = ledger.into_iter().map(|r| (r.name.clone(), r)).collect();
+    let observed = Observed {
+        jobs: live,
+        snapshots: [("orders-ingest".to_string(), evidence)].into(),
+        now_ms: taken_ms + 2 * 3_600_000 + 5 * 60_000,
+    };
+    let mut p = plan(&d, &observed, &ledger, &plain());
+    p.cluster =
+        Some(ClusterRef { url: "http://flink.example.com:8081".into(), flink_version: "2.1.0".into() });
+    p
 }
 
 /// Ingest runs another version and there is no ledger (CI without the state directory).

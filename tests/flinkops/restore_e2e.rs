@@ -1,0 +1,155 @@
+//! Which snapshot a job that is not running starts from, on real Flink: after a session cluster
+//! crashes and comes back empty, the job must come back from its newest retained checkpoint,
+//! not from the older savepoint its last upgrade took (the ledger's last word).
+//!
+//! These scenarios kill and restart a cluster, so each starts its own, of the version under test,
+//! with `scripts/flink-local` on a fixed port (the same URL after the restart, so the same ledger).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use flinkops::flink::{Client, JobId};
+
+use crate::apply_e2e::{Scenario, Spec, spec, text};
+use crate::flink_support::{
+    Cluster, assert_state_continued, before_change, on_every_cluster, reported_snapshot,
+};
+use crate::support::scratch;
+
+on_every_cluster! {
+    after_a_cluster_crash_the_job_comes_back_from_its_newest_checkpoint_not_its_upgrade_savepoint (0) => crash_after_upgrade;
+}
+
+/// Checkpoints every second, kept when the job is cancelled (and, as always, when the cluster
+/// dies under it).
+const RETAINED: &str = "flinkConfiguration:\n  execution.checkpointing.interval: 1s\n  \
+                        execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION\n";
+
+/// A Flink session cluster of this test's own, stopped by PID (through the script) on drop.
+struct OwnCluster {
+    dir: PathBuf,
+    port: u16,
+    version: String,
+}
+
+fn flink_local() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join("flink-local")
+}
+
+impl OwnCluster {
+    fn start(version: &str, dir: PathBuf, port: u16) -> Self {
+        let c = OwnCluster { dir, port, version: version.to_owned() };
+        c.launch();
+        c
+    }
+
+    fn launch(&self) {
+        let out = Command::new(flink_local())
+            .args(["start", &self.version, "--slots", "2", "--port", &self.port.to_string(), "--dir"])
+            .arg(&self.dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "flink-local start failed:\n{}", text(&out.stderr));
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL the JobManager and the TaskManager, as a crash of their machine would: nothing is
+    /// cleaned up, and without high availability the restarted cluster knows no job.
+    fn crash(&self) {
+        for role in ["jobmanager", "taskmanager"] {
+            let pid = std::fs::read_to_string(self.dir.join(format!("{role}.pid"))).unwrap();
+            let pid = pid.trim();
+            assert!(
+                Command::new("kill").args(["-KILL", pid]).status().unwrap().success(),
+                "kill {role} {pid}"
+            );
+            // Gone once /proc no longer has it (it is not our child, so there is nothing to reap).
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while Path::new(&format!("/proc/{pid}")).exists() {
+                assert!(std::time::Instant::now() < deadline, "{role} {pid} survived SIGKILL");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(flink_local()).arg("stop").arg("--dir").arg(&self.dir).output();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Until `job` has completed a checkpoint triggered after `after_ms`.
+async fn wait_checkpoint_after(client: &Client, job: &JobId, after_ms: i64) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let latest = client.checkpoints(job).await.unwrap().latest.completed;
+        if let Some(cp) = latest.filter(|cp| cp.trigger_timestamp > after_ms) {
+            return cp.external_path.expect("a retained checkpoint has a path");
+        }
+        assert!(std::time::Instant::now() < deadline, "{job} completed no checkpoint after {after_ms}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Upgrade through a savepoint, let the new job count on and checkpoint, kill the cluster, start
+/// it again empty: `apply` must redeploy from the new job's last checkpoint. Restoring from the
+/// upgrade savepoint (what the ledger names) would show a counter below the reading taken before
+/// the crash, and the oracle fails.
+async fn crash_after_upgrade(shared: &Cluster) {
+    let root = scratch(&format!("crash-{}", shared.version.replace('.', "")));
+    let flink = OwnCluster::start(&shared.version, root.join("flink"), free_port());
+    let c = Cluster { url: flink.url(), ..shared.clone() };
+    let client = c.client();
+    let s = Scenario::new(&c, "crash");
+    s.write(&Spec { extra_yaml: RETAINED, ..spec("counter") });
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    before_change(&client, &v1).await;
+
+    s.write(&Spec { extra_args: &["--tag", "v2"], extra_yaml: RETAINED, ..spec("counter") });
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v2 = s.live(&client, "counter").await;
+    let upgrade_savepoint = reported_snapshot(&text(&out.stdout)).expect("apply names the upgrade savepoint");
+
+    // Count on well past the savepoint, read the counter, and wait for a checkpoint that holds
+    // at least that reading.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let before = before_change(&client, &v2).await;
+    let read_at = jiff::Timestamp::now().as_millisecond();
+    let checkpoint = wait_checkpoint_after(&client, &v2, read_at).await;
+    eprintln!("v2 = {v2}: counter {} before the crash, checkpoint {checkpoint}", before.count);
+
+    flink.crash();
+    flink.launch();
+    assert!(client.jobs_overview().await.unwrap().jobs.is_empty(), "the restarted cluster knows no job");
+
+    let plan = crate::support::flinkops()
+        .args(["plan", "--flink-url", &c.url, "--state-dir"])
+        .arg(&s.state)
+        .arg(&s.dir)
+        .output()
+        .unwrap();
+    let planned = text(&plan.stdout);
+    assert!(planned.contains("retained checkpoint") && planned.contains(&v2.to_string()), "{planned}");
+
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v3 = s.live(&client, "counter").await;
+    let reported = reported_snapshot(&text(&out.stdout)).expect("apply names the snapshot it restored from");
+    assert!(
+        reported.contains(&format!("/{v2}/chk-")),
+        "restored from {reported}, not a checkpoint of {v2} (the upgrade savepoint was {upgrade_savepoint})"
+    );
+    assert_state_continued(&client, &before, &v3, Some(&reported)).await;
+    s.cleanup(&client).await;
+}
