@@ -144,7 +144,15 @@ impl Context {
     /// Change a job's ledger record and write it at once (atomically).
     pub fn record(&self, name: &str, change: impl FnOnce(&mut Record)) -> Result<(), StepError> {
         let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        let record = records.entry(name.to_string()).or_insert_with(|| Record::new(name));
+        if !records.contains_key(name) {
+            // Not read at plan time: a record that appeared since, or one that could not be read,
+            // is never replaced by a blank one.
+            let found = self.ledger.read(name).map_err(|e| {
+                format!("not overwriting the ledger record: {}", crate::output::error_chain(&e))
+            })?;
+            records.insert(name.to_string(), found.unwrap_or_else(|| Record::new(name)));
+        }
+        let record = records.get_mut(name).expect("inserted above");
         change(record);
         self.ledger.write(record).map_err(|e| format!("cannot write the ledger: {e}"))
     }

@@ -118,8 +118,8 @@ fn make_plan(args: &PlanArgs, desired: &spec::Desired) -> Result<Plan, Error> {
 
 /// Observe the cluster (`/config`, `/jobs/overview`), read the ledger and plan: the one path
 /// `plan` and `apply` share, so that both decide alike. Also returns the ledger records, which
-/// apply goes on to update. An unreadable ledger is ignored with a warning: the job ids alone
-/// still make the plan right, only with fewer details.
+/// apply goes on to update. A spec whose record cannot be read is a conflict (see
+/// `Observed::unreadable_records`); the others are planned as usual.
 pub async fn observe_and_plan(
     client: &Client,
     ledger: &Ledger,
@@ -129,11 +129,16 @@ pub async fn observe_and_plan(
 ) -> Result<(Plan, BTreeMap<String, Record>), crate::flink::Error> {
     let version = client.version().await?;
     let overview = client.jobs_overview().await?;
-    let records = ledger.read_all().unwrap_or_else(|e| {
-        tracing::warn!("ignoring the ledger ({e}); the plan is still right, with fewer details");
-        Default::default()
-    });
+    let (records, unreadable) = match ledger.read_all() {
+        Ok(all) => (all.ok, all.unreadable),
+        // No record can be trusted to be absent: none of the specs is acted on.
+        Err(e) => {
+            let why = crate::output::error_chain(&e);
+            (BTreeMap::new(), desired.jobs.keys().map(|name| (name.clone(), why.clone())).collect())
+        }
+    };
     let mut observed = Observed::from(&overview);
+    observed.unreadable_records = unreadable;
     observed.snapshots = gather_snapshots(client, desired, &observed, &records).await;
     let mut plan = plan::plan(desired, &observed, &records, opts);
     plan.cluster =

@@ -27,6 +27,21 @@ pub enum Error {
         "the ledger file {path} is not valid (delete it to start over: plan still works from the live job ids)"
     )]
     Corrupt { path: PathBuf, source: serde_json::Error },
+    #[error(
+        "the ledger file {path} has format version {version}, newer than this flinkops reads ({}): upgrade flinkops",
+        Record::FORMAT_VERSION
+    )]
+    Newer { path: PathBuf, version: u32 },
+}
+
+/// What [`Ledger::read_all`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Records {
+    /// The records that could be read, by job name.
+    pub ok: BTreeMap<String, Record>,
+    /// Job name → why its record file cannot be read (with the path). flinkops neither acts on
+    /// such a job nor overwrites its record: it may hold the only note of where its state is.
+    pub unreadable: BTreeMap<String, String>,
 }
 
 /// The ledger of one cluster in one state directory.
@@ -56,28 +71,40 @@ impl Ledger {
         let path = self.path(name);
         match std::fs::read(&path) {
             Ok(bytes) => {
-                serde_json::from_slice(&bytes).map(Some).map_err(|source| Error::Corrupt { path, source })
+                let record: Record = serde_json::from_slice(&bytes)
+                    .map_err(|source| Error::Corrupt { path: path.clone(), source })?;
+                if record.format_version > Record::FORMAT_VERSION {
+                    return Err(Error::Newer { path, version: record.format_version });
+                }
+                Ok(Some(record))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(Error::Read { path, source }),
         }
     }
 
-    /// Every record, by job name. A missing directory is an empty ledger.
-    pub fn read_all(&self) -> Result<BTreeMap<String, Record>, Error> {
+    /// Every record, by job name, and every record file that cannot be read, with why. A missing
+    /// directory is an empty ledger; a directory that cannot be listed is an error (no record
+    /// can be trusted to be absent). One bad file never hides the others.
+    pub fn read_all(&self) -> Result<Records, Error> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Records::default()),
             Err(source) => return Err(Error::Read { path: self.dir.clone(), source }),
         };
-        let mut out = BTreeMap::new();
+        let mut out = Records::default();
         for entry in entries {
             let entry = entry.map_err(|source| Error::Read { path: self.dir.clone(), source })?;
             let file = entry.file_name().to_string_lossy().into_owned();
-            if let Some(name) = file.strip_suffix(".json")
-                && let Some(record) = self.read(name)?
-            {
-                out.insert(name.to_string(), record);
+            let Some(name) = file.strip_suffix(".json") else { continue };
+            match self.read(name) {
+                Ok(Some(record)) => {
+                    out.ok.insert(name.to_string(), record);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    out.unreadable.insert(name.to_string(), crate::output::error_chain(&e));
+                }
             }
         }
         Ok(out)
@@ -128,7 +155,7 @@ mod tests {
     fn records_round_trip_and_writes_replace_atomically() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::new(dir.path(), "http://127.0.0.1:8081");
-        assert!(ledger.read_all().unwrap().is_empty());
+        assert!(ledger.read_all().unwrap().ok.is_empty());
         let mut record = Record::new("orders");
         ledger.write(&record).unwrap();
         record.savepoints.push(SavepointRecord {
@@ -139,10 +166,28 @@ mod tests {
         });
         ledger.write(&record).unwrap();
         assert_eq!(ledger.read("orders").unwrap().unwrap(), record);
-        assert_eq!(ledger.read_all().unwrap().len(), 1);
+        assert_eq!(ledger.read_all().unwrap().ok.len(), 1);
         let leftovers: Vec<_> =
             std::fs::read_dir(ledger.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(leftovers, ["orders.json"], "no temporary file is left behind");
+    }
+
+    #[test]
+    fn one_unreadable_record_is_listed_and_the_others_are_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::new(dir.path(), "http://x");
+        ledger.write(&Record::new("good")).unwrap();
+        std::fs::write(
+            ledger.dir().join("newer.json"),
+            r#"{"formatVersion": 99, "name": "newer", "savepoints": []}"#,
+        )
+        .unwrap();
+        std::fs::write(ledger.dir().join("stray.json"), "{not json").unwrap();
+        let all = ledger.read_all().unwrap();
+        assert_eq!(all.ok.keys().collect::<Vec<_>>(), ["good"]);
+        assert_eq!(all.unreadable.keys().collect::<Vec<_>>(), ["newer", "stray"]);
+        assert!(all.unreadable["stray"].contains("stray.json"), "{}", all.unreadable["stray"]);
+        assert!(all.unreadable["newer"].contains("format version 99"), "{}", all.unreadable["newer"]);
     }
 
     #[test]

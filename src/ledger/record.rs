@@ -57,9 +57,12 @@ pub enum Pending {
 }
 
 impl Record {
+    /// The record format this flinkops writes and the newest it reads.
+    pub const FORMAT_VERSION: u32 = 1;
+
     pub fn new(name: &str) -> Self {
         Self {
-            format_version: 1,
+            format_version: Self::FORMAT_VERSION,
             name: name.to_string(),
             applied: None,
             job_id: None,

@@ -17,6 +17,9 @@ pub struct Observed {
     pub snapshots: BTreeMap<String, Evidence>,
     /// When it was observed (epoch ms), for the age of snapshots.
     pub now_ms: i64,
+    /// Specs whose ledger record exists but cannot be read (a stray file, a newer format), with
+    /// why: such a spec is not acted on, since its record may be the only note of its state.
+    pub unreadable_records: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +71,6 @@ impl From<&JobsOverview> for Observed {
             })
             .collect();
         jobs.sort_by(|a, b| a.id.cmp(&b.id));
-        Observed { jobs, snapshots: BTreeMap::new(), now_ms: jiff::Timestamp::now().as_millisecond() }
+        Observed { jobs, now_ms: jiff::Timestamp::now().as_millisecond(), ..Default::default() }
     }
 }

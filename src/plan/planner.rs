@@ -145,6 +145,16 @@ fn plan_job(
     opts: &Options,
     problems: &mut Vec<String>,
 ) -> JobPlan {
+    if let Some(why) = observed.unreadable_records.get(&job.name) {
+        problems.push(format!(
+            "`{}`: its ledger record cannot be read: {why}. flinkops will neither act on this job nor overwrite \
+             the record; fix or move the file, then plan again",
+            job.name
+        ));
+        let mut p = base(job, Action::Conflict, "its ledger record cannot be read");
+        p.live = lives.active.first().map(|l| l.to_ref());
+        return p;
+    }
     match lives.active.as_slice() {
         [] => not_running(job, lives.last_ended, record, unmanaged, observed, opts, problems),
         [live] => running(job, live, record),

@@ -128,6 +128,7 @@ fn the_newest_snapshot_of_any_source_is_the_restore_source_not_the_ledgers_savep
         jobs: vec![stopped],
         snapshots: [("ingest".to_string(), evidence)].into(),
         now_ms: 100_000,
+        ..Default::default()
     };
     let plan = plan(&desired([j]), &observed, &ledger([record]), &Options::default());
     let p = action_of(&plan, "ingest");
@@ -167,6 +168,7 @@ fn an_unusable_newest_snapshot_is_a_conflict_that_lists_what_was_found() {
         jobs: vec![stopped],
         snapshots: [("ingest".to_string(), evidence)].into(),
         now_ms: 10_000,
+        ..Default::default()
     };
     let plan = plan(&desired([j.clone()]), &observed, &ledger([record_of(&j)]), &Options::default());
     assert_eq!(action_of(&plan, "ingest").action, Action::Conflict);
@@ -489,4 +491,23 @@ fn holding_a_job_without_a_change_changes_nothing() {
     let before = plan.clone();
     hold(&mut plan, &d, &std::collections::BTreeMap::from([("ingest".to_string(), "x".to_string())]));
     assert_eq!(plan, before);
+}
+
+#[test]
+fn a_spec_whose_record_cannot_be_read_is_a_conflict_and_the_others_are_planned() {
+    let (a, b) = (job("a"), job("b"));
+    let observed = Observed {
+        jobs: vec![live_of(&a, 1, JobState::Running)],
+        unreadable_records: [("a".to_string(), "the ledger file a.json is not valid".to_string())].into(),
+        ..Default::default()
+    };
+    let plan = plan(&desired([a, b]), &observed, &ledger([]), &Options::default());
+    assert_eq!(action_of(&plan, "a").action, Action::Conflict);
+    assert!(action_of(&plan, "a").live.is_some(), "the running job is shown, and left alone");
+    assert_eq!(action_of(&plan, "b").action, Action::Deploy);
+    assert!(
+        plan.problems.iter().any(|p| p.contains("a.json") && p.contains("overwrite")),
+        "{:?}",
+        plan.problems
+    );
 }

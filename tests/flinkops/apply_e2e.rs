@@ -144,6 +144,8 @@ on_every_cluster! {
     a_last_state_upgrade_restores_from_the_retained_checkpoint (1) => last_state_from_checkpoint;
     a_last_state_upgrade_without_retained_checkpoints_takes_a_savepoint (1) => last_state_falls_back;
     an_unmanaged_job_is_adopted_with_its_state_only_when_asked (1) => adopt;
+    an_adopt_killed_after_its_savepoint_is_finished_from_that_savepoint (1) => adopt_killed_after_savepoint;
+    an_unreadable_ledger_record_stops_only_its_job_and_is_never_overwritten (2) => unreadable_record;
     a_stateless_upgrade_cancels_and_starts_empty_as_the_spec_says (1) => stateless;
     a_rescale_up_and_down_is_healthy_and_keeps_the_state (2) => rescale;
     the_state_oracle_fails_when_a_restore_silently_starts_empty (1) => oracle_catches_an_empty_start;
@@ -525,17 +527,43 @@ async fn last_state_falls_back(c: &Cluster) {
     s.cleanup(&client).await;
 }
 
-async fn adopt(c: &Cluster) {
+/// One record file that cannot be read (here: not JSON) stops flinkops from acting on that job,
+/// never from acting on the others, and is never overwritten: the next apply upgrades the other
+/// job and leaves this one running its old version.
+async fn unreadable_record(c: &Cluster) {
     let client = c.client();
-    let s = Scenario::new(c, "adopt");
-    let name = s.name("counter");
-    // Someone started the job by hand, under the name the spec will have.
+    let s = Scenario::new(c, "ledgerbad");
+    s.write(&spec("a"));
+    s.write(&spec("b"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let (a1, b1) = (s.live(&client, "a").await, s.live(&client, "b").await);
+    let file = flinkops::ledger::Ledger::new(&s.state, &c.url).dir().join(format!("{}.json", s.name("b")));
+    assert!(file.is_file(), "{}", file.display());
+    std::fs::write(&file, "{ written by something else").unwrap();
+
+    s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("a") });
+    s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("b") });
+    let out = s.apply(&[]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains(&format!("{}.json", s.name("b"))),
+        "the error names the file: {stdout}\n{stderr}"
+    );
+    assert_ne!(s.live(&client, "a").await, a1, "the other job was upgraded");
+    assert_eq!(s.live(&client, "b").await, b1, "this one was not touched");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "{ written by something else", "not overwritten");
+    s.cleanup(&client).await;
+}
+
+/// Someone started the job by hand, under the name the spec will have: its id and jar.
+async fn start_by_hand(c: &Cluster, client: &Client, name: &str) -> (JobId, flinkops::flink::JarId) {
     let jar = client.upload_jar(&c.jar).await.unwrap();
     let request = flinkops::flink::RunRequest {
         entry_class: Some("dev.flinkops.testjob.CounterJob".into()),
         program_args: vec![
             "--name".into(),
-            name.clone(),
+            name.into(),
             "--rate".into(),
             "100".into(),
             "--keys".into(),
@@ -545,7 +573,15 @@ async fn adopt(c: &Cluster) {
         ..flinkops::flink::RunRequest::new(1)
     };
     let by_hand = client.run_jar(&jar, &request).await.unwrap();
-    crate::flink_support::wait_tasks_running(&client, &by_hand).await;
+    crate::flink_support::wait_tasks_running(client, &by_hand).await;
+    (by_hand, jar)
+}
+
+async fn adopt(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "adopt");
+    let name = s.name("counter");
+    let (by_hand, jar) = start_by_hand(c, &client, &name).await;
     let before = before_change(&client, &by_hand).await;
 
     s.write(&spec("counter"));
@@ -568,6 +604,28 @@ async fn adopt(c: &Cluster) {
     let managed = s.live(&client, "counter").await;
     assert_eq!(client.job(&by_hand).await.unwrap().state, JobState::Finished, "stopped with a savepoint");
     let adopted_from = stopped_with(&client, &by_hand).await;
+    assert_eq!(reported_snapshot(&text(&out.stdout)).as_deref(), Some(adopted_from.as_str()));
+    assert_state_continued(&client, &before, &managed, Some(&adopted_from)).await;
+    let _ = client.delete_jar(&jar).await;
+    s.cleanup(&client).await;
+}
+
+/// An `--adopt` killed right after the savepoint of the unmanaged job: that savepoint is named
+/// after the unmanaged job's id, not the spec's name tag, and only the ledger knows it is this
+/// spec's state. The next apply must start from it, not empty.
+async fn adopt_killed_after_savepoint(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "adoptkill");
+    let (by_hand, jar) = start_by_hand(c, &client, &s.name("counter")).await;
+    let before = before_change(&client, &by_hand).await;
+    s.write(&spec("counter"));
+    let out = s.apply_with_fault(Some("after-savepoint"), &["--adopt"]);
+    assert_eq!(out.status.code(), None, "killed by a signal: {}", text(&out.stderr));
+    let adopted_from = stopped_with(&client, &by_hand).await;
+
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let managed = s.live(&client, "counter").await;
     assert_eq!(reported_snapshot(&text(&out.stdout)).as_deref(), Some(adopted_from.as_str()));
     assert_state_continued(&client, &before, &managed, Some(&adopted_from)).await;
     let _ = client.delete_jar(&jar).await;

@@ -278,6 +278,7 @@ pub fn resume() -> Plan {
         jobs: live,
         snapshots: [("orders-ingest".to_string(), evidence)].into(),
         now_ms: taken_ms + 2 * 3_600_000 + 5 * 60_000,
+        ..Default::default()
     };
     let mut p = plan(&d, &observed, &ledger, &plain());
     p.cluster =
