@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::steps::describe;
-use super::steps::{Context, RunSpec, SavepointSettings, StepError};
+use super::steps::{Context, RunSpec, SavepointSettings, StartFailure, StepError};
 use crate::flink::JobId;
 use crate::ledger::SavepointReason;
 use crate::plan::{Action, JobPlan, Plan, Restore, WaveKind, identity};
@@ -255,7 +255,20 @@ async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Re
     };
     let started = match ctx.start(&RunSpec::of(job), &jar, from.as_deref(), false).await {
         Ok(id) => id,
-        Err(why) => return rollback(ctx, job, previous.as_ref(), from.as_deref(), None, why).await,
+        Err(StartFailure { why, unknown: Some(id) }) => {
+            let state =
+                from.map_or_else(|| "it was stateless".to_string(), |f| format!("its state is in {f}"));
+            return Ok(Outcome::Failed {
+                reason: format!(
+                    "{why}. The outcome is unknown: Flink may still start {id}, so flinkops does not roll back \
+                     (two jobs would run from the same state). The job is STOPPED unless {id} appears; {state}. \
+                     The next apply sees which it is and converges."
+                ),
+            });
+        }
+        Err(failure) => {
+            return rollback(ctx, job, previous.as_ref(), from.as_deref(), None, failure.why).await;
+        }
     };
     if let Err(why) = ctx.health(job, &started).await {
         return rollback(ctx, job, previous.as_ref(), from.as_deref(), Some(&started), why).await;
@@ -276,12 +289,21 @@ async fn rollback(
     why: StepError,
 ) -> Result<Outcome, StepError> {
     ctx.progress.warn(&job.name, &format!("the new version failed: {why}"));
-    if let Some(id) = failed
-        && ctx.is_active(id).await
-    {
-        ctx.cancel(&job.name, id)
-            .await
-            .map_err(|e| format!("{why}; cancelling the failed new version failed too: {e}"))?;
+    if let Some(id) = failed {
+        // The failed version must be confirmed ended before anything starts in its place: two
+        // jobs from one snapshot would write the same sinks.
+        match ctx.is_active(id).await {
+            Some(false) => {}
+            Some(true) => ctx.cancel(&job.name, id).await.map_err(|e| {
+                format!("{why}; cancelling the failed new version failed too, so nothing was started in its place: {e}")
+            })?,
+            None => {
+                return Err(format!(
+                    "{why}; Flink cannot be asked whether the new version {id} still runs, so flinkops does not roll \
+                     back (two jobs would run from the same state); the next apply sees which it is"
+                ));
+            }
+        }
     }
     // Whatever the failed version checkpointed is never a restore source: the next start, rolled
     // back or not, comes from the state the upgrade began with.

@@ -10,7 +10,8 @@ use super::health::{self, Gate};
 use super::jars;
 use super::progress::Progress;
 use crate::flink::{
-    Client, Error as FlinkError, JarId, JobId, JobState, RestoreMode, RunRequest, SavepointFormat, TriggerId,
+    Client, Error as FlinkError, JarId, JobId, RestoreMode, RunRequest, SavepointFormat, SavepointStatus,
+    TriggerId,
 };
 use crate::ledger::{AppliedSpec, Ledger, Pending, Record, SavepointReason, SavepointRecord, Stored};
 use crate::plan::identity;
@@ -193,7 +194,21 @@ impl Context {
         settings: &SavepointSettings,
         reason: SavepointReason,
     ) -> Result<String, StepError> {
-        let trigger = TriggerId::random();
+        // A run killed during this same stop left its trigger id: asking again under it cannot
+        // start a second savepoint, and finds the first one's result.
+        // A failed or forgotten one is not reused: its cached failure would be answered again.
+        let trigger = match self.current_record(name).and_then(|r| r.pending) {
+            Some(Pending::Stopping { job_id, trigger_id, .. })
+                if job_id == *live
+                    && matches!(
+                        self.client.savepoint_status(live, &trigger_id).await,
+                        Ok(SavepointStatus::InProgress | SavepointStatus::Completed { .. })
+                    ) =>
+            {
+                trigger_id
+            }
+            _ => TriggerId::random(),
+        };
         self.record(name, |r| {
             r.pending = Some(Pending::Stopping {
                 job_id: live.clone(),
@@ -206,6 +221,7 @@ impl Context {
         c.stop_with_savepoint(live, settings.directory.as_deref(), settings.format, settings.drain, &trigger)
             .await
             .map_err(|e| format!("stop with savepoint failed, the job keeps running: {}", describe(&e)))?;
+        fault_point("after-stop-request");
         let started = Instant::now();
         let _spinner = self.progress.waiting(name, "waiting for the savepoint");
         let location = c
@@ -334,7 +350,7 @@ impl Context {
         jar: &JarId,
         from: Option<&str>,
         rollback: bool,
-    ) -> Result<JobId, StepError> {
+    ) -> Result<JobId, StartFailure> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -346,7 +362,8 @@ impl Context {
                     started_at: now(),
                     rollback,
                 })
-            })?;
+            })
+            .map_err(|why| StartFailure { why, unknown: None })?;
             let what = if rollback { "the previous version" } else { "the new version" };
             let source = from.map_or_else(|| "empty".to_string(), |f| format!("from {f}"));
             self.progress.step(&spec.name, &format!("starting {what} as {id}, {source}"));
@@ -364,14 +381,28 @@ impl Context {
                 Ok(started) => return Ok(started),
                 // The random part collided with an id this cluster saw before: draw again.
                 Err(FlinkError::DuplicateJobId { .. }) if attempt < 3 => continue,
-                // The outcome is unknown: look before deciding (never submit blindly twice).
+                // The outcome is unknown (a timeout, a lost answer): the job may still land, from
+                // a slow main() or a loaded JobManager. Look for it for a while, and never submit
+                // again while the outcome is unknown.
                 Err(e @ FlinkError::Ambiguous { .. }) => {
-                    return match self.client.jobs_overview().await {
-                        Ok(o) if o.jobs.iter().any(|j| j.jid == id) => Ok(id),
-                        _ => Err(format!("starting the job failed: {}", describe(&e))),
+                    return match self.appears(&id, AMBIGUOUS_LOOK).await {
+                        true => Ok(id),
+                        false => Err(StartFailure {
+                            why: format!(
+                                "starting the job had no clear answer ({}), and {id} did not appear within {}s",
+                                describe(&e),
+                                AMBIGUOUS_LOOK.as_secs()
+                            ),
+                            unknown: Some(id),
+                        }),
                     };
                 }
-                Err(e) => return Err(format!("starting the job failed: {}", describe(&e))),
+                Err(e) => {
+                    return Err(StartFailure {
+                        why: format!("starting the job failed: {}", describe(&e)),
+                        unknown: None,
+                    });
+                }
             }
         }
     }
@@ -444,9 +475,55 @@ impl Context {
         removed
     }
 
-    /// Whether a job is still active (used after an ambiguous step).
-    pub async fn is_active(&self, id: &JobId) -> bool {
-        matches!(self.client.job(id).await, Ok(d) if !d.state.is_terminal() && d.state != JobState::Unknown)
+    /// Whether a job is still active: `Some(false)` when it has ended or Flink does not know it,
+    /// `None` when Flink cannot be asked (then nothing may be started in its place).
+    pub async fn is_active(&self, id: &JobId) -> Option<bool> {
+        match self.client.job(id).await {
+            Ok(d) => Some(!d.state.is_terminal()),
+            Err(FlinkError::NotFound { .. }) => Some(false),
+            Err(_) => None,
+        }
+    }
+
+    /// Whether `id` shows up in the cluster's job list within `within`.
+    async fn appears(&self, id: &JobId, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(o) = self.client.jobs_overview().await
+                && o.jobs.iter().any(|j| j.jid == *id)
+            {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(self.poll.min(Duration::from_secs(1))).await;
+        }
+    }
+}
+
+/// How long a start with no clear answer is looked for before its outcome is called unknown
+/// (short in unit tests).
+const AMBIGUOUS_LOOK: Duration = Duration::from_secs(if cfg!(test) { 1 } else { 30 });
+
+/// Why a job was not started.
+#[derive(Debug, Clone)]
+pub struct StartFailure {
+    pub why: String,
+    /// The job id submitted when the outcome is unknown: Flink may still run it, so nothing may
+    /// be started in its place (no rollback) until a later run sees what happened.
+    pub unknown: Option<JobId>,
+}
+
+impl std::fmt::Display for StartFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+impl From<StartFailure> for StepError {
+    fn from(f: StartFailure) -> Self {
+        f.why
     }
 }
 
@@ -515,6 +592,80 @@ mod tests {
 
     fn jar(n: u8) -> JarId {
         JarId::new(format!("uuid{n}_flinkops-{n:016x}.jar"))
+    }
+
+    /// A run whose answer is lost: the job id flinkops chose is looked for, and the run is never
+    /// posted twice, whether the job shows up (started) or not (outcome unknown, no rollback).
+    #[tokio::test]
+    async fn a_start_without_an_answer_is_looked_for_and_never_submitted_twice() {
+        use std::sync::{Arc, Mutex as StdMutex};
+        use wiremock::matchers::{path, path_regex};
+        use wiremock::{Request, Respond};
+
+        #[derive(Clone, Default)]
+        struct Submitted(Arc<StdMutex<Option<String>>>, bool);
+        impl Respond for Submitted {
+            fn respond(&self, req: &Request) -> ResponseTemplate {
+                let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+                *self.0.lock().unwrap() = body["jobId"].as_str().map(str::to_owned);
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"jobid": body["jobId"]}))
+                    .set_delay(Duration::from_secs(3))
+            }
+        }
+        struct Overview(Submitted);
+        impl Respond for Overview {
+            fn respond(&self, _: &Request) -> ResponseTemplate {
+                let lands = self.0.1;
+                let jobs: Vec<serde_json::Value> = (self.0.0.lock().unwrap().clone())
+                    .filter(|_| lands)
+                    .map(|id| {
+                        serde_json::json!({"jid": id, "name": "a", "state": "RUNNING", "start-time": 1,
+                            "end-time": -1, "duration": 1, "last-modification": 1, "tasks": {"total": 1, "running": 1}})
+                    })
+                    .into_iter()
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({ "jobs": jobs }))
+            }
+        }
+
+        for lands in [true, false] {
+            let server = MockServer::start().await;
+            Mock::given(method("GET"))
+                .and(path("/config"))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_json(serde_json::json!({"flink-version": "2.3.0"})),
+                )
+                .mount(&server)
+                .await;
+            let submitted = Submitted(Default::default(), lands);
+            Mock::given(method("POST"))
+                .and(path_regex("^/jars/.*/run$"))
+                .respond_with(submitted.clone())
+                .expect(1)
+                .mount(&server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path("/jobs/overview"))
+                .respond_with(Overview(submitted.clone()))
+                .mount(&server)
+                .await;
+            let state = tempfile::tempdir().unwrap();
+            let mut ctx = context(&server, state.path());
+            let mut config = ClientConfig::new(server.uri());
+            config.request_timeout = Duration::from_millis(300);
+            ctx.client = Client::new(config).unwrap();
+            let started = ctx.start(&RunSpec::of(&job("a")), &jar(1), Some("file:/sp/1"), false).await;
+            let chosen: JobId =
+                submitted.0.lock().unwrap().clone().unwrap_or_else(|| panic!("{started:?}")).parse().unwrap();
+            match started {
+                Ok(id) => assert!(lands && id == chosen, "{id}"),
+                Err(f) => assert!(!lands && f.unknown.as_ref() == Some(&chosen), "{f:?}"),
+            }
+            // The write-ahead record names the job that may be running.
+            let pending = ctx.current_record("a").unwrap().pending;
+            assert!(matches!(pending, Some(Pending::Starting { job_id, .. }) if job_id == chosen));
+        }
     }
 
     #[tokio::test]

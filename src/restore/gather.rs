@@ -2,8 +2,8 @@
 //! lists), the ledger, the savepoint directory and the checkpoint directory.
 
 use super::{Candidate, Discarded, Evidence, disk};
-use crate::flink::{Client, ClusterDirs, CompletedCheckpoint, Error as FlinkError, JobId};
-use crate::ledger::Record;
+use crate::flink::{Client, ClusterDirs, CompletedCheckpoint, Error as FlinkError, JobId, SavepointStatus};
+use crate::ledger::{Pending, Record};
 use crate::plan::identity;
 use crate::spec::Job;
 
@@ -23,7 +23,17 @@ pub async fn gather(
     let tag = identity::name_tag(&job.name);
     let rejected: &[JobId] = record.map_or(&[], |r| r.rejected.as_slice());
     let mut e = Evidence::default();
-    let ended = listed.iter().filter(|(id, ended)| *ended && !rejected.contains(id));
+    if let Some(pending) = record.and_then(|r| r.pending.as_ref()) {
+        interrupted(client, pending, &mut e).await;
+    }
+    // The job a killed run was stopping may not carry this spec's tag (an `--adopt` stops the
+    // unmanaged job): ask Flink about it too.
+    let stopping = record.and_then(|r| match &r.pending {
+        Some(Pending::Stopping { job_id, .. } | Pending::Cancelling { job_id, .. }) => Some(job_id.clone()),
+        _ => None,
+    });
+    let extra = stopping.filter(|id| !listed.iter().any(|(l, _)| l == id)).map(|id| (id, true));
+    let ended = listed.iter().chain(extra.iter()).filter(|(id, ended)| *ended && !rejected.contains(id));
     for (id, _) in ended {
         match client.checkpoints(id).await {
             Ok(cp) => {
@@ -80,8 +90,35 @@ pub async fn gather(
     e.forgotten = last.filter(|id| !listed.iter().any(|(l, _)| l == id));
     e.ran_before = !listed.is_empty()
         || !e.found.is_empty()
-        || record.is_some_and(|r| r.job_id.is_some() || !r.savepoints.is_empty());
+        || record.is_some_and(|r| r.job_id.is_some() || !r.savepoints.is_empty() || r.pending.is_some());
     e
+}
+
+/// What a run killed in the middle of a stop left: the savepoint its trigger id produced, if
+/// Flink still remembers the request (it may have completed after the kill).
+async fn interrupted(client: &Client, pending: &Pending, e: &mut Evidence) {
+    let Pending::Stopping { job_id, trigger_id, started_at } = pending else { return };
+    // Taken after the stop was asked for: the lower bound where `_metadata` cannot be seen.
+    let asked_ms = started_at.parse::<jiff::Timestamp>().map_or(0, |t| t.as_millisecond());
+    match client.savepoint_status(job_id, trigger_id).await {
+        Ok(SavepointStatus::Completed { location }) => e.add(Candidate {
+            taken_ms: disk::metadata_time(&location).unwrap_or(asked_ms),
+            problem: disk::problem(&location),
+            path: location,
+            origin: format!("the savepoint of {job_id} an interrupted run asked for"),
+            checkpoint_id: None,
+            job_id: Some(job_id.clone()),
+        }),
+        Ok(SavepointStatus::InProgress) => {
+            e.unread
+                .push(format!("the savepoint of {job_id} an interrupted run asked for is still in progress"));
+        }
+        // Failed: the job kept running, nothing new. Forgotten (expired, or a restarted
+        // cluster): the other sources still name what it wrote.
+        Ok(SavepointStatus::Failed { .. })
+        | Err(FlinkError::NotFound { .. } | FlinkError::SavepointExpired { .. }) => {}
+        Err(err) => e.unread.push(format!("the savepoint of {job_id} an interrupted run asked for: {err}")),
+    }
 }
 
 fn add_flink(e: &mut Evidence, c: &CompletedCheckpoint, origin: String, id: &JobId) {

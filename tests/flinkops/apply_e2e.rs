@@ -145,6 +145,7 @@ on_every_cluster! {
     a_last_state_upgrade_without_retained_checkpoints_takes_a_savepoint (1) => last_state_falls_back;
     an_unmanaged_job_is_adopted_with_its_state_only_when_asked (1) => adopt;
     an_adopt_killed_after_its_savepoint_is_finished_from_that_savepoint (1) => adopt_killed_after_savepoint;
+    an_adopt_killed_during_its_stop_is_finished_from_the_savepoint_flink_took (1) => adopt_killed_after_stop_request;
     an_unreadable_ledger_record_stops_only_its_job_and_is_never_overwritten (2) => unreadable_record;
     a_stateless_upgrade_cancels_and_starts_empty_as_the_spec_says (1) => stateless;
     a_rescale_up_and_down_is_healthy_and_keeps_the_state (2) => rescale;
@@ -614,12 +615,22 @@ async fn adopt(c: &Cluster) {
 /// after the unmanaged job's id, not the spec's name tag, and only the ledger knows it is this
 /// spec's state. The next apply must start from it, not empty.
 async fn adopt_killed_after_savepoint(c: &Cluster) {
+    adopt_killed_at(c, "after-savepoint").await;
+}
+
+/// The same, killed right after Flink accepted the stop: the ledger holds only the write-ahead
+/// record of the stop (its trigger id), and the next run must ask Flink what it produced.
+async fn adopt_killed_after_stop_request(c: &Cluster) {
+    adopt_killed_at(c, "after-stop-request").await;
+}
+
+async fn adopt_killed_at(c: &Cluster, fault: &str) {
     let client = c.client();
     let s = Scenario::new(c, "adoptkill");
     let (by_hand, jar) = start_by_hand(c, &client, &s.name("counter")).await;
     let before = before_change(&client, &by_hand).await;
     s.write(&spec("counter"));
-    let out = s.apply_with_fault(Some("after-savepoint"), &["--adopt"]);
+    let out = s.apply_with_fault(Some(fault), &["--adopt"]);
     assert_eq!(out.status.code(), None, "killed by a signal: {}", text(&out.stderr));
     let adopted_from = stopped_with(&client, &by_hand).await;
 
