@@ -124,6 +124,7 @@ async fn run_one(ctx: &Context, p: &JobPlan, job: Option<&Job>) -> JobResult {
         (Action::Deploy | Action::Resume, Some(job)) => deploy(ctx, p, job).await,
         (Action::Upgrade { mode }, Some(job)) => upgrade(ctx, p, job, mode).await,
         (Action::Adopt, Some(job)) => adopt(ctx, p, job).await,
+        (Action::Confirm, Some(job)) => confirm(ctx, p, job).await,
         (Action::Suspend, Some(job)) => suspend(ctx, p, job).await,
         (Action::Stop, _) => prune(ctx, p).await,
         _ => Err(format!("nothing to do for action {:?}", p.action)),
@@ -365,6 +366,25 @@ async fn adopt(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepErr
     Ok(Outcome::Done { detail: format!("adopted as {id}, from {from}") })
 }
 
+/// Finish what an interrupted upgrade left: its new version runs but never passed the health
+/// gate, and the ledger still names the previous version (the rollback target). Healthy: record
+/// it. Not: roll back to the previous version from the snapshot the new one started from.
+async fn confirm(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
+    let id = live_id(p)?;
+    let previous = ctx.current_record(&job.name);
+    let from = match previous.as_ref().and_then(|r| r.pending.clone()) {
+        Some(crate::ledger::Pending::Starting { from, .. }) => from,
+        _ => None,
+    };
+    ctx.progress.step(&job.name, &format!("an interrupted run started {id}: finishing its health gate"));
+    if let Err(why) = ctx.health(job, &id).await {
+        return rollback(ctx, job, previous.as_ref(), from.as_deref(), Some(&id), why).await;
+    }
+    let jar = ctx.upload(job).await?; // the upload it was started from, found by its content
+    ctx.applied(job, &id, Some(&jar))?;
+    Ok(Outcome::Done { detail: format!("confirmed {id} healthy and recorded it") })
+}
+
 /// Stop with a savepoint and keep it stopped; the savepoint is where a resume starts.
 async fn suspend(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
     let old = live_id(p)?;
@@ -389,7 +409,7 @@ pub fn summary(results: &[JobResult]) -> String {
     let count = |f: &dyn Fn(&JobResult) -> bool| results.iter().filter(|r| f(r)).count();
     let done = |pred: &dyn Fn(Action) -> bool| count(&|r| r.outcome.is_ok() && pred(r.action));
     let deployed = done(&|a| matches!(a, Action::Deploy | Action::Resume | Action::Adopt));
-    let upgraded = done(&|a| matches!(a, Action::Upgrade { .. }));
+    let upgraded = done(&|a| matches!(a, Action::Upgrade { .. } | Action::Confirm));
     let stopped = done(&|a| matches!(a, Action::Suspend | Action::Stop));
     let updated = done(&|a| a == Action::UpdateSettings);
     let rolled = count(&|r| matches!(r.outcome, Outcome::RolledBack { .. }));

@@ -378,7 +378,10 @@ impl Context {
                 restore_mode: RestoreMode::NoClaim,
             };
             match self.client.run_jar(jar, &request).await {
-                Ok(started) => return Ok(started),
+                Ok(started) => {
+                    fault_point("after-start");
+                    return Ok(started);
+                }
                 // The random part collided with an id this cluster saw before: draw again.
                 Err(FlinkError::DuplicateJobId { .. }) if attempt < 3 => continue,
                 // The outcome is unknown (a timeout, a lost answer): the job may still land, from

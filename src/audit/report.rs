@@ -299,6 +299,12 @@ fn verdict(
         Action::None => unhealthy.unwrap_or_else(|| (Status::InSync, ok("runs the spec"))),
         Action::UpdateSettings => (Status::SettingsChanged, warn(settings_changed(p))),
         Action::Upgrade { .. } => (Status::Drifted, warn(another_version(p))),
+        Action::Confirm => (
+            Status::Drifted,
+            warn(
+                "runs a new version whose health gate an interrupted run did not finish: `flinkops apply` finishes it",
+            ),
+        ),
         Action::Suspend => (
             Status::Drifted,
             warn("runs, but the spec says suspended: `flinkops apply` stops it with a savepoint"),

@@ -138,6 +138,9 @@ pub enum Action {
     Stop,
     /// Savepoint an unmanaged job and redeploy it under management (`--adopt`).
     Adopt,
+    /// The live job is a new version an interrupted run started (its write-ahead record says so)
+    /// without finishing the health gate: finish it, then record the version or roll back.
+    Confirm,
     /// Apply cannot act: see `problems`.
     Conflict,
     /// A managed job whose spec is gone, left running because `--prune` was not given.
@@ -157,7 +160,10 @@ impl Action {
 
     /// Whether the action starts a job.
     pub fn starts_a_job(self) -> bool {
-        matches!(self, Action::Deploy | Action::Resume | Action::Upgrade { .. } | Action::Adopt)
+        matches!(
+            self,
+            Action::Deploy | Action::Resume | Action::Upgrade { .. } | Action::Adopt | Action::Confirm
+        )
     }
 }
 
@@ -271,7 +277,7 @@ impl Plan {
         for j in &self.jobs {
             match j.action {
                 Action::Deploy | Action::Resume | Action::Adopt => s.deploy += 1,
-                Action::Upgrade { .. } => s.upgrade += 1,
+                Action::Upgrade { .. } | Action::Confirm => s.upgrade += 1,
                 Action::UpdateSettings => s.settings += 1,
                 Action::Suspend | Action::Stop => s.stop += 1,
                 Action::None | Action::Conflict | Action::Orphan => {}

@@ -11,7 +11,7 @@ use super::identity;
 use super::model::*;
 use super::observed::{LiveJob, Observed};
 use crate::flink::JobState;
-use crate::ledger::Record;
+use crate::ledger::{Pending, Record};
 use crate::restore::{self, Decision};
 use crate::spec::model::{JobState as SpecState, RestoreFrom, UpgradeMode};
 use crate::spec::{Desired, Job};
@@ -190,6 +190,17 @@ fn running(job: &Job, live: &LiveJob, record: Option<&Record>) -> JobPlan {
         );
         p.changes = changes.into_iter().filter(|c| c.field != "state").collect();
         p
+    } else if managed.runs(&job.fingerprint)
+        && let Some(Pending::Starting { job_id, rollback: false, .. }) =
+            record.and_then(|r| r.pending.as_ref())
+        && *job_id == live.id
+    {
+        base(
+            job,
+            Action::Confirm,
+            "an interrupted run started this version and did not finish its health gate: finish it, then record \
+             the version or roll back",
+        )
     } else if managed.runs(&job.fingerprint) {
         let settings: Vec<FieldChange> = changes.into_iter().filter(|c| !c.forces_redeploy).collect();
         if settings.is_empty() {

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 
 use super::fixtures::*;
 use super::*;
-use crate::flink::JobState;
+use crate::flink::{JobId, JobState};
 use crate::ledger::{SavepointReason, SavepointRecord};
 use crate::spec::model::UpgradeMode;
 
@@ -510,4 +510,29 @@ fn a_spec_whose_record_cannot_be_read_is_a_conflict_and_the_others_are_planned()
         "{:?}",
         plan.problems
     );
+}
+
+#[test]
+fn a_new_version_an_interrupted_run_started_is_confirmed_not_taken_as_running() {
+    let j = job("ingest");
+    let live = live_of(&j, 1, JobState::Running);
+    let mut record = record_of(&j);
+    record.pending = Some(crate::ledger::Pending::Starting {
+        job_id: live.id.clone(),
+        from: Some("file:/sp/1".into()),
+        started_at: "2026-01-01T00:00:00Z".into(),
+        rollback: false,
+    });
+    let plan = run(&desired([j.clone()]), vec![live.clone()], &ledger([record.clone()]));
+    assert_eq!(action_of(&plan, "ingest").action, Action::Confirm);
+    // Another job id in the record (a start that never landed), or a rollback in flight: not this.
+    let mut other = record.clone();
+    other.pending = Some(crate::ledger::Pending::Starting {
+        job_id: JobId::random(),
+        from: None,
+        started_at: "2026-01-01T00:00:00Z".into(),
+        rollback: false,
+    });
+    let plan = run(&desired([j]), vec![live], &ledger([other]));
+    assert_eq!(action_of(&plan, "ingest").action, Action::None);
 }

@@ -55,6 +55,7 @@ pub enum Entry {
     Suspend,
     Stop,
     Adopt,
+    Confirm,
     Conflict,
     Blocked,
 }
@@ -73,6 +74,7 @@ impl Entry {
             Action::Suspend => Entry::Suspend,
             Action::Stop => Entry::Stop,
             Action::Adopt => Entry::Adopt,
+            Action::Confirm => Entry::Confirm,
             Action::Conflict => Entry::Conflict,
         })
     }
@@ -80,7 +82,7 @@ impl Entry {
     pub fn mark(self) -> Mark {
         match self {
             Entry::Deploy | Entry::Resume => Mark::Start,
-            Entry::Upgrade => Mark::Replace,
+            Entry::Upgrade | Entry::Confirm => Mark::Replace,
             Entry::Settings => Mark::Settings,
             Entry::Suspend | Entry::Stop => Mark::Stop,
             Entry::Adopt => Mark::Adopt,
@@ -97,6 +99,7 @@ impl Entry {
             Entry::Suspend => "suspend (stop with a savepoint, keep it stopped)",
             Entry::Stop => "stop with a savepoint (its spec is gone, --prune)",
             Entry::Adopt => "adopt (savepoint an unmanaged job, redeploy it under management)",
+            Entry::Confirm => "confirm (finish the health gate of a version an interrupted run started)",
             Entry::Conflict => "cannot act (see Errors)",
             Entry::Blocked => "blocked (waits for a job that will not become healthy)",
         }
@@ -202,6 +205,7 @@ fn passive(action: Action) -> String {
         Action::Suspend => "be suspended".into(),
         Action::Stop => "be stopped (its spec is gone)".into(),
         Action::Adopt => "be adopted".into(),
+        Action::Confirm => "have its interrupted upgrade finished".into(),
         Action::Conflict => "not be acted on".into(),
         Action::Orphan => "be left running (its spec is gone)".into(),
     }
@@ -227,6 +231,7 @@ pub fn action_word(job: &JobPlan) -> String {
         Action::Suspend => "suspend".into(),
         Action::Stop => "stop (prune)".into(),
         Action::Adopt => "adopt".into(),
+        Action::Confirm => "confirm".into(),
         Action::Conflict => "cannot act".into(),
         Action::Orphan => "none (orphan)".into(),
     };

@@ -147,6 +147,7 @@ on_every_cluster! {
     an_adopt_killed_after_its_savepoint_is_finished_from_that_savepoint (1) => adopt_killed_after_savepoint;
     an_adopt_killed_during_its_stop_is_finished_from_the_savepoint_flink_took (1) => adopt_killed_after_stop_request;
     an_unreadable_ledger_record_stops_only_its_job_and_is_never_overwritten (2) => unreadable_record;
+    killed_before_the_health_gate_the_next_apply_finishes_it_and_rolls_back (1) => killed_before_the_health_gate;
     a_stateless_upgrade_cancels_and_starts_empty_as_the_spec_says (1) => stateless;
     a_rescale_up_and_down_is_healthy_and_keeps_the_state (2) => rescale;
     the_state_oracle_fails_when_a_restore_silently_starts_empty (1) => oracle_catches_an_empty_start;
@@ -419,6 +420,38 @@ async fn rollback_on_crash(c: &Cluster) {
     assert!(stdout.contains("ROLLED BACK") && stdout.contains("not healthy"), "{stdout}");
     let back = s.live(&client, "counter").await;
     assert_ne!(back, v1);
+    assert_state_continued(&client, &before, &back, Some(&stopped_with(&client, &v1).await)).await;
+    s.cleanup(&client).await;
+}
+
+/// Killed right after the new version was submitted, before its health gate: the ledger still
+/// names the previous version. The next run finishes the gate — and since this new version
+/// crashes, rolls back to the previous one from the same savepoint. Left alone (the old
+/// behaviour: the live job "runs the spec"), the crashing version would stay.
+async fn killed_before_the_health_gate(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "killgate");
+    s.write(&spec("counter"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    let before = before_change(&client, &v1).await;
+
+    s.write(&Spec {
+        extra_args: &["--fail-after-seconds", "1"],
+        health: "{ stableFor: 5s, timeout: 20s }",
+        ..spec("counter")
+    });
+    let out = s.apply_with_fault(Some("after-start"), &[]);
+    assert_eq!(out.status.code(), None, "killed by a signal: {}", text(&out.stderr));
+    let v2 = s.live(&client, "counter").await;
+    assert_ne!(v2, v1, "the new version was submitted");
+
+    let out = s.apply(&[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("confirm") && stdout.contains("ROLLED BACK"), "{stdout}");
+    let back = s.live(&client, "counter").await;
+    assert!(back != v1 && back != v2, "the previous version runs again as a new job");
     assert_state_continued(&client, &before, &back, Some(&stopped_with(&client, &v1).await)).await;
     s.cleanup(&client).await;
 }
