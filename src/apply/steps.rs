@@ -224,10 +224,15 @@ impl Context {
         fault_point("after-stop-request");
         let started = Instant::now();
         let _spinner = self.progress.waiting(name, "waiting for the savepoint");
-        let location = c
-            .wait_for_savepoint(live, &trigger, settings.timeout, self.poll, |_| {})
-            .await
-            .map_err(|e| format!("the savepoint failed, the job keeps running: {}", describe(&e)))?;
+        let location = match c.wait_for_savepoint(live, &trigger, settings.timeout, self.poll, |_| {}).await {
+            Ok(location) => location,
+            // Flink said it failed: a failed stop leaves the job running.
+            Err(e @ FlinkError::SavepointFailed { .. }) => {
+                return Err(format!("the savepoint failed, the job keeps running: {}", describe(&e)));
+            }
+            // No answer in time, or none at all: say only what the job itself shows.
+            Err(e) => return Err(self.stop_outcome_unknown(live, &e).await),
+        };
         self.record(name, |r| {
             r.savepoints.push(SavepointRecord {
                 path: location.clone(),
@@ -243,6 +248,20 @@ impl Context {
         // not start while the old one may still be writing to the same sinks.
         self.wait_ended(live, Duration::from_secs(120)).await?;
         Ok(location)
+    }
+
+    /// Why a stop's result is unknown, with what the job shows now (checked, not assumed).
+    async fn stop_outcome_unknown(&self, live: &JobId, e: &FlinkError) -> String {
+        let seen = match self.client.job(live).await {
+            Ok(d) if d.state.is_terminal() => format!(
+                "{live} has ended ({}): the job is STOPPED, and the next run restores it from the savepoint Flink \
+                 took (it asks Flink for this stop's result)",
+                d.state
+            ),
+            Ok(d) => format!("{live} is still {} (checked); the next run tries again", d.state),
+            Err(_) => format!("Flink cannot be asked whether {live} still runs"),
+        };
+        format!("the stop's outcome is unknown ({}); {seen}", describe(e))
     }
 
     /// For `upgradeMode: last-state`: cancel the job and return its latest retained checkpoint.
@@ -668,6 +687,51 @@ mod tests {
             // The write-ahead record names the job that may be running.
             let pending = ctx.current_record("a").unwrap().pending;
             assert!(matches!(pending, Some(Pending::Starting { job_id, .. }) if job_id == chosen));
+        }
+    }
+
+    /// A stop whose savepoint does not complete in time: the message says the outcome is unknown
+    /// and what the job shows when asked, never "the job keeps running" unchecked.
+    #[tokio::test]
+    async fn a_stop_that_times_out_is_an_unknown_outcome_with_the_jobs_checked_state() {
+        use wiremock::matchers::{path, path_regex};
+        for (state, says) in [("RUNNING", "still RUNNING (checked)"), ("FINISHED", "the job is STOPPED")] {
+            let server = MockServer::start().await;
+            let live = JobId::random();
+            let ok = |body: serde_json::Value| ResponseTemplate::new(200).set_body_json(body);
+            Mock::given(method("GET"))
+                .and(path("/config"))
+                .respond_with(ok(serde_json::json!({"flink-version": "2.3.0"})))
+                .mount(&server)
+                .await;
+            Mock::given(method("POST"))
+                .and(path_regex("/stop$"))
+                .respond_with(ok(serde_json::json!({"request-id": TriggerId::random().to_string()})))
+                .mount(&server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path_regex("/savepoints/"))
+                .respond_with(ok(serde_json::json!({"status": {"id": "IN_PROGRESS"}})))
+                .mount(&server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path(format!("/jobs/{live}")))
+                .respond_with(ok(serde_json::json!({"jid": live.to_string(), "name": "a", "state": state,
+                    "start-time": 1})))
+                .mount(&server)
+                .await;
+            let state_dir = tempfile::tempdir().unwrap();
+            let ctx = context(&server, state_dir.path());
+            let settings = SavepointSettings {
+                directory: None,
+                format: SavepointFormat::Canonical,
+                drain: false,
+                timeout: Duration::from_millis(200),
+            };
+            let err =
+                ctx.stop_with_savepoint("a", &live, &settings, SavepointReason::Upgrade).await.unwrap_err();
+            assert!(err.contains("outcome is unknown") && err.contains(says), "{err}");
+            assert!(!err.contains("keeps running"), "{err}");
         }
     }
 

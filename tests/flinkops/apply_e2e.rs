@@ -143,6 +143,7 @@ on_every_cluster! {
     a_saved_plan_is_applied_exactly_and_refused_once_stale (1) => saved_plan;
     a_last_state_upgrade_restores_from_the_retained_checkpoint (1) => last_state_from_checkpoint;
     a_last_state_upgrade_without_retained_checkpoints_takes_a_savepoint (1) => last_state_falls_back;
+    a_last_state_upgrade_restores_from_the_checkpoint_on_disk_past_stale_statistics (1) => last_state_past_stale_statistics;
     an_unmanaged_job_is_adopted_with_its_state_only_when_asked (1) => adopt;
     an_adopt_killed_after_its_savepoint_is_finished_from_that_savepoint (1) => adopt_killed_after_savepoint;
     an_adopt_killed_during_its_stop_is_finished_from_the_savepoint_flink_took (1) => adopt_killed_after_stop_request;
@@ -536,6 +537,46 @@ async fn last_state_from_checkpoint(c: &Cluster) {
     let v2 = s.live(&client, "counter").await;
     let reported = reported_snapshot(&stdout).expect("apply says which checkpoint it restored from");
     assert!(reported.contains("/chk-"), "{reported}");
+    assert_state_continued(&client, &before, &v2, Some(&reported)).await;
+    s.cleanup(&client).await;
+}
+
+/// Checkpoints every 100 ms, one retained (Flink's default): by the time the job is cancelled,
+/// `/checkpoints` (cached for seconds) names a checkpoint Flink has already deleted. The upgrade
+/// must read the job's checkpoint directory and restore from the checkpoint the cancel ended on,
+/// not give up with the job stopped, nor restore from an older one.
+async fn last_state_past_stale_statistics(c: &Cluster) {
+    const FAST: &str = "upgradeMode: last-state\nflinkConfiguration:\n  execution.checkpointing.interval: 100ms\n  \
+                        execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION\n";
+    let client = c.client();
+    let s = Scenario::new(c, "laststale");
+    s.write(&Spec { extra_yaml: FAST, ..spec("counter") });
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    let before = before_change(&client, &v1).await;
+
+    s.write(&Spec { extra_args: &["--tag", "v2"], extra_yaml: FAST, ..spec("counter") });
+    let out = s.apply(&[]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let v2 = s.live(&client, "counter").await;
+    let reported = reported_snapshot(&stdout).expect("apply says which checkpoint it restored from");
+    assert!(reported.contains(&format!("/{v1}/chk-")), "{reported}");
+    // The newest complete checkpoint of v1 on disk is the one restored from.
+    let dir = std::path::Path::new(reported.trim_start_matches("file:")).parent().unwrap().to_path_buf();
+    let newest = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let n: u64 = e.file_name().to_str()?.strip_prefix("chk-")?.parse().ok()?;
+            e.path().join("_metadata").is_file().then_some(n)
+        })
+        .max();
+    assert_eq!(
+        newest.map(|n| format!("chk-{n}")).as_deref(),
+        reported.rsplit('/').next(),
+        "{reported} in {dir:?}"
+    );
     assert_state_continued(&client, &before, &v2, Some(&reported)).await;
     s.cleanup(&client).await;
 }
