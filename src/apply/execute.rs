@@ -202,7 +202,7 @@ async fn newest_state(
         });
     }
     let now = jiff::Timestamp::now().as_millisecond();
-    match restore::decide(&evidence, now) {
+    match restore::decide(&evidence) {
         Decision::Use(c) => {
             let of = evidence.found.len();
             ctx.progress.step(
@@ -217,7 +217,9 @@ async fn newest_state(
             if let Some(note) = evidence.discarded_since(c, now) {
                 ctx.progress.warn(&job.name, &note);
             }
-            if let Some((path, _)) = planned.filter(|(p, _)| **p != c.path) {
+            if let Some((path, _)) =
+                planned.filter(|(p, _)| restore::same_path(p) != restore::same_path(&c.path))
+            {
                 ctx.progress.warn(&job.name, &format!("this is newer than the plan's {path}"));
             }
             Ok(Some(c.path.clone()))

@@ -336,7 +336,7 @@ fn restore_for(
         RestoreFrom::None => Ok(Restore::Empty { why: "restore.from: none".into() }),
         RestoreFrom::Path(path) => Ok(Restore::Path { path: path.clone(), source: "restore.from".into() }),
         RestoreFrom::Latest => match observed.snapshots.get(&job.name) {
-            Some(evidence) => match restore::decide(evidence, observed.now_ms) {
+            Some(evidence) => match restore::decide(evidence) {
                 Decision::Use(c) => Ok(Restore::Newest {
                     path: c.path.clone(),
                     origin: c.origin.clone(),

@@ -107,20 +107,26 @@ impl Evidence {
         })
     }
 
-    /// Every candidate, newest first, one line each.
-    pub fn listing(&self, now_ms: i64) -> String {
+    /// Every candidate, newest first, one line each. Times are absolute, so the text stays the
+    /// same while nothing changes (watch repeats a reason only when it changes).
+    pub fn listing(&self) -> String {
         let mut sorted: Vec<&Candidate> = self.found.iter().collect();
         sorted.sort_by_key(|c| std::cmp::Reverse((c.taken_ms, c.checkpoint_id)));
         let mut out = String::new();
         for c in sorted {
             let problem = c.problem.as_ref().map_or_else(String::new, |p| format!(" — UNUSABLE: {p}"));
-            out.push_str(&format!("\n  {} ({}, {}){problem}", c.path, c.origin, age(now_ms, c.taken_ms)));
+            out.push_str(&format!("\n  {} ({}, taken {}){problem}", c.path, c.origin, taken_at(c.taken_ms)));
         }
         for u in &self.unread {
             out.push_str(&format!("\n  not read: {u}"));
         }
         out
     }
+}
+
+/// An epoch-ms time as RFC 3339, to the second.
+pub fn taken_at(ms: i64) -> String {
+    jiff::Timestamp::from_second(ms.div_euclid(1000)).map_or_else(|_| ms.to_string(), |t| t.to_string())
 }
 
 /// `taken 5m 3s ago`.
@@ -135,7 +141,8 @@ pub fn age(now_ms: i64, taken_ms: i64) -> String {
     format!("taken {text} ago")
 }
 
-fn same_path(path: &str) -> String {
+/// A snapshot path in one spelling (`file:///a/` and `file:/a` are the same).
+pub fn same_path(path: &str) -> String {
     path.trim_end_matches('/').replacen("file:///", "file:/", 1)
 }
 
@@ -143,20 +150,26 @@ const CHOOSE: &str = "set `restore.from: <path>` in the spec to the snapshot to 
                       to start empty on purpose), apply, then remove it";
 
 /// Pick the snapshot to start from, or refuse (see the module comment).
-pub fn decide(e: &Evidence, now_ms: i64) -> Decision<'_> {
+pub fn decide(e: &Evidence) -> Decision<'_> {
     let Some(newest) = e.newest() else {
         if !e.unread.is_empty() {
             return Decision::Refuse(format!(
                 "no snapshot was found, but not every place that may hold one could be read, and flinkops never \
                  takes \"cannot look\" for \"no state\":{}\n{CHOOSE}",
-                e.listing(now_ms)
+                e.listing()
             ));
         }
         if e.ran_before {
+            let gone: Vec<&str> = e.discarded.iter().map(|d| d.what.as_str()).collect();
+            let gone = if gone.is_empty() {
+                String::new()
+            } else {
+                format!(" (Flink discarded {} when the job ended)", gone.join(", "))
+            };
             return Decision::Refuse(format!(
-                "the job ran before, but no savepoint or retained checkpoint of it was found (retained checkpoints \
-                 need execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION), and \
-                 flinkops never starts a stateful job empty by accident: {CHOOSE}"
+                "the job ran before, but no savepoint or retained checkpoint of it was found{gone} (retained \
+                 checkpoints need execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION), \
+                 and flinkops never starts a stateful job empty by accident: {CHOOSE}"
             ));
         }
         return Decision::FirstDeployment;
@@ -166,7 +179,7 @@ pub fn decide(e: &Evidence, now_ms: i64) -> Decision<'_> {
             "the newest snapshot, {}, cannot be used ({problem}), and starting from an older one would lose the \
              state since; found, newest first:{}\n{CHOOSE}",
             newest.path,
-            e.listing(now_ms)
+            e.listing()
         ));
     }
     if let Some(job) = &e.forgotten
@@ -175,7 +188,7 @@ pub fn decide(e: &Evidence, now_ms: i64) -> Decision<'_> {
         return Decision::Refuse(format!(
             "the cluster no longer knows the last job {job}, and its checkpoints may be newer than anything found, \
              in a place flinkops could not read; found, newest first:{}\n{CHOOSE}",
-            e.listing(now_ms)
+            e.listing()
         ));
     }
     Decision::Use(newest)
@@ -203,7 +216,7 @@ mod tests {
     #[test]
     fn the_newest_wins_whatever_its_source() {
         let e = evidence(vec![c("old", 100, None), c("new", 300, None), c("mid", 200, Some(9))]);
-        assert_eq!(decide(&e, 1000), Decision::Use(&e.found[1]));
+        assert_eq!(decide(&e), Decision::Use(&e.found[1]));
     }
 
     #[test]
@@ -229,7 +242,7 @@ mod tests {
         let mut newest = c("file:/chk/chk-9", 300, Some(9));
         newest.problem = Some("its _metadata is missing".into());
         let e = evidence(vec![c("file:/sp/old", 100, Some(3)), newest]);
-        let Decision::Refuse(why) = decide(&e, 400_000) else { panic!("must refuse") };
+        let Decision::Refuse(why) = decide(&e) else { panic!("must refuse") };
         assert!(
             why.contains("file:/chk/chk-9") && why.contains("UNUSABLE: its _metadata is missing"),
             "{why}"
@@ -242,7 +255,7 @@ mod tests {
     #[test]
     fn cannot_look_is_never_no_state() {
         let e = Evidence { unread: vec!["s3://b/sp: cannot list s3:// yet".into()], ..Default::default() };
-        assert!(matches!(decide(&e, 0), Decision::Refuse(w) if w.contains("s3://b/sp")));
+        assert!(matches!(decide(&e), Decision::Refuse(w) if w.contains("s3://b/sp")));
         // A forgotten job whose checkpoints may sit where flinkops cannot look: refuse even when
         // an older snapshot is known.
         let e = Evidence {
@@ -252,10 +265,10 @@ mod tests {
             ran_before: true,
             discarded: Vec::new(),
         };
-        assert!(matches!(decide(&e, 0), Decision::Refuse(w) if w.contains("no longer knows")));
+        assert!(matches!(decide(&e), Decision::Refuse(w) if w.contains("no longer knows")));
         // While Flink still knows the job, its own statistics name its latest checkpoint.
         let e = Evidence { forgotten: None, ..e };
-        assert!(matches!(decide(&e, 0), Decision::Use(_)));
+        assert!(matches!(decide(&e), Decision::Use(_)));
     }
 
     #[test]
@@ -263,7 +276,7 @@ mod tests {
         let mut e = evidence(vec![c("sp", 1_000, None)]);
         e.discarded.push(Discarded { what: "checkpoint 3 of x".into(), taken_ms: 5_000 });
         e.discarded.push(Discarded { what: "checkpoint 1 of y".into(), taken_ms: 500 });
-        let Decision::Use(chosen) = decide(&e, 10_000) else { panic!("uses sp") };
+        let Decision::Use(chosen) = decide(&e) else { panic!("uses sp") };
         let note = e.discarded_since(chosen, 10_000).unwrap();
         assert!(note.contains("checkpoint 3 of x (taken 5s ago)") && !note.contains("of y"), "{note}");
         assert_eq!(evidence(vec![c("sp", 1_000, None)]).discarded_since(chosen, 10_000), None);
@@ -271,10 +284,10 @@ mod tests {
 
     #[test]
     fn nothing_found_is_a_first_deployment_only_when_nothing_says_it_ran() {
-        assert_eq!(decide(&Evidence::default(), 0), Decision::FirstDeployment);
+        assert_eq!(decide(&Evidence::default()), Decision::FirstDeployment);
         let ran = Evidence { ran_before: true, ..Default::default() };
         assert!(
-            matches!(decide(&ran, 0), Decision::Refuse(w) if w.contains("never starts a stateful job empty"))
+            matches!(decide(&ran), Decision::Refuse(w) if w.contains("never starts a stateful job empty"))
         );
     }
 
