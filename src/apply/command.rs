@@ -83,6 +83,11 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
     let Some(desired) = load_specs(&specs_path, &args.state.state_dir, color) else {
         return Ok(exit::ERROR);
     };
+    if let Some(warning) = crate::ledger::relative_state_dir_warning(&args.state.state_dir)
+        && !quiet
+    {
+        eprintln!("warning: {warning}");
+    }
     let client = Client::new(args.connection.client_config()?)?;
     // Not the raw argv: a --flink-header value may be a secret, and this lands in the lock file.
     let holder = Holder::current(&format!("flinkops apply {}", args.target.display()));

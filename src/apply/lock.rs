@@ -163,7 +163,7 @@ pub fn acquire(
 fn open(path: &Path) -> Result<File, LockError> {
     let err = |source| LockError::Open { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
+        crate::ledger::create_private_dir(dir).map_err(err)?;
     }
     // Never truncate on open: the file names the current holder until we hold the lock.
     OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(err)

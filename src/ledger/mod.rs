@@ -114,7 +114,7 @@ impl Ledger {
     pub fn write(&self, record: &Record) -> Result<(), Error> {
         let path = self.path(&record.name);
         let err = |source| Error::Write { path: path.clone(), source };
-        std::fs::create_dir_all(&self.dir).map_err(err)?;
+        create_private_dir(&self.dir).map_err(err)?;
         let tmp = self.dir.join(format!(".{}.json.tmp", record.name));
         let mut bytes = serde_json::to_vec_pretty(record).expect("records always serialise");
         bytes.push(b'\n');
@@ -125,6 +125,29 @@ impl Ledger {
         // The rename itself must reach the disk before anyone acts on it.
         std::fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(err)
     }
+}
+
+/// Create a directory of the state directory (and its missing parents) readable by its owner
+/// only: the ledger names jobs, jars and savepoint paths, and the lock file who holds it.
+/// Directories that exist keep their mode.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path)
+}
+
+/// A warning for a relative state directory, if it is one: another working directory means
+/// another ledger and another lock for the same cluster.
+pub fn relative_state_dir_warning(state_dir: &Path) -> Option<String> {
+    if state_dir.is_absolute() {
+        return None;
+    }
+    let here = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    Some(format!(
+        "the state directory `{}` is relative (here: {}): a run from another working directory uses another \
+         ledger and another lock for the same cluster; pass an absolute --state-dir (or FLINKOPS_STATE_DIR)",
+        state_dir.display(),
+        here.display()
+    ))
 }
 
 /// A directory name for a cluster URL: readable, stable, and safe (`127.0.0.1-8081`,
@@ -170,6 +193,20 @@ mod tests {
         let leftovers: Vec<_> =
             std::fs::read_dir(ledger.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(leftovers, ["orders.json"], "no temporary file is left behind");
+    }
+
+    #[test]
+    fn the_state_directory_is_created_for_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::new(&dir.path().join("state"), "http://x");
+        ledger.write(&Record::new("a")).unwrap();
+        for d in [dir.path().join("state"), ledger.dir().to_path_buf()] {
+            let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", d.display());
+        }
+        assert!(relative_state_dir_warning(Path::new(".flinkops")).unwrap().contains("absolute --state-dir"));
+        assert_eq!(relative_state_dir_warning(dir.path()), None);
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl JarHashCache {
         let entries = self.entries.lock().expect("not poisoned");
         let write = || -> std::io::Result<()> {
             let dir = self.file.parent().expect("has a parent");
-            std::fs::create_dir_all(dir)?;
+            crate::ledger::create_private_dir(dir)?;
             let tmp = dir.join(".jar-hashes.json.tmp");
             std::fs::write(&tmp, serde_json::to_vec(&*entries).map_err(std::io::Error::other)?)?;
             std::fs::rename(&tmp, &self.file)

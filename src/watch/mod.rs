@@ -85,8 +85,11 @@ pub fn run(args: &WatchArgs) -> ExitCode {
 
 async fn watch(args: &WatchArgs) -> Result<(), Error> {
     let client = Client::new(args.connection.client_config()?)?;
-    std::fs::create_dir_all(&args.state.state_dir)
+    crate::ledger::create_private_dir(&args.state.state_dir)
         .map_err(|source| Error::StateDir { path: args.state.state_dir.clone(), source })?;
+    if let Some(warning) = crate::ledger::relative_state_dir_warning(&args.state.state_dir) {
+        tracing::warn!("{warning}");
+    }
     let shutdown = CancellationToken::new();
     listen_for_signals(&shutdown)?;
     let shared = Arc::new(Shared::default());
