@@ -233,6 +233,11 @@ async fn newest_state(
 async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Result<Outcome, StepError> {
     let old = live_id(p)?;
     let jar = ctx.upload(job).await?; // before the running job is touched
+    if mode != UpgradeMode::Stateless && p.live.as_ref().is_some_and(|l| !l.all_tasks_up()) {
+        // Just started (a rollback a killed run left, a restart): a savepoint needs every task
+        // running, and would fail at once.
+        ctx.wait_tasks_up(&job.name, &old, job.health.timeout.value.as_std()).await;
+    }
     let previous = ctx.current_record(&job.name);
     let from = match mode {
         UpgradeMode::LastState => match ctx.stop_keeping_last_checkpoint(&job.name, &old).await? {

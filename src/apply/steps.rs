@@ -398,7 +398,7 @@ impl Context {
             };
             match self.client.run_jar(jar, &request).await {
                 Ok(started) => {
-                    fault_point("after-start");
+                    fault_point(if rollback { "after-rollback-start" } else { "after-start" });
                     return Ok(started);
                 }
                 // The random part collided with an id this cluster saw before: draw again.
@@ -504,6 +504,21 @@ impl Context {
             Ok(d) => Some(!d.state.is_terminal()),
             Err(FlinkError::NotFound { .. }) => Some(false),
             Err(_) => None,
+        }
+    }
+
+    /// Wait (at most `within`) until every task of `job` runs, as a savepoint needs. Gives up
+    /// quietly: the savepoint then fails with Flink's reason, and the job keeps running.
+    pub async fn wait_tasks_up(&self, name: &str, job: &JobId, within: Duration) {
+        self.progress.step(name, &format!("waiting for every task of {job} to run (a savepoint needs them)"));
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(o) = self.client.jobs_overview().await
+                && o.jobs.iter().any(|j| j.jid == *job && (j.state.is_terminal() || j.tasks.all_up()))
+            {
+                return;
+            }
+            tokio::time::sleep(self.poll.min(Duration::from_millis(500))).await;
         }
     }
 

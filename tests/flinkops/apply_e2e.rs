@@ -149,6 +149,7 @@ on_every_cluster! {
     an_adopt_killed_during_its_stop_is_finished_from_the_savepoint_flink_took (1) => adopt_killed_after_stop_request;
     an_unreadable_ledger_record_stops_only_its_job_and_is_never_overwritten (2) => unreadable_record;
     killed_before_the_health_gate_the_next_apply_finishes_it_and_rolls_back (1) => killed_before_the_health_gate;
+    killed_during_the_rollback_the_next_apply_converges_with_the_state (1) => killed_during_the_rollback;
     a_stateless_upgrade_cancels_and_starts_empty_as_the_spec_says (1) => stateless;
     a_rescale_up_and_down_is_healthy_and_keeps_the_state (2) => rescale;
     the_state_oracle_fails_when_a_restore_silently_starts_empty (1) => oracle_catches_an_empty_start;
@@ -401,6 +402,15 @@ async fn concurrent_applies(c: &Cluster) {
     s.cleanup(&client).await;
 }
 
+/// A new version that starts, then throws after a second, again and again: never healthy.
+fn crashing(short: &str) -> Spec<'_> {
+    Spec {
+        extra_args: &["--fail-after-seconds", "1"],
+        health: "{ stableFor: 5s, timeout: 20s }",
+        ..spec(short)
+    }
+}
+
 async fn rollback_on_crash(c: &Cluster) {
     let client = c.client();
     let s = Scenario::new(c, "crash");
@@ -409,12 +419,7 @@ async fn rollback_on_crash(c: &Cluster) {
     let v1 = s.live(&client, "counter").await;
     let before = before_change(&client, &v1).await;
 
-    // The new version starts, then throws after a second, again and again: never healthy.
-    s.write(&Spec {
-        extra_args: &["--fail-after-seconds", "1"],
-        health: "{ stableFor: 5s, timeout: 20s }",
-        ..spec("counter")
-    });
+    s.write(&crashing("counter"));
     let out = s.apply(&[]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
@@ -437,11 +442,7 @@ async fn killed_before_the_health_gate(c: &Cluster) {
     let v1 = s.live(&client, "counter").await;
     let before = before_change(&client, &v1).await;
 
-    s.write(&Spec {
-        extra_args: &["--fail-after-seconds", "1"],
-        health: "{ stableFor: 5s, timeout: 20s }",
-        ..spec("counter")
-    });
+    s.write(&crashing("counter"));
     let out = s.apply_with_fault(Some("after-start"), &[]);
     assert_eq!(out.status.code(), None, "killed by a signal: {}", text(&out.stderr));
     let v2 = s.live(&client, "counter").await;
@@ -454,6 +455,31 @@ async fn killed_before_the_health_gate(c: &Cluster) {
     let back = s.live(&client, "counter").await;
     assert!(back != v1 && back != v2, "the previous version runs again as a new job");
     assert_state_continued(&client, &before, &back, Some(&stopped_with(&client, &v1).await)).await;
+    s.cleanup(&client).await;
+}
+
+/// Killed right after the rollback resubmitted the previous version: the next run sees the
+/// previous version running where the spec wants the new one, upgrades again (the crashing version
+/// is rolled back again), and the job ends on the previous version with its state.
+async fn killed_during_the_rollback(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "killrb");
+    s.write(&spec("counter"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    let before = before_change(&client, &v1).await;
+
+    s.write(&crashing("counter"));
+    let out = s.apply_with_fault(Some("after-rollback-start"), &[]);
+    assert_eq!(out.status.code(), None, "killed by a signal: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("rolling back"), "{}", text(&out.stderr));
+
+    let out = s.apply(&[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("ROLLED BACK"), "{stdout}");
+    let back = s.live(&client, "counter").await;
+    assert_state_continued(&client, &before, &back, None).await;
     s.cleanup(&client).await;
 }
 
