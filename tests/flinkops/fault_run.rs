@@ -59,6 +59,58 @@ fn randomized_faults_never_lose_state_or_leave_two_jobs() {
     assert!(failed.is_empty(), "the fault run failed on {} cluster(s); seed {seed}, see above", failed.len());
 }
 
+/// A last-state upgrade whose checkpoint statistics are stale (here through a proxy that keeps
+/// answering with Flink's first answer, as Flink's own cache does for a few seconds): with
+/// checkpoints every 100 ms and one retained, the checkpoint they name is deleted by the time of
+/// the cancel. flinkops must restore from the newest complete checkpoint in the job's directory,
+/// never stop the job without its state, nor restore from an older one.
+#[test]
+fn a_last_state_upgrade_with_stale_statistics_restores_from_the_checkpoint_on_disk() {
+    const FAST: &str = "upgradeMode: last-state\nflinkConfiguration:\n  execution.checkpointing.interval: 100ms\n  \
+                        execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION\n";
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        for c in clusters() {
+            let _slots = c.slots(1);
+            eprintln!("== stale statistics on Flink {} at {}", c.version, c.url);
+            let client = c.client();
+            let s = Scenario::new(&c, "stalechk");
+            s.write(&Spec { extra_yaml: FAST, ..spec("counter") });
+            assert_eq!(s.apply(&[]).status.code(), Some(0));
+            let v1 = s.live(&client, "counter").await;
+            let before = before_change(&client, &v1).await;
+
+            let proxy = Proxy::start(&c.url, RestFault::StaleCheckpoints, Scope::Any, 0, 0).await;
+            // Prime the stale answer, then let Flink take (and delete) a few more checkpoints.
+            let primed: serde_json::Value = reqwest::get(format!("{}/jobs/{v1}/checkpoints", proxy.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let named = primed["latest"]["completed"]["external_path"].as_str().unwrap().to_owned();
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let local = std::path::Path::new(named.trim_start_matches("file:"));
+            assert!(!local.join("_metadata").exists(), "{named} was deleted by newer checkpoints");
+
+            s.write(&Spec { extra_args: &["--tag", "v2"], extra_yaml: FAST, ..spec("counter") });
+            let out = s.apply_command(&proxy.url, &[]).output().unwrap();
+            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+            eprintln!("--- apply through the stale proxy ({})\n{stdout}\n{stderr}", proxy.injected());
+            assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+            let v2 = s.live(&client, "counter").await;
+            let restored = client.checkpoints(&v2).await.unwrap().latest.restored;
+            let from = restored.and_then(|r| r.external_path).unwrap_or_default();
+            assert!(
+                from.contains(&format!("/{v1}/chk-")) && from != named,
+                "restored from {from}, stale: {named}"
+            );
+            state_continued(&client, &before, &v2, None).await.unwrap_or_else(|why| panic!("{why}"));
+            s.cleanup(&client).await;
+        }
+    });
+}
+
 /// One fault to inject into an apply run.
 #[derive(Debug, Clone, Copy)]
 enum Fault {
@@ -78,6 +130,9 @@ enum RestFault {
     LoseAnswer,
     /// Hold the call past flinkops' request timeout, then ask Flink anyway.
     Stall,
+    /// Answer every `GET …/checkpoints` with the first answer Flink gave for that path, as
+    /// Flink's own cache does for a few seconds (not picked by the randomized run).
+    StaleCheckpoints,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,7 +157,7 @@ fn pick(rng: &mut fastrand::Rng) -> Fault {
     let len = match kind {
         RestFault::Unavailable => rng.usize(1..=8),
         RestFault::Drop => rng.usize(1..=3),
-        RestFault::LoseAnswer | RestFault::Stall => 1,
+        RestFault::LoseAnswer | RestFault::Stall | RestFault::StaleCheckpoints => 1,
     };
     Fault::Rest { kind, scope, at, len }
 }
@@ -224,6 +279,8 @@ struct Shared {
     seen: AtomicUsize,
     injected: AtomicUsize,
     log: Mutex<Vec<String>>,
+    /// For `StaleCheckpoints`: the first answer per path (content type, body).
+    first: Mutex<std::collections::HashMap<String, (String, Bytes)>>,
 }
 
 impl Proxy {
@@ -237,6 +294,7 @@ impl Proxy {
             seen: AtomicUsize::new(0),
             injected: AtomicUsize::new(0),
             log: Mutex::default(),
+            first: Mutex::default(),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -266,6 +324,12 @@ impl Proxy {
 }
 
 async fn forward(State(p): State<Arc<Shared>>, req: Request) -> Response {
+    if p.kind == RestFault::StaleCheckpoints
+        && req.method() == axum::http::Method::GET
+        && req.uri().path().ends_with("/checkpoints")
+    {
+        return stale(&p, req).await;
+    }
     let selected = p.scope == Scope::Any || req.method() != axum::http::Method::GET;
     let fault = selected && p.window.contains(&p.seen.fetch_add(selected as usize, Ordering::SeqCst));
     let what = format!("{} {}", req.method(), req.uri());
@@ -276,7 +340,7 @@ async fn forward(State(p): State<Arc<Shared>>, req: Request) -> Response {
             RestFault::Unavailable => return status(503, "fault run: service unavailable"),
             RestFault::Drop => return broken(),
             RestFault::Stall => tokio::time::sleep(REQUEST_TIMEOUT + Duration::from_secs(2)).await,
-            RestFault::LoseAnswer => {}
+            RestFault::LoseAnswer | RestFault::StaleCheckpoints => {}
         }
     }
     let answer = match pass_on(&p, req).await {
@@ -284,6 +348,31 @@ async fn forward(State(p): State<Arc<Shared>>, req: Request) -> Response {
         Err(e) => return status(502, &format!("fault run proxy: {what}: {e}")),
     };
     if fault && p.kind == RestFault::LoseAnswer { broken() } else { answer }
+}
+
+/// The first answer for this path, asked of Flink only once.
+async fn stale(p: &Shared, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    let known = p.first.lock().unwrap().get(&path).cloned();
+    let (kind, body) = match known {
+        Some(first) => {
+            p.injected.fetch_add(1, Ordering::SeqCst);
+            p.log.lock().unwrap().push(format!("stale answer to GET {path}"));
+            first
+        }
+        None => {
+            let answer = match pass_on(p, req).await {
+                Ok(answer) => answer,
+                Err(e) => return status(502, &format!("fault run proxy: GET {path}: {e}")),
+            };
+            let kind =
+                answer.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            let body = axum::body::to_bytes(answer.into_body(), usize::MAX).await.unwrap_or_default();
+            p.first.lock().unwrap().insert(path, (kind.clone(), body.clone()));
+            (kind, body)
+        }
+    };
+    Response::builder().status(200).header("content-type", kind).body(Body::from(body)).unwrap()
 }
 
 /// Send the call on to Flink and bring its answer back whole.
