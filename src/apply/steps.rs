@@ -301,6 +301,7 @@ impl Context {
             r.pending = Some(Pending::Cancelling { job_id: live.clone(), started_at: now() })
         })?;
         self.cancel(name, live).await?;
+        fault_point("after-cancel");
         // The statistics can lag a few seconds behind; the job has ended, so the newest of what
         // was seen before and after the cancel is its final checkpoint.
         let after = c.checkpoints(live).await.ok().and_then(|cp| cp.latest.completed);

@@ -143,6 +143,7 @@ on_every_cluster! {
     a_saved_plan_is_applied_exactly_and_refused_once_stale (1) => saved_plan;
     a_last_state_upgrade_restores_from_the_retained_checkpoint (1) => last_state_from_checkpoint;
     a_last_state_upgrade_without_retained_checkpoints_takes_a_savepoint (1) => last_state_falls_back;
+    a_last_state_upgrade_killed_after_the_cancel_restores_from_the_retained_checkpoint (1) => last_state_killed_after_the_cancel;
     a_last_state_upgrade_restores_from_the_checkpoint_on_disk_past_stale_statistics (1) => last_state_past_stale_statistics;
     an_unmanaged_job_is_adopted_with_its_state_only_when_asked (1) => adopt;
     an_adopt_killed_after_its_savepoint_is_finished_from_that_savepoint (1) => adopt_killed_after_savepoint;
@@ -543,16 +544,7 @@ async fn last_state_from_checkpoint(c: &Cluster) {
     let v1 = s.live(&client, "counter").await;
     let before = before_change(&client, &v1).await;
     // A checkpoint completed after that reading holds at least that count.
-    let read_at = jiff::Timestamp::now().as_millisecond();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let cp = client.checkpoints(&v1).await.unwrap().latest.completed;
-        if cp.is_some_and(|cp| cp.trigger_timestamp > read_at) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no checkpoint completed");
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    crate::flink_support::wait_checkpoint_after(&client, &v1, jiff::Timestamp::now().as_millisecond()).await;
 
     s.write(&Spec { extra_args: &["--tag", "v2"], extra_yaml: LAST_STATE_RETAINED, ..spec("counter") });
     let out = s.apply(&[]);
@@ -604,6 +596,32 @@ async fn last_state_past_stale_statistics(c: &Cluster) {
         reported.rsplit('/').next(),
         "{reported} in {dir:?}"
     );
+    assert_state_continued(&client, &before, &v2, Some(&reported)).await;
+    s.cleanup(&client).await;
+}
+
+/// Killed right after a last-state upgrade cancelled the job, before its checkpoint was
+/// recorded: the next run finds the cancelled job's retained checkpoint and starts the new
+/// version from it.
+async fn last_state_killed_after_the_cancel(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "lastkill");
+    s.write(&Spec { extra_yaml: LAST_STATE_RETAINED, ..spec("counter") });
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "counter").await;
+    let before = before_change(&client, &v1).await;
+    crate::flink_support::wait_checkpoint_after(&client, &v1, jiff::Timestamp::now().as_millisecond()).await;
+
+    s.write(&Spec { extra_args: &["--tag", "v2"], extra_yaml: LAST_STATE_RETAINED, ..spec("counter") });
+    let out = s.apply_with_fault(Some("after-cancel"), &[]);
+    assert_eq!(out.status.code(), None, "killed by a signal: {}", text(&out.stderr));
+    assert!(s.active(&client, "counter").await.is_empty(), "the job was cancelled");
+
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v2 = s.live(&client, "counter").await;
+    let reported = reported_snapshot(&text(&out.stdout)).expect("apply says what it restored from");
+    assert!(reported.contains(&format!("/{v1}/chk-")), "{reported}");
     assert_state_continued(&client, &before, &v2, Some(&reported)).await;
     s.cleanup(&client).await;
 }

@@ -202,6 +202,19 @@ pub async fn wait_state(client: &Client, job: &JobId, state: JobState) {
     .await;
 }
 
+/// Until `job` has completed a checkpoint triggered after `after_ms`.
+pub async fn wait_checkpoint_after(client: &Client, job: &JobId, after_ms: i64) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let latest = client.checkpoints(job).await.unwrap().latest.completed;
+        if let Some(cp) = latest.filter(|cp| cp.trigger_timestamp > after_ms) {
+            return cp.external_path.expect("a retained checkpoint has a path");
+        }
+        assert!(std::time::Instant::now() < deadline, "{job} completed no checkpoint after {after_ms}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Cancel `job` with a savepoint, as `flink cancel -s` does by hand (it ends CANCELED, its
 /// state in the savepoint): the savepoint's location.
 pub async fn cancel_with_savepoint(client: &Client, job: &JobId) -> String {

@@ -9,11 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use flinkops::flink::{Client, JobId};
-
 use crate::apply_e2e::{Scenario, Spec, spec, text};
 use crate::flink_support::{
     Cluster, assert_state_continued, before_change, on_every_cluster, reported_snapshot,
+    wait_checkpoint_after,
 };
 use crate::support::scratch;
 
@@ -85,19 +84,6 @@ impl Drop for OwnCluster {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Until `job` has completed a checkpoint triggered after `after_ms`.
-async fn wait_checkpoint_after(client: &Client, job: &JobId, after_ms: i64) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let latest = client.checkpoints(job).await.unwrap().latest.completed;
-        if let Some(cp) = latest.filter(|cp| cp.trigger_timestamp > after_ms) {
-            return cp.external_path.expect("a retained checkpoint has a path");
-        }
-        assert!(std::time::Instant::now() < deadline, "{job} completed no checkpoint after {after_ms}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// Upgrade through a savepoint, let the new job count on and checkpoint, kill the cluster, start
