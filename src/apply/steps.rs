@@ -10,8 +10,8 @@ use super::health::{self, Gate};
 use super::jars;
 use super::progress::Progress;
 use crate::flink::{
-    Client, Error as FlinkError, JarId, JobId, RestoreMode, RunRequest, SavepointFormat, SavepointStatus,
-    TriggerId,
+    Client, Error as FlinkError, JarId, JobId, JobOverview, RestoreMode, RunRequest, SavepointFormat,
+    SavepointStatus, TriggerId,
 };
 use crate::ledger::{AppliedSpec, Ledger, Pending, Record, SavepointReason, SavepointRecord, Stored};
 use crate::plan::identity;
@@ -408,7 +408,7 @@ impl Context {
                 // a slow main() or a loaded JobManager. Look for it for a while, and never submit
                 // again while the outcome is unknown.
                 Err(e @ FlinkError::Ambiguous { .. }) => {
-                    return match self.appears(&id, AMBIGUOUS_LOOK).await {
+                    return match self.listed_within(AMBIGUOUS_LOOK, |j| j.jid == id).await {
                         true => Ok(id),
                         false => Err(StartFailure {
                             why: format!(
@@ -512,30 +512,23 @@ impl Context {
     /// quietly: the savepoint then fails with Flink's reason, and the job keeps running.
     pub async fn wait_tasks_up(&self, name: &str, job: &JobId, within: Duration) {
         self.progress.step(name, &format!("waiting for every task of {job} to run (a savepoint needs them)"));
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(o) = self.client.jobs_overview().await
-                && o.jobs.iter().any(|j| j.jid == *job && (j.state.is_terminal() || j.tasks.all_up()))
-            {
-                return;
-            }
-            tokio::time::sleep(self.poll.min(Duration::from_millis(500))).await;
-        }
+        self.listed_within(within, |j| j.jid == *job && (j.state.is_terminal() || j.tasks.all_up())).await;
     }
 
-    /// Whether `id` shows up in the cluster's job list within `within`.
-    async fn appears(&self, id: &JobId, within: Duration) -> bool {
+    /// Whether the cluster's job list shows a job for which `seen` holds within `within`
+    /// (looked at least once; a list that cannot be read counts as not showing it).
+    async fn listed_within(&self, within: Duration, seen: impl Fn(&JobOverview) -> bool) -> bool {
         let deadline = Instant::now() + within;
         loop {
             if let Ok(o) = self.client.jobs_overview().await
-                && o.jobs.iter().any(|j| j.jid == *id)
+                && o.jobs.iter().any(&seen)
             {
                 return true;
             }
             if Instant::now() >= deadline {
                 return false;
             }
-            tokio::time::sleep(self.poll.min(Duration::from_secs(1))).await;
+            tokio::time::sleep(self.poll.min(Duration::from_millis(500))).await;
         }
     }
 }

@@ -130,12 +130,6 @@ impl Client {
         self.send(Req::get(&["config"]), Repeat::Idempotent).await
     }
 
-    /// The cluster's default savepoint directory (`GET /jobmanager/config`, a list of key/value
-    /// pairs): the 1.20+ key, else the 1.18/1.19 one; `None` when neither is set.
-    pub async fn cluster_savepoint_dir(&self) -> Result<Option<String>, Error> {
-        Ok(self.cluster_dirs().await?.savepoints)
-    }
-
     /// The cluster's default savepoint and checkpoint directories, from one
     /// `GET /jobmanager/config` (the 1.20+ keys, else the 1.18/1.19 ones).
     pub async fn cluster_dirs(&self) -> Result<ClusterDirs, Error> {

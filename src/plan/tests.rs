@@ -95,9 +95,21 @@ fn a_failed_job_is_deployed_again_from_its_latest_state_and_shown_as_drift() {
     assert!(p.drift.as_deref().unwrap().contains("failed"));
 }
 
+/// A snapshot some source names, found "at `origin of <path>`".
+fn candidate(path: &str, taken_ms: i64, problem: Option<&str>) -> crate::restore::Candidate {
+    crate::restore::Candidate {
+        path: path.into(),
+        origin: format!("origin of {path}"),
+        taken_ms,
+        checkpoint_id: None,
+        job_id: None,
+        problem: problem.map(Into::into),
+    }
+}
+
 #[test]
 fn the_newest_snapshot_of_any_source_is_the_restore_source_not_the_ledgers_savepoint() {
-    use crate::restore::{Candidate, Evidence};
+    use crate::restore::Evidence;
     let j = job("ingest");
     let stopped = live_of(&j, 1, JobState::Finished);
     let mut record = record_of(&j);
@@ -111,16 +123,11 @@ fn the_newest_snapshot_of_any_source_is_the_restore_source_not_the_ledgers_savep
     let pure = run(&desired([j.clone()]), vec![stopped.clone()], &ledger([record.clone()]));
     assert_eq!(action_of(&pure, "ingest").restore, Some(Restore::LatestOf { job_id: stopped.id.clone() }));
 
-    let candidate = |path: &str, taken_ms| Candidate {
-        path: path.into(),
-        origin: format!("origin of {path}"),
-        taken_ms,
-        checkpoint_id: None,
-        job_id: Some(stopped.id.clone()),
-        problem: None,
-    };
     let evidence = Evidence {
-        found: vec![candidate("file:/sp/savepoint-abc", 10_000), candidate("file:/chk/chk-7", 40_000)],
+        found: vec![
+            candidate("file:/sp/savepoint-abc", 10_000, None),
+            candidate("file:/chk/chk-7", 40_000, None),
+        ],
         ran_before: true,
         ..Default::default()
     };
@@ -148,19 +155,14 @@ fn the_newest_snapshot_of_any_source_is_the_restore_source_not_the_ledgers_savep
 
 #[test]
 fn an_unusable_newest_snapshot_is_a_conflict_that_lists_what_was_found() {
-    use crate::restore::{Candidate, Evidence};
+    use crate::restore::Evidence;
     let j = job("ingest");
     let stopped = live_of(&j, 1, JobState::Finished);
-    let mk = |path: &str, taken_ms, problem: Option<&str>| Candidate {
-        path: path.into(),
-        origin: "somewhere".into(),
-        taken_ms,
-        checkpoint_id: None,
-        job_id: None,
-        problem: problem.map(Into::into),
-    };
     let evidence = Evidence {
-        found: vec![mk("file:/sp/old", 1_000, None), mk("file:/chk/chk-9", 5_000, Some("deleted"))],
+        found: vec![
+            candidate("file:/sp/old", 1_000, None),
+            candidate("file:/chk/chk-9", 5_000, Some("deleted")),
+        ],
         ran_before: true,
         ..Default::default()
     };
