@@ -8,6 +8,7 @@ pub mod app;
 pub mod apply;
 pub mod audit;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod exit;
 pub mod flink;

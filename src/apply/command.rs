@@ -47,6 +47,8 @@ pub enum Error {
     Runtime(#[source] std::io::Error),
     #[error("cannot write the output")]
     Output(#[source] std::io::Error),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::Error),
 }
 
 impl Error {
@@ -55,6 +57,7 @@ impl Error {
             Error::Flink(e) => e.help().map(String::from),
             Error::Connection(e) => Some(e.help().to_string()),
             Error::Lock(e) => Some(e.help()),
+            Error::Cluster(e) => e.help(),
             _ => None,
         }
     }
@@ -92,12 +95,9 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
     // Not the raw argv: a --flink-header value may be a secret, and this lands in the lock file.
     let holder = Holder::current(&format!("flinkops apply {}", args.target.display()));
     let stderr_styles = Styles::stderr(color);
-    let _lock = lock::acquire(
-        &args.state.state_dir,
-        client.base_url(),
-        args.lock_timeout,
-        &holder,
-        |info, waited| {
+    let cluster_dir = args.state.cluster_dir_to_write(&client).await?;
+    let _lock =
+        lock::acquire(&cluster_dir, client.base_url(), args.lock_timeout, &holder, |info, waited| {
             if !quiet {
                 let by = info.map_or_else(
                     || "another process".to_string(),
@@ -109,13 +109,12 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
                     args.lock_timeout.as_secs()
                 );
             }
-        },
-    )?;
+        })?;
     let opts = match &saved {
         Some(p) => Options { prune: p.options.prune, adopt: p.options.adopt },
         None => Options { prune: args.prune, adopt: args.adopt },
     };
-    let ledger = Ledger::new(&args.state.state_dir, client.base_url());
+    let ledger = Ledger::new(&cluster_dir);
     let (plan, records) = observe_and_plan(&client, &ledger, &desired, &specs_path, &opts).await?;
     if let Some(saved) = &saved {
         check_not_stale(saved, &plan)?;

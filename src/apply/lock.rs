@@ -1,7 +1,8 @@
 //! One apply at a time per state directory and cluster (docs/design.md, "Safety rules").
 //!
 //! The lock is an advisory `flock` (std's `File::try_lock`) on
-//! `<state-dir>/clusters/<cluster-key>/apply.lock`. The kernel releases it when the holding process
+//! `<state-dir>/clusters/<cluster key>/apply.lock` (the key: `crate::cluster`). The kernel
+//! releases it when the holding process
 //! ends, however it ends, so a crash never leaves a stale lock behind: the file itself means
 //! nothing, only the lock on it does. Its contents say who holds it (pid, host, command, since
 //! when), for the error message of the next apply; they are never used to decide anything.
@@ -18,8 +19,6 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-
-use crate::ledger::cluster_key;
 
 /// How often a waiting apply tries the lock again.
 const POLL: Duration = Duration::from_millis(250);
@@ -122,22 +121,23 @@ impl Drop for ApplyLock {
     }
 }
 
-/// The lock file of the cluster at `flink_url` under `state_dir`.
-pub fn lock_path(state_dir: &Path, flink_url: &str) -> PathBuf {
-    state_dir.join("clusters").join(cluster_key(flink_url)).join("apply.lock")
+/// The lock file of the cluster whose directory (see `crate::cluster`) is `cluster_dir`.
+pub fn lock_path(cluster_dir: &Path) -> PathBuf {
+    cluster_dir.join("apply.lock")
 }
 
-/// Take the apply lock of the cluster at `flink_url`, waiting up to `timeout` for another holder
+/// Take the apply lock of the cluster whose directory is `cluster_dir` (reached at `flink_url`,
+/// for messages), waiting up to `timeout` for another holder
 /// to let go (zero: fail at once). While waiting, `on_wait` is called about once a second with the
 /// holder (`None` if it did not record itself) and the time waited so far.
 pub fn acquire(
-    state_dir: &Path,
+    cluster_dir: &Path,
     flink_url: &str,
     timeout: Duration,
     holder: &Holder,
     mut on_wait: impl FnMut(Option<&HolderInfo>, Duration),
 ) -> Result<ApplyLock, LockError> {
-    let path = lock_path(state_dir, flink_url);
+    let path = lock_path(cluster_dir);
     let file = open(&path)?;
     let start = Instant::now();
     let mut last_report: Option<Instant> = None;
@@ -260,7 +260,7 @@ mod tests {
         assert_eq!((info.pid, info.host.as_str()), (4242, "ci-runner-3"));
         assert_eq!(info.command, "flinkops apply specs/");
         assert_eq!(*waited, Duration::ZERO);
-        assert_eq!(path, &dir.path().join("clusters/127.0.0.1-8081/apply.lock"));
+        assert_eq!(path, &dir.path().join("apply.lock"));
         let message = err.to_string();
         assert!(
             message.starts_with(
@@ -324,11 +324,10 @@ mod tests {
     #[test]
     fn each_cluster_has_its_own_lock() {
         let dir = tempfile::tempdir().unwrap();
-        let a = acquire(dir.path(), URL, Duration::ZERO, &ci_runner(), no_waiting).unwrap();
-        let b = acquire(dir.path(), "https://flink.example.com", Duration::ZERO, &ci_runner(), no_waiting)
-            .unwrap();
+        let a = acquire(&dir.path().join("a"), URL, Duration::ZERO, &ci_runner(), no_waiting).unwrap();
+        let b = acquire(&dir.path().join("b"), URL, Duration::ZERO, &ci_runner(), no_waiting).unwrap();
         assert_ne!(a.path(), b.path());
-        assert!(b.path().ends_with("clusters/flink.example.com/apply.lock"));
+        assert!(b.path().ends_with("b/apply.lock"));
     }
 
     #[test]
@@ -346,7 +345,7 @@ mod tests {
     #[test]
     fn a_holder_without_a_readable_record_is_still_reported_as_holding_the_lock() {
         let dir = tempfile::tempdir().unwrap();
-        let path = lock_path(dir.path(), URL);
+        let path = lock_path(dir.path());
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "{\"from\": \"an older flinkops\"}").unwrap();
         let other = File::open(&path).unwrap();
@@ -372,10 +371,11 @@ mod tests {
     fn an_unusable_state_directory_is_an_error_naming_the_path() {
         let dir = tempfile::tempdir().unwrap();
         let not_a_dir = dir.path().join("state");
+        let cluster_dir = not_a_dir.join("clusters/c");
         std::fs::write(&not_a_dir, "").unwrap();
-        let err = acquire(&not_a_dir, URL, Duration::ZERO, &ci_runner(), no_waiting).unwrap_err();
+        let err = acquire(&cluster_dir, URL, Duration::ZERO, &ci_runner(), no_waiting).unwrap_err();
         assert!(matches!(err, LockError::Open { .. }), "{err:?}");
-        assert!(err.to_string().contains("state/clusters/127.0.0.1-8081/apply.lock"), "{err}");
+        assert!(err.to_string().contains("state/clusters/c/apply.lock"), "{err}");
     }
 
     #[test]

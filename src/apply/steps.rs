@@ -611,7 +611,7 @@ mod tests {
     fn context(server: &MockServer, state: &Path) -> Context {
         Context {
             client: Client::new(ClientConfig::new(server.uri())).unwrap(),
-            ledger: Ledger::new(state, &server.uri()),
+            ledger: Ledger::new(state),
             records: Mutex::new(BTreeMap::new()),
             progress: Progress::to(Box::new(std::io::sink())),
             poll: Duration::from_millis(10),

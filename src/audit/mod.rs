@@ -37,6 +37,8 @@ pub enum Error {
     Connection(#[from] crate::cli::ConnectionError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::Error),
 }
 
 /// Run `flinkops audit`: 0 when no finding reaches `--fail-on`, 2 when one does, 1 when the audit
@@ -49,6 +51,7 @@ pub fn run(args: &AuditArgs, color: ColorChoice) -> ExitCode {
         Ok(report) => report,
         Err(Error::Flink(e)) => return fail(&e, e.help(), color),
         Err(Error::Connection(e)) => return fail(&e, Some(e.help()), color),
+        Err(Error::Cluster(e)) => return fail(&e, e.help().as_deref(), color),
         Err(e) => return fail(&e, None, color),
     };
     let mut stdout = std::io::stdout().lock();
@@ -68,12 +71,12 @@ fn audit(args: &AuditArgs, desired: &Desired) -> Result<Report, Error> {
     let client = Client::new(args.connection.client_config()?)?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
-    let ledger = Ledger::new(&args.state.state_dir, client.base_url());
     let observed = runtime.block_on(async {
+        let ledger = Ledger::new(&args.state.cluster_dir_to_read(&client).await?);
         let (plan, records) =
             observe_and_plan(&client, &ledger, desired, &args.path, &Options::default()).await?;
         let flink = snapshots(&client, &plan).await;
-        Ok::<_, crate::flink::Error>((plan, records, flink))
+        Ok::<_, Error>((plan, records, flink))
     });
     let (plan, records, flink) = observed?;
     let now = Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| Timestamp::now());

@@ -403,6 +403,34 @@ pub struct StateArgs {
     /// works without it, with fewer details.
     #[arg(long, value_name = "DIR", default_value = crate::ledger::DEFAULT_DIR, env = "FLINKOPS_STATE_DIR")]
     pub state_dir: PathBuf,
+
+    /// Name the cluster yourself (e.g. prod-eu-1) instead of by the identity its JobManager
+    /// reports; its ledger and apply lock are kept under that name. For clusters whose
+    /// configuration is not unique (the same RPC address and ports on two hosts), or behind a
+    /// proxy that blocks GET /jobmanager/config. Give it in every run against that cluster.
+    #[arg(long, value_name = "NAME", env = "FLINKOPS_CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
+}
+
+impl StateArgs {
+    /// The directory of the ledger and lock of the cluster `client` talks to, for a run that
+    /// only reads (see `crate::cluster::locate`).
+    pub async fn cluster_dir_to_read(
+        &self,
+        client: &crate::flink::Client,
+    ) -> Result<PathBuf, crate::cluster::Error> {
+        let identity = crate::cluster::resolve(client, self.cluster_name.as_deref()).await?;
+        crate::cluster::locate(&self.state_dir, &identity, client.base_url())
+    }
+
+    /// The same for a run that writes (see `crate::cluster::claim`).
+    pub async fn cluster_dir_to_write(
+        &self,
+        client: &crate::flink::Client,
+    ) -> Result<PathBuf, crate::cluster::Error> {
+        let identity = crate::cluster::resolve(client, self.cluster_name.as_deref()).await?;
+        crate::cluster::claim(&self.state_dir, &identity, client.base_url())
+    }
 }
 
 /// Output format of a plan.

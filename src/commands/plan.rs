@@ -27,6 +27,8 @@ pub enum Error {
     Runtime(#[source] std::io::Error),
     #[error("cannot write the plan to {path}")]
     WritePlan { path: std::path::PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::Error),
 }
 
 pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
@@ -37,6 +39,7 @@ pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
         Ok(plan) => plan,
         Err(Error::Flink(e)) => return fail(&e, e.help(), color),
         Err(Error::Connection(e)) => return fail(&e, Some(e.help()), color),
+        Err(Error::Cluster(e)) => return fail(&e, e.help().as_deref(), color),
         Err(e) => return fail(&e, None, color),
     };
     if let Some(path) = &args.out
@@ -110,10 +113,12 @@ fn make_plan(args: &PlanArgs, desired: &spec::Desired) -> Result<Plan, Error> {
     let client = Client::new(args.connection.client_config()?)?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
-    let ledger = Ledger::new(&args.state.state_dir, client.base_url());
     let opts = Options { prune: args.prune, adopt: args.adopt };
-    let (plan, _) = runtime.block_on(observe_and_plan(&client, &ledger, desired, &args.path, &opts))?;
-    Ok(plan)
+    runtime.block_on(async {
+        let ledger = Ledger::new(&args.state.cluster_dir_to_read(&client).await?);
+        let (plan, _) = observe_and_plan(&client, &ledger, desired, &args.path, &opts).await?;
+        Ok(plan)
+    })
 }
 
 /// Observe the cluster (`/config`, `/jobs/overview`), read the ledger and plan: the one path

@@ -3,7 +3,7 @@
 //! errors, and the cached Flink version. The endpoints themselves live in `jars`, `jobs` and
 //! `savepoints`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -33,6 +33,7 @@ struct Inner {
     upload_timeout: Duration,
     retry: RetryPolicy,
     version: OnceLock<FlinkVersion>,
+    jobmanager_config: Mutex<Option<Arc<JobManagerConfig>>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -116,6 +117,7 @@ impl Client {
             upload_timeout: config.upload_timeout,
             retry: config.retry,
             version: OnceLock::new(),
+            jobmanager_config: Mutex::new(None),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -130,20 +132,22 @@ impl Client {
         self.send(Req::get(&["config"]), Repeat::Idempotent).await
     }
 
-    /// The cluster's default savepoint and checkpoint directories, from one
-    /// `GET /jobmanager/config` (the 1.20+ keys, else the 1.18/1.19 ones).
-    pub async fn cluster_dirs(&self) -> Result<ClusterDirs, Error> {
+    /// `GET /jobmanager/config`: the cluster's configuration as the JobManager runs with it,
+    /// read once per client and then kept (it changes only with a restart of the JobManager, and
+    /// `watch` makes a new client for every reconcile). A failed read is not kept.
+    pub async fn jobmanager_config(&self) -> Result<Arc<JobManagerConfig>, Error> {
+        if let Some(config) = self.inner.jobmanager_config.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Ok(config);
+        }
         #[derive(serde::Deserialize)]
         struct Entry {
             key: String,
             value: String,
         }
         let entries: Vec<Entry> = self.send(Req::get(&["jobmanager", "config"]), Repeat::Idempotent).await?;
-        let get = |k: &str| entries.iter().find(|e| e.key == k).map(|e| e.value.clone());
-        Ok(ClusterDirs {
-            savepoints: get("execution.checkpointing.savepoint-dir").or_else(|| get("state.savepoints.dir")),
-            checkpoints: get("execution.checkpointing.dir").or_else(|| get("state.checkpoints.dir")),
-        })
+        let config = Arc::new(JobManagerConfig(entries.into_iter().map(|e| (e.key, e.value)).collect()));
+        *self.inner.jobmanager_config.lock().unwrap_or_else(|e| e.into_inner()) = Some(config.clone());
+        Ok(config)
     }
 
     /// The cluster's Flink version, read from `GET /config` once and then cached.
@@ -305,6 +309,25 @@ fn with_tls(mut builder: reqwest::ClientBuilder, tls: &TlsConfig) -> Result<reqw
 pub struct ClusterDirs {
     pub savepoints: Option<String>,
     pub checkpoints: Option<String>,
+}
+
+/// The JobManager's configuration (`GET /jobmanager/config`), by key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobManagerConfig(pub std::collections::BTreeMap<String, String>);
+
+impl JobManagerConfig {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// The default savepoint and checkpoint directories (the 1.20+ keys, else the 1.18/1.19 ones).
+    pub fn dirs(&self) -> ClusterDirs {
+        let get = |new: &str, old: &str| self.get(new).or_else(|| self.get(old)).map(str::to_string);
+        ClusterDirs {
+            savepoints: get("execution.checkpointing.savepoint-dir", "state.savepoints.dir"),
+            checkpoints: get("execution.checkpointing.dir", "state.checkpoints.dir"),
+        }
+    }
 }
 
 #[cfg(test)]

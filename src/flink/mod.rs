@@ -21,7 +21,7 @@ mod secret;
 mod types;
 mod version;
 
-pub use client::{Client, ClusterDirs};
+pub use client::{Client, ClusterDirs, JobManagerConfig};
 pub use config::{Auth, ClientConfig, ClientIdentity, TlsConfig};
 pub use error::{Call, Error, root_cause};
 pub use ids::{InvalidId, JarId, JobId, TriggerId};

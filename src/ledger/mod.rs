@@ -1,6 +1,7 @@
 //! The ledger: what Flink cannot tell flinkops (docs/design.md, "The ledger").
 //!
-//! One JSON file per job under `<state-dir>/clusters/<cluster>/jobs/<name>.json`: the spec last
+//! One JSON file per job under `<state-dir>/clusters/<cluster key>/jobs/<name>.json` (the key:
+//! `crate::cluster`): the spec last
 //! applied (secrets only as hashes), the job id, and the savepoints taken. Plan reads it for
 //! field-level diffs and restore sources; apply writes it — every write atomic (temporary file,
 //! fsync, rename, fsync of the directory), so a crash leaves the old record or the new one.
@@ -51,10 +52,10 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// The ledger for the cluster at `flink_url` under `state_dir`. Nothing is created until the
-    /// first write.
-    pub fn new(state_dir: &Path, flink_url: &str) -> Self {
-        Self { dir: state_dir.join("clusters").join(cluster_key(flink_url)).join("jobs") }
+    /// The ledger of the cluster whose directory (see `crate::cluster`) is `cluster_dir`.
+    /// Nothing is created until the first write.
+    pub fn new(cluster_dir: &Path) -> Self {
+        Self { dir: cluster_dir.join("jobs") }
     }
 
     /// The directory holding the job records.
@@ -150,34 +151,14 @@ pub fn relative_state_dir_warning(state_dir: &Path) -> Option<String> {
     ))
 }
 
-/// A directory name for a cluster URL: readable, stable, and safe (`127.0.0.1-8081`,
-/// `gateway.example.com-443-flink`).
-pub fn cluster_key(flink_url: &str) -> String {
-    let rest = flink_url.split_once("://").map_or(flink_url, |(_, r)| r);
-    let mut key: String =
-        rest.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect();
-    while key.contains("--") {
-        key = key.replace("--", "-");
-    }
-    let key = key.trim_matches(['-', '.']).to_ascii_lowercase();
-    if key.is_empty() { "default".into() } else { key }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn cluster_keys_are_readable_and_safe() {
-        assert_eq!(cluster_key("http://127.0.0.1:8081"), "127.0.0.1-8081");
-        assert_eq!(cluster_key("https://Gateway.example.com/flink/"), "gateway.example.com-flink");
-        assert_eq!(cluster_key("http://../../etc"), "etc");
-    }
-
-    #[test]
     fn records_round_trip_and_writes_replace_atomically() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::new(dir.path(), "http://127.0.0.1:8081");
+        let ledger = Ledger::new(dir.path());
         assert!(ledger.read_all().unwrap().ok.is_empty());
         let mut record = Record::new("orders");
         ledger.write(&record).unwrap();
@@ -199,7 +180,7 @@ mod tests {
     fn the_state_directory_is_created_for_its_owner_only() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::new(&dir.path().join("state"), "http://x");
+        let ledger = Ledger::new(&dir.path().join("state"));
         ledger.write(&Record::new("a")).unwrap();
         for d in [dir.path().join("state"), ledger.dir().to_path_buf()] {
             let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
@@ -212,7 +193,7 @@ mod tests {
     #[test]
     fn one_unreadable_record_is_listed_and_the_others_are_still_read() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::new(dir.path(), "http://x");
+        let ledger = Ledger::new(dir.path());
         ledger.write(&Record::new("good")).unwrap();
         std::fs::write(
             ledger.dir().join("newer.json"),
@@ -230,7 +211,7 @@ mod tests {
     #[test]
     fn a_corrupt_record_is_reported_with_its_path() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::new(dir.path(), "http://x");
+        let ledger = Ledger::new(dir.path());
         std::fs::create_dir_all(ledger.dir()).unwrap();
         std::fs::write(ledger.dir().join("bad.json"), "{not json").unwrap();
         let err = ledger.read("bad").unwrap_err();

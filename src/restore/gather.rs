@@ -148,7 +148,7 @@ pub type ClusterDirsRead = Result<ClusterDirs, String>;
 
 /// Read the cluster's configured savepoint and checkpoint directories (`GET /jobmanager/config`).
 pub async fn cluster_dirs(client: &Client) -> ClusterDirsRead {
-    client.cluster_dirs().await.map_err(|err| {
+    client.jobmanager_config().await.map(|c| c.dirs()).map_err(|err| {
         format!("the cluster's savepoint and checkpoint directories (GET /jobmanager/config): {err}")
     })
 }

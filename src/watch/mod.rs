@@ -98,7 +98,7 @@ async fn watch(args: &WatchArgs) -> Result<(), Error> {
     let mut reconciler = Reconciler::new(
         Settings {
             specs: args.path.clone(),
-            state_dir: args.state.state_dir.clone(),
+            state: args.state.clone(),
             options: Options { prune: args.prune, adopt: args.adopt },
             concurrency: usize::from(args.concurrency),
         },

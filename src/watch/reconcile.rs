@@ -20,6 +20,7 @@ use crate::apply::execute::{self, JobResult, Outcome};
 use crate::apply::lock::{self, Holder, LockError};
 use crate::apply::progress::Progress;
 use crate::apply::steps::Context;
+use crate::cli::StateArgs;
 use crate::commands::plan::{load_checked, observe_and_plan};
 use crate::flink::Client;
 use crate::ledger::{Ledger, Record};
@@ -29,7 +30,9 @@ use crate::spec::Desired;
 /// What does not change between reconciles.
 pub struct Settings {
     pub specs: PathBuf,
-    pub state_dir: PathBuf,
+    /// The state directory and the cluster's name, if given: the cluster's directory in it is
+    /// found again at every reconcile (Flink may be down at the start).
+    pub state: StateArgs,
     pub options: Options,
     pub concurrency: usize,
 }
@@ -41,9 +44,8 @@ pub type Connect = Box<dyn Fn() -> Result<Client, String> + Send + Sync>;
 pub struct Reconciler {
     settings: Settings,
     connect: Connect,
-    /// The cluster's URL: the ledger's and the lock's key.
+    /// The cluster's URL, for messages.
     base_url: String,
-    ledger: Ledger,
     holder: Holder,
     /// The last specs that loaded without errors.
     desired: Option<Desired>,
@@ -71,13 +73,11 @@ impl Reconciler {
         policy: Policy,
         shared: Arc<Shared>,
     ) -> Self {
-        let ledger = Ledger::new(&settings.state_dir, &base_url);
         let holder = Holder::current(&format!("flinkops watch {}", settings.specs.display()));
         Self {
             settings,
             connect,
             base_url,
-            ledger,
             holder,
             desired: None,
             policy,
@@ -120,7 +120,7 @@ impl Reconciler {
     /// Load the specs; keep the last good ones when these have errors. Returns the errors, one
     /// line each (`file:line:col: message`), and logs every diagnostic.
     fn load(&mut self) -> Vec<String> {
-        let loaded = load_checked(&self.settings.specs, &self.settings.state_dir);
+        let loaded = load_checked(&self.settings.specs, &self.settings.state.state_dir);
         let errors = loaded.error_count();
         self.shared.metrics.specs_loaded(errors);
         let (mut lines, mut seen) = (Vec::new(), Vec::new());
@@ -190,17 +190,23 @@ impl Reconciler {
             tracing::error!("{e}");
             (ReconcileResult::FlinkUnreachable, e)
         })?;
-        // Observe without the lock: most reconciles find nothing to do, and then need no lock
-        // (nor its write to the state directory).
-        let (plan, _, held) = self.decide(&client).await?;
+        let cluster_dir = self.settings.state.cluster_dir_to_write(&client).await.map_err(|e| match e {
+            crate::cluster::Error::Flink(e) => self.unreachable(&e),
+            e => {
+                tracing::error!(hint = e.help().unwrap_or_default(), "{e}");
+                (ReconcileResult::Failed, e.to_string())
+            }
+        })?;
+        let ledger = Ledger::new(&cluster_dir);
+        // Observe without the lock: most reconciles find nothing to do, and then need no lock.
+        let (plan, _, held) = self.decide(&client, &ledger).await?;
         if !runnable(&plan) {
             log_decisions(&mut self.last_decisions, &plan);
             return Ok((plan, Vec::new(), held));
         }
         // Something to do: take the lock, then decide again under it (an apply that held it
         // may have changed everything).
-        let state_dir = &self.settings.state_dir;
-        let _lock = lock::acquire(state_dir, &self.base_url, Duration::ZERO, &self.holder, |_, _| {})
+        let _lock = lock::acquire(&cluster_dir, &self.base_url, Duration::ZERO, &self.holder, |_, _| {})
             .map_err(|e| match e {
                 LockError::Held { .. } => {
                     tracing::info!("{e}; trying again at the next trigger");
@@ -211,10 +217,10 @@ impl Reconciler {
                     (ReconcileResult::Failed, e.to_string())
                 }
             })?;
-        let (plan, records, held) = self.decide(&client).await?;
+        let (plan, records, held) = self.decide(&client, &ledger).await?;
         log_decisions(&mut self.last_decisions, &plan);
         let desired = self.desired.as_ref().expect("act runs with specs");
-        let results = self.execute(client, &plan, desired, records, shutdown).await;
+        let results = self.execute(client, ledger, &plan, desired, records, shutdown).await;
         self.policy.record(&plan, &results, Instant::now());
         Ok((plan, results, held))
     }
@@ -224,18 +230,13 @@ impl Reconciler {
     async fn decide(
         &mut self,
         client: &Client,
+        ledger: &Ledger,
     ) -> Result<(Plan, BTreeMap<String, Record>, BTreeMap<String, Held>), (ReconcileResult, String)> {
         let desired = self.desired.as_ref().expect("act runs with specs");
         let (s, o) = (&self.settings.specs, &self.settings.options);
-        let (mut plan, records) = match observe_and_plan(client, &self.ledger, desired, s, o).await {
+        let (mut plan, records) = match observe_and_plan(client, ledger, desired, s, o).await {
             Ok(p) => p,
-            Err(e) => {
-                self.shared.metrics.flink(false);
-                let hint = e.help().unwrap_or_default();
-                tracing::error!(hint, "cannot observe Flink at {}: {e}", self.base_url);
-                let line = format!("Flink at {} is not reachable: {e}", self.base_url);
-                return Err((ReconcileResult::FlinkUnreachable, line));
-            }
+            Err(e) => return Err(self.unreachable(&e)),
         };
         self.shared.metrics.flink(true);
         self.shared.metrics.savepoints(savepoint_times(&records));
@@ -244,6 +245,14 @@ impl Reconciler {
             held.iter().map(|(k, v)| (k.clone(), v.reason.clone())).collect();
         plan::hold(&mut plan, desired, &reasons);
         Ok((plan, records, held))
+    }
+
+    /// Flink could not be observed: logged, and the readiness line.
+    fn unreachable(&self, e: &crate::flink::Error) -> (ReconcileResult, String) {
+        self.shared.metrics.flink(false);
+        let hint = e.help().unwrap_or_default();
+        tracing::error!(hint, "cannot observe Flink at {}: {e}", self.base_url);
+        (ReconcileResult::FlinkUnreachable, format!("Flink at {} is not reachable: {e}", self.base_url))
     }
 
     /// Publish what a reconcile found and did, and judge it.
@@ -263,6 +272,7 @@ impl Reconciler {
     async fn execute(
         &self,
         client: Client,
+        ledger: Ledger,
         plan: &Plan,
         desired: &Desired,
         records: BTreeMap<String, Record>,
@@ -270,7 +280,7 @@ impl Reconciler {
     ) -> Vec<JobResult> {
         let ctx = Context {
             client,
-            ledger: Ledger::new(&self.settings.state_dir, &self.base_url),
+            ledger,
             records: Mutex::new(records),
             progress: Progress::log(),
             poll: Duration::from_secs(1),

@@ -8,7 +8,8 @@ use flinkops::flink::{Client, JobId, JobOverview, JobState};
 use flinkops::plan::identity;
 
 use crate::flink_support::{
-    Cluster, assert_state_continued, before_change, on_every_cluster, reported_snapshot, state_continued,
+    Cluster, assert_state_continued, before_change, cluster_dir, on_every_cluster, reported_snapshot,
+    state_continued,
 };
 use crate::support::{flinkops, flinkops_process, scratch};
 
@@ -385,7 +386,7 @@ async fn concurrent_applies(c: &Cluster) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let lock = flinkops::apply::lock::lock_path(&s.state, &c.url);
+    let lock = flinkops::apply::lock::lock_path(&cluster_dir(&s.state, &c.url).await);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while std::fs::read_to_string(&lock).map(|t| t.is_empty()).unwrap_or(true) {
         assert!(std::time::Instant::now() < deadline, "the first apply never took the lock");
@@ -657,7 +658,8 @@ async fn unreadable_record(c: &Cluster) {
     s.write(&spec("b"));
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let (a1, b1) = (s.live(&client, "a").await, s.live(&client, "b").await);
-    let file = flinkops::ledger::Ledger::new(&s.state, &c.url).dir().join(format!("{}.json", s.name("b")));
+    let ledger = flinkops::ledger::Ledger::new(&cluster_dir(&s.state, &c.url).await);
+    let file = ledger.dir().join(format!("{}.json", s.name("b")));
     assert!(file.is_file(), "{}", file.display());
     std::fs::write(&file, "{ written by something else").unwrap();
 

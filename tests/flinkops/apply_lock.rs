@@ -34,7 +34,7 @@ fn try_acquire(state_dir: &std::path::Path) -> Result<lock::ApplyLock, LockError
 #[test]
 fn the_lock_dies_with_the_process_that_held_it() {
     let state_dir = scratch("apply-lock-dies-with-its-process");
-    let path = lock::lock_path(&state_dir, URL);
+    let path = lock::lock_path(&state_dir);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mut child = hold_lock_in_child(&path);
 
@@ -54,7 +54,7 @@ fn the_lock_dies_with_the_process_that_held_it() {
 #[test]
 fn a_waiting_apply_gets_the_lock_when_its_holder_is_killed() {
     let state_dir = scratch("apply-lock-waits-for-a-killed-holder");
-    let path = lock::lock_path(&state_dir, URL);
+    let path = lock::lock_path(&state_dir);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mut child = hold_lock_in_child(&path);
     let pid = child.id();

@@ -398,3 +398,11 @@ macro_rules! on_every_cluster {
     )*};
 }
 pub(crate) use on_every_cluster;
+
+/// The directory of the ledger and the lock of the cluster at `url` under the state directory
+/// `state`, as flinkops finds it (by the identity the cluster reports).
+pub async fn cluster_dir(state: &std::path::Path, url: &str) -> PathBuf {
+    let client = Client::new(ClientConfig::new(url)).unwrap();
+    let identity = flinkops::cluster::resolve(&client, None).await.expect("the cluster's identity");
+    flinkops::cluster::claim(state, &identity, url).unwrap()
+}

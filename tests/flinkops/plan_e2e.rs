@@ -124,7 +124,9 @@ async fn start_managed(
     let mut record = Record::new(&spec.name);
     record.applied = Some(AppliedSpec::of(spec));
     record.job_id = Some(id.clone());
-    Ledger::new(&specs.state, client.base_url()).write(&record).unwrap();
+    Ledger::new(&crate::flink_support::cluster_dir(&specs.state, client.base_url()).await)
+        .write(&record)
+        .unwrap();
     id
 }
 

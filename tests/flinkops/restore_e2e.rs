@@ -3,7 +3,8 @@
 //! not from the older savepoint its last upgrade took (the ledger's last word).
 //!
 //! These scenarios kill and restart a cluster, so each starts its own, of the version under test,
-//! with `scripts/flink-local` on a fixed port (the same URL after the restart, so the same ledger).
+//! with `scripts/flink-local` on a fixed port (the same URL and the same reported identity after the
+//! restart, so the same ledger).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -115,9 +116,13 @@ async fn crash_after_upgrade(shared: &Cluster) {
     let checkpoint = wait_checkpoint_after(&client, &v2, read_at).await;
     eprintln!("v2 = {v2}: counter {} before the crash, checkpoint {checkpoint}", before.count);
 
+    let ledger_dir = crate::flink_support::cluster_dir(&s.state, &c.url).await;
     flink.crash();
     flink.launch();
     assert!(client.jobs_overview().await.unwrap().jobs.is_empty(), "the restarted cluster knows no job");
+    // The restarted cluster is the same cluster: its ledger is still the one found for it.
+    let again = crate::flink_support::cluster_dir(&s.state, &c.url).await;
+    assert_eq!(again, ledger_dir, "the restart changed the cluster's identity");
 
     let plan = crate::support::flinkops()
         .args(["plan", "--flink-url", &c.url, "--state-dir"])

@@ -49,6 +49,14 @@ async fn empty_flink() -> MockServer {
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "jobs": [] })))
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/jobmanager/config"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
+            {"key": "jobmanager.rpc.address", "value": "localhost"},
+            {"key": "rest.port", "value": server.address().port().to_string()},
+        ])))
+        .mount(&server)
+        .await;
     server
 }
 
