@@ -77,6 +77,23 @@ impl Record {
     pub const REJECTED_KEPT: usize = 20;
 
     /// Remember a rolled-back version's job id (see `rejected`).
+    /// Whether this record knows `id` as a job of its spec: the last one started, one a step
+    /// was in flight for, one a savepoint was taken from, or a rolled-back one.
+    pub fn knows(&self, id: &JobId) -> bool {
+        let pending = match &self.pending {
+            Some(
+                Pending::Stopping { job_id, .. }
+                | Pending::Cancelling { job_id, .. }
+                | Pending::Starting { job_id, .. },
+            ) => Some(job_id),
+            None => None,
+        };
+        self.job_id.as_ref() == Some(id)
+            || pending == Some(id)
+            || self.rejected.contains(id)
+            || self.savepoints.iter().any(|s| s.job_id.as_ref() == Some(id))
+    }
+
     pub fn reject(&mut self, id: &JobId) {
         if !self.rejected.contains(id) {
             self.rejected.push(id.clone());

@@ -157,6 +157,25 @@ fn plan_job(
     }
     match lives.active.as_slice() {
         [] => not_running(job, lives.last_ended, record, unmanaged, observed, opts, problems),
+        // A record that knows this spec's jobs, and not this one: another state directory (or
+        // another tool) started it under the same name, and acting on it would act on their job.
+        [live] if record.is_some_and(|r| r.job_id.is_some() && !r.knows(&live.id)) => {
+            problems.push(format!(
+                "`{}`: the live job {} carries this spec's name tag, but this state directory never started it \
+                 (its ledger record names {}): another flinkops state directory may manage it. Stop one of them; \
+                 to take the job over here, delete this spec's record and plan again",
+                job.name,
+                live.id,
+                record.and_then(|r| r.job_id.as_ref()).map_or_else(String::new, ToString::to_string)
+            ));
+            let mut p = base(
+                job,
+                Action::Conflict,
+                "a job of this name that this state directory did not start runs",
+            );
+            p.live = Some(live.to_ref());
+            p
+        }
         [live] => running(job, live, record),
         many => {
             let ids: Vec<String> = many.iter().map(|j| j.id.to_string()).collect();

@@ -538,3 +538,20 @@ fn a_new_version_an_interrupted_run_started_is_confirmed_not_taken_as_running() 
     let plan = run(&desired([j]), vec![live], &ledger([other]));
     assert_eq!(action_of(&plan, "ingest").action, Action::None);
 }
+
+#[test]
+fn a_live_job_this_state_directory_never_started_is_not_acted_on() {
+    let j = job("ingest");
+    let ours = live_of(&j, 1, JobState::Finished);
+    let theirs = live_of(&j, 2, JobState::Running);
+    let mut record = record_of(&j);
+    record.job_id = Some(ours.id.clone());
+    let plan = run(&desired([j.clone()]), vec![ours.clone(), theirs.clone()], &ledger([record.clone()]));
+    let p = action_of(&plan, "ingest");
+    assert_eq!(p.action, Action::Conflict, "{p:?}");
+    assert!(plan.problems.iter().any(|m| m.contains(&theirs.id.to_string())), "{:?}", plan.problems);
+    // Known to the record (the last started, or one a step was in flight for): planned as usual.
+    record.job_id = Some(theirs.id.clone());
+    let plan = run(&desired([j.clone()]), vec![ours, theirs], &ledger([record]));
+    assert_ne!(action_of(&plan, "ingest").action, Action::Conflict);
+}
