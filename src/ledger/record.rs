@@ -76,7 +76,6 @@ impl Record {
 
     pub const REJECTED_KEPT: usize = 20;
 
-    /// Remember a rolled-back version's job id (see `rejected`).
     /// Whether this record knows `id` as a job of its spec: the last one started, one a step
     /// was in flight for, one a savepoint was taken from, or a rolled-back one.
     pub fn knows(&self, id: &JobId) -> bool {
@@ -94,6 +93,7 @@ impl Record {
             || self.savepoints.iter().any(|s| s.job_id.as_ref() == Some(id))
     }
 
+    /// Remember a rolled-back version's job id (see `rejected`).
     pub fn reject(&mut self, id: &JobId) {
         if !self.rejected.contains(id) {
             self.rejected.push(id.clone());

@@ -86,6 +86,7 @@ pub async fn gather(
             Err(why) => e.unread.push(format!("{dir} (the checkpoint directory): {why}")),
         }
     }
+    e.mark_foreign(record);
     let last = record.and_then(|r| r.job_id.clone()).filter(|id| !rejected.contains(id));
     e.forgotten = last.filter(|id| !listed.iter().any(|(l, _)| l == id));
     e.ran_before = !listed.is_empty()

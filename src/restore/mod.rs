@@ -81,6 +81,26 @@ impl Evidence {
         self.found.iter().rev().max_by_key(|c| (c.taken_ms, c.checkpoint_id))
     }
 
+    /// Mark the snapshots taken by jobs that `record` does not know (when it knows any) as
+    /// unusable: they were taken by another job of the same name, started from another state
+    /// directory, and hold its state. Marked rather than dropped, so that one newer than this
+    /// spec's own is never passed over in silence (a ledger restored from an old backup would
+    /// not know the newest jobs either).
+    pub fn mark_foreign(&mut self, record: Option<&crate::ledger::Record>) {
+        let Some(r) = record.filter(|r| r.job_id.is_some()) else { return };
+        for c in &mut self.found {
+            if let Some(id) = &c.job_id
+                && c.problem.is_none()
+                && !r.knows(id)
+            {
+                c.problem = Some(format!(
+                    "taken by {id}, a job of this name that this state directory never started (another state \
+                     directory's?)"
+                ));
+            }
+        }
+    }
+
     /// Add a candidate unless its path is listed already (Flink, the ledger and the
     /// directories often name the same snapshot); the first source to name it is kept.
     pub fn add(&mut self, c: Candidate) {
@@ -250,6 +270,28 @@ mod tests {
         assert!(why.contains("file:/sp/old") && why.contains("restore.from"), "{why}");
         // Newest first in the listing.
         assert!(why.find("chk-9 (").unwrap() < why.find("sp/old (").unwrap(), "{why}");
+    }
+
+    #[test]
+    fn a_snapshot_of_a_job_this_state_directory_never_started_is_never_used() {
+        let ours = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".parse::<JobId>().unwrap();
+        let theirs = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb".parse::<JobId>().unwrap();
+        let mut record = crate::ledger::Record::new("orders");
+        record.job_id = Some(ours.clone());
+        let mine = Candidate { job_id: Some(ours), ..c("file:/chk/ours/chk-3", 100, Some(3)) };
+        let other = Candidate { job_id: Some(theirs.clone()), ..c("file:/chk/theirs/chk-8", 200, Some(8)) };
+        let mut e = evidence(vec![mine.clone(), other.clone()]);
+        e.mark_foreign(Some(&record));
+        let Decision::Refuse(why) = decide(&e) else { panic!("must refuse") };
+        assert!(why.contains(&format!("taken by {theirs}")) && why.contains("never started"), "{why}");
+        // Older than this spec's own: passed over, since it is not this spec's state.
+        let mut e = evidence(vec![Candidate { taken_ms: 300, ..mine.clone() }, other.clone()]);
+        e.mark_foreign(Some(&record));
+        assert_eq!(decide(&e), Decision::Use(&e.found[0]));
+        // Without a record (a lost ledger), every job of the name tag is the spec's.
+        let mut e = evidence(vec![mine, other]);
+        e.mark_foreign(None);
+        assert_eq!(decide(&e), Decision::Use(&e.found[1]));
     }
 
     #[test]

@@ -138,6 +138,7 @@ on_every_cluster! {
     a_new_version_that_crashes_after_starting_is_rolled_back (1) => rollback_on_crash;
     a_failing_savepoint_leaves_the_old_job_running_and_its_dependents_untouched (2) => failing_savepoint;
     suspend_then_resume_keeps_the_state (1) => suspend_resume;
+    a_job_another_state_directory_took_over_is_never_acted_on (1) => another_state_directory;
     prune_stops_a_job_whose_spec_is_gone_with_a_savepoint (2) => prune;
     killed_after_the_savepoint_the_next_apply_restores_from_it (1) => killed_after_savepoint;
     a_second_apply_fails_naming_the_first_or_waits_for_it (1) => concurrent_applies;
@@ -396,6 +397,17 @@ async fn concurrent_applies(c: &Cluster) {
     assert_eq!(second.status.code(), Some(1));
     let stderr = text(&second.stderr);
     assert!(stderr.contains("holds the lock") && stderr.contains(&first.id().to_string()), "{stderr}");
+    // The same cluster through a second URL (a proxy, a port-forward) is the same lock.
+    let proxy = crate::fault_run::Proxy::plain(&c.url).await;
+    let third = s.apply_command(&proxy.url, &["--lock-timeout", "0s"]).output().unwrap();
+    let stderr = text(&third.stderr);
+    assert_eq!(
+        third.status.code(),
+        Some(1),
+        "an apply through {} ran beside the first:\n{stderr}",
+        proxy.url
+    );
+    assert!(stderr.contains("holds the lock") && stderr.contains(&first.id().to_string()), "{stderr}");
 
     let waiting = s.apply(&["--lock-timeout", "2m"]);
     assert_eq!(waiting.status.code(), Some(0), "waited, then found nothing left to do");
@@ -646,6 +658,43 @@ async fn last_state_falls_back(c: &Cluster) {
     // The cancel that would have lost the state was never made.
     assert_state_continued(&client, &before, &v2, Some(&stopped_with(&client, &v1).await)).await;
     s.cleanup(&client).await;
+}
+
+/// Two state directories with a spec of the same name on one cluster (two repositories, one
+/// job name): the second takes the job over (it has no record of the name, so it cannot tell
+/// its job from one whose ledger was lost), and from then on the first never acts on it: its
+/// plan and apply refuse, naming the job, and the job keeps running untouched. Before, the first
+/// redeployed its own version over the second's, and the two would take turns.
+async fn another_state_directory(c: &Cluster) {
+    let client = c.client();
+    let a = Scenario::new(c, "twodirs");
+    a.write(&spec("counter"));
+    assert_eq!(a.apply(&[]).status.code(), Some(0));
+    let root = a.dir.parent().unwrap().to_path_buf();
+    let b = Scenario {
+        cluster: c.clone(),
+        dir: root.join("specs-b"),
+        state: root.join("state-b"),
+        prefix: a.prefix.clone(),
+    };
+    std::fs::create_dir_all(&b.dir).unwrap();
+    b.write(&Spec { extra_args: &["--tag", "b"], ..spec("counter") });
+    assert_eq!(b.apply(&[]).status.code(), Some(0));
+    let theirs = b.live(&client, "counter").await;
+
+    let plan = crate::support::flinkops()
+        .args(["plan", "--flink-url", &c.url, "--state-dir"])
+        .arg(&a.state)
+        .arg(&a.dir)
+        .output()
+        .unwrap();
+    let planned = text(&plan.stdout) + &text(&plan.stderr);
+    assert_eq!(plan.status.code(), Some(1), "{planned}");
+    assert!(planned.contains(&theirs.to_string()) && planned.contains("never started it"), "{planned}");
+    let out = a.apply(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(a.live(&client, "counter").await, theirs, "the other state directory's job was acted on");
+    a.cleanup(&client).await;
 }
 
 /// One record file that cannot be read (here: not JSON) stops flinkops from acting on that job,

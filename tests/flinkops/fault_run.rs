@@ -264,8 +264,8 @@ async fn converge(s: &Scenario, round: usize) {
 
 /// An HTTP proxy on 127.0.0.1 in front of a Flink REST endpoint that injects one fault into a
 /// window of the calls it forwards. It runs on its own thread, so the test may block on a child.
-struct Proxy {
-    url: String,
+pub(crate) struct Proxy {
+    pub(crate) url: String,
     shared: Arc<Shared>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -284,6 +284,11 @@ struct Shared {
 }
 
 impl Proxy {
+    /// A proxy that passes every call on unchanged: a second URL of the same cluster.
+    pub(crate) async fn plain(target: &str) -> Proxy {
+        Proxy::start(target, RestFault::Unavailable, Scope::Any, 0, 0).await
+    }
+
     async fn start(target: &str, kind: RestFault, scope: Scope, at: usize, len: usize) -> Proxy {
         let shared = Arc::new(Shared {
             target: target.trim_end_matches('/').to_owned(),
