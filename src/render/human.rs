@@ -209,7 +209,12 @@ fn errors(plan: &Plan, s: &Styles, out: &mut impl Write) -> io::Result<()> {
     let title = "Errors: apply will not act on the jobs concerned until these are resolved";
     writeln!(out, "{}", Paint(s.error, title))?;
     for p in &plan.problems {
-        writeln!(out, "  {} {}", Paint(s.error, "!"), clean(p))?;
+        // A problem may list what it found, a line each: each line is cleaned, none escaped away.
+        let mut lines = p.lines();
+        writeln!(out, "  {} {}", Paint(s.error, "!"), clean(lines.next().unwrap_or_default()))?;
+        for line in lines.map(str::trim).filter(|l| !l.is_empty()) {
+            writeln!(out, "    {}", clean(line))?;
+        }
     }
     writeln!(out)
 }

@@ -124,7 +124,12 @@ fn errors(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "#### Errors\n\nApply will not act on the jobs concerned until these are resolved:\n")?;
     for p in &plan.problems {
-        writeln!(out, "- {}", prose(p))?;
+        // A problem may list what it found, a line each: a nested list.
+        let mut lines = p.lines();
+        writeln!(out, "- {}", prose(lines.next().unwrap_or_default()))?;
+        for line in lines.map(str::trim).filter(|l| !l.is_empty()) {
+            writeln!(out, "  - {}", prose(line))?;
+        }
     }
     writeln!(out)
 }
