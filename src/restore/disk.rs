@@ -5,8 +5,9 @@
 //! spec's name tag, so the listings say which snapshots belong to a spec even when Flink's job
 //! history and the ledger are gone (a restarted non-HA cluster, a CI run without the state
 //! directory). A snapshot is complete only with its `_metadata` (Flink writes it last; a crash can
-//! leave a directory without it). Only `file:` URIs and absolute paths can be listed today; any
-//! other scheme is reported as unread, never as empty.
+//! leave a directory without it). This module lists `file:` URIs and absolute paths; `store`
+//! lists the object stores; any other scheme (`hdfs://`, `oss://`) is reported as unread, never
+//! as empty.
 
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -20,7 +21,10 @@ fn local_dir(uri: &str) -> Result<Option<PathBuf>, String> {
     let path = match uri.split_once("://") {
         Some(("file", rest)) => rest,
         Some((scheme, _)) => {
-            return Err(format!("flinkops cannot list `{scheme}://` directories yet"));
+            return Err(format!(
+                "flinkops cannot list `{scheme}://` directories (it lists file:, {})",
+                super::store::SCHEMES.map(|s| format!("{s}://")).join(", ")
+            ));
         }
         None => uri.strip_prefix("file:").unwrap_or(uri),
     };

@@ -1,7 +1,7 @@
 //! Ask every source for the snapshots of one spec: Flink (each ended job of the spec it still
 //! lists), the ledger, the savepoint directory and the checkpoint directory.
 
-use super::{Candidate, Discarded, Evidence, disk};
+use super::{Candidate, Discarded, Evidence, disk, store};
 use crate::flink::{Client, ClusterDirs, CompletedCheckpoint, Error as FlinkError, JobId, SavepointStatus};
 use crate::ledger::{Pending, Record};
 use crate::plan::identity;
@@ -75,13 +75,23 @@ pub async fn gather(
     }
     let (savepoint_dir, checkpoint_dir) = dirs(job, cluster, &mut e);
     if let Some(dir) = savepoint_dir {
-        match disk::savepoints(&dir, &tag) {
+        let listed = if store::supported(&dir) {
+            store::savepoints(&dir, &tag).await
+        } else {
+            disk::savepoints(&dir, &tag)
+        };
+        match listed {
             Ok(found) => found.into_iter().for_each(|c| e.add(c)),
             Err(why) => e.unread.push(format!("{dir} (the savepoint directory): {why}")),
         }
     }
     if let Some(dir) = checkpoint_dir {
-        match disk::checkpoints(&dir, &tag, rejected) {
+        let listed = if store::supported(&dir) {
+            store::checkpoints(&dir, &tag, rejected).await
+        } else {
+            disk::checkpoints(&dir, &tag, rejected)
+        };
+        match listed {
             Ok(found) => found.into_iter().for_each(|c| e.add(c)),
             Err(why) => e.unread.push(format!("{dir} (the checkpoint directory): {why}")),
         }

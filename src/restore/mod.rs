@@ -9,10 +9,12 @@
 //! refuses and says what it found: restarting a job from an older snapshot than its newest is a
 //! silent loss of state, and that is a choice for a person (`restore.from`), not for flinkops.
 //!
-//! This module is pure; `gather` and `disk` do the reading.
+//! This module is pure; `gather`, `disk` (local directories) and `store` (object stores) do the
+//! reading.
 
 pub mod disk;
 pub mod gather;
+pub mod store;
 
 use crate::flink::JobId;
 

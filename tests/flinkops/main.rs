@@ -20,6 +20,7 @@ mod render_snapshots;
 mod restore_e2e;
 mod spec_cases;
 mod spec_examples;
+mod store_e2e;
 mod support;
 mod watch_e2e;
 mod watch_faults;
