@@ -41,18 +41,19 @@ const CLUSTER_FILE: &str = "cluster.json";
 pub enum Error {
     /// Flink could not be asked at all (down, unreachable, credentials refused).
     #[error(transparent)]
-    Flink(crate::flink::Error),
+    Flink(Box<crate::flink::Error>),
     /// Flink, or a proxy in front of it, would not say.
     #[error(
         "cannot read the identity of the cluster at {url} (GET /jobmanager/config), which decides \
          where its ledger and apply lock are kept"
     )]
-    Unreadable { url: String, source: crate::flink::Error },
+    Unreadable { url: String, source: Box<crate::flink::Error> },
     #[error(
-        "the cluster at {url} is not the one this state directory knew at that URL: it reports {now}, \
-         and the ledger {dir} belongs to {was}"
+        "the cluster at {} is not the one this state directory knew at that URL: it reports {}, \
+         and the ledger {} belongs to {}",
+        .0.url, .0.now, .0.dir.display(), .0.was
     )]
-    Changed { url: String, dir: PathBuf, was: String, now: String, key: String },
+    Changed(Box<Changed>),
     #[error("cannot use the cluster directory {path}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error(
@@ -60,6 +61,19 @@ pub enum Error {
          starting with a letter or digit"
     )]
     BadName(String),
+}
+
+/// A URL this state directory knew as another cluster (see [`Error::Changed`]).
+#[derive(Debug)]
+pub struct Changed {
+    pub url: String,
+    /// The directory of the cluster the URL belonged to.
+    pub dir: PathBuf,
+    /// That cluster's identity, and the one reported now, in words.
+    pub was: String,
+    pub now: String,
+    /// The key of the identity reported now.
+    pub key: String,
 }
 
 impl Error {
@@ -71,7 +85,8 @@ impl Error {
                  lets GET /jobmanager/config through; or name the cluster yourself with --cluster-name \
                  (FLINKOPS_CLUSTER_NAME), the same in every run against it."
                 .into(),
-            Error::Changed { dir, key, .. } => {
+            Error::Changed(c) => {
+                let (dir, key) = (&c.dir, &c.key);
                 let parent = dir.parent().unwrap_or(dir);
                 format!(
                     "If it is the same cluster with a new configuration, move its ledger to the new identity \
@@ -162,9 +177,9 @@ pub async fn resolve(client: &Client, name: Option<&str>) -> Result<Identity, Er
     }
     let config = client.jobmanager_config().await.map_err(|source| match source {
         crate::flink::Error::NotFound { .. } | crate::flink::Error::Forbidden { .. } => {
-            Error::Unreadable { url: client.base_url().to_string(), source }
+            Error::Unreadable { url: client.base_url().to_string(), source: Box::new(source) }
         }
-        other => Error::Flink(other),
+        other => Error::Flink(Box::new(other)),
     })?;
     Ok(Identity::reported(&config))
 }
@@ -250,13 +265,13 @@ fn check_not_changed(state_dir: &Path, identity: &Identity, url: &str) -> Result
         let Some(file) = read_file(&dir.join(CLUSTER_FILE)) else { continue };
         if file.name.is_none() && file.key != identity.key && file.urls.contains(&url) {
             let was = Identity { key: file.key, name: None, fields: file.identity };
-            return Err(Error::Changed {
+            return Err(Error::Changed(Box::new(Changed {
                 url,
                 dir,
                 was: was.describe(),
                 now: identity.describe(),
                 key: identity.key.clone(),
-            });
+            })));
         }
     }
     Ok(())
@@ -373,8 +388,8 @@ mod tests {
         let now = local("7000");
         for err in [claim(state.path(), &now, url).unwrap_err(), locate(state.path(), &now, url).unwrap_err()]
         {
-            let Error::Changed { dir, .. } = &err else { panic!("{err:?}") };
-            assert_eq!(dir, &old);
+            let Error::Changed(changed) = &err else { panic!("{err:?}") };
+            assert_eq!(changed.dir, old);
             assert!(err.to_string().contains("jobmanager.rpc.port=6123"), "{err}");
             let help = err.help().unwrap();
             assert!(help.contains(&format!("mv {}", old.display())), "{help}");

@@ -106,3 +106,37 @@ async fn a_saved_plan_is_the_json_plan() {
     assert_eq!(saved["formatVersion"], 1);
     assert_eq!(saved["cluster"]["url"], server.uri());
 }
+
+#[tokio::test]
+async fn a_url_that_now_answers_as_another_cluster_is_refused_until_the_user_says_which_it_is() {
+    let server = fake_flink(0).await;
+    let dir = specs("plan-changed-cluster", 1);
+    let state = dir.join(".state");
+    // An earlier run knew this URL as another cluster (a port-forward pointed elsewhere).
+    let old = state.join("clusters/jobmanager-8081-0a0b0c0d");
+    std::fs::create_dir_all(old.join("jobs")).unwrap();
+    let known = json!({"key": "jobmanager-8081-0a0b0c0d", "urls": [server.uri()],
+                       "identity": {"jobmanager.rpc.address": "jobmanager", "rest.port": "8081"}});
+    std::fs::write(old.join("cluster.json"), known.to_string()).unwrap();
+    let plan = |extra: &[&str]| {
+        flinkops()
+            .args(["plan", "--flink-url", &server.uri(), "--state-dir"])
+            .arg(&state)
+            .args(extra)
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = plan(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is not the one this state directory knew at that URL"), "{stderr}");
+    assert!(
+        stderr.contains("jobmanager.rpc.address=jobmanager") && stderr.contains("--cluster-name"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("mv {}", old.display())), "{stderr}");
+    // Named, it is another cluster: planned, with a ledger of its own.
+    let out = plan(&["--cluster-name", "staging"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
