@@ -32,6 +32,7 @@ struct Inner {
     request_timeout: Duration,
     upload_timeout: Duration,
     retry: RetryPolicy,
+    max_response_bytes: usize,
     version: OnceLock<FlinkVersion>,
     jobmanager_config: Mutex<Option<Arc<JobManagerConfig>>>,
 }
@@ -104,6 +105,8 @@ impl Client {
         let builder = reqwest::Client::builder()
             .user_agent(concat!("flinkops/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
+            // Never follow: see `Error::Redirected`.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(config.request_timeout)
             .default_headers(extra_headers(&config.headers)?);
         let http = with_tls(builder, &config.tls)?
@@ -116,6 +119,7 @@ impl Client {
             request_timeout: config.request_timeout,
             upload_timeout: config.upload_timeout,
             retry: config.retry,
+            max_response_bytes: config.max_response_bytes,
             version: OnceLock::new(),
             jobmanager_config: Mutex::new(None),
         };
@@ -215,7 +219,26 @@ impl Client {
         tracing::debug!(%call, "flink request");
         let response = builder.send().await.map_err(transport)?;
         let status = response.status();
-        let body = response.text().await.map_err(transport)?;
+        if status.is_redirection() {
+            let location = response.headers().get(reqwest::header::LOCATION).map_or_else(
+                || "(no Location header)".to_string(),
+                // From outside: no control characters on the terminal, and not a page of it.
+                |l| {
+                    String::from_utf8_lossy(l.as_bytes())
+                        .chars()
+                        .take(200)
+                        .map(|c| if c.is_control() { '?' } else { c })
+                        .collect()
+                },
+            );
+            return Err(Error::Redirected { call: call.clone(), status: status.as_u16(), location });
+        }
+        let body = self.read_body(response, call).await.map_err(|e| {
+            e.map_or_else(
+                || Error::TooLarge { call: call.clone(), limit: self.inner.max_response_bytes },
+                transport,
+            )
+        })?;
         if !status.is_success() {
             let failure = Failure { call: call.clone(), job, status: status.as_u16(), body: &body, write };
             return Err(failure.into_error());
@@ -224,6 +247,29 @@ impl Client {
             call: call.clone(),
             detail: format!("{e}; body starts with {:?}", body.chars().take(120).collect::<String>()),
         })
+    }
+
+    /// The answer's body as text, read a chunk at a time and never past the size limit
+    /// (`Err(None)`): a body that never ends must not grow without bound. The request timeout
+    /// covers the whole body, so a trickling one cannot extend the call either.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        call: &Call,
+    ) -> Result<String, Option<reqwest::Error>> {
+        let limit = self.inner.max_response_bytes;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            tracing::debug!(%call, "answer announced longer than {limit} bytes");
+            return Err(None);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(Some)? {
+            if body.len() + chunk.len() > limit {
+                return Err(None);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
     fn url(&self, segments: &[impl AsRef<str>]) -> Url {

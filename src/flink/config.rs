@@ -22,11 +22,17 @@ pub struct ClientConfig {
     /// For the jar upload, which streams a possibly large file.
     pub upload_timeout: Duration,
     pub retry: RetryPolicy,
+    /// The largest answer read from Flink; a longer one is an error, never read whole.
+    pub max_response_bytes: usize,
 }
+
+/// The default [`ClientConfig::max_response_bytes`]: 64 MiB, some six times the
+/// `/jobs/overview` of a cluster with 20,000 jobs.
+pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
 
 impl ClientConfig {
     /// A configuration with the defaults: no auth, system roots, 10 s connect, 30 s requests,
-    /// 10 min uploads, the default retry policy.
+    /// 10 min uploads, the default retry policy, answers of at most 64 MiB.
     pub fn new(base_url: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into(),
@@ -37,6 +43,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(30),
             upload_timeout: Duration::from_secs(600),
             retry: RetryPolicy::default(),
+            max_response_bytes: MAX_RESPONSE_BYTES,
         }
     }
 }

@@ -94,6 +94,15 @@ pub enum Error {
     #[error("{call}: entry class not found: {cause}")]
     EntryClassNotFound { call: Call, cause: String },
 
+    /// An answer longer than the client's limit: not read whole.
+    #[error("{call}: the answer is longer than {} MiB, the most flinkops reads", .limit >> 20)]
+    TooLarge { call: Call, limit: usize },
+
+    /// A 3xx answer. flinkops follows no redirect: one to another host would carry the
+    /// credentials, the extra headers and a run request's arguments (resolved secrets) there.
+    #[error("{call}: HTTP {status} redirect to {location}, not followed")]
+    Redirected { call: Call, status: u16, location: String },
+
     /// The program's `main()` threw before a job was created.
     #[error("{call}{}: the program failed in main(): {cause}", on(.job, .call))]
     ProgramFailed { call: Call, job: Option<JobId>, cause: String },
@@ -149,6 +158,8 @@ impl Error {
             | SavepointPathNotFound { call, .. }
             | StateNotMappable { call, .. }
             | EntryClassNotFound { call, .. }
+            | Redirected { call, .. }
+            | TooLarge { call, .. }
             | ProgramFailed { call, .. }
             | SavepointFailed { call, .. }
             | SavepointExpired { call, .. }
@@ -263,6 +274,15 @@ impl Error {
                 "Check that the savepoint path exists and is writable by the JobManager."
             }
             JarUnreadable { .. } => "Check the jar path and its permissions.",
+            TooLarge { .. } => {
+                "Is FLINK_URL the Flink REST API itself? A Flink answer this long would be a cluster \
+                 of far more than 20,000 jobs; a proxy or another server may be sending an endless body."
+            }
+            Redirected { .. } => {
+                "flinkops does not follow redirects, so that credentials, --flink-header values and \
+                 the arguments of a run request never reach a host you did not name. Set --flink-url \
+                 to the address that answers (the redirect's target, if you trust it)."
+            }
             InvalidResponse { .. } => {
                 "Is FLINK_URL the Flink REST API itself, including any path prefix of a proxy?"
             }

@@ -608,6 +608,27 @@ mod status {
         assert_eq!(out, format!("Flink 1.20.5 at {}\nNo jobs.\n", server.uri()));
     }
 
+    /// A job name anyone may submit to a shared cluster: 70,000 characters (which panicked
+    /// `status`) with escape sequences (which retitled the window and cleared the screen).
+    #[tokio::test]
+    async fn a_hostile_job_name_is_cut_short_and_escaped_never_a_panic() {
+        let server = MockServer::start().await;
+        mock_version(&server, "2.3.0\u{1b}[2J").await;
+        let name = format!("\u{1b}]0;owned\u{7}\u{1b}[2J{}", "n".repeat(70_000));
+        Mock::given(method("GET"))
+            .and(path("/jobs/overview"))
+            .respond_with(ok(json!({"jobs": [{"jid": RUNNING, "name": name, "state": "FINISHED",
+                "start-time": 1, "end-time": 2, "duration": 1, "last-modification": 2,
+                "tasks": {"total": 1, "running": 0, "finished": 1}}]})))
+            .mount(&server)
+            .await;
+        let report = fetch_at(&client(&server), now()).await.unwrap();
+        let out = text(&report, Styles::plain());
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{}", &out[..300.min(out.len())]);
+        assert!(out.contains("\\u{1b}]0;owned") && out.contains('…'), "{}", &out[..300.min(out.len())]);
+        assert!(out.lines().all(|l| l.chars().count() < 400), "no line carries the whole name");
+    }
+
     #[tokio::test]
     async fn the_status_command_prints_the_table_and_json() {
         let server = cluster(2).await;
@@ -661,4 +682,85 @@ mod status {
         assert!(stderr.contains("hint: Is Flink running"), "{stderr}");
         assert!(out.stdout.is_empty());
     }
+}
+
+/// A proxy (or a hostile cluster) that redirects to another host: nothing is sent there — not
+/// the token, not the extra headers, not a run request's arguments — and the error names the
+/// target. (reqwest follows redirects by default and drops only `Authorization` on the way.)
+#[tokio::test]
+async fn redirects_are_never_followed_and_are_reported_with_their_target() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(wiremock::matchers::any()).respond_with(ok(json!({"jobid": JOB}))).mount(&elsewhere).await;
+    let server = MockServer::start().await;
+    mock_version(&server, "2.3.0").await;
+    for (verb, at, status) in [("POST", "/jars/abc_counter.jar/run", 307), ("GET", "/jobs/overview", 302)] {
+        Mock::given(method(verb))
+            .and(path(at))
+            .respond_with(
+                ResponseTemplate::new(status).insert_header("Location", format!("{}{at}", elsewhere.uri())),
+            )
+            .mount(&server)
+            .await;
+    }
+    let mut config = fast_config(&server.uri());
+    config.auth = Auth::Bearer(Secret::new("s3cr3t-token".into()));
+    config.headers = vec![("X-Api-Key".into(), Secret::new("header-secret".into()))];
+    let client = Client::new(config).unwrap();
+
+    let err = client.run_jar(&JarId::new("abc_counter.jar"), &run_request()).await.unwrap_err();
+    assert!(matches!(err, Error::Redirected { status: 307, .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&format!("redirect to {}/jars/abc_counter.jar/run", elsewhere.uri())),
+        "{err}"
+    );
+    assert!(err.help().unwrap().contains("--flink-url"), "{:?}", err.help());
+    let err = client.jobs_overview().await.unwrap_err();
+    assert!(matches!(err, Error::Redirected { status: 302, .. }), "{err:?}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty(), "a request reached the other host");
+}
+
+/// An answer longer than the limit is an error, read no further than the limit: announced by its
+/// length, or a chunked body that never ends (which grew to gigabytes before).
+#[tokio::test]
+async fn answers_longer_than_the_limit_are_refused_and_never_read_whole() {
+    let server = MockServer::start().await;
+    mock_version(&server, "2.3.0").await;
+    let big = format!("{{\"jobs\": [], \"pad\": \"{}\"}}", "x".repeat(2 << 20));
+    Mock::given(method("GET"))
+        .and(path("/jobs/overview"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(big))
+        .mount(&server)
+        .await;
+    let mut config = fast_config(&server.uri());
+    config.max_response_bytes = 1 << 20;
+    let err = Client::new(config).unwrap().jobs_overview().await.unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
+    assert!(err.to_string().contains("longer than 1 MiB"), "{err}");
+
+    // A server that answers with a chunked body and never stops.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let head =
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let chunk = format!("{:x}\r\n{}\r\n", 64 << 10, "y".repeat(64 << 10));
+                while stream.write_all(chunk.as_bytes()).is_ok() {}
+            });
+        }
+    });
+    let mut config = fast_config(&format!("http://{addr}"));
+    config.max_response_bytes = 1 << 20;
+    let started = std::time::Instant::now();
+    let err = Client::new(config).unwrap().config().await.unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "stopped at the limit: {:?}", started.elapsed());
 }
