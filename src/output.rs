@@ -74,14 +74,18 @@ pub fn fail(err: &dyn std::error::Error, help: Option<&str>, color: ColorChoice)
     use std::io::Write;
     let styles = Styles::stderr(color);
     let (e, b) = (styles.error, styles.bold);
-    let mut msg = format!("{}error:{} {err}\n", e.render(), e.render_reset());
+    // Errors carry text from outside (Flink's root causes, job names, error bodies): every line
+    // is cleaned of control characters, and line breaks stay line breaks.
+    let text =
+        |t: String| t.lines().map(|l| crate::render::clean(l).into_owned()).collect::<Vec<_>>().join("\n");
+    let mut msg = format!("{}error:{} {}\n", e.render(), e.render_reset(), text(err.to_string()));
     let mut source = err.source();
     while let Some(cause) = source {
-        msg.push_str(&format!("  caused by: {cause}\n"));
+        msg.push_str(&format!("  caused by: {}\n", text(cause.to_string())));
         source = cause.source();
     }
     if let Some(help) = help {
-        msg.push_str(&format!("  {}hint:{} {help}\n", b.render(), b.render_reset()));
+        msg.push_str(&format!("  {}hint:{} {}\n", b.render(), b.render_reset(), text(help.to_string())));
     }
     // Nothing sensible is left to do if stderr itself is gone.
     let _ = std::io::stderr().write_all(msg.as_bytes());

@@ -253,14 +253,14 @@ pub fn human_duration(secs: u64) -> String {
 /// The job table, aligned, with the cluster in a first line; `No jobs.` when there are none.
 pub fn render_text(report: &StatusReport, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
     let cluster = &report.cluster;
-    writeln!(out, "Flink {} at {}", cluster.flink_version, cluster.url)?;
+    writeln!(out, "Flink {} at {}", crate::render::clean(&cluster.flink_version), cluster.url)?;
     if report.jobs.is_empty() {
         return writeln!(out, "No jobs.");
     }
     let header = ["JOB ID", "NAME", "STATE", "TASKS", "UPTIME", "CHECKPOINT", "SAVEPOINT"].map(String::from);
     let rows: Vec<[String; 7]> = report.jobs.iter().map(text_row).collect();
     let widths: Vec<usize> = (0..7)
-        .map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .map(|i| rows.iter().chain([&header]).map(|r| crate::render::cell_width(&r[i])).max().unwrap_or(0))
         .collect();
     crate::render::table_row(out, &header, &widths, |_| styles.bold)?;
     for (row, job) in rows.iter().zip(&report.jobs) {

@@ -20,7 +20,7 @@ const SEVERITY_COLUMN: usize = 2;
 /// The cluster line, the table (`No jobs and no specs.` when empty) and the summary line.
 pub fn text(report: &Report, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
     if let Some(c) = &report.cluster {
-        writeln!(out, "Flink {} at {}", c.flink_version, c.url)?;
+        writeln!(out, "Flink {} at {}", crate::render::clean(&c.flink_version), c.url)?;
     }
     if report.jobs.is_empty() {
         writeln!(out, "No jobs and no specs.")?;
@@ -35,7 +35,7 @@ fn table(report: &Report, styles: &Styles, out: &mut impl Write) -> io::Result<(
     let header: Vec<String> = HEADER.iter().map(|h| h.to_string()).collect();
     let rows: Vec<Vec<String>> = report.jobs.iter().map(cells).collect();
     let widths: Vec<usize> = (0..HEADER.len())
-        .map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .map(|i| rows.iter().chain([&header]).map(|r| crate::render::cell_width(&r[i])).max().unwrap_or(0))
         .collect();
     crate::render::table_row(out, &header, &widths, |_| styles.bold)?;
     for (cells, row) in rows.iter().zip(&report.jobs) {

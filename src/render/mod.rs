@@ -11,13 +11,23 @@ mod words;
 pub use human::human;
 pub use json::{json, plan_schema_json};
 pub use markdown::markdown;
-pub use words::NO_CHANGES;
+pub use words::{NO_CHANGES, clean};
 
 /// Where the committed plan schema lives (relative to the repository root).
 pub const PLAN_SCHEMA_PATH: &str = "schemas/plan.schema.json";
 
+/// The most characters a table cell shows: longer text (a job name anyone may submit to a shared
+/// cluster) is cut short with `…`, so one name cannot push every other column off the screen.
+pub const MAX_CELL: usize = 120;
+
+/// How wide a cell is drawn (see [`MAX_CELL`]), control characters escaped.
+pub fn cell_width(cell: &str) -> usize {
+    clean(cell).chars().count().min(MAX_CELL)
+}
+
 /// One line of a text table (`status`, `audit`): cells padded to the column widths (styles wrap
 /// the text, not the padding); the last cell is not padded, so lines carry no trailing spaces.
+/// Widths come from [`cell_width`].
 pub fn table_row(
     out: &mut impl std::io::Write,
     cells: &[String],
@@ -26,11 +36,48 @@ pub fn table_row(
 ) -> std::io::Result<()> {
     for (i, cell) in cells.iter().enumerate() {
         let s = style(i);
-        write!(out, "{}{cell}{}", s.render(), s.render_reset())?;
-        if i + 1 < cells.len() {
-            let pad = widths[i] - cell.chars().count() + 2;
-            write!(out, "{:pad$}", "")?;
+        // Cells come from outside (job names anyone may submit): escaped, and cut short unless
+        // last (nothing after it to push away).
+        let last = i + 1 == cells.len();
+        let cleaned = clean(cell);
+        let shown: std::borrow::Cow<'_, str> = if !last && cleaned.chars().count() > MAX_CELL {
+            format!("{}…", cleaned.chars().take(MAX_CELL - 1).collect::<String>()).into()
+        } else {
+            cleaned
+        };
+        write!(out, "{}{shown}{}", s.render(), s.render_reset())?;
+        if !last {
+            // Not `{:pad$}`: a width of 65,536 or more panics in `format!`.
+            let pad = widths[i].saturating_sub(cell_width(cell)) + 2;
+            out.write_all(" ".repeat(pad).as_bytes())?;
         }
     }
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_cell_is_cut_short_and_never_panics() {
+        let huge = "x".repeat(70_000);
+        let cells = vec![huge.clone(), "RUNNING".to_string()];
+        let widths = vec![cell_width(&huge), 7];
+        let mut out = Vec::new();
+        table_row(&mut out, &cells, &widths, |_| anstyle::Style::new()).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert_eq!(line, format!("{}…  RUNNING\n", "x".repeat(MAX_CELL - 1)));
+    }
+
+    #[test]
+    fn cells_from_outside_cannot_reach_the_terminal() {
+        let cells = vec!["\u{1b}]0;owned\u{7}evil".to_string(), "\u{202e}RUNNING".to_string()];
+        let widths: Vec<usize> = cells.iter().map(|c| cell_width(c)).collect();
+        let mut out = Vec::new();
+        table_row(&mut out, &cells, &widths, |_| anstyle::Style::new()).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert!(!line.chars().any(|c| c.is_control() && c != '\n') && !line.contains('\u{202e}'), "{line:?}");
+        assert!(line.starts_with("\\u{1b}]0;owned\\u{7}evil  \\u{202e}RUNNING"), "{line:?}");
+    }
 }
