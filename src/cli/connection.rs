@@ -278,6 +278,7 @@ fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, ConnectionError> {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let expected = "expected a duration such as 30s, 5m or 1h 30m";
     let d: jiff::SignedDuration = s.trim().parse().map_err(|e| format!("{expected}: {e}"))?;
+    crate::spec::read::check_max_duration(s, d)?;
     match Duration::try_from(d) {
         Ok(d) if !d.is_zero() => Ok(d),
         _ => Err(format!("{expected}, greater than zero")),

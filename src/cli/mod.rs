@@ -382,14 +382,16 @@ pub enum Severity {
 
 /// `30s`, `5m`, `1h 30m`, `PT90S`, and days (`7d`, counted as 24 hours each); more than zero.
 fn parse_positive_duration(s: &str) -> Result<std::time::Duration, String> {
-    if let Ok(d) = crate::spec::read::parse_duration(s) {
-        return Ok(d.as_std());
+    // What reads as a duration without days gets that parser's checks and messages.
+    if s.trim().parse::<jiff::SignedDuration>().is_ok() {
+        return crate::spec::read::parse_duration(s).map(|d| d.as_std());
     }
     let span: jiff::Span =
         s.trim().parse().map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 5m, 7d)"))?;
     let d = span
         .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
         .map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 5m, 7d)"))?;
+    crate::spec::read::check_max_duration(s, d)?;
     match d.try_into() {
         Ok(d) if !std::time::Duration::is_zero(&d) => Ok(d),
         _ => Err(format!("`{s}` must be longer than zero")),
@@ -444,6 +446,21 @@ pub enum PlanFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_past_a_year_are_refused() {
+        for parse in [parse_positive_duration, parse_lock_timeout] {
+            for huge in ["PT9223372036854775807S", "8785h"] {
+                let err = parse(huge).unwrap_err();
+                assert!(err.contains("longer than 366 days"), "{huge}: {err}");
+            }
+            // Too large even to read: refused all the same.
+            assert!(parse("9223372036854775807s").is_err());
+        }
+        assert!(parse_positive_duration("400d").unwrap_err().contains("longer than 366 days"));
+        let err = crate::cli::connection::parse_duration("PT9223372036854775807S").unwrap_err();
+        assert!(err.contains("longer than 366 days"), "{err}");
+    }
 
     #[test]
     fn durations_accept_days_and_refuse_zero() {

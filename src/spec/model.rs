@@ -180,7 +180,7 @@ pub struct SavepointSpec {
     pub directory: Option<Located<String>>,
 
     /// How long a savepoint may take before it counts as failed (the job keeps running).
-    /// Default: `10m`.
+    /// Default: `10m`; at most 366 days, like every duration.
     #[schemars(with = "String")]
     pub timeout: Located<Duration>,
 
@@ -255,11 +255,11 @@ impl Serialize for RestoreFrom {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct HealthSpec {
-    /// All tasks must run without a restart for this long. Default: `30s`.
+    /// All tasks must run without a restart for this long. Default: `30s`; at most 366 days.
     #[schemars(with = "String")]
     pub stable_for: Located<Duration>,
 
-    /// Give up waiting for health after this long. Default: `5m`.
+    /// Give up waiting for health after this long. Default: `5m`; at most 366 days.
     #[schemars(with = "String")]
     pub timeout: Located<Duration>,
 

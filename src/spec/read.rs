@@ -500,13 +500,29 @@ pub fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
         .map(|(c, _)| *c)
 }
 
-/// Parse `30s`, `5m`, `1h 30m`, `PT90S`; negative and zero durations are refused.
+/// The longest duration flinkops takes, in a spec or a flag: time arithmetic past it could
+/// overflow (`PT9223372036854775807S` once passed `validate` and panicked in `apply`).
+pub const MAX_DURATION_DAYS: i64 = 366;
+
+/// Parse `30s`, `5m`, `1h 30m`, `PT90S`; zero, negative and durations over
+/// [`MAX_DURATION_DAYS`] are refused.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let d: jiff::SignedDuration = text.trim().parse().map_err(|_| format!("`{text}` is not a duration"))?;
     if d.is_negative() || d.is_zero() {
         return Err(format!("`{text}` must be longer than zero"));
     }
+    check_max_duration(text, d)?;
     Ok(Duration(d))
+}
+
+/// Refuse a duration over [`MAX_DURATION_DAYS`].
+pub fn check_max_duration(text: &str, d: jiff::SignedDuration) -> Result<(), String> {
+    if d > jiff::SignedDuration::from_hours(MAX_DURATION_DAYS * 24) {
+        return Err(format!(
+            "`{text}` is longer than {MAX_DURATION_DAYS} days, the longest duration flinkops takes"
+        ));
+    }
+    Ok(())
 }
 
 fn looks_like_uri_or_absolute(s: &str) -> bool {
@@ -544,6 +560,15 @@ mod tests {
         assert_eq!(did_you_mean("entry_class", JOB_FIELDS), Some("entryClass"));
         assert_eq!(did_you_mean("depends_on", JOB_FIELDS), Some("dependsOn"));
         assert_eq!(did_you_mean("zzz", JOB_FIELDS), None);
+    }
+
+    #[test]
+    fn durations_past_a_year_are_refused_before_they_can_overflow() {
+        for huge in ["PT9223372036854775807S", "8785h", "PT8785H"] {
+            let err = parse_duration(huge).unwrap_err();
+            assert!(err.contains("longer than 366 days"), "{huge}: {err}");
+        }
+        assert!(parse_duration("8784h").is_ok());
     }
 
     #[test]

@@ -51,6 +51,7 @@ bad_cases! {
     document_is_a_scalar,
     duplicate_names_across_files,
     duplicate_names_in_one_file,
+    duration_too_long,
     duration_unparseable,
     duration_without_unit,
     empty_file,
