@@ -74,10 +74,13 @@ pub fn fail(err: &dyn std::error::Error, help: Option<&str>, color: ColorChoice)
     use std::io::Write;
     let styles = Styles::stderr(color);
     let (e, b) = (styles.error, styles.bold);
-    // Errors carry text from outside (Flink's root causes, job names, error bodies): every line
-    // is cleaned of control characters, and line breaks stay line breaks.
-    let text =
-        |t: String| t.lines().map(|l| crate::render::clean(l).into_owned()).collect::<Vec<_>>().join("\n");
+    // Errors carry text from outside (Flink's root causes, job names, error bodies): secret
+    // values (tokens, header values, resolved `${VAR}`s) are redacted, every line is cleaned of
+    // control characters, and line breaks stay line breaks.
+    let text = |t: String| {
+        let t = crate::flink::redact(&t).into_owned();
+        t.lines().map(|l| crate::render::clean(l).into_owned()).collect::<Vec<_>>().join("\n")
+    };
     let mut msg = format!("{}error:{} {}\n", e.render(), e.render_reset(), text(err.to_string()));
     let mut source = err.source();
     while let Some(cause) = source {

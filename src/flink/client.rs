@@ -102,6 +102,15 @@ impl Client {
     /// Build a client. Fails on a bad base URL or unusable TLS material; contacts nobody.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         let base = parse_base_url(&config.base_url)?;
+        // Whatever echoes them back (a proxy's error page) must not show them.
+        match &config.auth {
+            Auth::None => {}
+            Auth::Bearer(token) => super::secret::remember(token.expose()),
+            Auth::Basic { password, .. } => super::secret::remember(password.expose()),
+        }
+        for (_, value) in &config.headers {
+            super::secret::remember(value.expose());
+        }
         let builder = reqwest::Client::builder()
             .user_agent(concat!("flinkops/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
@@ -269,7 +278,9 @@ impl Client {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(String::from_utf8_lossy(&body).into_owned())
+        // Redacted here, once: every error, log line and output built from an answer is clean.
+        let text = String::from_utf8_lossy(&body);
+        Ok(super::secret::redact(&text).into_owned())
     }
 
     fn url(&self, segments: &[impl AsRef<str>]) -> Url {

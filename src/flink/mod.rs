@@ -27,7 +27,7 @@ pub use error::{Call, Error, root_cause};
 pub use ids::{InvalidId, JarId, JobId, TriggerId};
 pub use request::{RestoreMode, RunRequest, SavepointFormat};
 pub use retry::RetryPolicy;
-pub use secret::Secret;
+pub use secret::{REDACTED, Secret, redact, remember};
 pub use types::{
     AggregatedMetric, CheckpointConfig, Checkpoints, ClusterConfig, CompletedCheckpoint, ExceptionEntry,
     ExecutionConfig, Externalization, FailedCheckpoint, Jar, JarEntry, JobConfig, JobDetails, JobExceptions,

@@ -252,6 +252,8 @@ fn interpolate(
                     &format!("`${{{var}}}` is not a valid variable name"),
                 ));
             } else if let Some(value) = env(var) {
+                // Flink may quote the run request back in an error: never show it.
+                crate::flink::remember(&value);
                 out.push_str(&value);
             } else {
                 diags.push(
@@ -571,6 +573,9 @@ mod tests {
         assert!(p.sensitive);
         assert_eq!(p.shown(), "(sensitive)");
         assert_eq!(format!("{p:?}"), "\"(sensitive)\"");
+        // A Flink error quoting the run request cannot show it either.
+        let quoted = "ProgramInvocationException: args [--password=hunter2]";
+        assert_eq!(crate::flink::redact(quoted), "ProgramInvocationException: args [--password=***]");
     }
 
     #[test]

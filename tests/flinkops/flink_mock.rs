@@ -764,3 +764,34 @@ async fn answers_longer_than_the_limit_are_refused_and_never_read_whole() {
     assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(10), "stopped at the limit: {:?}", started.elapsed());
 }
+
+/// A proxy that echoes the request headers in its error page, and a Flink error that quotes them:
+/// flinkops knows its secrets, and no error it builds from an answer shows them.
+#[tokio::test]
+async fn secrets_echoed_back_in_an_answer_are_redacted_from_the_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/config"))
+        .respond_with(ResponseTemplate::new(400).set_body_string(
+            "Bad request. You sent: Authorization: Bearer tok-echo-91c2f0 X-Api-Key: hdr-echo-55d1e7",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/jobs/overview"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"errors": [
+            "java.lang.RuntimeException: bad header hdr-echo-55d1e7\nCaused by: token tok-echo-91c2f0 refused"
+        ]})))
+        .mount(&server)
+        .await;
+    let mut config = fast_config(&server.uri());
+    config.retry.max_retries = 0;
+    config.auth = Auth::Bearer(Secret::new("tok-echo-91c2f0".into()));
+    config.headers = vec![("X-Api-Key".into(), Secret::new("hdr-echo-55d1e7".into()))];
+    let client = Client::new(config).unwrap();
+    for err in [client.config().await.unwrap_err(), client.jobs_overview().await.unwrap_err()] {
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("tok-echo-91c2f0") && !shown.contains("hdr-echo-55d1e7"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
+    }
+}
