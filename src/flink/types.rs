@@ -76,7 +76,37 @@ impl fmt::Display for JobState {
 /// `GET /jobs/overview`: every job the cluster still remembers, running or ended.
 #[derive(Debug, Clone, Deserialize)]
 pub struct JobsOverview {
+    #[serde(deserialize_with = "jobs_but_foreign_ids")]
     pub jobs: Vec<JobOverview>,
+}
+
+/// The jobs of an overview. An entry whose `jid` is not a Flink job id (32 hex digits) is
+/// skipped with a warning rather than making the whole list unusable: it cannot be a job
+/// flinkops started, since those ids are its own. Any other malformed entry is an error — a
+/// managed job that could not be read would look absent, and be started a second time.
+fn jobs_but_foreign_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<JobOverview>, D::Error> {
+    let entries: Vec<serde_json::Value> = Deserialize::deserialize(d)?;
+    let mut jobs = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match serde_json::from_value::<JobOverview>(entry.clone()) {
+            Ok(job) => jobs.push(job),
+            Err(e)
+                if entry.get("jid").and_then(|j| j.as_str()).is_none_or(|j| j.parse::<JobId>().is_err()) =>
+            {
+                let shown: String = entry
+                    .get("jid")
+                    .map(|j| j.to_string())
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(80)
+                    .collect();
+                tracing::warn!("skipping an entry of /jobs/overview without a valid job id ({shown}): {e}");
+            }
+            Err(e) => return Err(serde::de::Error::custom(e)),
+        }
+    }
+    Ok(jobs)
 }
 
 /// One job in the overview. Times are epoch milliseconds; `end_time` is -1 while it runs.
@@ -550,5 +580,25 @@ mod tests {
         .unwrap();
         assert_eq!(o.state, JobState::Unknown);
         assert_eq!(o.tasks.other.get("scheduled"), Some(&1));
+    }
+
+    #[test]
+    fn an_entry_without_a_valid_job_id_is_skipped_and_any_other_bad_entry_is_an_error() {
+        let job = |jid: &str, start: serde_json::Value| {
+            serde_json::json!({"jid": jid, "name": "x", "state": "RUNNING", "start-time": start,
+                "end-time": -1, "duration": 5, "last-modification": 1, "tasks": {"total": 1, "running": 1}})
+        };
+        let good = "0123456789abcdef0123456789abcdef";
+        let o: JobsOverview = serde_json::from_value(serde_json::json!({"jobs": [
+            job("not-a-job-id\u{1b}[2J", serde_json::json!(1)), job(good, serde_json::json!(1))
+        ]}))
+        .unwrap();
+        assert_eq!(o.jobs.len(), 1);
+        assert_eq!(o.jobs[0].jid.as_str(), good);
+        // A job id flinkops may own, unreadable: never read as absent.
+        let bad = serde_json::from_value::<JobsOverview>(serde_json::json!({"jobs": [
+            job(good, serde_json::json!("yesterday"))
+        ]}));
+        assert!(bad.is_err());
     }
 }
