@@ -57,7 +57,9 @@ pub struct ConnectionArgs {
     #[arg(long, env = "FLINKOPS_CONNECT_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
 
-    /// How long to wait for Flink's answer to one call (e.g. 30s, 2m).
+    /// How long to wait for Flink's answer to one call, its whole body included (e.g. 30s, 2m).
+    /// A call and its retries together take at most this plus 30 s (60 s by default), so a
+    /// server that accepts connections and never answers fails a call within a minute.
     #[arg(long, env = "FLINKOPS_REQUEST_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
@@ -66,8 +68,8 @@ pub struct ConnectionArgs {
     pub upload_timeout: Duration,
 
     /// Retries of calls that are safe to repeat (reads, savepoints with a trigger id, cancel)
-    /// after a network error, a timeout or a 502/503/504. Uploads and job submissions are never
-    /// retried.
+    /// after a network error, a timeout or a 502/503/504, within the request timeout plus 30 s
+    /// for the call and all its retries. Uploads and job submissions are never retried.
     #[arg(long, env = "FLINKOPS_RETRIES", value_name = "N", default_value_t = RetryPolicy::default().max_retries)]
     pub retries: usize,
 }

@@ -33,6 +33,7 @@ struct Inner {
     upload_timeout: Duration,
     retry: RetryPolicy,
     max_response_bytes: usize,
+    retry_slack: Duration,
     version: OnceLock<FlinkVersion>,
     jobmanager_config: Mutex<Option<Arc<JobManagerConfig>>>,
 }
@@ -129,6 +130,7 @@ impl Client {
             upload_timeout: config.upload_timeout,
             retry: config.retry,
             max_response_bytes: config.max_response_bytes,
+            retry_slack: config.retry_slack,
             version: OnceLock::new(),
             jobmanager_config: Mutex::new(None),
         };
@@ -180,7 +182,17 @@ impl Client {
     pub(crate) async fn send<T: DeserializeOwned>(&self, req: Req, repeat: Repeat) -> Result<T, Error> {
         let call = req.call();
         match repeat {
-            Repeat::Idempotent => self.inner.retry.run(|| self.attempt(&call, &req, false)).await,
+            Repeat::Idempotent => {
+                // The whole call, retries included, is bounded: attempts that each time out would
+                // otherwise add up (5 × 30 s against a server that never answers).
+                let budget = self.inner.request_timeout + self.inner.retry_slack;
+                match tokio::time::timeout(budget, self.inner.retry.run(|| self.attempt(&call, &req, false)))
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(Error::Timeout { call, after: budget }),
+                }
+            }
             Repeat::Write => self.attempt(&call, &req, true).await,
             Repeat::Once => self.attempt(&call, &req, false).await,
         }

@@ -24,6 +24,9 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// The largest answer read from Flink; a longer one is an error, never read whole.
     pub max_response_bytes: usize,
+    /// How much longer than `request_timeout` a call that may be repeated takes at most, all its
+    /// retries included (30 s).
+    pub retry_slack: Duration,
 }
 
 /// The default [`ClientConfig::max_response_bytes`]: 64 MiB, some six times the
@@ -44,6 +47,7 @@ impl ClientConfig {
             upload_timeout: Duration::from_secs(600),
             retry: RetryPolicy::default(),
             max_response_bytes: MAX_RESPONSE_BYTES,
+            retry_slack: Duration::from_secs(30),
         }
     }
 }

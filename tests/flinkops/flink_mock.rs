@@ -795,3 +795,27 @@ async fn secrets_echoed_back_in_an_answer_are_redacted_from_the_error() {
         assert!(shown.contains("***"), "{shown}");
     }
 }
+
+/// A server that accepts connections and never answers: each attempt times out, and the call
+/// with all its retries still ends at the request timeout plus the slack (it cost 5 × 30 s).
+#[tokio::test]
+async fn a_server_that_never_answers_costs_one_bounded_call_not_every_retry() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream); // accepted, read by nobody, answered never
+        }
+    });
+    let mut config = fast_config(&format!("http://{addr}"));
+    config.request_timeout = Duration::from_millis(700);
+    config.retry_slack = Duration::from_millis(800);
+    config.retry.max_retries = 10;
+    let started = std::time::Instant::now();
+    let err = Client::new(config).unwrap().config().await.unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(took < Duration::from_secs(3), "11 attempts of 0.7 s were not cut short: {took:?}");
+    assert!(err.to_string().contains("1.5"), "names the whole budget: {err}");
+}
