@@ -35,3 +35,35 @@ pub use types::{
     TaskCounts, VertexDetails, tasks_up,
 };
 pub use version::FlinkVersion;
+
+/// Decode `body` as every answer flinkops reads from Flink, and as the error body of a failed
+/// call, dropping the results: for the fuzz tests (`tests/flinkops/fuzz.rs`), which must find
+/// no input that panics.
+#[doc(hidden)]
+pub fn decode_every_answer(body: &[u8]) {
+    let text = String::from_utf8_lossy(body);
+    let _ = serde_json::from_str::<JobsOverview>(&text);
+    let _ = serde_json::from_str::<Checkpoints>(&text);
+    let _ = serde_json::from_str::<JobDetails>(&text);
+    let _ = serde_json::from_str::<JobConfig>(&text);
+    let _ = serde_json::from_str::<ClusterConfig>(&text).map(|c| c.flink_version.parse::<FlinkVersion>());
+    let _ = serde_json::from_str::<Vec<Metric>>(&text);
+    let _ = serde_json::from_str::<types::JarList>(&text);
+    let _ = serde_json::from_str::<types::UploadResponse>(&text);
+    let _ = serde_json::from_str::<types::RunResponse>(&text);
+    let _ = serde_json::from_str::<types::TriggerResponse>(&text);
+    if let Ok(raw) = serde_json::from_str::<types::RawExceptions>(&text) {
+        let _ = JobExceptions::from(raw);
+    }
+    if let Ok(op) = serde_json::from_str::<types::AsyncOperation>(&text) {
+        let _ = op.outcome();
+    }
+    for status in [400, 404, 500, 502, 503] {
+        for write in [false, true] {
+            let call = Call::new(reqwest::Method::POST, "/jars/x.jar/run");
+            let failure = error::Failure { call, job: None, status, body: &text, write };
+            let _ = failure.into_error().to_string();
+        }
+    }
+    let _ = root_cause(&text);
+}

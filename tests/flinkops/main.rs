@@ -11,6 +11,7 @@ mod flink_e2e;
 mod flink_mock;
 mod flink_support;
 mod flink_tls;
+mod fuzz;
 mod plan_e2e;
 mod plan_mock;
 mod render_fixtures;
