@@ -42,10 +42,12 @@ pub struct ConnectionArgs {
     #[arg(long, env = "FLINKOPS_FLINK_PASSWORD_FILE", value_name = "FILE")]
     pub flink_password_file: Option<PathBuf>,
 
-    /// Extra header for every request, as 'Name: value'; repeatable. From the environment:
-    /// FLINKOPS_FLINK_HEADERS, one header per line (or comma-separated when the values have no
-    /// commas). Values are treated as secrets.
-    #[arg(long = "flink-header", value_name = "NAME: VALUE")]
+    /// Extra header for every request, repeatable, its value by reference so that it never sits
+    /// in the command line (which `ps` shows): 'Name: ${VAR}' (from the environment) or
+    /// 'Name: @FILE' (a file's contents, trimmed). Literal values only from the environment:
+    /// FLINKOPS_FLINK_HEADERS, one 'Name: value' per line (or comma-separated when the values
+    /// have no commas). Values are treated as secrets.
+    #[arg(long = "flink-header", value_name = "NAME: ${VAR}|@FILE")]
     pub flink_headers: Vec<String>,
 
     /// TLS flags, boxed: they are rarely set, and every command that flattens these flags is a
@@ -127,6 +129,15 @@ pub enum ConnectionError {
 
     #[error("extra header number {index} has no `:`; expected 'Name: value' (value not shown)")]
     BadHeader { index: usize },
+
+    #[error(
+        "--flink-header `{name}` gives its value on the command line, where `ps` shows it to every \
+         user of the machine (value not shown)"
+    )]
+    HeaderValueOnCommandLine { name: String },
+
+    #[error("--flink-header `{name}` refers to ${{{var}}}, which is not set")]
+    HeaderVariableUnset { name: String, var: String },
 }
 
 impl ConnectionError {
@@ -143,7 +154,12 @@ impl ConnectionError {
             ConnectionError::IncompleteBasicAuth | ConnectionError::IncompleteClientCert => {
                 "give both, or neither"
             }
-            ConnectionError::BadHeader { .. } => "e.g. --flink-header 'X-Tenant: analytics'",
+            ConnectionError::BadHeader { .. } => "e.g. --flink-header 'X-Tenant: ${TENANT_KEY}'",
+            ConnectionError::HeaderValueOnCommandLine { .. } => {
+                "give it by reference: --flink-header 'Name: ${VAR}' (from the environment) or \
+                 'Name: @/run/secrets/file', or put 'Name: value' in FLINKOPS_FLINK_HEADERS"
+            }
+            ConnectionError::HeaderVariableUnset { .. } => "export it before running flinkops",
         }
     }
 }
@@ -214,20 +230,24 @@ impl ConnectionArgs {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Vec<(String, Secret<String>)>, ConnectionError> {
         let from_env;
-        let raw: Vec<&str> = if self.flink_headers.is_empty() {
+        let on_command_line = !self.flink_headers.is_empty();
+        let raw: Vec<&str> = if on_command_line {
+            self.flink_headers.iter().map(String::as_str).collect()
+        } else {
             from_env = env(HEADERS_ENV).unwrap_or_default();
             split_header_list(&from_env)
-        } else {
-            self.flink_headers.iter().map(String::as_str).collect()
         };
         raw.iter()
             .enumerate()
             .map(|(i, h)| {
                 let (name, value) = h.split_once(':').ok_or(ConnectionError::BadHeader { index: i + 1 })?;
-                if name.trim().is_empty() {
+                let (name, value) = (name.trim(), value.trim());
+                if name.is_empty() {
                     return Err(ConnectionError::BadHeader { index: i + 1 });
                 }
-                Ok((name.trim().to_owned(), Secret::new(value.trim().to_owned())))
+                let value =
+                    if on_command_line { header_reference(name, value, env)? } else { value.to_owned() };
+                Ok((name.to_owned(), Secret::new(value)))
             })
             .collect()
     }
@@ -270,6 +290,30 @@ fn one_secret(
         }
         (None, None) => Ok(None),
     }
+}
+
+/// The value a `--flink-header` refers to: `${VAR}` from the environment, `@FILE` a file's
+/// contents (trimmed). A literal value is refused: the command line is visible to `ps`.
+fn header_reference(
+    name: &str,
+    value: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConnectionError> {
+    if let Some(var) = value.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
+        return env(var).map(|v| v.trim().to_owned()).ok_or_else(|| ConnectionError::HeaderVariableUnset {
+            name: name.to_owned(),
+            var: var.to_owned(),
+        });
+    }
+    if let Some(path) = value.strip_prefix('@') {
+        let bytes = read("header value", Path::new(path))?;
+        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+        if text.is_empty() {
+            return Err(ConnectionError::Empty { what: format!("header value file {path}") });
+        }
+        return Ok(text);
+    }
+    Err(ConnectionError::HeaderValueOnCommandLine { name: name.to_owned() })
 }
 
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, ConnectionError> {
@@ -387,14 +431,30 @@ mod tests {
     }
 
     #[test]
-    fn headers_come_from_flags_or_from_the_environment_split_by_lines_or_commas() {
-        let c = config(&args(&["--flink-header", "X-A: 1, 2", "--flink-header", "X-B:3"]), &[]).unwrap();
+    fn headers_come_from_flags_by_reference_or_from_the_environment_split_by_lines_or_commas() {
+        let f = file("from-a-file\n");
+        let from_file = format!("X-B:@{}", f.path().display());
+        let c = config(
+            &args(&["--flink-header", "X-A: ${A_VALUE}", "--flink-header", &from_file]),
+            &[("A_VALUE", "1, 2")],
+        )
+        .unwrap();
         let names: Vec<_> = c.headers.iter().map(|(n, v)| (n.as_str(), v.expose().as_str())).collect();
-        assert_eq!(names, [("X-A", "1, 2"), ("X-B", "3")]);
+        assert_eq!(names, [("X-A", "1, 2"), ("X-B", "from-a-file")]);
         let c = config(&args(&[]), &[(HEADERS_ENV, "X-A: 1\nX-B: 2\n")]).unwrap();
         assert_eq!(c.headers.len(), 2);
         let c = config(&args(&[]), &[(HEADERS_ENV, "X-A: 1,X-B: 2")]).unwrap();
         assert_eq!(c.headers[1].0, "X-B");
+    }
+
+    #[test]
+    fn a_header_value_on_the_command_line_is_refused_without_echoing_it() {
+        let err = config(&args(&["--flink-header", "X-Key: s3cr3t-in-argv"]), &[]).unwrap_err();
+        assert!(matches!(err, ConnectionError::HeaderValueOnCommandLine { .. }), "{err:?}");
+        assert!(!err.to_string().contains("s3cr3t") && err.to_string().contains("ps"), "{err}");
+        assert!(err.help().contains("${VAR}") && err.help().contains("FLINKOPS_FLINK_HEADERS"));
+        let err = config(&args(&["--flink-header", "X-Key: ${NOT_SET}"]), &[]).unwrap_err();
+        assert!(err.to_string().contains("NOT_SET"), "{err}");
     }
 
     #[test]
@@ -423,7 +483,8 @@ mod tests {
 
     #[test]
     fn debug_output_of_the_config_shows_no_secret() {
-        let c = config(&args(&["--flink-header", "X-Key: k3y"]), &[(TOKEN_ENV, "t0ken")]).unwrap();
+        let c = config(&args(&["--flink-header", "X-Key: ${KEY}"]), &[(TOKEN_ENV, "t0ken"), ("KEY", "k3y")])
+            .unwrap();
         let debug = format!("{c:?}");
         assert!(!debug.contains("t0ken") && !debug.contains("k3y"), "{debug}");
     }
