@@ -78,8 +78,19 @@ fn options() -> serde_saphyr::Options {
     // `yes`, `on`, `y` stay strings: YAML 1.1 booleans surprise people (the "Norway problem").
     opts.strict_booleans = true;
     opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    // The parser's guards stay, but its 1,024-document cap is no guard for us (files are at
+    // most 1 MiB): a file of many small documents is not an attack.
+    let mut budget = serde_saphyr::budget::Budget::default();
+    budget.max_documents = MAX_DOCUMENTS;
+    // Stop deep flow nesting (`[[[[…`) in the scanner, before the parser recurses into it: 100
+    // levels overflowed a 2 MiB thread stack in a debug build. Readers run on a main thread's.
+    budget.flow_nesting_limit = 64;
+    opts.budget = Some(budget);
     opts
 }
+
+/// The most YAML documents one spec file may hold.
+pub const MAX_DOCUMENTS: usize = 100_000;
 
 /// Parse every document of a file. Empty documents (a lone `---`, only comments) are dropped.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, serde_saphyr::Error> {

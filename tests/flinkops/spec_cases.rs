@@ -45,6 +45,7 @@ bad_cases! {
     args_not_a_list,
     args_number_item,
     boolean_yes,
+    config_empty_key,
     config_list_and_null_values,
     dependency_cycle,
     document_is_a_list,
@@ -172,4 +173,52 @@ fn a_missing_directory_is_an_error_with_a_hint() {
     let (errors, rendered) = diagnose(Path::new("tests/cases/does-not-exist"));
     assert_eq!(errors, 1);
     assert!(rendered.contains("tests/cases/does-not-exist: cannot read this path"), "{rendered}");
+}
+
+#[test]
+fn a_file_with_thousands_of_problems_shows_the_first_twenty_and_counts_the_rest() {
+    let dir = scratch("many-problems");
+    std::fs::write(dir.join("app.jar"), b"PK").unwrap();
+    let mut text = String::from("name: many\njar: app.jar\ndependsOn:\n");
+    for i in 0..1000 {
+        text.push_str(&format!("  - missing-upstream-{i}\n"));
+    }
+    std::fs::write(dir.join("many.yaml"), text).unwrap();
+    let (errors, rendered) = rendered_without_scratch_prefix(&dir);
+    assert_eq!(errors, spec::MAX_DIAGNOSTICS_PER_FILE + 1, "{rendered}");
+    assert!(rendered.contains("980 more problem(s) in this file (980 error(s)), not shown"), "{rendered}");
+    assert!(rendered.len() < 64 * 1024, "{} bytes of diagnostics", rendered.len());
+}
+
+#[test]
+fn many_small_documents_are_read_and_deep_nesting_says_what_it_is() {
+    let dir = scratch("many-documents");
+    std::fs::write(dir.join("app.jar"), b"PK").unwrap();
+    let text: String = (0..1100).map(|i| format!("name: job-{i}\njar: app.jar\n---\n")).collect();
+    std::fs::write(dir.join("all.yaml"), text).unwrap();
+    let loaded = spec::load(&dir);
+    assert_eq!(loaded.error_count(), 0, "{:?}", loaded.diagnostics.first().map(ToString::to_string));
+    assert_eq!(loaded.desired.jobs.len(), 1100);
+
+    // Flow and block nesting, read on a thread with a main thread's stack as the commands do
+    // (a test thread's 2 MiB does not hold the debug build's parser frames for 70 levels).
+    let flow = format!("name: {}x{}\n", "[".repeat(300), "]".repeat(300));
+    let block: String = (0..200).map(|i| format!("{}a{i}:\n", " ".repeat(i))).collect::<String>()
+        + &" ".repeat(200)
+        + "v: 1\n";
+    for (name, text) in [("deep-flow", flow), ("deep-block", block)] {
+        let dir = scratch(name);
+        std::fs::write(dir.join("deep.yaml"), text).unwrap();
+        let (errors, rendered) = std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(move || rendered_without_scratch_prefix(&dir))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(errors, 1, "{name}: {rendered}");
+        assert!(
+            rendered.contains("nests deeper than 64 levels") && !rendered.contains("billion"),
+            "{name}: {rendered}"
+        );
+    }
 }

@@ -106,3 +106,23 @@ async fn a_taken_listen_address_fails_at_once_with_a_hint() {
     let log = w.log();
     assert!(log.contains(&format!("cannot listen on {listen}")) && log.contains("--listen"), "{log}");
 }
+
+/// A spec nested 200 levels deep (anyone who can push to the spec repository can write one):
+/// watch reports it as a spec problem and stays up. (The YAML parser recurses once per level:
+/// this guards the stack watch reads specs on, which must stay a main thread's.)
+#[tokio::test]
+async fn a_deeply_nested_spec_is_a_spec_problem_not_a_crash() {
+    let dir = scratch("watch-deep-spec");
+    let specs = dir.join("specs");
+    write_spec(&specs);
+    let deep: String = (0..200).map(|i| format!("{}a{i}:\n", " ".repeat(i))).collect::<String>()
+        + &" ".repeat(200)
+        + "v: 1\n";
+    std::fs::write(specs.join("deep.yaml"), deep).unwrap();
+    let flink = empty_flink().await;
+    let mut w = spawn(&flink.uri(), &specs, &dir.join("state"), "127.0.0.1:0").listening().await;
+    let body = w.wait_for("/readyz", 503, "problem(s) in the job specs").await;
+    assert!(body.contains("deeper than 64 levels"), "{body}");
+    w.signal("TERM");
+    assert_eq!(w.exited(DEADLINE).await, 0, "{}", w.log());
+}
