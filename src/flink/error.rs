@@ -351,6 +351,8 @@ impl Failure<'_> {
 /// Map a Flink error text to a kind by the exception names and messages Flink is known to send.
 fn classify(call: Call, job: Option<JobId>, status: u16, text: &str) -> Error {
     let cause = root_cause(text);
+    // `{"errors": []}`, or only blank lines: say so rather than print `HTTP 500:` and nothing.
+    let cause = if cause.is_empty() { "(Flink sent an error without a message)".to_string() } else { cause };
     let has = |needle: &str| text.contains(needle);
     if has("DuplicateJobSubmissionException") || has("DuplicateApplicationSubmissionException") {
         Error::DuplicateJobId { call, job, cause }
@@ -473,6 +475,12 @@ mod tests {
 
     fn fail(status: u16, body: &str) -> Error {
         Failure { call: call_run(), job: None, status, body, write: true }.into_error()
+    }
+
+    #[test]
+    fn an_error_without_a_message_says_so() {
+        let err = fail(500, r#"{"errors": []}"#);
+        assert!(err.to_string().ends_with("HTTP 500: (Flink sent an error without a message)"), "{err}");
     }
 
     #[test]

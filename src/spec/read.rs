@@ -400,6 +400,18 @@ impl<'a> Reader<'a> {
                 self.type_error(key, "flinkConfiguration key", "a string", None);
                 continue;
             };
+            if k.trim().is_empty() || k.trim() != k || k.chars().any(char::is_control) {
+                self.error(
+                    key.pos,
+                    "invalid-key",
+                    "a `flinkConfiguration` key must be a Flink option name".into(),
+                )
+                .help = Some(
+                    "e.g. `execution.checkpointing.interval: 30s` (no empty key, no surrounding spaces)"
+                        .into(),
+                );
+                continue;
+            }
             let v = match &value.value {
                 Value::Str(s) => ConfigValue::String(s.clone()),
                 Value::Int(i) => match i64::try_from(*i) {

@@ -608,6 +608,37 @@ mod status {
         assert_eq!(out, format!("Flink 1.20.5 at {}\nNo jobs.\n", server.uri()));
     }
 
+    /// A cluster of thousands of live jobs: the checkpoint lookups stop at the documented number,
+    /// and every job is still listed.
+    #[tokio::test]
+    async fn checkpoint_lookups_are_bounded_however_many_jobs_run() {
+        let server = MockServer::start().await;
+        mock_version(&server, "2.3.0").await;
+        let n = flinkops::status::MAX_CHECKPOINT_LOOKUPS + 100;
+        let jobs: Vec<Value> = (0..n)
+            .map(|i| {
+                json!({"jid": format!("{i:032x}"), "name": format!("j{i}"), "state": "RUNNING",
+                "start-time": 1, "end-time": -1, "duration": 1, "last-modification": 1,
+                "tasks": {"total": 1, "running": 1}})
+            })
+            .collect();
+        Mock::given(method("GET"))
+            .and(path("/jobs/overview"))
+            .respond_with(ok(json!({ "jobs": jobs })))
+            .mount(&server)
+            .await;
+        let report = fetch_at(&client(&server), now()).await.unwrap();
+        assert_eq!(report.jobs.len(), n);
+        let lookups = server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path().ends_with("/checkpoints"))
+            .count();
+        assert_eq!(lookups, flinkops::status::MAX_CHECKPOINT_LOOKUPS);
+    }
+
     /// A job name anyone may submit to a shared cluster: 70,000 characters (which panicked
     /// `status`) with escape sequences (which retitled the window and cleared the screen).
     #[tokio::test]
