@@ -284,10 +284,24 @@ fn valid_var(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The largest jar flinkops hashes and uploads: a 64 GiB sparse file kept `plan` busy for minutes.
+pub const MAX_JAR_BYTES: u64 = 4 << 30;
+
 fn resolve_jar(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> (JarSource, Option<String>) {
     let jar = &p.spec.jar;
     let declared = p.spec.jar_sha256.as_ref().map(|s| s.value.clone());
-    if jar.value.starts_with("https://") {
+    if let Some(rest) = jar.value.strip_prefix("https://") {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let d = if host.is_empty() || host.starts_with(':') {
+            Diagnostic::at(&p.file, jar.pos, "invalid-jar", "the jar URL names no host")
+                .help("write the whole URL, e.g. `https://repo.example.com/jars/orders-1.0.jar`")
+        } else {
+            // Plans can be made with it; `apply` refuses this job when its upload is due.
+            Diagnostic::at(&p.file, jar.pos, "url-jar", "`apply` cannot fetch jars from URLs yet")
+                .help("download the jar (checking its checksum) and point `jar` at the file")
+                .warning()
+        };
+        diags.push(d);
         return (JarSource::Url { url: jar.value.clone() }, declared);
     }
     if let Some((scheme, _)) = jar.value.split_once("://") {
@@ -304,6 +318,15 @@ fn resolve_jar(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> (Jar
     let base = p.file.path.parent().unwrap_or(Path::new("."));
     let path = normalize(&base.join(&jar.value));
     let hashed = match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() && m.len() > MAX_JAR_BYTES => {
+            diags.push(Diagnostic::at(
+                &p.file,
+                jar.pos,
+                "invalid-jar",
+                format!("{} is larger than 4 GiB, more than any job jar: it is not read", path.display()),
+            ));
+            None
+        }
         Ok(m) if m.is_file() => match (inputs.hash_jar)(&path) {
             Ok(h) => Some(h),
             Err(e) => {

@@ -78,7 +78,8 @@ pub fn load(specs: &[String], secret: &str) -> Desired {
     let env = |k: &str| (k == "ORDERS_DB_PASSWORD").then(|| secret.to_string());
     let hash = |p: &Path| -> std::io::Result<String> { panic!("URL jars are not hashed: {}", p.display()) };
     let loaded = spec::load_with(dir.path(), &Inputs { env: &env, hash_jar: &hash });
-    assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+    // Only the warning that apply cannot fetch URL jars (plans are made all the same).
+    assert!(loaded.diagnostics.iter().all(|d| d.code == "url-jar"), "{:#?}", loaded.diagnostics);
     let mut desired = loaded.desired;
     // The origin names the temporary directory: keep the file name only, for stable snapshots.
     for job in desired.jobs.values_mut() {

@@ -63,6 +63,7 @@ bad_cases! {
     invalid_state,
     invalid_upgrade_mode,
     jar_http_url,
+    jar_https_url,
     jar_not_found,
     jar_sha256_malformed,
     jar_sha256_mismatch,
@@ -221,4 +222,17 @@ fn many_small_documents_are_read_and_deep_nesting_says_what_it_is() {
             "{name}: {rendered}"
         );
     }
+}
+
+#[test]
+fn a_jar_larger_than_any_job_jar_is_refused_without_being_read() {
+    let dir = scratch("jar-too-large");
+    // Sparse: 5 GiB that take no disk, and would take minutes to hash.
+    std::fs::File::create(dir.join("huge.jar")).unwrap().set_len(5 << 30).unwrap();
+    std::fs::write(dir.join("spec.yaml"), "name: huge\njar: huge.jar\n").unwrap();
+    let started = std::time::Instant::now();
+    let (errors, rendered) = rendered_without_scratch_prefix(&dir);
+    assert_eq!(errors, 1, "{rendered}");
+    assert!(rendered.contains("larger than 4 GiB"), "{rendered}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "it was read: {:?}", started.elapsed());
 }
