@@ -348,6 +348,18 @@ fn resolve_jar(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> (Jar
             ));
             None
         }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            diags.push(
+                Diagnostic::at(
+                    &p.file,
+                    jar.pos,
+                    "unreadable-jar",
+                    format!("cannot read jar {}: {e}", path.display()),
+                )
+                .help("check the permissions of the jar and of the directories above it"),
+            );
+            None
+        }
         Err(_) => {
             let d = Diagnostic::at(&p.file, jar.pos, "missing-jar", format!("jar not found: {}", super::diag::display_path(&path)))
                 .label("relative to this spec file's directory")

@@ -236,3 +236,14 @@ fn a_jar_larger_than_any_job_jar_is_refused_without_being_read() {
     assert!(rendered.contains("larger than 4 GiB"), "{rendered}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "it was read: {:?}", started.elapsed());
 }
+
+#[test]
+fn a_jar_that_cannot_be_read_is_reported_as_such_not_as_missing() {
+    // A path through a file: ENOTDIR, the same for root (whom no permission stops) as for anyone.
+    let dir = scratch("jar-unreadable");
+    std::fs::write(dir.join("build"), b"a file, not a directory").unwrap();
+    std::fs::write(dir.join("spec.yaml"), "name: odd\njar: build/app.jar\n").unwrap();
+    let (errors, rendered) = rendered_without_scratch_prefix(&dir);
+    assert_eq!(errors, 1, "{rendered}");
+    assert!(rendered.contains("cannot read jar") && !rendered.contains("not found"), "{rendered}");
+}
