@@ -246,6 +246,16 @@ impl<'a> Reader<'a> {
                 self.error(node.pos, "out-of-range", format!("`{field}` must be {range}, found {i}"));
                 None
             }
+            // Past what an integer holds: the parser made it a float. Out of range all the same.
+            Value::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() >= 9.2e18 => {
+                let range = if max == u64::MAX {
+                    format!("at least {min}")
+                } else {
+                    format!("between {min} and {max}")
+                };
+                self.error(node.pos, "out-of-range", format!("`{field}` must be {range}, found {f:.0}"));
+                None
+            }
             Value::Str(s) if s.trim().parse::<u64>().is_ok() => {
                 self.type_error(
                     node,
@@ -253,6 +263,15 @@ impl<'a> Reader<'a> {
                     "an integer",
                     Some(format!("remove the quotes: `{field}: {}`", s.trim())),
                 );
+                None
+            }
+            Value::Str(s) if s.contains('_') && s.trim().replace('_', "").parse::<u64>().is_ok() => {
+                let plain = s.trim().replace('_', "");
+                let help = format!(
+                    "write it without `_`: `{field}: {plain}` (YAML 1.2 reads `{}` as text)",
+                    s.trim()
+                );
+                self.type_error(node, field, "an integer", Some(help));
                 None
             }
             Value::Null => None,

@@ -78,6 +78,8 @@ fn options() -> serde_saphyr::Options {
     // `yes`, `on`, `y` stay strings: YAML 1.1 booleans surprise people (the "Norway problem").
     opts.strict_booleans = true;
     opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    // YAML 1.2 core, as the README promises: `1_000` is a string, not a thousand.
+    opts.underscored_numbers_as_strings = true;
     // The parser's guards stay, but its 1,024-document cap is no guard for us (files are at
     // most 1 MiB): a file of many small documents is not an attack.
     let mut budget = serde_saphyr::budget::Budget::default();
