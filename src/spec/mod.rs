@@ -222,6 +222,9 @@ fn syntax_error(file: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
         budget_message(breach)
     } else if message.starts_with("recursion limit exceeded") {
         DEEP.to_string()
+    } else if message.contains("recursive references") {
+        "an alias refers to the node that defines its anchor (`&a [*a]`): the value would never end"
+            .to_string()
     } else {
         message.replace(", set DuplicateKeyPolicy in Options if acceptable", "")
     };
@@ -260,6 +263,8 @@ fn syntax_hint(message: &str) -> Option<&'static str> {
         "YAML indents with spaces only: replace the tab with spaces"
     } else if m.contains("duplicate") {
         "each field may appear once per job spec: remove or merge the repeated key"
+    } else if m.contains("never end") {
+        "use the anchor only after the node that defines it is complete"
     } else if m.contains("unknown anchor") {
         "define the anchor (`&name`) before the alias (`*name`) uses it, in the same document"
     } else if m.contains("alias") || m.contains("budget") {

@@ -94,6 +94,7 @@ bad_cases! {
     unset_environment_variable,
     yaml_alias_bomb,
     yaml_bad_indentation,
+    yaml_self_alias,
     yaml_duplicate_key,
     yaml_tab_indentation,
     yaml_unclosed_quote,
