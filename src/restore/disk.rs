@@ -83,14 +83,7 @@ pub fn savepoints(dir: &str, name_tag: &str) -> Result<Vec<Candidate>, String> {
             continue;
         }
         if let Some(taken_ms) = mtime_ms(&e.path().join("_metadata")) {
-            found.push(Candidate {
-                path: format!("file:{}", e.path().display()),
-                origin: "in the savepoint directory".into(),
-                taken_ms,
-                checkpoint_id: None,
-                job_id: None,
-                problem: None,
-            });
+            found.push(Candidate::in_savepoint_dir(format!("file:{}", e.path().display()), taken_ms));
         }
     }
     Ok(found)

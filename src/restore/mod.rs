@@ -37,6 +37,14 @@ pub struct Candidate {
     pub problem: Option<String>,
 }
 
+impl Candidate {
+    /// A complete savepoint found by listing the savepoint directory.
+    pub fn in_savepoint_dir(path: String, taken_ms: i64) -> Self {
+        let origin = "in the savepoint directory".into();
+        Candidate { path, origin, taken_ms, checkpoint_id: None, job_id: None, problem: None }
+    }
+}
+
 /// Everything the sources said about one spec's snapshots.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Evidence {

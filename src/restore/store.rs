@@ -39,14 +39,7 @@ pub async fn savepoints(dir: &str, name_tag: &str) -> Result<Vec<Candidate>, Str
             continue;
         }
         if let Some(taken_ms) = at.metadata_time(&[&name]).await? {
-            found.push(Candidate {
-                path: at.uri(&[&name]),
-                origin: "in the savepoint directory".into(),
-                taken_ms,
-                checkpoint_id: None,
-                job_id: None,
-                problem: None,
-            });
+            found.push(Candidate::in_savepoint_dir(at.uri(&[&name]), taken_ms));
         }
     }
     Ok(found)

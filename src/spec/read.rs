@@ -233,26 +233,18 @@ impl<'a> Reader<'a> {
     }
 
     fn uint(&mut self, node: &Node, field: &str, min: u64, max: u64) -> Option<Located<u64>> {
+        let range =
+            if max == u64::MAX { format!("at least {min}") } else { format!("between {min} and {max}") };
         match &node.value {
             Value::Int(i) if (i128::from(min)..=i128::from(max)).contains(i) => {
                 Some(Located::new(u64::try_from(*i).ok()?, node.pos))
             }
             Value::Int(i) => {
-                let range = if max == u64::MAX {
-                    format!("at least {min}")
-                } else {
-                    format!("between {min} and {max}")
-                };
                 self.error(node.pos, "out-of-range", format!("`{field}` must be {range}, found {i}"));
                 None
             }
             // Past what an integer holds: the parser made it a float. Out of range all the same.
             Value::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() >= 9.2e18 => {
-                let range = if max == u64::MAX {
-                    format!("at least {min}")
-                } else {
-                    format!("between {min} and {max}")
-                };
                 self.error(node.pos, "out-of-range", format!("`{field}` must be {range}, found {f:.0}"));
                 None
             }
