@@ -261,12 +261,18 @@ impl Client {
             )
         })?;
         if !status.is_success() {
+            // Redacted here, once: an error body is the text that may echo a secret back (a
+            // proxy repeating the request headers, Flink quoting the run request), and every
+            // error, log line and output made from it is clean. Answers that succeed are data,
+            // parsed, never printed whole, and redacting in them could break their JSON.
+            let body = super::secret::redact(&body);
             let failure = Failure { call: call.clone(), job, status: status.as_u16(), body: &body, write };
             return Err(failure.into_error());
         }
-        serde_json::from_str(&body).map_err(|e| Error::InvalidResponse {
-            call: call.clone(),
-            detail: format!("{e}; body starts with {:?}", body.chars().take(120).collect::<String>()),
+        serde_json::from_str(&body).map_err(|e| {
+            // Redacted before it is cut, so that no secret is left half shown.
+            let start: String = super::secret::redact(&body).chars().take(120).collect();
+            Error::InvalidResponse { call: call.clone(), detail: format!("{e}; body starts with {start:?}") }
         })
     }
 
@@ -290,9 +296,7 @@ impl Client {
             }
             body.extend_from_slice(&chunk);
         }
-        // Redacted here, once: every error, log line and output built from an answer is clean.
-        let text = String::from_utf8_lossy(&body);
-        Ok(super::secret::redact(&text).into_owned())
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
     fn url(&self, segments: &[impl AsRef<str>]) -> Url {

@@ -850,3 +850,22 @@ async fn a_server_that_never_answers_costs_one_bounded_call_not_every_retry() {
     assert!(took < Duration::from_secs(3), "11 attempts of 0.7 s were not cut short: {took:?}");
     assert!(err.to_string().contains("1.5"), "names the whole budget: {err}");
 }
+
+/// A secret that happens to appear in a successful answer (here a number: a timestamp) is data,
+/// not an echo: the answer is parsed as sent. Redacting it there broke the answer's JSON.
+#[tokio::test]
+async fn successful_answers_are_parsed_as_sent_even_when_they_contain_a_secret_value() {
+    let server = MockServer::start().await;
+    mock_version(&server, "2.3.0").await;
+    Mock::given(method("GET"))
+        .and(path("/jobs/overview"))
+        .respond_with(ok(json!({"jobs": [{"jid": JOB, "name": "x", "state": "RUNNING",
+            "start-time": 1_733_325_000_123_i64, "end-time": -1, "duration": 1, "last-modification": 1,
+            "tasks": {"total": 1, "running": 1}}]})))
+        .mount(&server)
+        .await;
+    let mut config = fast_config(&server.uri());
+    config.headers = vec![("X-Api-Key".into(), Secret::new("1733325000123".into()))];
+    let overview = Client::new(config).unwrap().jobs_overview().await.unwrap();
+    assert_eq!(overview.jobs[0].start_time, 1_733_325_000_123);
+}
