@@ -29,8 +29,42 @@ pub fn supported(uri: &str) -> bool {
     uri.split_once("://").is_some_and(|(scheme, _)| SCHEMES.contains(&scheme))
 }
 
+/// Directories whose listing failed lately, with why: the specs of one run often share a
+/// directory, and each would otherwise wait out the store's timeouts and retries again (20 specs
+/// on a store that does not answer: 40 listings of a minute each). Remembered for a while, so a
+/// long-running `watch` asks again later.
+static FAILED: std::sync::Mutex<Vec<(String, std::time::Instant, String)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// How long a failed listing is taken as the answer for its directory.
+const FAILED_FOR: Duration = Duration::from_secs(60);
+
+/// `listing` of `dir`, unless it failed in the last [`FAILED_FOR`] (then that failure again).
+async fn remembering_failure<T>(
+    dir: &str,
+    listing: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    let key = dir.trim_end_matches('/').to_string();
+    {
+        let mut failed = FAILED.lock().unwrap_or_else(|e| e.into_inner());
+        failed.retain(|(_, at, _)| at.elapsed() < FAILED_FOR);
+        if let Some((_, _, why)) = failed.iter().find(|(d, ..)| *d == key) {
+            return Err(why.clone());
+        }
+    }
+    let result = listing.await;
+    if let Err(why) = &result {
+        FAILED.lock().unwrap_or_else(|e| e.into_inner()).push((key, std::time::Instant::now(), why.clone()));
+    }
+    result
+}
+
 /// Every complete savepoint of the spec with this name tag under `dir`.
 pub async fn savepoints(dir: &str, name_tag: &str) -> Result<Vec<Candidate>, String> {
+    remembering_failure(dir, savepoints_uncached(dir, name_tag)).await
+}
+
+async fn savepoints_uncached(dir: &str, name_tag: &str) -> Result<Vec<Candidate>, String> {
     let at = Place::open(dir)?;
     let prefix = format!("savepoint-{name_tag}-");
     let mut found = Vec::new();
@@ -48,6 +82,10 @@ pub async fn savepoints(dir: &str, name_tag: &str) -> Result<Vec<Candidate>, Str
 /// The newest complete retained checkpoint (`<dir>/<job id>/chk-N/_metadata`) of every job of
 /// the spec with this name tag under the checkpoint directory `dir`, except the jobs in `skip`.
 pub async fn checkpoints(dir: &str, name_tag: &str, skip: &[JobId]) -> Result<Vec<Candidate>, String> {
+    remembering_failure(dir, checkpoints_uncached(dir, name_tag, skip)).await
+}
+
+async fn checkpoints_uncached(dir: &str, name_tag: &str, skip: &[JobId]) -> Result<Vec<Candidate>, String> {
     let at = Place::open(dir)?;
     let mut found = Vec::new();
     for name in at.children(&at.prefix).await? {
@@ -93,7 +131,8 @@ struct Place {
 impl Place {
     fn open(dir: &str) -> Result<Self, String> {
         let url = reqwest::Url::parse(dir).map_err(|e| format!("not a URI: {e}"))?;
-        // Bounded: a store that does not answer makes the directory "not read", in about a minute.
+        // Bounded: a store that does not answer makes the directory "not read" within about a
+        // minute, once per run (see `FAILED`).
         // Set key by key, as `with_client_options` would drop what the environment set
         // (`AWS_ALLOW_HTTP`, proxies).
         let timeouts = [(ClientConfigKey::ConnectTimeout, "10s"), (ClientConfigKey::Timeout, "30s")];
@@ -195,6 +234,24 @@ fn shorten(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_directory_that_failed_is_not_asked_again_for_a_while() {
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let list = || async {
+            asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<(), _>("cannot list it: timed out".to_string())
+        };
+        let dir = "s3://remembered-failure-test/sp/";
+        for _ in 0..3 {
+            let err = remembering_failure(dir, list()).await.unwrap_err();
+            assert!(err.contains("timed out"), "{err}");
+        }
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1, "the store was asked once");
+        // Another directory is asked.
+        let _ = remembering_failure("s3://remembered-failure-test/chk", list()).await;
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn the_schemes_flink_writes_are_recognised() {
