@@ -138,8 +138,13 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let loc = self.location();
-        if loc.is_empty() { f.write_str(&self.message) } else { write!(f, "{loc}: {}", self.message) }
+        // File names and messages carry text from the spec files: never raw to a terminal or log.
+        let (loc, message) = (self.location(), crate::render::clean(&self.message));
+        if loc.is_empty() {
+            f.write_str(&message)
+        } else {
+            write!(f, "{}: {message}", crate::render::clean(&loc))
+        }
     }
 }
 
@@ -197,7 +202,7 @@ impl fmt::Display for Drawn<'_> {
         if self.source.is_none() {
             return fmt::Display::fmt(self.diag, f);
         }
-        f.write_str(&self.diag.message)
+        f.write_str(&crate::render::clean(&self.diag.message))
     }
 }
 impl std::error::Error for Drawn<'_> {}
@@ -234,14 +239,17 @@ impl miette::Diagnostic for Drawn<'_> {
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.diag.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diag
+            .help
+            .as_ref()
+            .map(|h| Box::new(crate::render::clean(h).into_owned()) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let pos = self.diag.pos?;
-        let label = self.diag.label.clone();
+        let label = self.diag.label.as_deref().map(|l| crate::render::clean(l).into_owned());
         Some(Box::new(std::iter::once(LabeledSpan::new_with_span(label, span_of(pos)))))
     }
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
@@ -257,7 +265,34 @@ fn span_of(pos: Pos) -> SourceSpan {
 }
 
 fn named(file: &SourceFile) -> NamedSource<Arc<str>> {
-    NamedSource::new(&file.display, file.text.clone()).with_language("yaml")
+    let text: Arc<str> = match visible(&file.text) {
+        std::borrow::Cow::Borrowed(_) => file.text.clone(),
+        std::borrow::Cow::Owned(t) => Arc::from(t),
+    };
+    NamedSource::new(crate::render::clean(&file.display), text).with_language("yaml")
+}
+
+/// A spec file's text as the snippets show it: control characters (but line breaks and tabs) and
+/// bidirectional overrides replaced by a visible character of the same UTF-8 length, so that the
+/// byte offsets of every position stay right and nothing in the file can reach the terminal.
+fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    let tricky = |(i, c): (usize, char)| {
+        (c.is_control() && c != '\n' && c != '\t' && !(c == '\r' && text[i + 1..].starts_with('\n')))
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.char_indices().any(tricky) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let out = text
+        .char_indices()
+        .map(|(i, c)| match (tricky((i, c)), c.len_utf8()) {
+            (false, _) => c,
+            (true, 1) => '?',
+            (true, 2) => '\u{00BF}',
+            (true, _) => '\u{FFFD}',
+        })
+        .collect();
+    std::borrow::Cow::Owned(out)
 }
 
 /// Draw diagnostics for a terminal or a log: snippet, label, help. `color` picks the theme.
@@ -275,7 +310,7 @@ pub fn render(diags: &[Diagnostic], color: bool, out: &mut impl std::io::Write) 
                 .map(|r| DrawnRelated {
                     source: named(&r.file),
                     span: span_of(r.pos),
-                    label: r.label.clone(),
+                    label: crate::render::clean(&r.label).into_owned(),
                 })
                 .collect(),
         };
@@ -284,4 +319,31 @@ pub fn render(diags: &[Diagnostic], color: bool, out: &mut impl std::io::Write) 
         writeln!(out, "{text}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_in_a_spec_file_reaches_the_terminal_raw_and_positions_stay_right() {
+        let text = "name: x\njar: a.jar\n\u{1b}]0;owned\u{7}\u{202e}key: 1\n";
+        let file = SourceFile::new(Path::new("evil\u{1b}[2J.yaml"), text);
+        let at = text.find("key").unwrap();
+        let pos = Pos { line: 3, column: 12, offset: at, len: 3 };
+        let d = Diagnostic::at(&file, pos, "unknown-field", "unknown field `\u{1b}]0;owned\u{7}key`")
+            .label("not a field here \u{1b}[31m")
+            .help("remove it \u{9b}");
+        for color in [false, true] {
+            let mut out = Vec::new();
+            render(std::slice::from_ref(&d), color, &mut out).unwrap();
+            let shown = String::from_utf8(out).unwrap();
+            // With colour, miette's own escapes (colours only) are the only ones.
+            let outside = ["\u{1b}]", "\u{1b}[2J", "\u{7}", "\u{202e}", "\u{9b}"];
+            assert!(outside.iter().all(|e| !shown.contains(e)), "color {color}: {shown:?}");
+            assert!(color || !shown.contains('\u{1b}'), "{shown:?}");
+            assert!(shown.contains("key: 1"), "the snippet still shows the line: {shown}");
+        }
+        assert!(!d.to_string().contains('\u{1b}'), "{d}");
+    }
 }
