@@ -89,6 +89,16 @@ impl Scenario {
         cmd
     }
 
+    /// `plan` of this scenario against its cluster, with `extra` flags, not started yet.
+    pub(crate) fn plan_command(&self, extra: &[&str]) -> std::process::Command {
+        let mut cmd = flinkops_process();
+        cmd.args(["plan", "--flink-url", &self.cluster.url, "--state-dir"])
+            .arg(&self.state)
+            .args(extra)
+            .arg(&self.dir);
+        cmd
+    }
+
     /// `apply` with the test hook `FLINKOPS_FAULT=<fault>` set.
     pub(crate) fn apply_with_fault(&self, fault: Option<&str>, extra: &[&str]) -> Output {
         let mut cmd = self.apply_command(&self.cluster.url, extra);
@@ -682,12 +692,7 @@ async fn another_state_directory(c: &Cluster) {
     assert_eq!(b.apply(&[]).status.code(), Some(0));
     let theirs = b.live(&client, "counter").await;
 
-    let plan = crate::support::flinkops()
-        .args(["plan", "--flink-url", &c.url, "--state-dir"])
-        .arg(&a.state)
-        .arg(&a.dir)
-        .output()
-        .unwrap();
+    let plan = a.plan_command(&[]).output().unwrap();
     let planned = text(&plan.stdout) + &text(&plan.stderr);
     assert_eq!(plan.status.code(), Some(1), "{planned}");
     assert!(planned.contains(&theirs.to_string()) && planned.contains("never started it"), "{planned}");

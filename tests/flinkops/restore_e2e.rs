@@ -124,12 +124,7 @@ async fn crash_after_upgrade(shared: &Cluster) {
     let again = crate::flink_support::cluster_dir(&s.state, &c.url).await;
     assert_eq!(again, ledger_dir, "the restart changed the cluster's identity");
 
-    let plan = crate::support::flinkops()
-        .args(["plan", "--flink-url", &c.url, "--state-dir"])
-        .arg(&s.state)
-        .arg(&s.dir)
-        .output()
-        .unwrap();
+    let plan = s.plan_command(&[]).output().unwrap();
     let planned = text(&plan.stdout);
     assert!(planned.contains("retained checkpoint") && planned.contains(&v2.to_string()), "{planned}");
 

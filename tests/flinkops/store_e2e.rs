@@ -30,13 +30,11 @@ fn s3_url() -> String {
     })
 }
 
-/// `flinkops plan -o json` of `dir` against `url` with a fresh state directory and the S3
+/// `flinkops plan -o json` of the scenario (its state directory holds no ledger) with the S3
 /// server's credentials in the environment.
-fn plan(url: &str, dir: &Path, state: &Path) -> (Option<i32>, serde_json::Value, String) {
-    let out = crate::support::flinkops()
-        .args(["plan", "-o", "json", "--flink-url", url, "--state-dir"])
-        .arg(state)
-        .arg(dir)
+fn plan(t: &Scenario) -> (Option<i32>, serde_json::Value, String) {
+    let out = t
+        .plan_command(&["-o", "json"])
         .env("AWS_ENDPOINT", s3_url())
         .env("AWS_ALLOW_HTTP", "true")
         .env("AWS_ACCESS_KEY_ID", "flinkops-test")
@@ -115,7 +113,7 @@ async fn newest_on_s3(c: &Cluster) {
         "savepoint: {{ directory: s3://{bucket}/sp }}\nflinkConfiguration:\n  execution.checkpointing.dir: s3://{bucket}/chk\n"
     );
     t.write(&Spec { extra_yaml: &dirs, ..spec("counter") });
-    let (code, json, stderr) = plan(&c.url, &t.dir, &t.state);
+    let (code, json, stderr) = plan(&t);
     assert_eq!(code, Some(0), "{json:#}\n{stderr}");
     let job_plan = json["jobs"].as_array().unwrap().iter().find(|j| j["name"] == name.as_str()).unwrap();
     let restore = &job_plan["restore"];
@@ -129,7 +127,7 @@ async fn newest_on_s3(c: &Cluster) {
         "savepoint: {{ directory: s3://{bucket}-missing/sp }}\nflinkConfiguration:\n  execution.checkpointing.dir: s3://{bucket}-missing/chk\n"
     );
     t.write(&Spec { extra_yaml: &gone, ..spec("counter") });
-    let (code, json, stderr) = plan(&c.url, &t.dir, &t.state);
+    let (code, json, stderr) = plan(&t);
     assert_eq!(code, Some(1), "{json:#}\n{stderr}");
     let problems = json["problems"].to_string();
     assert!(
