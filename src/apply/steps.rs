@@ -74,26 +74,30 @@ impl RunSpec {
     /// previous version cannot be run again and this says which value is missing.
     pub fn previous(applied: &AppliedSpec, current: &Job) -> Result<Self, StepError> {
         fn secret<'a>(
+            name: &str,
             stored: &Stored,
             mut candidates: impl Iterator<Item = &'a crate::spec::Param>,
         ) -> Option<String> {
             match stored {
                 Stored::Plain(v) => Some(v.clone()),
-                Stored::Secret { .. } => candidates.find(|p| stored.matches(p)).map(|p| p.value.clone()),
+                _ => candidates.find(|p| stored.matches(name, p)).map(|p| p.value.clone()),
             }
         }
         let mut args = Vec::new();
         for (i, stored) in applied.args.iter().enumerate() {
-            let value = secret(stored, current.args.iter()).ok_or_else(|| {
+            let value = secret(&current.name, stored, current.args.iter()).ok_or_else(|| {
                 format!("args[{i}] of the previous version is sensitive and has changed since")
             })?;
             args.push(value);
         }
         let mut flink_configuration = BTreeMap::new();
         for (key, stored) in &applied.flink_configuration {
-            let value = secret(stored, current.flink_configuration.values()).ok_or_else(|| {
-                format!("flinkConfiguration.{key} of the previous version is sensitive and has changed since")
-            })?;
+            let value =
+                secret(&current.name, stored, current.flink_configuration.values()).ok_or_else(|| {
+                    format!(
+                        "flinkConfiguration.{key} of the previous version is sensitive and has changed since"
+                    )
+                })?;
             flink_configuration.insert(key.clone(), value);
         }
         let allow = applied.settings.get("restore.allowNonRestoredState").is_some_and(|v| v == "true");

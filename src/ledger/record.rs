@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::flink::{JarId, JobId, TriggerId};
-use crate::spec::fingerprint::{Fingerprint, hex};
+use crate::spec::fingerprint::{Fingerprint, hex, secret_digest};
 use crate::spec::model::{FormatType, JobState, UpgradeMode};
 use crate::spec::{JarSource, Job, Param};
 
@@ -132,39 +132,56 @@ pub enum SavepointReason {
     Adopt,
 }
 
-/// A value as stored: plain, or only the hash of a secret.
+/// A value as stored: plain, or only a digest of a secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Stored {
     Plain(String),
-    Secret { sha256: String },
+    /// The slow digest fingerprints use (`spec::fingerprint::secret_digest`).
+    Secret {
+        pbkdf2: String,
+    },
+    /// What earlier flinkops versions stored: one SHA-256, cheap to brute-force. Still read and
+    /// compared; every record written now uses `Secret`.
+    LegacySecret {
+        sha256: String,
+    },
 }
 
 impl Stored {
-    /// How a resolved parameter is stored: a sensitive value only as a hash.
-    pub fn of(param: &Param) -> Self {
+    /// How a resolved parameter of job `name` is stored: a sensitive value only as a digest.
+    pub fn of(name: &str, param: &Param) -> Self {
         if param.sensitive {
-            Stored::Secret { sha256: secret_hash(&param.value) }
+            Stored::Secret { pbkdf2: secret_digest(name, &param.value) }
         } else {
             Stored::Plain(param.value.clone())
         }
     }
 
-    /// Whether a resolved parameter has this stored value.
-    pub fn matches(&self, param: &Param) -> bool {
-        *self == Stored::of(param)
+    /// Whether a resolved parameter of job `name` has this stored value.
+    pub fn matches(&self, name: &str, param: &Param) -> bool {
+        match self {
+            Stored::Plain(v) => !param.sensitive && *v == param.value,
+            Stored::Secret { pbkdf2 } => param.sensitive && *pbkdf2 == secret_digest(name, &param.value),
+            Stored::LegacySecret { sha256 } => param.sensitive && *sha256 == legacy_secret_hash(&param.value),
+        }
+    }
+
+    /// Whether this is a secret's digest (of either form).
+    pub fn is_secret(&self) -> bool {
+        !matches!(self, Stored::Plain(_))
     }
 
     /// What may be shown.
     pub fn shown(&self) -> &str {
         match self {
             Stored::Plain(s) => s,
-            Stored::Secret { .. } => Param::REDACTED,
+            Stored::Secret { .. } | Stored::LegacySecret { .. } => Param::REDACTED,
         }
     }
 }
 
-fn secret_hash(value: &str) -> String {
+fn legacy_secret_hash(value: &str) -> String {
     let mut h = Sha256::new();
     h.update(b"flinkops-secret\0");
     h.update(value.as_bytes());
@@ -200,12 +217,12 @@ impl AppliedSpec {
             jar: jar_display(&job.jar),
             jar_sha256: job.jar_sha256.clone(),
             entry_class: job.entry_class.clone(),
-            args: job.args.iter().map(Stored::of).collect(),
+            args: job.args.iter().map(|a| Stored::of(&job.name, a)).collect(),
             parallelism: job.parallelism,
             flink_configuration: job
                 .flink_configuration
                 .iter()
-                .map(|(k, v)| (k.clone(), Stored::of(v)))
+                .map(|(k, v)| (k.clone(), Stored::of(&job.name, v)))
                 .collect(),
             state: job.state,
             upgrade_mode: job.upgrade_mode,
@@ -241,4 +258,30 @@ pub fn settings_of(job: &Job) -> BTreeMap<String, String> {
     s.insert("health.timeout".into(), job.health.timeout.value.to_string());
     s.insert("health.rollback".into(), job.health.rollback.value.to_string());
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_stored_as_its_slow_digest_and_an_older_sha256_still_matches() {
+        let secret = Param { value: "hunter2".into(), sensitive: true };
+        let stored = Stored::of("orders", &secret);
+        let json = serde_json::to_string(&stored).unwrap();
+        assert_eq!(json, format!(r#"{{"pbkdf2":"{}"}}"#, secret_digest("orders", "hunter2")));
+        assert!(stored.matches("orders", &secret));
+        assert!(!stored.matches("orders", &Param { value: "hunter3".into(), sensitive: true }));
+        assert!(!stored.matches("orders", &Param::plain("hunter2")), "a secret never equals a plain value");
+        // A record written before: SHA-256("flinkops-secret\0hunter2") (Python's hashlib).
+        let old: Stored = serde_json::from_str(
+            r#"{"sha256":"a12468e8396599e39986406fa1057b88b11282ef88031b06e40b96ef3721dd77"}"#,
+        )
+        .unwrap();
+        assert!(matches!(old, Stored::LegacySecret { .. }));
+        assert!(old.matches("orders", &secret) && old.is_secret());
+        assert_eq!(old.shown(), Param::REDACTED);
+        let plain: Stored = serde_json::from_str(r#""orders""#).unwrap();
+        assert!(plain.matches("any", &Param::plain("orders")) && !plain.is_secret());
+    }
 }

@@ -23,7 +23,7 @@ pub fn changes(old: &AppliedSpec, new: &Job) -> Vec<FieldChange> {
         let show = |c: &Option<String>| Some(c.clone().unwrap_or_else(|| "(the jar's Main-Class)".into()));
         out.push(change("entryClass", show(&old.entry_class), show(&new.entry_class), true));
     }
-    args(&old.args, &new.args, &mut out);
+    args(&new.name, &old.args, &new.args, &mut out);
     if old.parallelism != new.parallelism {
         out.push(change(
             "parallelism",
@@ -72,19 +72,19 @@ fn jar(old: &AppliedSpec, new: &Job, out: &mut Vec<FieldChange>) {
 
 fn shown_new(old: Option<&Stored>, new: &Param) -> String {
     match old {
-        Some(Stored::Secret { .. }) if new.sensitive => format!("{} (changed)", Param::REDACTED),
+        Some(o) if o.is_secret() && new.sensitive => format!("{} (changed)", Param::REDACTED),
         _ => new.shown().to_string(),
     }
 }
 
-fn args(old: &[Stored], new: &[Param], out: &mut Vec<FieldChange>) {
-    let same = old.len() == new.len() && old.iter().zip(new).all(|(o, n)| o.matches(n));
+fn args(name: &str, old: &[Stored], new: &[Param], out: &mut Vec<FieldChange>) {
+    let same = old.len() == new.len() && old.iter().zip(new).all(|(o, n)| o.matches(name, n));
     if same {
         return;
     }
     if old.len() == new.len() {
         for (i, (o, n)) in old.iter().zip(new).enumerate() {
-            if !o.matches(n) {
+            if !o.matches(name, n) {
                 out.push(change(
                     format!("args[{i}]"),
                     Some(o.shown().into()),
@@ -106,7 +106,7 @@ fn config(old: &AppliedSpec, new: &Job, out: &mut Vec<FieldChange>) {
     for key in keys {
         let field = format!("flinkConfiguration.{key}");
         match (old.flink_configuration.get(key), new.flink_configuration.get(key)) {
-            (Some(o), Some(n)) if !o.matches(n) => {
+            (Some(o), Some(n)) if !o.matches(&new.name, n) => {
                 out.push(change(field, Some(o.shown().into()), Some(shown_new(Some(o), n)), true))
             }
             (Some(o), None) => out.push(change(field, Some(o.shown().into()), None, true)),

@@ -113,6 +113,22 @@ pub struct JobPlan {
     /// The fingerprint of the spec (absent for orphans).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// The fingerprint an older flinkops computed for this spec (see `spec::fingerprint::legacy`):
+    /// a live job carrying it runs this spec too. Never written out.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub legacy_fingerprint: Option<String>,
+}
+
+impl JobPlan {
+    /// Whether the live job `id` was started for this spec version (either fingerprint form).
+    pub fn runs_this_version(&self, id: &crate::flink::JobId) -> bool {
+        let Some(managed) = super::identity::parse(id) else { return false };
+        [&self.fingerprint, &self.legacy_fingerprint]
+            .into_iter()
+            .flatten()
+            .any(|f| f.starts_with(&managed.fingerprint_tag))
+    }
 }
 
 /// What apply does with a job.

@@ -14,7 +14,7 @@ use crate::flink::JobState;
 use crate::ledger::{Pending, Record};
 use crate::restore::{self, Decision};
 use crate::spec::model::{JobState as SpecState, RestoreFrom, UpgradeMode};
-use crate::spec::{Desired, Job};
+use crate::spec::{Desired, Job, fingerprint};
 
 /// What the user allowed beyond the default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -133,6 +133,7 @@ fn base(job: &Job, action: Action, reason: impl Into<String>) -> JobPlan {
         blocked_by: None,
         origin: Some(job.origin.clone()),
         fingerprint: Some(job.fingerprint.0.clone()),
+        legacy_fingerprint: fingerprint::legacy(job).map(|f| f.0),
     }
 }
 
@@ -209,7 +210,7 @@ fn running(job: &Job, live: &LiveJob, record: Option<&Record>) -> JobPlan {
         );
         p.changes = changes.into_iter().filter(|c| c.field != "state").collect();
         p
-    } else if managed.runs(&job.fingerprint)
+    } else if runs_spec(&managed, job)
         && let Some(Pending::Starting { job_id, rollback: false, .. }) =
             record.and_then(|r| r.pending.as_ref())
         && *job_id == live.id
@@ -220,7 +221,7 @@ fn running(job: &Job, live: &LiveJob, record: Option<&Record>) -> JobPlan {
             "an interrupted run started this version and did not finish its health gate: finish it, then record \
              the version or roll back",
         )
-    } else if managed.runs(&job.fingerprint) {
+    } else if runs_spec(&managed, job) {
         let settings: Vec<FieldChange> = changes.into_iter().filter(|c| !c.forces_redeploy).collect();
         if settings.is_empty() {
             base(job, Action::None, "the live job runs this spec")
@@ -239,6 +240,12 @@ fn running(job: &Job, live: &LiveJob, record: Option<&Record>) -> JobPlan {
     }
     p.live = Some(live);
     p
+}
+
+/// Whether a live job runs this spec version: its id carries the fingerprint, or the form an
+/// older flinkops computed for the same spec (so changing how secrets are hashed redeploys nothing).
+fn runs_spec(managed: &identity::ManagedId, job: &Job) -> bool {
+    managed.runs(&job.fingerprint) || fingerprint::legacy(job).is_some_and(|f| managed.runs(&f))
 }
 
 fn upgrade(job: &Job, changes: Vec<FieldChange>, known: bool) -> JobPlan {
@@ -441,6 +448,7 @@ fn orphans(
                 blocked_by: None,
                 origin: None,
                 fingerprint: None,
+                legacy_fingerprint: None,
             });
         }
     }

@@ -51,6 +51,38 @@ fn jobs_that_run_their_spec_need_nothing() {
     assert!(plan.jobs.iter().all(|j| j.drift.is_none()));
 }
 
+/// A job with a secret, as an older flinkops left it: its live id carries the fingerprint with the
+/// secret hashed in clear, and its record stores the secret as one SHA-256.
+#[test]
+fn a_job_with_a_secret_started_by_an_older_flinkops_is_not_redeployed() {
+    let mut j = job("orders");
+    j.args[1] = crate::spec::Param { value: "hunter2".into(), sensitive: true };
+    j.fingerprint = crate::spec::fingerprint::of(&j);
+    let old_fp = crate::spec::fingerprint::legacy(&j).unwrap();
+    let mut old = j.clone();
+    old.fingerprint = old_fp.clone();
+    let mut record = record_of(&j);
+    let applied = record.applied.as_mut().unwrap();
+    applied.fingerprint = old_fp;
+    // SHA-256("flinkops-secret\0hunter2") (Python's hashlib), as an older flinkops wrote it.
+    applied.args[1] = crate::ledger::Stored::LegacySecret {
+        sha256: "a12468e8396599e39986406fa1057b88b11282ef88031b06e40b96ef3721dd77".into(),
+    };
+    let plan =
+        run(&desired([j.clone()]), vec![live_of(&old, 1, JobState::Running)], &ledger([record.clone()]));
+    let p = action_of(&plan, "orders");
+    assert_eq!(p.action, Action::None, "{p:#?}");
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    // A changed secret is still an upgrade, and the old record still tells which field changed.
+    let mut changed = j.clone();
+    changed.args[1].value = "hunter3".into();
+    changed.fingerprint = crate::spec::fingerprint::of(&changed);
+    let plan = run(&desired([changed]), vec![live_of(&old, 1, JobState::Running)], &ledger([record]));
+    let p = action_of(&plan, "orders");
+    assert_eq!(p.action, Action::Upgrade { mode: UpgradeMode::Savepoint });
+    assert_eq!(p.changes.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(), ["args[1]"]);
+}
+
 #[test]
 fn a_changed_spec_is_upgraded_with_its_changed_fields() {
     let old = job("enrich");

@@ -4,15 +4,25 @@
 //! nonce — nothing else (health, ordering and savepoint settings change how flinkops acts, not what
 //! runs). Canonical JSON of a fixed-order struct with sorted maps, so it is identical across runs
 //! and machines and insensitive to key order and formatting in the YAML.
+//!
+//! Fingerprints are published (`plan -o json`, saved plans, 48 bits in every job id), so a
+//! sensitive value (one resolved from `${VAR}`) enters the canonical form only as its
+//! [`secret_digest`]: 600,000 rounds of PBKDF2-HMAC-SHA256 salted with the job's name. A guess at a
+//! secret then costs what a guess at a stored password costs, and a change of the secret still
+//! changes the fingerprint. Fingerprints of jobs without sensitive values are unchanged by this;
+//! jobs with them had a plain-SHA-256 form before, which [`legacy`] still computes so that a job
+//! started by an older flinkops is not redeployed only because the hashing changed.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::resolve::{JarSource, Job};
+use super::resolve::{JarSource, Job, Param};
 
 /// Bumped if the canonical form ever changes, so old and new fingerprints never collide.
 const VERSION: u32 = 1;
@@ -41,14 +51,63 @@ struct Canonical<'a> {
     version: u32,
     jar: String,
     entry_class: Option<&'a str>,
-    args: Vec<&'a str>,
+    args: Vec<Value<'a>>,
     parallelism: u32,
-    flink_configuration: BTreeMap<&'a str, &'a str>,
+    flink_configuration: BTreeMap<&'a str, Value<'a>>,
     restart_nonce: u64,
+}
+
+/// A value in the canonical form: a plain value as its JSON string (so fingerprints of jobs
+/// without secrets are what they always were), a secret as an object no string can equal.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Value<'a> {
+    Plain(&'a str),
+    Secret { pbkdf2: String },
+}
+
+/// PBKDF2-HMAC-SHA256 with 600,000 rounds (OWASP's 2023 figure for this hash, and the crate's
+/// `RECOMMENDED`; a test pins both). Changing it changes the fingerprint of every job with a
+/// secret: bump [`VERSION`] with it. The crate's non-generic entry point is used because it is
+/// compiled optimised even in debug builds (a generic instance here would take seconds there).
+const SECRET_PARAMS: pbkdf2::Params = pbkdf2::Params::RECOMMENDED;
+
+/// The slow, salted digest of a secret used in job `name`, in lowercase hex. Fingerprints and the
+/// ledger both use it; each (name, value) is computed once per process.
+pub fn secret_digest(name: &str, value: &str) -> String {
+    static DONE: Mutex<Option<HashMap<(String, String), String>>> = Mutex::new(None);
+    let key = (name.to_owned(), value.to_owned());
+    if let Some(d) = DONE.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert_default().get(&key) {
+        return d.clone();
+    }
+    let salt = format!("flinkops-secret-v2\0{name}");
+    let mut out = [0u8; 32];
+    let sha256 = pbkdf2::Algorithm::Pbkdf2Sha256;
+    pbkdf2::pbkdf2_hmac_with_params(value.as_bytes(), salt.as_bytes(), sha256, SECRET_PARAMS, &mut out);
+    let digest = hex(&out);
+    DONE.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert_default().insert(key, digest.clone());
+    digest
 }
 
 /// The fingerprint of a resolved job (its own `fingerprint` field is ignored).
 pub fn of(job: &Job) -> Fingerprint {
+    canonical(job, |p| {
+        if p.sensitive {
+            Value::Secret { pbkdf2: secret_digest(&job.name, &p.value) }
+        } else {
+            Value::Plain(&p.value)
+        }
+    })
+}
+
+/// The fingerprint flinkops computed before secrets were digested (sensitive values in clear),
+/// for a job that has any; `None` when it equals [`of`]. Only ever compared, never shown.
+pub fn legacy(job: &Job) -> Option<Fingerprint> {
+    let sensitive = job.args.iter().chain(job.flink_configuration.values()).any(|p| p.sensitive);
+    sensitive.then(|| canonical(job, |p| Value::Plain(&p.value)))
+}
+
+fn canonical<'a>(job: &'a Job, value: impl Fn(&'a Param) -> Value<'a>) -> Fingerprint {
     let jar = match (&job.jar_sha256, &job.jar) {
         (Some(h), _) => format!("sha256:{h}"),
         (None, JarSource::Url { url }) => format!("url:{url}"),
@@ -58,13 +117,9 @@ pub fn of(job: &Job) -> Fingerprint {
         version: VERSION,
         jar,
         entry_class: job.entry_class.as_deref(),
-        args: job.args.iter().map(|a| a.value.as_str()).collect(),
+        args: job.args.iter().map(&value).collect(),
         parallelism: job.parallelism,
-        flink_configuration: job
-            .flink_configuration
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.value.as_str()))
-            .collect(),
+        flink_configuration: job.flink_configuration.iter().map(|(k, v)| (k.as_str(), value(v))).collect(),
         restart_nonce: job.restart_nonce,
     };
     let bytes = serde_json::to_vec(&canonical).expect("plain data always serialises");
@@ -156,8 +211,39 @@ mod tests {
         j.depends_on = vec!["x".into()];
         j.health.rollback.value = false;
         j.jar = JarSource::Local { path: PathBuf::from("/moved/app.jar") };
-        j.args[1].sensitive = true;
         assert_eq!(of(&j), base);
+        assert_eq!(legacy(&j), None, "a job without secrets has one form");
+    }
+
+    #[test]
+    fn a_secret_is_digested_with_600000_rounds_of_pbkdf2_salted_by_the_job_name() {
+        assert_eq!((SECRET_PARAMS.rounds(), SECRET_PARAMS.output_len()), (600_000, 32));
+        // Python: hashlib.pbkdf2_hmac('sha256', b'hunter2', b'flinkops-secret-v2\x00orders', 600000)
+        assert_eq!(
+            secret_digest("orders", "hunter2"),
+            "8e1490ee05a9464c2956a86f8fdb0c13afa33d77387248c26dc95b2482acfc74"
+        );
+        assert_ne!(secret_digest("payments", "hunter2"), secret_digest("orders", "hunter2"));
+    }
+
+    #[test]
+    fn a_secret_enters_the_fingerprint_only_through_its_digest() {
+        let mut j = job();
+        j.args[1] = Param { value: "hunter2".into(), sensitive: true };
+        let fingerprint = of(&j);
+        // The old form hashed the secret in clear: one SHA-256 per guess. It is still computed (for
+        // jobs an older flinkops started) but is no longer what `of` publishes.
+        let clear = legacy(&j).expect("the job has a secret");
+        let mut plain = j.clone();
+        plain.args[1].sensitive = false;
+        assert_eq!(clear, of(&plain));
+        assert_ne!(fingerprint, clear);
+        // A changed secret still changes the fingerprint.
+        j.args[1].value = "hunter3".into();
+        assert_ne!(of(&j), fingerprint);
+        let mut c = job();
+        c.flink_configuration.get_mut("c.d").unwrap().sensitive = true;
+        assert_ne!(of(&c), of(&job()));
     }
 
     #[test]

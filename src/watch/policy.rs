@@ -134,13 +134,10 @@ pub fn is_heal(j: &crate::plan::JobPlan) -> bool {
     if j.action != Action::Deploy || j.drift.is_none() {
         return false;
     }
-    match (&j.live, &j.fingerprint) {
-        (Some(live), Some(fp)) => {
-            crate::plan::identity::parse(&live.id).is_some_and(|m| fp.starts_with(&m.fingerprint_tag))
-        }
+    match &j.live {
+        Some(live) => j.runs_this_version(&live.id),
         // The cluster forgot the job; the ledger says it was deployed.
-        (None, _) => true,
-        _ => false,
+        None => true,
     }
 }
 
@@ -255,5 +252,25 @@ mod tests {
         );
         assert!(policy.holds(&changed, Instant::now()).is_empty());
         assert!(Policy::new(Duration::from_secs(1), 1, true).holds(&heal, Instant::now()).is_empty());
+    }
+
+    #[test]
+    fn a_cancelled_job_an_older_flinkops_started_with_a_secret_is_a_heal_too() {
+        let mut j = job("orders");
+        j.args[1] = crate::spec::Param { value: "hunter2".into(), sensitive: true };
+        j.fingerprint = crate::spec::fingerprint::of(&j);
+        let mut old = j.clone();
+        old.fingerprint = crate::spec::fingerprint::legacy(&j).unwrap();
+        let p = plan(
+            &desired([j.clone()]),
+            &Observed {
+                jobs: vec![live_of(&old, 1, crate::flink::JobState::Canceled)],
+                ..Default::default()
+            },
+            &ledger([record_of(&j)]),
+            &Options::default(),
+        );
+        let held = &Policy::new(Duration::from_secs(60), 3, false).holds(&p, Instant::now())["orders"];
+        assert!(held.reason.contains("self-heal is off"), "{held:?}");
     }
 }

@@ -66,7 +66,14 @@ fn the_schema_rejects_what_is_not_a_plan() {
 fn the_json_plan_reads_back_as_the_same_plan() {
     for case in fx::all() {
         let back: Plan = serde_json::from_str(&render(&case.plan).json).unwrap();
-        assert_eq!(back, case.plan, "{}", case.name);
+        // Everything but the fingerprint an older flinkops would have computed, which is never
+        // written out: it hashes secrets in clear.
+        let mut expected = case.plan.clone();
+        expected.jobs.iter_mut().for_each(|j| j.legacy_fingerprint = None);
+        assert_eq!(back, expected, "{}", case.name);
+        for legacy in case.plan.jobs.iter().filter_map(|j| j.legacy_fingerprint.as_deref()) {
+            assert!(!render(&case.plan).json.contains(legacy), "{}", case.name);
+        }
     }
 }
 
