@@ -84,7 +84,7 @@ async fn checked_open(path: &Path, sha256: &str) -> Result<tokio::fs::File, Uplo
     let hashed = tokio::task::spawn_blocking(move || {
         use std::io::Seek;
         let mut file = std::fs::File::open(&owned)?;
-        let found = crate::spec::fingerprint::sha256_reader(&mut file)?;
+        let found = crate::spec::fingerprint::sha256_of_file(&mut file)?;
         file.rewind()?;
         Ok::<_, std::io::Error>((file, found))
     })

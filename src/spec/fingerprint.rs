@@ -128,19 +128,29 @@ fn canonical<'a>(job: &'a Job, value: impl Fn(&'a Param) -> Value<'a>) -> Finger
 
 /// SHA-256 of a file's content, read in chunks (jars can be large).
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    sha256_reader(&mut std::fs::File::open(path)?)
+    sha256_of_file(&mut std::fs::File::open(path)?)
 }
 
-/// SHA-256 of everything `reader` yields, in lowercase hex.
-pub fn sha256_reader(file: &mut impl Read) -> std::io::Result<String> {
+/// SHA-256 of an open file, reading no more than the size its metadata gives: a file that yields
+/// more (a kernel pseudo-file reports size 0 and may never end) is an error, not a long read.
+pub fn sha256_of_file(file: &mut std::fs::File) -> std::io::Result<String> {
+    let len = file.metadata()?.len();
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
+    let mut limited = file.take(len.saturating_add(1));
+    let mut read = 0u64;
     loop {
-        let n = file.read(&mut buf)?;
+        let n = limited.read(&mut buf)?;
         if n == 0 {
             break;
         }
+        read += n as u64;
         hasher.update(&buf[..n]);
+    }
+    if read > len {
+        return Err(std::io::Error::other(format!(
+            "it yields more than the {len} bytes its size says (not a regular file?)"
+        )));
     }
     Ok(hex(&hasher.finalize()))
 }
@@ -307,9 +317,27 @@ mod tests {
     }
 
     #[test]
+    fn a_file_is_hashed_up_to_its_size_and_one_that_yields_more_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.jar");
+        std::fs::write(&path, b"abc").unwrap();
+        // SHA-256("abc"), the FIPS 180-2 example.
+        assert_eq!(
+            sha256_file(&path).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        // /proc files say size 0 and yield text.
+        #[cfg(target_os = "linux")]
+        {
+            let err = sha256_file(Path::new("/proc/self/status")).unwrap_err();
+            assert!(err.to_string().contains("not a regular file"), "{err}");
+        }
+    }
+
+    #[test]
     fn yaml_formatting_and_key_order_do_not_change_the_fingerprint() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("app.jar"), b"jar bytes").unwrap();
+        std::fs::write(dir.path().join("app.jar"), include_bytes!("../../tests/cases/fixture.jar")).unwrap();
         let a =
             "name: j\njar: app.jar\nparallelism: 2\nargs: [--a, b]\nflinkConfiguration: {x.y: 1, a.b: on}\n";
         let b = "# reordered, block style, quoted\nflinkConfiguration:\n  a.b: 'on'\n  x.y: \"1\"\nargs:\n  - \"--a\"\n  - b\nparallelism: 2\njar: ./app.jar\nname: j\n";

@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod diag;
 pub mod discover;
 pub mod fingerprint;
+pub mod jar;
 pub mod jarcache;
 pub mod model;
 pub mod read;

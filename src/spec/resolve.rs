@@ -327,6 +327,7 @@ fn resolve_jar(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> (Jar
             ));
             None
         }
+        Ok(m) if m.is_file() && !is_a_job_jar(p, &path, m.len(), diags) => None,
         Ok(m) if m.is_file() => match (inputs.hash_jar)(&path) {
             Ok(h) => Some(h),
             Err(e) => {
@@ -382,6 +383,62 @@ fn resolve_jar(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> (Jar
         diags.push(d);
     }
     (JarSource::Local { path }, hashed)
+}
+
+/// Whether the file is a zip archive Flink can run as this spec says: with the named entry class,
+/// or a manifest to name one. Says why not otherwise (Flink would say so only at run time, after
+/// an upgrade stopped the old job).
+fn is_a_job_jar(p: &Parsed, path: &Path, len: u64, diags: &mut Vec<Diagnostic>) -> bool {
+    let jar_pos = p.spec.jar.pos;
+    let shown = super::diag::display_path(path);
+    let listing = match super::jar::list(path, len) {
+        Ok(listing) => listing,
+        Err(e) => {
+            let d = Diagnostic::at(&p.file, jar_pos, "not-a-jar", format!("{shown} is not a jar: {e}"))
+                .help("point `jar` at the built jar (a zip archive, e.g. the output of `mvn package`)");
+            diags.push(d);
+            return false;
+        }
+    };
+    match &p.spec.entry_class {
+        Some(class) if !listing.classes.contains(&class.value) && !listing.nests_jars => {
+            let closest = listing
+                .classes
+                .iter()
+                .map(|c| (strsim::jaro_winkler(c, &class.value), c))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            let help = match closest {
+                Some((_, c)) => format!("did you mean `{c}`?"),
+                None => {
+                    format!("the jar has {} classes; list them with `jar tf {shown}`", listing.classes.len())
+                }
+            };
+            let d = Diagnostic::at(
+                &p.file,
+                class.pos,
+                "entry-class-not-in-jar",
+                format!("entry class `{}` is not in {shown}", class.value),
+            )
+            .help(help);
+            diags.push(d);
+        }
+        None if !listing.has_manifest => {
+            let d = Diagnostic::at(
+                &p.file,
+                jar_pos,
+                "no-entry-class",
+                format!(
+                    "{shown} has no META-INF/MANIFEST.MF and the spec names no `entryClass`: Flink cannot tell which \
+                     class to run"
+                ),
+            )
+            .help("set `entryClass` to the job's main class");
+            diags.push(d);
+        }
+        _ => {}
+    }
+    true
 }
 
 /// An absolute path with `.` and `..` removed lexically (without touching the file system, so a

@@ -64,7 +64,7 @@ async fn fake_flink(jobs: Vec<Value>) -> MockServer {
 /// A spec directory with one spec per name (the same jar for all).
 fn specs(test: &str, names: &[&str]) -> PathBuf {
     let dir = scratch(test);
-    std::fs::write(dir.join("app.jar"), b"jar").unwrap();
+    crate::support::stand_in_jar(&dir.join("app.jar"), "");
     for name in names {
         std::fs::write(dir.join(format!("{name}.yaml")), format!("name: {name}\njar: app.jar\n")).unwrap();
     }

@@ -26,7 +26,7 @@ fn read_spec(text: &[u8]) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("spec.yaml");
     std::fs::write(&file, text).unwrap();
-    std::fs::write(dir.path().join("app.jar"), b"PK").unwrap();
+    crate::support::stand_in_jar(&dir.path().join("app.jar"), "");
     let env = |k: &str| (k == "SET").then(|| "value".to_string());
     let hash = |_: &Path| Ok("0".repeat(64));
     let loaded = flinkops::spec::load_with(&file, &flinkops::spec::Inputs { env: &env, hash_jar: &hash });

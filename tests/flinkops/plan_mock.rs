@@ -41,7 +41,7 @@ async fn fake_flink(live_jobs: usize) -> MockServer {
 
 fn specs(name: &str, n: usize) -> std::path::PathBuf {
     let dir = scratch(name);
-    std::fs::write(dir.join("app.jar"), b"jar").unwrap();
+    crate::support::stand_in_jar(&dir.join("app.jar"), "");
     for i in 0..n {
         std::fs::write(dir.join(format!("j{i}.yaml")), format!("name: j{i}\njar: app.jar\n")).unwrap();
     }

@@ -56,6 +56,7 @@ bad_cases! {
     duration_unparseable,
     duration_without_unit,
     empty_file,
+    entry_class_not_in_jar,
     errors_in_several_files,
     health_timeout_shorter_than_stable,
     invalid_format_type,
@@ -64,9 +65,11 @@ bad_cases! {
     invalid_upgrade_mode,
     jar_http_url,
     jar_https_url,
+    jar_not_a_zip,
     jar_not_found,
     jar_sha256_malformed,
     jar_sha256_mismatch,
+    jar_without_manifest_or_entry_class,
     malformed_variable_reference,
     many_errors_in_one_document,
     missing_jar_field,
@@ -182,7 +185,7 @@ fn a_missing_directory_is_an_error_with_a_hint() {
 #[test]
 fn a_file_with_thousands_of_problems_shows_the_first_twenty_and_counts_the_rest() {
     let dir = scratch("many-problems");
-    std::fs::write(dir.join("app.jar"), b"PK").unwrap();
+    crate::support::stand_in_jar(&dir.join("app.jar"), "");
     let mut text = String::from("name: many\njar: app.jar\ndependsOn:\n");
     for i in 0..1000 {
         text.push_str(&format!("  - missing-upstream-{i}\n"));
@@ -197,7 +200,7 @@ fn a_file_with_thousands_of_problems_shows_the_first_twenty_and_counts_the_rest(
 #[test]
 fn many_small_documents_are_read_and_deep_nesting_says_what_it_is() {
     let dir = scratch("many-documents");
-    std::fs::write(dir.join("app.jar"), b"PK").unwrap();
+    crate::support::stand_in_jar(&dir.join("app.jar"), "");
     let text: String = (0..1100).map(|i| format!("name: job-{i}\njar: app.jar\n---\n")).collect();
     std::fs::write(dir.join("all.yaml"), text).unwrap();
     let loaded = spec::load(&dir);

@@ -88,7 +88,7 @@ fn examples_with_a_jar(name: &str) -> std::path::PathBuf {
     let dir = scratch(name);
     copy_tree(Path::new("examples/specs"), &dir.join("specs"));
     std::fs::create_dir_all(dir.join("jars")).unwrap();
-    std::fs::write(dir.join("jars/flinkops-testjob.jar"), b"stand-in").unwrap();
+    crate::support::stand_in_jar(&dir.join("jars/flinkops-testjob.jar"), "");
     dir
 }
 

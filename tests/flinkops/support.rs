@@ -19,6 +19,15 @@ pub fn flinkops_process() -> std::process::Command {
     cmd
 }
 
+/// Write a stand-in job jar: the zip archive `tests/cases/fixture.jar` (a manifest,
+/// `com.example.Main` and `dev.flinkops.testjob.CounterJob`), after `variant`'s bytes so that
+/// different variants hash differently (a zip is read from its end; leading bytes are allowed).
+pub fn stand_in_jar(path: &Path, variant: &str) {
+    let mut bytes = variant.as_bytes().to_vec();
+    bytes.extend(std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases/fixture.jar")).unwrap());
+    std::fs::write(path, bytes).unwrap();
+}
+
 /// A fresh directory under target/ for one test (stable paths, removed and re-created each run).
 pub fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scratch").join(name);

@@ -30,7 +30,7 @@ const SUSPENDED_SPEC: &str = "name: paused\njar: paused.jar\nstate: suspended\n"
 fn write_spec(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("paused.yaml"), SUSPENDED_SPEC).unwrap();
-    std::fs::write(dir.join("paused.jar"), b"not really a jar").unwrap();
+    crate::support::stand_in_jar(&dir.join("paused.jar"), "");
 }
 
 /// A Flink that answers the two observing calls with an empty cluster.
