@@ -121,12 +121,15 @@ pub fn init_logging(global: &GlobalArgs, long_running: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("flinkops={default},warn")));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let result = match global.log_format {
+        // JSON escapes control characters itself.
         LogFormat::Json => builder.json().with_current_span(false).try_init(),
         LogFormat::Text if long_running => builder
+            .fmt_fields(safe_fields())
             .with_ansi(use_color(global.color, std::io::stderr().is_terminal()))
             .with_target(false)
             .try_init(),
         LogFormat::Text => builder
+            .fmt_fields(safe_fields())
             .with_ansi(use_color(global.color, std::io::stderr().is_terminal()))
             .with_target(false)
             .without_time()
@@ -134,6 +137,19 @@ pub fn init_logging(global: &GlobalArgs, long_running: bool) {
     };
     // A second initialisation (tests) is harmless: the first subscriber stays.
     drop(result);
+}
+
+/// Text log fields as the default formatter writes them (`message` bare, others `name=value`),
+/// but with known secrets redacted and control characters escaped: log lines carry job names,
+/// root causes and error bodies from clusters anyone can submit to, and one event stays one line.
+fn safe_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let text = format!("{value:?}");
+        let text = crate::render::clean(&crate::flink::redact(&text)).into_owned();
+        if field.name() == "message" { write!(w, "{text}") } else { write!(w, "{field}={text}") }
+    })
+    .delimited(" ")
 }
 
 #[cfg(test)]
@@ -149,5 +165,40 @@ mod tests {
     #[test]
     fn auto_does_not_colour_a_pipe() {
         assert!(!use_color(ColorChoice::Auto, false));
+    }
+
+    #[test]
+    fn text_log_lines_escape_control_characters_and_redact_known_secrets() {
+        use std::sync::{Arc, Mutex};
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(safe_fields())
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        crate::flink::remember("log-line-secret-2718");
+        tracing::subscriber::with_default(subscriber, || {
+            let name = "evil\x1b]0;owned\x07\nfake line";
+            tracing::warn!(job = %name, "job {name} failed: token log-line-secret-2718 rejected");
+        });
+        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+        assert!(text.contains("evil\\u{1b}]0;owned\\u{7}\\nfake line"), "{text}");
+        assert!(text.contains("job=evil") && !text.contains("log-line-secret-2718"), "{text}");
+    }
+
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 }
