@@ -35,7 +35,7 @@ use serde::Serialize;
 
 use crate::cli::{ColorChoice, OutputFormat, StatusArgs};
 use crate::exit;
-use crate::flink::{Checkpoints, Client, JobId, JobOverview, JobState};
+use crate::flink::{Checkpoints, Client, Error, JobId, JobOverview, JobState};
 use crate::output::Styles;
 
 /// At most this many `/checkpoints` calls at once: enough to be quick, gentle on the JobManager.
@@ -130,7 +130,7 @@ pub fn run(args: &StatusArgs, color: ColorChoice) -> ExitCode {
         Err(e) => return crate::output::fail(&e, None, color),
     };
     let config = match args.connection.client_config() {
-        Ok(config) => config,
+        Ok(config) => args.limit.apply(config),
         Err(e) => return crate::output::fail(&e, Some(e.help()), color),
     };
     let report = runtime.block_on(async { fetch(&Client::new(config)?).await });
@@ -180,7 +180,8 @@ pub async fn fetch_at(client: &Client, observed_at: Timestamp) -> Result<StatusR
 
 /// `/checkpoints` of each job (the first [`MAX_CHECKPOINT_LOOKUPS`]), at most
 /// `CONCURRENT_CHECKPOINT_CALLS` at a time. A failure for one
-/// job (it may have ended since the overview) leaves its columns empty instead of failing all.
+/// job (it may have ended since the overview) leaves its columns empty instead of failing all;
+/// once Flink stops answering (the network, a timeout, `--max-time`) no further lookup starts.
 pub async fn fetch_checkpoints(client: &Client, jobs: Vec<JobId>) -> HashMap<JobId, Checkpoints> {
     let mut found = HashMap::new();
     if jobs.len() > MAX_CHECKPOINT_LOOKUPS {
@@ -190,10 +191,12 @@ pub async fn fetch_checkpoints(client: &Client, jobs: Vec<JobId>) -> HashMap<Job
             jobs.len() - MAX_CHECKPOINT_LOOKUPS
         );
     }
+    let asked = jobs.len().min(MAX_CHECKPOINT_LOOKUPS);
     let mut pending = jobs.into_iter().take(MAX_CHECKPOINT_LOOKUPS);
     let mut running = tokio::task::JoinSet::new();
+    let mut stopped = None;
     loop {
-        while running.len() < CONCURRENT_CHECKPOINT_CALLS {
+        while running.len() < CONCURRENT_CHECKPOINT_CALLS && stopped.is_none() {
             let Some(job) = pending.next() else { break };
             let client = client.clone();
             running.spawn(async move { (client.checkpoints(&job).await, job) });
@@ -205,9 +208,20 @@ pub async fn fetch_checkpoints(client: &Client, jobs: Vec<JobId>) -> HashMap<Job
             Ok((Ok(cp), job)) => {
                 found.insert(job, cp);
             }
+            // Flink stopped answering, or the time limit ran out: the other lookups would only
+            // wait as long again, one after another.
+            Ok((Err(e), _)) if matches!(e, Error::OutOfTime { .. }) || e.is_transient() => {
+                stopped.get_or_insert(e);
+            }
             Ok((Err(e), job)) => tracing::warn!(%job, "no checkpoint information: {e}"),
             Err(e) => tracing::warn!("checkpoint lookup aborted: {e}"),
         }
+    }
+    if let Some(e) = stopped {
+        let without = asked - found.len();
+        tracing::warn!(
+            "checkpoint lookups stopped ({e}): {without} of {asked} jobs are shown without checkpoints"
+        );
     }
     found
 }

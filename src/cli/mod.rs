@@ -176,6 +176,9 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub connection: ConnectionArgs,
 
+    #[command(flatten)]
+    pub limit: TimeLimitArgs,
+
     /// `text`: a table; `json`: one JSON document.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text, env = "FLINKOPS_OUTPUT")]
     pub output: OutputFormat,
@@ -189,6 +192,9 @@ pub struct PlanArgs {
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub limit: TimeLimitArgs,
 
     #[command(flatten)]
     pub state: StateArgs,
@@ -348,6 +354,9 @@ pub struct AuditArgs {
     pub connection: ConnectionArgs,
 
     #[command(flatten)]
+    pub limit: TimeLimitArgs,
+
+    #[command(flatten)]
     pub state: StateArgs,
 
     /// Warn when a stateful job's latest savepoint is older than this (e.g. 7d, 36h), or when it
@@ -378,6 +387,27 @@ pub enum Severity {
     Ok,
     Warn,
     Error,
+}
+
+/// The time limit of a read-only command (`plan`, `status`, `audit`).
+#[derive(Debug, Args)]
+pub struct TimeLimitArgs {
+    /// The longest this command spends on calls to Flink, all of them together (e.g. 5m, 90s).
+    /// When it runs out, the call in progress fails and the command exits 1 naming that call
+    /// (checkpoint lookups of `status` and `audit` only stop, and the jobs are shown without
+    /// them), so a cluster that accepts connections and stops answering costs at most this. `apply` and
+    /// `watch` have no such limit (cutting an upgrade short would leave it half-done); each of
+    /// their calls and steps has a timeout of its own.
+    #[arg(long, value_name = "DURATION", default_value = "5m", env = "FLINKOPS_MAX_TIME", value_parser = parse_positive_duration)]
+    pub max_time: std::time::Duration,
+}
+
+impl TimeLimitArgs {
+    /// `config` with this limit on all its calls together.
+    pub fn apply(&self, mut config: crate::flink::ClientConfig) -> crate::flink::ClientConfig {
+        config.max_time = Some(self.max_time);
+        config
+    }
 }
 
 /// `30s`, `5m`, `1h 30m`, `PT90S`, and days (`7d`, counted as 24 hours each); more than zero.

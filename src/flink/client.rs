@@ -34,6 +34,8 @@ struct Inner {
     retry: RetryPolicy,
     max_response_bytes: usize,
     retry_slack: Duration,
+    /// When the command's time limit runs out, and the limit.
+    deadline: Option<(tokio::time::Instant, Duration)>,
     version: OnceLock<FlinkVersion>,
     jobmanager_config: Mutex<Option<Arc<JobManagerConfig>>>,
 }
@@ -131,6 +133,7 @@ impl Client {
             retry: config.retry,
             max_response_bytes: config.max_response_bytes,
             retry_slack: config.retry_slack,
+            deadline: config.max_time.map(|limit| (tokio::time::Instant::now() + limit, limit)),
             version: OnceLock::new(),
             jobmanager_config: Mutex::new(None),
         };
@@ -178,8 +181,19 @@ impl Client {
         Ok(*self.inner.version.get_or_init(|| version))
     }
 
-    /// Send a JSON request and read a JSON answer, repeating it as `repeat` allows.
+    /// Send a JSON request and read a JSON answer, repeating it as `repeat` allows, and never
+    /// past the command's time limit.
     pub(crate) async fn send<T: DeserializeOwned>(&self, req: Req, repeat: Repeat) -> Result<T, Error> {
+        let Some((deadline, limit)) = self.inner.deadline else {
+            return self.send_unlimited(req, repeat).await;
+        };
+        let call = req.call();
+        tokio::time::timeout_at(deadline, self.send_unlimited(req, repeat))
+            .await
+            .unwrap_or(Err(Error::OutOfTime { call, limit }))
+    }
+
+    async fn send_unlimited<T: DeserializeOwned>(&self, req: Req, repeat: Repeat) -> Result<T, Error> {
         let call = req.call();
         match repeat {
             Repeat::Idempotent => {

@@ -27,6 +27,9 @@ pub struct ClientConfig {
     /// How much longer than `request_timeout` a call that may be repeated takes at most, all its
     /// retries included (30 s).
     pub retry_slack: Duration,
+    /// The longest all calls of this client together may take, counted from `Client::new`
+    /// (`--max-time` of the read-only commands). `None`: each call is bounded on its own.
+    pub max_time: Option<Duration>,
 }
 
 /// The default [`ClientConfig::max_response_bytes`]: 64 MiB, some six times the
@@ -48,6 +51,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             max_response_bytes: MAX_RESPONSE_BYTES,
             retry_slack: Duration::from_secs(30),
+            max_time: None,
         }
     }
 }

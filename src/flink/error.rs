@@ -64,6 +64,10 @@ pub enum Error {
     #[error("{call}: no answer from Flink within {}", secs(.after))]
     Timeout { call: Call, after: Duration },
 
+    /// The command's time limit (`--max-time`) ran out before this call could finish.
+    #[error("{call}: not finished within this command's time limit of {}", secs(.limit))]
+    OutOfTime { call: Call, limit: Duration },
+
     /// A write (upload, run) was sent but no answer came back: it may or may not have happened.
     #[error("{call}{}: request sent but the outcome is unknown: {reason}", on(.job, .call))]
     Ambiguous { call: Call, job: Option<JobId>, reason: String },
@@ -150,6 +154,7 @@ impl Error {
             | Tls { call, .. }
             | ConnectionLost { call, .. }
             | Timeout { call, .. }
+            | OutOfTime { call, .. }
             | Ambiguous { call, .. }
             | Unauthorized { call, .. }
             | Forbidden { call }
@@ -219,6 +224,10 @@ impl Error {
             ConnectionLost { .. } | Timeout { .. } => {
                 "Flink or the network is slow or overloaded; check the JobManager, or raise \
                  --request-timeout / --retries."
+            }
+            OutOfTime { .. } => {
+                "Flink answered too slowly for this command to finish in time; check the \
+                 JobManager, or raise --max-time (FLINKOPS_MAX_TIME)."
             }
             Ambiguous { .. } => {
                 "The request may or may not have taken effect. Look at the cluster (jobs overview, \

@@ -140,3 +140,81 @@ async fn a_url_that_now_answers_as_another_cluster_is_refused_until_the_user_say
     let out = plan(&["--cluster-name", "staging"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A listener that accepts connections and never answers: every call waits out its timeout.
+fn black_hole() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// With the default 30 s request timeout and retries, one such call alone would cost a minute;
+/// `--max-time` bounds the whole command.
+#[test]
+fn a_cluster_that_never_answers_costs_plan_status_and_audit_at_most_max_time() {
+    let url = black_hole();
+    let dir = specs("max-time", 2);
+    for command in ["plan", "status", "audit"] {
+        let mut cmd = flinkops();
+        cmd.args([command, "--flink-url", &url, "--max-time", "2s"]);
+        if command != "status" {
+            cmd.arg("--state-dir").arg(dir.join(".state")).arg(&dir);
+        }
+        let started = std::time::Instant::now();
+        let out = cmd.output().unwrap();
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+        assert!(
+            stderr.contains("time limit of 2.0s") && stderr.contains("--max-time"),
+            "{command}: {stderr}"
+        );
+        assert!(took < std::time::Duration::from_secs(20), "{command} took {took:?}");
+    }
+}
+
+/// A cluster that lists its jobs and then stops answering: `status` shows the jobs, says once why
+/// their checkpoints are missing, and does not wait for each of them in turn.
+#[tokio::test]
+async fn status_stops_looking_up_checkpoints_when_flink_stops_answering() {
+    let server = fake_flink(40).await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex("^/jobs/[0-9a-f]{32}/checkpoints$"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)))
+        .mount(&server)
+        .await;
+    let out = flinkops()
+        .args([
+            "status",
+            "--flink-url",
+            &server.uri(),
+            "--max-time",
+            "3s",
+            "--request-timeout",
+            "1s",
+            "--retries",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("other-39"), "every job is listed");
+    assert_eq!(stderr.matches("checkpoint lookups stopped").count(), 1, "{stderr}");
+    assert!(stderr.contains("40 of 40 jobs are shown without checkpoints"), "{stderr}");
+    assert!(stderr.lines().count() < 5, "one warning, not one per job:\n{stderr}");
+    let lookups = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/checkpoints"))
+        .count();
+    assert!(lookups <= 8, "{lookups} lookups were started after Flink stopped answering");
+}
