@@ -247,8 +247,7 @@ pub fn claim(state_dir: &Path, identity: &Identity, url: &str) -> Result<PathBuf
     }
     let mut bytes = serde_json::to_vec_pretty(&file).expect("cluster files always serialise");
     bytes.push(b'\n');
-    let tmp = dir.join(format!(".{CLUSTER_FILE}.tmp"));
-    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &path)).map_err(io(&path))?;
+    crate::ledger::write_private(&path, &bytes).map_err(io(&path))?;
     Ok(dir)
 }
 

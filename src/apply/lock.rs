@@ -165,8 +165,10 @@ fn open(path: &Path) -> Result<File, LockError> {
     if let Some(dir) = path.parent() {
         crate::ledger::create_private_dir(dir).map_err(err)?;
     }
-    // Never truncate on open: the file names the current holder until we hold the lock.
-    OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(err)
+    // Never truncate on open: the file names the current holder until we hold the lock. Private:
+    // it names who holds the lock, from which host.
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path).map_err(err)
 }
 
 /// `Ok(true)` if this file now holds the lock, `Ok(false)` if someone else does.
@@ -316,6 +318,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = acquire(dir.path(), URL, Duration::ZERO, &ci_runner(), no_waiting).unwrap();
         let path = first.path().to_path_buf();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "private");
         drop(first);
         assert_eq!(std::fs::read(&path).unwrap(), b"", "a departed holder is not named");
         acquire(dir.path(), URL, Duration::ZERO, &ci_runner(), no_waiting).unwrap();

@@ -119,7 +119,7 @@ impl Ledger {
         let tmp = self.dir.join(format!(".{}.json.tmp", record.name));
         let mut bytes = serde_json::to_vec_pretty(record).expect("records always serialise");
         bytes.push(b'\n');
-        let mut file = std::fs::File::create(&tmp).map_err(err)?;
+        let mut file = create_private_file(&tmp).map_err(err)?;
         file.write_all(&bytes).map_err(err)?;
         file.sync_all().map_err(err)?;
         std::fs::rename(&tmp, &path).map_err(err)?;
@@ -134,6 +134,25 @@ impl Ledger {
 pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path)
+}
+
+/// Create (or truncate) a file of the state directory readable and writable by its owner only
+/// (`0600`, also when a leftover file of that name had another mode).
+pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+/// Write `bytes` to a private temporary file beside `path`, then rename it over `path`: readers
+/// see the old content or the new, and the file is `0600`.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    create_private_file(&tmp)?.write_all(bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// A warning for a relative state directory, if it is one: another working directory means
@@ -162,12 +181,12 @@ mod tests {
         assert!(ledger.read_all().unwrap().ok.is_empty());
         let mut record = Record::new("orders");
         ledger.write(&record).unwrap();
-        record.savepoints.push(SavepointRecord {
-            path: "file:/sp/savepoint-abc".into(),
-            job_id: None,
-            taken_at: "2026-01-01T00:00:00Z".into(),
-            reason: SavepointReason::Upgrade,
-        });
+        record.savepoints.push(SavepointRecord::new(
+            "file:/sp/savepoint-abc",
+            None,
+            "2026-01-01T00:00:00Z".into(),
+            SavepointReason::Upgrade,
+        ));
         ledger.write(&record).unwrap();
         assert_eq!(ledger.read("orders").unwrap().unwrap(), record);
         assert_eq!(ledger.read_all().unwrap().ok.len(), 1);
@@ -185,6 +204,16 @@ mod tests {
         for d in [dir.path().join("state"), ledger.dir().to_path_buf()] {
             let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o700, "{}", d.display());
+        }
+        // Files too, whatever the umask, and also over a leftover file of another mode.
+        let leftover = ledger.dir().join("b.json");
+        std::fs::write(&leftover, "{}").unwrap();
+        std::fs::set_permissions(&leftover, std::fs::Permissions::from_mode(0o644)).unwrap();
+        ledger.write(&Record::new("b")).unwrap();
+        write_private(&dir.path().join("state/cluster.json"), b"{}").unwrap();
+        for f in [ledger.path("a"), leftover, dir.path().join("state/cluster.json")] {
+            let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", f.display());
         }
         assert!(relative_state_dir_warning(Path::new(".flinkops")).unwrap().contains("absolute --state-dir"));
         assert_eq!(relative_state_dir_warning(dir.path()), None);

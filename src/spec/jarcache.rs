@@ -64,9 +64,10 @@ impl JarHashCache {
         let write = || -> std::io::Result<()> {
             let dir = self.file.parent().expect("has a parent");
             crate::ledger::create_private_dir(dir)?;
-            let tmp = dir.join(".jar-hashes.json.tmp");
-            std::fs::write(&tmp, serde_json::to_vec(&*entries).map_err(std::io::Error::other)?)?;
-            std::fs::rename(&tmp, &self.file)
+            crate::ledger::write_private(
+                &self.file,
+                &serde_json::to_vec(&*entries).map_err(std::io::Error::other)?,
+            )
         };
         if let Err(e) = write() {
             tracing::debug!("cannot write the jar hash cache {}: {e}", self.file.display());
