@@ -18,6 +18,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Apply(args) => crate::apply::command::run(&args, color, cli.global.quiet),
         Command::Watch(args) => crate::watch::run(&args),
         Command::Audit(args) => crate::audit::run(&args, color),
+        Command::Savepoint(args) => crate::commands::savepoint::run(&args, color, cli.global.quiet),
+        Command::Savepoints(args) => crate::commands::savepoints::run(&args, color),
     }
 }
 

@@ -52,7 +52,7 @@ pub enum Error {
 }
 
 impl Error {
-    fn help(&self) -> Option<String> {
+    pub fn help(&self) -> Option<String> {
         match self {
             Error::Flink(e) => e.help().map(String::from),
             Error::Connection(e) => Some(e.help().to_string()),
@@ -92,24 +92,10 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
         eprintln!("warning: {warning}");
     }
     let client = Client::new(args.connection.client_config()?)?;
-    // Not the raw argv: a --flink-header value may be a secret, and this lands in the lock file.
-    let holder = Holder::current(&format!("flinkops apply {}", args.target.display()));
     let stderr_styles = Styles::stderr(color);
     let cluster_dir = args.state.cluster_dir_to_write(&client).await?;
-    let _lock =
-        lock::acquire(&cluster_dir, client.base_url(), args.lock_timeout, &holder, |info, waited| {
-            if !quiet {
-                let by = info.map_or_else(
-                    || "another process".to_string(),
-                    |h| format!("pid {} on {} (`{}`, since {})", h.pid, h.host, h.command, h.started_at),
-                );
-                eprintln!(
-                    "waiting for the apply lock held by {by}: {}s of {}s",
-                    waited.as_secs(),
-                    args.lock_timeout.as_secs()
-                );
-            }
-        })?;
+    let command = format!("flinkops apply {}", args.target.display());
+    let _lock = lock_cluster(&cluster_dir, &client, &command, args.lock_timeout, quiet)?;
     let opts = match &saved {
         Some(p) => Options { prune: p.options.prune, adopt: p.options.adopt },
         None => Options { prune: args.prune, adopt: args.adopt },
@@ -148,6 +134,32 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
     report(&plan, &results, args.output, color).map_err(Error::Output)?;
     let all_ok = results.iter().all(|r| r.outcome.is_ok()) && plan.problems.is_empty();
     Ok(if all_ok { exit::OK } else { exit::ERROR })
+}
+
+/// Take the lock of a cluster's state directory for `command` (what the lock file shows, never
+/// the raw argv: a --flink-header value may be a secret), saying on stderr who holds it while
+/// waiting up to `timeout`.
+pub fn lock_cluster(
+    cluster_dir: &Path,
+    client: &Client,
+    command: &str,
+    timeout: Duration,
+    quiet: bool,
+) -> Result<lock::ApplyLock, Error> {
+    let holder = Holder::current(command);
+    Ok(lock::acquire(cluster_dir, client.base_url(), timeout, &holder, |info, waited| {
+        if !quiet {
+            let by = info.map_or_else(
+                || "another process".to_string(),
+                |h| format!("pid {} on {} (`{}`, since {})", h.pid, h.host, h.command, h.started_at),
+            );
+            eprintln!(
+                "waiting for the apply lock held by {by}: {}s of {}s",
+                waited.as_secs(),
+                timeout.as_secs()
+            );
+        }
+    })?)
 }
 
 fn read_plan(path: &Path) -> Result<Plan, Error> {

@@ -345,6 +345,7 @@ async fn rollback(
     };
     ctx.record(&job.name, |r| {
         r.job_id = Some(id.clone());
+        r.started_from = from.map(str::to_owned);
         r.pending = None;
     })?;
     match ctx.health(job, &id).await {

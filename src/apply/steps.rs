@@ -237,13 +237,9 @@ impl Context {
             // No answer in time, or none at all: say only what the job itself shows.
             Err(e) => return Err(self.stop_outcome_unknown(live, &e).await),
         };
+        let snapshot = self.snapshot(name, &location, live, reason, Some(settings.format)).await;
         self.record(name, |r| {
-            r.savepoints.push(SavepointRecord {
-                path: location.clone(),
-                job_id: Some(live.clone()),
-                taken_at: now(),
-                reason,
-            });
+            r.savepoints.push(snapshot);
             r.pending = None;
         })?;
         self.progress.ok(name, &format!("savepoint {location} ({:.1}s)", started.elapsed().as_secs_f64()));
@@ -252,6 +248,77 @@ impl Context {
         // not start while the old one may still be writing to the same sinks.
         self.wait_ended(live, Duration::from_secs(120)).await?;
         Ok(location)
+    }
+
+    /// Take a savepoint of a running job, which keeps running, and record it (`flinkops
+    /// savepoint`). The trigger id makes a repeated request (a retry) find the same savepoint.
+    pub async fn take_savepoint(
+        &self,
+        name: &str,
+        live: &JobId,
+        settings: &SavepointSettings,
+        reason: SavepointReason,
+    ) -> Result<String, StepError> {
+        self.progress.step(name, &format!("taking a savepoint of {live}"));
+        let c = &self.client;
+        let trigger = c
+            .trigger_savepoint(
+                live,
+                settings.directory.as_deref(),
+                settings.format,
+                &TriggerId::random(),
+                false,
+            )
+            .await
+            .map_err(|e| format!("the savepoint could not be started: {}", describe(&e)))?;
+        let started = Instant::now();
+        let _spinner = self.progress.waiting(name, "waiting for the savepoint");
+        let location = c
+            .wait_for_savepoint(live, &trigger, settings.timeout, self.poll, |_| {})
+            .await
+            .map_err(|e| format!("the savepoint failed, the job keeps running: {}", describe(&e)))?;
+        let snapshot = self.snapshot(name, &location, live, reason, Some(settings.format)).await;
+        self.record(name, |r| r.savepoints.push(snapshot))?;
+        self.progress.ok(name, &format!("savepoint {location} ({:.1}s)", started.elapsed().as_secs_f64()));
+        Ok(location)
+    }
+
+    /// The history entry for a snapshot of `live` just taken: what Flink and the record tell
+    /// about it (each detail is left out when it cannot be learnt; none of them is worth failing for).
+    async fn snapshot(
+        &self,
+        name: &str,
+        path: &str,
+        live: &JobId,
+        reason: SavepointReason,
+        format: Option<SavepointFormat>,
+    ) -> SavepointRecord {
+        let mut s = SavepointRecord::new(path, Some(live.clone()), now(), reason);
+        s.flink_version = self.client.version().await.ok().map(|v| v.to_string());
+        s.format = format.map(|f| match f {
+            SavepointFormat::Canonical => FormatType::Canonical,
+            SavepointFormat::Native => FormatType::Native,
+        });
+        let record = self.current_record(name);
+        s.fingerprint = record.as_ref().and_then(|r| r.applied.as_ref()).map(|a| a.fingerprint.clone());
+        s.state_backend = record
+            .as_ref()
+            .and_then(|r| r.applied.as_ref())
+            .and_then(|a| a.flink_configuration.get("state.backend.type"))
+            .map(|v| v.shown().to_owned());
+        if s.state_backend.is_none() {
+            s.state_backend = self
+                .client
+                .jobmanager_config()
+                .await
+                .ok()
+                .and_then(|c| c.get("state.backend.type").map(str::to_owned));
+        }
+        if let Ok(cp) = self.client.checkpoints(live).await {
+            s.checkpoint_id =
+                cp.latest.savepoint.filter(|sp| sp.external_path.as_deref() == Some(path)).map(|sp| sp.id);
+        }
+        s
     }
 
     /// Why a stop's result is unknown, with what the job shows now (checked, not assumed).
@@ -326,13 +393,9 @@ impl Context {
                  be under the checkpoint directory ({live}/chk-*); set `restore.from` to it and apply again"
             ));
         };
+        let snapshot = self.snapshot(name, &path, live, SavepointReason::RetainedCheckpoint, None).await;
         self.record(name, |r| {
-            r.savepoints.push(SavepointRecord {
-                path: path.clone(),
-                job_id: Some(live.clone()),
-                taken_at: now(),
-                reason: SavepointReason::RetainedCheckpoint,
-            });
+            r.savepoints.push(snapshot);
             r.pending = None;
         })?;
         self.progress.ok(name, &format!("cancelled; state in the retained checkpoint {path}"));
@@ -465,6 +528,9 @@ impl Context {
         let mut dropped = None;
         self.record(&job.name, |r| {
             r.applied = Some(AppliedSpec::of(job));
+            if let Some(Pending::Starting { from, .. }) = &r.pending {
+                r.started_from = from.clone();
+            }
             r.job_id = Some(id.clone());
             if let Some(jar) = jar
                 && r.jar_id.as_ref() != Some(jar)

@@ -410,22 +410,22 @@ fn state_findings(
         return Vec::new();
     }
     let mut out: Vec<Finding> =
-        savepoint_finding(seen.savepoint, limits.max_savepoint_age).into_iter().collect();
+        savepoint_finding(&spec.name, seen.savepoint, limits.max_savepoint_age).into_iter().collect();
     if live.state == JobState::Running {
         out.extend(checkpoint_finding(seen.checkpoint, limits.max_checkpoint_age));
     }
     out
 }
 
-fn savepoint_finding(savepoint: Option<&Savepoint>, max: Duration) -> Option<Finding> {
+fn savepoint_finding(name: &str, savepoint: Option<&Savepoint>, max: Duration) -> Option<Finding> {
     let Some(savepoint) = savepoint else {
-        return Some(warn(
-            "no savepoint yet: take one (`flink savepoint <job id>`) so its state can be restored",
-        ));
+        return Some(warn(format!(
+            "no savepoint yet: take one (`flinkops savepoint --job {name}`) so its state can be restored"
+        )));
     };
     let age = savepoint.age_seconds.filter(|age| *age > max.as_secs())?;
     Some(warn(format!(
-        "latest savepoint is {} old (more than {}): take a new one (`flink savepoint <job id>`)",
+        "latest savepoint is {} old (more than {}): take a new one (`flinkops savepoint --job {name}`)",
         human(age),
         human(max.as_secs())
     )))
@@ -587,12 +587,7 @@ mod tests {
 
     /// A ledger record of `job` with a savepoint taken `secs` ago.
     fn with_savepoint(mut record: Record, secs: u64, reason: SavepointReason) -> Record {
-        record.savepoints.push(SavepointRecord {
-            path: "file:/sp/ledger".into(),
-            job_id: None,
-            taken_at: ago(secs).to_string(),
-            reason,
-        });
+        record.savepoints.push(SavepointRecord::new("file:/sp/ledger", None, ago(secs).to_string(), reason));
         record
     }
 
@@ -853,7 +848,7 @@ mod tests {
         assert_eq!((row.status, row.severity), (Status::InSync, Severity::Warn));
         assert_eq!(
             row.findings[0].message,
-            "latest savepoint is 8d old (more than 7d): take a new one (`flink savepoint <job id>`)"
+            "latest savepoint is 8d old (more than 7d): take a new one (`flinkops savepoint --job orders`)"
         );
     }
 

@@ -140,6 +140,79 @@ pub enum Command {
         after_help = "Examples:\n  flinkops audit specs/\n  flinkops audit specs/ --max-savepoint-age 3d --fail-on warn -o json"
     )]
     Audit(AuditArgs),
+
+    /// Take a savepoint of running managed jobs now (all of the spec directory's, or those named
+    /// with --job). The jobs keep running; each savepoint is recorded in the ledger's history.
+    ///
+    /// Exit code 0 when every savepoint completed, 1 when any failed or a named job is not running.
+    #[command(after_help = "Examples:
+  flinkops savepoint specs/
+  flinkops savepoint specs/ --job orders-enrich --job orders-ingest -o json")]
+    Savepoint(SavepointArgs),
+
+    /// List the snapshot history in the ledger: every savepoint flinkops took and every retained
+    /// checkpoint it restored from, newest first, with its age and reason, marking each job's
+    /// newest snapshot and the one its running version started from (a rollback target). Read-only.
+    #[command(after_help = "Examples:
+  flinkops savepoints specs/
+  flinkops savepoints specs/ --job orders-enrich -o json")]
+    Savepoints(SavepointsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SavepointArgs {
+    /// The directory of job specs (searched recursively), or one spec file.
+    #[arg(default_value = ".", env = "FLINKOPS_SPECS")]
+    pub path: PathBuf,
+
+    /// Only this job (a spec name); repeat for several. Default: every spec with a running job.
+    #[arg(long = "job", value_name = "NAME")]
+    pub jobs: Vec<String>,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// How many savepoints may be in progress at the same time.
+    #[arg(long, value_name = "N", default_value_t = 4, env = "FLINKOPS_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+
+    /// How long to wait for an `apply` on the same state directory and cluster to finish (e.g.
+    /// 30s, 5m): a savepoint is not taken while an upgrade may be stopping the job. 0s fails at
+    /// once, naming the holder.
+    #[arg(long, value_name = "DURATION", default_value = "0s", env = "FLINKOPS_LOCK_TIMEOUT", value_parser = parse_lock_timeout)]
+    pub lock_timeout: std::time::Duration,
+
+    /// `text`: progress on stderr and one line per job on stdout; `json`: one document with every
+    /// job's savepoint or error on stdout.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text, env = "FLINKOPS_OUTPUT")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SavepointsArgs {
+    /// The directory of job specs (searched recursively), or one spec file.
+    #[arg(default_value = ".", env = "FLINKOPS_SPECS")]
+    pub path: PathBuf,
+
+    /// Only this job (a spec name); repeat for several.
+    #[arg(long = "job", value_name = "NAME")]
+    pub jobs: Vec<String>,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub limit: TimeLimitArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// `text`: a table; `json`: one JSON document.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text, env = "FLINKOPS_OUTPUT")]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]

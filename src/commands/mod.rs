@@ -2,3 +2,5 @@
 //! gather inputs, call the pure parts, render, choose the exit code.
 
 pub mod plan;
+pub mod savepoint;
+pub mod savepoints;

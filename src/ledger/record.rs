@@ -41,6 +41,10 @@ pub struct Record {
     /// refused, so they are never a restore source.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<JobId>,
+    /// The snapshot the running version was started from: what a rollback of it restores, so it
+    /// is kept while that version runs. `None` for an empty start or a record from before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_from: Option<String>,
 }
 
 /// A step in flight.
@@ -71,6 +75,7 @@ impl Record {
             savepoints: Vec::new(),
             pending: None,
             rejected: Vec::new(),
+            started_from: None,
         }
     }
 
@@ -119,6 +124,44 @@ pub struct SavepointRecord {
     /// RFC 3339.
     pub taken_at: String,
     pub reason: SavepointReason,
+    /// The id Flink gave it in the job's checkpoint sequence (savepoints share it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_id: Option<u64>,
+    /// The Flink version of the cluster that wrote it (a restore across major versions is not
+    /// guaranteed to work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flink_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<FormatType>,
+    /// `state.backend.type` of the job, when known (`hashmap`, `rocksdb`, `forst`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_backend: Option<String>,
+    /// The fingerprint of the spec version that was running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
+}
+
+impl SavepointRecord {
+    /// A snapshot at `path` of job `job_id`, taken now; the details are filled in by the caller
+    /// where known (records written before they existed have none).
+    pub fn new(
+        path: impl Into<String>,
+        job_id: Option<JobId>,
+        taken_at: String,
+        reason: SavepointReason,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            job_id,
+            taken_at,
+            reason,
+            checkpoint_id: None,
+            flink_version: None,
+            format: None,
+            state_backend: None,
+            fingerprint: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +173,22 @@ pub enum SavepointReason {
     Suspend,
     Prune,
     Adopt,
+    /// `flinkops savepoint`: asked for, the job kept running.
+    Manual,
+}
+
+impl SavepointReason {
+    /// The word `savepoints` and `-o json` show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upgrade => "upgrade",
+            Self::RetainedCheckpoint => "retained-checkpoint",
+            Self::Suspend => "suspend",
+            Self::Prune => "prune",
+            Self::Adopt => "adopt",
+            Self::Manual => "manual",
+        }
+    }
 }
 
 /// A value as stored: plain, or only a digest of a secret.

@@ -145,12 +145,12 @@ fn the_newest_snapshot_of_any_source_is_the_restore_source_not_the_ledgers_savep
     let j = job("ingest");
     let stopped = live_of(&j, 1, JobState::Finished);
     let mut record = record_of(&j);
-    record.savepoints.push(SavepointRecord {
-        path: "file:/sp/savepoint-abc".into(),
-        job_id: Some(stopped.id.clone()),
-        taken_at: "2026-01-01T00:00:00Z".into(),
-        reason: SavepointReason::Upgrade,
-    });
+    record.savepoints.push(SavepointRecord::new(
+        "file:/sp/savepoint-abc",
+        Some(stopped.id.clone()),
+        "2026-01-01T00:00:00Z".into(),
+        SavepointReason::Upgrade,
+    ));
     // Not gathered (a pure plan): apply looks for the newest state of the last job.
     let pure = run(&desired([j.clone()]), vec![stopped.clone()], &ledger([record.clone()]));
     assert_eq!(action_of(&pure, "ingest").restore, Some(Restore::LatestOf { job_id: stopped.id.clone() }));
@@ -316,12 +316,12 @@ fn suspending_stops_the_job_and_resuming_starts_it_from_the_suspension_savepoint
     assert_eq!(action_of(&still, "ingest").action, Action::None);
 
     let mut record = record_of(&suspended);
-    record.savepoints.push(SavepointRecord {
-        path: "file:/sp/s1".into(),
-        job_id: Some(stopped.id.clone()),
-        taken_at: "2026-01-01T00:00:00Z".into(),
-        reason: SavepointReason::Suspend,
-    });
+    record.savepoints.push(SavepointRecord::new(
+        "file:/sp/s1",
+        Some(stopped.id.clone()),
+        "2026-01-01T00:00:00Z".into(),
+        SavepointReason::Suspend,
+    ));
     let stopped_id = stopped.id.clone();
     let resumed = run(&desired([running]), vec![stopped], &ledger([record]));
     let p = action_of(&resumed, "ingest");

@@ -26,7 +26,8 @@ pub fn cell_width(cell: &str) -> usize {
 }
 
 /// One line of a text table (`status`, `audit`): cells padded to the column widths (styles wrap
-/// the text, not the padding); the last cell is not padded, so lines carry no trailing spaces.
+/// the text, not the padding); the last non-empty cell is not padded, so lines carry no trailing
+/// spaces.
 /// Widths come from [`cell_width`].
 pub fn table_row(
     out: &mut impl std::io::Write,
@@ -38,7 +39,7 @@ pub fn table_row(
         let s = style(i);
         // Cells come from outside (job names anyone may submit): escaped, and cut short unless
         // last (nothing after it to push away).
-        let last = i + 1 == cells.len();
+        let last = cells[i + 1..].iter().all(String::is_empty);
         let cleaned = clean(cell);
         let shown: std::borrow::Cow<'_, str> = if !last && cleaned.chars().count() > MAX_CELL {
             format!("{}…", cleaned.chars().take(MAX_CELL - 1).collect::<String>()).into()
@@ -46,11 +47,12 @@ pub fn table_row(
             cleaned
         };
         write!(out, "{}{shown}{}", s.render(), s.render_reset())?;
-        if !last {
-            // Not `{:pad$}`: a width of 65,536 or more panics in `format!`.
-            let pad = widths[i].saturating_sub(cell_width(cell)) + 2;
-            out.write_all(" ".repeat(pad).as_bytes())?;
+        if last {
+            break;
         }
+        // Not `{:pad$}`: a width of 65,536 or more panics in `format!`.
+        let pad = widths[i].saturating_sub(cell_width(cell)) + 2;
+        out.write_all(" ".repeat(pad).as_bytes())?;
     }
     writeln!(out)
 }

@@ -209,7 +209,7 @@ impl<T: Default> Default for Located<T> {
 }
 
 /// Savepoint format.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FormatType {
     #[default]

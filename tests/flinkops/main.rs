@@ -19,6 +19,7 @@ mod render_promises;
 mod render_schema;
 mod render_snapshots;
 mod restore_e2e;
+mod savepoint_e2e;
 mod spec_cases;
 mod spec_examples;
 mod store_e2e;

@@ -249,12 +249,12 @@ pub fn resume() -> Plan {
     rec.applied.as_mut().unwrap().state = flinkops::spec::model::JobState::Suspended;
     rec.job_id = Some(stopped.id.clone());
     let path = "s3://flink/savepoints/savepoint-17f61c-2b5f0e1d3a4c";
-    rec.savepoints.push(SavepointRecord {
-        path: path.into(),
-        job_id: Some(stopped.id.clone()),
-        taken_at: "2026-01-05T09:30:00Z".into(),
-        reason: SavepointReason::Suspend,
-    });
+    rec.savepoints.push(SavepointRecord::new(
+        path,
+        Some(stopped.id.clone()),
+        "2026-01-05T09:30:00Z".into(),
+        SavepointReason::Suspend,
+    ));
     // What `plan` gathered: the suspension savepoint, named by Flink and the ledger, and an older
     // retained checkpoint.
     let taken_ms = 1_767_605_400_000; // 2026-01-05T09:30:00Z

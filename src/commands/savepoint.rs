@@ -1,0 +1,231 @@
+//! `flinkops savepoint`: a savepoint of running managed jobs now, recorded in the ledger's
+//! history (reason `manual`). The jobs keep running.
+//!
+//! Which live job is a spec's is decided by the same plan `apply` makes, so a job the plan would
+//! not act on (a conflict, another state directory's job) gets no savepoint either. Holds the
+//! cluster's apply lock: no savepoint is triggered while an upgrade may be stopping the job.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::apply::command::{Error, lock_cluster};
+use crate::apply::progress::Progress;
+use crate::apply::steps::{Context, SavepointSettings};
+use crate::cli::{ColorChoice, OutputFormat, SavepointArgs};
+use crate::commands::plan::{load_specs, observe_and_plan};
+use crate::flink::{Client, JobId, JobState};
+use crate::ledger::{Ledger, SavepointReason};
+use crate::output::{Styles, fail};
+use crate::plan::{Action, Options, Plan};
+use crate::{exit, render, spec};
+
+/// What happened to one job.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "result")]
+enum Taken {
+    /// Savepoint completed; the job keeps running.
+    Completed {
+        job: String,
+        job_id: JobId,
+        path: String,
+        seconds: f64,
+    },
+    Failed {
+        job: String,
+        error: String,
+    },
+    /// Nothing to take a savepoint of (all-jobs mode only: a named job is `Failed`).
+    Skipped {
+        job: String,
+        reason: String,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Document<'a> {
+    format_version: u32,
+    jobs: &'a [Taken],
+}
+
+pub fn run(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&Error::Runtime(e), None, color),
+    };
+    match runtime.block_on(savepoint(args, color, quiet)) {
+        Ok(code) => exit::code(code),
+        Err(e) => fail(&e, e.help().as_deref(), color),
+    }
+}
+
+async fn savepoint(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error> {
+    let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
+        return Ok(exit::ERROR);
+    };
+    if let Some(unknown) = args.jobs.iter().find(|j| !desired.jobs.contains_key(*j)) {
+        let known: Vec<&str> = desired.jobs.keys().map(String::as_str).collect();
+        eprintln!(
+            "error: --job {}: no spec of that name under {} (specs: {})",
+            render::clean(unknown),
+            args.path.display(),
+            known.join(", ")
+        );
+        return Ok(exit::ERROR);
+    }
+    let client = Client::new(args.connection.client_config()?)?;
+    let cluster_dir = args.state.cluster_dir_to_write(&client).await?;
+    let command = format!("flinkops savepoint {}", args.path.display());
+    let _lock = lock_cluster(&cluster_dir, &client, &command, args.lock_timeout, quiet)?;
+    let ledger = Ledger::new(&cluster_dir);
+    let (plan, records) =
+        observe_and_plan(&client, &ledger, &desired, &args.path, &Options::default()).await?;
+    let ctx = Context {
+        client,
+        ledger,
+        records: Mutex::new(records),
+        progress: Progress::stderr(Styles::stderr(color), quiet),
+        poll: Duration::from_secs(1),
+        dropped_jars: Mutex::new(Vec::new()),
+        shutdown: Default::default(),
+        uploads: Default::default(),
+    };
+    let (targets, mut results) = choose(&plan, &desired, &args.jobs);
+    let taken: Vec<Taken> = futures_util::stream::iter(targets)
+        .map(|(job, live)| take(&ctx, job, live))
+        .buffer_unordered(usize::from(args.concurrency))
+        .collect()
+        .await;
+    results.extend(taken);
+    results.sort_by(|a, b| name(a).cmp(name(b)));
+    report(&results, args.output, color).map_err(Error::Output)?;
+    let failed = results.iter().any(|t| matches!(t, Taken::Failed { .. }));
+    Ok(if failed { exit::ERROR } else { exit::OK })
+}
+
+/// The specs to take a savepoint of, with their running job, and what is left out and why.
+fn choose<'a>(
+    plan: &Plan,
+    desired: &'a spec::Desired,
+    named: &[String],
+) -> (Vec<(&'a spec::Job, JobId)>, Vec<Taken>) {
+    let (mut targets, mut left) = (Vec::new(), Vec::new());
+    for (name, job) in &desired.jobs {
+        if !named.is_empty() && !named.contains(name) {
+            continue;
+        }
+        let p = plan.jobs.iter().find(|p| &p.name == name);
+        let live = p.and_then(|p| p.live.as_ref()).filter(|l| l.state == JobState::Running);
+        let why = match (p, live) {
+            (Some(p), _) if p.action == Action::Conflict => {
+                Some(format!("flinkops cannot act on it: {}", p.reason))
+            }
+            (Some(p), Some(_)) if p.action == Action::Adopt => {
+                Some("its running job is not managed by flinkops yet (apply --adopt)".into())
+            }
+            (_, Some(live)) => {
+                targets.push((job, live.id.clone()));
+                None
+            }
+            (_, None) => Some("it has no running job".into()),
+        };
+        if let Some(reason) = why {
+            let job = name.clone();
+            left.push(if named.is_empty() {
+                Taken::Skipped { job, reason }
+            } else {
+                Taken::Failed { job, error: reason }
+            });
+        }
+    }
+    (targets, left)
+}
+
+async fn take(ctx: &Context, job: &spec::Job, live: JobId) -> Taken {
+    let started = Instant::now();
+    match ctx.take_savepoint(&job.name, &live, &SavepointSettings::of(job), SavepointReason::Manual).await {
+        Ok(path) => Taken::Completed {
+            job: job.name.clone(),
+            job_id: live,
+            path,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+        Err(error) => {
+            ctx.progress.error(&job.name, &error);
+            Taken::Failed { job: job.name.clone(), error }
+        }
+    }
+}
+
+fn name(t: &Taken) -> &str {
+    match t {
+        Taken::Completed { job, .. } | Taken::Failed { job, .. } | Taken::Skipped { job, .. } => job,
+    }
+}
+
+fn report(results: &[Taken], output: OutputFormat, color: ColorChoice) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if output == OutputFormat::Json {
+        serde_json::to_writer_pretty(&mut out, &Document { format_version: 1, jobs: results })?;
+        writeln!(out)?;
+        return out.flush();
+    }
+    let styles = Styles::stdout(color);
+    for t in results {
+        let line = match t {
+            Taken::Completed { job, path, seconds, .. } => {
+                let ok = styles.ok;
+                format!("{ok}✓{ok:#}  {job}: savepoint {} ({seconds:.1}s)", render::clean(path))
+            }
+            Taken::Failed { job, error } => {
+                let err = styles.error;
+                format!("{err}✗{err:#}  {job}: {}", render::clean(error))
+            }
+            Taken::Skipped { job, reason } => format!("-  {job}: skipped, {reason}"),
+        };
+        writeln!(out, "{line}")?;
+    }
+    if results.is_empty() {
+        writeln!(out, "No specs, so no savepoints.")?;
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fixtures::*;
+    use crate::plan::{Observed, plan};
+
+    fn situation() -> (Plan, spec::Desired, JobId) {
+        let (running, stopped) = (job("running"), job("stopped"));
+        let live = live_of(&running, 1, JobState::Running);
+        let id = live.id.clone();
+        let d = desired([running.clone(), stopped.clone()]);
+        let observed =
+            Observed { jobs: vec![live, live_of(&stopped, 2, JobState::Canceled)], ..Default::default() };
+        let p = plan(&d, &observed, &ledger([record_of(&running), record_of(&stopped)]), &Options::default());
+        (p, d, id)
+    }
+
+    #[test]
+    fn every_running_job_is_chosen_and_the_others_are_skipped_unless_named() {
+        let (p, d, id) = situation();
+        let (targets, left) = choose(&p, &d, &[]);
+        assert_eq!(targets.iter().map(|(j, l)| (j.name.as_str(), l)).collect::<Vec<_>>(), [("running", &id)]);
+        assert!(
+            matches!(&left[..], [Taken::Skipped { job, reason }] if job == "stopped" && reason.contains("no running job"))
+        );
+        let (targets, left) = choose(&p, &d, &["stopped".to_string()]);
+        assert!(targets.is_empty());
+        assert!(
+            matches!(&left[..], [Taken::Failed { job, .. }] if job == "stopped"),
+            "a named job that does not run fails"
+        );
+    }
+}

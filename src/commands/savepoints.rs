@@ -1,0 +1,216 @@
+//! `flinkops savepoints`: the snapshot history the ledger holds for the cluster, newest first.
+//! Read-only: asks Flink only who the cluster is (its ledger is keyed by that identity).
+//!
+//! Marks, per job, the newest snapshot (what a start of a stopped job restores) and the one its
+//! running version started from (what a rollback of that version restores), since those are
+//! the entries that must never be lost.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::cli::{ColorChoice, OutputFormat, SavepointsArgs};
+use crate::commands::plan::load_specs;
+use crate::flink::{Client, JobId};
+use crate::ledger::{Ledger, Record, SavepointRecord};
+use crate::output::{Styles, fail};
+use crate::spec::fingerprint::Fingerprint;
+use crate::spec::model::FormatType;
+use crate::{exit, render};
+
+/// One snapshot as listed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listed {
+    pub job: String,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_id: Option<u64>,
+    pub taken_at: String,
+    /// `None` when `takenAt` cannot be read.
+    pub age_seconds: Option<u64>,
+    pub reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flink_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<FormatType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_backend: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
+    /// The job's newest snapshot.
+    pub newest: bool,
+    /// The snapshot the job's running version started from.
+    pub rollback_target: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Document<'a> {
+    format_version: u32,
+    snapshots: &'a [Listed],
+}
+
+pub fn run(args: &SavepointsArgs, color: ColorChoice) -> ExitCode {
+    let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
+        return exit::code(exit::ERROR);
+    };
+    let records = match read_records(args) {
+        Ok(records) => records,
+        Err(e) => return fail(&e, e.help().as_deref(), color),
+    };
+    if let Some(unknown) =
+        args.jobs.iter().find(|j| !desired.jobs.contains_key(*j) && !records.contains_key(*j))
+    {
+        eprintln!("error: --job {}: neither a spec nor a ledger record of that name", render::clean(unknown));
+        return exit::code(exit::ERROR);
+    }
+    let chosen = records.values().filter(|r| args.jobs.is_empty() || args.jobs.contains(&r.name));
+    let listed = list(chosen, Timestamp::now());
+    let mut out = std::io::stdout().lock();
+    let written = match args.output {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &Document { format_version: 1, snapshots: &listed })
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        }
+        OutputFormat::Text => render_text(&listed, &Styles::stdout(color), &mut out),
+    };
+    if let Err(e) = written.and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return fail(&e, None, color);
+    }
+    exit::code(exit::OK)
+}
+
+fn read_records(args: &SavepointsArgs) -> Result<BTreeMap<String, Record>, crate::apply::command::Error> {
+    use crate::apply::command::Error;
+    let client = Client::new(args.limit.apply(args.connection.client_config()?))?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
+    let dir = runtime.block_on(args.state.cluster_dir_to_read(&client))?;
+    let all = Ledger::new(&dir).read_all().map_err(|e| Error::Output(std::io::Error::other(e)))?;
+    for (name, why) in &all.unreadable {
+        eprintln!(
+            "warning: the ledger record of `{}` cannot be read: {}",
+            render::clean(name),
+            render::clean(why)
+        );
+    }
+    Ok(all.ok)
+}
+
+/// Every snapshot of `records`, newest first, marked. Pure.
+pub fn list<'a>(records: impl Iterator<Item = &'a Record>, now: Timestamp) -> Vec<Listed> {
+    let mut out = Vec::new();
+    for r in records {
+        let newest = r.savepoints.last().map(|s| s.path.clone());
+        for s in &r.savepoints {
+            out.push(listed(r, s, newest.as_deref() == Some(s.path.as_str()), now));
+        }
+    }
+    // Newest first; RFC 3339 in UTC sorts as text, and the ledger's order breaks ties.
+    out.sort_by(|a, b| b.taken_at.cmp(&a.taken_at));
+    out
+}
+
+fn listed(r: &Record, s: &SavepointRecord, newest: bool, now: Timestamp) -> Listed {
+    let age =
+        s.taken_at.parse::<Timestamp>().ok().map(|t| now.duration_since(t).as_secs().max(0).cast_unsigned());
+    Listed {
+        job: r.name.clone(),
+        path: s.path.clone(),
+        job_id: s.job_id.clone(),
+        checkpoint_id: s.checkpoint_id,
+        taken_at: s.taken_at.clone(),
+        age_seconds: age,
+        reason: s.reason.as_str(),
+        flink_version: s.flink_version.clone(),
+        format: s.format,
+        state_backend: s.state_backend.clone(),
+        fingerprint: s.fingerprint.clone(),
+        newest,
+        rollback_target: r.started_from.as_deref() == Some(s.path.as_str()),
+    }
+}
+
+fn render_text(listed: &[Listed], styles: &Styles, out: &mut impl Write) -> std::io::Result<()> {
+    if listed.is_empty() {
+        return writeln!(out, "No snapshots in the ledger.");
+    }
+    let header = ["JOB", "TAKEN", "AGE", "REASON", "FLINK", "PATH", "NOTE"].map(String::from);
+    let rows: Vec<[String; 7]> = listed.iter().map(row).collect();
+    let widths: Vec<usize> = (0..7)
+        .map(|i| rows.iter().chain([&header]).map(|r| render::cell_width(&r[i])).max().unwrap_or(0))
+        .collect();
+    render::table_row(out, &header, &widths, |_| styles.bold)?;
+    for row in &rows {
+        render::table_row(out, row, &widths, |i| if i == 6 { styles.ok } else { anstyle::Style::new() })?;
+    }
+    Ok(())
+}
+
+fn row(l: &Listed) -> [String; 7] {
+    let note = match (l.newest, l.rollback_target) {
+        (true, true) => "newest, rollback target",
+        (true, false) => "newest",
+        (false, true) => "rollback target",
+        (false, false) => "",
+    };
+    [
+        l.job.clone(),
+        l.taken_at.clone(),
+        l.age_seconds.map_or_else(|| "?".into(), crate::status::human_duration),
+        l.reason.to_string(),
+        l.flink_version.clone().unwrap_or_else(|| "-".into()),
+        l.path.clone(),
+        note.to_string(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::SavepointReason;
+
+    fn at(path: &str, taken_at: &str, reason: SavepointReason) -> SavepointRecord {
+        SavepointRecord::new(path, None, taken_at.into(), reason)
+    }
+
+    #[test]
+    fn the_history_is_newest_first_and_marks_the_newest_and_the_rollback_target() {
+        let mut orders = Record::new("orders");
+        orders.savepoints = vec![
+            at("file:/sp/1", "2026-12-01T10:00:00Z", SavepointReason::Upgrade),
+            at("file:/sp/2", "2026-12-02T10:00:00Z", SavepointReason::Manual),
+        ];
+        orders.started_from = Some("file:/sp/1".into());
+        let mut other = Record::new("other");
+        other.savepoints = vec![at("file:/sp/3", "2026-12-01T12:00:00Z", SavepointReason::Suspend)];
+        let now: Timestamp = "2026-12-02T11:00:00Z".parse().unwrap();
+        let l = list([&orders, &other].into_iter(), now);
+        let shown: Vec<(&str, &str, bool, bool, Option<u64>)> = l
+            .iter()
+            .map(|l| (l.job.as_str(), l.path.as_str(), l.newest, l.rollback_target, l.age_seconds))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("orders", "file:/sp/2", true, false, Some(3600)),
+                ("other", "file:/sp/3", true, false, Some(23 * 3600)),
+                ("orders", "file:/sp/1", false, true, Some(25 * 3600)),
+            ]
+        );
+        let mut text = Vec::new();
+        render_text(&l, &Styles::plain(), &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.lines().nth(3).unwrap().ends_with("rollback target"), "{text}");
+        assert!(text.contains("manual") && text.contains("1h"), "{text}");
+    }
+}
