@@ -20,6 +20,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Audit(args) => crate::audit::run(&args, color),
         Command::Savepoint(args) => crate::commands::savepoint::run(&args, color, cli.global.quiet),
         Command::Savepoints(args) => crate::commands::savepoints::run(&args, color),
+        Command::Gc(args) => crate::commands::gc::run(&args, color, cli.global.quiet),
     }
 }
 

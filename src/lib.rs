@@ -17,6 +17,7 @@ pub mod output;
 pub mod plan;
 pub mod render;
 pub mod restore;
+pub mod retention;
 pub mod spec;
 pub mod status;
 pub mod watch;

@@ -16,8 +16,8 @@ pub enum Decision {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmError {
     #[error(
-        "refusing to apply without confirmation: stdin is not a terminal; review the plan and pass \
-         --auto-approve (or apply a saved plan file)"
+        "refusing to act without confirmation: stdin is not a terminal; review what is shown above \
+         and pass --auto-approve (`apply` also takes a saved plan file)"
     )]
     NoTerminal,
     #[error("cannot ask for confirmation on the terminal")]
@@ -109,8 +109,8 @@ mod tests {
         assert!(matches!(err, ConfirmError::NoTerminal));
         assert_eq!(
             err.to_string(),
-            "refusing to apply without confirmation: stdin is not a terminal; review the plan and \
-             pass --auto-approve (or apply a saved plan file)"
+            "refusing to act without confirmation: stdin is not a terminal; review what is shown \
+             above and pass --auto-approve (`apply` also takes a saved plan file)"
         );
         assert_eq!((printed.as_str(), rest.as_str()), ("", "yes\n"), "piped input is not an answer");
     }

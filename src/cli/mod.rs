@@ -157,6 +157,62 @@ pub enum Command {
   flinkops savepoints specs/
   flinkops savepoints specs/ --job orders-enrich -o json")]
     Savepoints(SavepointsArgs),
+
+    /// Dispose of the savepoints each spec's `savepoint.retain` no longer keeps (default: the 5
+    /// newest), through Flink's `POST /savepoint-disposal`, so the cluster's file-system
+    /// credentials are used.
+    ///
+    /// Shows what it would dispose and why, asks on a terminal (or --auto-approve), and marks each
+    /// entry "disposing" in the ledger before asking Flink, removing it only once Flink confirms.
+    /// Never disposes a job's newest snapshot, the one its running version started from, one a
+    /// pending step, a spec's `restore.from` or a --keep-plan file names, the one a running job
+    /// restored from until it has a newer checkpoint, or anything this ledger did not record.
+    /// Exit code 0 when every disposal succeeded (or there was nothing to do), 1 otherwise.
+    #[command(
+        after_help = "Examples:\n  flinkops gc specs/ --dry-run\n  flinkops gc specs/ --auto-approve --keep-plan plan.json"
+    )]
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// The directory of job specs (searched recursively), or one spec file. Only these specs'
+    /// savepoints are considered: a spec that is gone keeps all of its history.
+    #[arg(default_value = ".", env = "FLINKOPS_SPECS")]
+    pub path: PathBuf,
+
+    /// Only this job (a spec name); repeat for several.
+    #[arg(long = "job", value_name = "NAME")]
+    pub jobs: Vec<String>,
+
+    /// A plan file (from `plan --out`) whose snapshots must stay; repeatable. A plan made before
+    /// gc may restore from a snapshot gc would otherwise dispose.
+    #[arg(long, value_name = "FILE")]
+    pub keep_plan: Vec<PathBuf>,
+
+    /// Show what would be disposed and why, and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Dispose without asking. Needed when stdin is not a terminal.
+    #[arg(long, env = "FLINKOPS_AUTO_APPROVE")]
+    pub auto_approve: bool,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// How long to wait for an `apply` on the same state directory and cluster to finish (e.g.
+    /// 30s, 5m). 0s fails at once, naming the holder.
+    #[arg(long, value_name = "DURATION", default_value = "0s", env = "FLINKOPS_LOCK_TIMEOUT", value_parser = parse_lock_timeout)]
+    pub lock_timeout: std::time::Duration,
+
+    /// `text`: the verdicts and results for people; `json`: one document with every snapshot's
+    /// verdict and every disposal's result.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text, env = "FLINKOPS_OUTPUT")]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]

@@ -47,6 +47,9 @@ pub struct Listed {
     pub newest: bool,
     /// The snapshot the job's running version started from.
     pub rollback_target: bool,
+    /// A disposal by `flinkops gc` that began and did not finish (with why, when it failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disposing: Option<crate::ledger::Disposing>,
 }
 
 #[derive(Serialize)]
@@ -111,11 +114,12 @@ pub fn list<'a>(records: impl Iterator<Item = &'a Record>, now: Timestamp) -> Ve
     let mut out = Vec::new();
     for r in records {
         let newest = r.savepoints.last().map(|s| s.path.clone());
-        for s in &r.savepoints {
+        for s in r.savepoints.iter().rev() {
             out.push(listed(r, s, newest.as_deref() == Some(s.path.as_str()), now));
         }
     }
-    // Newest first; RFC 3339 in UTC sorts as text, and the ledger's order breaks ties.
+    // Newest first; RFC 3339 in UTC sorts as text, and the ledger's order (pushed newest first,
+    // the sort is stable) breaks ties within a second.
     out.sort_by(|a, b| b.taken_at.cmp(&a.taken_at));
     out
 }
@@ -137,6 +141,7 @@ fn listed(r: &Record, s: &SavepointRecord, newest: bool, now: Timestamp) -> List
         fingerprint: s.fingerprint.clone(),
         newest,
         rollback_target: r.started_from.as_deref() == Some(s.path.as_str()),
+        disposing: s.disposing.clone(),
     }
 }
 
@@ -157,12 +162,17 @@ fn render_text(listed: &[Listed], styles: &Styles, out: &mut impl Write) -> std:
 }
 
 fn row(l: &Listed) -> [String; 7] {
-    let note = match (l.newest, l.rollback_target) {
-        (true, true) => "newest, rollback target",
-        (true, false) => "newest",
-        (false, true) => "rollback target",
-        (false, false) => "",
-    };
+    let mut notes = Vec::new();
+    if l.newest {
+        notes.push("newest");
+    }
+    if l.rollback_target {
+        notes.push("rollback target");
+    }
+    if l.disposing.is_some() {
+        notes.push("disposal unfinished (flinkops gc retries it)");
+    }
+    let note = notes.join(", ");
     [
         l.job.clone(),
         l.taken_at.clone(),
@@ -170,7 +180,7 @@ fn row(l: &Listed) -> [String; 7] {
         l.reason.to_string(),
         l.flink_version.clone().unwrap_or_else(|| "-".into()),
         l.path.clone(),
-        note.to_string(),
+        note,
     ]
 }
 

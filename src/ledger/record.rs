@@ -139,6 +139,22 @@ pub struct SavepointRecord {
     /// The fingerprint of the spec version that was running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<Fingerprint>,
+    /// Set by `flinkops gc` before it asks Flink to dispose of the snapshot; the entry is removed
+    /// only once Flink confirms. Still set: the disposal failed or was interrupted (its files may
+    /// be partly gone), and the next gc tries again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposing: Option<Disposing>,
+}
+
+/// A disposal begun (see `SavepointRecord::disposing`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Disposing {
+    /// RFC 3339.
+    pub started_at: String,
+    /// Why the last attempt failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 impl SavepointRecord {
@@ -160,6 +176,7 @@ impl SavepointRecord {
             format: None,
             state_backend: None,
             fingerprint: None,
+            disposing: None,
         }
     }
 }
@@ -310,6 +327,15 @@ pub fn settings_of(job: &Job) -> BTreeMap<String, String> {
     s.insert("savepoint.timeout".into(), job.savepoint.timeout.value.to_string());
     s.insert("savepoint.formatType".into(), format(job.savepoint.format_type.value).into());
     s.insert("savepoint.drain".into(), job.savepoint.drain.value.to_string());
+    // Only when written: records from before retention existed then still match specs without it.
+    if let Some(retain) = &job.savepoint.retain {
+        if let Some(count) = &retain.count {
+            s.insert("savepoint.retain.count".into(), count.value.to_string());
+        }
+        if let Some(age) = &retain.max_age {
+            s.insert("savepoint.retain.maxAge".into(), age.value.to_string());
+        }
+    }
     let from = serde_json::to_value(&job.restore.from.value).ok().and_then(|v| v.as_str().map(String::from));
     s.insert("restore.from".into(), from.unwrap_or_default());
     s.insert("restore.allowNonRestoredState".into(), job.restore.allow_non_restored_state.value.to_string());

@@ -69,7 +69,10 @@ pub async fn gather(
                 taken_ms: disk::metadata_time(&sp.path).unwrap_or(recorded),
                 checkpoint_id: None,
                 job_id: sp.job_id.clone(),
-                problem: disk::problem(&sp.path),
+                problem: match &sp.disposing {
+                    Some(_) => Some("flinkops gc began disposing of it".into()),
+                    None => disk::problem(&sp.path),
+                },
             });
         }
     }

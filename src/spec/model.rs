@@ -189,6 +189,41 @@ pub struct SavepointSpec {
 
     /// Emit MAX_WATERMARK before stopping (ends event-time windows). Default: false.
     pub drain: Located<bool>,
+
+    /// Which of this job's savepoints `flinkops gc` keeps: at most `count` of them and none older
+    /// than `maxAge` (either or both). Whatever it says, gc never disposes the newest snapshot,
+    /// the one the running version started from, or one a pending step or a kept plan names.
+    /// Default: the 5 newest, of any age.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain: Option<RetainSpec>,
+}
+
+/// Savepoint retention (see `savepoint.retain`).
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetainSpec {
+    /// Keep at most this many savepoints (1 to 1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub count: Option<Located<u32>>,
+
+    /// Dispose of savepoints older than this (e.g. `30d`, `12h`; at most 366 days).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub max_age: Option<Located<Duration>>,
+}
+
+impl RetainSpec {
+    /// What is kept when a spec says nothing.
+    pub const DEFAULT_COUNT: u32 = 5;
+
+    /// The count in effect (the default when neither limit is set).
+    pub fn count(retain: Option<&Self>) -> Option<u32> {
+        match retain {
+            None => Some(Self::DEFAULT_COUNT),
+            Some(r) => r.count.as_ref().map(|c| c.value),
+        }
+    }
 }
 
 impl Default for SavepointSpec {
@@ -198,6 +233,7 @@ impl Default for SavepointSpec {
             timeout: Located::new(Duration::minutes(10), Pos::default()),
             format_type: Located::default(),
             drain: Located::default(),
+            retain: None,
         }
     }
 }
@@ -323,6 +359,7 @@ pub const JOB_FIELDS: &[&str] = &[
     "health",
     "restartNonce",
 ];
-pub const SAVEPOINT_FIELDS: &[&str] = &["directory", "timeout", "formatType", "drain"];
+pub const SAVEPOINT_FIELDS: &[&str] = &["directory", "timeout", "formatType", "drain", "retain"];
+pub const RETAIN_FIELDS: &[&str] = &["count", "maxAge"];
 pub const RESTORE_FIELDS: &[&str] = &["from", "allowNonRestoredState"];
 pub const HEALTH_FIELDS: &[&str] = &["stableFor", "timeout", "rollback"];

@@ -80,7 +80,20 @@ impl<'a> Reader<'a> {
             f.get("formatType").and_then(|n| self.choice(n, "savepoint.formatType", FORMATS)),
         );
         set(&mut out.drain, f.get("drain").and_then(|n| self.boolean(n, "savepoint.drain")));
+        out.retain = f.get("retain").and_then(|n| self.retain(n));
         out
+    }
+
+    fn retain(&mut self, node: &Node) -> Option<RetainSpec> {
+        let f = self.fields(node, "savepoint.retain.", "the retention settings", RETAIN_FIELDS)?;
+        let count = f.get("count").and_then(|n| self.uint(n, "savepoint.retain.count", 1, 1000));
+        let max_age = f.get("maxAge").and_then(|n| self.duration(n, "savepoint.retain.maxAge"));
+        if f.is_empty() {
+            let d = self.error(node.pos, "empty-retain", "`savepoint.retain` sets nothing".into());
+            d.help = Some("set `count`, `maxAge` or both, e.g. `retain: {count: 5, maxAge: 30d}`, or remove it for the default (the 5 newest)".into());
+        }
+        let count = count.map(|c| Located::new(u32::try_from(c.value).unwrap_or(u32::MAX), c.pos));
+        Some(RetainSpec { count, max_age })
     }
 
     fn restore(&mut self, node: &Node) -> RestoreSpec {
@@ -325,7 +338,7 @@ impl<'a> Reader<'a> {
             Ok(d) => Some(Located::new(d, node.pos)),
             Err(why) => {
                 let d = self.error(node.pos, "invalid-duration", format!("`{field}`: {why}"));
-                d.help = Some("write a duration such as `30s`, `5m`, `1h 30m` or `PT90S`".into());
+                d.help = Some("write a duration such as `30s`, `5m`, `1h 30m`, `7d` or `PT90S`".into());
                 None
             }
         }
@@ -477,6 +490,10 @@ impl<'n> Fields<'n> {
     fn get(&self, key: &str) -> Option<&'n Node> {
         self.0.get(key).copied()
     }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 const STATES: &[(&str, JobState)] = &[("running", JobState::Running), ("suspended", JobState::Suspended)];
@@ -530,7 +547,17 @@ pub const MAX_DURATION_DAYS: i64 = 366;
 /// Parse `30s`, `5m`, `1h 30m`, `PT90S`; zero, negative and durations over
 /// [`MAX_DURATION_DAYS`] are refused.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let d: jiff::SignedDuration = text.trim().parse().map_err(|_| format!("`{text}` is not a duration"))?;
+    let not = || format!("`{text}` is not a duration");
+    let d: jiff::SignedDuration = match text.trim().parse() {
+        Ok(d) => d,
+        // Days (`30d`), counted as 24 hours each: the friendly form of a signed duration has none.
+        Err(_) => text
+            .trim()
+            .parse::<jiff::Span>()
+            .ok()
+            .and_then(|span| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).ok())
+            .ok_or_else(not)?,
+    };
     if d.is_negative() || d.is_zero() {
         return Err(format!("`{text}` must be longer than zero"));
     }

@@ -6,12 +6,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::apply_e2e::{Scenario, spec, text};
-use crate::flink_support::{Cluster, on_every_cluster};
+use crate::apply_e2e::{Scenario, Spec, spec, text};
+use crate::flink_support::{
+    Cluster, assert_state_continued, before_change, cluster_dir, on_every_cluster, reported_snapshot,
+};
 use crate::support::flinkops_process;
 
 on_every_cluster! {
     a_savepoint_on_demand_keeps_the_job_running_and_enters_the_history (2) => on_demand;
+    gc_leaves_exactly_the_retained_savepoints_on_disk_and_the_job_upgrades_from_the_newest (1) => gc_retention;
+    a_disposal_that_fails_leaves_its_entry_and_says_why_and_the_next_gc_finishes_it (1) => gc_failure;
 }
 
 fn run(s: &Scenario, command: &str, extra: &[&str]) -> (Option<i32>, String, String) {
@@ -90,5 +94,92 @@ async fn on_demand(c: &Cluster) {
     let (code, _, stderr) = run(&s, "savepoint", &["--job", "no-such-job"]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("no spec of that name"), "{stderr}");
+    s.cleanup(&client).await;
+}
+
+/// `file:/a/b` → `/a/b` (Flink answers `file:` URIs; the clusters here share this machine's disk).
+fn local(path: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("/{}", path.trim_start_matches("file:").trim_start_matches('/')))
+}
+
+/// The savepoint paths the history lists for the scenario's job `short`, newest first.
+fn history(s: &Scenario) -> Vec<String> {
+    let (code, stdout, stderr) = run(s, "savepoints", &["-o", "json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    doc["snapshots"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap().to_string()).collect()
+}
+
+const RETAIN_2: &str = "savepoint: { retain: { count: 2 } }\n";
+
+/// Five savepoints (on demand: they stand in for periodic ones), retain two: gc leaves exactly
+/// the two newest on disk, and an upgrade afterwards still carries the state.
+async fn gc_retention(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "gc-keep");
+    s.write(&Spec { extra_yaml: RETAIN_2, ..spec("counter") });
+    assert_eq!(run(&s, "apply", &["--auto-approve"]).0, Some(0));
+    for _ in 0..5 {
+        assert_eq!(run(&s, "savepoint", &[]).0, Some(0));
+    }
+    let taken = history(&s);
+    assert_eq!(taken.len(), 5, "{taken:?}");
+    assert!(taken.iter().all(|p| local(p).join("_metadata").is_file()));
+    let (code, stdout, _) = run(&s, "gc", &["--dry-run"]);
+    assert_eq!(
+        (code, stdout.matches("dispose: beyond savepoint.retain.count (2)").count()),
+        (Some(0), 3),
+        "{stdout}"
+    );
+    assert!(taken.iter().all(|p| local(p).join("_metadata").is_file()), "a dry run disposes of nothing");
+    let (code, stdout, stderr) = run(&s, "gc", &["--auto-approve"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    // Judged on disk: exactly the two newest are left, the three older ones are gone.
+    for (i, p) in taken.iter().enumerate() {
+        assert_eq!(local(p).exists(), i < 2, "{p} (newest first, #{i}) after gc");
+    }
+    assert_eq!(history(&s), taken[..2]);
+    let job = s.live(&client, "counter").await;
+    let before = before_change(&client, &job).await;
+    s.write(&Spec { extra_yaml: &format!("{RETAIN_2}parallelism: 2\n"), ..spec("counter") });
+    let (code, stdout, stderr) = run(&s, "apply", &["--auto-approve"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let next = s.live(&client, "counter").await;
+    assert_state_continued(&client, &before, &next, reported_snapshot(&stdout).as_deref()).await;
+    s.cleanup(&client).await;
+}
+
+/// Flink cannot dispose of a savepoint whose files are not where the ledger says: gc says why,
+/// the entry stays (marked), and once the files are back the next gc finishes the job.
+async fn gc_failure(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "gc-fail");
+    s.write(&Spec { extra_yaml: "savepoint: { retain: { count: 1 } }\n", ..spec("counter") });
+    assert_eq!(run(&s, "apply", &["--auto-approve"]).0, Some(0));
+    for _ in 0..2 {
+        assert_eq!(run(&s, "savepoint", &[]).0, Some(0));
+    }
+    let taken = history(&s);
+    let (old, aside) = (local(&taken[1]), local(&taken[1]).with_extension("aside"));
+    std::fs::rename(&old, &aside).unwrap();
+    let (code, stdout, stderr) = run(&s, "gc", &["--auto-approve"]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("the disposal failed, the entry stays in the ledger"), "{stdout}");
+    assert!(stdout.contains("0 disposed of, 1 failed"), "{stdout}");
+    assert_eq!(history(&s), taken, "the entry stays");
+    let dir = cluster_dir(&s.state, &c.url).await;
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("jobs").join(format!("{}.json", s.name("counter")))).unwrap(),
+    )
+    .unwrap();
+    let marked =
+        record["savepoints"].as_array().unwrap().iter().find(|e| e["path"] == taken[1].as_str()).unwrap();
+    assert!(marked["disposing"]["failed"].as_str().is_some_and(|f| !f.is_empty()), "{record}");
+    std::fs::rename(&aside, &old).unwrap();
+    let (code, stdout, stderr) = run(&s, "gc", &["--auto-approve"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("an earlier disposal did not finish"), "{stdout}");
+    assert!(!old.exists() && local(&taken[0]).exists());
+    assert_eq!(history(&s), taken[..1]);
     s.cleanup(&client).await;
 }

@@ -87,6 +87,7 @@ bad_cases! {
     parallelism_zero,
     relative_savepoint_directory,
     restore_from_invalid,
+    savepoint_retain_invalid,
     section_not_a_mapping,
     stable_for_longer_than_default_timeout,
     self_dependency,
