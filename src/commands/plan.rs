@@ -145,12 +145,24 @@ pub async fn observe_and_plan(
     let mut observed = Observed::from(&overview);
     observed.unreadable_records = unreadable;
     observed.snapshots = gather_snapshots(client, desired, &observed, &records).await;
+    observed.cluster_savepoint_dir = cluster_savepoint_dir(client, &observed).await;
     let mut plan = plan::plan(desired, &observed, &records, opts);
     plan.cluster =
         Some(ClusterRef { url: client.base_url().to_string(), flink_version: version.to_string() });
     let specs = std::path::absolute(specs).unwrap_or_else(|_| specs.to_path_buf());
     plan.specs = Some(specs.display().to_string());
     Ok((plan, records))
+}
+
+/// The cluster's default savepoint directory, asked only when a managed job runs (only those can
+/// be stopped with a savepoint); `None` when not asked or Flink cannot say (the stop then fails,
+/// if it does, with the job still running).
+async fn cluster_savepoint_dir(client: &Client, observed: &Observed) -> Option<Option<String>> {
+    let managed = observed.jobs.iter().any(|j| j.is_active() && plan::identity::parse(&j.id).is_some());
+    if !managed {
+        return None;
+    }
+    client.jobmanager_config().await.ok().map(|c| c.dirs().savepoints)
 }
 
 /// For every spec that should run but has no live job (and would start from its latest state):

@@ -20,6 +20,10 @@ pub struct Observed {
     /// Specs whose ledger record exists but cannot be read (a stray file, a newer format), with
     /// why: such a spec is not acted on, since its record may be the only note of its state.
     pub unreadable_records: BTreeMap<String, String>,
+    /// The cluster's default savepoint directory, when it was asked: `Some(None)` means the
+    /// cluster has none, so a stop with a savepoint of a job that names none of its own fails.
+    /// `None`: not asked (no such stop is planned) or unknown; nothing is refused for it.
+    pub cluster_savepoint_dir: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -51,6 +51,9 @@ pub fn plan(
         })
         .collect();
     jobs.extend(orphans(&managed, &tags, ledger, opts));
+    for p in &mut jobs {
+        check_savepoint_dir(p, desired, ledger, observed, &mut problems);
+    }
     jobs.sort_by(|a, b| a.name.cmp(&b.name));
     mark_blocked(&mut jobs, desired);
     let waves = waves(&jobs, desired);
@@ -240,6 +243,63 @@ fn running(job: &Job, live: &LiveJob, record: Option<&Record>) -> JobPlan {
     }
     p.live = Some(live);
     p
+}
+
+/// The keys of a job's own configuration that name its default savepoint directory (the 1.20+
+/// key, and the 1.18/1.19 one).
+pub const SAVEPOINT_DIR_KEYS: [&str; 2] = ["execution.checkpointing.savepoint-dir", "state.savepoints.dir"];
+
+/// Whether the action stops the live job with a savepoint (a `last-state` upgrade only falls back
+/// to one, which Flink refuses before touching the job).
+fn stops_with_savepoint(action: Action) -> bool {
+    matches!(
+        action,
+        Action::Upgrade { mode: UpgradeMode::Savepoint } | Action::Suspend | Action::Stop | Action::Adopt
+    )
+}
+
+/// A stop with a savepoint needs a directory: the spec's, its Flink configuration's or the
+/// cluster's. Flink 1.19 fails the stop with `Config key [state.savepoints.dir] is not set`, found
+/// before today only once apply was under way; the plan refuses it instead, saying how to fix it.
+fn check_savepoint_dir(
+    p: &mut JobPlan,
+    desired: &Desired,
+    ledger: &BTreeMap<String, Record>,
+    observed: &Observed,
+    problems: &mut Vec<String>,
+) {
+    if !stops_with_savepoint(p.action) || observed.cluster_savepoint_dir != Some(None) {
+        return;
+    }
+    let own = match desired.jobs.get(&p.name) {
+        Some(job) => {
+            job.savepoint.directory.is_some()
+                || SAVEPOINT_DIR_KEYS.iter().any(|k| job.flink_configuration.contains_key(*k))
+        }
+        // A job whose spec is gone: what was applied last.
+        None => ledger
+            .get(&p.name)
+            .and_then(|r| r.applied.as_ref())
+            .is_some_and(|a| a.settings.contains_key("savepoint.directory")),
+    };
+    if own {
+        return;
+    }
+    problems.push(format!(
+        "`{}`: cannot {}: no savepoint directory is set, neither `savepoint.directory` in the spec nor \
+         `execution.checkpointing.savepoint-dir` in its flinkConfiguration or the cluster's configuration, and Flink \
+         cannot take a savepoint without one. Set `savepoint.directory` (e.g. `file:///flink/savepoints` or \
+         `s3://bucket/savepoints`, a place every JobManager and TaskManager can reach); the job is not touched",
+        p.name,
+        match p.action {
+            Action::Suspend => "suspend it",
+            Action::Stop => "stop it (--prune)",
+            Action::Adopt => "adopt it",
+            _ => "upgrade it",
+        },
+    ));
+    p.action = Action::Conflict;
+    p.reason = "no savepoint directory to stop it with a savepoint (see Errors)".into();
 }
 
 /// Whether a live job runs this spec version: its id carries the fingerprint, or the form an

@@ -587,3 +587,46 @@ fn a_live_job_this_state_directory_never_started_is_not_acted_on() {
     let plan = run(&desired([j.clone()]), vec![ours, theirs], &ledger([record]));
     assert_ne!(action_of(&plan, "ingest").action, Action::Conflict);
 }
+
+/// On 1.19 a stop with a savepoint and no directory anywhere fails (`Config key
+/// [state.savepoints.dir] is not set`); the plan refuses it up front, and only where no directory
+/// of the spec's own, its Flink configuration's or the cluster's applies.
+#[test]
+fn a_stop_with_a_savepoint_and_no_savepoint_directory_anywhere_is_a_conflict() {
+    let old = job("enrich");
+    let new = job("enrich").with_parallelism(4);
+    let live = vec![live_of(&old, 1, JobState::Running)];
+    let observe = |dir: Option<Option<String>>| Observed {
+        jobs: live.clone(),
+        cluster_savepoint_dir: dir,
+        ..Default::default()
+    };
+    let plan_with = |spec: &crate::spec::Job, dir| {
+        plan(&desired([spec.clone()]), &observe(dir), &ledger([record_of(&old)]), &Options::default())
+    };
+    let p = plan_with(&new, Some(None));
+    assert_eq!(action_of(&p, "enrich").action, Action::Conflict);
+    assert!(
+        p.problems[0].contains("no savepoint directory is set")
+            && p.problems[0].contains("savepoint.directory"),
+        "{:?}",
+        p.problems
+    );
+    // Any one directory is enough: the cluster's, the spec's, or its Flink configuration's; and a
+    // cluster not asked (or unreadable) refuses nothing.
+    let upgrade = Action::Upgrade { mode: UpgradeMode::Savepoint };
+    assert_eq!(action_of(&plan_with(&new, Some(Some("file:/sp".into()))), "enrich").action, upgrade);
+    assert_eq!(action_of(&plan_with(&new, None), "enrich").action, upgrade);
+    let mut own = new.clone();
+    own.savepoint.directory = Some(crate::spec::model::Located::new("file:/own".into(), Default::default()));
+    assert_eq!(action_of(&plan_with(&own, Some(None)), "enrich").action, upgrade);
+    let mut conf = new.clone();
+    conf.flink_configuration.insert("state.savepoints.dir".into(), crate::spec::Param::plain("file:/c"));
+    assert_eq!(action_of(&plan_with(&conf, Some(None)), "enrich").action, upgrade);
+    // A last-state upgrade only falls back to a savepoint, which Flink refuses before the stop.
+    let last = new.clone().mode(UpgradeMode::LastState);
+    assert_eq!(
+        action_of(&plan_with(&last, Some(None)), "enrich").action,
+        Action::Upgrade { mode: UpgradeMode::LastState }
+    );
+}

@@ -218,3 +218,45 @@ async fn status_stops_looking_up_checkpoints_when_flink_stops_answering() {
         .count();
     assert!(lookups <= 8, "{lookups} lookups were started after Flink stopped answering");
 }
+
+/// A cluster without a default savepoint directory and a spec without one of its own: plan says
+/// so as an error, and apply refuses to stop the job (no stop request reaches Flink).
+#[tokio::test]
+async fn without_a_savepoint_directory_anywhere_plan_and_apply_refuse_the_stop() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/config"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"flink-version": "1.19.1"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/jobmanager/config"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!([{"key": "rest.port", "value": "8081"}])),
+        )
+        .mount(&server)
+        .await;
+    let dir = specs("no-savepoint-dir", 1);
+    // j0 runs an older version (another fingerprint): the plan is an upgrade with a savepoint.
+    let older = flinkops::spec::fingerprint::Fingerprint("0".repeat(64));
+    let id = flinkops::plan::identity::job_id("j0", &older, [0, 0, 1]);
+    Mock::given(method("GET"))
+        .and(path("/jobs/overview"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"jobs": [{
+            "jid": id.as_str(), "name": "j0", "state": "RUNNING", "start-time": 1, "end-time": -1,
+            "duration": 1, "last-modification": 1, "tasks": {"total": 1, "running": 1}}]})))
+        .mount(&server)
+        .await;
+    let state = dir.join(".state");
+    let url = server.uri();
+    for args in [&["plan", "--flink-url", &url][..], &["apply", "--auto-approve", "--flink-url", &url][..]] {
+        let out = flinkops().args(args).arg("--state-dir").arg(&state).arg(&dir).output().unwrap();
+        let shown =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {shown}");
+        assert!(shown.contains("no savepoint directory is set"), "{args:?}: {shown}");
+    }
+    let writes =
+        server.received_requests().await.unwrap().into_iter().filter(|r| r.method.as_str() != "GET").count();
+    assert_eq!(writes, 0, "nothing was stopped, uploaded or started");
+}
