@@ -48,6 +48,7 @@ impl<'a> Reader<'a> {
         let health = fields.get("health").map(|n| self.health(n)).unwrap_or_default();
         let restart_nonce =
             fields.get("restartNonce").and_then(|n| self.uint(n, "restartNonce", 0, u64::MAX));
+        self.check_forst_format(&flink_configuration, &savepoint, upgrade_mode.as_ref().map(|m| m.value));
         Some(JobSpec {
             name: name?,
             jar: jar?,
@@ -94,6 +95,34 @@ impl<'a> Reader<'a> {
         }
         let count = count.map(|c| Located::new(u32::try_from(c.value).unwrap_or(u32::MAX), c.pos));
         Some(RetainSpec { count, max_age })
+    }
+
+    /// Flink 2.x cannot take a canonical savepoint of a job on the ForSt state backend (FLINK-37301):
+    /// every stop with a savepoint of it would fail. Said here, with the fix, not at the first
+    /// upgrade.
+    fn check_forst_format(
+        &mut self,
+        config: &BTreeMap<String, Located<ConfigValue>>,
+        savepoint: &SavepointSpec,
+        mode: Option<UpgradeMode>,
+    ) {
+        let Some(backend) = config.get("state.backend.type") else { return };
+        let forst = matches!(&backend.value, ConfigValue::String(s) if s.trim().eq_ignore_ascii_case("forst"));
+        if !forst || savepoint.format_type.value != FormatType::Canonical || mode == Some(UpgradeMode::Stateless) {
+            return;
+        }
+        let written = savepoint.format_type.pos.is_known();
+        let (pos, by) = if written { (savepoint.format_type.pos, "") } else { (backend.pos, " by default") };
+        let d = self.error(
+            pos,
+            "forst-canonical-savepoint",
+            format!(
+                "a job on the ForSt state backend cannot take a canonical savepoint (Flink 2.x refuses it), and \
+                 `savepoint.formatType` is `canonical`{by}"
+            ),
+        );
+        d.label = Some("every stop with a savepoint of this job would fail".into());
+        d.help = Some("set `savepoint.formatType: native` (ForSt's own format; restorable by ForSt)".into());
     }
 
     fn restore(&mut self, node: &Node) -> RestoreSpec {

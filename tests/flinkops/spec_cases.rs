@@ -58,6 +58,7 @@ bad_cases! {
     empty_file,
     entry_class_not_in_jar,
     errors_in_several_files,
+    forst_canonical_savepoint,
     health_timeout_shorter_than_stable,
     invalid_format_type,
     invalid_name,
