@@ -339,6 +339,10 @@ pub fn settings_of(job: &Job) -> BTreeMap<String, String> {
     let from = serde_json::to_value(&job.restore.from.value).ok().and_then(|v| v.as_str().map(String::from));
     s.insert("restore.from".into(), from.unwrap_or_default());
     s.insert("restore.allowNonRestoredState".into(), job.restore.allow_non_restored_state.value.to_string());
+    // Only when set: records from before it existed still match specs without it.
+    if job.restore.allow_flink_version_change.value {
+        s.insert("restore.allowFlinkVersionChange".into(), "true".into());
+    }
     s.insert("health.stableFor".into(), job.health.stable_for.value.to_string());
     s.insert("health.timeout".into(), job.health.timeout.value.to_string());
     s.insert("health.rollback".into(), job.health.rollback.value.to_string());

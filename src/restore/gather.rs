@@ -22,7 +22,11 @@ pub async fn gather(
 ) -> Evidence {
     let tag = identity::name_tag(&job.name);
     let rejected: &[JobId] = record.map_or(&[], |r| r.rejected.as_slice());
-    let mut e = Evidence::default();
+    let mut e = Evidence {
+        cluster_version: client.version().await.ok(),
+        allow_version_change: job.restore.allow_flink_version_change.value,
+        ..Evidence::default()
+    };
     if let Some(pending) = record.and_then(|r| r.pending.as_ref()) {
         interrupted(client, pending, &mut e).await;
     }
@@ -60,6 +64,9 @@ pub async fn gather(
     }
     if let Some(r) = record {
         for sp in &r.savepoints {
+            if let Some(v) = &sp.flink_version {
+                e.written_by.insert(super::same_path(&sp.path), v.clone());
+            }
             let recorded = sp.taken_at.parse::<jiff::Timestamp>().map_or(0, |t| t.as_millisecond());
             let of = sp.job_id.as_ref().map_or_else(String::new, |id| format!(" of {id}"));
             let why = serde_json::to_value(sp.reason).ok().and_then(|v| v.as_str().map(str::to_owned));

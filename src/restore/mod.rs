@@ -16,7 +16,9 @@ pub mod disk;
 pub mod gather;
 pub mod store;
 
-use crate::flink::JobId;
+use std::collections::BTreeMap;
+
+use crate::flink::{FlinkVersion, JobId};
 
 /// A snapshot some source names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +64,12 @@ pub struct Evidence {
     /// Checkpoints Flink reports as discarded when their job ended (not retained on cancel):
     /// gone, so not candidates, but a reader should know the state after them was not kept.
     pub discarded: Vec<Discarded>,
+    /// The Flink version that wrote a snapshot, where the ledger recorded it (by [`same_path`]).
+    pub written_by: BTreeMap<String, String>,
+    /// The Flink version the cluster runs now, when known.
+    pub cluster_version: Option<FlinkVersion>,
+    /// `restore.allowFlinkVersionChange`.
+    pub allow_version_change: bool,
 }
 
 /// A checkpoint Flink deleted as its retention says.
@@ -221,7 +229,30 @@ pub fn decide(e: &Evidence) -> Decision<'_> {
             e.listing()
         ));
     }
+    if let Some(why) = version_change(e, newest) {
+        return Decision::Refuse(why);
+    }
     Decision::Use(newest)
+}
+
+/// Why `c` must not be restored on this cluster, if it must not: another Flink major version
+/// wrote it, or a newer Flink than the cluster runs (Flink promises neither; 2.0 dropped 1.x state
+/// compatibility). Known only for snapshots the ledger recorded with their version.
+fn version_change(e: &Evidence, c: &Candidate) -> Option<String> {
+    let cluster = e.cluster_version?;
+    let written: FlinkVersion = e.written_by.get(&same_path(&c.path))?.parse().ok()?;
+    let across = written.major != cluster.major;
+    if e.allow_version_change || !(across || written > cluster) {
+        return None;
+    }
+    let what = if across { "across major versions" } else { "to an older Flink" };
+    Some(format!(
+        "the newest snapshot, {}, was written by Flink {written}, and the cluster runs Flink {cluster}: Flink does \
+         not promise that state carries over {what}, so flinkops does not start from it on its own. Start it on a \
+         Flink {}.{} cluster, or set `restore.allowFlinkVersionChange: true` to try it (a failed attempt leaves \
+         the snapshot as it is)",
+        c.path, written.major, written.minor
+    ))
 }
 
 #[cfg(test)]
@@ -241,6 +272,36 @@ mod tests {
 
     fn evidence(found: Vec<Candidate>) -> Evidence {
         Evidence { found, ran_before: true, ..Default::default() }
+    }
+
+    #[test]
+    fn a_snapshot_another_major_version_or_a_newer_flink_wrote_is_used_only_when_the_spec_allows_it() {
+        let on = |cluster: &str, written: &str, allow: bool| {
+            let mut e = evidence(vec![c("file:///sp/a", 100, None)]);
+            e.cluster_version = Some(cluster.parse().unwrap());
+            e.written_by.insert(same_path("file:/sp/a/"), written.into());
+            e.allow_version_change = allow;
+            match decide(&e) {
+                Decision::Use(_) => "use".to_string(),
+                Decision::Refuse(why) => why,
+                Decision::FirstDeployment => "first".into(),
+            }
+        };
+        assert_eq!(on("2.3.0", "2.1.1", false), "use", "an older minor of the same major");
+        assert_eq!(on("2.3.0", "2.3.0", false), "use");
+        let across = on("2.3.0", "1.20.5", false);
+        assert!(
+            across.contains("written by Flink 1.20.5") && across.contains("across major versions"),
+            "{across}"
+        );
+        assert!(across.contains("restore.allowFlinkVersionChange: true"), "{across}");
+        assert!(on("1.20.5", "2.3.0", false).contains("across major versions"));
+        assert!(on("2.1.0", "2.3.0", false).contains("to an older Flink"));
+        assert_eq!(on("2.3.0", "1.20.5", true), "use", "the spec opted in");
+        // Nothing known about who wrote it (an older record, a directory listing): used.
+        let mut unknown = evidence(vec![c("file:/sp/b", 100, None)]);
+        unknown.cluster_version = Some("2.3.0".parse().unwrap());
+        assert!(matches!(decide(&unknown), Decision::Use(_)));
     }
 
     #[test]
@@ -315,7 +376,7 @@ mod tests {
             unread: vec!["s3://b/chk: cannot list".into()],
             forgotten: Some(JobId::random()),
             ran_before: true,
-            discarded: Vec::new(),
+            ..Default::default()
         };
         assert!(matches!(decide(&e), Decision::Refuse(w) if w.contains("no longer knows")));
         // While Flink still knows the job, its own statistics name its latest checkpoint.

@@ -266,6 +266,11 @@ pub struct RestoreSpec {
     /// Start even if some state in the savepoint belongs to no operator of the new program (that
     /// state is dropped). Default: false.
     pub allow_non_restored_state: Located<bool>,
+
+    /// Start from the newest snapshot even when another Flink major version wrote it (1.x and
+    /// 2.x), or a newer Flink than the cluster runs now: Flink does not promise that such state
+    /// can be read. Without it flinkops refuses that start and says so. Default: false.
+    pub allow_flink_version_change: Located<bool>,
 }
 
 /// `restore.from`.
@@ -361,5 +366,5 @@ pub const JOB_FIELDS: &[&str] = &[
 ];
 pub const SAVEPOINT_FIELDS: &[&str] = &["directory", "timeout", "formatType", "drain", "retain"];
 pub const RETAIN_FIELDS: &[&str] = &["count", "maxAge"];
-pub const RESTORE_FIELDS: &[&str] = &["from", "allowNonRestoredState"];
+pub const RESTORE_FIELDS: &[&str] = &["from", "allowNonRestoredState", "allowFlinkVersionChange"];
 pub const HEALTH_FIELDS: &[&str] = &["stableFor", "timeout", "rollback"];

@@ -107,8 +107,12 @@ impl<'a> Reader<'a> {
         mode: Option<UpgradeMode>,
     ) {
         let Some(backend) = config.get("state.backend.type") else { return };
-        let forst = matches!(&backend.value, ConfigValue::String(s) if s.trim().eq_ignore_ascii_case("forst"));
-        if !forst || savepoint.format_type.value != FormatType::Canonical || mode == Some(UpgradeMode::Stateless) {
+        let forst =
+            matches!(&backend.value, ConfigValue::String(s) if s.trim().eq_ignore_ascii_case("forst"));
+        if !forst
+            || savepoint.format_type.value != FormatType::Canonical
+            || mode == Some(UpgradeMode::Stateless)
+        {
             return;
         }
         let written = savepoint.format_type.pos.is_known();
@@ -134,6 +138,10 @@ impl<'a> Reader<'a> {
         set(
             &mut out.allow_non_restored_state,
             f.get("allowNonRestoredState").and_then(|n| self.boolean(n, "restore.allowNonRestoredState")),
+        );
+        set(
+            &mut out.allow_flink_version_change,
+            f.get("allowFlinkVersionChange").and_then(|n| self.boolean(n, "restore.allowFlinkVersionChange")),
         );
         out
     }

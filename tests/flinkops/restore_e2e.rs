@@ -139,3 +139,54 @@ async fn crash_after_upgrade(shared: &Cluster) {
     assert_state_continued(&client, &before, &v3, Some(&reported)).await;
     s.cleanup(&client).await;
 }
+
+/// A cluster upgraded in place from Flink 1.20 to 2.3 (same address, same identity, same
+/// ledger): the job suspended on 1.20 is not resumed on 2.3 from its 1.20 savepoint unless the
+/// spec opts in, since Flink 2.0 does not promise to read 1.x state. Needs both CI versions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_of_another_flink_major_version_is_used_only_when_the_spec_opts_in() {
+    let all = crate::flink_support::clusters();
+    if all.is_empty() {
+        return; // FLINKOPS_E2E=skip, outside CI only
+    }
+    let of = |v: &str| {
+        all.iter()
+            .find(|c| c.version == v)
+            .cloned()
+            .unwrap_or_else(|| panic!("this test needs a Flink {v} test job"))
+    };
+    let (old, new) = (of("1.20.5"), of("2.3.0"));
+    let root = scratch("major-version-change");
+    let port = free_port();
+    let flink = OwnCluster::start("1.20.5", root.join("flink"), port);
+    let c = Cluster { url: flink.url(), ..old };
+    let s = Scenario::new(&c, "major");
+    s.write(&spec("counter"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    s.write(&Spec { extra_yaml: "state: suspended\n", ..spec("counter") });
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ledger_dir = crate::flink_support::cluster_dir(&s.state, &c.url).await;
+
+    // The same cluster, upgraded: same directory, ports and identity, Flink 2.3.
+    drop(flink);
+    let flink = OwnCluster { dir: root.join("flink"), port, version: "2.3.0".into() };
+    flink.launch();
+    assert_eq!(crate::flink_support::cluster_dir(&s.state, &c.url).await, ledger_dir, "the same cluster");
+    let s = Scenario { cluster: Cluster { url: flink.url(), ..new }, ..s };
+    s.write(&spec("counter"));
+    let out = s.plan_command(&[]).output().unwrap();
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("written by Flink 1.20.5") && said.contains("restore.allowFlinkVersionChange: true"),
+        "{said}"
+    );
+    // Opted in: the plan resumes from that savepoint.
+    s.write(&Spec { extra_yaml: "restore: { allowFlinkVersionChange: true }\n", ..spec("counter") });
+    let out = s.plan_command(&[]).output().unwrap();
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("savepoint-"), "{said}");
+    drop(flink);
+}
