@@ -1,7 +1,8 @@
 //! `flinkops plan`: load the specs, observe the cluster, read the ledger, plan, render.
 //!
 //! Read-only towards Flink. Invalid specs stop it before any call to Flink. It makes a constant
-//! number of REST calls however many jobs there are (`/config` and `/jobs/overview`).
+//! number of REST calls however many jobs there are (`/config`, `/jobs/overview`, and when jobs
+//! start or stop `/jobmanager/config` and `/overview`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -147,6 +148,13 @@ pub async fn observe_and_plan(
     observed.snapshots = gather_snapshots(client, desired, &observed, &records).await;
     observed.cluster_savepoint_dir = cluster_savepoint_dir(client, &observed).await;
     let mut plan = plan::plan(desired, &observed, &records, opts);
+    // Asked only when something would start, then planned again (planning is pure and cheap).
+    if plan.jobs.iter().any(|j| j.action.starts_a_job()) {
+        observed.total_slots = total_slots(client).await;
+        if observed.total_slots.is_some() {
+            plan = plan::plan(desired, &observed, &records, opts);
+        }
+    }
     plan.cluster =
         Some(ClusterRef { url: client.base_url().to_string(), flink_version: version.to_string() });
     let specs = std::path::absolute(specs).unwrap_or_else(|_| specs.to_path_buf());
@@ -163,6 +171,21 @@ async fn cluster_savepoint_dir(client: &Client, observed: &Observed) -> Option<O
         return None;
     }
     client.jobmanager_config().await.ok().map(|c| c.dirs().savepoints)
+}
+
+/// The cluster's task slots in all, or `None` when they do not bound what can start (a cluster
+/// that starts task managers on demand, or an adaptive scheduler) or Flink cannot say.
+async fn total_slots(client: &Client) -> Option<u32> {
+    let config = client.jobmanager_config().await.ok()?;
+    let target = config.get("execution.target").unwrap_or_default();
+    let elastic = target.contains("kubernetes")
+        || target.contains("yarn")
+        || config.get("jobmanager.scheduler").is_some_and(|s| s.eq_ignore_ascii_case("adaptive"))
+        || config.get("scheduler-mode").is_some_and(|s| s.eq_ignore_ascii_case("reactive"));
+    if elastic {
+        return None;
+    }
+    client.cluster_overview().await.ok().map(|o| o.slots_total)
 }
 
 /// For every spec that should run but has no live job (and would start from its latest state):

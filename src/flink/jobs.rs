@@ -7,14 +7,19 @@ use super::client::{Client, Repeat, Req};
 use super::error::Error;
 use super::ids::JobId;
 use super::types::{
-    AggregatedMetric, CheckpointConfig, Checkpoints, JobConfig, JobDetails, JobExceptions, JobsOverview,
-    Metric, RawExceptions,
+    AggregatedMetric, CheckpointConfig, Checkpoints, ClusterOverview, JobConfig, JobDetails, JobExceptions,
+    JobsOverview, Metric, RawExceptions,
 };
 
 impl Client {
     /// `GET /jobs/overview`: every job the cluster remembers, running or ended.
     pub async fn jobs_overview(&self) -> Result<JobsOverview, Error> {
         self.send(Req::get(&["jobs", "overview"]), Repeat::Idempotent).await
+    }
+
+    /// `GET /overview`: task managers and free slots.
+    pub async fn cluster_overview(&self) -> Result<ClusterOverview, Error> {
+        self.send(Req::get(&["overview"]), Repeat::Idempotent).await
     }
 
     /// `GET /jobs/:id`: details with vertices (404 → [`Error::NotFound`]).

@@ -29,10 +29,10 @@ pub use request::{RestoreMode, RunRequest, SavepointFormat};
 pub use retry::RetryPolicy;
 pub use secret::{REDACTED, Secret, redact, remember};
 pub use types::{
-    AggregatedMetric, CheckpointConfig, Checkpoints, ClusterConfig, CompletedCheckpoint, ExceptionEntry,
-    ExecutionConfig, Externalization, FailedCheckpoint, Jar, JarEntry, JobConfig, JobDetails, JobExceptions,
-    JobOverview, JobState, JobsOverview, LatestCheckpoints, Metric, RestoredCheckpoint, SavepointStatus,
-    TaskCounts, VertexDetails, tasks_up,
+    AggregatedMetric, CheckpointConfig, Checkpoints, ClusterConfig, ClusterOverview, CompletedCheckpoint,
+    ExceptionEntry, ExecutionConfig, Externalization, FailedCheckpoint, Jar, JarEntry, JobConfig, JobDetails,
+    JobExceptions, JobOverview, JobState, JobsOverview, LatestCheckpoints, Metric, RestoredCheckpoint,
+    SavepointStatus, TaskCounts, VertexDetails, tasks_up,
 };
 pub use version::FlinkVersion;
 

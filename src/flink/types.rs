@@ -73,6 +73,18 @@ impl fmt::Display for JobState {
     }
 }
 
+/// `GET /overview`: the cluster's task managers and slots.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ClusterOverview {
+    #[serde(default)]
+    pub taskmanagers: u32,
+    #[serde(default)]
+    pub slots_total: u32,
+    #[serde(default)]
+    pub slots_available: u32,
+}
+
 /// `GET /jobs/overview`: every job the cluster still remembers, running or ended.
 #[derive(Debug, Clone, Deserialize)]
 pub struct JobsOverview {

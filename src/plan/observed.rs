@@ -24,6 +24,10 @@ pub struct Observed {
     /// cluster has none, so a stop with a savepoint of a job that names none of its own fails.
     /// `None`: not asked (no such stop is planned) or unknown; nothing is refused for it.
     pub cluster_savepoint_dir: Option<Option<String>>,
+    /// The cluster's task slots in all, when known and fixed: `None` on a cluster that adds task
+    /// managers on demand (native Kubernetes, YARN) or scales jobs to what it has (adaptive
+    /// scheduler).
+    pub total_slots: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -53,6 +53,9 @@ pub fn plan(
     jobs.extend(orphans(&managed, &tags, ledger, opts));
     for p in &mut jobs {
         check_savepoint_dir(p, desired, ledger, observed, &mut problems);
+        if let Some(total) = observed.total_slots {
+            check_slots(p, desired, total, &mut problems);
+        }
     }
     jobs.sort_by(|a, b| a.name.cmp(&b.name));
     mark_blocked(&mut jobs, desired);
@@ -300,6 +303,33 @@ fn check_savepoint_dir(
     ));
     p.action = Action::Conflict;
     p.reason = "no savepoint directory to stop it with a savepoint (see Errors)".into();
+}
+
+/// A job wider than the cluster waits for slots, then restart-loops with
+/// `NoResourceAvailableException`; for an upgrade the old version would be stopped by then. Refused
+/// up front when its parallelism (one slot per parallel subtask, the default slot sharing) is more
+/// than the cluster's task slots in all. Free slots are not compared: they change as other jobs
+/// end, and a job just cancelled still holds its slots for a moment.
+fn check_slots(p: &mut JobPlan, desired: &Desired, total: u32, problems: &mut Vec<String>) {
+    let starts = matches!(p.action, Action::Deploy | Action::Resume | Action::Upgrade { .. } | Action::Adopt);
+    let Some(job) = desired.jobs.get(&p.name).filter(|_| starts) else { return };
+    let need = job.parallelism;
+    if need <= total {
+        return;
+    }
+    let stopped = if matches!(p.action, Action::Upgrade { .. } | Action::Adopt) {
+        ", with its old version already stopped"
+    } else {
+        ""
+    };
+    problems.push(format!(
+        "`{}`: not started: it needs {need} task slots (parallelism {need}) and the cluster has {total} in all. Flink \
+         would keep it waiting, then restart it in a loop (NoResourceAvailableException){stopped}. Add task \
+         managers or slots (taskmanager.numberOfTaskSlots), or lower `parallelism`; nothing is touched",
+        p.name,
+    ));
+    p.action = Action::Conflict;
+    p.reason = "wider than the cluster's task slots (see Errors)".into();
 }
 
 /// Whether a live job runs this spec version: its id carries the fingerprint, or the form an

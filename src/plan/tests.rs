@@ -630,3 +630,34 @@ fn a_stop_with_a_savepoint_and_no_savepoint_directory_anywhere_is_a_conflict() {
         Action::Upgrade { mode: UpgradeMode::LastState }
     );
 }
+
+/// A job wider than the cluster would wait for slots and restart-loop; for an upgrade, after its
+/// old version stopped. The plan refuses it; a job that fits (or a cluster that grows on demand,
+/// `total_slots: None`) is planned as usual.
+#[test]
+fn a_job_wider_than_the_cluster_is_a_conflict_and_one_that_fits_is_not() {
+    let old = job("enrich");
+    let live = vec![live_of(&old, 1, JobState::Running)];
+    let observed = |total| Observed { jobs: live.clone(), total_slots: total, ..Default::default() };
+    let plan_with = |spec: crate::spec::Job, total| {
+        plan(&desired([spec]), &observed(total), &ledger([record_of(&old)]), &Options::default())
+    };
+    let p = plan_with(job("enrich").with_parallelism(8), Some(4));
+    assert_eq!(action_of(&p, "enrich").action, Action::Conflict);
+    assert!(
+        p.problems[0].contains("needs 8 task slots") && p.problems[0].contains("has 4 in all"),
+        "{:?}",
+        p.problems
+    );
+    assert!(p.problems[0].contains("old version already stopped"), "{:?}", p.problems);
+    let upgrade = Action::Upgrade { mode: UpgradeMode::Savepoint };
+    assert_eq!(action_of(&plan_with(job("enrich").with_parallelism(4), Some(4)), "enrich").action, upgrade);
+    assert_eq!(action_of(&plan_with(job("enrich").with_parallelism(8), None), "enrich").action, upgrade);
+    let first = plan(
+        &desired([job("wide").with_parallelism(3)]),
+        &Observed { total_slots: Some(2), ..Default::default() },
+        &ledger([]),
+        &Options::default(),
+    );
+    assert_eq!(action_of(&first, "wide").action, Action::Conflict);
+}

@@ -115,9 +115,10 @@ async fn audit_only_reads_and_reports_every_spec_and_job_in_its_json_document() 
     let requests = server.received_requests().await.unwrap();
     let calls: Vec<String> = requests.iter().map(|r| format!("{} {}", r.method, r.url.path())).collect();
     assert!(requests.iter().all(|r| r.method.as_str() == "GET"), "{calls:?}");
-    // /config, /jobs/overview, the checkpoints of 2 jobs, and for the failed job's restore
-    // source its checkpoints again (with the rest of its evidence) and /jobmanager/config.
-    assert_eq!(calls.len(), 6, "{calls:?}");
+    // /config, /jobs/overview, the checkpoints of 2 jobs, for the failed job's restore source its
+    // checkpoints again (with the rest of its evidence) and /jobmanager/config, and /overview for
+    // the slots its restart needs.
+    assert_eq!(calls.len(), 7, "{calls:?}");
     assert!(!dir.join(".state").join("clusters").exists(), "the ledger is never created");
 
     assert_eq!(report["formatVersion"], 1);

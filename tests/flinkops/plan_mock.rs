@@ -63,11 +63,12 @@ async fn calls_for(specs_n: usize, live_n: usize) -> usize {
 }
 
 #[tokio::test]
-async fn plan_makes_the_same_three_calls_for_3_or_300_jobs() {
-    // /config, /jobs/overview, and /jobmanager/config for the directories that may hold the state
-    // of the specs that are not running (here all: first deployments).
-    assert_eq!(calls_for(3, 3).await, 3);
-    assert_eq!(calls_for(300, 300).await, 3);
+async fn plan_makes_the_same_four_calls_for_3_or_300_jobs() {
+    // /config, /jobs/overview, /jobmanager/config for the directories that may hold the state of
+    // the specs that are not running (here all: first deployments), and /overview for the task
+    // slots the jobs to start must fit in.
+    assert_eq!(calls_for(3, 3).await, 4);
+    assert_eq!(calls_for(300, 300).await, 4);
 }
 
 #[tokio::test]

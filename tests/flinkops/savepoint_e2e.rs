@@ -1,6 +1,7 @@
-//! `flinkops savepoint` and `flinkops savepoints` on real Flink: a savepoint on demand is one
-//! Flink took of the running job (judged by Flink's own statistics and the file on disk, not by
-//! flinkops' output), the job keeps running, and the history lists it.
+//! The savepoint lifecycle on real Flink: a savepoint on demand is one Flink took of the running
+//! job (judged by Flink's own statistics and the file on disk, not by flinkops' output), the job
+//! keeps running, and the history lists it; gc leaves exactly what retention keeps; and a check
+//! that fails stops an upgrade before the old job is touched.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ on_every_cluster! {
     a_savepoint_on_demand_keeps_the_job_running_and_enters_the_history (2) => on_demand;
     gc_leaves_exactly_the_retained_savepoints_on_disk_and_the_job_upgrades_from_the_newest (1) => gc_retention;
     a_disposal_that_fails_leaves_its_entry_and_says_why_and_the_next_gc_finishes_it (1) => gc_failure;
+    an_upgrade_wider_than_the_cluster_is_refused_before_the_old_job_stops (1) => too_wide;
 }
 
 fn run(s: &Scenario, command: &str, extra: &[&str]) -> (Option<i32>, String, String) {
@@ -181,5 +183,24 @@ async fn gc_failure(c: &Cluster) {
     assert!(stdout.contains("an earlier disposal did not finish"), "{stdout}");
     assert!(!old.exists() && local(&taken[0]).exists());
     assert_eq!(history(&s), taken[..1]);
+    s.cleanup(&client).await;
+}
+
+/// Parallelism 64 on a cluster with a few slots: Flink would stop the old job, then keep the new
+/// one waiting and restart-looping. The plan says so and apply leaves the old job running.
+async fn too_wide(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "wide");
+    s.write(&spec("counter"));
+    assert_eq!(run(&s, "apply", &["--auto-approve"]).0, Some(0));
+    let job = s.live(&client, "counter").await;
+    s.write(&Spec { extra_yaml: "parallelism: 64\n", ..spec("counter") });
+    let (code, stdout, stderr) = run(&s, "plan", &[]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("needs 64 task slots"), "{stdout}");
+    let (code, stdout, _) = run(&s, "apply", &["--auto-approve"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(s.live(&client, "counter").await, job, "the old job still runs, untouched");
+    assert_eq!(client.job(&job).await.unwrap().state, flinkops::flink::JobState::Running);
     s.cleanup(&client).await;
 }
