@@ -142,6 +142,7 @@ mod tests {
                     source: SavepointSource::Ledger,
                 }),
                 latest_checkpoint: None,
+                retention: None,
             },
             Row {
                 name: "clicks".into(),
@@ -154,6 +155,7 @@ mod tests {
                 live: None,
                 latest_savepoint: None,
                 latest_checkpoint: None,
+                retention: None,
             },
         ];
         Report {

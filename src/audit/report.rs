@@ -75,6 +75,21 @@ pub struct Row {
     pub live: Option<Live>,
     pub latest_savepoint: Option<Savepoint>,
     pub latest_checkpoint: Option<Checkpoint>,
+    /// The savepoint history in the ledger against the spec's retention (specs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+}
+
+/// How many savepoints the ledger holds for a spec, and how many `savepoint.retain` keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retention {
+    /// Savepoints in the history (retained checkpoints are not counted).
+    pub recorded: usize,
+    /// `savepoint.retain.count` in effect (the default 5 when nothing is set); absent: no limit.
+    pub keep_count: Option<u32>,
+    /// `savepoint.retain.maxAge` in seconds, when set.
+    pub max_age_seconds: Option<u64>,
 }
 
 /// What is wrong (or right) with a job, and what to do about it.
@@ -228,7 +243,20 @@ fn planned_row(p: &JobPlan, obs: &Observations, limits: &Thresholds) -> Row {
         let state = StateSeen { savepoint: savepoint.as_ref(), checkpoint: checkpoint.as_ref() };
         findings.extend(state_findings(spec, p, status, state, limits));
     }
-    row(p.name.clone(), status, findings, p.live.as_ref(), savepoint, checkpoint)
+    let mut r = row(p.name.clone(), status, findings, p.live.as_ref(), savepoint, checkpoint);
+    r.retention = spec.map(|s| Retention {
+        recorded: record.map_or(0, |r| {
+            r.savepoints.iter().filter(|s| s.reason != SavepointReason::RetainedCheckpoint).count()
+        }),
+        keep_count: crate::spec::model::RetainSpec::count(s.savepoint.retain.as_ref()),
+        max_age_seconds: s
+            .savepoint
+            .retain
+            .as_ref()
+            .and_then(|r| r.max_age.as_ref())
+            .map(|a| a.value.as_std().as_secs()),
+    });
+    r
 }
 
 fn unmanaged_row(u: &LiveRef, obs: &Observations) -> Row {
@@ -254,7 +282,7 @@ fn row(
         state: l.state,
         tasks: Tasks { running: l.tasks_running, finished: l.tasks_finished, total: l.tasks_total },
     });
-    Row { name, status, severity, findings, live, latest_savepoint, latest_checkpoint }
+    Row { name, status, severity, findings, live, latest_savepoint, latest_checkpoint, retention: None }
 }
 
 /// The planner's problems that name this job (`` `name` ``): conflicts, shared id tags.
@@ -858,6 +886,18 @@ mod tests {
         let mut w = healthy(&spec);
         w.records = vec![with_savepoint(record_of(&spec), 7 * DAY, SavepointReason::Upgrade)];
         assert_eq!(w.row("orders").severity, Severity::Ok);
+    }
+
+    #[test]
+    fn a_spec_row_counts_its_recorded_savepoints_against_its_retention() {
+        let spec = job("orders");
+        let mut w = healthy(&spec);
+        let mut record = with_savepoint(record_of(&spec), 3 * DAY, SavepointReason::Upgrade);
+        record = with_savepoint(record, 2 * DAY, SavepointReason::Manual);
+        record = with_savepoint(record, DAY, SavepointReason::RetainedCheckpoint);
+        w.records = vec![record];
+        let expected = Retention { recorded: 2, keep_count: Some(5), max_age_seconds: None };
+        assert_eq!(w.row("orders").retention, Some(expected), "retained checkpoints are not counted");
     }
 
     #[test]

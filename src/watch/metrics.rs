@@ -84,6 +84,7 @@ pub struct Metrics {
     savepoint_age: Family<JobLabel, FloatGauge>,
     /// Latest savepoint per job, epoch seconds: the age is computed when scraped.
     savepoint_times: Mutex<BTreeMap<String, f64>>,
+    savepoints_recorded: Family<JobLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -109,6 +110,7 @@ impl Metrics {
             heals: Family::default(),
             savepoint_age: Family::default(),
             savepoint_times: Mutex::new(BTreeMap::new()),
+            savepoints_recorded: Family::default(),
         };
         // Every result and status from the start, at 0: `rate()` and alerts need the series to exist.
         for result in [
@@ -169,6 +171,11 @@ impl Metrics {
             "savepoint_age_seconds",
             "Age of the latest savepoint flinkops took, by job",
             m.savepoint_age.clone(),
+        );
+        r.register(
+            "savepoints_recorded",
+            "Savepoints in the ledger's history, by job (what `flinkops gc` weighs against savepoint.retain)",
+            m.savepoints_recorded.clone(),
         );
         m
     }
@@ -255,9 +262,14 @@ impl Metrics {
         }
     }
 
-    /// The latest savepoint per job (epoch seconds), from the ledger.
-    pub fn savepoints(&self, times: BTreeMap<String, f64>) {
+    /// The latest savepoint per job (epoch seconds), and how many the history holds, from the
+    /// ledger.
+    pub fn savepoints(&self, times: BTreeMap<String, f64>, recorded: BTreeMap<String, i64>) {
         *self.savepoint_times.lock().unwrap_or_else(|e| e.into_inner()) = times;
+        self.savepoints_recorded.clear();
+        for (job, n) in recorded {
+            self.savepoints_recorded.get_or_create(&JobLabel { job }).set(n);
+        }
     }
 
     /// The text exposition, with savepoint ages as of `now_epoch`.
@@ -299,7 +311,10 @@ mod tests {
         m.reconciled(ReconcileResult::Ok, 1.5, 1_700_000_000.0);
         m.specs_loaded(0);
         m.flink(true);
-        m.savepoints(BTreeMap::from([("orders".to_string(), 1_700_000_000.0)]));
+        m.savepoints(
+            BTreeMap::from([("orders".to_string(), 1_700_000_000.0)]),
+            BTreeMap::from([("orders".to_string(), 3)]),
+        );
         let text = m.encode(1_700_000_060.0);
         for line in [
             "flinkops_reconciles_total{result=\"ok\"} 1",
@@ -307,6 +322,7 @@ mod tests {
             "flinkops_specs_valid 1",
             "flinkops_flink_up 1",
             "flinkops_savepoint_age_seconds{job=\"orders\"} 60",
+            "flinkops_savepoints_recorded{job=\"orders\"} 3",
             "# HELP flinkops_reconcile_duration_seconds",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");

@@ -239,7 +239,7 @@ impl Reconciler {
             Err(e) => return Err(self.unreachable(&e)),
         };
         self.shared.metrics.flink(true);
-        self.shared.metrics.savepoints(savepoint_times(&records));
+        self.shared.metrics.savepoints(savepoint_times(&records), savepoint_counts(&records));
         let held = self.policy.holds(&plan, Instant::now());
         let reasons: BTreeMap<String, String> =
             held.iter().map(|(k, v)| (k.clone(), v.reason.clone())).collect();
@@ -301,9 +301,9 @@ impl Reconciler {
         if !acted.is_empty() {
             tracing::info!("{}", execute::summary(&acted));
         }
-        self.shared
-            .metrics
-            .savepoints(savepoint_times(&ctx.records.lock().unwrap_or_else(|e| e.into_inner())));
+        let records = ctx.records.lock().unwrap_or_else(|e| e.into_inner());
+        self.shared.metrics.savepoints(savepoint_times(&records), savepoint_counts(&records));
+        drop(records);
         results
     }
 }
@@ -393,6 +393,14 @@ fn savepoint_times(records: &BTreeMap<String, Record>) -> BTreeMap<String, f64> 
             Some((name.clone(), epoch(taken)))
         })
         .collect()
+}
+
+/// How many savepoints (not retained checkpoints) each job's history holds.
+fn savepoint_counts(records: &BTreeMap<String, Record>) -> BTreeMap<String, i64> {
+    let counted = |r: &Record| {
+        r.savepoints.iter().filter(|s| s.reason != crate::ledger::SavepointReason::RetainedCheckpoint).count()
+    };
+    records.iter().map(|(name, r)| (name.clone(), i64::try_from(counted(r)).unwrap_or(i64::MAX))).collect()
 }
 
 fn epoch(t: Timestamp) -> f64 {
