@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -64,11 +63,20 @@ impl Error {
 }
 
 pub fn run(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> ExitCode {
+    run_to_exit(color, apply(args, color, quiet))
+}
+
+/// Run a command that acts on a cluster on a runtime of its own, and turn its outcome into the
+/// exit code (an error is printed with its help).
+pub fn run_to_exit(
+    color: ColorChoice,
+    command: impl std::future::Future<Output = Result<u8, Error>>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(&Error::Runtime(e), None, color),
     };
-    match runtime.block_on(apply(args, color, quiet)) {
+    match runtime.block_on(command) {
         Ok(code) => exit::code(code),
         Err(e) => fail(&e, e.help().as_deref(), color),
     }
@@ -116,16 +124,7 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
             return Ok(exit::ERROR);
         }
     }
-    let ctx = Context {
-        client,
-        ledger,
-        records: Mutex::new(records),
-        progress: Progress::stderr(stderr_styles, quiet),
-        poll: Duration::from_secs(1),
-        dropped_jars: Mutex::new(Vec::new()),
-        shutdown: Default::default(),
-        uploads: Default::default(),
-    };
+    let ctx = Context::new(client, ledger, records, Progress::stderr(stderr_styles, quiet));
     let results = execute::execute(&ctx, &plan, &desired, usize::from(args.concurrency)).await;
     let removed = ctx.remove_dropped_jars().await;
     if removed > 0 && !quiet {

@@ -146,6 +146,25 @@ pub fn describe(e: &FlinkError) -> String {
 }
 
 impl Context {
+    /// A context for one run against `client`, its ledger and the records read from it.
+    pub fn new(
+        client: Client,
+        ledger: Ledger,
+        records: BTreeMap<String, Record>,
+        progress: Progress,
+    ) -> Self {
+        Self {
+            client,
+            ledger,
+            records: Mutex::new(records),
+            progress,
+            poll: Duration::from_secs(1),
+            dropped_jars: Mutex::new(Vec::new()),
+            shutdown: Default::default(),
+            uploads: Default::default(),
+        }
+    }
+
     /// Change a job's ledger record and write it at once (atomically).
     pub fn record(&self, name: &str, change: impl FnOnce(&mut Record)) -> Result<(), StepError> {
         let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
@@ -679,15 +698,11 @@ mod tests {
     use crate::plan::fixtures::job;
 
     fn context(server: &MockServer, state: &Path) -> Context {
+        let client = Client::new(ClientConfig::new(server.uri())).unwrap();
+        let progress = Progress::to(Box::new(std::io::sink()));
         Context {
-            client: Client::new(ClientConfig::new(server.uri())).unwrap(),
-            ledger: Ledger::new(state),
-            records: Mutex::new(BTreeMap::new()),
-            progress: Progress::to(Box::new(std::io::sink())),
             poll: Duration::from_millis(10),
-            dropped_jars: Mutex::new(Vec::new()),
-            shutdown: Default::default(),
-            uploads: Default::default(),
+            ..Context::new(client, Ledger::new(state), BTreeMap::new(), progress)
         }
     }
 

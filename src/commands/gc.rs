@@ -10,12 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::apply::command::{Error, lock_cluster};
+use crate::apply::command::{Error, lock_cluster, run_to_exit};
 use crate::apply::confirm::{self, Decision as Confirmed};
 use crate::apply::progress::Progress;
 use crate::apply::steps::Context;
@@ -23,7 +22,7 @@ use crate::cli::{ColorChoice, GcArgs, OutputFormat};
 use crate::commands::plan::{load_specs, observe_and_plan};
 use crate::flink::Client;
 use crate::ledger::{Disposing, Ledger};
-use crate::output::{Styles, fail};
+use crate::output::Styles;
 use crate::plan::{Options, Plan};
 use crate::retention::{self, Decision, Dispose, Keep, Running, Verdict};
 use crate::{exit, render};
@@ -48,14 +47,7 @@ struct Document<'a> {
 }
 
 pub fn run(args: &GcArgs, color: ColorChoice, quiet: bool) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => return fail(&Error::Runtime(e), None, color),
-    };
-    match runtime.block_on(gc(args, color, quiet)) {
-        Ok(code) => exit::code(code),
-        Err(e) => fail(&e, e.help().as_deref(), color),
-    }
+    run_to_exit(color, gc(args, color, quiet))
 }
 
 async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error> {
@@ -127,16 +119,7 @@ async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error>
         eprintln!("gc cancelled.");
         return Ok(exit::ERROR);
     }
-    let ctx = Context {
-        client,
-        ledger,
-        records: Mutex::new(records),
-        progress: Progress::stderr(Styles::stderr(color), quiet),
-        poll: Duration::from_secs(1),
-        dropped_jars: Mutex::new(Vec::new()),
-        shutdown: Default::default(),
-        uploads: Default::default(),
-    };
+    let ctx = Context::new(client, ledger, records, Progress::stderr(Styles::stderr(color), quiet));
     let mut results = Vec::new();
     for d in doomed {
         let timeout =

@@ -7,20 +7,19 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::apply::command::{Error, lock_cluster};
+use crate::apply::command::{Error, lock_cluster, run_to_exit};
 use crate::apply::progress::Progress;
 use crate::apply::steps::{Context, SavepointSettings};
 use crate::cli::{ColorChoice, OutputFormat, SavepointArgs};
 use crate::commands::plan::{load_specs, observe_and_plan};
 use crate::flink::{Client, JobId, JobState};
 use crate::ledger::{Ledger, SavepointReason};
-use crate::output::{Styles, fail};
+use crate::output::Styles;
 use crate::plan::{Action, Options, Plan};
 use crate::{exit, render, spec};
 
@@ -54,14 +53,7 @@ struct Document<'a> {
 }
 
 pub fn run(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => return fail(&Error::Runtime(e), None, color),
-    };
-    match runtime.block_on(savepoint(args, color, quiet)) {
-        Ok(code) => exit::code(code),
-        Err(e) => fail(&e, e.help().as_deref(), color),
-    }
+    run_to_exit(color, savepoint(args, color, quiet))
 }
 
 async fn savepoint(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error> {
@@ -85,16 +77,7 @@ async fn savepoint(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> Res
     let ledger = Ledger::new(&cluster_dir);
     let (plan, records) =
         observe_and_plan(&client, &ledger, &desired, &args.path, &Options::default()).await?;
-    let ctx = Context {
-        client,
-        ledger,
-        records: Mutex::new(records),
-        progress: Progress::stderr(Styles::stderr(color), quiet),
-        poll: Duration::from_secs(1),
-        dropped_jars: Mutex::new(Vec::new()),
-        shutdown: Default::default(),
-        uploads: Default::default(),
-    };
+    let ctx = Context::new(client, ledger, records, Progress::stderr(Styles::stderr(color), quiet));
     let (targets, mut results) = choose(&plan, &desired, &args.jobs);
     let taken: Vec<Taken> = futures_util::stream::iter(targets)
         .map(|(job, live)| take(&ctx, job, live))

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -278,16 +278,8 @@ impl Reconciler {
         records: BTreeMap<String, Record>,
         shutdown: &CancellationToken,
     ) -> Vec<JobResult> {
-        let ctx = Context {
-            client,
-            ledger,
-            records: Mutex::new(records),
-            progress: Progress::log(),
-            poll: Duration::from_secs(1),
-            dropped_jars: Mutex::new(Vec::new()),
-            shutdown: shutdown.clone(),
-            uploads: Default::default(),
-        };
+        let ctx =
+            Context { shutdown: shutdown.clone(), ..Context::new(client, ledger, records, Progress::log()) };
         let results = execute::execute(&ctx, plan, desired, self.settings.concurrency).await;
         let removed = ctx.remove_dropped_jars().await;
         if removed > 0 {
