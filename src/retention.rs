@@ -17,6 +17,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::ledger::{Pending, Record, SavepointReason};
+use crate::restore::same_path;
 use crate::spec::model::{RestoreFrom, RetainSpec};
 
 /// What Flink says about a spec's running job.
@@ -122,24 +123,28 @@ pub fn decide(job: &Job, now: Timestamp) -> Vec<Decision> {
     out
 }
 
-/// Why the `i`th snapshot (at `path`) must stay whatever the retention says, if it must.
+/// Why the `i`th snapshot (at `path`) must stay whatever the retention says, if it must. Paths
+/// are compared as [`same_path`] sees them (`file:///a/` and `file:/a` are one snapshot): a spec
+/// or a plan may write a path another way than Flink answered it.
 fn protected(job: &Job, i: usize, path: &str) -> Option<Keep> {
     let r = job.record;
+    let this = same_path(path);
+    let is = |other: Option<&str>| other.is_some_and(|o| same_path(o) == this);
     let pending = match &r.pending {
-        Some(Pending::Starting { from, .. }) => from.as_deref() == Some(path),
+        Some(Pending::Starting { from, .. }) => is(from.as_deref()),
         _ => false,
     };
     let restored =
-        job.running.is_some_and(|run| run.restored_from.as_deref() == Some(path) && !run.newer_since_restore);
+        job.running.is_some_and(|run| is(run.restored_from.as_deref()) && !run.newer_since_restore);
     if i + 1 == r.savepoints.len() {
         Some(Keep::Newest)
-    } else if r.started_from.as_deref() == Some(path) {
+    } else if is(r.started_from.as_deref()) {
         Some(Keep::RollbackTarget)
     } else if pending {
         Some(Keep::PendingStep)
-    } else if matches!(job.restore_from, RestoreFrom::Path(p) if p == path) {
+    } else if matches!(job.restore_from, RestoreFrom::Path(p) if is(Some(p))) {
         Some(Keep::NamedBySpec)
-    } else if job.kept_by_plans.contains(path) {
+    } else if job.kept_by_plans.iter().any(|p| is(Some(p))) {
         Some(Keep::NamedByPlan)
     } else if restored {
         Some(Keep::RunningJobRestoredFromIt)
@@ -229,9 +234,10 @@ mod tests {
             rollback: false,
         });
         r.savepoints[2].reason = SavepointReason::RetainedCheckpoint;
-        let plans = BTreeSet::from(["file:/sp/3".to_string()]);
-        let running = Running { restored_from: Some("file:/sp/4".into()), newer_since_restore: false };
-        let from = RestoreFrom::Path("file:/sp/5".into());
+        // Written the other ways a path may be: by a plan, by Flink, by a person.
+        let plans = BTreeSet::from(["file:///sp/3".to_string()]);
+        let running = Running { restored_from: Some("file:/sp/4/".into()), newer_since_restore: false };
+        let from = RestoreFrom::Path("file:///sp/5/".into());
         let retain = count(1);
         let j = Job {
             record: &r,
