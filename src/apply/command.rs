@@ -181,14 +181,20 @@ fn read_plan(path: &Path) -> Result<Plan, Error> {
 }
 
 /// A saved plan is applied only if planning again now decides exactly the same: same cluster,
-/// same live jobs, same specs (fingerprints), same actions.
+/// the live jobs it rests on unchanged, same specs (fingerprints), same actions. Jobs on the
+/// cluster that neither plan concerns (other teams' jobs on a shared cluster) may come and go.
 fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), Error> {
     let url = |p: &Plan| p.cluster.as_ref().map(|c| c.url.clone());
     if url(saved) != url(now) {
         return Err(Error::Stale(format!("it was made for {:?}, not {:?}", url(saved), url(now))));
     }
-    if saved.observed != now.observed {
-        return Err(Error::Stale("the live jobs changed since it was made".into()));
+    let rests_on: std::collections::BTreeSet<_> = [saved, now]
+        .iter()
+        .flat_map(|p| p.jobs.iter().filter_map(|j| j.live.as_ref().map(|l| l.id.clone())))
+        .collect();
+    let seen = |p: &Plan| p.observed.iter().filter(|l| rests_on.contains(&l.id)).cloned().collect::<Vec<_>>();
+    if seen(saved) != seen(now) {
+        return Err(Error::Stale("the live jobs it concerns changed since it was made".into()));
     }
     let key = |p: &Plan| -> Vec<_> {
         p.jobs
@@ -260,4 +266,38 @@ fn report(
     let ok = results.iter().all(|r| r.outcome.is_ok());
     let style = if ok { s.ok } else { s.error };
     writeln!(out, "\n{}{summary}{}", style.render(), style.render_reset())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flink::{JobId, JobState};
+    use crate::plan::fixtures::*;
+    use crate::plan::{Observed, plan};
+
+    fn planned(live: Vec<crate::plan::LiveJob>) -> Plan {
+        let (old, new) = (job("orders"), job("orders").with_parallelism(2));
+        plan(
+            &desired([new]),
+            &Observed { jobs: live, ..Default::default() },
+            &ledger([record_of(&old)]),
+            &Options::default(),
+        )
+    }
+
+    #[test]
+    fn a_saved_plan_is_stale_when_its_jobs_change_not_when_other_jobs_do() {
+        let old = job("orders");
+        let ours = live_of(&old, 1, JobState::Running);
+        let theirs = live(JobId::random(), "someone-elses", JobState::Running);
+        let saved = planned(vec![ours.clone()]);
+        assert!(
+            check_not_stale(&saved, &planned(vec![ours.clone(), theirs])).is_ok(),
+            "another team's job started"
+        );
+        let mut restarting = ours.clone();
+        restarting.state = JobState::Restarting;
+        let err = check_not_stale(&saved, &planned(vec![restarting])).unwrap_err();
+        assert!(err.to_string().contains("the live jobs it concerns changed"), "{err}");
+    }
 }
