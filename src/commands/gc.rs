@@ -14,16 +14,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::apply::command::{Error, lock_cluster, run_to_exit};
+use crate::apply::command::{Error, run_to_exit};
 use crate::apply::confirm::{self, Decision as Confirmed};
 use crate::apply::progress::Progress;
 use crate::apply::steps::Context;
 use crate::cli::{ColorChoice, GcArgs, OutputFormat};
-use crate::commands::plan::{load_specs, observe_and_plan};
 use crate::flink::Client;
-use crate::ledger::{Disposing, Ledger};
+use crate::ledger::Disposing;
 use crate::output::Styles;
-use crate::plan::{Options, Plan};
+use crate::plan::Plan;
 use crate::retention::{self, Decision, Dispose, Keep, Running, Verdict};
 use crate::{exit, render};
 
@@ -51,28 +50,23 @@ pub fn run(args: &GcArgs, color: ColorChoice, quiet: bool) -> ExitCode {
 }
 
 async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error> {
-    let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
-        return Ok(exit::ERROR);
-    };
-    if let Some(unknown) = args.jobs.iter().find(|j| !desired.jobs.contains_key(*j)) {
-        eprintln!(
-            "error: --job {}: no spec of that name under {}",
-            render::clean(unknown),
-            args.path.display()
-        );
-        return Ok(exit::ERROR);
-    }
     let mut kept_by_plans = BTreeSet::new();
     for file in &args.keep_plan {
         kept_by_plans.extend(paths_in_plan(file)?);
     }
-    let client = Client::new(args.connection.client_config()?)?;
-    let cluster_dir = args.state.cluster_dir_to_write(&client).await?;
-    let command = format!("flinkops gc {}", args.path.display());
-    let _lock = lock_cluster(&cluster_dir, &client, &command, args.lock_timeout, quiet)?;
-    let ledger = Ledger::new(&cluster_dir);
-    let (plan, records) =
-        observe_and_plan(&client, &ledger, &desired, &args.path, &Options::default()).await?;
+    let target = super::Target {
+        command: "gc",
+        path: &args.path,
+        jobs: &args.jobs,
+        connection: &args.connection,
+        state: &args.state,
+        lock_timeout: args.lock_timeout,
+    };
+    let Some(super::Locked { desired, client, ledger, plan, records, lock: _lock }) =
+        super::plan_locked(&target, color, quiet).await?
+    else {
+        return Ok(exit::ERROR);
+    };
     let running = running_jobs(&client, &plan).await;
     let mut decisions = Vec::new();
     for (name, job) in desired.jobs.iter().filter(|(n, _)| args.jobs.is_empty() || args.jobs.contains(n)) {

@@ -5,3 +5,64 @@ pub mod gc;
 pub mod plan;
 pub mod savepoint;
 pub mod savepoints;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::apply::command::{Error, lock_cluster};
+use crate::apply::lock::ApplyLock;
+use crate::cli::{ColorChoice, ConnectionArgs, StateArgs};
+use crate::flink::Client;
+use crate::ledger::{Ledger, Record};
+use crate::plan::{Options, Plan};
+
+/// What a command that acts on a cluster's snapshots (`savepoint`, `gc`) starts from: the specs,
+/// the cluster, its ledger under its lock, and the plan `apply` would make now.
+pub struct Locked {
+    pub desired: crate::spec::Desired,
+    pub client: Client,
+    pub ledger: Ledger,
+    pub plan: Plan,
+    pub records: BTreeMap<String, Record>,
+    /// Held until dropped.
+    pub lock: ApplyLock,
+}
+
+/// Where such a command acts on the cluster.
+pub struct Target<'a> {
+    /// `savepoint`, `gc`: what the lock file says holds it.
+    pub command: &'a str,
+    pub path: &'a Path,
+    /// `--job` names: each must be a spec.
+    pub jobs: &'a [String],
+    pub connection: &'a ConnectionArgs,
+    pub state: &'a StateArgs,
+    pub lock_timeout: Duration,
+}
+
+/// Load and check the specs (`None`, after the diagnostics or the error are printed, when they
+/// or a `--job` name are unusable), take the cluster's lock, observe and plan.
+pub async fn plan_locked(t: &Target<'_>, color: ColorChoice, quiet: bool) -> Result<Option<Locked>, Error> {
+    let Some(desired) = plan::load_specs(t.path, &t.state.state_dir, color) else {
+        return Ok(None);
+    };
+    if let Some(unknown) = t.jobs.iter().find(|j| !desired.jobs.contains_key(*j)) {
+        let known: Vec<&str> = desired.jobs.keys().map(String::as_str).collect();
+        eprintln!(
+            "error: --job {}: no spec of that name under {} (specs: {})",
+            crate::render::clean(unknown),
+            t.path.display(),
+            known.join(", ")
+        );
+        return Ok(None);
+    }
+    let client = Client::new(t.connection.client_config()?)?;
+    let cluster_dir = t.state.cluster_dir_to_write(&client).await?;
+    let command = format!("flinkops {} {}", t.command, t.path.display());
+    let lock = lock_cluster(&cluster_dir, &client, &command, t.lock_timeout, quiet)?;
+    let ledger = Ledger::new(&cluster_dir);
+    let (plan, records) =
+        plan::observe_and_plan(&client, &ledger, &desired, t.path, &Options::default()).await?;
+    Ok(Some(Locked { desired, client, ledger, plan, records, lock }))
+}

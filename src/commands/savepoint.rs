@@ -12,15 +12,14 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::apply::command::{Error, lock_cluster, run_to_exit};
+use crate::apply::command::{Error, run_to_exit};
 use crate::apply::progress::Progress;
 use crate::apply::steps::{Context, SavepointSettings};
 use crate::cli::{ColorChoice, OutputFormat, SavepointArgs};
-use crate::commands::plan::{load_specs, observe_and_plan};
-use crate::flink::{Client, JobId, JobState};
-use crate::ledger::{Ledger, SavepointReason};
+use crate::flink::{JobId, JobState};
+use crate::ledger::SavepointReason;
 use crate::output::Styles;
-use crate::plan::{Action, Options, Plan};
+use crate::plan::{Action, Plan};
 use crate::{exit, render, spec};
 
 /// What happened to one job.
@@ -57,26 +56,19 @@ pub fn run(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> ExitCode {
 }
 
 async fn savepoint(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error> {
-    let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
+    let target = super::Target {
+        command: "savepoint",
+        path: &args.path,
+        jobs: &args.jobs,
+        connection: &args.connection,
+        state: &args.state,
+        lock_timeout: args.lock_timeout,
+    };
+    let Some(super::Locked { desired, client, ledger, plan, records, lock: _lock }) =
+        super::plan_locked(&target, color, quiet).await?
+    else {
         return Ok(exit::ERROR);
     };
-    if let Some(unknown) = args.jobs.iter().find(|j| !desired.jobs.contains_key(*j)) {
-        let known: Vec<&str> = desired.jobs.keys().map(String::as_str).collect();
-        eprintln!(
-            "error: --job {}: no spec of that name under {} (specs: {})",
-            render::clean(unknown),
-            args.path.display(),
-            known.join(", ")
-        );
-        return Ok(exit::ERROR);
-    }
-    let client = Client::new(args.connection.client_config()?)?;
-    let cluster_dir = args.state.cluster_dir_to_write(&client).await?;
-    let command = format!("flinkops savepoint {}", args.path.display());
-    let _lock = lock_cluster(&cluster_dir, &client, &command, args.lock_timeout, quiet)?;
-    let ledger = Ledger::new(&cluster_dir);
-    let (plan, records) =
-        observe_and_plan(&client, &ledger, &desired, &args.path, &Options::default()).await?;
     let ctx = Context::new(client, ledger, records, Progress::stderr(Styles::stderr(color), quiet));
     let (targets, mut results) = choose(&plan, &desired, &args.jobs);
     let taken: Vec<Taken> = futures_util::stream::iter(targets)
@@ -183,7 +175,7 @@ fn report(results: &[Taken], output: OutputFormat, color: ColorChoice) -> std::i
 mod tests {
     use super::*;
     use crate::plan::fixtures::*;
-    use crate::plan::{Observed, plan};
+    use crate::plan::{Observed, Options, plan};
 
     fn situation() -> (Plan, spec::Desired, JobId) {
         let (running, stopped) = (job("running"), job("stopped"));
