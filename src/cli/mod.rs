@@ -471,6 +471,13 @@ pub struct WatchArgs {
     /// Take over a running job flinkops did not start when its Flink job name is a spec's name.
     #[arg(long, env = "FLINKOPS_ADOPT")]
     pub adopt: bool,
+
+    /// Run gc this often (e.g. 1h, 1d): dispose of the savepoints `savepoint.retain` no longer
+    /// keeps, exactly as `flinkops gc --auto-approve` would (never the newest, a rollback target,
+    /// one a pending step or `restore.from` names, nor what the running job restored from). Off
+    /// by default; results are logged and counted on /metrics.
+    #[arg(long, value_name = "DURATION", env = "FLINKOPS_GC_EVERY", value_parser = parse_positive_duration)]
+    pub gc_every: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -20,20 +20,21 @@ use crate::apply::progress::Progress;
 use crate::apply::steps::Context;
 use crate::cli::{ColorChoice, GcArgs, OutputFormat};
 use crate::flink::Client;
-use crate::ledger::Disposing;
+use crate::ledger::{Disposing, Record};
 use crate::output::Styles;
 use crate::plan::Plan;
 use crate::retention::{self, Decision, Dispose, Keep, Running, Verdict};
+use crate::spec::Desired;
 use crate::{exit, render};
 
 /// The result of one disposal.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Disposal {
-    job: String,
-    path: String,
+pub struct Disposal {
+    pub job: String,
+    pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    pub error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -67,35 +68,9 @@ async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error>
     else {
         return Ok(exit::ERROR);
     };
-    let running = running_jobs(&client, &plan).await;
-    let mut decisions = Vec::new();
-    for (name, job) in desired.jobs.iter().filter(|(n, _)| args.jobs.is_empty() || args.jobs.contains(n)) {
-        let Some(record) = records.get(name) else { continue };
-        if plan.jobs.iter().any(|p| &p.name == name && p.action == crate::plan::Action::Conflict) {
-            // flinkops cannot act on the job (another state directory's, an unreadable record):
-            // neither on its snapshots.
-            continue;
-        }
-        let running = match running.get(name) {
-            Some(Err(why)) => {
-                eprintln!(
-                    "warning: `{name}`: nothing of it is disposed of: Flink could not say which snapshot its running job \
-                     restored from ({})",
-                    render::clean(why)
-                );
-                continue;
-            }
-            Some(Ok(run)) => Some(run),
-            None => None,
-        };
-        let input = retention::Job {
-            record,
-            retain: job.savepoint.retain.as_ref(),
-            restore_from: &job.restore.from.value,
-            running,
-            kept_by_plans: &kept_by_plans,
-        };
-        decisions.extend(retention::decide(&input, jiff::Timestamp::now()));
+    let (decisions, warnings) = decide(&client, &desired, &records, &plan, &args.jobs, &kept_by_plans).await;
+    for w in warnings {
+        eprintln!("warning: {}", render::clean(&w));
     }
     let doomed: Vec<&Decision> =
         decisions.iter().filter(|d| matches!(d.verdict, Verdict::Dispose { .. })).collect();
@@ -114,17 +89,66 @@ async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error>
         return Ok(exit::ERROR);
     }
     let ctx = Context::new(client, ledger, records, Progress::stderr(Styles::stderr(color), quiet));
-    let mut results = Vec::new();
-    for d in doomed {
-        let timeout =
-            desired.jobs.get(&d.job).map_or(Duration::from_secs(600), |j| j.savepoint.timeout.value.as_std());
-        results.push(dispose(&ctx, d, timeout).await);
-    }
+    let results = dispose_all(&ctx, &desired, &doomed).await;
     match args.output {
         OutputFormat::Json => report_json(&decisions, &results, false)?,
         OutputFormat::Text => summary(&results, &Styles::stdout(color)).map_err(Error::Output)?,
     }
     Ok(if results.iter().all(|r| r.error.is_none()) { exit::OK } else { exit::ERROR })
+}
+
+/// The verdict on every recorded snapshot of the specs (only those named in `only`, when it
+/// names any), as gc decides it; and a warning for each job left out because Flink could not say
+/// what its running job restored from. Shared by `flinkops gc` and `watch --gc-every`.
+pub async fn decide(
+    client: &Client,
+    desired: &Desired,
+    records: &BTreeMap<String, Record>,
+    plan: &Plan,
+    only: &[String],
+    kept_by_plans: &BTreeSet<String>,
+) -> (Vec<Decision>, Vec<String>) {
+    let running = running_jobs(client, plan).await;
+    let (mut decisions, mut warnings) = (Vec::new(), Vec::new());
+    for (name, job) in desired.jobs.iter().filter(|(n, _)| only.is_empty() || only.contains(n)) {
+        let Some(record) = records.get(name) else { continue };
+        if plan.jobs.iter().any(|p| &p.name == name && p.action == crate::plan::Action::Conflict) {
+            // flinkops cannot act on the job (another state directory's, an unreadable record):
+            // neither on its snapshots.
+            continue;
+        }
+        let running = match running.get(name) {
+            Some(Err(why)) => {
+                warnings.push(format!(
+                    "`{name}`: nothing of it is disposed of: Flink could not say which snapshot its running job \
+                     restored from ({why})"
+                ));
+                continue;
+            }
+            Some(Ok(run)) => Some(run),
+            None => None,
+        };
+        let input = retention::Job {
+            record,
+            retain: job.savepoint.retain.as_ref(),
+            restore_from: &job.restore.from.value,
+            running,
+            kept_by_plans,
+        };
+        decisions.extend(retention::decide(&input, jiff::Timestamp::now()));
+    }
+    (decisions, warnings)
+}
+
+/// Dispose of `doomed`, one after the other, each with its spec's savepoint timeout.
+pub async fn dispose_all(ctx: &Context, desired: &Desired, doomed: &[&Decision]) -> Vec<Disposal> {
+    let mut results = Vec::new();
+    for d in doomed {
+        let timeout =
+            desired.jobs.get(&d.job).map_or(Duration::from_secs(600), |j| j.savepoint.timeout.value.as_std());
+        results.push(dispose(ctx, d, timeout).await);
+    }
+    results
 }
 
 /// Every string in a saved plan that looks like a snapshot path: what it may restore from.

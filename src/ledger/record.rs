@@ -111,6 +111,16 @@ impl Record {
     pub fn latest_savepoint(&self) -> Option<&SavepointRecord> {
         self.savepoints.last()
     }
+
+    /// The newest savepoint of the history (of any reason) that is not being disposed of:
+    /// retained checkpoints are Flink's and retire with its retention, so they do not count.
+    /// What `savepoint.every` and the savepoint age in `/metrics` are measured from.
+    pub fn newest_savepoint(&self) -> Option<&SavepointRecord> {
+        self.savepoints
+            .iter()
+            .rev()
+            .find(|s| s.reason != SavepointReason::RetainedCheckpoint && s.disposing.is_none())
+    }
 }
 
 /// A savepoint flinkops took.
@@ -192,6 +202,8 @@ pub enum SavepointReason {
     Adopt,
     /// `flinkops savepoint`: asked for, the job kept running.
     Manual,
+    /// `flinkops watch`, on the spec's `savepoint.every`; the job kept running.
+    Periodic,
 }
 
 impl SavepointReason {
@@ -204,6 +216,7 @@ impl SavepointReason {
             Self::Prune => "prune",
             Self::Adopt => "adopt",
             Self::Manual => "manual",
+            Self::Periodic => "periodic",
         }
     }
 }
@@ -335,6 +348,9 @@ pub fn settings_of(job: &Job) -> BTreeMap<String, String> {
         if let Some(age) = &retain.max_age {
             s.insert("savepoint.retain.maxAge".into(), age.value.to_string());
         }
+    }
+    if let Some(every) = &job.savepoint.every {
+        s.insert("savepoint.every".into(), every.value.to_string());
     }
     let from = serde_json::to_value(&job.restore.from.value).ok().and_then(|v| v.as_str().map(String::from));
     s.insert("restore.from".into(), from.unwrap_or_default());

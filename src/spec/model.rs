@@ -196,6 +196,16 @@ pub struct SavepointSpec {
     /// Default: the 5 newest, of any age.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retain: Option<RetainSpec>,
+
+    /// Take a savepoint of the running job this often while `flinkops watch` runs (e.g. `6h`,
+    /// `1d`): when its newest recorded savepoint (of any reason: an upgrade's resets the clock)
+    /// is older than this, less a fixed per-job offset of up to 10% so jobs with the same interval
+    /// do not all fire together. At least 1s; under 1m is accepted with a warning (each savepoint
+    /// writes the whole state). Default: none (savepoints only when flinkops stops the job or is
+    /// asked to).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub every: Option<Located<Duration>>,
 }
 
 /// Savepoint retention (see `savepoint.retain`).
@@ -234,6 +244,7 @@ impl Default for SavepointSpec {
             format_type: Located::default(),
             drain: Located::default(),
             retain: None,
+            every: None,
         }
     }
 }
@@ -364,7 +375,7 @@ pub const JOB_FIELDS: &[&str] = &[
     "health",
     "restartNonce",
 ];
-pub const SAVEPOINT_FIELDS: &[&str] = &["directory", "timeout", "formatType", "drain", "retain"];
+pub const SAVEPOINT_FIELDS: &[&str] = &["directory", "timeout", "formatType", "drain", "retain", "every"];
 pub const RETAIN_FIELDS: &[&str] = &["count", "maxAge"];
 pub const RESTORE_FIELDS: &[&str] = &["from", "allowNonRestoredState", "allowFlinkVersionChange"];
 pub const HEALTH_FIELDS: &[&str] = &["stableFor", "timeout", "rollback"];

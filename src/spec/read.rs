@@ -82,7 +82,35 @@ impl<'a> Reader<'a> {
         );
         set(&mut out.drain, f.get("drain").and_then(|n| self.boolean(n, "savepoint.drain")));
         out.retain = f.get("retain").and_then(|n| self.retain(n));
+        out.every = f.get("every").and_then(|n| self.every(n));
         out
+    }
+
+    /// `savepoint.every`: at least [`MIN_EVERY`]; under [`FREQUENT_EVERY`] only warned about (the
+    /// tests use seconds).
+    fn every(&mut self, node: &Node) -> Option<Located<Duration>> {
+        let every = self.duration(node, "savepoint.every")?;
+        let d = every.value.as_std();
+        if d < MIN_EVERY {
+            let e = self.error(node.pos, "invalid-value", "`savepoint.every` must be at least 1s".into());
+            e.help = Some("write e.g. `6h`, `30m`, or `1d`".into());
+            return None;
+        }
+        if d < FREQUENT_EVERY {
+            let w = Diagnostic::at(
+                self.file,
+                node.pos,
+                "frequent-savepoints",
+                format!(
+                    "`savepoint.every` is {}: a savepoint this often writes the whole state each time",
+                    every.value
+                ),
+            )
+            .help("intervals of minutes to hours are usual (e.g. `1h`); seconds are meant for tests")
+            .warning();
+            self.diags.push(w);
+        }
+        Some(every)
     }
 
     fn retain(&mut self, node: &Node) -> Option<RetainSpec> {
@@ -576,6 +604,12 @@ pub fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(c, _)| *c)
 }
+
+/// The shortest `savepoint.every`.
+pub const MIN_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A `savepoint.every` shorter than this gets a warning.
+pub const FREQUENT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The longest duration flinkops takes, in a spec or a flag: time arithmetic past it could
 /// overflow (`PT9223372036854775807S` once passed `validate` and panicked in `apply`).

@@ -33,6 +33,12 @@ pub struct JobLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobOutcomeLabel {
+    pub job: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobResultLabel {
     pub job: String,
     pub action: String,
@@ -85,6 +91,10 @@ pub struct Metrics {
     /// Latest savepoint per job, epoch seconds: the age is computed when scraped.
     savepoint_times: Mutex<BTreeMap<String, f64>>,
     savepoints_recorded: Family<JobLabel, Gauge>,
+    savepoint_interval: Family<JobLabel, FloatGauge>,
+    periodic: Family<JobOutcomeLabel, Counter>,
+    gc_runs: Family<ResultLabel, Counter>,
+    disposals: Family<JobOutcomeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -111,6 +121,10 @@ impl Metrics {
             savepoint_age: Family::default(),
             savepoint_times: Mutex::new(BTreeMap::new()),
             savepoints_recorded: Family::default(),
+            savepoint_interval: Family::default(),
+            periodic: Family::default(),
+            gc_runs: Family::default(),
+            disposals: Family::default(),
         };
         // Every result and status from the start, at 0: `rate()` and alerts need the series to exist.
         for result in [
@@ -169,7 +183,7 @@ impl Metrics {
         );
         r.register(
             "savepoint_age_seconds",
-            "Age of the latest savepoint flinkops took, by job",
+            "Age of the newest savepoint in the ledger's history (any reason, not a retained checkpoint), by job",
             m.savepoint_age.clone(),
         );
         r.register(
@@ -177,7 +191,63 @@ impl Metrics {
             "Savepoints in the ledger's history, by job (what `flinkops gc` weighs against savepoint.retain)",
             m.savepoints_recorded.clone(),
         );
+        r.register(
+            "savepoint_interval_seconds",
+            "savepoint.every of each job that has one: alert when savepoint_age_seconds passes twice this",
+            m.savepoint_interval.clone(),
+        );
+        r.register(
+            "periodic_savepoints",
+            "Periodic savepoints (savepoint.every) by job and result: completed, failed",
+            m.periodic.clone(),
+        );
+        r.register(
+            "gc_runs",
+            "Scheduled gc runs (--gc-every) by result: ok, failed (a disposal failed or Flink could not be observed)",
+            m.gc_runs.clone(),
+        );
+        r.register(
+            "savepoints_disposed",
+            "Savepoints gc disposed of under --gc-every, by job and result: disposed, failed",
+            m.disposals.clone(),
+        );
         m
+    }
+
+    /// The jobs with `savepoint.every`, in seconds; their periodic counters start at 0.
+    pub fn savepoint_intervals(&self, every: &BTreeMap<String, f64>) {
+        self.savepoint_interval.clear();
+        for (job, seconds) in every {
+            self.savepoint_interval.get_or_create(&JobLabel { job: job.clone() }).set(*seconds);
+            for result in ["completed", "failed"] {
+                let _ =
+                    self.periodic.get_or_create(&JobOutcomeLabel { job: job.clone(), result: result.into() });
+            }
+        }
+    }
+
+    /// Count one periodic savepoint.
+    pub fn periodic_savepoint(&self, job: &str, ok: bool) {
+        let result = if ok { "completed" } else { "failed" };
+        self.periodic.get_or_create(&JobOutcomeLabel { job: job.into(), result: result.into() }).inc();
+    }
+
+    /// `--gc-every` is on: its series exist from the start, at 0.
+    pub fn gc_enabled(&self) {
+        for result in ["ok", "failed"] {
+            let _ = self.gc_runs.get_or_create(&ResultLabel { result: result.into() });
+        }
+    }
+
+    /// Count one scheduled gc run.
+    pub fn gc_ran(&self, ok: bool) {
+        self.gc_runs.get_or_create(&ResultLabel { result: if ok { "ok" } else { "failed" }.into() }).inc();
+    }
+
+    /// Count one disposal of a scheduled gc.
+    pub fn disposed(&self, job: &str, ok: bool) {
+        let result = if ok { "disposed" } else { "failed" };
+        self.disposals.get_or_create(&JobOutcomeLabel { job: job.into(), result: result.into() }).inc();
     }
 
     /// Count one reconcile.
@@ -315,6 +385,12 @@ mod tests {
             BTreeMap::from([("orders".to_string(), 1_700_000_000.0)]),
             BTreeMap::from([("orders".to_string(), 3)]),
         );
+        m.savepoint_intervals(&BTreeMap::from([("orders".to_string(), 21_600.0)]));
+        m.periodic_savepoint("orders", true);
+        m.gc_enabled();
+        m.gc_ran(true);
+        m.disposed("orders", true);
+        m.disposed("orders", true);
         let text = m.encode(1_700_000_060.0);
         for line in [
             "flinkops_reconciles_total{result=\"ok\"} 1",
@@ -323,6 +399,12 @@ mod tests {
             "flinkops_flink_up 1",
             "flinkops_savepoint_age_seconds{job=\"orders\"} 60",
             "flinkops_savepoints_recorded{job=\"orders\"} 3",
+            "flinkops_savepoint_interval_seconds{job=\"orders\"} 21600",
+            "flinkops_periodic_savepoints_total{job=\"orders\",result=\"completed\"} 1",
+            "flinkops_periodic_savepoints_total{job=\"orders\",result=\"failed\"} 0",
+            "flinkops_gc_runs_total{result=\"ok\"} 1",
+            "flinkops_gc_runs_total{result=\"failed\"} 0",
+            "flinkops_savepoints_disposed_total{job=\"orders\",result=\"disposed\"} 2",
             "# HELP flinkops_reconcile_duration_seconds",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");

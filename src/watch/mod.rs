@@ -9,8 +9,10 @@
 
 pub mod files;
 pub mod metrics;
+pub mod periodic;
 pub mod policy;
 pub mod reconcile;
+pub mod schedule;
 pub mod server;
 
 use std::process::ExitCode;
@@ -101,6 +103,8 @@ async fn watch(args: &WatchArgs) -> Result<(), Error> {
             state: args.state.clone(),
             options: Options { prune: args.prune, adopt: args.adopt },
             concurrency: usize::from(args.concurrency),
+            retry_backoff: args.retry_backoff,
+            gc_every: args.gc_every,
         },
         connector(args),
         client.base_url().to_string(),
@@ -113,6 +117,7 @@ async fn watch(args: &WatchArgs) -> Result<(), Error> {
         resync = ?args.resync,
         self_heal = !args.no_self_heal,
         poll = args.poll,
+        gc_every = ?args.gc_every,
         "watching"
     );
     let mut why = "start";

@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::ReconcileResult;
+use super::periodic::Periodic;
 use super::policy::{Held, Policy};
 use super::server::{Readiness, Shared};
 use crate::apply::execute::{self, JobResult, Outcome};
@@ -35,6 +36,10 @@ pub struct Settings {
     pub state: StateArgs,
     pub options: Options,
     pub concurrency: usize,
+    /// `--retry-backoff`: also the first delay after a failed periodic savepoint.
+    pub retry_backoff: Duration,
+    /// `--gc-every`.
+    pub gc_every: Option<Duration>,
 }
 
 /// Makes a client from the connection flags (reading token and password files again); `Err`
@@ -50,6 +55,8 @@ pub struct Reconciler {
     /// The last specs that loaded without errors.
     desired: Option<Desired>,
     policy: Policy,
+    /// Periodic savepoints and scheduled gc.
+    periodic: Periodic,
     shared: Arc<Shared>,
     /// What the last reconcile decided, to log a decision once rather than at every resync.
     last_decisions: Vec<String>,
@@ -60,7 +67,7 @@ pub struct Reconciler {
 /// What one reconcile found, for the loop.
 pub struct Report {
     pub result: ReconcileResult,
-    /// When a held job may be tried again.
+    /// When a held job may be tried again, or a periodic savepoint or gc falls due.
     pub next_retry: Option<Instant>,
 }
 
@@ -74,7 +81,12 @@ impl Reconciler {
         shared: Arc<Shared>,
     ) -> Self {
         let holder = Holder::current(&format!("flinkops watch {}", settings.specs.display()));
+        let periodic = Periodic::new(settings.retry_backoff, settings.gc_every, settings.concurrency);
+        if settings.gc_every.is_some() {
+            shared.metrics.gc_enabled();
+        }
         Self {
+            periodic,
             settings,
             connect,
             base_url,
@@ -114,7 +126,8 @@ impl Reconciler {
             _ => tracing::debug!(trigger = why, ready, "{text}"),
         }
         self.shared.set_readiness(Readiness { ready, lines, at: Some(now) });
-        Report { result, next_retry: self.policy.next_retry(Instant::now()) }
+        let wake = [self.policy.next_retry(Instant::now()), self.periodic.wake()].into_iter().flatten().min();
+        Report { result, next_retry: wake }
     }
 
     /// Load the specs; keep the last good ones when these have errors. Returns the errors, one
@@ -199,8 +212,10 @@ impl Reconciler {
         })?;
         let ledger = Ledger::new(&cluster_dir);
         // Observe without the lock: most reconciles find nothing to do, and then need no lock.
-        let (plan, _, held) = self.decide(&client, &ledger).await?;
-        if !runnable(&plan) {
+        let (plan, records, held) = self.decide(&client, &ledger).await?;
+        let desired = self.desired.as_ref().expect("act runs with specs");
+        let chores = self.periodic.due(&client, desired, &plan, &records).await;
+        if !runnable(&plan) && !chores.any() {
             log_decisions(&mut self.last_decisions, &plan);
             return Ok((plan, Vec::new(), held));
         }
@@ -220,9 +235,41 @@ impl Reconciler {
         let (plan, records, held) = self.decide(&client, &ledger).await?;
         log_decisions(&mut self.last_decisions, &plan);
         let desired = self.desired.as_ref().expect("act runs with specs");
-        let results = self.execute(client, ledger, &plan, desired, records, shutdown).await;
-        self.policy.record(&plan, &results, Instant::now());
+        let results = if runnable(&plan) {
+            let results =
+                self.execute(client.clone(), ledger.clone(), &plan, desired, records.clone(), shutdown).await;
+            self.policy.record(&plan, &results, Instant::now());
+            results
+        } else {
+            Vec::new()
+        };
+        self.scheduled(client, ledger, (&plan, records), !results.is_empty(), shutdown).await;
         Ok((plan, results, held))
+    }
+
+    /// Periodic savepoints and gc, still under the lock and after the actions: from a fresh look
+    /// at Flink when the actions changed it (an upgraded job has a new id and a new savepoint).
+    async fn scheduled(
+        &mut self,
+        client: Client,
+        ledger: Ledger,
+        (plan, records): (&Plan, BTreeMap<String, Record>),
+        acted: bool,
+        shutdown: &CancellationToken,
+    ) {
+        let (plan, records) = if acted {
+            match self.decide(&client, &ledger).await {
+                Ok((plan, records, _)) => (plan, records),
+                // Said already; the next trigger looks again.
+                Err(_) => return,
+            }
+        } else {
+            (plan.clone(), records)
+        };
+        let desired = self.desired.as_ref().expect("act runs with specs");
+        let metrics = &self.shared.metrics;
+        let records = self.periodic.run(client, ledger, desired, &plan, records, metrics, shutdown).await;
+        metrics.savepoints(savepoint_times(&records), savepoint_counts(&records));
     }
 
     /// Observe, plan, and hold back what the policy says. `Err`: Flink could not be observed
@@ -240,6 +287,7 @@ impl Reconciler {
         };
         self.shared.metrics.flink(true);
         self.shared.metrics.savepoints(savepoint_times(&records), savepoint_counts(&records));
+        self.shared.metrics.savepoint_intervals(&intervals(desired));
         let held = self.policy.holds(&plan, Instant::now());
         let reasons: BTreeMap<String, String> =
             held.iter().map(|(k, v)| (k.clone(), v.reason.clone())).collect();
@@ -376,12 +424,18 @@ fn verdict(
     (ReconcileResult::Ok, lines)
 }
 
-/// The newest savepoint per job, as Unix seconds.
+/// `savepoint.every` of each spec that has one, in seconds.
+fn intervals(desired: &Desired) -> BTreeMap<String, f64> {
+    let every = |j: &crate::spec::Job| j.savepoint.every.as_ref().map(|e| e.value.as_std().as_secs_f64());
+    desired.jobs.iter().filter_map(|(name, j)| Some((name.clone(), every(j)?))).collect()
+}
+
+/// The newest savepoint per job (not a retained checkpoint), as Unix seconds.
 fn savepoint_times(records: &BTreeMap<String, Record>) -> BTreeMap<String, f64> {
     records
         .iter()
         .filter_map(|(name, r)| {
-            let taken: Timestamp = r.latest_savepoint()?.taken_at.parse().ok()?;
+            let taken: Timestamp = r.newest_savepoint()?.taken_at.parse().ok()?;
             Some((name.clone(), epoch(taken)))
         })
         .collect()

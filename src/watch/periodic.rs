@@ -1,0 +1,255 @@
+//! The scheduled work of `watch` besides converging specs: periodic savepoints (`savepoint.every`,
+//! decided by `schedule`) and gc (`--gc-every`, decided by `retention` exactly as `flinkops gc`).
+//!
+//! Both run inside a reconcile, after its actions, under the same apply lock: a savepoint never
+//! interleaves with an upgrade of its job (watch's own, or an `apply` elsewhere, which holds the
+//! lock), and gc never disposes of a snapshot an upgrade is about to start from. A failure is
+//! logged with its cause and counted in `/metrics`; the job is not touched otherwise, and the
+//! next tick tries again after a back-off. Nothing here starts once shutdown began.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use jiff::Timestamp;
+use tokio_util::sync::CancellationToken;
+
+use super::metrics::Metrics;
+use super::schedule::{self, Failures, Input, Verdict};
+use crate::apply::progress::Progress;
+use crate::apply::steps::{Context, SavepointSettings};
+use crate::commands::gc;
+use crate::flink::{Client, JobId};
+use crate::ledger::{Ledger, Record, SavepointReason};
+use crate::plan::Plan;
+use crate::retention::Verdict as Kept;
+use crate::spec::Desired;
+
+/// Failures and the last gc, remembered between reconciles.
+pub struct Periodic {
+    backoff: Duration,
+    gc_every: Option<Duration>,
+    concurrency: usize,
+    failures: Failures,
+    last_gc: Option<Instant>,
+    /// When the schedule next needs a reconcile, as of the last look.
+    wake: Option<Instant>,
+}
+
+/// What a look at the schedule found.
+pub struct Due {
+    /// Specs whose periodic savepoint is due, with their running job.
+    pub savepoints: Vec<(String, JobId)>,
+    pub gc: bool,
+}
+
+impl Due {
+    pub fn any(&self) -> bool {
+        !self.savepoints.is_empty() || self.gc
+    }
+}
+
+impl Periodic {
+    pub fn new(backoff: Duration, gc_every: Option<Duration>, concurrency: usize) -> Self {
+        Self { backoff, gc_every, concurrency, failures: Failures::default(), last_gc: None, wake: None }
+    }
+
+    /// When the next savepoint or gc falls due (always in the future); `None`: nothing scheduled,
+    /// or something is overdue and waits for the next trigger (the lock was held).
+    pub fn wake(&self) -> Option<Instant> {
+        self.wake.filter(|at| *at > Instant::now())
+    }
+
+    /// What is due now, from the plan and the ledger; remembers when the rest falls due.
+    pub async fn due(
+        &mut self,
+        client: &Client,
+        desired: &Desired,
+        plan: &Plan,
+        records: &BTreeMap<String, Record>,
+    ) -> Due {
+        let started = start_times(client, desired, plan, records).await;
+        let now = Timestamp::now();
+        let verdicts = self.verdicts(desired, plan, records, &started, now);
+        let names: Vec<&str> = verdicts.iter().map(|(n, _)| n.as_str()).collect();
+        self.failures.keep_only(&names);
+        let mut wake = self.gc_every.zip(self.last_gc).map(|(every, last)| last + every);
+        let mut savepoints = Vec::new();
+        for (name, verdict) in &verdicts {
+            let at = match verdict {
+                Verdict::Due => {
+                    let live = plan.jobs.iter().find(|p| &p.name == name);
+                    if let Some(id) = schedule::due_job(live) {
+                        savepoints.push((name.clone(), id.clone()));
+                    }
+                    continue;
+                }
+                Verdict::NotYet { at } | Verdict::BackingOff { at, .. } => *at,
+                Verdict::Skip { why } => {
+                    tracing::debug!(job = %name, "no periodic savepoint now: {why:?}");
+                    continue;
+                }
+            };
+            let later = Instant::now() + Duration::try_from(at.duration_since(now)).unwrap_or_default();
+            wake = Some(wake.map_or(later, |w| w.min(later)));
+        }
+        self.wake = wake;
+        let gc = self.gc_every.is_some_and(|every| self.last_gc.is_none_or(|last| last.elapsed() >= every));
+        Due { savepoints, gc }
+    }
+
+    fn verdicts(
+        &self,
+        desired: &Desired,
+        plan: &Plan,
+        records: &BTreeMap<String, Record>,
+        started: &BTreeMap<String, Timestamp>,
+        now: Timestamp,
+    ) -> Vec<(String, Verdict)> {
+        let mut out = Vec::new();
+        for (name, job) in &desired.jobs {
+            let Some(every) = &job.savepoint.every else { continue };
+            let input = Input {
+                name,
+                every: every.value.as_std(),
+                newest: newest(records.get(name)),
+                started: started.get(name).copied(),
+                plan: plan.jobs.iter().find(|p| &p.name == name),
+            };
+            let verdict = schedule::decide(&input, self.failures.get(name), self.backoff, now);
+            out.push((name.clone(), verdict));
+        }
+        out
+    }
+
+    /// Take the due savepoints, then gc if due, under the apply lock the caller holds. Returns the
+    /// records as they are afterwards.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run(
+        &mut self,
+        client: Client,
+        ledger: Ledger,
+        desired: &Desired,
+        plan: &Plan,
+        records: BTreeMap<String, Record>,
+        metrics: &Metrics,
+        shutdown: &CancellationToken,
+    ) -> BTreeMap<String, Record> {
+        let due = self.due(&client, desired, plan, &records).await;
+        if !due.any() || shutdown.is_cancelled() {
+            return records;
+        }
+        let ctx =
+            Context { shutdown: shutdown.clone(), ..Context::new(client, ledger, records, Progress::log()) };
+        self.savepoints(&ctx, desired, due.savepoints, metrics).await;
+        if due.gc && !shutdown.is_cancelled() {
+            let records = ctx.records.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            self.gc(&ctx, desired, plan, &records, metrics).await;
+        }
+        let records = ctx.records.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // The next look at the schedule, from what was just recorded.
+        let _ = self.due(&ctx.client, desired, plan, &records).await;
+        records
+    }
+
+    async fn savepoints(
+        &mut self,
+        ctx: &Context,
+        desired: &Desired,
+        due: Vec<(String, JobId)>,
+        metrics: &Metrics,
+    ) {
+        let due = due.into_iter().filter_map(|(name, live)| Some((desired.jobs.get(&name)?, live)));
+        let taken: Vec<(String, Result<String, String>)> = futures_util::stream::iter(due)
+            .map(|(job, live)| async move {
+                let settings = SavepointSettings::of(job);
+                let got = ctx.take_savepoint(&job.name, &live, &settings, SavepointReason::Periodic).await;
+                (job.name.clone(), got)
+            })
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        for (name, got) in taken {
+            metrics.periodic_savepoint(&name, got.is_ok());
+            match got {
+                Ok(path) => {
+                    self.failures.succeeded(&name);
+                    tracing::info!(job = %name, path = %path, "periodic savepoint taken");
+                }
+                Err(why) => {
+                    self.failures.failed(&name, why.clone(), Timestamp::now());
+                    let n = self.failures.get(&name).map_or(1, |f| f.count);
+                    tracing::warn!(
+                        job = %name,
+                        failures = n,
+                        "periodic savepoint failed ({why}); the job was not touched, and it is tried again after a back-off"
+                    );
+                }
+            }
+        }
+    }
+
+    async fn gc(
+        &mut self,
+        ctx: &Context,
+        desired: &Desired,
+        plan: &Plan,
+        records: &BTreeMap<String, Record>,
+        metrics: &Metrics,
+    ) {
+        self.last_gc = Some(Instant::now());
+        let (decisions, warnings) =
+            gc::decide(&ctx.client, desired, records, plan, &[], &BTreeSet::new()).await;
+        for w in &warnings {
+            tracing::warn!("gc: {w}");
+        }
+        let doomed: Vec<_> = decisions.iter().filter(|d| matches!(d.verdict, Kept::Dispose { .. })).collect();
+        let results = gc::dispose_all(ctx, desired, &doomed).await;
+        let failed = results.iter().filter(|r| r.error.is_some()).count();
+        for r in &results {
+            metrics.disposed(&r.job, r.error.is_none());
+            if let Some(why) = &r.error {
+                tracing::warn!(job = %r.job, path = %r.path, "gc: {why}");
+            }
+        }
+        metrics.gc_ran(failed == 0 && warnings.is_empty());
+        let kept = decisions.len() - doomed.len();
+        if results.is_empty() {
+            tracing::debug!("gc: nothing to dispose of, {kept} savepoint(s) kept");
+        } else {
+            tracing::info!("gc: {} disposed of, {failed} failed, {kept} kept", results.len() - failed);
+        }
+    }
+}
+
+/// When the newest recorded savepoint of a record was taken.
+fn newest(record: Option<&Record>) -> Option<Timestamp> {
+    record?.newest_savepoint()?.taken_at.parse().ok()
+}
+
+/// When the running job of each scheduled spec without a recorded savepoint started (the schedule
+/// counts from there). Asks Flink only when there is such a spec; empty when it cannot.
+async fn start_times(
+    client: &Client,
+    desired: &Desired,
+    plan: &Plan,
+    records: &BTreeMap<String, Record>,
+) -> BTreeMap<String, Timestamp> {
+    let wanted: Vec<(&String, &JobId)> = desired
+        .jobs
+        .iter()
+        .filter(|(name, job)| job.savepoint.every.is_some() && newest(records.get(*name)).is_none())
+        .filter_map(|(name, _)| Some((name, &plan.jobs.iter().find(|p| &p.name == name)?.live.as_ref()?.id)))
+        .collect();
+    if wanted.is_empty() {
+        return BTreeMap::new();
+    }
+    let Ok(overview) = client.jobs_overview().await else { return BTreeMap::new() };
+    wanted
+        .into_iter()
+        .filter_map(|(name, id)| {
+            let j = overview.jobs.iter().find(|j| &j.jid == id)?;
+            Some((name.clone(), Timestamp::from_millisecond(j.start_time).ok()?))
+        })
+        .collect()
+}
