@@ -19,7 +19,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 
-use crate::flink::{JobId, JobState};
+use crate::flink::JobId;
 use crate::plan::{Action, JobPlan};
 
 /// What the schedule knows of one job with `savepoint.every`.
@@ -38,7 +38,7 @@ pub struct Input<'a> {
 /// Why a job gets no savepoint now whatever its age.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
-    /// No running job (stopped, suspended, restarting, or not deployed yet).
+    /// No running job with all its tasks up (stopped, suspended, restarting, still deploying).
     NotRunning,
     /// This reconcile acts on it (an upgrade, a redeploy): a savepoint must not interleave.
     Changing,
@@ -112,7 +112,8 @@ fn eligible(plan: Option<&JobPlan>) -> Result<&JobId, Skip> {
         // Held or blocked: nothing touches the old job in this reconcile.
         _ => {}
     }
-    let live = p.live.as_ref().filter(|l| l.state == JobState::Running).ok_or(Skip::NotRunning)?;
+    // All tasks up: Flink refuses a savepoint while some are still being deployed.
+    let live = p.live.as_ref().filter(|l| l.all_tasks_up()).ok_or(Skip::NotRunning)?;
     Ok(&live.id)
 }
 
@@ -157,6 +158,7 @@ impl Failures {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flink::JobState;
     use crate::plan::fixtures::*;
     use crate::plan::{Observed, Options, plan};
 
@@ -238,6 +240,14 @@ mod tests {
         stopped.live.as_mut().unwrap().state = JobState::Restarting;
         let job = input(&stopped, Some("2026-12-10T00:00:00Z"));
         assert_eq!(decide(&job, None, HOUR, late), Verdict::Skip { why: Skip::NotRunning });
+        let mut deploying = in_sync();
+        deploying.live.as_mut().unwrap().tasks_running = 0;
+        let job = input(&deploying, Some("2026-12-10T00:00:00Z"));
+        assert_eq!(
+            decide(&job, None, HOUR, late),
+            Verdict::Skip { why: Skip::NotRunning },
+            "Flink refuses a savepoint while tasks deploy"
+        );
         let mut conflict = in_sync();
         conflict.action = Action::Conflict;
         let job = input(&conflict, None);

@@ -12,6 +12,7 @@ mod flink_mock;
 mod flink_support;
 mod flink_tls;
 mod fuzz;
+mod periodic_e2e;
 mod plan_e2e;
 mod plan_mock;
 mod render_fixtures;
