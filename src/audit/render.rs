@@ -143,6 +143,7 @@ mod tests {
                 }),
                 latest_checkpoint: None,
                 retention: None,
+                savepoint_every_seconds: None,
             },
             Row {
                 name: "clicks".into(),
@@ -156,6 +157,7 @@ mod tests {
                 latest_savepoint: None,
                 latest_checkpoint: None,
                 retention: None,
+                savepoint_every_seconds: None,
             },
         ];
         Report {

@@ -78,6 +78,10 @@ pub struct Row {
     /// The savepoint history in the ledger against the spec's retention (specs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<Retention>,
+    /// The spec's `savepoint.every` in seconds, when set: a newest savepoint older than twice
+    /// this is a warning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub savepoint_every_seconds: Option<u64>,
 }
 
 /// How many savepoints the ledger holds for a spec, and how many `savepoint.retain` keeps.
@@ -256,6 +260,8 @@ fn planned_row(p: &JobPlan, obs: &Observations, limits: &Thresholds) -> Row {
             .and_then(|r| r.max_age.as_ref())
             .map(|a| a.value.as_std().as_secs()),
     });
+    r.savepoint_every_seconds =
+        spec.and_then(|s| s.savepoint.every.as_ref()).map(|e| e.value.as_std().as_secs());
     r
 }
 
@@ -282,7 +288,17 @@ fn row(
         state: l.state,
         tasks: Tasks { running: l.tasks_running, finished: l.tasks_finished, total: l.tasks_total },
     });
-    Row { name, status, severity, findings, live, latest_savepoint, latest_checkpoint, retention: None }
+    Row {
+        name,
+        status,
+        severity,
+        findings,
+        live,
+        latest_savepoint,
+        latest_checkpoint,
+        retention: None,
+        savepoint_every_seconds: None,
+    }
 }
 
 /// The planner's problems that name this job (`` `name` ``): conflicts, shared id tags.
@@ -437,8 +453,12 @@ fn state_findings(
     if !stateful || status == Status::Conflict {
         return Vec::new();
     }
-    let mut out: Vec<Finding> =
-        savepoint_finding(&spec.name, seen.savepoint, limits.max_savepoint_age).into_iter().collect();
+    let every = spec.savepoint.every.as_ref().map(|e| e.value.as_std());
+    let periodic = every.and_then(|every| periodic_finding(&spec.name, seen.savepoint, every));
+    let mut out: Vec<Finding> = match periodic {
+        Some(f) => vec![f],
+        None => savepoint_finding(&spec.name, seen.savepoint, limits.max_savepoint_age).into_iter().collect(),
+    };
     if live.state == JobState::Running {
         out.extend(checkpoint_finding(seen.checkpoint, limits.max_checkpoint_age));
     }
@@ -456,6 +476,19 @@ fn savepoint_finding(name: &str, savepoint: Option<&Savepoint>, max: Duration) -
         "latest savepoint is {} old (more than {}): take a new one (`flinkops savepoint --job {name}`)",
         human(age),
         human(max.as_secs())
+    )))
+}
+
+/// A job with `savepoint.every` whose newest savepoint is older than twice the interval: the
+/// periodic savepoints are not being taken (watch is not running, or they fail).
+fn periodic_finding(name: &str, savepoint: Option<&Savepoint>, every: Duration) -> Option<Finding> {
+    let age = savepoint?.age_seconds.filter(|age| *age > 2 * every.as_secs())?;
+    Some(warn(format!(
+        "latest savepoint is {} old, more than twice its savepoint.every ({}): periodic savepoints are not being \
+         taken (is `flinkops watch` running? its log and flinkops_periodic_savepoints_total say why); take one now \
+         (`flinkops savepoint --job {name}`)",
+        human(age),
+        human(every.as_secs())
     )))
 }
 
@@ -877,6 +910,46 @@ mod tests {
         assert_eq!(
             row.findings[0].message,
             "latest savepoint is 8d old (more than 7d): take a new one (`flinkops savepoint --job orders`)"
+        );
+    }
+
+    fn every(mut spec: Job, every: &str) -> Job {
+        let d = crate::spec::read::parse_duration(every).unwrap();
+        spec.savepoint.every = Some(crate::spec::model::Located::new(d, Default::default()));
+        spec
+    }
+
+    #[test]
+    fn a_job_whose_periodic_savepoints_stopped_gets_a_warning_after_twice_its_interval() {
+        let spec = every(job("orders"), "6h");
+        let mut w = healthy(&spec);
+        w.records = vec![with_savepoint(record_of(&spec), 12 * HOUR, SavepointReason::Periodic)];
+        let row = w.row("orders");
+        assert_eq!(row.severity, Severity::Ok, "twice the interval is still fine: {}", messages(&row));
+        assert_eq!(row.savepoint_every_seconds, Some(6 * HOUR));
+        w.records = vec![with_savepoint(record_of(&spec), 12 * HOUR + 60, SavepointReason::Periodic)];
+        let row = w.row("orders");
+        assert_eq!((row.status, row.severity), (Status::InSync, Severity::Warn));
+        let message = &row.findings[0].message;
+        assert!(
+            message.starts_with("latest savepoint is 12h 1m old, more than twice its savepoint.every (6h)"),
+            "{message}"
+        );
+        assert!(message.ends_with("(`flinkops savepoint --job orders`)"), "{message}");
+        let json = serde_json::to_value(&row).unwrap();
+        assert_eq!(json["savepointEverySeconds"], 6 * HOUR);
+        assert_eq!(json["findings"][0]["message"], message.as_str());
+        // Past both limits (7d and twice 4d): the one finding that says why.
+        let spec = every(job("orders"), "4d");
+        let mut w = healthy(&spec);
+        w.records = vec![with_savepoint(record_of(&spec), 9 * DAY, SavepointReason::Periodic)];
+        let row = w.row("orders");
+        let warnings: Vec<&Finding> = row.findings.iter().filter(|f| f.severity == Severity::Warn).collect();
+        assert_eq!(warnings.len(), 1, "{}", messages(&row));
+        assert!(
+            warnings[0].message.contains("more than twice its savepoint.every (4d)"),
+            "{}",
+            messages(&row)
         );
     }
 
