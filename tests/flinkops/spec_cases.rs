@@ -88,6 +88,7 @@ bad_cases! {
     parallelism_zero,
     relative_savepoint_directory,
     restore_from_invalid,
+    savepoint_every_invalid,
     savepoint_retain_invalid,
     section_not_a_mapping,
     stable_for_longer_than_default_timeout,
