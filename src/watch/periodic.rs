@@ -253,3 +253,72 @@ async fn start_times(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flink::JobState;
+    use crate::ledger::SavepointRecord;
+    use crate::plan::fixtures::*;
+    use crate::plan::{Observed, Options};
+
+    /// Jobs running as written, each with `every: 6h` and the history given as (reason, hours ago),
+    /// oldest first.
+    fn world(
+        jobs: &[(&str, &[(SavepointReason, i64)])],
+        now: Timestamp,
+    ) -> (Desired, Plan, BTreeMap<String, Record>) {
+        let six_hours = crate::spec::read::parse_duration("6h").unwrap();
+        let specs: Vec<crate::spec::Job> = jobs
+            .iter()
+            .map(|(name, _)| {
+                let mut j = job(name);
+                j.savepoint.every = Some(crate::spec::model::Located::new(six_hours, Default::default()));
+                j
+            })
+            .collect();
+        let records = ledger(specs.iter().zip(jobs).map(|(j, (_, history))| {
+            let mut r = record_of(j);
+            for (reason, hours) in *history {
+                let at = now - jiff::SignedDuration::from_hours(*hours);
+                r.savepoints.push(SavepointRecord::new(
+                    format!("file:/sp/{hours}"),
+                    None,
+                    at.to_string(),
+                    *reason,
+                ));
+            }
+            r
+        }));
+        let d = desired(specs.clone());
+        let observed = Observed {
+            jobs: specs.iter().enumerate().map(|(i, j)| live_of(j, i as u8, JobState::Running)).collect(),
+            ..Default::default()
+        };
+        let p = crate::plan::plan(&d, &observed, &records, &Options::default());
+        (d, p, records)
+    }
+
+    #[test]
+    fn a_restarted_watch_reads_the_schedule_from_the_ledger() {
+        let now: Timestamp = "2026-12-10T12:00:00Z".parse().unwrap();
+        let (d, p, records) = world(
+            &[
+                ("fresh", &[(SavepointReason::Periodic, 7), (SavepointReason::Upgrade, 1)]),
+                ("stale", &[(SavepointReason::Manual, 7)]),
+                ("checkpointed", &[(SavepointReason::Periodic, 7), (SavepointReason::RetainedCheckpoint, 1)]),
+            ],
+            now,
+        );
+        // A new Periodic: nothing remembered, as after a restart.
+        let fresh = Periodic::new(Duration::from_secs(60), None, 4);
+        let verdicts: BTreeMap<String, Verdict> =
+            fresh.verdicts(&d, &p, &records, &BTreeMap::new(), now).into_iter().collect();
+        assert!(
+            matches!(verdicts["fresh"], Verdict::NotYet { .. }),
+            "an upgrade's savepoint resets the clock"
+        );
+        assert_eq!(verdicts["stale"], Verdict::Due);
+        assert_eq!(verdicts["checkpointed"], Verdict::Due, "a retained checkpoint is not a savepoint");
+    }
+}
