@@ -1,5 +1,5 @@
 //! `flinkops watch`: the long-running loop. Triggers (spec changes, the resync interval, SIGHUP, a
-//! back-off that ran out) → one level-triggered `reconcile` through the same load → observe →
+//! back-off that ran out, a periodic savepoint or gc falling due) → one level-triggered `reconcile` through the same load → observe →
 //! plan → apply path as `apply` → `/healthz`, `/readyz`, `/metrics`. Shaped like kube-rs's
 //! controller: `reconcile` is safe to run again at any time; `policy` decides what to hold back.
 //!
@@ -171,7 +171,8 @@ impl<'a> Triggers<'a> {
         Ok(Self { args, hup, tx, changes, files })
     }
 
-    /// Wait for the next reason to reconcile, and say which.
+    /// Wait for the next reason to reconcile, and say which. `retry_at`: when a held job may be
+    /// tried again or the schedule (`periodic`) next falls due.
     async fn next(&mut self, shutdown: &CancellationToken, retry_at: Option<Instant>) -> &'static str {
         let resync_at = Instant::now() + self.args.resync;
         loop {
@@ -188,7 +189,7 @@ impl<'a> Triggers<'a> {
                     return "spec change";
                 }
                 () = sleep_until(resync_at) => return "resync",
-                () = sleep_until(retry_at.unwrap_or(resync_at)), if retry_at.is_some() => return "retry after back-off",
+                () = sleep_until(retry_at.unwrap_or(resync_at)), if retry_at.is_some() => return "a back-off ran out, or a savepoint or gc fell due",
                 () = tokio::time::sleep(REWATCH_EVERY), if self.files.is_none() => {
                     self.files = start_watching(self.args, &self.tx, false);
                     if self.files.is_some() {
