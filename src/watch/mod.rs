@@ -1,6 +1,7 @@
 //! `flinkops watch`: the long-running loop. Triggers (spec changes, the resync interval, SIGHUP, a
-//! back-off that ran out, a periodic savepoint or gc falling due) → one level-triggered `reconcile` through the same load → observe →
-//! plan → apply path as `apply` → `/healthz`, `/readyz`, `/metrics`. Shaped like kube-rs's
+//! back-off that ran out, a periodic savepoint or gc falling due) → one level-triggered
+//! `reconcile` through the same load → observe → plan → apply path as `apply` → `/healthz`,
+//! `/readyz`, `/metrics`. Shaped like kube-rs's
 //! controller: `reconcile` is safe to run again at any time; `policy` decides what to hold back.
 //!
 //! Shutdown (SIGTERM, SIGINT): no new action starts; the one in flight gets `--shutdown-grace` to
