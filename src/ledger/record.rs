@@ -107,11 +107,6 @@ impl Record {
         self.rejected.drain(..extra);
     }
 
-    /// The newest savepoint flinkops took for this job.
-    pub fn latest_savepoint(&self) -> Option<&SavepointRecord> {
-        self.savepoints.last()
-    }
-
     /// The newest savepoint of the history (of any reason) that is not being disposed of:
     /// retained checkpoints are Flink's and retire with its retention, so they do not count.
     /// What `savepoint.every` and the savepoint age in `/metrics` are measured from.
