@@ -504,14 +504,15 @@ fn checkpoint_finding(checkpoint: Option<&Checkpoint>, max: Duration) -> Option<
 }
 
 /// The newer of the latest savepoint flinkops recorded and the one Flink reports for the job.
-/// Retained checkpoints in the ledger (a `last-state` upgrade's) are not savepoints.
+/// Retained checkpoints in the ledger (a `last-state` upgrade's) are not savepoints, and one
+/// being disposed of is no longer one (as for the schedule and `/metrics`).
 fn latest_savepoint(
     record: Option<&Record>,
     flink: Option<&SavepointRef>,
     now: Timestamp,
 ) -> Option<Savepoint> {
     let ledger = record
-        .and_then(|r| r.savepoints.iter().rev().find(|s| s.reason != SavepointReason::RetainedCheckpoint))
+        .and_then(Record::newest_savepoint)
         .map(|s| (s.path.clone(), s.taken_at.parse::<Timestamp>().ok(), SavepointSource::Ledger));
     let flink = flink.map(|s| (s.path.clone(), s.completed_at, SavepointSource::Flink));
     let (path, at, source) = [ledger, flink].into_iter().flatten().max_by_key(|(_, at, _)| *at)?;
