@@ -195,6 +195,25 @@ async fn periodic_and_gc(c: &Cluster) {
     assert_eq!(paths, newest_two, "the history lists what is on disk: {listed:?}");
     assert!(listed.iter().all(|(_, reason)| reason == "periodic"), "{listed:?}");
 
+    // With watch gone, the savepoints age: past twice the interval, audit says so and what to do.
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let out = flinkops_process()
+        .args(["audit", "-o", "json", "--flink-url", &s.cluster.url, "--state-dir"])
+        .arg(&s.state)
+        .arg(&s.dir)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = report["jobs"].as_array().unwrap().iter().find(|r| r["name"] == name.as_str()).unwrap();
+    assert_eq!(row["savepointEverySeconds"], 4, "{row}");
+    let warned = row["findings"].as_array().unwrap().iter().any(|f| {
+        let m = f["message"].as_str().unwrap();
+        f["severity"] == "warn"
+            && m.contains("more than twice its savepoint.every (4s)")
+            && m.contains(&format!("`flinkops savepoint --job {name}`"))
+    });
+    assert!(warned, "{row}");
+
     // A crash of the job (cancelled by hand, no checkpoint retained), then an upgrade with apply:
     // the new version starts from the newest periodic savepoint, and its counter goes on.
     client.cancel(&job).await.unwrap();
