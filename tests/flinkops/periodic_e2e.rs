@@ -55,16 +55,22 @@ async fn flink_latest(client: &Client, job: &JobId) -> Option<String> {
     client.checkpoints(job).await.ok()?.latest.savepoint?.external_path
 }
 
-/// What the history (`flinkops savepoints -o json`) lists: (path, reason), newest first.
-fn history(s: &Scenario) -> Vec<(String, String)> {
+/// `flinkops COMMAND -o json` of the scenario: its exit code and document.
+fn json(s: &Scenario, command: &str) -> (Option<i32>, Value) {
     let out = flinkops_process()
-        .args(["savepoints", "-o", "json", "--flink-url", &s.cluster.url, "--state-dir"])
+        .args([command, "-o", "json", "--flink-url", &s.cluster.url, "--state-dir"])
         .arg(&s.state)
         .arg(&s.dir)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    (out.status.code(), doc)
+}
+
+/// What the history (`flinkops savepoints -o json`) lists: (path, reason), newest first.
+fn history(s: &Scenario) -> Vec<(String, String)> {
+    let (code, doc) = json(s, "savepoints");
+    assert_eq!(code, Some(0), "{doc}");
     let entry =
         |e: &Value| (e["path"].as_str().unwrap().to_string(), e["reason"].as_str().unwrap().to_string());
     doc["snapshots"].as_array().unwrap().iter().map(entry).collect()
@@ -197,13 +203,7 @@ async fn periodic_and_gc(c: &Cluster) {
 
     // With watch gone, the savepoints age: past twice the interval, audit says so and what to do.
     tokio::time::sleep(Duration::from_secs(9)).await;
-    let out = flinkops_process()
-        .args(["audit", "-o", "json", "--flink-url", &s.cluster.url, "--state-dir"])
-        .arg(&s.state)
-        .arg(&s.dir)
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, report) = json(&s, "audit");
     let row = report["jobs"].as_array().unwrap().iter().find(|r| r["name"] == name.as_str()).unwrap();
     assert_eq!(row["savepointEverySeconds"], 4, "{row}");
     let warned = row["findings"].as_array().unwrap().iter().any(|f| {
