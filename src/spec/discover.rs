@@ -1,12 +1,20 @@
 //! Finding spec files: `*.yaml`/`*.yml` below a directory, hidden directories skipped, symlinks
 //! followed safely (a link back into its own ancestry is a loop; a file reached twice is read once).
 //!
+//! Paths matched by `.flinkopsignore` at the root of the spec directory (gitignore syntax) are
+//! not read at all: CI workflows, Helm charts, anything else kept beside the specs.
+//!
 //! The order is sorted by path so that every run reads the same files in the same order.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+
 use super::diag::Diagnostic;
+
+/// The file at the root of the spec directory that lists paths not to read.
+pub const IGNORE_FILE: &str = ".flinkopsignore";
 
 /// What discovery found: the spec files, and the problems met on the way.
 #[derive(Debug, Default)]
@@ -31,9 +39,10 @@ pub fn discover(root: &Path) -> Found {
         found.files.push(root.to_path_buf());
         return found;
     }
+    let ignore = ignore_rules(root, &mut found.diags);
     let mut seen = BTreeSet::new();
     let mut ancestors = Vec::new();
-    walk(root, &mut ancestors, &mut seen, &mut found);
+    walk(root, &ignore, &mut ancestors, &mut seen, &mut found);
     if found.files.is_empty() && found.diags.is_empty() {
         let d = Diagnostic::whole(Some(root), "no-specs", "no job specs found in this directory")
             .help("flinkops reads every *.yaml and *.yml file below this directory (hidden directories are skipped)");
@@ -51,7 +60,36 @@ fn is_hidden(path: &Path) -> bool {
     path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
 }
 
-fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>, found: &mut Found) {
+/// The rules of `root/.flinkopsignore` (none when there is no such file). A line that is not a
+/// valid pattern is an error: ignoring less than meant would read files the user wanted skipped.
+pub fn ignore_rules(root: &Path, diags: &mut Vec<Diagnostic>) -> Gitignore {
+    let file = root.join(IGNORE_FILE);
+    let mut builder = GitignoreBuilder::new(root);
+    if file.is_file()
+        && let Some(e) = builder.add(&file)
+    {
+        let d = Diagnostic::whole(Some(&file), "invalid-ignore-pattern", format!("invalid pattern: {e}"))
+            .help("it uses .gitignore syntax: one pattern per line, `!` to re-include, `#` for comments");
+        diags.push(d);
+    }
+    builder.build().unwrap_or_else(|e| {
+        diags.push(Diagnostic::whole(Some(&file), "invalid-ignore-pattern", format!("cannot use it: {e}")));
+        Gitignore::empty()
+    })
+}
+
+/// Whether `.flinkopsignore` excludes `path` (matched below the spec directory, or by a parent).
+pub fn is_ignored(rules: &Gitignore, path: &Path, is_dir: bool) -> bool {
+    path.starts_with(rules.path()) && rules.matched_path_or_any_parents(path, is_dir).is_ignore()
+}
+
+fn walk(
+    dir: &Path,
+    ignore: &Gitignore,
+    ancestors: &mut Vec<PathBuf>,
+    seen: &mut BTreeSet<PathBuf>,
+    found: &mut Found,
+) {
     let canonical = match dir.canonicalize() {
         Ok(c) => c,
         Err(e) => return found.diags.push(link_error(dir, &e)),
@@ -85,8 +123,12 @@ fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>, 
         if is_hidden(&path) {
             continue;
         }
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => walk(&path, ancestors, seen, found),
+        let meta = std::fs::metadata(&path);
+        if is_ignored(ignore, &path, meta.as_ref().is_ok_and(|m| m.is_dir())) {
+            continue;
+        }
+        match meta {
+            Ok(m) if m.is_dir() => walk(&path, ignore, ancestors, seen, found),
             Ok(m) if m.is_file() && is_spec_file(&path) => {
                 if path.canonicalize().is_ok_and(|c| seen.insert(c)) {
                     found.files.push(path);

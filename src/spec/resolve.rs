@@ -73,6 +73,9 @@ pub struct Job {
     pub depends_on: Vec<String>,
     pub health: HealthSpec,
     pub restart_nonce: u64,
+    /// The `FlinkCluster` document this job runs on; `None` when there is none (the connection
+    /// flags define the cluster).
+    pub cluster: Option<String>,
     /// Everything that decides what runs, hashed (see `fingerprint`).
     pub fingerprint: Fingerprint,
 }
@@ -81,6 +84,8 @@ pub struct Job {
 #[derive(Debug, Clone, Default)]
 pub struct Desired {
     pub jobs: BTreeMap<String, Job>,
+    /// The `kind: FlinkCluster` documents, by name.
+    pub clusters: BTreeMap<String, super::clusters::Cluster>,
 }
 
 impl Desired {
@@ -213,6 +218,7 @@ fn resolve_one(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> Job 
         depends_on,
         health: spec.health.clone(),
         restart_nonce: spec.restart_nonce.value,
+        cluster: None,
         fingerprint: Fingerprint::default(),
     };
     job.fingerprint = fingerprint::of(&job);

@@ -1,0 +1,170 @@
+//! The resolved layer of `kind: FlinkCluster` documents: names are unique, every job's
+//! `cluster:` names one, and each cluster's defaults fill what its jobs leave out.
+//!
+//! Reads nothing: the files a cluster names (token, CA, client certificate) are read when a
+//! command connects (`cli::connection`), so `validate` works where the secrets are not present.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::diag::{Diagnostic, SourceFile};
+use super::model::{ClusterDefaults, ClusterSpec, Located};
+use super::read::did_you_mean;
+use super::resolve::{Job, Parsed};
+
+/// The name of the cluster the connection flags define when no cluster document exists.
+pub const DEFAULT_CLUSTER: &str = "default";
+
+/// A cluster document as the program uses it: paths made absolute against the document's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub name: String,
+    /// Where it was written (`file:line`), for messages.
+    pub origin: String,
+    pub url: String,
+    pub token_file: Option<PathBuf>,
+    pub token_env: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+    /// Header name and the environment variable holding its value.
+    pub headers_from_env: Vec<(String, String)>,
+}
+
+/// A cluster document together with the file it came from.
+pub struct ParsedCluster {
+    pub file: SourceFile,
+    pub spec: ClusterSpec,
+}
+
+/// Check the cluster documents and the jobs' `cluster:` against them; fill each job's cluster
+/// and its cluster's defaults. Jobs without a valid cluster keep `None` (the error is in `diags`).
+pub fn resolve(
+    parsed: &[ParsedCluster],
+    jobs: &[Parsed],
+    resolved: &mut BTreeMap<String, Job>,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, Cluster> {
+    let mut clusters: BTreeMap<String, &ParsedCluster> = BTreeMap::new();
+    for p in parsed {
+        let name = &p.spec.name.value;
+        if let Some(first) = clusters.get(name) {
+            diags.push(duplicate(first, p));
+            continue;
+        }
+        clusters.insert(name.clone(), p);
+    }
+    for job in jobs {
+        let Some(cluster) = assign(job, &clusters, diags) else { continue };
+        if let Some(resolved) = resolved.get_mut(&job.spec.name.value) {
+            apply_defaults(resolved, &cluster.spec.defaults);
+            resolved.cluster = Some(cluster.spec.name.value.clone());
+            let (timeout, stable) = (resolved.health.timeout.value, resolved.health.stable_for.value);
+            if timeout <= stable {
+                diags.push(
+                    Diagnostic::at(&job.file, job.spec.name.pos, "health-timeout-too-short", format!(
+                        "with the defaults of cluster `{}`, `health.timeout` ({timeout}) is not longer than `health.stableFor` ({stable})",
+                        cluster.spec.name.value
+                    ))
+                    .label("the job could never pass the health gate")
+                    .help("set `health.timeout` or `health.stableFor` in this job spec, or change the cluster's `defaults.health`"),
+                );
+            }
+        }
+    }
+    clusters.into_iter().map(|(name, p)| (name, cluster(p))).collect()
+}
+
+/// The cluster document a job runs on: the one it names, or the only one there is.
+fn assign<'c>(
+    job: &Parsed,
+    clusters: &BTreeMap<String, &'c ParsedCluster>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'c ParsedCluster> {
+    let Some(named) = &job.spec.cluster else {
+        if clusters.len() > 1 {
+            diags.push(no_cluster_named(job, clusters));
+            return None;
+        }
+        return clusters.values().next().copied();
+    };
+    if let Some(cluster) = clusters.get(&named.value) {
+        return Some(cluster);
+    }
+    if clusters.is_empty() && named.value == DEFAULT_CLUSTER {
+        return None; // The cluster the connection flags define.
+    }
+    diags.push(unknown_cluster(job, named, clusters));
+    None
+}
+
+fn duplicate(first: &ParsedCluster, again: &ParsedCluster) -> Diagnostic {
+    let name = &again.spec.name.value;
+    Diagnostic::at(&again.file, again.spec.name.pos, "duplicate-cluster", format!("cluster name `{name}` is used twice"))
+        .label("second definition")
+        .related(&first.file, first.spec.name.pos, "first defined here")
+        .help("each cluster is defined once: rename one of them, or delete the copy")
+}
+
+fn unknown_cluster(job: &Parsed, named: &Located<String>, clusters: &BTreeMap<String, &ParsedCluster>) -> Diagnostic {
+    let names: Vec<&str> = clusters.keys().map(String::as_str).collect();
+    let help = match did_you_mean(&named.value, &names) {
+        Some(n) => format!("did you mean `{n}`?"),
+        None if names.is_empty() => format!(
+            "no cluster document exists: add a `kind: FlinkCluster` document named `{}`, or remove \
+             `cluster:` (the connection flags then define a cluster named `{DEFAULT_CLUSTER}`)",
+            named.value
+        ),
+        None => format!("clusters defined: {}", names.join(", ")),
+    };
+    Diagnostic::at(&job.file, named.pos, "unknown-cluster", format!("no cluster named `{}`", named.value))
+        .label("no `kind: FlinkCluster` document has this name")
+        .help(help)
+}
+
+fn no_cluster_named(job: &Parsed, clusters: &BTreeMap<String, &ParsedCluster>) -> Diagnostic {
+    let names: Vec<&str> = clusters.keys().map(String::as_str).collect();
+    Diagnostic::at(
+        &job.file,
+        job.spec.name.pos,
+        "cluster-not-named",
+        format!("job `{}` does not say which cluster it runs on", job.spec.name.value),
+    )
+    .label(format!("{} clusters are defined: {}", names.len(), names.join(", ")))
+    .help(format!("add `cluster: {}` (or another of them) to this job spec", names[0]))
+}
+
+/// Per-cluster defaults fill what the job spec did not write (a written value has a known position).
+fn apply_defaults(job: &mut Job, defaults: &ClusterDefaults) {
+    if job.savepoint.directory.is_none() {
+        job.savepoint.directory.clone_from(&defaults.savepoint_directory);
+    }
+    let Some(health) = &defaults.health else { return };
+    let h = &mut job.health;
+    if !h.stable_for.pos.is_known() {
+        h.stable_for = health.stable_for.clone();
+    }
+    if !h.timeout.pos.is_known() {
+        h.timeout = health.timeout.clone();
+    }
+    if !h.rollback.pos.is_known() {
+        h.rollback = health.rollback.clone();
+    }
+}
+
+fn cluster(p: &ParsedCluster) -> Cluster {
+    let base = p.file.path.parent().unwrap_or(Path::new("."));
+    let path = |f: &Option<Located<String>>| f.as_ref().map(|f| base.join(&f.value));
+    let s = &p.spec;
+    Cluster {
+        name: s.name.value.clone(),
+        origin: format!("{}:{}", p.file.display, s.name.pos.line),
+        url: s.url.value.clone(),
+        token_file: path(&s.token_file),
+        token_env: s.token_env.as_ref().map(|e| e.value.clone()),
+        ca_file: path(&s.ca_file),
+        client_cert_file: path(&s.client_cert_file),
+        client_key_file: path(&s.client_key_file),
+        headers_from_env: s.headers_from_env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
+    }
+}
