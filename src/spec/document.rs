@@ -47,7 +47,7 @@ impl Reader<'_> {
         let kind = field("kind");
         let kind_text = kind.and_then(|k| as_str(k));
         match api.map(|a| (a, as_str(a))) {
-            None => self.missing_header(doc, kind.is_some()),
+            None => self.missing_header(doc, kind.map(|k| as_str(k).is_some_and(|k| KINDS.contains(&k)))),
             Some((node, None)) => {
                 let d = self.error(node.pos, "wrong-type", "`apiVersion` must be a string".into());
                 d.help = Some(format!("write `apiVersion: {API_VERSION}`"));
@@ -68,7 +68,10 @@ impl Reader<'_> {
                 let d = self.error(
                     node.pos,
                     "foreign-api-version",
-                    format!("a `{}` document with `apiVersion: {api}`", kind_text.unwrap_or_default()),
+                    format!(
+                        "`kind: {}` is a flinkops kind, but `apiVersion: {api}` is not flinkops'",
+                        kind_text.unwrap_or_default()
+                    ),
                 );
                 d.label = Some("flinkops skips documents of other apiVersions".into());
                 d.help = Some(format!("write `apiVersion: {API_VERSION}`"));
@@ -101,9 +104,15 @@ impl Reader<'_> {
         }
     }
 
-    fn missing_header(&mut self, doc: &Node, has_kind: bool) -> Class {
-        let (message, help) = if has_kind {
-            ("this document has a `kind` but no `apiVersion`", format!("add `apiVersion: {API_VERSION}`"))
+    /// `flinkops_kind`: whether the document has a `kind`, and if so whether it is a flinkops one.
+    fn missing_header(&mut self, doc: &Node, flinkops_kind: Option<bool>) -> Class {
+        let (message, help) = if let Some(ours) = flinkops_kind {
+            let help = if ours {
+                format!("add `apiVersion: {API_VERSION}`")
+            } else {
+                "add the document's own `apiVersion` (documents of other tools are skipped), or list the file in .flinkopsignore".into()
+            };
+            ("this document has a `kind` but no `apiVersion`", help)
         } else {
             (
                 "this document does not say what it is (no `apiVersion` and `kind`)",

@@ -4,8 +4,9 @@
 //! A secret written into the document (`token: …`) is an error: spec directories live in git.
 
 use super::{Fields, Reader};
+use crate::spec::diag::{Diagnostic, SourceFile};
 use crate::spec::model::*;
-use crate::spec::yaml::{Node, Value};
+use crate::spec::yaml::{Node, Pos, Value};
 
 /// Fields that would hold a secret's value, and what to write instead.
 const LITERAL_SECRETS: &[(&str, &str)] = &[
@@ -65,7 +66,7 @@ impl Reader<'_> {
     fn refuse_literal_secrets(&mut self, fields: &Fields) {
         for (key, instead) in LITERAL_SECRETS {
             if let Some(node) = fields.get(key) {
-                let d = self.error(
+                let d = self.masked_error(
                     node.pos,
                     "secret-in-document",
                     format!("`{key}` would put a secret into the spec directory (value not shown)"),
@@ -74,6 +75,20 @@ impl Reader<'_> {
                 d.help = Some(format!("write {instead} instead"));
             }
         }
+    }
+
+    /// An error whose snippet shows `pos` (a secret's value, or what may be one) as `*`: the
+    /// report may go to a CI log that more people read than the repository.
+    fn masked_error(&mut self, pos: Pos, code: &'static str, message: String) -> &mut Diagnostic {
+        let text = &self.file.text;
+        let end = (pos.offset + pos.len).min(text.len());
+        let masked: String = text
+            .char_indices()
+            .map(|(i, c)| if (pos.offset..end).contains(&i) { "*".repeat(c.len_utf8()) } else { c.to_string() })
+            .collect();
+        let file = SourceFile::new(&self.file.path, &masked);
+        self.diags.push(Diagnostic::at(&file, pos, code, message));
+        self.diags.last_mut().expect("just pushed")
     }
 
     fn cluster_required<'n>(&mut self, f: &Fields<'n>, doc: &Node, key: &str) -> Option<&'n Node> {
@@ -108,12 +123,12 @@ impl Reader<'_> {
         let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
-            let d = self.error(
+            let d = self.masked_error(
                 node.pos,
                 "invalid-value",
                 format!("`{field}` must name an environment variable (value not shown)"),
             );
-            d.help = Some(format!("write the variable's name, e.g. `{field}: FLINK_TOKEN`, not its value"));
+            d.help = Some("write the name of the environment variable that holds the value (letters, digits and `_`, e.g. `FLINK_TOKEN`), not the value".into());
             return None;
         }
         Some(s)
