@@ -60,7 +60,10 @@ pub fn resolve(
             apply_defaults(resolved, &cluster.spec.defaults);
             resolved.cluster = Some(cluster.spec.name.value.clone());
             let (timeout, stable) = (resolved.health.timeout.value, resolved.health.stable_for.value);
-            if timeout <= stable {
+            // Checked again only when the job's own settings passed (`read` reported them
+            // otherwise): the cluster's defaults made them invalid.
+            let own = &job.spec.health;
+            if timeout <= stable && own.timeout.value > own.stable_for.value {
                 diags.push(
                     Diagnostic::at(&job.file, job.spec.name.pos, "health-timeout-too-short", format!(
                         "with the defaults of cluster `{}`, `health.timeout` ({timeout}) is not longer than `health.stableFor` ({stable})",
@@ -166,5 +169,61 @@ fn cluster(p: &ParsedCluster) -> Cluster {
         client_cert_file: path(&s.client_cert_file),
         client_key_file: path(&s.client_key_file),
         headers_from_env: s.headers_from_env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::model::Duration;
+
+    const CLUSTER: &str = "apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nname: prod\nurl: http://127.0.0.1:8081\n";
+
+    /// Load a directory with the fixture jar and `files` (name, content).
+    fn load(files: &[(&str, String)]) -> crate::spec::Loaded {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.jar"), include_bytes!("../../tests/cases/fixture.jar")).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        crate::spec::load(dir.path())
+    }
+
+    fn job(extra: &str) -> String {
+        format!("apiVersion: flinkops.dev/v1\nkind: FlinkJob\nname: j\njar: app.jar\n{extra}")
+    }
+
+    #[test]
+    fn the_only_cluster_is_every_jobs_cluster_and_its_defaults_fill_what_jobs_leave_out() {
+        let defaults = "defaults:\n  savepointDirectory: s3://b/sp\n  health: { stableFor: 1m, timeout: 9m }\n";
+        let loaded = load(&[
+            ("c.yaml", format!("{CLUSTER}tokenFile: secrets/token\n{defaults}")),
+            ("j.yaml", job("health: { timeout: 20m }\n")),
+        ]);
+        assert_eq!(loaded.error_count(), 0, "{:?}", loaded.diagnostics);
+        let j = &loaded.desired.jobs["j"];
+        assert_eq!(j.cluster.as_deref(), Some("prod"));
+        assert_eq!(j.savepoint.directory.as_ref().map(|d| d.value.as_str()), Some("s3://b/sp"));
+        // The job's own timeout wins; the cluster's stableFor fills the gap.
+        assert_eq!((j.health.stable_for.value, j.health.timeout.value), (Duration::minutes(1), Duration::minutes(20)));
+        let c = &loaded.desired.clusters["prod"];
+        assert!(c.token_file.as_ref().is_some_and(|p| p.is_absolute() && p.ends_with("secrets/token")), "{c:?}");
+    }
+
+    #[test]
+    fn a_job_may_name_the_default_cluster_when_the_flags_define_it() {
+        let loaded = load(&[("j.yaml", job("cluster: default\n"))]);
+        assert_eq!(loaded.error_count(), 0, "{:?}", loaded.diagnostics);
+        assert_eq!(loaded.desired.jobs["j"].cluster, None);
+        assert!(loaded.desired.clusters.is_empty());
+    }
+
+    #[test]
+    fn cluster_defaults_that_break_a_jobs_health_gate_are_an_error() {
+        let loaded = load(&[
+            ("c.yaml", format!("{CLUSTER}defaults:\n  health: {{ timeout: 3m, stableFor: 1m }}\n")),
+            ("j.yaml", job("health: { stableFor: 4m }\n")),
+        ]);
+        let codes: Vec<_> = loaded.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["health-timeout-too-short"]);
     }
 }

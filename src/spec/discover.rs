@@ -157,3 +157,45 @@ fn link_error(path: &Path, e: &std::io::Error) -> Diagnostic {
     Diagnostic::whole(Some(path), "unreadable", format!("cannot read this path{target}: {e}"))
         .help("a broken symbolic link? fix or remove it")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(found: &Found, root: &Path) -> Vec<String> {
+        found.files.iter().map(|f| f.strip_prefix(root).unwrap().display().to_string()).collect()
+    }
+
+    #[test]
+    fn the_ignore_file_takes_patterns_negations_directories_and_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for f in ["a.yaml", "ci/workflow.yml", "charts/x/values.yaml", "drafts/one.yaml", "drafts/keep.yaml", "ci.yaml"] {
+            std::fs::create_dir_all(root.join(f).parent().unwrap()).unwrap();
+            std::fs::write(root.join(f), "").unwrap();
+        }
+        let rules = "# CI and charts are not specs\nci/\ncharts\n\ndrafts/*.yaml\n!drafts/keep.yaml\n";
+        std::fs::write(root.join(IGNORE_FILE), rules).unwrap();
+        let found = discover(root);
+        assert!(found.diags.is_empty(), "{:?}", found.diags);
+        // `ci/` matches the directory only: the file `ci.yaml` is still read.
+        assert_eq!(names(&found, root), ["a.yaml", "ci.yaml", "drafts/keep.yaml"]);
+    }
+
+    #[test]
+    fn without_an_ignore_file_everything_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("ci")).unwrap();
+        std::fs::write(dir.path().join("ci/workflow.yml"), "").unwrap();
+        assert_eq!(names(&discover(dir.path()), dir.path()), ["ci/workflow.yml"]);
+    }
+
+    #[test]
+    fn an_invalid_pattern_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "").unwrap();
+        std::fs::write(dir.path().join(IGNORE_FILE), "[z-a].yaml\n").unwrap();
+        let found = discover(dir.path());
+        assert_eq!(found.diags.iter().map(|d| d.code).collect::<Vec<_>>(), ["invalid-ignore-pattern"]);
+    }
+}

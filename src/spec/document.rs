@@ -140,3 +140,64 @@ fn as_str(node: &Node) -> Option<&str> {
 fn close_to_ours(api: &str) -> bool {
     did_you_mean(api, &[API_VERSION]).is_some() || api.to_ascii_lowercase().contains("flinkops")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::spec::diag::SourceFile;
+    use crate::spec::yaml::parse_documents;
+
+    /// The class of each document of `text`, and the codes of the diagnostics.
+    fn classify(text: &str) -> (Vec<Class>, Vec<&'static str>) {
+        let file = SourceFile::new(Path::new("t.yaml"), text);
+        let mut reader = Reader::new(&file);
+        let classes = parse_documents(text).unwrap().iter().map(|d| reader.classify(d)).collect();
+        (classes, reader.diags.iter().map(|d| d.code).collect())
+    }
+
+    #[test]
+    fn the_two_kinds_are_told_apart_by_kind() {
+        let text = "apiVersion: flinkops.dev/v1\nkind: FlinkJob\n---\napiVersion: flinkops.dev/v1\nkind: FlinkCluster\n";
+        assert_eq!(classify(text), (vec![Class::Job, Class::Cluster], vec![]));
+    }
+
+    #[test]
+    fn other_tools_documents_are_foreign_without_a_diagnostic() {
+        for text in ["apiVersion: v1\nkind: ConfigMap\n", "apiVersion: apps/v1\nkind: Deployment\n", "apiVersion: x/y\n"] {
+            assert_eq!(classify(text), (vec![Class::Foreign], vec![]), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_document_meant_for_flinkops_is_never_skipped() {
+        let cases = [
+            ("apiVersion: flinkops.dev/v2\nkind: FlinkJob\n", "unsupported-api-version"),
+            ("apiVersion: flinkop.dev/v1\nkind: FlinkJob\n", "unsupported-api-version"),
+            ("apiVersion: apps/v1\nkind: FlinkCluster\n", "foreign-api-version"),
+            ("apiVersion: flinkops.dev/v1\nkind: FlinkJobs\n", "unknown-kind"),
+            ("apiVersion: flinkops.dev/v1\nname: a\n", "missing-kind"),
+            ("kind: FlinkJob\nname: a\n", "missing-header"),
+            ("name: a\njar: a.jar\n", "missing-header"),
+            ("apiVersion: 1\nkind: FlinkJob\n", "wrong-type"),
+        ];
+        for (text, code) in cases {
+            assert_eq!(classify(text), (vec![Class::Invalid], vec![code]), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_missing_header_hint_shows_the_two_lines_to_add() {
+        let file = SourceFile::new(Path::new("t.yaml"), "name: a\n");
+        let mut reader = Reader::new(&file);
+        reader.classify(&parse_documents("name: a\n").unwrap()[0]);
+        let help = reader.diags[0].help.clone().unwrap();
+        assert!(help.contains("  apiVersion: flinkops.dev/v1\n  kind: FlinkJob\n"), "{help}");
+    }
+
+    #[test]
+    fn a_document_that_is_no_mapping_is_left_to_the_job_reader() {
+        assert_eq!(classify("- a\n- b\n"), (vec![Class::Job], vec![]));
+    }
+}
