@@ -193,7 +193,10 @@ impl ConnectionArgs {
     /// The client configuration for the specs' clusters: the one `kind: FlinkCluster` document,
     /// or the flags when there is none (the cluster named `default`). Several documents, or a
     /// document and connection flags together, are refused.
-    pub fn client_config_for(&self, clusters: &BTreeMap<String, Cluster>) -> Result<ClientConfig, ConnectionError> {
+    pub fn client_config_for(
+        &self,
+        clusters: &BTreeMap<String, Cluster>,
+    ) -> Result<ClientConfig, ConnectionError> {
         self.client_config_for_with(clusters, &|name| std::env::var(name).ok())
     }
 
@@ -262,7 +265,8 @@ impl ConnectionArgs {
             Some(var) => Some(env(var).ok_or_else(|| unset("bearer token", var))?),
             None => None,
         };
-        let token = one_secret(from_env, cluster.token_file.as_deref(), "bearer token", ("tokenEnv", "tokenFile"))?;
+        let token =
+            one_secret(from_env, cluster.token_file.as_deref(), "bearer token", ("tokenEnv", "tokenFile"))?;
         config.auth = token.map_or(Auth::None, Auth::Bearer);
         config.headers = cluster
             .headers_from_env

@@ -103,13 +103,22 @@ fn assign<'c>(
 
 fn duplicate(first: &ParsedCluster, again: &ParsedCluster) -> Diagnostic {
     let name = &again.spec.name.value;
-    Diagnostic::at(&again.file, again.spec.name.pos, "duplicate-cluster", format!("cluster name `{name}` is used twice"))
-        .label("second definition")
-        .related(&first.file, first.spec.name.pos, "first defined here")
-        .help("each cluster is defined once: rename one of them, or delete the copy")
+    Diagnostic::at(
+        &again.file,
+        again.spec.name.pos,
+        "duplicate-cluster",
+        format!("cluster name `{name}` is used twice"),
+    )
+    .label("second definition")
+    .related(&first.file, first.spec.name.pos, "first defined here")
+    .help("each cluster is defined once: rename one of them, or delete the copy")
 }
 
-fn unknown_cluster(job: &Parsed, named: &Located<String>, clusters: &BTreeMap<String, &ParsedCluster>) -> Diagnostic {
+fn unknown_cluster(
+    job: &Parsed,
+    named: &Located<String>,
+    clusters: &BTreeMap<String, &ParsedCluster>,
+) -> Diagnostic {
     let names: Vec<&str> = clusters.keys().map(String::as_str).collect();
     let help = match did_you_mean(&named.value, &names) {
         Some(n) => format!("did you mean `{n}`?"),
@@ -176,7 +185,8 @@ fn cluster(p: &ParsedCluster) -> Cluster {
 mod tests {
     use crate::spec::model::Duration;
 
-    const CLUSTER: &str = "apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nname: prod\nurl: http://127.0.0.1:8081\n";
+    const CLUSTER: &str =
+        "apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nname: prod\nurl: http://127.0.0.1:8081\n";
 
     /// Load a directory with the fixture jar and `files` (name, content).
     fn load(files: &[(&str, String)]) -> crate::spec::Loaded {
@@ -194,7 +204,8 @@ mod tests {
 
     #[test]
     fn the_only_cluster_is_every_jobs_cluster_and_its_defaults_fill_what_jobs_leave_out() {
-        let defaults = "defaults:\n  savepointDirectory: s3://b/sp\n  health: { stableFor: 1m, timeout: 9m }\n";
+        let defaults =
+            "defaults:\n  savepointDirectory: s3://b/sp\n  health: { stableFor: 1m, timeout: 9m }\n";
         let loaded = load(&[
             ("c.yaml", format!("{CLUSTER}tokenFile: secrets/token\n{defaults}")),
             ("j.yaml", job("health: { timeout: 20m }\n")),
@@ -204,9 +215,15 @@ mod tests {
         assert_eq!(j.cluster.as_deref(), Some("prod"));
         assert_eq!(j.savepoint.directory.as_ref().map(|d| d.value.as_str()), Some("s3://b/sp"));
         // The job's own timeout wins; the cluster's stableFor fills the gap.
-        assert_eq!((j.health.stable_for.value, j.health.timeout.value), (Duration::minutes(1), Duration::minutes(20)));
+        assert_eq!(
+            (j.health.stable_for.value, j.health.timeout.value),
+            (Duration::minutes(1), Duration::minutes(20))
+        );
         let c = &loaded.desired.clusters["prod"];
-        assert!(c.token_file.as_ref().is_some_and(|p| p.is_absolute() && p.ends_with("secrets/token")), "{c:?}");
+        assert!(
+            c.token_file.as_ref().is_some_and(|p| p.is_absolute() && p.ends_with("secrets/token")),
+            "{c:?}"
+        );
     }
 
     #[test]

@@ -62,7 +62,15 @@ fn render_text(loaded: &super::Loaded, args: &ValidateArgs, color: ColorChoice) 
         others(loaded),
     )?;
     for c in loaded.desired.clusters.values() {
-        writeln!(out, "  cluster {}{}{}  {}  {}", s.bold.render(), c.name, s.bold.render_reset(), c.origin, c.url)?;
+        writeln!(
+            out,
+            "  cluster {}{}{}  {}  {}",
+            s.bold.render(),
+            c.name,
+            s.bold.render_reset(),
+            c.origin,
+            c.url
+        )?;
     }
     let jobs = loaded.desired.jobs.values();
     let name_width = jobs.clone().map(|j| j.name.len()).max().unwrap_or(0);
@@ -178,7 +186,7 @@ fn render_json(loaded: &super::Loaded, out: &mut impl Write) -> std::io::Result<
 /// A flinkops document: `kind: FlinkJob` (a job) or `kind: FlinkCluster` (the cluster jobs run on).
 #[derive(schemars::JsonSchema)]
 #[serde(untagged)]
-#[allow(dead_code)] // Only its schema is used; `read` reads the documents.
+#[allow(dead_code, clippy::large_enum_variant)] // Only its schema is used; `read` reads the documents.
 enum Document {
     FlinkJob(super::model::JobSpec),
     FlinkCluster(super::model::ClusterSpec),

@@ -170,7 +170,14 @@ mod tests {
     fn the_ignore_file_takes_patterns_negations_directories_and_comments() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for f in ["a.yaml", "ci/workflow.yml", "charts/x/values.yaml", "drafts/one.yaml", "drafts/keep.yaml", "ci.yaml"] {
+        for f in [
+            "a.yaml",
+            "ci/workflow.yml",
+            "charts/x/values.yaml",
+            "drafts/one.yaml",
+            "drafts/keep.yaml",
+            "ci.yaml",
+        ] {
             std::fs::create_dir_all(root.join(f).parent().unwrap()).unwrap();
             std::fs::write(root.join(f), "").unwrap();
         }

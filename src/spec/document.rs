@@ -165,7 +165,11 @@ mod tests {
 
     #[test]
     fn other_tools_documents_are_foreign_without_a_diagnostic() {
-        for text in ["apiVersion: v1\nkind: ConfigMap\n", "apiVersion: apps/v1\nkind: Deployment\n", "apiVersion: x/y\n"] {
+        for text in [
+            "apiVersion: v1\nkind: ConfigMap\n",
+            "apiVersion: apps/v1\nkind: Deployment\n",
+            "apiVersion: x/y\n",
+        ] {
             assert_eq!(classify(text), (vec![Class::Foreign], vec![]), "{text}");
         }
     }

@@ -339,8 +339,7 @@ mod tests {
     fn yaml_formatting_and_key_order_do_not_change_the_fingerprint() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("app.jar"), include_bytes!("../../tests/cases/fixture.jar")).unwrap();
-        let a =
-            "apiVersion: flinkops.dev/v1\nkind: FlinkJob\nname: j\njar: app.jar\nparallelism: 2\nargs: [--a, b]\nflinkConfiguration: {x.y: 1, a.b: on}\n";
+        let a = "apiVersion: flinkops.dev/v1\nkind: FlinkJob\nname: j\njar: app.jar\nparallelism: 2\nargs: [--a, b]\nflinkConfiguration: {x.y: 1, a.b: on}\n";
         let b = "# reordered, block style, quoted\nflinkConfiguration:\n  a.b: 'on'\n  x.y: \"1\"\nargs:\n  - \"--a\"\n  - b\nparallelism: 2\njar: ./app.jar\nname: j\nkind: FlinkJob\napiVersion: flinkops.dev/v1\n";
         let fingerprint = |text: &str| {
             std::fs::write(dir.path().join("spec.yaml"), text).unwrap();

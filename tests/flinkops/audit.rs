@@ -66,7 +66,8 @@ fn specs(test: &str, names: &[&str]) -> PathBuf {
     let dir = scratch(test);
     crate::support::stand_in_jar(&dir.join("app.jar"), "");
     for name in names {
-        std::fs::write(dir.join(format!("{name}.yaml")), job_spec(&format!("name: {name}\njar: app.jar\n"))).unwrap();
+        std::fs::write(dir.join(format!("{name}.yaml")), job_spec(&format!("name: {name}\njar: app.jar\n")))
+            .unwrap();
     }
     dir
 }

@@ -107,7 +107,10 @@ async fn several_clusters_are_valid_but_plan_refuses_them_by_name() {
     let out = plan(&dir, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("2 clusters (prod-eu, prod-us)") && stderr.contains("not supported yet"), "{stderr}");
+    assert!(
+        stderr.contains("2 clusters (prod-eu, prod-us)") && stderr.contains("not supported yet"),
+        "{stderr}"
+    );
     assert!(server.received_requests().await.unwrap().is_empty(), "Flink was called");
 }
 

@@ -158,7 +158,8 @@ fn inputs_that_once_broke_the_reader_stay_fixed() {
         "a: &a [*a]\n".to_string(),
         many_documents,
         deep,
-        "\u{feff}apiVersion: flinkops.dev/v1\r\nkind: FlinkJob\r\nname: orders\r\njar: app.jar\r\n".to_string(),
+        "\u{feff}apiVersion: flinkops.dev/v1\r\nkind: FlinkJob\r\nname: orders\r\njar: app.jar\r\n"
+            .to_string(),
     ] {
         read_spec(text.as_bytes());
     }

@@ -43,7 +43,8 @@ fn specs(name: &str, n: usize) -> std::path::PathBuf {
     let dir = scratch(name);
     crate::support::stand_in_jar(&dir.join("app.jar"), "");
     for i in 0..n {
-        std::fs::write(dir.join(format!("j{i}.yaml")), job_spec(&format!("name: j{i}\njar: app.jar\n"))).unwrap();
+        std::fs::write(dir.join(format!("j{i}.yaml")), job_spec(&format!("name: j{i}\njar: app.jar\n")))
+            .unwrap();
     }
     dir
 }

@@ -169,11 +169,15 @@ fn without_its_ignore_file_the_examples_workflow_is_an_error_with_the_header_hin
 #[test]
 fn a_kubernetes_manifest_beside_a_spec_is_skipped_and_counted() {
     let dir = examples_with_a_jar("examples-with-a-manifest");
-    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\napiVersion: apps/v1\nkind: Deployment\n";
+    let manifest =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\napiVersion: apps/v1\nkind: Deployment\n";
     std::fs::write(dir.join("specs/manifests.yaml"), manifest).unwrap();
     let out = flinkops().arg("validate").arg(&dir).assert().success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
-    assert!(stdout.contains("4 job specs in 5 files") && stdout.contains("2 documents of other kinds skipped"), "{stdout}");
+    assert!(
+        stdout.contains("4 job specs in 5 files") && stdout.contains("2 documents of other kinds skipped"),
+        "{stdout}"
+    );
     let out = flinkops().args(["validate", "-o", "json"]).arg(&dir).assert().success();
     let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(report["skippedDocuments"], 2);

@@ -24,7 +24,8 @@ fn closed_port() -> u16 {
 }
 
 /// A spec that never touches Flink: suspended and never deployed.
-const SUSPENDED_SPEC: &str = "apiVersion: flinkops.dev/v1\nkind: FlinkJob\nname: paused\njar: paused.jar\nstate: suspended\n";
+const SUSPENDED_SPEC: &str =
+    "apiVersion: flinkops.dev/v1\nkind: FlinkJob\nname: paused\njar: paused.jar\nstate: suspended\n";
 
 /// Write the suspended spec and its (never uploaded) jar into `dir`.
 fn write_spec(dir: &Path) {

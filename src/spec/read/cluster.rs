@@ -34,7 +34,8 @@ impl Reader<'_> {
         let headers_from_env = fields.get("headersFromEnv").map(|n| self.headers(n)).unwrap_or_default();
         let defaults = fields.get("defaults").map(|n| self.cluster_defaults(n)).unwrap_or_default();
         if let (Some(_), Some(env)) = (&token_file, &token_env) {
-            let d = self.error(env.pos, "conflicting-fields", "both `tokenFile` and `tokenEnv` are set".into());
+            let d =
+                self.error(env.pos, "conflicting-fields", "both `tokenFile` and `tokenEnv` are set".into());
             d.help = Some("a cluster takes one token: remove one of them".into());
         }
         match (&client_cert_file, &client_key_file) {
@@ -84,7 +85,11 @@ impl Reader<'_> {
         let end = (pos.offset + pos.len).min(text.len());
         let masked: String = text
             .char_indices()
-            .map(|(i, c)| if (pos.offset..end).contains(&i) { "*".repeat(c.len_utf8()) } else { c.to_string() })
+            .map(
+                |(i, c)| {
+                    if (pos.offset..end).contains(&i) { "*".repeat(c.len_utf8()) } else { c.to_string() }
+                },
+            )
             .collect();
         let file = SourceFile::new(&self.file.path, &masked);
         self.diags.push(Diagnostic::at(&file, pos, code, message));
@@ -110,7 +115,11 @@ impl Reader<'_> {
     fn url(&mut self, node: &Node) -> Option<Located<String>> {
         let s = self.string(node, "url")?;
         if !(s.value.starts_with("http://") || s.value.starts_with("https://")) {
-            let d = self.error(node.pos, "invalid-value", format!("`url` must be an http(s) URL, found `{}`", s.value));
+            let d = self.error(
+                node.pos,
+                "invalid-value",
+                format!("`url` must be an http(s) URL, found `{}`", s.value),
+            );
             d.help = Some("the JobManager's REST address, e.g. `http://127.0.0.1:8081`".into());
             return None;
         }
