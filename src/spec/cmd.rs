@@ -69,7 +69,7 @@ fn render_text(loaded: &super::Loaded, args: &ValidateArgs, color: ColorChoice) 
             c.name,
             s.bold.render_reset(),
             c.origin,
-            c.url
+            crate::render::clean(&c.url)
         )?;
     }
     let jobs = loaded.desired.jobs.values();

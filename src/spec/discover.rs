@@ -45,7 +45,7 @@ pub fn discover(root: &Path) -> Found {
     walk(root, &ignore, &mut ancestors, &mut seen, &mut found);
     if found.files.is_empty() && found.diags.is_empty() {
         let d = Diagnostic::whole(Some(root), "no-specs", "no job specs found in this directory")
-            .help("flinkops reads every *.yaml and *.yml file below this directory (hidden directories are skipped)");
+            .help("flinkops reads every *.yaml and *.yml file below this directory (hidden directories, and paths its .flinkopsignore lists, are skipped)");
         found.diags.push(d);
     }
     found.files.sort();

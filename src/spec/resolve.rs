@@ -284,7 +284,8 @@ fn bad_reference(file: &SourceFile, pos: Pos, field: &str, what: &str) -> Diagno
         .help("write `${NAME}` with letters, digits and `_`, or `$${` for a literal `${`")
 }
 
-fn valid_var(name: &str) -> bool {
+/// Whether `name` can name an environment variable (letters, digits and `_`, not a digit first).
+pub(crate) fn valid_var(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

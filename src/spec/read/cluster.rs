@@ -123,15 +123,24 @@ impl Reader<'_> {
             d.help = Some("the JobManager's REST address, e.g. `http://127.0.0.1:8081`".into());
             return None;
         }
+        let authority = s.value.split("://").nth(1).unwrap_or_default().split(['/', '?', '#']).next();
+        if authority.is_some_and(|a| a.contains('@')) {
+            let d = self.masked_error(
+                node.pos,
+                "secret-in-document",
+                "`url` holds credentials (`user:password@`), which would put a secret into the spec directory (value not shown)".into(),
+            );
+            d.help = Some(
+                "remove them from the URL and give a token by reference: `tokenFile:` or `tokenEnv:`".into(),
+            );
+            return None;
+        }
         Some(s)
     }
 
     fn env_name(&mut self, node: &Node, field: &str) -> Option<Located<String>> {
         let s = self.string(node, field)?;
-        let mut chars = s.value.chars();
-        let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
+        if !crate::spec::resolve::valid_var(&s.value) {
             let d = self.masked_error(
                 node.pos,
                 "invalid-value",
