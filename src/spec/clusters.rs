@@ -102,16 +102,9 @@ fn assign<'c>(
 }
 
 fn duplicate(first: &ParsedCluster, again: &ParsedCluster) -> Diagnostic {
-    let name = &again.spec.name.value;
-    Diagnostic::at(
-        &again.file,
-        again.spec.name.pos,
-        "duplicate-cluster",
-        format!("cluster name `{name}` is used twice"),
-    )
-    .label("second definition")
-    .related(&first.file, first.spec.name.pos, "first defined here")
-    .help("each cluster is defined once: rename one of them, or delete the copy")
+    let (a, b) = ((&first.file, &first.spec.name), (&again.file, &again.spec.name));
+    super::resolve::defined_twice("duplicate-cluster", "cluster", a, b)
+        .help("each cluster is defined once: rename one of them, or delete the copy")
 }
 
 fn unknown_cluster(

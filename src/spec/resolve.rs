@@ -153,16 +153,22 @@ pub fn resolve(parsed: &[Parsed], inputs: &Inputs, diags: &mut Vec<Diagnostic>) 
 }
 
 fn duplicate_name(first: &Parsed, again: &Parsed) -> Diagnostic {
-    let name = &again.spec.name.value;
-    Diagnostic::at(
-        &again.file,
-        again.spec.name.pos,
-        "duplicate-name",
-        format!("job name `{name}` is used twice"),
-    )
-    .label("second definition")
-    .related(&first.file, first.spec.name.pos, "first defined here")
-    .help("the name is the job's identity: rename one of them, or delete the copy")
+    let (a, b) = ((&first.file, &first.spec.name), (&again.file, &again.spec.name));
+    defined_twice("duplicate-name", "job", a, b)
+        .help("the name is the job's identity: rename one of them, or delete the copy")
+}
+
+/// A name defined a second time (`again`), pointing at the first definition too.
+pub(super) fn defined_twice(
+    code: &'static str,
+    what: &str,
+    first: (&SourceFile, &Located<String>),
+    again: (&SourceFile, &Located<String>),
+) -> Diagnostic {
+    let name = &again.1.value;
+    Diagnostic::at(again.0, again.1.pos, code, format!("{what} name `{name}` is used twice"))
+        .label("second definition")
+        .related(first.0, first.1.pos, "first defined here")
 }
 
 /// Two names whose job ids would start alike: flinkops could not tell their jobs apart.
