@@ -194,3 +194,32 @@ fn the_examples_form_the_documented_pipeline() {
     assert!(deps("metrics-forwarder").is_empty());
     assert_eq!(desired.jobs["metrics-forwarder"].upgrade_mode, model::UpgradeMode::Stateless);
 }
+
+/// The README's `kind: FlinkCluster` example, as written there.
+fn readme_cluster_example() -> String {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let blocks: Vec<&str> =
+        readme.split("```yaml\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
+    let found: Vec<&&str> = blocks.iter().filter(|b| b.contains("kind: FlinkCluster\nname:")).collect();
+    assert_eq!(found.len(), 1, "one FlinkCluster example in the README");
+    found[0].to_string()
+}
+
+#[test]
+fn the_readme_cluster_example_is_valid_by_the_schema_and_by_flinkops() {
+    let text = readme_cluster_example();
+    let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&committed_schema()).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let dir = examples_with_a_jar("readme-cluster-example");
+    std::fs::write(dir.join("specs/cluster.yaml"), &text).unwrap();
+    let loaded = flinkops::spec::load(&dir);
+    assert_eq!(loaded.error_count(), 0, "{:?}", loaded.diagnostics);
+    let cluster = &loaded.desired.clusters["prod-eu"];
+    assert!(cluster.url.starts_with("https://") && cluster.token_file.is_some(), "{cluster:?}");
+    // Its defaults reach the example jobs that set no savepoint directory of their own.
+    let job = &loaded.desired.jobs["metrics-forwarder"];
+    assert_eq!(job.cluster.as_deref(), Some("prod-eu"));
+    assert_eq!(job.savepoint.directory.as_ref().map(|d| d.value.as_str()), Some("s3://flink-eu/savepoints"));
+}
