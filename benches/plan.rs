@@ -36,7 +36,7 @@ fn write_specs(dir: &Path, n: usize) {
     for i in 0..n {
         let deps = if i % 10 == 0 { String::new() } else { format!("dependsOn: [job-{:04}]\n", i - i % 10) };
         let text = format!(
-            "name: job-{i:04}\njar: app.jar\nentryClass: com.example.Main\nargs: [--id, \"{i}\"]\nparallelism: 2\n\
+            "apiVersion: flinkops.dev/v1\nkind: FlinkJob\nname: job-{i:04}\njar: app.jar\nentryClass: com.example.Main\nargs: [--id, \"{i}\"]\nparallelism: 2\n\
              flinkConfiguration:\n  execution.checkpointing.interval: 30s\n{deps}"
         );
         std::fs::write(dir.join(format!("job-{i:04}.yaml")), text).unwrap();
@@ -119,7 +119,7 @@ fn bench_jar_hashing() {
         }
         std::fs::write(
             dir.path().join(format!("job-{j}.yaml")),
-            format!("name: job-{j}\njar: job-{j}.jar\n"),
+            format!("apiVersion: flinkops.dev/v1\nkind: FlinkJob\nname: job-{j}\njar: job-{j}.jar\n"),
         )
         .unwrap();
     }

@@ -99,7 +99,7 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
     {
         eprintln!("warning: {warning}");
     }
-    let client = Client::new(args.connection.client_config()?)?;
+    let client = Client::new(args.connection.client_config_for(&desired.clusters)?)?;
     let stderr_styles = Styles::stderr(color);
     let cluster_dir = args.state.cluster_dir_to_write(&client).await?;
     let command = format!("flinkops apply {}", args.target.display());

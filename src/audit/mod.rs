@@ -68,7 +68,7 @@ pub fn run(args: &AuditArgs, color: ColorChoice) -> ExitCode {
 }
 
 fn audit(args: &AuditArgs, desired: &Desired) -> Result<Report, Error> {
-    let client = Client::new(args.limit.apply(args.connection.client_config()?))?;
+    let client = Client::new(args.limit.apply(args.connection.client_config_for(&desired.clusters)?))?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
     let observed = runtime.block_on(async {

@@ -5,12 +5,14 @@
 //! password) come only from the environment or files, never from a flag value, so they stay out
 //! of `ps`; they are never printed, not even in errors. Contacts nobody.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
 
 use crate::flink::{Auth, ClientConfig, ClientIdentity, RetryPolicy, Secret};
+use crate::spec::clusters::Cluster;
 
 /// Environment variable holding the bearer token (deliberately not a flag).
 pub const TOKEN_ENV: &str = "FLINKOPS_FLINK_TOKEN";
@@ -138,6 +140,19 @@ pub enum ConnectionError {
 
     #[error("--flink-header `{name}` refers to ${{{var}}}, which is not set")]
     HeaderVariableUnset { name: String, var: String },
+
+    #[error("cluster `{cluster}` ({origin}) takes its {what} from ${var}, which is not set")]
+    ClusterVariableUnset { cluster: String, origin: String, what: String, var: String },
+
+    #[error(
+        "the specs define {count} clusters ({names}); a plan across several clusters is not supported yet"
+    )]
+    SeveralClusters { count: usize, names: String },
+
+    #[error(
+        "both the cluster document `{cluster}` ({origin}) and connection settings ({given}) say how to reach Flink"
+    )]
+    ClusterGivenTwice { cluster: String, origin: String, given: String },
 }
 
 impl ConnectionError {
@@ -159,12 +174,129 @@ impl ConnectionError {
                 "give it by reference: --flink-header 'Name: ${VAR}' (from the environment) or \
                  'Name: @/run/secrets/file', or put 'Name: value' in FLINKOPS_FLINK_HEADERS"
             }
-            ConnectionError::HeaderVariableUnset { .. } => "export it before running flinkops",
+            ConnectionError::HeaderVariableUnset { .. } | ConnectionError::ClusterVariableUnset { .. } => {
+                "export it before running flinkops"
+            }
+            ConnectionError::SeveralClusters { .. } => {
+                "`validate` accepts several clusters; to plan or apply, run flinkops once per cluster on a \
+                 directory holding that cluster's document and jobs"
+            }
+            ConnectionError::ClusterGivenTwice { .. } => {
+                "flinkops does not guess which one is meant: unset the flags and environment variables \
+                 (the cluster document is the connection), or remove the cluster document"
+            }
         }
     }
 }
 
 impl ConnectionArgs {
+    /// The client configuration for the specs' clusters: the one `kind: FlinkCluster` document,
+    /// or the flags when there is none (the cluster named `default`). Several documents, or a
+    /// document and connection flags together, are refused.
+    pub fn client_config_for(
+        &self,
+        clusters: &BTreeMap<String, Cluster>,
+    ) -> Result<ClientConfig, ConnectionError> {
+        self.client_config_for_with(clusters, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Self::client_config_for`], reading variables through `env`.
+    pub fn client_config_for_with(
+        &self,
+        clusters: &BTreeMap<String, Cluster>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ClientConfig, ConnectionError> {
+        let mut documents = clusters.values();
+        let Some(cluster) = documents.next() else { return self.client_config_with(env) };
+        if documents.next().is_some() {
+            let names: Vec<&str> = clusters.keys().map(String::as_str).collect();
+            return Err(ConnectionError::SeveralClusters { count: names.len(), names: names.join(", ") });
+        }
+        let given = self.cluster_settings_given(env);
+        if !given.is_empty() {
+            return Err(ConnectionError::ClusterGivenTwice {
+                cluster: cluster.name.clone(),
+                origin: cluster.origin.clone(),
+                given: given.join(", "),
+            });
+        }
+        self.cluster_document_config(cluster, env)
+    }
+
+    /// The flags and variables that say which cluster and how to authenticate (not timeouts and
+    /// retries, which apply to a cluster document's connection too).
+    fn cluster_settings_given(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<&'static str> {
+        let set = |v: Option<String>| v.is_some_and(|v| !v.trim().is_empty());
+        let tls = &self.tls;
+        [
+            (self.flink_url.is_some(), "--flink-url/FLINK_URL"),
+            (self.flink_token_file.is_some(), "--flink-token-file"),
+            (set(env(TOKEN_ENV)), TOKEN_ENV),
+            (self.flink_username.is_some(), "--flink-username"),
+            (self.flink_password_file.is_some(), "--flink-password-file"),
+            (set(env(PASSWORD_ENV)), PASSWORD_ENV),
+            (!self.flink_headers.is_empty(), "--flink-header"),
+            (set(env(HEADERS_ENV)), HEADERS_ENV),
+            (!tls.ca_cert.is_empty(), "--ca-cert"),
+            (tls.client_cert.is_some() || tls.client_key.is_some(), "--client-cert/--client-key"),
+            (tls.insecure_skip_tls_verify, "--insecure-skip-tls-verify"),
+        ]
+        .into_iter()
+        .filter_map(|(given, name)| given.then_some(name))
+        .collect()
+    }
+
+    /// A cluster document as a client configuration: its references read now (files and
+    /// variables, so a rotated token is picked up by the next run), timeouts from the flags.
+    fn cluster_document_config(
+        &self,
+        cluster: &Cluster,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ClientConfig, ConnectionError> {
+        let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let unset = |what: &str, var: &str| ConnectionError::ClusterVariableUnset {
+            cluster: cluster.name.clone(),
+            origin: cluster.origin.clone(),
+            what: what.to_owned(),
+            var: var.to_owned(),
+        };
+        let mut config = ClientConfig::new(&cluster.url);
+        let from_env = match &cluster.token_env {
+            Some(var) => Some(env(var).ok_or_else(|| unset("bearer token", var))?),
+            None => None,
+        };
+        let token =
+            one_secret(from_env, cluster.token_file.as_deref(), "bearer token", ("tokenEnv", "tokenFile"))?;
+        config.auth = token.map_or(Auth::None, Auth::Bearer);
+        config.headers = cluster
+            .headers_from_env
+            .iter()
+            .map(|(name, var)| {
+                let value = env(var).ok_or_else(|| unset(&format!("header `{name}`"), var))?;
+                Ok((name.clone(), Secret::new(value.trim().to_owned())))
+            })
+            .collect::<Result<_, ConnectionError>>()?;
+        config.tls.ca_certs_pem =
+            cluster.ca_file.iter().map(|p| read("CA certificate", p)).collect::<Result<_, _>>()?;
+        config.tls.client_identity = match (&cluster.client_cert_file, &cluster.client_key_file) {
+            (Some(cert), Some(key)) => Some(ClientIdentity {
+                cert_pem: read("client certificate", cert)?,
+                key_pem: Secret::new(read("client key", key)?),
+            }),
+            _ => None,
+        };
+        self.apply_limits(&mut config);
+        Ok(config)
+    }
+
+    /// Timeouts and retries, which the flags set for every connection.
+    fn apply_limits(&self, config: &mut ClientConfig) {
+        config.connect_timeout = self.connect_timeout;
+        config.request_timeout = self.request_timeout;
+        config.upload_timeout = self.upload_timeout;
+        config.retry = RetryPolicy { max_retries: self.retries, ..RetryPolicy::default() };
+    }
+
     /// The client configuration, reading secrets from the process environment.
     pub fn client_config(&self) -> Result<ClientConfig, ConnectionError> {
         self.client_config_with(&|name| std::env::var(name).ok())
@@ -191,10 +323,7 @@ impl ConnectionArgs {
                  network path can read and change the traffic to Flink, credentials included"
             );
         }
-        config.connect_timeout = self.connect_timeout;
-        config.request_timeout = self.request_timeout;
-        config.upload_timeout = self.upload_timeout;
-        config.retry = RetryPolicy { max_retries: self.retries, ..RetryPolicy::default() };
+        self.apply_limits(&mut config);
         Ok(config)
     }
 

@@ -70,8 +70,10 @@ pub enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check job specs without contacting Flink: YAML syntax, fields, types, names, dependencies,
-    /// jar paths and environment variables. Reports every problem at once.
+    /// Check job specs and cluster documents without contacting Flink: document kinds, YAML
+    /// syntax, fields, types, names, dependencies, clusters, jar paths and environment variables.
+    /// Reports every problem at once. Documents of other tools (another `apiVersion`) are skipped
+    /// and counted; paths listed in the spec directory's `.flinkopsignore` are not read.
     ///
     /// Exit code 0 when every spec is valid, 1 otherwise.
     #[command(
@@ -79,7 +81,8 @@ pub enum Command {
     )]
     Validate(ValidateArgs),
 
-    /// Print the JSON Schema of a job spec, for editors and CI.
+    /// Print the JSON Schema of a flinkops document (`kind: FlinkJob` or `kind: FlinkCluster`),
+    /// for editors and CI.
     ///
     /// Point the yaml-language-server at it with a first line
     /// `# yaml-language-server: $schema=<path>/flinkjob.schema.json`.
@@ -273,7 +276,8 @@ pub struct SavepointsArgs {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// A directory of job specs (searched recursively for *.yaml and *.yml) or a single spec file.
+    /// A directory of job specs (searched recursively for *.yaml and *.yml, except what its
+    /// .flinkopsignore lists) or a single spec file.
     #[arg(default_value = ".", env = "FLINKOPS_SPECS")]
     pub path: PathBuf,
 
@@ -284,7 +288,7 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
-    /// Print the schema of the JSON plan (`plan -o json`, `plan --out`) instead of a job spec's.
+    /// Print the schema of the JSON plan (`plan -o json`, `plan --out`) instead of the documents'.
     #[arg(long)]
     pub plan: bool,
 

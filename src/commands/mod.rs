@@ -57,7 +57,7 @@ pub async fn plan_locked(t: &Target<'_>, color: ColorChoice, quiet: bool) -> Res
         );
         return Ok(None);
     }
-    let client = Client::new(t.connection.client_config()?)?;
+    let client = Client::new(t.connection.client_config_for(&desired.clusters)?)?;
     let cluster_dir = t.state.cluster_dir_to_write(&client).await?;
     let command = format!("flinkops {} {}", t.command, t.path.display());
     let lock = lock_cluster(&cluster_dir, &client, &command, t.lock_timeout, quiet)?;

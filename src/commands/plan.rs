@@ -111,7 +111,7 @@ pub fn load_specs(path: &Path, state_dir: &Path, color: ColorChoice) -> Option<s
 }
 
 fn make_plan(args: &PlanArgs, desired: &spec::Desired) -> Result<Plan, Error> {
-    let client = Client::new(args.limit.apply(args.connection.client_config()?))?;
+    let client = Client::new(args.limit.apply(args.connection.client_config_for(&desired.clusters)?))?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
     let opts = Options { prune: args.prune, adopt: args.adopt };

@@ -63,7 +63,7 @@ pub fn run(args: &SavepointsArgs, color: ColorChoice) -> ExitCode {
     let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
         return exit::code(exit::ERROR);
     };
-    let records = match read_records(args) {
+    let records = match read_records(args, &desired.clusters) {
         Ok(records) => records,
         Err(e) => return fail(&e, e.help().as_deref(), color),
     };
@@ -92,9 +92,12 @@ pub fn run(args: &SavepointsArgs, color: ColorChoice) -> ExitCode {
     exit::code(exit::OK)
 }
 
-fn read_records(args: &SavepointsArgs) -> Result<BTreeMap<String, Record>, crate::apply::command::Error> {
+fn read_records(
+    args: &SavepointsArgs,
+    clusters: &BTreeMap<String, crate::spec::clusters::Cluster>,
+) -> Result<BTreeMap<String, Record>, crate::apply::command::Error> {
     use crate::apply::command::Error;
-    let client = Client::new(args.limit.apply(args.connection.client_config()?))?;
+    let client = Client::new(args.limit.apply(args.connection.client_config_for(clusters)?))?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
     let dir = runtime.block_on(args.state.cluster_dir_to_read(&client))?;

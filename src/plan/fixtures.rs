@@ -29,6 +29,7 @@ pub fn job(name: &str) -> Job {
         depends_on: Vec::new(),
         health: HealthSpec::default(),
         restart_nonce: 0,
+        cluster: None,
         fingerprint: Fingerprint::default(),
     };
     j.fingerprint = fingerprint::of(&j);
@@ -63,7 +64,7 @@ impl JobExt for Job {
 }
 
 pub fn desired(jobs: impl IntoIterator<Item = Job>) -> Desired {
-    Desired { jobs: jobs.into_iter().map(|j| (j.name.clone(), j)).collect() }
+    Desired { jobs: jobs.into_iter().map(|j| (j.name.clone(), j)).collect(), ..Desired::default() }
 }
 
 /// A live job that flinkops started for `job` (submission `n` picks the id).

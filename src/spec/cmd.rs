@@ -52,14 +52,26 @@ fn render_text(loaded: &super::Loaded, args: &ValidateArgs, color: ColorChoice) 
     let jobs = loaded.desired.jobs.len();
     writeln!(
         out,
-        "{}✓{} {jobs} job spec{} in {} file{} under {where_} {} valid.",
+        "{}✓{} {jobs} job spec{} in {} file{} under {where_} {} valid{}.",
         s.ok.render(),
         s.ok.render_reset(),
         plural(jobs),
         loaded.files,
         plural(loaded.files),
-        if jobs == 1 { "is" } else { "are" }
+        if jobs == 1 { "is" } else { "are" },
+        others(loaded),
     )?;
+    for c in loaded.desired.clusters.values() {
+        writeln!(
+            out,
+            "  cluster {}{}{}  {}  {}",
+            s.bold.render(),
+            c.name,
+            s.bold.render_reset(),
+            c.origin,
+            crate::render::clean(&c.url)
+        )?;
+    }
     let jobs = loaded.desired.jobs.values();
     let name_width = jobs.clone().map(|j| j.name.len()).max().unwrap_or(0);
     let origin_width = jobs.clone().map(|j| j.origin.len()).max().unwrap_or(0);
@@ -82,6 +94,20 @@ fn render_text(loaded: &super::Loaded, args: &ValidateArgs, color: ColorChoice) 
     Ok(())
 }
 
+/// What else was counted: cluster documents, and other tools' documents that were skipped.
+fn others(loaded: &super::Loaded) -> String {
+    let mut parts = Vec::new();
+    let clusters = loaded.desired.clusters.len();
+    if clusters > 0 {
+        parts.push(format!("{clusters} cluster{}", plural(clusters)));
+    }
+    if loaded.skipped > 0 {
+        let n = loaded.skipped;
+        parts.push(format!("{n} document{} of other kinds skipped", plural(n)));
+    }
+    if parts.is_empty() { String::new() } else { format!("; {}", parts.join(", ")) }
+}
+
 fn anstream_choice(color: ColorChoice) -> anstream::ColorChoice {
     match color {
         ColorChoice::Auto => anstream::ColorChoice::Auto,
@@ -101,7 +127,10 @@ struct Report<'a> {
     format_version: u32,
     valid: bool,
     files: usize,
+    /// Documents of other tools (another `apiVersion`), not read.
+    skipped_documents: usize,
     jobs: Vec<JsonJob<'a>>,
+    clusters: Vec<JsonCluster<'a>>,
     diagnostics: Vec<JsonDiagnostic<'a>>,
 }
 
@@ -112,6 +141,16 @@ struct JsonJob<'a> {
     origin: &'a str,
     fingerprint: &'a str,
     depends_on: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonCluster<'a> {
+    name: &'a str,
+    origin: &'a str,
+    url: &'a str,
 }
 
 fn render_json(loaded: &super::Loaded, out: &mut impl Write) -> std::io::Result<()> {
@@ -119,6 +158,7 @@ fn render_json(loaded: &super::Loaded, out: &mut impl Write) -> std::io::Result<
         format_version: 1,
         valid: loaded.error_count() == 0,
         files: loaded.files,
+        skipped_documents: loaded.skipped,
         jobs: loaded
             .desired
             .jobs
@@ -128,7 +168,14 @@ fn render_json(loaded: &super::Loaded, out: &mut impl Write) -> std::io::Result<
                 origin: &j.origin,
                 fingerprint: &j.fingerprint.0,
                 depends_on: &j.depends_on,
+                cluster: j.cluster.as_deref(),
             })
+            .collect(),
+        clusters: loaded
+            .desired
+            .clusters
+            .values()
+            .map(|c| JsonCluster { name: &c.name, origin: &c.origin, url: &c.url })
             .collect(),
         diagnostics: loaded.diagnostics.iter().map(JsonDiagnostic::from).collect(),
     };
@@ -136,9 +183,21 @@ fn render_json(loaded: &super::Loaded, out: &mut impl Write) -> std::io::Result<
     writeln!(out)
 }
 
-/// The JSON Schema of a job spec, as committed in `schemas/flinkjob.schema.json`.
+/// A flinkops document: `kind: FlinkJob` (a job) or `kind: FlinkCluster` (the cluster jobs run on).
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)] // Only its schema is used; `read` reads the documents.
+enum Document {
+    FlinkJob(super::model::JobSpec),
+    FlinkCluster(super::model::ClusterSpec),
+}
+
+/// The JSON Schema of a flinkops document, as committed in `schemas/flinkjob.schema.json`.
 pub fn schema_json() -> String {
-    let schema = schemars::schema_for!(super::model::JobSpec);
+    let mut schema = schemars::schema_for!(Document);
+    let one_of = schema.remove("anyOf").expect("an untagged enum is an anyOf");
+    schema.insert("title".into(), "flinkops document (FlinkJob or FlinkCluster)".into());
+    schema.insert("oneOf".into(), one_of);
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema always serialises");
     text.push('\n');
     text

@@ -239,10 +239,10 @@ impl miette::Diagnostic for Drawn<'_> {
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.diag
-            .help
-            .as_ref()
-            .map(|h| Box::new(crate::render::clean(h).into_owned()) as Box<dyn fmt::Display>)
+        // Line by line: a help may show lines to add (the document header), and nothing else in
+        // it may reach the terminal as a control character.
+        let clean = |h: &String| h.split('\n').map(crate::render::clean).collect::<Vec<_>>().join("\n");
+        self.diag.help.as_ref().map(|h| Box::new(clean(h)) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.source.as_ref().map(|s| s as &dyn miette::SourceCode)

@@ -198,6 +198,7 @@ mod tests {
             depends_on: vec![],
             health: HealthSpec::default(),
             restart_nonce: 0,
+            cluster: None,
             fingerprint: Fingerprint::default(),
         }
     }
@@ -338,9 +339,8 @@ mod tests {
     fn yaml_formatting_and_key_order_do_not_change_the_fingerprint() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("app.jar"), include_bytes!("../../tests/cases/fixture.jar")).unwrap();
-        let a =
-            "name: j\njar: app.jar\nparallelism: 2\nargs: [--a, b]\nflinkConfiguration: {x.y: 1, a.b: on}\n";
-        let b = "# reordered, block style, quoted\nflinkConfiguration:\n  a.b: 'on'\n  x.y: \"1\"\nargs:\n  - \"--a\"\n  - b\nparallelism: 2\njar: ./app.jar\nname: j\n";
+        let a = "apiVersion: flinkops.dev/v1\nkind: FlinkJob\nname: j\njar: app.jar\nparallelism: 2\nargs: [--a, b]\nflinkConfiguration: {x.y: 1, a.b: on}\n";
+        let b = "# reordered, block style, quoted\nflinkConfiguration:\n  a.b: 'on'\n  x.y: \"1\"\nargs:\n  - \"--a\"\n  - b\nparallelism: 2\njar: ./app.jar\nname: j\nkind: FlinkJob\napiVersion: flinkops.dev/v1\n";
         let fingerprint = |text: &str| {
             std::fs::write(dir.path().join("spec.yaml"), text).unwrap();
             let (desired, _) = crate::spec::load(dir.path()).into_result().unwrap();

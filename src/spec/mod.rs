@@ -5,9 +5,11 @@
 //! desired state together with **all** diagnostics (one bad file never hides another). Callers
 //! must not act on a load that has errors. Nothing here talks to Flink.
 
+pub mod clusters;
 pub mod cmd;
 pub mod diag;
 pub mod discover;
+pub mod document;
 pub mod fingerprint;
 pub mod jar;
 pub mod jarcache;
@@ -41,6 +43,9 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// How many spec files were read.
     pub files: usize,
+    /// How many documents of other tools (another `apiVersion`, e.g. Kubernetes manifests) were
+    /// skipped.
+    pub skipped: usize,
 }
 
 impl Loaded {
@@ -67,13 +72,27 @@ pub fn load(root: &Path) -> Loaded {
 pub fn load_with(root: &Path, inputs: &Inputs) -> Loaded {
     let found = discover::discover(root);
     let mut diagnostics = found.diags;
-    let mut parsed = Vec::new();
+    let mut docs = Documents::default();
     for path in &found.files {
-        parsed.extend(read_file(path, &mut diagnostics));
+        read_file(path, &mut docs, &mut diagnostics);
     }
-    let desired = resolve::resolve(&parsed, inputs, &mut diagnostics);
+    let mut desired = resolve::resolve(&docs.jobs, inputs, &mut diagnostics);
+    desired.clusters = clusters::resolve(&docs.clusters, &docs.jobs, &mut desired.jobs, &mut diagnostics);
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    Loaded { desired, diagnostics: cap_per_file(diagnostics), files: found.files.len() }
+    Loaded {
+        desired,
+        diagnostics: cap_per_file(diagnostics),
+        files: found.files.len(),
+        skipped: docs.skipped,
+    }
+}
+
+/// Every flinkops document read, by kind, and the count of other tools' documents.
+#[derive(Default)]
+struct Documents {
+    jobs: Vec<resolve::Parsed>,
+    clusters: Vec<clusters::ParsedCluster>,
+    skipped: usize,
 }
 
 /// The most diagnostics shown per file, as compilers do: a file of 50,000 unknown fields took
@@ -124,29 +143,37 @@ fn cap_per_file(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     out
 }
 
-/// Read one file's documents as job specs, adding its problems to `diags`.
-fn read_file(path: &Path, diags: &mut Vec<Diagnostic>) -> Vec<resolve::Parsed> {
-    let Some(file) = read_text(path, diags) else {
-        return Vec::new();
+/// Read one file's documents by kind into `docs`, adding its problems to `diags`.
+fn read_file(path: &Path, docs: &mut Documents, diags: &mut Vec<Diagnostic>) {
+    let Some(file) = read_text(path, diags) else { return };
+    let nodes = match yaml::parse_documents(&file.text) {
+        Ok(nodes) => nodes,
+        Err(e) => return diags.push(syntax_error(&file, &e)),
     };
-    let docs = match yaml::parse_documents(&file.text) {
-        Ok(docs) => docs,
-        Err(e) => {
-            diags.push(syntax_error(&file, &e));
-            return Vec::new();
-        }
-    };
-    if docs.is_empty() {
-        diags.push(
-            Diagnostic::whole(Some(path), "empty-file", "this file holds no job spec")
-                .help("add a job spec (at least `name:` and `jar:`), or delete the file: every YAML file in the spec directory is read as job specs"),
+    if nodes.is_empty() {
+        return diags.push(
+            Diagnostic::whole(Some(path), "empty-file", "this file holds no document")
+                .help("add a job spec, or delete the file, or list it in .flinkopsignore: every YAML file in the spec directory is read"),
         );
-        return Vec::new();
     }
     let mut reader = read::Reader::new(&file);
-    let specs: Vec<_> = docs.iter().filter_map(|doc| reader.job(doc)).collect();
+    for node in &nodes {
+        match reader.classify(node) {
+            document::Class::Job => {
+                if let Some(spec) = reader.job(node) {
+                    docs.jobs.push(resolve::Parsed { file: file.clone(), spec });
+                }
+            }
+            document::Class::Cluster => {
+                if let Some(spec) = reader.cluster(node) {
+                    docs.clusters.push(clusters::ParsedCluster { file: file.clone(), spec });
+                }
+            }
+            document::Class::Foreign => docs.skipped += 1,
+            document::Class::Invalid => {}
+        }
+    }
     diags.append(&mut reader.diags);
-    specs.into_iter().map(|spec| resolve::Parsed { file: file.clone(), spec }).collect()
 }
 
 fn read_text(path: &Path, diags: &mut Vec<Diagnostic>) -> Option<SourceFile> {

@@ -51,8 +51,14 @@ impl<T: JsonSchema> JsonSchema for Located<T> {
 /// One Flink job, deployed to a session cluster and kept in the state this spec describes.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(title = "flinkops job spec")]
+#[schemars(title = "FlinkJob")]
 pub struct JobSpec {
+    /// The document format: always `flinkops.dev/v1`.
+    pub api_version: ApiVersion,
+
+    /// What this document describes: `FlinkJob`.
+    pub kind: JobKind,
+
     /// Unique name across the spec directory; the identity of the job. Lowercase letters, digits
     /// and `-`, at most 63 characters. Renaming a job makes it a different job.
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"), length(max = 63))]
@@ -60,6 +66,11 @@ pub struct JobSpec {
 
     /// The job's jar: a path relative to this spec file, or an `https://` URL.
     pub jar: Located<String>,
+
+    /// The `FlinkCluster` document (by its `name`) this job runs on. May be left out when the spec
+    /// directory has at most one cluster document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Located<String>>,
 
     /// Expected SHA-256 of the jar (64 hex digits). Optional for a local jar (it is hashed);
     /// recommended for a URL, whose content is otherwise identified by the URL alone.
@@ -118,6 +129,94 @@ pub struct JobSpec {
     /// change. Default: 0.
     #[serde(default)]
     pub restart_nonce: Located<u64>,
+}
+
+/// The `apiVersion` of every flinkops document.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub enum ApiVersion {
+    #[default]
+    #[serde(rename = "flinkops.dev/v1")]
+    V1,
+}
+
+/// The `kind` of a job document.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub enum JobKind {
+    #[default]
+    FlinkJob,
+}
+
+/// The `kind` of a cluster document.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub enum ClusterKind {
+    #[default]
+    FlinkCluster,
+}
+
+/// A Flink session cluster that jobs run on: where its REST API is and how to reach it. Secrets
+/// are given only by reference (a file or an environment variable), never in the document.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "FlinkCluster")]
+pub struct ClusterSpec {
+    /// The document format: always `flinkops.dev/v1`.
+    pub api_version: ApiVersion,
+
+    /// What this document describes: `FlinkCluster`.
+    pub kind: ClusterKind,
+
+    /// Unique name across the spec directory; jobs name it in `cluster:`. Lowercase letters,
+    /// digits and `-`, at most 63 characters.
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"), length(max = 63))]
+    pub name: Located<String>,
+
+    /// Base URL of the Flink REST API, with an optional path prefix, e.g. `http://127.0.0.1:8081`
+    /// or `https://gateway.example.com/flink/`.
+    pub url: Located<String>,
+
+    /// File with a bearer token for a proxy in front of Flink (relative to this file, or absolute).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<Located<String>>,
+
+    /// Environment variable holding a bearer token for a proxy in front of Flink.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<Located<String>>,
+
+    /// PEM file with the CA certificate(s) that signed Flink's (or the proxy's) certificate,
+    /// trusted in addition to the system's (relative to this file, or absolute).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<Located<String>>,
+
+    /// PEM client certificate (chain, leaf first) for mutual TLS; needs `clientKeyFile`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert_file: Option<Located<String>>,
+
+    /// PEM private key of `clientCertFile` (PKCS#8, PKCS#1 or SEC1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key_file: Option<Located<String>>,
+
+    /// Extra headers for every request: header name → the environment variable holding its value.
+    /// Default: none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers_from_env: BTreeMap<String, Located<String>>,
+
+    /// Defaults for the jobs on this cluster that do not set their own.
+    #[serde(default)]
+    pub defaults: ClusterDefaults,
+}
+
+/// Per-cluster defaults for the jobs on a cluster.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ClusterDefaults {
+    /// Savepoint directory of jobs that set no `savepoint.directory`, e.g.
+    /// `s3://bucket/savepoints`. Default: the cluster's `execution.checkpointing.savepoint-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub savepoint_directory: Option<Located<String>>,
+
+    /// Health settings of jobs that do not set them (each field on its own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthSpec>,
 }
 
 fn default_parallelism() -> Located<u32> {
@@ -360,8 +459,11 @@ impl Serialize for Duration {
 
 /// Every field name a job spec accepts, per section; the reader and the schema test use them.
 pub const JOB_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
     "name",
     "jar",
+    "cluster",
     "jarSha256",
     "entryClass",
     "args",
@@ -378,4 +480,18 @@ pub const JOB_FIELDS: &[&str] = &[
 pub const SAVEPOINT_FIELDS: &[&str] = &["directory", "timeout", "formatType", "drain", "retain", "every"];
 pub const RETAIN_FIELDS: &[&str] = &["count", "maxAge"];
 pub const RESTORE_FIELDS: &[&str] = &["from", "allowNonRestoredState", "allowFlinkVersionChange"];
+pub const CLUSTER_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "name",
+    "url",
+    "tokenFile",
+    "tokenEnv",
+    "caFile",
+    "clientCertFile",
+    "clientKeyFile",
+    "headersFromEnv",
+    "defaults",
+];
+pub const CLUSTER_DEFAULTS_FIELDS: &[&str] = &["savepointDirectory", "health"];
 pub const HEALTH_FIELDS: &[&str] = &["stableFor", "timeout", "rollback"];

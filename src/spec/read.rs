@@ -10,6 +10,8 @@ use super::diag::{Diagnostic, SourceFile};
 use super::model::*;
 use super::yaml::{Node, Pos, Value};
 
+mod cluster;
+
 /// Collects the diagnostics of one file.
 pub struct Reader<'a> {
     pub file: &'a SourceFile,
@@ -21,7 +23,7 @@ impl<'a> Reader<'a> {
         Self { file, diags: Vec::new() }
     }
 
-    fn error(&mut self, pos: Pos, code: &'static str, message: String) -> &mut Diagnostic {
+    pub(super) fn error(&mut self, pos: Pos, code: &'static str, message: String) -> &mut Diagnostic {
         self.diags.push(Diagnostic::at(self.file, pos, code, message));
         self.diags.last_mut().expect("just pushed")
     }
@@ -32,6 +34,7 @@ impl<'a> Reader<'a> {
         let fields = self.fields(doc, "", "a job spec", JOB_FIELDS)?;
         let name = self.required(&fields, doc, "name", |r, n| r.name(n));
         let jar = self.required(&fields, doc, "jar", |r, n| r.string(n, "jar"));
+        let cluster = fields.get("cluster").and_then(|n| self.string(n, "cluster"));
         let jar_sha256 = fields.get("jarSha256").and_then(|n| self.sha256(n));
         let entry_class = fields.get("entryClass").and_then(|n| self.string(n, "entryClass"));
         let args = fields.get("args").map(|n| self.string_list(n, "args")).unwrap_or_default();
@@ -50,8 +53,11 @@ impl<'a> Reader<'a> {
             fields.get("restartNonce").and_then(|n| self.uint(n, "restartNonce", 0, u64::MAX));
         self.check_forst_format(&flink_configuration, &savepoint, upgrade_mode.as_ref().map(|m| m.value));
         Some(JobSpec {
+            api_version: ApiVersion::V1,
+            kind: JobKind::FlinkJob,
             name: name?,
             jar: jar?,
+            cluster,
             jar_sha256,
             entry_class,
             args,
@@ -174,7 +180,7 @@ impl<'a> Reader<'a> {
         out
     }
 
-    fn health(&mut self, node: &Node) -> HealthSpec {
+    pub(super) fn health(&mut self, node: &Node) -> HealthSpec {
         let mut out = HealthSpec::default();
         let Some(f) = self.fields(node, "health.", "the health settings", HEALTH_FIELDS) else {
             return out;

@@ -73,6 +73,9 @@ pub struct Job {
     pub depends_on: Vec<String>,
     pub health: HealthSpec,
     pub restart_nonce: u64,
+    /// The `FlinkCluster` document this job runs on; `None` when there is none (the connection
+    /// flags define the cluster).
+    pub cluster: Option<String>,
     /// Everything that decides what runs, hashed (see `fingerprint`).
     pub fingerprint: Fingerprint,
 }
@@ -81,6 +84,8 @@ pub struct Job {
 #[derive(Debug, Clone, Default)]
 pub struct Desired {
     pub jobs: BTreeMap<String, Job>,
+    /// The `kind: FlinkCluster` documents, by name.
+    pub clusters: BTreeMap<String, super::clusters::Cluster>,
 }
 
 impl Desired {
@@ -148,16 +153,22 @@ pub fn resolve(parsed: &[Parsed], inputs: &Inputs, diags: &mut Vec<Diagnostic>) 
 }
 
 fn duplicate_name(first: &Parsed, again: &Parsed) -> Diagnostic {
-    let name = &again.spec.name.value;
-    Diagnostic::at(
-        &again.file,
-        again.spec.name.pos,
-        "duplicate-name",
-        format!("job name `{name}` is used twice"),
-    )
-    .label("second definition")
-    .related(&first.file, first.spec.name.pos, "first defined here")
-    .help("the name is the job's identity: rename one of them, or delete the copy")
+    let (a, b) = ((&first.file, &first.spec.name), (&again.file, &again.spec.name));
+    defined_twice("duplicate-name", "job", a, b)
+        .help("the name is the job's identity: rename one of them, or delete the copy")
+}
+
+/// A name defined a second time (`again`), pointing at the first definition too.
+pub(super) fn defined_twice(
+    code: &'static str,
+    what: &str,
+    first: (&SourceFile, &Located<String>),
+    again: (&SourceFile, &Located<String>),
+) -> Diagnostic {
+    let name = &again.1.value;
+    Diagnostic::at(again.0, again.1.pos, code, format!("{what} name `{name}` is used twice"))
+        .label("second definition")
+        .related(first.0, first.1.pos, "first defined here")
 }
 
 /// Two names whose job ids would start alike: flinkops could not tell their jobs apart.
@@ -213,6 +224,7 @@ fn resolve_one(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> Job 
         depends_on,
         health: spec.health.clone(),
         restart_nonce: spec.restart_nonce.value,
+        cluster: None,
         fingerprint: Fingerprint::default(),
     };
     job.fingerprint = fingerprint::of(&job);
@@ -278,7 +290,8 @@ fn bad_reference(file: &SourceFile, pos: Pos, field: &str, what: &str) -> Diagno
         .help("write `${NAME}` with letters, digits and `_`, or `$${` for a literal `${`")
 }
 
-fn valid_var(name: &str) -> bool {
+/// Whether `name` can name an environment variable (letters, digits and `_`, not a digit first).
+pub(crate) fn valid_var(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

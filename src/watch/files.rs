@@ -9,7 +9,9 @@
 //! directory recursively *and* the directory holding every symlink on the way to it, and
 //! re-establishes the watches after each batch of events (`rewatch`). Events under the state
 //! directory (the ledger, the jar hash cache: written by every reconcile) are ignored, or watch
-//! would wake itself up forever.
+//! would wake itself up forever. So are events on paths `.flinkopsignore` excludes (they are never
+//! read, so a change to them changes nothing); the rules are read again at each event, so an edit
+//! of `.flinkopsignore` itself takes effect at once.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -46,8 +48,12 @@ impl SpecWatcher {
     ) -> Result<Self, Error> {
         let ignore = std::path::absolute(ignore).unwrap_or_else(|_| ignore.to_path_buf());
         let ignore_real = std::fs::canonicalize(&ignore).ok();
-        let ignored =
-            move |p: &Path| p.starts_with(&ignore) || ignore_real.as_ref().is_some_and(|r| p.starts_with(r));
+        let specs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        let ignored = move |p: &Path| {
+            p.starts_with(&ignore)
+                || ignore_real.as_ref().is_some_and(|r| p.starts_with(r))
+                || excluded_from_specs(&specs, p)
+        };
         let handler = move |result: notify::Result<notify::Event>| match result {
             Ok(event) if is_change(&event.kind) && !event.paths.iter().all(|p| ignored(p)) => {
                 tracing::debug!(paths = ?event.paths, kind = ?event.kind, "spec files changed");
@@ -85,6 +91,17 @@ impl SpecWatcher {
         }
         Ok(())
     }
+}
+
+/// Whether `.flinkopsignore` in `specs` excludes `path` (the ignore file itself never is).
+fn excluded_from_specs(specs: &Path, path: &Path) -> bool {
+    use crate::spec::discover::{IGNORE_FILE, ignore_rules, is_ignored};
+    if path.file_name().is_some_and(|n| n == IGNORE_FILE) {
+        return false;
+    }
+    // Invalid rules are reported by the reload the event triggers; here they exclude nothing.
+    let rules = ignore_rules(specs, &mut Vec::new());
+    is_ignored(&rules, path, path.is_dir())
 }
 
 /// Reading a file (which every reconcile does) is not a change; finishing a write is.
@@ -162,6 +179,22 @@ mod tests {
         assert!(!woke, "reading a spec or writing the ledger is not a change");
         std::fs::write(dir.path().join("job.yaml"), "name: a\n").unwrap();
         assert!(changed(&mut rx).await);
+    }
+
+    #[tokio::test]
+    async fn changes_to_files_the_ignore_file_excludes_are_not_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("ci")).unwrap();
+        std::fs::write(dir.path().join(".flinkopsignore"), "ci/\nscratch.yaml\n").unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _w = SpecWatcher::new(dir.path(), &dir.path().join("state"), None, tx).unwrap();
+        quiet(&mut rx);
+        std::fs::write(dir.path().join("ci/workflow.yml"), "on: push\n").unwrap();
+        std::fs::write(dir.path().join("scratch.yaml"), "x: 1\n").unwrap();
+        let woke = tokio::time::timeout(Duration::from_millis(1500), rx.recv()).await.is_ok();
+        assert!(!woke, "a change to an ignored file is not a change");
+        std::fs::write(dir.path().join("job.yaml"), "name: a\n").unwrap();
+        assert!(changed(&mut rx).await, "a change to a spec is");
     }
 
     #[tokio::test]

@@ -26,6 +26,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::WatchArgs;
+use crate::commands::plan::load_checked;
 use crate::flink::Client;
 use crate::output::fail;
 use crate::plan::Options;
@@ -87,7 +88,10 @@ pub fn run(args: &WatchArgs) -> ExitCode {
 }
 
 async fn watch(args: &WatchArgs) -> Result<(), Error> {
-    let client = Client::new(args.connection.client_config()?)?;
+    // The cluster is chosen once, from the specs as they are now: its identity keys the lock and
+    // the ledger. A reconcile whose specs name another URL refuses to act (see `Reconciler`).
+    let clusters = load_checked(&args.path, &args.state.state_dir).desired.clusters;
+    let client = Client::new(args.connection.client_config_for(&clusters)?)?;
     crate::ledger::create_private_dir(&args.state.state_dir)
         .map_err(|source| Error::StateDir { path: args.state.state_dir.clone(), source })?;
     if let Some(warning) = crate::ledger::relative_state_dir_warning(&args.state.state_dir) {
@@ -144,12 +148,12 @@ async fn watch(args: &WatchArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// A fresh client per reconcile, from the connection flags as given (token and password files
-/// are read again each time).
+/// A fresh client per reconcile, from the connection flags or the specs' cluster document as
+/// they are then (token and password files are read again each time).
 fn connector(args: &WatchArgs) -> reconcile::Connect {
     let connection = args.connection.clone();
-    Box::new(move || {
-        let config = connection.client_config().map_err(|e| format!("{e} ({})", e.help()))?;
+    Box::new(move |clusters| {
+        let config = connection.client_config_for(clusters).map_err(|e| format!("{e} ({})", e.help()))?;
         Client::new(config).map_err(|e| crate::output::error_chain(&e))
     })
 }

@@ -27,6 +27,7 @@ use crate::flink::Client;
 use crate::ledger::{Ledger, Record};
 use crate::plan::{self, Action, Options, Plan};
 use crate::spec::Desired;
+use crate::spec::clusters::Cluster;
 
 /// What does not change between reconciles.
 pub struct Settings {
@@ -44,7 +45,7 @@ pub struct Settings {
 
 /// Makes a client from the connection flags (reading token and password files again); `Err`
 /// says why not, in words.
-pub type Connect = Box<dyn Fn() -> Result<Client, String> + Send + Sync>;
+pub type Connect = Box<dyn Fn(&BTreeMap<String, Cluster>) -> Result<Client, String> + Send + Sync>;
 
 pub struct Reconciler {
     settings: Settings,
@@ -199,10 +200,22 @@ impl Reconciler {
     ) -> Result<(Plan, Vec<JobResult>, BTreeMap<String, Held>), (ReconcileResult, String)> {
         // A client per reconcile: a rotated token file is read again, and the Flink version
         // (which decides request shapes) is asked again after an in-place cluster upgrade.
-        let client = (self.connect)().map_err(|e| {
+        let no_clusters = BTreeMap::new();
+        let clusters = self.desired.as_ref().map_or(&no_clusters, |d| &d.clusters);
+        let client = (self.connect)(clusters).map_err(|e| {
             tracing::error!("{e}");
             (ReconcileResult::FlinkUnreachable, e)
         })?;
+        if client.base_url() != self.base_url {
+            let e = format!(
+                "the specs now reach Flink at {}, not at {} where watch started: restart watch to follow \
+                 the cluster document (the lock and ledger belong to the cluster it started with)",
+                client.base_url(),
+                self.base_url
+            );
+            tracing::error!("{e}");
+            return Err((ReconcileResult::Failed, e));
+        }
         let cluster_dir = self.settings.state.cluster_dir_to_write(&client).await.map_err(|e| match e {
             crate::cluster::Error::Flink(e) => self.unreachable(&e),
             e => {

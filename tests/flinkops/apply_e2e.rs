@@ -11,7 +11,7 @@ use crate::flink_support::{
     Cluster, assert_state_continued, before_change, cluster_dir, on_every_cluster, reported_snapshot,
     state_continued,
 };
-use crate::support::{flinkops, flinkops_process, scratch};
+use crate::support::{flinkops, flinkops_process, job_spec, scratch};
 
 /// A spec directory and state directory for one scenario on one cluster, with unique job names.
 pub(crate) struct Scenario {
@@ -62,7 +62,7 @@ impl Scenario {
         ];
         args.extend(s.extra_args.iter().map(|a| a.to_string()));
         let args: Vec<String> = args.iter().map(|a| format!("\"{a}\"")).collect();
-        let text = format!(
+        let text = job_spec(&format!(
             "name: {name}\njar: {jar}\nentryClass: dev.flinkops.testjob.CounterJob\nargs: [{args}]\n\
              dependsOn: [{deps}]\nhealth: {health}\n{extra}",
             jar = self.cluster.jar.display(),
@@ -70,7 +70,7 @@ impl Scenario {
             deps = deps.join(", "),
             extra = s.extra_yaml,
             health = s.health,
-        );
+        ));
         std::fs::write(self.dir.join(format!("{}.yaml", s.short)), text).unwrap();
     }
 

@@ -12,7 +12,7 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::flink_support::{Cleanup, Cluster, cancel_with_savepoint, on_every_cluster, wait_tasks_running};
-use crate::support::{flinkops, scratch};
+use crate::support::{flinkops, job_spec, scratch};
 
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
@@ -66,7 +66,8 @@ fn specs(test: &str, names: &[&str]) -> PathBuf {
     let dir = scratch(test);
     crate::support::stand_in_jar(&dir.join("app.jar"), "");
     for name in names {
-        std::fs::write(dir.join(format!("{name}.yaml")), format!("name: {name}\njar: app.jar\n")).unwrap();
+        std::fs::write(dir.join(format!("{name}.yaml")), job_spec(&format!("name: {name}\njar: app.jar\n")))
+            .unwrap();
     }
     dir
 }
@@ -193,11 +194,11 @@ async fn sync_cancel_unmanaged(c: &Cluster) {
     let name = format!("{prefix}-counter");
     std::fs::write(
         dir.join("counter.yaml"),
-        format!(
+        job_spec(&format!(
             "name: {name}\njar: {}\nentryClass: dev.flinkops.testjob.CounterJob\nargs: [--name, {name}]\n\
              health: {{ stableFor: 2s, timeout: 90s }}\n",
             c.jar.display()
-        ),
+        )),
     )
     .unwrap();
     let run = |extra: &[&str]| {

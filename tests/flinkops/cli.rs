@@ -17,7 +17,7 @@ fn validate_exits_1_and_names_the_place_of_each_problem() {
         .args(["validate", "tests/cases/bad/many-errors-in-one-document"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("tests/cases/bad/many-errors-in-one-document/spec.yaml:3:1"))
+        .stderr(predicate::str::contains("tests/cases/bad/many-errors-in-one-document/spec.yaml:5:1"))
         .stderr(predicate::str::contains("did you mean `parallelism`?"))
         .stderr(predicate::str::contains("problems in the job specs"));
 }

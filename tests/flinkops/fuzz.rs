@@ -11,6 +11,8 @@ use std::path::Path;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
+use crate::support::job_spec;
+
 fn config(name: &'static str) -> ProptestConfig {
     let cases = std::env::var("FLINKOPS_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
     let path = Box::leak(format!("tests/fuzz-regressions/{name}.txt").into_boxed_str());
@@ -42,6 +44,9 @@ fn decode_answers(bytes: &[u8]) {
 /// Text built from the pieces specs are made of, so the reader gets past the YAML parser.
 fn yaml_like() -> impl Strategy<Value = String> {
     let piece = prop_oneof![
+        Just(crate::support::JOB_HEADER.to_string()),
+        Just("apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nurl: ".to_string()),
+        Just("apiVersion: v1\nkind: ".to_string()),
         Just("name: orders\n".to_string()),
         Just("jar: app.jar\n".to_string()),
         Just("---\n".to_string()),
@@ -144,16 +149,17 @@ proptest! {
 /// Inputs that once broke or nearly broke the reader, replayed as plain cases.
 #[test]
 fn inputs_that_once_broke_the_reader_stay_fixed() {
-    let many_documents = "name: a\njar: app.jar\n---\n".repeat(1100);
+    let many_documents = job_spec("name: a\njar: app.jar\n---\n").repeat(1100);
     let deep = format!("{}x{}", "[".repeat(5000), "]".repeat(5000));
     for text in [
-        "name: orders\njar: app.jar\nhealth:\n  timeout: PT9223372036854775807S\n",
-        "name: orders\njar: app.jar\nparallelism: 18446744073709551616\n",
-        "name: orders\njar: app.jar\nargs: [\"${\"]\n",
-        "a: &a [*a]\n",
-        many_documents.as_str(),
-        deep.as_str(),
-        "\u{feff}name: orders\r\njar: app.jar\r\n",
+        job_spec("name: orders\njar: app.jar\nhealth:\n  timeout: PT9223372036854775807S\n"),
+        job_spec("name: orders\njar: app.jar\nparallelism: 18446744073709551616\n"),
+        job_spec("name: orders\njar: app.jar\nargs: [\"${\"]\n"),
+        "a: &a [*a]\n".to_string(),
+        many_documents,
+        deep,
+        "\u{feff}apiVersion: flinkops.dev/v1\r\nkind: FlinkJob\r\nname: orders\r\njar: app.jar\r\n"
+            .to_string(),
     ] {
         read_spec(text.as_bytes());
     }

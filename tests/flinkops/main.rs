@@ -5,6 +5,7 @@ mod apply_health;
 mod apply_lock;
 mod audit;
 mod cli;
+mod cluster_documents;
 mod deploy_examples;
 mod fault_run;
 mod flink_e2e;

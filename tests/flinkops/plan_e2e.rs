@@ -12,7 +12,7 @@ use flinkops::plan::identity;
 use serde_json::Value;
 
 use crate::flink_support::{Cleanup, Cluster, cancel_with_savepoint, clusters, wait_tasks_running};
-use crate::support::{flinkops, scratch};
+use crate::support::{flinkops, job_spec, scratch};
 
 #[tokio::test]
 async fn plan_follows_jobs_through_deploy_sync_change_failure_orphan_and_unmanaged() {
@@ -53,12 +53,12 @@ impl Specs {
     fn write(&self, short: &str, jar: &Path, deps: &[&str], tag: &str) {
         let name = self.name(short);
         let deps: Vec<String> = deps.iter().map(|d| self.name(d)).collect();
-        let text = format!(
+        let text = job_spec(&format!(
             "name: {name}\njar: {jar}\nentryClass: dev.flinkops.testjob.CounterJob\n\
              args: [--name, {name}, --rate, \"20\", --tag, {tag}]\ndependsOn: [{deps}]\n",
             jar = jar.display(),
             deps = deps.join(", ")
-        );
+        ));
         std::fs::write(self.dir.join(format!("{short}.yaml")), text).unwrap();
     }
 

@@ -5,7 +5,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{flinkops, scratch};
+use crate::support::{flinkops, job_spec, scratch};
 
 async fn fake_flink(live_jobs: usize) -> MockServer {
     let server = MockServer::start().await;
@@ -43,7 +43,8 @@ fn specs(name: &str, n: usize) -> std::path::PathBuf {
     let dir = scratch(name);
     crate::support::stand_in_jar(&dir.join("app.jar"), "");
     for i in 0..n {
-        std::fs::write(dir.join(format!("j{i}.yaml")), format!("name: j{i}\njar: app.jar\n")).unwrap();
+        std::fs::write(dir.join(format!("j{i}.yaml")), job_spec(&format!("name: j{i}\njar: app.jar\n")))
+            .unwrap();
     }
     dir
 }

@@ -19,11 +19,11 @@ pub const SECRET_NEW: &str = "s3cr3t-new-Pa55w0rd";
 
 /// A job spec with a URL jar (nothing to hash) plus `body`.
 fn spec(name: &str, body: &str) -> String {
-    format!(
+    crate::support::job_spec(&format!(
         "name: {name}\njar: https://repo.example.com/jars/{name}-1.0.jar\njarSha256: {}\nentryClass: dev.example.{}\n{body}",
         "ab".repeat(32),
         name.replace('-', "_"),
-    )
+    ))
 }
 
 /// The example pipeline: ingest → enrich → aggregate, and an independent forwarder.

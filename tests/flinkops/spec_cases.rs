@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use flinkops::spec;
 
+use crate::support::job_spec;
+
 /// Load a case directory and render its diagnostics exactly as `flinkops validate` prints them
 /// without colour.
 fn diagnose(dir: &Path) -> (usize, String) {
@@ -105,6 +107,16 @@ bad_cases! {
     yaml_tab_indentation,
     yaml_unclosed_quote,
     yaml_unknown_alias,
+    unknown_kind,
+    unsupported_api_version,
+    flinkops_kind_with_another_api_version,
+    missing_api_version_and_kind,
+    kubernetes_manifest_beside_a_bad_spec,
+    cluster_named_twice,
+    unknown_cluster,
+    two_clusters_and_a_job_without_cluster,
+    secret_in_cluster_document,
+    cluster_document_mistakes,
 }
 
 #[test]
@@ -136,7 +148,7 @@ fn rendered_without_scratch_prefix(dir: &Path) -> (usize, String) {
 #[test]
 fn a_ten_megabyte_file_is_refused_without_being_parsed() {
     let dir = scratch("file-too-large");
-    let mut text = String::from("name: huge\njar: app.jar\nargs:\n");
+    let mut text = job_spec("name: huge\njar: app.jar\nargs:\n");
     while text.len() < 10 * 1024 * 1024 {
         text.push_str("  - --some-argument-that-repeats\n");
     }
@@ -172,7 +184,7 @@ fn a_directory_without_specs_is_an_error() {
     let dir = scratch("no-specs");
     std::fs::write(dir.join("README.md"), "specs go here\n").unwrap();
     std::fs::create_dir_all(dir.join(".git")).unwrap();
-    std::fs::write(dir.join(".git/hidden.yaml"), "name: hidden\n").unwrap();
+    std::fs::write(dir.join(".git/hidden.yaml"), job_spec("name: hidden\n")).unwrap();
     let (errors, rendered) = rendered_without_scratch_prefix(&dir);
     assert_eq!(errors, 1, "{rendered}");
     assert!(rendered.contains("<scratch>/no-specs: no job specs found in this directory"), "{rendered}");
@@ -189,7 +201,7 @@ fn a_missing_directory_is_an_error_with_a_hint() {
 fn a_file_with_thousands_of_problems_shows_the_first_twenty_and_counts_the_rest() {
     let dir = scratch("many-problems");
     crate::support::stand_in_jar(&dir.join("app.jar"), "");
-    let mut text = String::from("name: many\njar: app.jar\ndependsOn:\n");
+    let mut text = job_spec("name: many\njar: app.jar\ndependsOn:\n");
     for i in 0..1000 {
         text.push_str(&format!("  - missing-upstream-{i}\n"));
     }
@@ -204,7 +216,7 @@ fn a_file_with_thousands_of_problems_shows_the_first_twenty_and_counts_the_rest(
 fn many_small_documents_are_read_and_deep_nesting_says_what_it_is() {
     let dir = scratch("many-documents");
     crate::support::stand_in_jar(&dir.join("app.jar"), "");
-    let text: String = (0..1100).map(|i| format!("name: job-{i}\njar: app.jar\n---\n")).collect();
+    let text: String = (0..1100).map(|i| job_spec(&format!("name: job-{i}\njar: app.jar\n---\n"))).collect();
     std::fs::write(dir.join("all.yaml"), text).unwrap();
     let loaded = spec::load(&dir);
     assert_eq!(loaded.error_count(), 0, "{:?}", loaded.diagnostics.first().map(ToString::to_string));
@@ -212,7 +224,7 @@ fn many_small_documents_are_read_and_deep_nesting_says_what_it_is() {
 
     // Flow and block nesting, read on a thread with a main thread's stack as the commands do
     // (a test thread's 2 MiB does not hold the debug build's parser frames for 70 levels).
-    let flow = format!("name: {}x{}\n", "[".repeat(300), "]".repeat(300));
+    let flow = job_spec(&format!("name: {}x{}\n", "[".repeat(300), "]".repeat(300)));
     let block: String = (0..200).map(|i| format!("{}a{i}:\n", " ".repeat(i))).collect::<String>()
         + &" ".repeat(200)
         + "v: 1\n";
@@ -238,7 +250,7 @@ fn a_jar_larger_than_any_job_jar_is_refused_without_being_read() {
     let dir = scratch("jar-too-large");
     // Sparse: 5 GiB that take no disk, and would take minutes to hash.
     std::fs::File::create(dir.join("huge.jar")).unwrap().set_len(5 << 30).unwrap();
-    std::fs::write(dir.join("spec.yaml"), "name: huge\njar: huge.jar\n").unwrap();
+    std::fs::write(dir.join("spec.yaml"), job_spec("name: huge\njar: huge.jar\n")).unwrap();
     let started = std::time::Instant::now();
     let (errors, rendered) = rendered_without_scratch_prefix(&dir);
     assert_eq!(errors, 1, "{rendered}");
@@ -251,7 +263,7 @@ fn a_jar_that_cannot_be_read_is_reported_as_such_not_as_missing() {
     // A path through a file: ENOTDIR, the same for root (whom no permission stops) as for anyone.
     let dir = scratch("jar-unreadable");
     std::fs::write(dir.join("build"), b"a file, not a directory").unwrap();
-    std::fs::write(dir.join("spec.yaml"), "name: odd\njar: build/app.jar\n").unwrap();
+    std::fs::write(dir.join("spec.yaml"), job_spec("name: odd\njar: build/app.jar\n")).unwrap();
     let (errors, rendered) = rendered_without_scratch_prefix(&dir);
     assert_eq!(errors, 1, "{rendered}");
     assert!(rendered.contains("cannot read jar") && !rendered.contains("not found"), "{rendered}");

@@ -38,7 +38,12 @@ fn sorted(fields: &[&str]) -> Vec<String> {
 #[test]
 fn the_schema_and_the_reader_accept_the_same_fields() {
     let schema = committed_schema();
-    assert_eq!(property_names(&schema, "/properties"), sorted(model::JOB_FIELDS));
+    assert_eq!(property_names(&schema, "/$defs/JobSpec/properties"), sorted(model::JOB_FIELDS));
+    assert_eq!(property_names(&schema, "/$defs/ClusterSpec/properties"), sorted(model::CLUSTER_FIELDS));
+    assert_eq!(
+        property_names(&schema, "/$defs/ClusterDefaults/properties"),
+        sorted(model::CLUSTER_DEFAULTS_FIELDS)
+    );
     assert_eq!(property_names(&schema, "/$defs/SavepointSpec/properties"), sorted(model::SAVEPOINT_FIELDS));
     assert_eq!(property_names(&schema, "/$defs/RestoreSpec/properties"), sorted(model::RESTORE_FIELDS));
     assert_eq!(property_names(&schema, "/$defs/HealthSpec/properties"), sorted(model::HEALTH_FIELDS));
@@ -72,15 +77,39 @@ fn every_example_is_valid_by_the_schema() {
 #[test]
 fn the_schema_rejects_what_the_reader_rejects() {
     let validator = jsonschema::validator_for(&committed_schema()).unwrap();
+    let job = |fields: serde_json::Value| {
+        let mut doc = serde_json::json!({"apiVersion": "flinkops.dev/v1", "kind": "FlinkJob"});
+        doc.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+        doc
+    };
+    assert!(validator.is_valid(&job(serde_json::json!({"name": "x", "jar": "a.jar"}))));
     for bad in [
-        serde_json::json!({"name": "x", "jar": "a.jar", "paralelism": 2}),
-        serde_json::json!({"name": "Bad_Name", "jar": "a.jar"}),
-        serde_json::json!({"name": "x", "jar": "a.jar", "upgradeMode": "fast"}),
-        serde_json::json!({"name": "x"}),
-        serde_json::json!({"name": "x", "jar": "a.jar", "savepoint": {"timout": "5m"}}),
+        job(serde_json::json!({"name": "x", "jar": "a.jar", "paralelism": 2})),
+        job(serde_json::json!({"name": "Bad_Name", "jar": "a.jar"})),
+        job(serde_json::json!({"name": "x", "jar": "a.jar", "upgradeMode": "fast"})),
+        job(serde_json::json!({"name": "x"})),
+        job(serde_json::json!({"name": "x", "jar": "a.jar", "savepoint": {"timout": "5m"}})),
+        serde_json::json!({"name": "x", "jar": "a.jar"}),
+        serde_json::json!({"apiVersion": "flinkops.dev/v2", "kind": "FlinkJob", "name": "x", "jar": "a.jar"}),
+        serde_json::json!({"apiVersion": "flinkops.dev/v1", "kind": "FlinkJobs", "name": "x", "jar": "a.jar"}),
+        serde_json::json!({"apiVersion": "flinkops.dev/v1", "kind": "FlinkCluster", "name": "x", "jar": "a.jar"}),
+        serde_json::json!({"apiVersion": "flinkops.dev/v1", "kind": "FlinkCluster", "name": "x", "url": "http://f:8081", "token": "t"}),
     ] {
         assert!(!validator.is_valid(&bad), "schema accepted {bad}");
     }
+}
+
+#[test]
+fn the_schema_accepts_a_cluster_document_by_kind() {
+    let validator = jsonschema::validator_for(&committed_schema()).unwrap();
+    let cluster = serde_json::json!({
+        "apiVersion": "flinkops.dev/v1", "kind": "FlinkCluster", "name": "prod-eu",
+        "url": "https://flink.example.com/", "tokenFile": "/run/secrets/flink-token",
+        "caFile": "ca.pem", "headersFromEnv": {"X-Tenant": "TENANT_KEY"},
+        "defaults": {"savepointDirectory": "s3://bucket/savepoints", "health": {"stableFor": "1m"}},
+    });
+    let errors: Vec<String> = validator.iter_errors(&cluster).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
 }
 
 /// The examples with a stand-in jar where the build would put the real one.
@@ -103,6 +132,58 @@ fn every_example_passes_flinkops_validate() {
     }
 }
 
+/// The whole examples/ tree (CI workflow, Kubernetes manifests, .flinkopsignore) with a stand-in
+/// jar, as a new user would validate it.
+fn whole_examples_with_a_jar(name: &str) -> std::path::PathBuf {
+    let dir = scratch(name);
+    copy_tree(Path::new("examples"), &dir);
+    crate::support::stand_in_jar(&dir.join("jars/flinkops-testjob.jar"), "");
+    dir
+}
+
+#[test]
+fn flinkops_validate_passes_on_the_whole_examples_directory() {
+    let dir = whole_examples_with_a_jar("examples-whole");
+    assert!(dir.join("ci/flinkops.yml").is_file() && dir.join(".flinkopsignore").is_file());
+    let out = flinkops().arg("validate").arg(&dir).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    // Four specs and four Kubernetes files (six manifests) read; the workflow never is.
+    assert!(
+        stdout.contains("4 job specs in 8 files") && stdout.contains("; 6 documents of other kinds skipped."),
+        "{stdout}"
+    );
+    let out = flinkops().args(["validate", "-o", "json"]).arg(&dir).assert().success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!((report["valid"].as_bool(), report["skippedDocuments"].as_u64()), (Some(true), Some(6)));
+}
+
+#[test]
+fn without_its_ignore_file_the_examples_workflow_is_an_error_with_the_header_hint() {
+    let dir = whole_examples_with_a_jar("examples-unignored");
+    std::fs::remove_file(dir.join(".flinkopsignore")).unwrap();
+    let out = flinkops().arg("validate").arg(&dir).assert().failure();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("ci/flinkops.yml:23:1") && stderr.contains("kind: FlinkJob"), "{stderr}");
+}
+
+#[test]
+fn a_kubernetes_manifest_beside_a_spec_is_skipped_and_counted() {
+    let dir = examples_with_a_jar("examples-with-a-manifest");
+    let manifest =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\napiVersion: apps/v1\nkind: Deployment\n";
+    std::fs::write(dir.join("specs/manifests.yaml"), manifest).unwrap();
+    let out = flinkops().arg("validate").arg(&dir).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("4 job specs in 5 files") && stdout.contains("2 documents of other kinds skipped"),
+        "{stdout}"
+    );
+    let out = flinkops().args(["validate", "-o", "json"]).arg(&dir).assert().success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(report["skippedDocuments"], 2);
+    assert_eq!(report["jobs"].as_array().unwrap().len(), 4);
+}
+
 #[test]
 fn the_examples_form_the_documented_pipeline() {
     let dir = examples_with_a_jar("examples-pipeline");
@@ -112,4 +193,33 @@ fn the_examples_form_the_documented_pipeline() {
     assert_eq!(deps("orders-aggregate"), ["orders-enrich"]);
     assert!(deps("metrics-forwarder").is_empty());
     assert_eq!(desired.jobs["metrics-forwarder"].upgrade_mode, model::UpgradeMode::Stateless);
+}
+
+/// The README's `kind: FlinkCluster` example, as written there.
+fn readme_cluster_example() -> String {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let blocks: Vec<&str> =
+        readme.split("```yaml\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
+    let found: Vec<&&str> = blocks.iter().filter(|b| b.contains("kind: FlinkCluster\nname:")).collect();
+    assert_eq!(found.len(), 1, "one FlinkCluster example in the README");
+    found[0].to_string()
+}
+
+#[test]
+fn the_readme_cluster_example_is_valid_by_the_schema_and_by_flinkops() {
+    let text = readme_cluster_example();
+    let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&committed_schema()).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let dir = examples_with_a_jar("readme-cluster-example");
+    std::fs::write(dir.join("specs/cluster.yaml"), &text).unwrap();
+    let loaded = flinkops::spec::load(&dir);
+    assert_eq!(loaded.error_count(), 0, "{:?}", loaded.diagnostics);
+    let cluster = &loaded.desired.clusters["prod-eu"];
+    assert!(cluster.url.starts_with("https://") && cluster.token_file.is_some(), "{cluster:?}");
+    // Its defaults reach the example jobs that set no savepoint directory of their own.
+    let job = &loaded.desired.jobs["metrics-forwarder"];
+    assert_eq!(job.cluster.as_deref(), Some("prod-eu"));
+    assert_eq!(job.savepoint.directory.as_ref().map(|d| d.value.as_str()), Some("s3://flink-eu/savepoints"));
 }

@@ -19,6 +19,15 @@ pub fn flinkops_process() -> std::process::Command {
     cmd
 }
 
+/// The two lines every job spec starts with. Tests write specs through [`job_spec`], so the next
+/// change to the header is one line here.
+pub const JOB_HEADER: &str = "apiVersion: flinkops.dev/v1\nkind: FlinkJob\n";
+
+/// A job spec document: the header, then `body` (the fields, from `name:` on).
+pub fn job_spec(body: &str) -> String {
+    format!("{JOB_HEADER}{body}")
+}
+
 /// Write a stand-in job jar: the zip archive `tests/cases/fixture.jar` (a manifest,
 /// `com.example.Main` and `dev.flinkops.testjob.CounterJob`), after `variant`'s bytes so that
 /// different variants hash differently (a zip is read from its end; leading bytes are allowed).

@@ -24,7 +24,8 @@ fn closed_port() -> u16 {
 }
 
 /// A spec that never touches Flink: suspended and never deployed.
-const SUSPENDED_SPEC: &str = "name: paused\njar: paused.jar\nstate: suspended\n";
+const SUSPENDED_SPEC: &str =
+    "apiVersion: flinkops.dev/v1\nkind: FlinkJob\nname: paused\njar: paused.jar\nstate: suspended\n";
 
 /// Write the suspended spec and its (never uploaded) jar into `dir`.
 fn write_spec(dir: &Path) {
@@ -125,4 +126,26 @@ async fn a_deeply_nested_spec_is_a_spec_problem_not_a_crash() {
     assert!(body.contains("deeper than 64 levels"), "{body}");
     w.signal("TERM");
     assert_eq!(w.exited(DEADLINE).await, 0, "{}", w.log());
+}
+
+/// A cluster document is watch's connection; its `url` changed under a running watch is refused
+/// (the lock and ledger belong to the cluster it started with) without calling the new address.
+#[tokio::test]
+async fn watch_connects_through_a_cluster_document_and_refuses_its_url_changing_under_it() {
+    let dir = scratch("watch-cluster-document");
+    let specs = dir.join("specs");
+    write_spec(&specs);
+    let cluster =
+        |url: &str| format!("apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nname: prod\nurl: {url}\n");
+    let (flink, elsewhere) = (empty_flink().await, empty_flink().await);
+    std::fs::write(specs.join("cluster.yaml"), cluster(&flink.uri())).unwrap();
+    let mut w = spawn("", &specs, &dir.join("state"), "127.0.0.1:0").listening().await;
+    w.wait_for("/readyz", 200, "ready").await;
+    assert!(!flink.received_requests().await.unwrap().is_empty(), "watch did not reach the document's url");
+    std::fs::write(specs.join("cluster.yaml"), cluster(&elsewhere.uri())).unwrap();
+    let body = w.wait_for("/readyz", 503, "restart watch").await;
+    assert!(body.contains(&elsewhere.uri()), "{body}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty(), "the new url was called");
+    w.signal("TERM");
+    assert_eq!(w.exited(Duration::from_secs(30)).await, 0);
 }

@@ -18,7 +18,8 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Start `flinkops watch SPECS` against `flink`, with its state (and log, next to it) under
+    /// Start `flinkops watch SPECS` against `flink` (no `--flink-url` when empty: the specs'
+    /// cluster document is the connection), with its state (and log, next to it) under
     /// `state`, serving on `listen`, with `extra` flags. Does not wait for anything.
     pub fn spawn(
         flink: &str,
@@ -30,8 +31,11 @@ impl Watch {
     ) -> Self {
         let log = state.parent().unwrap().join(format!("watch-{}.log", &JobId::random().as_str()[..6]));
         std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+        let url: &[&str] = if flink.is_empty() { &[] } else { &["--flink-url", flink] };
         let child = Command::new(assert_cmd::cargo::cargo_bin("flinkops"))
-            .args(["watch", "--flink-url", flink, "--listen", listen, "--state-dir"])
+            .arg("watch")
+            .args(url)
+            .args(["--listen", listen, "--state-dir"])
             .arg(state)
             .args(extra)
             .arg(specs)

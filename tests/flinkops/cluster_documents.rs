@@ -1,0 +1,126 @@
+//! `kind: FlinkCluster` documents as the connection: a fake Flink reached through a document's
+//! `url` and `tokenFile`, and the refusals (flags and a document together, several documents).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{flinkops, job_spec, scratch};
+
+const TOKEN: &str = "t0ken-from-a-file";
+
+/// A fake Flink that answers only requests carrying `Authorization: Bearer TOKEN`.
+async fn flink_wanting_the_token() -> MockServer {
+    let server = MockServer::start().await;
+    let dirs = scratch("cluster-doc-flink-dirs");
+    let answers = [
+        ("/config", json!({"flink-version": "2.3.0"})),
+        ("/jobs/overview", json!({"jobs": []})),
+        ("/overview", json!({"slots-total": 8, "slots-available": 8, "taskmanagers": 1})),
+        (
+            "/jobmanager/config",
+            json!([
+                {"key": "execution.checkpointing.dir", "value": format!("file:{}", dirs.join("c").display())},
+                {"key": "execution.checkpointing.savepoint-dir", "value": format!("file:{}", dirs.join("s").display())},
+            ]),
+        ),
+    ];
+    for (at, body) in answers {
+        Mock::given(method("GET"))
+            .and(path(at))
+            .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+/// A spec directory with one job and `cluster` (a cluster document's fields after the header).
+fn specs_with_cluster(name: &str, clusters: &[String]) -> PathBuf {
+    let dir = scratch(name);
+    crate::support::stand_in_jar(&dir.join("app.jar"), "");
+    std::fs::write(dir.join("job.yaml"), job_spec("name: orders\njar: app.jar\n")).unwrap();
+    let docs: Vec<String> =
+        clusters.iter().map(|c| format!("apiVersion: flinkops.dev/v1\nkind: FlinkCluster\n{c}")).collect();
+    std::fs::write(dir.join("cluster.yaml"), docs.join("---\n")).unwrap();
+    std::fs::write(dir.join("token.txt"), format!("{TOKEN}\n")).unwrap();
+    dir
+}
+
+fn plan(dir: &Path, extra: &[&str]) -> std::process::Output {
+    flinkops()
+        .env_remove("FLINK_URL")
+        .args(["plan", "-o", "json", "--retries", "0", "--state-dir"])
+        .arg(dir.join(".state"))
+        .args(extra)
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_single_cluster_document_is_the_connection_with_its_token_file() {
+    let server = flink_wanting_the_token().await;
+    let cluster = format!("name: prod\nurl: {}\ntokenFile: token.txt\n", server.uri());
+    let dir = specs_with_cluster("cluster-doc-connection", &[cluster]);
+    let out = plan(&dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(plan.to_string().contains("orders"), "{plan}");
+    let requests = server.received_requests().await.unwrap();
+    assert!(!requests.is_empty());
+    for r in &requests {
+        let auth = r.headers.get("authorization").map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(auth.as_deref(), Some(format!("Bearer {TOKEN}").as_str()), "{} {}", r.method, r.url);
+    }
+}
+
+#[tokio::test]
+async fn connection_flags_beside_a_cluster_document_are_refused_before_any_call() {
+    let server = flink_wanting_the_token().await;
+    let cluster = format!("name: prod\nurl: {}\ntokenFile: token.txt\n", server.uri());
+    let dir = specs_with_cluster("cluster-doc-and-flags", &[cluster]);
+    let out = plan(&dir, &["--flink-url", &server.uri()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cluster document `prod`") && stderr.contains("--flink-url"), "{stderr}");
+    assert!(server.received_requests().await.unwrap().is_empty(), "Flink was called");
+}
+
+#[tokio::test]
+async fn several_clusters_are_valid_but_plan_refuses_them_by_name() {
+    let server = flink_wanting_the_token().await;
+    let clusters = [
+        format!("name: prod-eu\nurl: {}\n", server.uri()),
+        format!("name: prod-us\nurl: {}\n", server.uri()),
+    ];
+    let dir = specs_with_cluster("cluster-doc-several", &clusters);
+    // The job must name its cluster when there are two.
+    std::fs::write(dir.join("job.yaml"), job_spec("name: orders\njar: app.jar\ncluster: prod-eu\n")).unwrap();
+    let out = flinkops().arg("validate").arg(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("2 clusters") && stdout.contains("cluster prod-us"), "{stdout}");
+    let out = plan(&dir, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("2 clusters (prod-eu, prod-us)") && stderr.contains("not supported yet"),
+        "{stderr}"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty(), "Flink was called");
+}
+
+#[tokio::test]
+async fn an_unset_token_variable_names_the_cluster_and_the_variable() {
+    let server = flink_wanting_the_token().await;
+    let cluster = format!("name: prod\nurl: {}\ntokenEnv: FLINKOPS_TEST_UNSET_TOKEN\n", server.uri());
+    let dir = specs_with_cluster("cluster-doc-unset-token", &[cluster]);
+    let out = plan(&dir, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cluster `prod`") && stderr.contains("$FLINKOPS_TEST_UNSET_TOKEN"), "{stderr}");
+}
