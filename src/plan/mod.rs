@@ -2,6 +2,7 @@
 //! Pure: no I/O, no async, deterministic (sorted maps, stable name order). Rendering lives in
 //! `render`, execution in `apply`.
 
+pub mod checks;
 pub mod diff;
 pub mod identity;
 pub mod model;

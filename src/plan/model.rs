@@ -34,6 +34,10 @@ pub struct Plan {
     pub unmanaged: Vec<LiveRef>,
     /// Problems that stop apply from acting on a job (two live jobs for one spec, ...).
     pub problems: Vec<String>,
+    /// What apply will act on but a reviewer should know first (a savepoint taken in place of an
+    /// old checkpoint, too few free task slots now).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Whether the ledger had a record for every job that has a change (field-level details).
     pub details_known: bool,
     /// The live jobs this plan was decided on; apply refuses a saved plan when they changed.

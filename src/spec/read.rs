@@ -41,6 +41,7 @@ impl<'a> Reader<'a> {
         let state = fields.get("state").and_then(|n| self.choice(n, "state", STATES));
         let upgrade_mode =
             fields.get("upgradeMode").and_then(|n| self.choice(n, "upgradeMode", UPGRADE_MODES));
+        let upgrade = fields.get("upgrade").map(|n| self.upgrade(n)).unwrap_or_default();
         let savepoint = fields.get("savepoint").map(|n| self.savepoint(n)).unwrap_or_default();
         let restore = fields.get("restore").map(|n| self.restore(n)).unwrap_or_default();
         let depends_on =
@@ -61,12 +62,22 @@ impl<'a> Reader<'a> {
             flink_configuration,
             state: state.unwrap_or_default(),
             upgrade_mode: upgrade_mode.unwrap_or_default(),
+            upgrade,
             savepoint,
             restore,
             depends_on,
             health,
             restart_nonce: restart_nonce.unwrap_or_default(),
         })
+    }
+
+    fn upgrade(&mut self, node: &Node) -> UpgradeSpec {
+        let Some(f) = self.fields(node, "upgrade.", "the upgrade settings", UPGRADE_FIELDS) else {
+            return UpgradeSpec::default();
+        };
+        let max_checkpoint_age =
+            f.get("maxCheckpointAge").and_then(|n| self.duration(n, "upgrade.maxCheckpointAge"));
+        UpgradeSpec { max_checkpoint_age }
     }
 
     fn savepoint(&mut self, node: &Node) -> SavepointSpec {
