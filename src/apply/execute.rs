@@ -244,8 +244,13 @@ async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Re
     let previous = ctx.current_record(&job.name);
     let from = match mode {
         UpgradeMode::LastState => match ctx
-            .stop_keeping_last_checkpoint(&job.name, &old, job.upgrade.max_checkpoint_age.as_ref().map(|m| m.value))
-            .await? {
+            .stop_keeping_last_checkpoint(
+                &job.name,
+                &old,
+                job.upgrade.max_checkpoint_age.as_ref().map(|m| m.value),
+            )
+            .await?
+        {
             Some(checkpoint) => Some(checkpoint),
             None => Some(
                 ctx.stop_with_savepoint(

@@ -35,7 +35,8 @@ pub struct Context {
     /// Uploads run one at a time, so that jobs of one wave sharing a jar upload it once (the
     /// second finds the first's upload by name).
     pub uploads: tokio::sync::Mutex<()>,
-    /// How long, right before a stop, apply waits for the task slots the new version needs.
+    /// How long, right before a stop, apply waits for the task slots the new version needs
+    /// (`apply --slot-wait`; the default is also watch's).
     pub slot_wait: Duration,
 }
 
@@ -164,7 +165,7 @@ impl Context {
             dropped_jars: Mutex::new(Vec::new()),
             shutdown: Default::default(),
             uploads: Default::default(),
-            slot_wait: crate::plan::planner::SLOT_WAIT,
+            slot_wait: Duration::from_secs(60),
         }
     }
 

@@ -177,8 +177,8 @@ async fn cluster_savepoint_dir(client: &Client, observed: &Observed) -> Option<O
 /// free, and those each job to be replaced holds) when something would start. Whether anything was
 /// learnt. What Flink cannot say is left out, and the check that needs it passes.
 async fn observe_for_checks(client: &Client, plan: &Plan, observed: &mut Observed) -> bool {
-    use plan::{Action, checks};
     use crate::spec::model::UpgradeMode;
+    use plan::{Action, checks};
     let stops: Vec<_> = plan
         .jobs
         .iter()
@@ -199,7 +199,8 @@ async fn observe_for_checks(client: &Client, plan: &Plan, observed: &mut Observe
     {
         observed.total_slots = Some(overview.slots_total);
         observed.free_slots = Some(overview.slots_available);
-        let replaced = plan.jobs.iter().filter(|j| matches!(j.action, Action::Upgrade { .. } | Action::Adopt));
+        let replaced =
+            plan.jobs.iter().filter(|j| matches!(j.action, Action::Upgrade { .. } | Action::Adopt));
         for live in replaced.filter_map(|j| j.live.as_ref()) {
             if let Ok(details) = client.job(&live.id).await {
                 observed.slots_held.insert(live.id.clone(), checks::slots_held(&details));

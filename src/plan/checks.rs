@@ -54,7 +54,10 @@ impl TimeoutTooShort {
 
 /// `Err` when the slowest recent checkpoint took longer than `timeout`; a job without checkpoint
 /// history passes.
-pub fn savepoint_timeout(timeout: std::time::Duration, facts: &CheckpointFacts) -> Result<(), TimeoutTooShort> {
+pub fn savepoint_timeout(
+    timeout: std::time::Duration,
+    facts: &CheckpointFacts,
+) -> Result<(), TimeoutTooShort> {
     let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
     match facts.slowest {
         Some((checkpoint_id, took_ms)) if took_ms > timeout_ms => {
@@ -98,7 +101,11 @@ impl CheckpointTooOld {
 
 /// `Some` when the newest completed checkpoint is older than `max` at `now_ms`. No limit, or no
 /// completed checkpoint (a savepoint is taken then anyway), gives `None`.
-pub fn checkpoint_age(max: Option<Duration>, facts: &CheckpointFacts, now_ms: i64) -> Option<CheckpointTooOld> {
+pub fn checkpoint_age(
+    max: Option<Duration>,
+    facts: &CheckpointFacts,
+    now_ms: i64,
+) -> Option<CheckpointTooOld> {
     let max = max?;
     let (checkpoint_id, completed_ms) = facts.newest?;
     let age_ms = u64::try_from(now_ms - completed_ms).unwrap_or(0);
@@ -125,16 +132,15 @@ impl SlotShortfall {
     }
 
     /// For the plan: a warning, since free slots change as other jobs start and end.
-    pub fn warn(&self, wait: std::time::Duration) -> String {
+    pub fn warn(&self) -> String {
         format!(
             "needs {} task slots (parallelism {}) and the cluster has {} now. Free slots change as other \
-             jobs end: apply checks again right before it stops anything, waits up to {}s for slots, and otherwise \
-             leaves the running version alone. Add task managers or slots (taskmanager.numberOfTaskSlots) or \
-             lower `parallelism` to be sure",
+             jobs end: apply checks again right before it stops anything, waits for slots (`--slot-wait`, 60s by \
+             default), and otherwise leaves the running version alone. Add task managers or slots \
+             (taskmanager.numberOfTaskSlots) or lower `parallelism` to be sure",
             self.need,
             self.need,
             self.counted(),
-            wait.as_secs(),
         )
     }
 
@@ -153,11 +159,7 @@ impl SlotShortfall {
 
 /// `Err` when `need` slots do not fit in `free` plus `freed`.
 pub fn free_slots(need: u32, free: u32, freed: u32) -> Result<(), SlotShortfall> {
-    if need <= free.saturating_add(freed) {
-        Ok(())
-    } else {
-        Err(SlotShortfall { need, free, freed })
-    }
+    if need <= free.saturating_add(freed) { Ok(()) } else { Err(SlotShortfall { need, free, freed }) }
 }
 
 /// The task slots a running job holds: its widest vertex, since by default every vertex shares
@@ -238,9 +240,12 @@ mod tests {
         assert_eq!(free_slots(4, 1, 3), Ok(()));
         assert_eq!(free_slots(4, 4, 0), Ok(()));
         assert_eq!(free_slots(4, 1, 2), Err(SlotShortfall { need: 4, free: 1, freed: 2 }));
-        assert!(free_slots(4, 1, 2).unwrap_err().refuse(std::time::Duration::from_secs(60)).contains(
-            "after waiting 60s, the cluster has 1 free plus 2 the old version frees"
-        ));
-        assert!(free_slots(2, 1, 0).unwrap_err().warn(Default::default()).contains("has 1 free now"));
+        assert!(
+            free_slots(4, 1, 2)
+                .unwrap_err()
+                .refuse(std::time::Duration::from_secs(60))
+                .contains("after waiting 60s, the cluster has 1 free plus 2 the old version frees")
+        );
+        assert!(free_slots(2, 1, 0).unwrap_err().warn().contains("has 1 free now"));
     }
 }

@@ -297,7 +297,11 @@ fn check_checkpoint_age(p: &mut JobPlan, desired: &Desired, observed: &Observed,
 
 /// The savepoint timeout in effect for a planned job: its spec's, or for a job whose spec is gone
 /// the one last applied (the default when unknown).
-fn savepoint_timeout_of(name: &str, desired: &Desired, ledger: &BTreeMap<String, Record>) -> crate::spec::model::Duration {
+fn savepoint_timeout_of(
+    name: &str,
+    desired: &Desired,
+    ledger: &BTreeMap<String, Record>,
+) -> crate::spec::model::Duration {
     match desired.jobs.get(name) {
         Some(job) => job.savepoint.timeout.value,
         None => ledger
@@ -331,9 +335,6 @@ fn check_savepoint_timeout(
     }
 }
 
-/// How long apply waits, right before a stop, for the task slots the new version needs.
-pub const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// The new version should fit the free slots plus those its old version frees. Only a warning:
 /// free slots change as other jobs start and end (and a job just cancelled holds its slots for a
 /// moment), so apply checks again right before the stop and waits a bounded time.
@@ -348,7 +349,7 @@ fn check_free_slots(p: &JobPlan, desired: &Desired, observed: &Observed, warning
         _ => 0,
     };
     if let Err(short) = checks::free_slots(job.parallelism, free, freed) {
-        warnings.push(format!("`{}`: {}", p.name, short.warn(SLOT_WAIT)));
+        warnings.push(format!("`{}`: {}", p.name, short.warn()));
     }
 }
 

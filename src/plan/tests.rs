@@ -681,8 +681,10 @@ fn facts(newest: Option<(u64, i64)>, slowest: Option<(u64, u64)>) -> checks::Che
 fn a_last_state_upgrade_past_max_checkpoint_age_takes_a_savepoint_and_says_why() {
     let old = job("enrich").mode(UpgradeMode::LastState);
     let mut new = old.clone().with_parallelism(2);
-    new.upgrade.max_checkpoint_age =
-        Some(crate::spec::model::Located::new(crate::spec::read::parse_duration("10m").unwrap(), Default::default()));
+    new.upgrade.max_checkpoint_age = Some(crate::spec::model::Located::new(
+        crate::spec::read::parse_duration("10m").unwrap(),
+        Default::default(),
+    ));
     let id = live_of(&old, 1, JobState::Running).id;
     let now = 100 * 60_000;
     let with_age = |minutes: i64| {
@@ -736,8 +738,10 @@ fn a_last_state_upgrade_past_max_checkpoint_age_takes_a_savepoint_and_says_why()
 fn a_savepoint_timeout_shorter_than_recent_checkpoints_refuses_the_stop() {
     let old = job("enrich");
     let mut new = old.clone().with_parallelism(2);
-    new.savepoint.timeout =
-        crate::spec::model::Located::new(crate::spec::read::parse_duration("2s").unwrap(), Default::default());
+    new.savepoint.timeout = crate::spec::model::Located::new(
+        crate::spec::read::parse_duration("2s").unwrap(),
+        Default::default(),
+    );
     let id = live_of(&old, 1, JobState::Running).id;
     let slow = |o: &mut Observed| {
         o.checkpoints.insert(id.clone(), facts(Some((9, 0)), Some((8, 4_500))));
@@ -765,8 +769,10 @@ fn a_savepoint_timeout_shorter_than_recent_checkpoints_refuses_the_stop() {
     assert_eq!(action_of(&p, "enrich").action, Action::Conflict, "the default timeout is 10m");
     // A last-state upgrade past maxCheckpointAge takes a savepoint, so its timeout counts.
     let mut last = new.clone().mode(UpgradeMode::LastState);
-    last.upgrade.max_checkpoint_age =
-        Some(crate::spec::model::Located::new(crate::spec::read::parse_duration("1m").unwrap(), Default::default()));
+    last.upgrade.max_checkpoint_age = Some(crate::spec::model::Located::new(
+        crate::spec::read::parse_duration("1m").unwrap(),
+        Default::default(),
+    ));
     let p = plan_upgrade(&old, &last, |o| {
         o.now_ms = 3_600_000;
         o.checkpoints.insert(id.clone(), facts(Some((9, 0)), Some((8, 4_500))));
