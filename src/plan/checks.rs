@@ -127,14 +127,14 @@ impl SlotShortfall {
         if self.freed == 0 {
             format!("{} free", self.free)
         } else {
-            format!("{} free plus {} the old version frees", self.free, self.freed)
+            format!("{} free plus the {} its old version frees", self.free, self.freed)
         }
     }
 
     /// For the plan: a warning, since free slots change as other jobs start and end.
     pub fn warn(&self) -> String {
         format!(
-            "needs {} task slots (parallelism {}) and the cluster has {} now. Free slots change as other \
+            "needs {} task slots (parallelism {}) and, right now, the cluster has {}. Free slots change as other \
              jobs end: apply checks again right before it stops anything, waits for slots (`--slot-wait`, 60s by \
              default), and otherwise leaves the running version alone. Add task managers or slots \
              (taskmanager.numberOfTaskSlots) or lower `parallelism` to be sure",
@@ -244,8 +244,8 @@ mod tests {
             free_slots(4, 1, 2)
                 .unwrap_err()
                 .refuse(std::time::Duration::from_secs(60))
-                .contains("after waiting 60s, the cluster has 1 free plus 2 the old version frees")
+                .contains("after waiting 60s, the cluster has 1 free plus the 2 its old version frees")
         );
-        assert!(free_slots(2, 1, 0).unwrap_err().warn().contains("has 1 free now"));
+        assert!(free_slots(2, 1, 0).unwrap_err().warn().contains("right now, the cluster has 1 free."));
     }
 }

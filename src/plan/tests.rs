@@ -804,7 +804,7 @@ fn too_few_free_slots_is_a_warning_counting_the_slots_the_old_version_frees() {
     assert_eq!(short.warnings.len(), 1);
     assert!(
         short.warnings[0].contains("`enrich`: needs 4 task slots")
-            && short.warnings[0].contains("1 free plus 2 the old version frees")
+            && short.warnings[0].contains("1 free plus the 2 its old version frees")
             && short.warnings[0].contains("apply checks again right before it stops anything"),
         "{:?}",
         short.warnings
@@ -817,5 +817,5 @@ fn too_few_free_slots_is_a_warning_counting_the_slots_the_old_version_frees() {
     assert!(fresh(3).warnings.is_empty());
     let p = fresh(2);
     assert_eq!(action_of(&p, "wide").action, Action::Deploy);
-    assert!(p.warnings[0].contains("the cluster has 2 free now"), "{:?}", p.warnings);
+    assert!(p.warnings[0].contains("right now, the cluster has 2 free."), "{:?}", p.warnings);
 }

@@ -50,6 +50,7 @@ impl<'a> Reader<'a> {
         let restart_nonce =
             fields.get("restartNonce").and_then(|n| self.uint(n, "restartNonce", 0, u64::MAX));
         self.check_forst_format(&flink_configuration, &savepoint, upgrade_mode.as_ref().map(|m| m.value));
+        self.check_checkpoint_age_applies(&upgrade, upgrade_mode.as_ref().map(|m| m.value));
         Some(JobSpec {
             name: name?,
             jar: jar?,
@@ -78,6 +79,25 @@ impl<'a> Reader<'a> {
         let max_checkpoint_age =
             f.get("maxCheckpointAge").and_then(|n| self.duration(n, "upgrade.maxCheckpointAge"));
         UpgradeSpec { max_checkpoint_age }
+    }
+
+    /// `upgrade.maxCheckpointAge` only concerns `last-state` upgrades: set on another mode it does
+    /// nothing, which its writer would want to know.
+    fn check_checkpoint_age_applies(&mut self, upgrade: &UpgradeSpec, mode: Option<UpgradeMode>) {
+        let Some(age) = &upgrade.max_checkpoint_age else { return };
+        let mode = mode.unwrap_or_default();
+        if mode == UpgradeMode::LastState {
+            return;
+        }
+        let written = if mode == UpgradeMode::Savepoint { "savepoint" } else { "stateless" };
+        let d = self.error(
+            age.pos,
+            "checkpoint-age-without-last-state",
+            format!("`upgrade.maxCheckpointAge` has no effect with `upgradeMode: {written}`"),
+        );
+        d.severity = super::diag::Severity::Warning;
+        d.help =
+            Some("it applies to `upgradeMode: last-state` only: set that mode, or remove the limit".into());
     }
 
     fn savepoint(&mut self, node: &Node) -> SavepointSpec {

@@ -159,7 +159,7 @@ async fn free_slots_gone_by_the_stop_are_waited_for_then_the_stop_is_refused() {
     assert_eq!(code, Some(1), "{shown}");
     assert!(shown.contains("needs 3 task slots; 1 free and 1 held by"), "progress says it waits: {shown}");
     assert!(
-        shown.contains("not stopped: it needs 3 task slots and, after waiting 2s, the cluster has 1 free plus 1 the old version frees"),
+        shown.contains("not stopped: it needs 3 task slots and, after waiting 2s, the cluster has 1 free plus the 1 its old version frees"),
         "{shown}"
     );
     assert!(started.elapsed() >= std::time::Duration::from_secs(2), "it waited");

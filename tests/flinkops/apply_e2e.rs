@@ -138,7 +138,7 @@ impl Scenario {
         // The test's slots are handed on once its jobs have ended (see `flink_support::clean`).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while std::time::Instant::now() < deadline
-            && client.jobs_overview().await.is_ok_and(|o| o.jobs.iter().any(|j| mine(j)))
+            && client.jobs_overview().await.is_ok_and(|o| o.jobs.iter().any(&mine))
         {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }

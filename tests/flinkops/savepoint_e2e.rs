@@ -311,7 +311,7 @@ async fn free_slots(c: &Cluster) {
     let (code, stdout, stderr) = run(&s, "plan", &[]);
     assert_eq!(code, Some(0), "free slots change: a warning, not an error: {stdout}\n{stderr}");
     assert!(
-        stdout.contains("needs 3 task slots (parallelism 3) and the cluster has 1 free plus 1"),
+        stdout.contains("needs 3 task slots (parallelism 3) and, right now, the cluster has 1 free plus the 1 its old version frees"),
         "{stdout}"
     );
     let (code, stdout, stderr) = run(&s, "apply", &["--auto-approve", "--slot-wait", "3s"]);

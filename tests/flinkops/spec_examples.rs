@@ -39,6 +39,7 @@ fn sorted(fields: &[&str]) -> Vec<String> {
 fn the_schema_and_the_reader_accept_the_same_fields() {
     let schema = committed_schema();
     assert_eq!(property_names(&schema, "/properties"), sorted(model::JOB_FIELDS));
+    assert_eq!(property_names(&schema, "/$defs/UpgradeSpec/properties"), sorted(model::UPGRADE_FIELDS));
     assert_eq!(property_names(&schema, "/$defs/SavepointSpec/properties"), sorted(model::SAVEPOINT_FIELDS));
     assert_eq!(property_names(&schema, "/$defs/RestoreSpec/properties"), sorted(model::RESTORE_FIELDS));
     assert_eq!(property_names(&schema, "/$defs/HealthSpec/properties"), sorted(model::HEALTH_FIELDS));
