@@ -71,9 +71,10 @@ async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error>
     let mut decisions = Vec::new();
     for (name, job) in desired.jobs.iter().filter(|(n, _)| args.jobs.is_empty() || args.jobs.contains(n)) {
         let Some(record) = records.get(name) else { continue };
-        if plan.jobs.iter().any(|p| &p.name == name && p.action == crate::plan::Action::Conflict) {
+        if plan.jobs.iter().any(|p| &p.name == name && p.in_doubt()) {
             // flinkops cannot act on the job (another state directory's, an unreadable record):
-            // neither on its snapshots.
+            // neither on its snapshots. A conflict about its next version only (too wide, a
+            // savepoint timeout too short) leaves its running job and snapshots its own.
             continue;
         }
         let running = match running.get(name) {

@@ -14,6 +14,6 @@ pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
-pub use model::{Action, ClusterRef, FieldChange, JobPlan, Plan, Restore, Wave, WaveKind};
+pub use model::{Action, ClusterRef, ConflictScope, FieldChange, JobPlan, Plan, Restore, Wave, WaveKind};
 pub use observed::{LiveJob, Observed};
 pub use planner::{Options, hold, plan};

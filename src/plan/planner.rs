@@ -142,6 +142,7 @@ fn base(job: &Job, action: Action, reason: impl Into<String>) -> JobPlan {
         restore: None,
         drift: None,
         depends_on: job.depends_on.clone(),
+        conflict: (action == Action::Conflict).then_some(ConflictScope::Job),
         blocked_by: None,
         origin: Some(job.origin.clone()),
         fingerprint: Some(job.fingerprint.0.clone()),
@@ -275,6 +276,15 @@ fn takes_savepoint(p: &JobPlan) -> bool {
             && p.restore == Some(Restore::NewSavepoint))
 }
 
+/// A check before the stop failed: apply leaves the job alone. It concerns the next version only
+/// when the live job is this spec's own (not for an adoption, whose live job is not managed yet).
+fn refuse_next_version(p: &mut JobPlan, reason: &str) {
+    p.conflict =
+        Some(if p.action == Action::Adopt { ConflictScope::Job } else { ConflictScope::NextVersion });
+    p.action = Action::Conflict;
+    p.reason = reason.into();
+}
+
 /// A `last-state` upgrade whose newest checkpoint is older than `upgrade.maxCheckpointAge` goes
 /// through a savepoint instead: a warning says so, with the checkpoint's age, and the plan's
 /// restore source becomes the new savepoint (apply decides again right before the stop).
@@ -330,8 +340,7 @@ fn check_savepoint_timeout(
     let timeout = savepoint_timeout_of(&p.name, desired, ledger);
     if let Err(short) = checks::savepoint_timeout(timeout.as_std(), facts) {
         problems.push(format!("`{}`: {}", p.name, short.reason()));
-        p.action = Action::Conflict;
-        p.reason = "its savepoint would likely time out (see Errors)".into();
+        refuse_next_version(p, "its savepoint would likely time out (see Errors)");
     }
 }
 
@@ -393,8 +402,7 @@ fn check_savepoint_dir(
             _ => "upgrade it",
         },
     ));
-    p.action = Action::Conflict;
-    p.reason = "no savepoint directory to stop it with a savepoint (see Errors)".into();
+    refuse_next_version(p, "no savepoint directory to stop it with a savepoint (see Errors)");
 }
 
 /// A job wider than the cluster waits for slots, then restart-loops with
@@ -420,8 +428,7 @@ fn check_slots(p: &mut JobPlan, desired: &Desired, total: u32, problems: &mut Ve
          managers or slots (taskmanager.numberOfTaskSlots), or lower `parallelism`; nothing is touched",
         p.name,
     ));
-    p.action = Action::Conflict;
-    p.reason = "wider than the cluster's task slots (see Errors)".into();
+    refuse_next_version(p, "wider than the cluster's task slots (see Errors)");
 }
 
 /// Whether a live job runs this spec version: its id carries the fingerprint, or the form an
@@ -627,6 +634,7 @@ fn orphans(
                 restore: None,
                 drift: None,
                 depends_on: Vec::new(),
+                conflict: None,
                 blocked_by: None,
                 origin: None,
                 fingerprint: None,

@@ -748,6 +748,8 @@ fn a_savepoint_timeout_shorter_than_recent_checkpoints_refuses_the_stop() {
     };
     let p = plan_upgrade(&old, &new, slow);
     assert_eq!(action_of(&p, "enrich").action, Action::Conflict);
+    assert_eq!(action_of(&p, "enrich").conflict, Some(ConflictScope::NextVersion), "the running job is ours");
+    assert!(!action_of(&p, "enrich").in_doubt());
     assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
     let text = &p.problems[0];
     assert!(text.starts_with("`enrich`: not stopped: `savepoint.timeout` is 2s"), "{text}");
@@ -818,4 +820,24 @@ fn too_few_free_slots_is_a_warning_counting_the_slots_the_old_version_frees() {
     let p = fresh(2);
     assert_eq!(action_of(&p, "wide").action, Action::Deploy);
     assert!(p.warnings[0].contains("right now, the cluster has 2 free."), "{:?}", p.warnings);
+}
+
+/// A check before the stop that fails for an adoption concerns the job itself: its live job is
+/// not managed yet, so nothing else may act on it either. Other conflicts (two live jobs) too.
+#[test]
+fn a_failed_check_before_adopting_leaves_the_unmanaged_job_in_doubt() {
+    let spec = job("enrich");
+    let observed = Observed {
+        jobs: vec![unmanaged("enrich", 9, JobState::Running)],
+        cluster_savepoint_dir: Some(None),
+        ..Default::default()
+    };
+    let adopt = Options { adopt: true, ..Default::default() };
+    let p = plan(&desired([spec.clone()]), &observed, &ledger([]), &adopt);
+    let j = action_of(&p, "enrich");
+    assert_eq!((j.action, j.conflict), (Action::Conflict, Some(ConflictScope::Job)));
+    assert!(j.in_doubt());
+    let two = vec![live_of(&spec, 1, JobState::Running), live_of(&spec, 2, JobState::Running)];
+    let p = run(&desired([spec]), two, &ledger([]));
+    assert!(action_of(&p, "enrich").in_doubt());
 }

@@ -205,6 +205,18 @@ async fn too_wide(c: &Cluster) {
     assert_eq!(code, Some(1), "{stdout}");
     assert_eq!(s.live(&client, "counter").await, job, "the old job still runs, untouched");
     assert_eq!(client.job(&job).await.unwrap().state, flinkops::flink::JobState::Running);
+    // The conflict is about the next version only: the running one can still be savepointed.
+    let (code, stdout, stderr) = run(&s, "savepoint", &["-o", "json"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["jobs"][0]["result"], "completed", "{doc}");
+    let path = doc["jobs"][0]["path"].as_str().unwrap().to_string();
+    assert_eq!(
+        flink_latest_savepoint(&client, &job, &path).await.as_deref(),
+        Some(path.as_str()),
+        "Flink took it"
+    );
+    assert_eq!(client.job(&job).await.unwrap().state, flinkops::flink::JobState::Running);
     s.cleanup(&client).await;
 }
 
