@@ -272,9 +272,10 @@ pub struct CheckpointHistoryEntry {
     pub status: String,
     #[serde(default)]
     pub is_savepoint: bool,
-    /// From the trigger to the last acknowledgement, in milliseconds.
+    /// From the trigger to the last acknowledgement, in milliseconds; -1 while in progress
+    /// (observed on 1.20.5).
     #[serde(default)]
-    pub end_to_end_duration: u64,
+    pub end_to_end_duration: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -23,7 +23,7 @@ impl CheckpointFacts {
             .history
             .iter()
             .filter(|h| h.status.eq_ignore_ascii_case("COMPLETED"))
-            .map(|h| (h.id, h.end_to_end_duration))
+            .map(|h| (h.id, u64::try_from(h.end_to_end_duration).unwrap_or(0)))
             .max_by_key(|(id, ms)| (*ms, *id));
         Self { newest, slowest }
     }
@@ -188,11 +188,13 @@ mod tests {
         CheckpointFacts::of(&serde_json::from_value(json).unwrap())
     }
 
+    /// Flink reports -1 as the duration of a checkpoint in progress: the answer must still parse.
     #[test]
     fn the_slowest_completed_entry_of_the_history_counts_not_failed_or_in_progress_ones() {
         let f = facts(serde_json::json!({
             "latest": {"completed": {"id": 7, "latest_ack_timestamp": 5000}},
             "history": [
+                {"id": 10, "status": "IN_PROGRESS", "end_to_end_duration": -1},
                 {"id": 9, "status": "IN_PROGRESS", "end_to_end_duration": 90000},
                 {"id": 8, "status": "FAILED", "end_to_end_duration": 80000},
                 {"id": 7, "status": "COMPLETED", "end_to_end_duration": 1200},
