@@ -286,7 +286,7 @@ async fn timeout_too_short(c: &Cluster) {
 
 /// The longest end-to-end duration (ms) of a completed checkpoint Flink lists for `job`, once it
 /// lists one.
-async fn slowest_checkpoint(client: &flinkops::flink::Client, job: &flinkops::flink::JobId) -> u64 {
+async fn slowest_checkpoint(client: &flinkops::flink::Client, job: &flinkops::flink::JobId) -> i64 {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let history = client.checkpoints(job).await.map(|c| c.history).unwrap_or_default();
