@@ -124,7 +124,10 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
             return Ok(exit::ERROR);
         }
     }
-    let ctx = Context::new(client, ledger, records, Progress::stderr(stderr_styles, quiet));
+    let ctx = Context {
+        slot_wait: args.slot_wait,
+        ..Context::new(client, ledger, records, Progress::stderr(stderr_styles, quiet))
+    };
     let results = execute::execute(&ctx, &plan, &desired, usize::from(args.concurrency)).await;
     let removed = ctx.remove_dropped_jars().await;
     if removed > 0 && !quiet {

@@ -238,9 +238,19 @@ async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Re
         // running, and would fail at once.
         ctx.wait_tasks_up(&job.name, &old, job.health.timeout.value.as_std()).await;
     }
+    // Checked again right before the stop (the plan may be minutes old): a refusal leaves the
+    // old version running, and this job failed, so nothing downstream of it is touched.
+    ctx.ensure_slots(&job.name, job.parallelism, &old).await?;
     let previous = ctx.current_record(&job.name);
     let from = match mode {
-        UpgradeMode::LastState => match ctx.stop_keeping_last_checkpoint(&job.name, &old).await? {
+        UpgradeMode::LastState => match ctx
+            .stop_keeping_last_checkpoint(
+                &job.name,
+                &old,
+                job.upgrade.max_checkpoint_age.as_ref().map(|m| m.value),
+            )
+            .await?
+        {
             Some(checkpoint) => Some(checkpoint),
             None => Some(
                 ctx.stop_with_savepoint(
@@ -362,6 +372,7 @@ async fn rollback(
 async fn adopt(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
     let old = live_id(p)?;
     let jar = ctx.upload(job).await?;
+    ctx.ensure_slots(&job.name, job.parallelism, &old).await?;
     let from =
         ctx.stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Adopt).await?;
     let id = ctx.start(&RunSpec::of(job), &jar, Some(&from), false).await.map_err(|e| {

@@ -14,7 +14,7 @@ use crate::flink::{
     SavepointStatus, TriggerId,
 };
 use crate::ledger::{AppliedSpec, Ledger, Pending, Record, SavepointReason, SavepointRecord, Stored};
-use crate::plan::identity;
+use crate::plan::{checks, identity};
 use crate::restore;
 use crate::spec::fingerprint::Fingerprint;
 use crate::spec::model::FormatType;
@@ -35,6 +35,9 @@ pub struct Context {
     /// Uploads run one at a time, so that jobs of one wave sharing a jar upload it once (the
     /// second finds the first's upload by name).
     pub uploads: tokio::sync::Mutex<()>,
+    /// How long, right before a stop, apply waits for the task slots the new version needs
+    /// (`apply --slot-wait`; the default is also watch's).
+    pub slot_wait: Duration,
 }
 
 /// Why a step failed, in words for the summary.
@@ -162,6 +165,7 @@ impl Context {
             dropped_jars: Mutex::new(Vec::new()),
             shutdown: Default::default(),
             uploads: Default::default(),
+            slot_wait: Duration::from_secs(60),
         }
     }
 
@@ -230,7 +234,10 @@ impl Context {
             {
                 trigger_id
             }
-            _ => TriggerId::random(),
+            _ => {
+                self.check_savepoint_timeout(live, settings.timeout).await?;
+                TriggerId::random()
+            }
         };
         self.record(name, |r| {
             r.pending = Some(Pending::Stopping {
@@ -267,6 +274,53 @@ impl Context {
         // not start while the old one may still be writing to the same sinks.
         self.wait_ended(live, Duration::from_secs(120)).await?;
         Ok(location)
+    }
+
+    /// Right before a stop with a savepoint: refuse it (the job keeps running) when the job's recent
+    /// checkpoints took longer than the savepoint may (`plan::checks::savepoint_timeout`). A job
+    /// Flink reports no checkpoint statistics for passes.
+    async fn check_savepoint_timeout(&self, live: &JobId, timeout: Duration) -> Result<(), StepError> {
+        let Ok(cp) = self.client.checkpoints(live).await else { return Ok(()) };
+        checks::savepoint_timeout(timeout, &checks::CheckpointFacts::of(&cp)).map_err(|short| short.reason())
+    }
+
+    /// Right before stopping `old` for a new version that needs `need` task slots: they must fit
+    /// the free slots plus those `old` holds. Free slots change as other jobs end (a job just
+    /// cancelled holds its slots a moment longer), so a shortfall is waited out for `slot_wait`,
+    /// with progress shown, before the stop is refused with `old` untouched. Clusters whose slots
+    /// are not fixed pass, and so does a cluster that cannot say.
+    pub async fn ensure_slots(&self, name: &str, need: u32, old: &JobId) -> Result<(), StepError> {
+        let c = &self.client;
+        let Ok(config) = c.jobmanager_config().await else { return Ok(()) };
+        if !checks::slots_are_fixed(&config) {
+            return Ok(());
+        }
+        let freed = c.job(old).await.map(|d| checks::slots_held(&d)).unwrap_or(0);
+        let started = Instant::now();
+        let mut spinner = None;
+        loop {
+            let Ok(overview) = c.cluster_overview().await else { return Ok(()) };
+            let short = match checks::free_slots(need, overview.slots_available, freed) {
+                Ok(()) => return Ok(()),
+                Err(short) => short,
+            };
+            // No wait helps a job wider than the whole cluster.
+            if started.elapsed() >= self.slot_wait || need > overview.slots_total {
+                return Err(short.refuse(started.elapsed()));
+            }
+            spinner.get_or_insert_with(|| {
+                self.progress.warn(
+                    name,
+                    &format!(
+                        "needs {need} task slots; {} free and {freed} held by {old}: waiting up to {}s for more",
+                        overview.slots_available,
+                        self.slot_wait.as_secs()
+                    ),
+                );
+                self.progress.waiting(name, "waiting for free task slots")
+            });
+            tokio::time::sleep(self.poll).await;
+        }
     }
 
     /// Take a savepoint of a running job, which keeps running, and record it (`flinkops
@@ -357,10 +411,12 @@ impl Context {
     /// For `upgradeMode: last-state`: cancel the job and return its latest retained checkpoint.
     /// `None` (nothing touched) when the job does not keep checkpoints on cancel or has none yet:
     /// the caller then takes a savepoint instead, never risking a cancel that deletes the state.
+    /// Also `None` when the newest checkpoint is older than `max_age` (`upgrade.maxCheckpointAge`).
     pub async fn stop_keeping_last_checkpoint(
         &self,
         name: &str,
         live: &JobId,
+        max_age: Option<crate::spec::model::Duration>,
     ) -> Result<Option<String>, StepError> {
         let c = &self.client;
         let config = c
@@ -376,6 +432,14 @@ impl Context {
             self.progress.warn(name, "no completed checkpoint yet: taking a savepoint instead");
             return Ok(None);
         };
+        let facts = checks::CheckpointFacts {
+            newest: before.as_ref().map(|b| (b.id, b.latest_ack_timestamp)),
+            slowest: None,
+        };
+        if let Some(old) = checks::checkpoint_age(max_age, &facts, jiff::Timestamp::now().as_millisecond()) {
+            self.progress.warn(name, &old.reason());
+            return Ok(None);
+        }
         // Checked before the cancel, which cannot be taken back: a checkpoint that is gone with
         // nothing complete beside it would leave the job stopped without its state.
         if let Some(problem) = restore::disk::problem(named)

@@ -391,6 +391,13 @@ pub struct ApplyArgs {
     #[arg(long, env = "FLINKOPS_ADOPT")]
     pub adopt: bool,
 
+    /// Right before it stops a job for a new version, apply checks that the new version's
+    /// parallelism fits the cluster's free task slots plus those the old version frees; this is
+    /// how long it waits for other jobs to free slots before it refuses (the old version keeps
+    /// running). 0s refuses at once.
+    #[arg(long, value_name = "DURATION", default_value = "60s", env = "FLINKOPS_SLOT_WAIT", value_parser = parse_lock_timeout)]
+    pub slot_wait: std::time::Duration,
+
     /// `text`: the plan, progress and a summary for people; `json`: one document with the plan
     /// and the result of every action on stdout (progress still on stderr).
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text, env = "FLINKOPS_OUTPUT")]

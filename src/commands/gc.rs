@@ -112,9 +112,10 @@ pub async fn decide(
     let (mut decisions, mut warnings) = (Vec::new(), Vec::new());
     for (name, job) in desired.jobs.iter().filter(|(n, _)| only.is_empty() || only.contains(n)) {
         let Some(record) = records.get(name) else { continue };
-        if plan.jobs.iter().any(|p| &p.name == name && p.action == crate::plan::Action::Conflict) {
+        if plan.jobs.iter().any(|p| &p.name == name && p.in_doubt()) {
             // flinkops cannot act on the job (another state directory's, an unreadable record):
-            // neither on its snapshots.
+            // neither on its snapshots. A conflict about its next version only (too wide, a
+            // savepoint timeout too short) leaves its running job and snapshots its own.
             continue;
         }
         let running = match running.get(name) {

@@ -2,7 +2,8 @@
 //!
 //! Read-only towards Flink. Invalid specs stop it before any call to Flink. It makes a constant
 //! number of REST calls however many jobs there are (`/config`, `/jobs/overview`, and when jobs
-//! start or stop `/jobmanager/config` and `/overview`).
+//! start or stop `/jobmanager/config` and `/overview`), plus, for each running job it would stop
+//! or replace, that job's `/checkpoints` and `/jobs/:id` for the checks before the stop.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -148,12 +149,10 @@ pub async fn observe_and_plan(
     observed.snapshots = gather_snapshots(client, desired, &observed, &records).await;
     observed.cluster_savepoint_dir = cluster_savepoint_dir(client, &observed).await;
     let mut plan = plan::plan(desired, &observed, &records, opts);
-    // Asked only when something would start, then planned again (planning is pure and cheap).
-    if plan.jobs.iter().any(|j| j.action.starts_a_job()) {
-        observed.total_slots = total_slots(client).await;
-        if observed.total_slots.is_some() {
-            plan = plan::plan(desired, &observed, &records, opts);
-        }
+    // What the checks before a stop need is asked only for the jobs the first plan would stop or
+    // start, then the plan is made again (planning is pure and cheap).
+    if observe_for_checks(client, &plan, &mut observed).await {
+        plan = plan::plan(desired, &observed, &records, opts);
     }
     plan.cluster =
         Some(ClusterRef { url: client.base_url().to_string(), flink_version: version.to_string() });
@@ -173,19 +172,53 @@ async fn cluster_savepoint_dir(client: &Client, observed: &Observed) -> Option<O
     client.jobmanager_config().await.ok().map(|c| c.dirs().savepoints)
 }
 
-/// The cluster's task slots in all, or `None` when they do not bound what can start (a cluster
-/// that starts task managers on demand, or an adaptive scheduler) or Flink cannot say.
-async fn total_slots(client: &Client) -> Option<u32> {
+/// Ask Flink what the checks before anything stops need (see `plan::checks`): the checkpoint
+/// statistics of every live job the plan would stop with state, and the cluster's slots (in all,
+/// free, and those each job to be replaced holds) when something would start. Whether anything was
+/// learnt. What Flink cannot say is left out, and the check that needs it passes.
+async fn observe_for_checks(client: &Client, plan: &Plan, observed: &mut Observed) -> bool {
+    use crate::spec::model::UpgradeMode;
+    use plan::{Action, checks};
+    let stops: Vec<_> = plan
+        .jobs
+        .iter()
+        .filter(|j| {
+            matches!(j.action, Action::Suspend | Action::Stop | Action::Adopt)
+                || matches!(j.action, Action::Upgrade { mode } if mode != UpgradeMode::Stateless)
+        })
+        .filter_map(|j| j.live.as_ref().map(|l| l.id.clone()))
+        .collect();
+    let mut learnt = !stops.is_empty();
+    observed.checkpoints = crate::status::fetch_checkpoints(client, stops)
+        .await
+        .into_iter()
+        .map(|(id, cp)| (id, checks::CheckpointFacts::of(&cp)))
+        .collect();
+    if plan.jobs.iter().any(|j| j.action.starts_a_job())
+        && let Some(overview) = fixed_slots(client).await
+    {
+        observed.total_slots = Some(overview.slots_total);
+        observed.free_slots = Some(overview.slots_available);
+        let replaced =
+            plan.jobs.iter().filter(|j| matches!(j.action, Action::Upgrade { .. } | Action::Adopt));
+        for live in replaced.filter_map(|j| j.live.as_ref()) {
+            if let Ok(details) = client.job(&live.id).await {
+                observed.slots_held.insert(live.id.clone(), checks::slots_held(&details));
+            }
+        }
+        learnt = true;
+    }
+    learnt
+}
+
+/// The cluster's slots, or `None` when they do not bound what can start (see
+/// `checks::slots_are_fixed`) or Flink cannot say.
+pub async fn fixed_slots(client: &Client) -> Option<crate::flink::ClusterOverview> {
     let config = client.jobmanager_config().await.ok()?;
-    let target = config.get("execution.target").unwrap_or_default();
-    let elastic = target.contains("kubernetes")
-        || target.contains("yarn")
-        || config.get("jobmanager.scheduler").is_some_and(|s| s.eq_ignore_ascii_case("adaptive"))
-        || config.get("scheduler-mode").is_some_and(|s| s.eq_ignore_ascii_case("reactive"));
-    if elastic {
+    if !plan::checks::slots_are_fixed(&config) {
         return None;
     }
-    client.cluster_overview().await.ok().map(|o| o.slots_total)
+    client.cluster_overview().await.ok()
 }
 
 /// For every spec that should run but has no live job (and would start from its latest state):

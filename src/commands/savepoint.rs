@@ -97,9 +97,8 @@ fn choose<'a>(
         let p = plan.jobs.iter().find(|p| &p.name == name);
         let live = p.and_then(|p| p.live.as_ref()).filter(|l| l.state == JobState::Running);
         let why = match (p, live) {
-            (Some(p), _) if p.action == Action::Conflict => {
-                Some(format!("flinkops cannot act on it: {}", p.reason))
-            }
+            // A conflict about the next version only leaves the running job this spec's own.
+            (Some(p), _) if p.in_doubt() => Some(format!("flinkops cannot act on it: {}", p.reason)),
             (Some(p), Some(_)) if p.action == Action::Adopt => {
                 Some("its running job is not managed by flinkops yet (apply --adopt)".into())
             }
@@ -175,7 +174,7 @@ fn report(results: &[Taken], output: OutputFormat, color: ColorChoice) -> std::i
 mod tests {
     use super::*;
     use crate::plan::fixtures::*;
-    use crate::plan::{Observed, Options, plan};
+    use crate::plan::{ConflictScope, Observed, Options, plan};
 
     fn situation() -> (Plan, spec::Desired, JobId) {
         let (running, stopped) = (job("running"), job("stopped"));
@@ -202,5 +201,31 @@ mod tests {
             matches!(&left[..], [Taken::Failed { job, .. }] if job == "stopped"),
             "a named job that does not run fails"
         );
+    }
+
+    /// A conflict about the next version only (here: wider than the cluster) does not stop a
+    /// savepoint of the running version; one about the job itself (another state directory's job)
+    /// does.
+    #[test]
+    fn a_conflict_about_the_next_version_only_still_savepoints_the_running_job() {
+        let old = job("running");
+        let live = live_of(&old, 1, JobState::Running);
+        let id = live.id.clone();
+        let d = desired([old.clone().with_parallelism(8)]);
+        let observed = Observed { jobs: vec![live], total_slots: Some(4), ..Default::default() };
+        let p = plan(&d, &observed, &ledger([record_of(&old)]), &Options::default());
+        assert_eq!(p.jobs[0].action, Action::Conflict);
+        assert_eq!(p.jobs[0].conflict, Some(ConflictScope::NextVersion));
+        let (targets, left) = choose(&p, &d, &[]);
+        assert_eq!(targets.iter().map(|(j, l)| (j.name.as_str(), l)).collect::<Vec<_>>(), [("running", &id)]);
+        assert!(left.is_empty());
+        // The record names another job: this live job is not this spec's to act on.
+        let mut theirs = record_of(&old);
+        theirs.job_id = Some(live_of(&old, 7, JobState::Running).id);
+        let p = plan(&d, &observed, &ledger([theirs]), &Options::default());
+        assert_eq!(p.jobs[0].conflict, Some(ConflictScope::Job));
+        let (targets, left) = choose(&p, &d, &[]);
+        assert!(targets.is_empty());
+        assert!(matches!(&left[..], [Taken::Skipped { reason, .. }] if reason.contains("cannot act on it")));
     }
 }

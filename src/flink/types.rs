@@ -257,6 +257,25 @@ pub struct Checkpoints {
     pub counts: BTreeMap<String, u64>,
     #[serde(default)]
     pub latest: LatestCheckpoints,
+    /// The most recent checkpoints and savepoints, any status (`web.checkpoints.history`, 10 by
+    /// default), newest first.
+    #[serde(default)]
+    pub history: Vec<CheckpointHistoryEntry>,
+}
+
+/// One entry of `history` (only what flinkops reads).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckpointHistoryEntry {
+    pub id: u64,
+    /// `COMPLETED`, `IN_PROGRESS` or `FAILED`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub is_savepoint: bool,
+    /// From the trigger to the last acknowledgement, in milliseconds; -1 while in progress
+    /// (observed on 1.20.5).
+    #[serde(default)]
+    pub end_to_end_duration: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

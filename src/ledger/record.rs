@@ -347,6 +347,9 @@ pub fn settings_of(job: &Job) -> BTreeMap<String, String> {
     if let Some(every) = &job.savepoint.every {
         s.insert("savepoint.every".into(), every.value.to_string());
     }
+    if let Some(age) = &job.upgrade.max_checkpoint_age {
+        s.insert("upgrade.maxCheckpointAge".into(), age.value.to_string());
+    }
     let from = serde_json::to_value(&job.restore.from.value).ok().and_then(|v| v.as_str().map(String::from));
     s.insert("restore.from".into(), from.unwrap_or_default());
     s.insert("restore.allowNonRestoredState".into(), job.restore.allow_non_restored_state.value.to_string());

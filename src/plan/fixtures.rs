@@ -24,6 +24,7 @@ pub fn job(name: &str) -> Job {
         flink_configuration: BTreeMap::new(),
         state: SpecState::Running,
         upgrade_mode: UpgradeMode::Savepoint,
+        upgrade: Default::default(),
         savepoint: SavepointSpec::default(),
         restore: RestoreSpec::default(),
         depends_on: Vec::new(),

@@ -2,6 +2,7 @@
 //! Pure: no I/O, no async, deterministic (sorted maps, stable name order). Rendering lives in
 //! `render`, execution in `apply`.
 
+pub mod checks;
 pub mod diff;
 pub mod identity;
 pub mod model;
@@ -13,6 +14,6 @@ pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
-pub use model::{Action, ClusterRef, FieldChange, JobPlan, Plan, Restore, Wave, WaveKind};
+pub use model::{Action, ClusterRef, ConflictScope, FieldChange, JobPlan, Plan, Restore, Wave, WaveKind};
 pub use observed::{LiveJob, Observed};
 pub use planner::{Options, hold, plan};

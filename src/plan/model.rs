@@ -34,6 +34,10 @@ pub struct Plan {
     pub unmanaged: Vec<LiveRef>,
     /// Problems that stop apply from acting on a job (two live jobs for one spec, ...).
     pub problems: Vec<String>,
+    /// What apply will act on but a reviewer should know first (a savepoint taken in place of an
+    /// old checkpoint, too few free task slots now).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Whether the ledger had a record for every job that has a change (field-level details).
     pub details_known: bool,
     /// The live jobs this plan was decided on; apply refuses a saved plan when they changed.
@@ -104,6 +108,10 @@ pub struct JobPlan {
     /// Jobs this one waits for (its `dependsOn`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// For a conflict: whether it concerns only the next version (the running job is this spec's
+    /// own, and `savepoint` and `gc` still act on it) or the job itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<ConflictScope>,
     /// Why apply will not run this action (an upstream job that cannot be acted on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_by: Option<String>,
@@ -121,6 +129,13 @@ pub struct JobPlan {
 }
 
 impl JobPlan {
+    /// Whether flinkops must leave the job alone altogether (a conflict about the job itself),
+    /// as opposed to a conflict about its next version only, which leaves the running job, a
+    /// savepoint of it and its snapshots this spec's own.
+    pub fn in_doubt(&self) -> bool {
+        self.action == Action::Conflict && self.conflict != Some(ConflictScope::NextVersion)
+    }
+
     /// Whether the live job `id` was started for this spec version (either fingerprint form).
     pub fn runs_this_version(&self, id: &crate::flink::JobId) -> bool {
         let Some(managed) = super::identity::parse(id) else { return false };
@@ -129,6 +144,22 @@ impl JobPlan {
             .flatten()
             .any(|f| f.starts_with(&managed.fingerprint_tag))
     }
+}
+
+/// Whom a conflict concerns, so that commands other than apply know whether they may still act
+/// on the running job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictScope {
+    /// Only the next version: it cannot be started, or the stop before it would fail (wider than
+    /// the cluster, a savepoint timeout shorter than the job's checkpoints, no savepoint
+    /// directory). The running job is this spec's own and keeps running: a savepoint of it, and
+    /// gc of its snapshots, go on.
+    NextVersion,
+    /// The job itself: which live job is the spec's, or where its state is, is in doubt (another
+    /// state directory's job, several live jobs, an unreadable record, an unmanaged namesake, an
+    /// unusable newest snapshot). Nothing acts on it.
+    Job,
 }
 
 /// What apply does with a job.

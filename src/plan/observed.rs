@@ -28,6 +28,13 @@ pub struct Observed {
     /// managers on demand (native Kubernetes, YARN) or scales jobs to what it has (adaptive
     /// scheduler).
     pub total_slots: Option<u32>,
+    /// Free task slots (`slots-available`), asked with `total_slots` and `None` when it is.
+    pub free_slots: Option<u32>,
+    /// The slots each live job a plan would replace holds (see `checks::slots_held`).
+    pub slots_held: BTreeMap<JobId, u32>,
+    /// For each live job a plan would stop: what its checkpoint statistics say. A job without an
+    /// entry (not asked, or Flink could not say) passes the checks that need them.
+    pub checkpoints: BTreeMap<JobId, super::checks::CheckpointFacts>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

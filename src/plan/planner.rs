@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use super::checks;
 use super::diff;
 use super::identity;
 use super::model::*;
@@ -51,11 +52,15 @@ pub fn plan(
         })
         .collect();
     jobs.extend(orphans(&managed, &tags, ledger, opts));
+    let mut warnings = Vec::new();
     for p in &mut jobs {
+        check_checkpoint_age(p, desired, observed, &mut warnings);
         check_savepoint_dir(p, desired, ledger, observed, &mut problems);
+        check_savepoint_timeout(p, desired, ledger, observed, &mut problems);
         if let Some(total) = observed.total_slots {
             check_slots(p, desired, total, &mut problems);
         }
+        check_free_slots(p, desired, observed, &mut warnings);
     }
     jobs.sort_by(|a, b| a.name.cmp(&b.name));
     mark_blocked(&mut jobs, desired);
@@ -80,6 +85,7 @@ pub fn plan(
         waves,
         unmanaged: unmanaged.iter().filter(|j| j.is_active()).map(|j| j.to_ref()).collect(),
         problems,
+        warnings,
         details_known,
         observed: observed_refs,
     }
@@ -136,6 +142,7 @@ fn base(job: &Job, action: Action, reason: impl Into<String>) -> JobPlan {
         restore: None,
         drift: None,
         depends_on: job.depends_on.clone(),
+        conflict: (action == Action::Conflict).then_some(ConflictScope::Job),
         blocked_by: None,
         origin: Some(job.origin.clone()),
         fingerprint: Some(job.fingerprint.0.clone()),
@@ -261,6 +268,100 @@ fn stops_with_savepoint(action: Action) -> bool {
     )
 }
 
+/// Whether the plan takes a savepoint of the live job: a stop with a savepoint, or a `last-state`
+/// upgrade that the checkpoint age check turned into one.
+fn takes_savepoint(p: &JobPlan) -> bool {
+    stops_with_savepoint(p.action)
+        || (p.action == (Action::Upgrade { mode: UpgradeMode::LastState })
+            && p.restore == Some(Restore::NewSavepoint))
+}
+
+/// A check before the stop failed: apply leaves the job alone. It concerns the next version only
+/// when the live job is this spec's own (not for an adoption, whose live job is not managed yet).
+fn refuse_next_version(p: &mut JobPlan, reason: &str) {
+    p.conflict =
+        Some(if p.action == Action::Adopt { ConflictScope::Job } else { ConflictScope::NextVersion });
+    p.action = Action::Conflict;
+    p.reason = reason.into();
+}
+
+/// A `last-state` upgrade whose newest checkpoint is older than `upgrade.maxCheckpointAge` goes
+/// through a savepoint instead: a warning says so, with the checkpoint's age, and the plan's
+/// restore source becomes the new savepoint (apply decides again right before the stop).
+fn check_checkpoint_age(p: &mut JobPlan, desired: &Desired, observed: &Observed, warnings: &mut Vec<String>) {
+    if p.action != (Action::Upgrade { mode: UpgradeMode::LastState }) {
+        return;
+    }
+    let (Some(job), Some(live)) = (desired.jobs.get(&p.name), &p.live) else { return };
+    let facts = observed.checkpoints.get(&live.id).copied().unwrap_or_default();
+    let max = job.upgrade.max_checkpoint_age.as_ref().map(|m| m.value);
+    if let Some(old) = checks::checkpoint_age(max, &facts, observed.now_ms) {
+        warnings.push(format!("`{}`: {}", p.name, old.reason()));
+        p.restore = Some(Restore::NewSavepoint);
+        p.reason = format!(
+            "{}; its newest checkpoint is older than `upgrade.maxCheckpointAge`: a savepoint is taken instead (see Warnings)",
+            p.reason
+        );
+    }
+}
+
+/// The savepoint timeout in effect for a planned job: its spec's, or for a job whose spec is gone
+/// the one last applied (the default when unknown).
+fn savepoint_timeout_of(
+    name: &str,
+    desired: &Desired,
+    ledger: &BTreeMap<String, Record>,
+) -> crate::spec::model::Duration {
+    match desired.jobs.get(name) {
+        Some(job) => job.savepoint.timeout.value,
+        None => ledger
+            .get(name)
+            .and_then(|r| r.applied.as_ref())
+            .and_then(|a| a.settings.get("savepoint.timeout"))
+            .and_then(|t| crate::spec::read::parse_duration(t).ok())
+            .unwrap_or_else(|| crate::spec::model::SavepointSpec::default().timeout.value),
+    }
+}
+
+/// A savepoint that takes longer than `savepoint.timeout` leaves the stop's outcome unknown (Flink
+/// may still finish it and stop the job after flinkops gave up). When the job's recent checkpoints
+/// took longer than the timeout, the stop is refused up front with the numbers and the fix.
+fn check_savepoint_timeout(
+    p: &mut JobPlan,
+    desired: &Desired,
+    ledger: &BTreeMap<String, Record>,
+    observed: &Observed,
+    problems: &mut Vec<String>,
+) {
+    if !takes_savepoint(p) {
+        return;
+    }
+    let Some(facts) = p.live.as_ref().and_then(|l| observed.checkpoints.get(&l.id)) else { return };
+    let timeout = savepoint_timeout_of(&p.name, desired, ledger);
+    if let Err(short) = checks::savepoint_timeout(timeout.as_std(), facts) {
+        problems.push(format!("`{}`: {}", p.name, short.reason()));
+        refuse_next_version(p, "its savepoint would likely time out (see Errors)");
+    }
+}
+
+/// The new version should fit the free slots plus those its old version frees. Only a warning:
+/// free slots change as other jobs start and end (and a job just cancelled holds its slots for a
+/// moment), so apply checks again right before the stop and waits a bounded time.
+fn check_free_slots(p: &JobPlan, desired: &Desired, observed: &Observed, warnings: &mut Vec<String>) {
+    let replaces = matches!(p.action, Action::Upgrade { .. } | Action::Adopt);
+    let starts = replaces || matches!(p.action, Action::Deploy | Action::Resume);
+    let (Some(free), Some(job)) = (observed.free_slots, desired.jobs.get(&p.name).filter(|_| starts)) else {
+        return;
+    };
+    let freed = match (&p.live, replaces) {
+        (Some(live), true) => observed.slots_held.get(&live.id).copied().unwrap_or(0),
+        _ => 0,
+    };
+    if let Err(short) = checks::free_slots(job.parallelism, free, freed) {
+        warnings.push(format!("`{}`: {}", p.name, short.warn()));
+    }
+}
+
 /// A stop with a savepoint needs a directory: the spec's, its Flink configuration's or the
 /// cluster's. Flink 1.19 fails the stop with `Config key [state.savepoints.dir] is not set`, found
 /// before today only once apply was under way; the plan refuses it instead, saying how to fix it.
@@ -301,8 +402,7 @@ fn check_savepoint_dir(
             _ => "upgrade it",
         },
     ));
-    p.action = Action::Conflict;
-    p.reason = "no savepoint directory to stop it with a savepoint (see Errors)".into();
+    refuse_next_version(p, "no savepoint directory to stop it with a savepoint (see Errors)");
 }
 
 /// A job wider than the cluster waits for slots, then restart-loops with
@@ -328,8 +428,7 @@ fn check_slots(p: &mut JobPlan, desired: &Desired, total: u32, problems: &mut Ve
          managers or slots (taskmanager.numberOfTaskSlots), or lower `parallelism`; nothing is touched",
         p.name,
     ));
-    p.action = Action::Conflict;
-    p.reason = "wider than the cluster's task slots (see Errors)".into();
+    refuse_next_version(p, "wider than the cluster's task slots (see Errors)");
 }
 
 /// Whether a live job runs this spec version: its id carries the fingerprint, or the form an
@@ -535,6 +634,7 @@ fn orphans(
                 restore: None,
                 drift: None,
                 depends_on: Vec::new(),
+                conflict: None,
                 blocked_by: None,
                 origin: None,
                 fingerprint: None,

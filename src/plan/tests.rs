@@ -661,3 +661,183 @@ fn a_job_wider_than_the_cluster_is_a_conflict_and_one_that_fits_is_not() {
     );
     assert_eq!(action_of(&first, "wide").action, Action::Conflict);
 }
+
+/// An upgrade of `old` (running, submission 1) to `new`, planned with `observe` changing what
+/// Flink was seen to say.
+fn plan_upgrade(old: &crate::spec::Job, new: &crate::spec::Job, observe: impl FnOnce(&mut Observed)) -> Plan {
+    let mut observed = Observed { jobs: vec![live_of(old, 1, JobState::Running)], ..Default::default() };
+    observe(&mut observed);
+    plan(&desired([new.clone()]), &observed, &ledger([record_of(old)]), &Options::default())
+}
+
+fn facts(newest: Option<(u64, i64)>, slowest: Option<(u64, u64)>) -> checks::CheckpointFacts {
+    checks::CheckpointFacts { newest, slowest }
+}
+
+/// A last-state upgrade whose newest checkpoint is older than `upgrade.maxCheckpointAge` goes
+/// through a savepoint: a warning says so with the age, and the restore source is the savepoint.
+/// A young checkpoint, no limit, or no checkpoint at all leaves the plan as it was.
+#[test]
+fn a_last_state_upgrade_past_max_checkpoint_age_takes_a_savepoint_and_says_why() {
+    let old = job("enrich").mode(UpgradeMode::LastState);
+    let mut new = old.clone().with_parallelism(2);
+    new.upgrade.max_checkpoint_age = Some(crate::spec::model::Located::new(
+        crate::spec::read::parse_duration("10m").unwrap(),
+        Default::default(),
+    ));
+    let id = live_of(&old, 1, JobState::Running).id;
+    let now = 100 * 60_000;
+    let with_age = |minutes: i64| {
+        let id = id.clone();
+        plan_upgrade(&old, &new, move |o| {
+            o.now_ms = now;
+            o.checkpoints.insert(id, facts(Some((17, now - minutes * 60_000)), None));
+        })
+    };
+    let p = with_age(25);
+    let j = action_of(&p, "enrich");
+    assert_eq!(j.action, Action::Upgrade { mode: UpgradeMode::LastState });
+    assert_eq!(j.restore, Some(Restore::NewSavepoint));
+    assert!(j.reason.contains("a savepoint is taken instead"), "{}", j.reason);
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    assert!(
+        p.warnings[0].contains("`enrich`: its newest checkpoint (17) completed 25m0s ago")
+            && p.warnings[0].contains("`upgrade.maxCheckpointAge` (10m)"),
+        "{:?}",
+        p.warnings
+    );
+    let young = with_age(5);
+    assert_eq!(action_of(&young, "enrich").restore, Some(Restore::LastCheckpoint));
+    assert!(young.warnings.is_empty());
+    let ancient = plan_upgrade(&old, &new.clone().mode(UpgradeMode::LastState), |o| {
+        o.now_ms = now;
+        o.checkpoints.insert(id.clone(), facts(Some((17, 0)), None));
+    });
+    assert_eq!(action_of(&ancient, "enrich").restore, Some(Restore::NewSavepoint), "the limit is set");
+    let mut no_limit = new.clone();
+    no_limit.upgrade.max_checkpoint_age = None;
+    let p = plan_upgrade(&old, &no_limit, |o| {
+        o.now_ms = now;
+        o.checkpoints.insert(id.clone(), facts(Some((17, 0)), None));
+    });
+    assert_eq!(action_of(&p, "enrich").restore, Some(Restore::LastCheckpoint), "no limit");
+    // A savepoint-mode upgrade is not concerned.
+    let sp = plan_upgrade(&old, &new.clone().mode(UpgradeMode::Savepoint), |o| {
+        o.now_ms = now;
+        o.checkpoints.insert(id.clone(), facts(Some((17, 0)), None));
+    });
+    assert!(sp.warnings.is_empty());
+}
+
+/// A stop with a savepoint of a job whose recent checkpoints took longer than
+/// `savepoint.timeout` is refused with the numbers and the fix; without history, or with a
+/// timeout that is long enough, it is planned. A cancel (stateless, last-state from a checkpoint)
+/// takes no savepoint and is not concerned; a last-state upgrade turned into a savepoint is.
+#[test]
+fn a_savepoint_timeout_shorter_than_recent_checkpoints_refuses_the_stop() {
+    let old = job("enrich");
+    let mut new = old.clone().with_parallelism(2);
+    new.savepoint.timeout = crate::spec::model::Located::new(
+        crate::spec::read::parse_duration("2s").unwrap(),
+        Default::default(),
+    );
+    let id = live_of(&old, 1, JobState::Running).id;
+    let slow = |o: &mut Observed| {
+        o.checkpoints.insert(id.clone(), facts(Some((9, 0)), Some((8, 4_500))));
+    };
+    let p = plan_upgrade(&old, &new, slow);
+    assert_eq!(action_of(&p, "enrich").action, Action::Conflict);
+    assert_eq!(action_of(&p, "enrich").conflict, Some(ConflictScope::NextVersion), "the running job is ours");
+    assert!(!action_of(&p, "enrich").in_doubt());
+    assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
+    let text = &p.problems[0];
+    assert!(text.starts_with("`enrich`: not stopped: `savepoint.timeout` is 2s"), "{text}");
+    assert!(text.contains("checkpoint 8 took 4s 500ms") && text.contains("savepoint.timeout: 9s"), "{text}");
+    let upgrade = Action::Upgrade { mode: UpgradeMode::Savepoint };
+    assert_eq!(action_of(&plan_upgrade(&old, &new, |_| {}), "enrich").action, upgrade, "no history");
+    let fast = |o: &mut Observed| {
+        o.checkpoints.insert(id.clone(), facts(Some((9, 0)), Some((8, 1_500))));
+    };
+    assert_eq!(action_of(&plan_upgrade(&old, &new, fast), "enrich").action, upgrade);
+    for mode in [UpgradeMode::Stateless, UpgradeMode::LastState] {
+        let p = plan_upgrade(&old, &new.clone().mode(mode), slow);
+        assert_eq!(action_of(&p, "enrich").action, Action::Upgrade { mode }, "{mode:?} cancels");
+    }
+    // Suspending takes a savepoint too.
+    let p = plan_upgrade(&old, &old.clone().suspended(), |o| {
+        o.checkpoints.insert(id.clone(), facts(None, Some((3, 11 * 60_000))));
+    });
+    assert_eq!(action_of(&p, "enrich").action, Action::Conflict, "the default timeout is 10m");
+    // A last-state upgrade past maxCheckpointAge takes a savepoint, so its timeout counts.
+    let mut last = new.clone().mode(UpgradeMode::LastState);
+    last.upgrade.max_checkpoint_age = Some(crate::spec::model::Located::new(
+        crate::spec::read::parse_duration("1m").unwrap(),
+        Default::default(),
+    ));
+    let p = plan_upgrade(&old, &last, |o| {
+        o.now_ms = 3_600_000;
+        o.checkpoints.insert(id.clone(), facts(Some((9, 0)), Some((8, 4_500))));
+    });
+    assert_eq!(action_of(&p, "enrich").action, Action::Conflict);
+}
+
+/// Free slots: a new version that does not fit the free slots plus those its old version frees is
+/// a warning (apply checks again before the stop), never a conflict; a new job counts free slots
+/// only. Unknown free slots (a cluster that grows on demand) warn of nothing.
+#[test]
+fn too_few_free_slots_is_a_warning_counting_the_slots_the_old_version_frees() {
+    let old = job("enrich");
+    let new = old.clone().with_parallelism(4);
+    let id = live_of(&old, 1, JobState::Running).id;
+    let slots = |free, held| {
+        let id = id.clone();
+        move |o: &mut Observed| {
+            o.total_slots = Some(8);
+            o.free_slots = Some(free);
+            o.slots_held.insert(id, held);
+        }
+    };
+    let fits = plan_upgrade(&old, &new, slots(1, 3));
+    assert!(fits.warnings.is_empty(), "{:?}", fits.warnings);
+    let short = plan_upgrade(&old, &new, slots(1, 2));
+    assert_eq!(action_of(&short, "enrich").action, Action::Upgrade { mode: UpgradeMode::Savepoint });
+    assert!(short.problems.is_empty());
+    assert_eq!(short.warnings.len(), 1);
+    assert!(
+        short.warnings[0].contains("`enrich`: needs 4 task slots")
+            && short.warnings[0].contains("1 free plus the 2 its old version frees")
+            && short.warnings[0].contains("apply checks again right before it stops anything"),
+        "{:?}",
+        short.warnings
+    );
+    assert!(plan_upgrade(&old, &new, |o| o.total_slots = Some(8)).warnings.is_empty(), "free unknown");
+    let fresh = |free| {
+        let observed = Observed { total_slots: Some(8), free_slots: Some(free), ..Default::default() };
+        plan(&desired([job("wide").with_parallelism(3)]), &observed, &ledger([]), &Options::default())
+    };
+    assert!(fresh(3).warnings.is_empty());
+    let p = fresh(2);
+    assert_eq!(action_of(&p, "wide").action, Action::Deploy);
+    assert!(p.warnings[0].contains("right now, the cluster has 2 free."), "{:?}", p.warnings);
+}
+
+/// A check before the stop that fails for an adoption concerns the job itself: its live job is
+/// not managed yet, so nothing else may act on it either. Other conflicts (two live jobs) too.
+#[test]
+fn a_failed_check_before_adopting_leaves_the_unmanaged_job_in_doubt() {
+    let spec = job("enrich");
+    let observed = Observed {
+        jobs: vec![unmanaged("enrich", 9, JobState::Running)],
+        cluster_savepoint_dir: Some(None),
+        ..Default::default()
+    };
+    let adopt = Options { adopt: true, ..Default::default() };
+    let p = plan(&desired([spec.clone()]), &observed, &ledger([]), &adopt);
+    let j = action_of(&p, "enrich");
+    assert_eq!((j.action, j.conflict), (Action::Conflict, Some(ConflictScope::Job)));
+    assert!(j.in_doubt());
+    let two = vec![live_of(&spec, 1, JobState::Running), live_of(&spec, 2, JobState::Running)];
+    let p = run(&desired([spec]), two, &ledger([]));
+    assert!(action_of(&p, "enrich").in_doubt());
+}

@@ -49,6 +49,7 @@ fn sections(plan: &Plan, styles: &Styles, out: &mut Vec<u8>) -> io::Result<()> {
         writeln!(out, "{}\n", Paint(s.bold, &words::summary_line(plan)))?;
         drift(plan, s, out)?;
         left_alone(plan, s, out)?;
+        warnings(plan, s, out)?;
         errors(plan, s, out)?;
         if let Some(caveat) = words::summary_caveat(plan) {
             writeln!(out, "{caveat}")?;
@@ -71,6 +72,7 @@ fn sections(plan: &Plan, styles: &Styles, out: &mut Vec<u8>) -> io::Result<()> {
         writeln!(out, "{}\n", Paint(s.dim, format!("Note: {note}")))?;
     }
     left_alone(plan, s, out)?;
+    warnings(plan, s, out)?;
     errors(plan, s, out)?;
     writeln!(out, "{}", Paint(s.bold, words::summary_line(plan)))?;
     if let Some(caveat) = words::summary_caveat(plan) {
@@ -200,6 +202,17 @@ fn left_alone(plan: &Plan, s: &Styles, out: &mut impl Write) -> io::Result<()> {
         writeln!(out)?;
     }
     Ok(())
+}
+
+fn warnings(plan: &Plan, s: &Styles, out: &mut impl Write) -> io::Result<()> {
+    if plan.warnings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{}", Paint(s.warn, "Warnings: apply acts on these jobs, read what it will do first"))?;
+    for w in &plan.warnings {
+        writeln!(out, "  {} {}", Paint(s.warn, "~"), clean(w))?;
+    }
+    writeln!(out)
 }
 
 fn errors(plan: &Plan, s: &Styles, out: &mut impl Write) -> io::Result<()> {

@@ -28,6 +28,7 @@ fn sections(plan: &Plan, out: &mut Vec<u8>) -> io::Result<()> {
         writeln!(out, "**{}**\n", prose(&caveat))?;
     }
     errors(plan, out)?;
+    warnings(plan, out)?;
     drift(plan, out)?;
     if plan.has_changes() {
         table(plan, out)?;
@@ -114,6 +115,17 @@ fn drift(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "#### Changed outside of flinkops\n")?;
     for (job, what) in drifted {
         writeln!(out, "- {}: {}; {}", code(&job.name), prose(what), prose(&words::drift_outcome(job)))?;
+    }
+    writeln!(out)
+}
+
+fn warnings(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
+    if plan.warnings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "#### Warnings\n\nApply acts on these jobs; read what it will do first:\n")?;
+    for w in &plan.warnings {
+        writeln!(out, "- {}", prose(w))?;
     }
     writeln!(out)
 }

@@ -193,6 +193,7 @@ mod tests {
             .into(),
             state: JobState::Running,
             upgrade_mode: UpgradeMode::Savepoint,
+            upgrade: Default::default(),
             savepoint: SavepointSpec::default(),
             restore: RestoreSpec::default(),
             depends_on: vec![],

@@ -108,6 +108,10 @@ pub struct JobSpec {
     #[serde(default)]
     pub upgrade_mode: Located<UpgradeMode>,
 
+    /// Limits on how an upgrade carries state (see `upgrade.maxCheckpointAge`).
+    #[serde(default)]
+    pub upgrade: UpgradeSpec,
+
     /// Savepoints taken before an upgrade or suspension.
     #[serde(default)]
     pub savepoint: SavepointSpec,
@@ -267,6 +271,19 @@ pub enum UpgradeMode {
     LastState,
     /// Cancel and start empty: for jobs without state worth keeping.
     Stateless,
+}
+
+/// Upgrade settings (`upgradeMode` stays a top-level field).
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct UpgradeSpec {
+    /// For `upgradeMode: last-state`: when the running job's newest completed checkpoint is older
+    /// than this (e.g. `15m`; at most 366 days), the upgrade takes a savepoint instead of starting
+    /// from that checkpoint, so a job whose checkpoints stopped completing does not go back to
+    /// old state. Default: no limit (a fitting age depends on the checkpoint interval).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub max_checkpoint_age: Option<Located<Duration>>,
 }
 
 /// Savepoint settings.
@@ -471,12 +488,14 @@ pub const JOB_FIELDS: &[&str] = &[
     "flinkConfiguration",
     "state",
     "upgradeMode",
+    "upgrade",
     "savepoint",
     "restore",
     "dependsOn",
     "health",
     "restartNonce",
 ];
+pub const UPGRADE_FIELDS: &[&str] = &["maxCheckpointAge"];
 pub const SAVEPOINT_FIELDS: &[&str] = &["directory", "timeout", "formatType", "drain", "retain", "every"];
 pub const RETAIN_FIELDS: &[&str] = &["count", "maxAge"];
 pub const RESTORE_FIELDS: &[&str] = &["from", "allowNonRestoredState", "allowFlinkVersionChange"];

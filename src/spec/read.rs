@@ -44,6 +44,7 @@ impl<'a> Reader<'a> {
         let state = fields.get("state").and_then(|n| self.choice(n, "state", STATES));
         let upgrade_mode =
             fields.get("upgradeMode").and_then(|n| self.choice(n, "upgradeMode", UPGRADE_MODES));
+        let upgrade = fields.get("upgrade").map(|n| self.upgrade(n)).unwrap_or_default();
         let savepoint = fields.get("savepoint").map(|n| self.savepoint(n)).unwrap_or_default();
         let restore = fields.get("restore").map(|n| self.restore(n)).unwrap_or_default();
         let depends_on =
@@ -52,6 +53,7 @@ impl<'a> Reader<'a> {
         let restart_nonce =
             fields.get("restartNonce").and_then(|n| self.uint(n, "restartNonce", 0, u64::MAX));
         self.check_forst_format(&flink_configuration, &savepoint, upgrade_mode.as_ref().map(|m| m.value));
+        self.check_checkpoint_age_applies(&upgrade, upgrade_mode.as_ref().map(|m| m.value));
         Some(JobSpec {
             api_version: ApiVersion::V1,
             kind: JobKind::FlinkJob,
@@ -67,12 +69,41 @@ impl<'a> Reader<'a> {
             flink_configuration,
             state: state.unwrap_or_default(),
             upgrade_mode: upgrade_mode.unwrap_or_default(),
+            upgrade,
             savepoint,
             restore,
             depends_on,
             health,
             restart_nonce: restart_nonce.unwrap_or_default(),
         })
+    }
+
+    fn upgrade(&mut self, node: &Node) -> UpgradeSpec {
+        let Some(f) = self.fields(node, "upgrade.", "the upgrade settings", UPGRADE_FIELDS) else {
+            return UpgradeSpec::default();
+        };
+        let max_checkpoint_age =
+            f.get("maxCheckpointAge").and_then(|n| self.duration(n, "upgrade.maxCheckpointAge"));
+        UpgradeSpec { max_checkpoint_age }
+    }
+
+    /// `upgrade.maxCheckpointAge` only concerns `last-state` upgrades: set on another mode it does
+    /// nothing, which its writer would want to know.
+    fn check_checkpoint_age_applies(&mut self, upgrade: &UpgradeSpec, mode: Option<UpgradeMode>) {
+        let Some(age) = &upgrade.max_checkpoint_age else { return };
+        let mode = mode.unwrap_or_default();
+        if mode == UpgradeMode::LastState {
+            return;
+        }
+        let written = if mode == UpgradeMode::Savepoint { "savepoint" } else { "stateless" };
+        let d = self.error(
+            age.pos,
+            "checkpoint-age-without-last-state",
+            format!("`upgrade.maxCheckpointAge` has no effect with `upgradeMode: {written}`"),
+        );
+        d.severity = super::diag::Severity::Warning;
+        d.help =
+            Some("it applies to `upgradeMode: last-state` only: set that mode, or remove the limit".into());
     }
 
     fn savepoint(&mut self, node: &Node) -> SavepointSpec {

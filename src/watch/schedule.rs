@@ -105,6 +105,9 @@ pub fn decide(job: &Input, failure: Option<&Failure>, backoff: Duration, now: Ti
 fn eligible(plan: Option<&JobPlan>) -> Result<&JobId, Skip> {
     let p = plan.ok_or(Skip::NotRunning)?;
     match p.action {
+        // A conflict about the next version only (too wide, a savepoint timeout too short) leaves
+        // the running job this spec's own, as for `flinkops savepoint`.
+        Action::Conflict if !p.in_doubt() => {}
         Action::Conflict | Action::Adopt | Action::Orphan | Action::Stop => return Err(Skip::NotOurs),
         // A settings-only change does not touch the job.
         Action::None | Action::UpdateSettings => {}
@@ -252,6 +255,11 @@ mod tests {
         conflict.action = Action::Conflict;
         let job = input(&conflict, None);
         assert_eq!(decide(&job, None, HOUR, late), Verdict::Skip { why: Skip::NotOurs });
+        // A conflict about the next version only (too wide for the cluster, say) leaves the
+        // running job ours: it still gets its savepoints.
+        conflict.conflict = Some(crate::plan::ConflictScope::NextVersion);
+        let job = input(&conflict, None);
+        assert_eq!(decide(&job, None, HOUR, late), DUE);
     }
 
     #[test]

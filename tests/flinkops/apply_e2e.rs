@@ -130,9 +130,17 @@ impl Scenario {
 
     /// Cancel every job of this scenario still running.
     pub(crate) async fn cleanup(&self, client: &Client) {
+        let mine = |j: &JobOverview| !j.state.is_terminal() && j.name.starts_with(&self.prefix);
         let overview = client.jobs_overview().await.unwrap();
-        for j in overview.jobs.iter().filter(|j| !j.state.is_terminal() && j.name.starts_with(&self.prefix)) {
+        for j in overview.jobs.iter().filter(|j| mine(j)) {
             let _ = client.cancel(&j.jid).await;
+        }
+        // The test's slots are handed on once its jobs have ended (see `flink_support::clean`).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline
+            && client.jobs_overview().await.is_ok_and(|o| o.jobs.iter().any(&mine))
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
 }

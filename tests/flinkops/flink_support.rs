@@ -14,8 +14,9 @@ use std::time::Duration;
 use flinkops::flink::{Client, ClientConfig, JarId, JobId, JobState};
 use tokio::time::Instant;
 
-/// Tests that may use one cluster at the same time: its TaskManager has 4 slots and each scenario
-/// runs one job of parallelism 1 at a time.
+/// Test slots per cluster: its TaskManager has 4 task slots, and a scenario holds as many as its
+/// jobs use at once, counting an upgrade's new version (apply checks that it fits the free slots
+/// plus those the old version frees right before the stop, and waits up to a minute for them).
 const SLOTS_PER_CLUSTER: usize = 4;
 
 /// How long a job may take to get all its tasks running, a state change, or a metric to show.
@@ -158,10 +159,18 @@ impl Drop for Cleanup {
 }
 
 async fn clean(client: Client, (jobs, jars, savepoints): (Vec<JobId>, Vec<JarId>, Vec<String>)) {
+    let ended = async |job: &JobId| client.job(job).await.map(|d| d.state.is_terminal()).unwrap_or(true);
     for job in &jobs {
-        let terminal = client.job(job).await.map(|d| d.state.is_terminal()).unwrap_or(true);
-        if !terminal {
+        if !ended(job).await {
             let _ = client.cancel(job).await;
+        }
+    }
+    // The test's slots are handed on once its jobs have ended, so that the next test's apply does
+    // not find them still taken (it would wait for them; bounded here, as everywhere).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for job in &jobs {
+        while !ended(job).await && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     for jar in &jars {

@@ -1,5 +1,6 @@
 //! The one integration-test binary (one binary saves link time on 2 cores). One module per area.
 
+mod apply_checks;
 mod apply_e2e;
 mod apply_health;
 mod apply_lock;

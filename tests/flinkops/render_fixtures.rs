@@ -167,6 +167,23 @@ pub fn one_changed() -> Plan {
     plan_of(&new, all_running(&old), records(&old), plain())
 }
 
+/// `one_changed` on a busy cluster: the upgrade of `orders-enrich` (parallelism 4) does not fit
+/// the slots free now plus the one its old version frees: a warning, and the upgrade stays planned.
+pub fn checks() -> Plan {
+    let old = load(&pipeline(), SECRET_OLD);
+    let new = load(&pipeline_with(ENRICH_V2, "running"), SECRET_NEW);
+    let live = all_running(&old);
+    let enrich = live.iter().find(|l| l.name == "orders-enrich").unwrap().id.clone();
+    let mut observed =
+        Observed { jobs: live, total_slots: Some(8), free_slots: Some(2), ..Default::default() };
+    observed.slots_held.insert(enrich, 1);
+    let ledger = records(&old).into_iter().map(|r| (r.name.clone(), r)).collect();
+    let mut p = plan(&new, &observed, &ledger, &plain());
+    p.cluster =
+        Some(ClusterRef { url: "http://flink.example.com:8081".into(), flink_version: "2.1.0".into() });
+    p
+}
+
 /// `orders-ingest` failed; `orders-aggregate` restarts with no task running.
 pub fn one_failed() -> Plan {
     let d = load(&pipeline(), SECRET_OLD);
@@ -315,6 +332,7 @@ pub fn all() -> Vec<Case> {
         Case { name: "suspend", plan: suspend() },
         Case { name: "resume", plan: resume() },
         Case { name: "upgrade_without_ledger", plan: upgrade_without_ledger() },
+        Case { name: "checks", plan: checks() },
     ]
 }
 

@@ -84,3 +84,10 @@ fn without_a_ledger_an_upgrade_is_shown_and_its_missing_details_explained() {
 fn two_live_jobs_for_one_spec_are_an_error_even_without_changes() {
     snapshot_all("two_live_jobs", &fx::two_live_jobs());
 }
+
+#[test]
+fn too_few_free_slots_is_a_warning_and_the_upgrade_stays_planned() {
+    let plan = fx::checks();
+    assert_eq!((plan.warnings.len(), plan.problems.len()), (1, 0));
+    snapshot_all("checks", &plan);
+}

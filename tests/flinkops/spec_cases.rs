@@ -98,6 +98,7 @@ bad_cases! {
     unknown_dependency,
     unknown_field_no_suggestion,
     unknown_field_typo,
+    upgrade_invalid,
     unknown_nested_field,
     unset_environment_variable,
     yaml_alias_bomb,

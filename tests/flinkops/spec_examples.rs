@@ -44,6 +44,7 @@ fn the_schema_and_the_reader_accept_the_same_fields() {
         property_names(&schema, "/$defs/ClusterDefaults/properties"),
         sorted(model::CLUSTER_DEFAULTS_FIELDS)
     );
+    assert_eq!(property_names(&schema, "/$defs/UpgradeSpec/properties"), sorted(model::UPGRADE_FIELDS));
     assert_eq!(property_names(&schema, "/$defs/SavepointSpec/properties"), sorted(model::SAVEPOINT_FIELDS));
     assert_eq!(property_names(&schema, "/$defs/RestoreSpec/properties"), sorted(model::RESTORE_FIELDS));
     assert_eq!(property_names(&schema, "/$defs/HealthSpec/properties"), sorted(model::HEALTH_FIELDS));
