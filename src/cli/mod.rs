@@ -355,6 +355,53 @@ pub struct PlanArgs {
     /// spec's name: savepoint it and redeploy it under management.
     #[arg(long, env = "FLINKOPS_ADOPT")]
     pub adopt: bool,
+
+    #[command(flatten)]
+    pub control: ControlArgs,
+
+    /// Only report what changed on the cluster outside flinkops (managed jobs cancelled, failed,
+    /// restarted or rescaled, jobs flinkops does not manage, orphans); plan no action. Exit 0
+    /// without drift, 3 with drift (for a CI alert).
+    #[arg(long, env = "FLINKOPS_REFRESH_ONLY", conflicts_with_all = ["out", "prune", "adopt", "target", "exclude", "replace", "allow_destroy"])]
+    pub refresh_only: bool,
+}
+
+/// Which jobs a run acts on, and what it may do to them. Each takes a job name (the spec's
+/// `name`, or for a managed job whose spec is gone the name the plan shows) and may be repeated.
+/// (`savepoint --job` and `gc --job` pick jobs for those commands the same way.)
+#[derive(Debug, Args, Clone, Default)]
+pub struct ControlArgs {
+    /// Act only on this job, and on the upstream jobs (dependsOn) it must wait for because they
+    /// are not running (shown as "pulled in"). Every other job is skipped and shown as such.
+    /// With --prune, only targeted orphans are stopped.
+    #[arg(long, value_name = "NAME")]
+    pub target: Vec<String>,
+
+    /// Never act on this job in this run (shown as skipped). A job that needs an excluded
+    /// upstream job started first is blocked.
+    #[arg(long, value_name = "NAME")]
+    pub exclude: Vec<String>,
+
+    /// Redeploy this running job from a fresh savepoint with no spec change (like bumping
+    /// `restartNonce`, without a commit): savepoint, start from it, health gate, rollback.
+    #[arg(long, value_name = "NAME")]
+    pub replace: Vec<String>,
+
+    /// Lift `protect: true` for this job in this run: lets flinkops prune it, upgrade it without
+    /// a savepoint, or start it empty or from an older snapshot, as the plan shows.
+    #[arg(long, value_name = "NAME")]
+    pub allow_destroy: Vec<String>,
+}
+
+impl ControlArgs {
+    pub fn control(&self) -> crate::plan::Control {
+        crate::plan::Control {
+            target: self.target.clone(),
+            exclude: self.exclude.clone(),
+            replace: self.replace.clone(),
+            allow_destroy: self.allow_destroy.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -390,6 +437,10 @@ pub struct ApplyArgs {
     /// Take over a running job flinkops did not start when its Flink job name is a spec's name.
     #[arg(long, env = "FLINKOPS_ADOPT")]
     pub adopt: bool,
+
+    /// (Not with a plan file: it applies the targeting it was planned with.)
+    #[command(flatten)]
+    pub control: ControlArgs,
 
     /// `text`: the plan, progress and a summary for people; `json`: one document with the plan
     /// and the result of every action on stdout (progress still on stderr).

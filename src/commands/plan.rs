@@ -30,6 +30,8 @@ pub enum Error {
     WritePlan { path: std::path::PathBuf, source: std::io::Error },
     #[error(transparent)]
     Cluster(#[from] crate::cluster::Error),
+    #[error(transparent)]
+    UnknownName(#[from] crate::plan::control::UnknownName),
 }
 
 pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
@@ -41,6 +43,7 @@ pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
         Err(Error::Flink(e)) => return fail(&e, e.help(), color),
         Err(Error::Connection(e)) => return fail(&e, Some(e.help()), color),
         Err(Error::Cluster(e)) => return fail(&e, e.help().as_deref(), color),
+        Err(Error::UnknownName(e)) => return fail(&e, Some(&e.help()), color),
         Err(e) => return fail(&e, None, color),
     };
     if let Some(path) = &args.out
@@ -114,10 +117,11 @@ fn make_plan(args: &PlanArgs, desired: &spec::Desired) -> Result<Plan, Error> {
     let client = Client::new(args.limit.apply(args.connection.client_config_for(&desired.clusters)?))?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
-    let opts = Options { prune: args.prune, adopt: args.adopt };
+    let opts = Options { prune: args.prune, adopt: args.adopt, control: args.control.control() };
     runtime.block_on(async {
         let ledger = Ledger::new(&args.state.cluster_dir_to_read(&client).await?);
         let (plan, _) = observe_and_plan(&client, &ledger, desired, &args.path, &opts).await?;
+        opts.control.check_names(&plan)?;
         Ok(plan)
     })
 }

@@ -2,6 +2,7 @@
 //! Pure: no I/O, no async, deterministic (sorted maps, stable name order). Rendering lives in
 //! `render`, execution in `apply`.
 
+pub mod control;
 pub mod diff;
 pub mod identity;
 pub mod model;
@@ -9,10 +10,13 @@ pub mod observed;
 pub mod planner;
 
 #[cfg(test)]
+mod control_tests;
+#[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
+pub use control::Control;
 pub use model::{Action, ClusterRef, FieldChange, JobPlan, Plan, Restore, Wave, WaveKind};
 pub use observed::{LiveJob, Observed};
 pub use planner::{Options, hold, plan};

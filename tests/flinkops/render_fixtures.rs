@@ -190,7 +190,7 @@ pub fn orphan(prune: bool) -> Plan {
     live.push(self::live(job(&gone, "legacy-sessionizer"), 1, JobState::Running));
     let mut ledger = records(&d);
     ledger.push(record(job(&gone, "legacy-sessionizer")));
-    plan_of(&d, live, ledger, Options { prune, adopt: false })
+    plan_of(&d, live, ledger, Options { prune, ..Options::default() })
 }
 
 /// Someone runs a job by hand; all specs are in sync.
@@ -207,7 +207,7 @@ pub fn unmanaged_job() -> Plan {
 pub fn conflict(adopt: bool) -> Plan {
     let d = load(&pipeline(), SECRET_OLD);
     let live = vec![unmanaged("orders-ingest", 0x42, JobState::Running)];
-    plan_of(&d, live, vec![], Options { prune: false, adopt })
+    plan_of(&d, live, vec![], Options { adopt, ..Options::default() })
 }
 
 /// Two live jobs run `orders-ingest` (someone resubmitted it by hand): apply cannot choose.
