@@ -105,7 +105,7 @@ pub enum Command {
     /// Exit code 0 when the plan could be made (with --detailed-exitcode: 0 no changes,
     /// 2 changes), 1 on invalid specs, an unreachable cluster, or jobs apply cannot act on.
     #[command(
-        after_help = "Examples:\n  flinkops plan specs/\n  flinkops plan specs/ --detailed-exitcode -o markdown > plan.md\n  flinkops plan specs/ --out plan.json    # then: flinkops apply plan.json"
+        after_help = "Examples:\n  flinkops plan specs/\n  flinkops plan specs/ --detailed-exitcode -o markdown > plan.md\n  flinkops plan specs/ --out plan.json    # then: flinkops apply plan.json\n  flinkops plan specs/ --target orders-enrich --exclude orders-backfill\n  flinkops plan specs/ --replace orders-enrich    # redeploy from a fresh savepoint, no spec change\n  flinkops plan specs/ --refresh-only --detailed-exitcode    # drift only: exit 2 when the cluster drifted"
     )]
     Plan(PlanArgs),
 
@@ -116,7 +116,7 @@ pub enum Command {
     /// With a plan file from `plan --out`: act exactly on that plan, refusing it if the live jobs
     /// or the specs changed since. Exit code 0 when every action succeeded, 1 otherwise.
     #[command(
-        after_help = "Examples:\n  flinkops apply specs/\n  flinkops apply specs/ --auto-approve --concurrency 2\n  flinkops plan specs/ --out plan.json && flinkops apply plan.json"
+        after_help = "Examples:\n  flinkops apply specs/\n  flinkops apply specs/ --auto-approve --concurrency 2\n  flinkops plan specs/ --out plan.json && flinkops apply plan.json\n  flinkops apply specs/ --target orders-enrich    # only that job (and what it waits for)\n  flinkops apply specs/ --replace orders-enrich --auto-approve\n  flinkops apply specs/ --prune --allow-destroy legacy-job    # lift protect: true for one job"
     )]
     Apply(ApplyArgs),
 
@@ -359,9 +359,10 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub control: ControlArgs,
 
-    /// Only report what changed on the cluster outside flinkops (managed jobs cancelled, failed,
-    /// restarted or rescaled, jobs flinkops does not manage, orphans); plan no action. Exit 0
-    /// without drift, 3 with drift (for a CI alert).
+    /// Only report what changed on the cluster outside flinkops (managed jobs failed, cancelled,
+    /// finished, restarting or restarted, resubmitted as another version; jobs flinkops does not
+    /// manage; orphans); plan no action. With --detailed-exitcode: exit 2 when there is drift, 0
+    /// when there is none (for a CI alert).
     #[arg(long, env = "FLINKOPS_REFRESH_ONLY", conflicts_with_all = ["out", "prune", "adopt", "target", "exclude", "replace", "allow_destroy"])]
     pub refresh_only: bool,
 }
@@ -373,7 +374,8 @@ pub struct PlanArgs {
 pub struct ControlArgs {
     /// Act only on this job, and on the upstream jobs (dependsOn) it must wait for because they
     /// are not running (shown as "pulled in"). Every other job is skipped and shown as such.
-    /// With --prune, only targeted orphans are stopped.
+    /// With --prune, only targeted orphans are stopped. (`savepoint --job` and `gc --job` pick
+    /// jobs by the same names.)
     #[arg(long, value_name = "NAME")]
     pub target: Vec<String>,
 

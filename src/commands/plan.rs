@@ -35,6 +35,9 @@ pub enum Error {
 }
 
 pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
+    if args.refresh_only {
+        return super::refresh::run(args, color);
+    }
     let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
         return exit::code(exit::ERROR);
     };

@@ -4,6 +4,7 @@
 
 pub mod control;
 pub mod diff;
+pub mod drift;
 pub mod identity;
 pub mod model;
 pub mod observed;
