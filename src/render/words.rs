@@ -332,7 +332,7 @@ pub fn summary_line(plan: &Plan) -> String {
     let skipped = skipped(plan).count();
     if !plan.has_changes() && skipped > 0 {
         return format!(
-            "No changes to the jobs in this run; {} not in it (skipped, see above).",
+            "No changes to the jobs in this run; {} not in it (listed as skipped).",
             jobs(skipped)
         );
     }
