@@ -363,7 +363,7 @@ pub struct PlanArgs {
     /// finished, restarting or restarted, resubmitted as another version; jobs flinkops does not
     /// manage; orphans); plan no action. With --detailed-exitcode: exit 2 when there is drift, 0
     /// when there is none (for a CI alert).
-    #[arg(long, env = "FLINKOPS_REFRESH_ONLY", conflicts_with_all = ["out", "prune", "adopt", "target", "exclude", "replace", "allow_destroy"])]
+    #[arg(long, env = "FLINKOPS_REFRESH_ONLY", conflicts_with_all = ["out", "prune", "adopt", "target_job", "exclude", "replace", "allow_destroy"])]
     pub refresh_only: bool,
 }
 
@@ -376,7 +376,7 @@ pub struct ControlArgs {
     /// are not running (shown as "pulled in"). Every other job is skipped and shown as such.
     /// With --prune, only targeted orphans are stopped. (`savepoint --job` and `gc --job` pick
     /// jobs by the same names.)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long = "target", id = "target_job", value_name = "NAME")]
     pub target: Vec<String>,
 
     /// Never act on this job in this run (shown as skipped). A job that needs an excluded
@@ -669,6 +669,14 @@ pub enum PlanFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_command_line_is_well_formed() {
+        // clap checks argument ids only when a command is built: `apply --target` once collided
+        // with apply's positional TARGET, and only a run of the binary showed it.
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 
     #[test]
     fn durations_past_a_year_are_refused() {
