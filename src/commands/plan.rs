@@ -34,6 +34,19 @@ pub enum Error {
     UnknownName(#[from] crate::plan::control::UnknownName),
 }
 
+impl Error {
+    /// Print the error with its help and give the exit code.
+    pub fn fail(self, color: ColorChoice) -> ExitCode {
+        match self {
+            Error::Flink(e) => fail(&e, e.help(), color),
+            Error::Connection(e) => fail(&e, Some(e.help()), color),
+            Error::Cluster(e) => fail(&e, e.help().as_deref(), color),
+            Error::UnknownName(e) => fail(&e, Some(&e.help()), color),
+            e => fail(&e, None, color),
+        }
+    }
+}
+
 pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
     if args.refresh_only {
         return super::refresh::run(args, color);
@@ -43,11 +56,7 @@ pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
     };
     let plan = match make_plan(args, &desired) {
         Ok(plan) => plan,
-        Err(Error::Flink(e)) => return fail(&e, e.help(), color),
-        Err(Error::Connection(e)) => return fail(&e, Some(e.help()), color),
-        Err(Error::Cluster(e)) => return fail(&e, e.help().as_deref(), color),
-        Err(Error::UnknownName(e)) => return fail(&e, Some(&e.help()), color),
-        Err(e) => return fail(&e, None, color),
+        Err(e) => return e.fail(color),
     };
     if let Some(path) = &args.out
         && let Err(e) = write_plan(&plan, path)

@@ -23,10 +23,7 @@ pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
     };
     let report = match make_report(args, &desired) {
         Ok(r) => r,
-        Err(Error::Flink(e)) => return fail(&e, e.help(), color),
-        Err(Error::Connection(e)) => return fail(&e, Some(e.help()), color),
-        Err(Error::Cluster(e)) => return fail(&e, e.help().as_deref(), color),
-        Err(e) => return fail(&e, None, color),
+        Err(e) => return e.fail(color),
     };
     let mut stdout = std::io::stdout().lock();
     let written = match args.output {

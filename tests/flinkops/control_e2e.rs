@@ -11,7 +11,7 @@ use crate::flink_support::{
 on_every_cluster! {
     target_upgrades_only_the_targeted_job_and_the_other_keeps_its_job_id (2) => target_only;
     replace_redeploys_from_a_fresh_savepoint_and_the_next_plan_is_empty (1) => replace_keeps_state;
-    protect_blocks_a_prune_until_allow_destroy_names_the_job (1) => protect_blocks_prune;
+    protect_blocks_a_prune_until_allow_destroy_names_the_job (2) => protect_blocks_prune;
 }
 
 async fn target_only(c: &Cluster) {
@@ -80,10 +80,13 @@ async fn protect_blocks_prune(c: &Cluster) {
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let live = s.live(&client, "guarded").await;
     std::fs::remove_file(s.dir.join("guarded.yaml")).unwrap();
+    // A spec directory needs at least one spec.
+    s.write(&spec("stays"));
     let out = s.apply(&["--prune"]);
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.contains(&format!("--allow-destroy {}", s.name("guarded"))), "{stdout}");
+    assert!(stdout.contains(&format!("{}: done", s.name("stays"))), "the rest is applied: {stdout}");
     assert_eq!(s.live(&client, "guarded").await, live, "the protected orphan keeps running, same job id");
     let out = s.apply(&["--prune", "--allow-destroy", &s.name("guarded")]);
     let stdout = text(&out.stdout);
