@@ -30,6 +30,19 @@ async fn an_unknown_job_name_is_an_error_with_a_suggestion() {
     }
     let out = plan(&server.uri(), &dir, &["--target", "j1"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // apply checks too, before it acts: a typo in --exclude must not deploy the job it meant.
+    let out = flinkops()
+        .args(["apply", "--auto-approve", "--flink-url", &server.uri(), "--exclude", "j1x", "--state-dir"])
+        .arg(dir.join(".state"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("did you mean `j1`?"), "{stderr}");
+    let posts =
+        server.received_requests().await.unwrap().into_iter().filter(|r| r.method.as_str() != "GET").count();
+    assert_eq!(posts, 0, "nothing was uploaded or started");
 }
 
 #[tokio::test]
