@@ -233,7 +233,10 @@ pub fn scope(jobs: &mut [JobPlan], desired: &Desired, control: &Control) {
             skip(p, "excluded (--exclude)");
         } else if targeted {
             if p.action.starts_a_job() && p.blocked_by.is_none() {
-                let dep = desired.upstream(&p.name).into_iter().find(|d| excluded(d) && needs_start[*d]);
+                let dep = desired
+                    .upstream(&p.name)
+                    .into_iter()
+                    .find(|d| excluded(d) && needs_start.get(*d).copied().unwrap_or(false));
                 if let Some(dep) = dep {
                     p.blocked_by = Some(format!(
                         "`{dep}` must be started first and is excluded (--exclude {dep}): drop that --exclude, or \
