@@ -90,7 +90,7 @@ pub fn run_to_exit(
     }
 }
 
-/// The first of --target/--exclude/--replace/--allow-destroy (and --prune/--adopt) given.
+/// The first of --target/--exclude/--replace/--allow-destroy given (a plan file carries its own).
 fn given_control_flag(args: &ApplyArgs) -> Option<&'static str> {
     let c = &args.control;
     [
