@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success; for `plan --detailed-exitcode`: no changes; for `audit`: no finding reaches `--fail-on` |
 //! | 1 | an error: invalid specs, Flink unreachable, a failed step (`audit`: the audit could not be made) |
-//! | 2 | `plan --detailed-exitcode`: changes are present; `audit`: a finding reaches `--fail-on` (also clap's code for bad usage) |
+//! | 2 | `plan --detailed-exitcode`: changes are present; `plan --refresh-only --detailed-exitcode`: drift is present; `audit`: a finding reaches `--fail-on` (also clap's code for bad usage) |
 
 use std::process::ExitCode;
 
@@ -15,6 +15,9 @@ pub const ERROR: u8 = 1;
 /// `--detailed-exitcode`: the plan is not empty; `audit`: a finding at or above `--fail-on`. Also
 /// what clap uses for a usage error.
 pub const CHANGES: u8 = 2;
+
+/// `plan --refresh-only --detailed-exitcode`: the cluster drifted (Terraform's code for it too).
+pub const DRIFT: u8 = CHANGES;
 
 /// Convert one of the codes above into the process exit code.
 pub fn code(c: u8) -> ExitCode {

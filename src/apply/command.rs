@@ -48,6 +48,10 @@ pub enum Error {
     Output(#[source] std::io::Error),
     #[error(transparent)]
     Cluster(#[from] crate::cluster::Error),
+    #[error(transparent)]
+    UnknownName(#[from] crate::plan::control::UnknownName),
+    #[error("a plan file applies the targeting it was planned with; {0} cannot be given with it")]
+    ControlWithPlanFile(&'static str),
 }
 
 impl Error {
@@ -57,6 +61,10 @@ impl Error {
             Error::Connection(e) => Some(e.help().to_string()),
             Error::Lock(e) => Some(e.help()),
             Error::Cluster(e) => e.help(),
+            Error::UnknownName(e) => Some(e.help()),
+            Error::ControlWithPlanFile(_) => Some(
+                "plan again with the flags you want (`flinkops plan --out`), then apply that plan".into(),
+            ),
             _ => None,
         }
     }
@@ -82,6 +90,19 @@ pub fn run_to_exit(
     }
 }
 
+/// The first of --target/--exclude/--replace/--allow-destroy given (a plan file carries its own).
+fn given_control_flag(args: &ApplyArgs) -> Option<&'static str> {
+    let c = &args.control;
+    [
+        (!c.target.is_empty(), "--target"),
+        (!c.exclude.is_empty(), "--exclude"),
+        (!c.replace.is_empty(), "--replace"),
+        (!c.allow_destroy.is_empty(), "--allow-destroy"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+}
+
 /// A saved plan is a JSON file; anything else names specs.
 fn is_plan_file(target: &Path) -> bool {
     target.is_file() && target.extension().is_some_and(|e| e == "json")
@@ -89,6 +110,11 @@ fn is_plan_file(target: &Path) -> bool {
 
 async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error> {
     let saved = if is_plan_file(&args.target) { Some(read_plan(&args.target)?) } else { None };
+    if saved.is_some()
+        && let Some(flag) = given_control_flag(args)
+    {
+        return Err(Error::ControlWithPlanFile(flag));
+    }
     let specs_path =
         saved.as_ref().and_then(|p| p.specs.clone()).map_or_else(|| args.target.clone(), Into::into);
     let Some(desired) = load_specs(&specs_path, &args.state.state_dir, color) else {
@@ -105,11 +131,14 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
     let command = format!("flinkops apply {}", args.target.display());
     let _lock = lock_cluster(&cluster_dir, &client, &command, args.lock_timeout, quiet)?;
     let opts = match &saved {
-        Some(p) => Options { prune: p.options.prune, adopt: p.options.adopt },
-        None => Options { prune: args.prune, adopt: args.adopt },
+        Some(p) => {
+            Options { prune: p.options.prune, adopt: p.options.adopt, control: p.options.control.clone() }
+        }
+        None => Options { prune: args.prune, adopt: args.adopt, control: args.control.control() },
     };
     let ledger = Ledger::new(&cluster_dir);
     let (plan, records) = observe_and_plan(&client, &ledger, &desired, &specs_path, &opts).await?;
+    opts.control.check_names(&plan)?;
     if let Some(saved) = &saved {
         check_not_stale(saved, &plan)?;
     }

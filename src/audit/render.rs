@@ -90,8 +90,16 @@ fn summary(report: &Report, styles: &Styles, out: &mut impl Write) -> io::Result
         count(s.ok, Severity::Ok),
         count(s.warn, Severity::Warn),
         count(s.error, Severity::Error)
-    )
+    )?;
+    if s.warn + s.error > 0 {
+        writeln!(out, "{DRIFT_ADVICE}")?;
+    }
+    Ok(())
 }
+
+/// Where to go from an audit with findings: the drift report is the one to alert on.
+pub const DRIFT_ADVICE: &str = "What changed on the cluster outside flinkops: `flinkops plan --refresh-only` \
+(with --detailed-exitcode it exits 2 on drift, for a CI alert).";
 
 fn severity_word(severity: Severity) -> &'static str {
     match severity {
@@ -185,6 +193,7 @@ orders  in-sync  ok        abababab  RUNNING 2/2  2h 5m      -           runs th
 clicks  failed   error     -         -            -          -           failed: `flinkops apply` redeploys it from its latest state; no savepoint yet
 
 2 jobs: 1 ok, 0 warn, 1 error
+What changed on the cluster outside flinkops: `flinkops plan --refresh-only` (with --detailed-exitcode it exits 2 on drift, for a CI alert).
 ";
         assert_eq!(plain(&report()), expected);
     }

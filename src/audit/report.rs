@@ -362,6 +362,8 @@ fn verdict(
         Action::Deploy => not_running(p),
         Action::Orphan | Action::Stop => (Status::Orphan, warn(orphan(record.is_some()))),
         Action::Conflict | Action::Adopt => (Status::Conflict, error(p.reason.clone())),
+        // Audit plans without --target / --exclude; a skipped job is never called in sync.
+        Action::Skipped => (Status::Conflict, warn(p.reason.clone())),
     }
 }
 

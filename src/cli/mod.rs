@@ -105,7 +105,7 @@ pub enum Command {
     /// Exit code 0 when the plan could be made (with --detailed-exitcode: 0 no changes,
     /// 2 changes), 1 on invalid specs, an unreachable cluster, or jobs apply cannot act on.
     #[command(
-        after_help = "Examples:\n  flinkops plan specs/\n  flinkops plan specs/ --detailed-exitcode -o markdown > plan.md\n  flinkops plan specs/ --out plan.json    # then: flinkops apply plan.json"
+        after_help = "Examples:\n  flinkops plan specs/\n  flinkops plan specs/ --detailed-exitcode -o markdown > plan.md\n  flinkops plan specs/ --out plan.json    # then: flinkops apply plan.json\n  flinkops plan specs/ --target orders-enrich --exclude orders-backfill\n  flinkops plan specs/ --replace orders-enrich    # redeploy from a fresh savepoint, no spec change\n  flinkops plan specs/ --refresh-only --detailed-exitcode    # drift only: exit 2 when the cluster drifted"
     )]
     Plan(PlanArgs),
 
@@ -116,7 +116,7 @@ pub enum Command {
     /// With a plan file from `plan --out`: act exactly on that plan, refusing it if the live jobs
     /// or the specs changed since. Exit code 0 when every action succeeded, 1 otherwise.
     #[command(
-        after_help = "Examples:\n  flinkops apply specs/\n  flinkops apply specs/ --auto-approve --concurrency 2\n  flinkops plan specs/ --out plan.json && flinkops apply plan.json"
+        after_help = "Examples:\n  flinkops apply specs/\n  flinkops apply specs/ --auto-approve --concurrency 2\n  flinkops plan specs/ --out plan.json && flinkops apply plan.json\n  flinkops apply specs/ --target orders-enrich    # only that job (and what it waits for)\n  flinkops apply specs/ --replace orders-enrich --auto-approve\n  flinkops apply specs/ --prune --allow-destroy legacy-job    # lift protect: true for one job"
     )]
     Apply(ApplyArgs),
 
@@ -355,6 +355,55 @@ pub struct PlanArgs {
     /// spec's name: savepoint it and redeploy it under management.
     #[arg(long, env = "FLINKOPS_ADOPT")]
     pub adopt: bool,
+
+    #[command(flatten)]
+    pub control: ControlArgs,
+
+    /// Only report what changed on the cluster outside flinkops (managed jobs failed, cancelled,
+    /// finished, restarting or restarted, resubmitted as another version; jobs flinkops does not
+    /// manage; orphans); plan no action. With --detailed-exitcode: exit 2 when there is drift, 0
+    /// when there is none (for a CI alert).
+    #[arg(long, env = "FLINKOPS_REFRESH_ONLY", conflicts_with_all = ["out", "prune", "adopt", "target_job", "exclude", "replace", "allow_destroy"])]
+    pub refresh_only: bool,
+}
+
+/// Which jobs a run acts on, and what it may do to them. Each takes a job name (the spec's
+/// `name`, or for a managed job whose spec is gone the name the plan shows) and may be repeated.
+/// (`savepoint --job` and `gc --job` pick jobs for those commands the same way.)
+#[derive(Debug, Args, Clone, Default)]
+pub struct ControlArgs {
+    /// Act only on this job, and on the upstream jobs (dependsOn) it must wait for because they
+    /// are not running (shown as "pulled in"). Every other job is skipped and shown as such.
+    /// With --prune, only targeted orphans are stopped. (`savepoint --job` and `gc --job` pick
+    /// jobs by the same names.)
+    #[arg(long = "target", id = "target_job", value_name = "NAME")]
+    pub target: Vec<String>,
+
+    /// Never act on this job in this run (shown as skipped). A job that needs an excluded
+    /// upstream job started first is blocked.
+    #[arg(long, value_name = "NAME")]
+    pub exclude: Vec<String>,
+
+    /// Redeploy this running job from a fresh savepoint with no spec change (like bumping
+    /// `restartNonce`, without a commit): savepoint, start from it, health gate, rollback.
+    #[arg(long, value_name = "NAME")]
+    pub replace: Vec<String>,
+
+    /// Lift `protect: true` for this job in this run: lets flinkops prune it, upgrade it without
+    /// a savepoint, or start it empty or from an older snapshot, as the plan shows.
+    #[arg(long, value_name = "NAME")]
+    pub allow_destroy: Vec<String>,
+}
+
+impl ControlArgs {
+    pub fn control(&self) -> crate::plan::Control {
+        crate::plan::Control {
+            target: self.target.clone(),
+            exclude: self.exclude.clone(),
+            replace: self.replace.clone(),
+            allow_destroy: self.allow_destroy.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -397,6 +446,10 @@ pub struct ApplyArgs {
     /// running). 0s refuses at once.
     #[arg(long, value_name = "DURATION", default_value = "60s", env = "FLINKOPS_SLOT_WAIT", value_parser = parse_lock_timeout)]
     pub slot_wait: std::time::Duration,
+
+    /// (Not with a plan file: it applies the targeting it was planned with.)
+    #[command(flatten)]
+    pub control: ControlArgs,
 
     /// `text`: the plan, progress and a summary for people; `json`: one document with the plan
     /// and the result of every action on stdout (progress still on stderr).
@@ -623,6 +676,14 @@ pub enum PlanFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_command_line_is_well_formed() {
+        // clap checks argument ids only when a command is built: `apply --target` once collided
+        // with apply's positional TARGET, and only a run of the binary showed it.
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 
     #[test]
     fn durations_past_a_year_are_refused() {

@@ -3,6 +3,7 @@
 
 pub mod gc;
 pub mod plan;
+pub mod refresh;
 pub mod savepoint;
 pub mod savepoints;
 

@@ -31,18 +31,33 @@ pub enum Error {
     WritePlan { path: std::path::PathBuf, source: std::io::Error },
     #[error(transparent)]
     Cluster(#[from] crate::cluster::Error),
+    #[error(transparent)]
+    UnknownName(#[from] crate::plan::control::UnknownName),
+}
+
+impl Error {
+    /// Print the error with its help and give the exit code.
+    pub fn fail(self, color: ColorChoice) -> ExitCode {
+        match self {
+            Error::Flink(e) => fail(&e, e.help(), color),
+            Error::Connection(e) => fail(&e, Some(e.help()), color),
+            Error::Cluster(e) => fail(&e, e.help().as_deref(), color),
+            Error::UnknownName(e) => fail(&e, Some(&e.help()), color),
+            e => fail(&e, None, color),
+        }
+    }
 }
 
 pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
+    if args.refresh_only {
+        return super::refresh::run(args, color);
+    }
     let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
         return exit::code(exit::ERROR);
     };
     let plan = match make_plan(args, &desired) {
         Ok(plan) => plan,
-        Err(Error::Flink(e)) => return fail(&e, e.help(), color),
-        Err(Error::Connection(e)) => return fail(&e, Some(e.help()), color),
-        Err(Error::Cluster(e)) => return fail(&e, e.help().as_deref(), color),
-        Err(e) => return fail(&e, None, color),
+        Err(e) => return e.fail(color),
     };
     if let Some(path) = &args.out
         && let Err(e) = write_plan(&plan, path)
@@ -115,10 +130,11 @@ fn make_plan(args: &PlanArgs, desired: &spec::Desired) -> Result<Plan, Error> {
     let client = Client::new(args.limit.apply(args.connection.client_config_for(&desired.clusters)?))?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
-    let opts = Options { prune: args.prune, adopt: args.adopt };
+    let opts = Options { prune: args.prune, adopt: args.adopt, control: args.control.control() };
     runtime.block_on(async {
         let ledger = Ledger::new(&args.state.cluster_dir_to_read(&client).await?);
         let (plan, _) = observe_and_plan(&client, &ledger, desired, &args.path, &opts).await?;
+        opts.control.check_names(&plan)?;
         Ok(plan)
     })
 }

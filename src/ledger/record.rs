@@ -357,6 +357,10 @@ pub fn settings_of(job: &Job) -> BTreeMap<String, String> {
     if job.restore.allow_flink_version_change.value {
         s.insert("restore.allowFlinkVersionChange".into(), "true".into());
     }
+    // Only when set, as above; an orphan whose last record says so stays protected.
+    if job.protect {
+        s.insert("protect".into(), "true".into());
+    }
     s.insert("health.stableFor".into(), job.health.stable_for.value.to_string());
     s.insert("health.timeout".into(), job.health.timeout.value.to_string());
     s.insert("health.rollback".into(), job.health.rollback.value.to_string());

@@ -30,6 +30,7 @@ pub fn job(name: &str) -> Job {
         depends_on: Vec::new(),
         health: HealthSpec::default(),
         restart_nonce: 0,
+        protect: false,
         cluster: None,
         fingerprint: Fingerprint::default(),
     };

@@ -3,17 +3,22 @@
 //! `render`, execution in `apply`.
 
 pub mod checks;
+pub mod control;
 pub mod diff;
+pub mod drift;
 pub mod identity;
 pub mod model;
 pub mod observed;
 pub mod planner;
 
 #[cfg(test)]
+mod control_tests;
+#[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
+pub use control::Control;
 pub use model::{Action, ClusterRef, ConflictScope, FieldChange, JobPlan, Plan, Restore, Wave, WaveKind};
 pub use observed::{LiveJob, Observed};
 pub use planner::{Options, hold, plan};

@@ -45,13 +45,16 @@ pub struct Plan {
 }
 
 /// What the user allowed beyond the default when planning.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanOptions {
     /// `--prune`: stop managed jobs whose spec is gone.
     pub prune: bool,
     /// `--adopt`: take over unmanaged jobs named like a spec.
     pub adopt: bool,
+    /// `--target`, `--exclude`, `--replace`, `--allow-destroy`.
+    #[serde(default, flatten)]
+    pub control: super::control::Control,
 }
 
 /// Which cluster, and which Flink version it ran when observed.
@@ -118,6 +121,15 @@ pub struct JobPlan {
     /// Where the spec was written (`file:line`); absent for orphans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// What the job would have done had `--target` / `--exclude` not left it out (for `skipped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub would: Option<Action>,
+    /// Why a job that was not targeted is acted on anyway (an upstream a target waits for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pulled_in: Option<String>,
+    /// `--replace` asked for this upgrade (the spec may be unchanged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replace: bool,
     /// The fingerprint of the spec (absent for orphans).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
@@ -192,12 +204,15 @@ pub enum Action {
     Conflict,
     /// A managed job whose spec is gone, left running because `--prune` was not given.
     Orphan,
+    /// Left out of this run by `--target` / `--exclude`: nothing is done, whatever its state
+    /// (`would` says what the plan would otherwise do).
+    Skipped,
 }
 
 impl Action {
     /// Whether apply changes something on the cluster or in the ledger.
     pub fn is_change(self) -> bool {
-        !matches!(self, Action::None | Action::Conflict | Action::Orphan)
+        !matches!(self, Action::None | Action::Conflict | Action::Orphan | Action::Skipped)
     }
 
     /// Whether apply touches the cluster.
@@ -327,7 +342,7 @@ impl Plan {
                 Action::Upgrade { .. } | Action::Confirm => s.upgrade += 1,
                 Action::UpdateSettings => s.settings += 1,
                 Action::Suspend | Action::Stop => s.stop += 1,
-                Action::None | Action::Conflict | Action::Orphan => {}
+                Action::None | Action::Conflict | Action::Orphan | Action::Skipped => {}
             }
         }
         s

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::checks;
+use super::control::{self, Control};
 use super::diff;
 use super::identity;
 use super::model::*;
@@ -18,12 +19,14 @@ use crate::spec::model::{JobState as SpecState, RestoreFrom, UpgradeMode};
 use crate::spec::{Desired, Job, fingerprint};
 
 /// What the user allowed beyond the default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     /// Stop (with a savepoint) managed jobs whose spec is gone.
     pub prune: bool,
     /// Take over a running unmanaged job whose Flink job name is a spec's name.
     pub adopt: bool,
+    /// Which jobs this run acts on, and what it may do to them (see `control`).
+    pub control: Control,
 }
 
 /// The live jobs of one spec, split by whether they still run.
@@ -52,6 +55,8 @@ pub fn plan(
         })
         .collect();
     jobs.extend(orphans(&managed, &tags, ledger, opts));
+    control::replace(&mut jobs, desired, &opts.control, &mut problems);
+    control::protect(&mut jobs, desired, ledger, &opts.control, &mut problems);
     let mut warnings = Vec::new();
     for p in &mut jobs {
         check_checkpoint_age(p, desired, observed, &mut warnings);
@@ -64,6 +69,7 @@ pub fn plan(
     }
     jobs.sort_by(|a, b| a.name.cmp(&b.name));
     mark_blocked(&mut jobs, desired);
+    control::scope(&mut jobs, desired, &opts.control);
     let waves = waves(&jobs, desired);
     let details_known = jobs.iter().filter(|j| j.action.is_change()).all(|j| ledger.contains_key(&j.name));
     let mut observed_refs: Vec<LiveRef> =
@@ -80,7 +86,7 @@ pub fn plan(
         format_version: FORMAT_VERSION,
         cluster: None,
         specs: None,
-        options: PlanOptions { prune: opts.prune, adopt: opts.adopt },
+        options: PlanOptions { prune: opts.prune, adopt: opts.adopt, control: opts.control.clone() },
         jobs,
         waves,
         unmanaged: unmanaged.iter().filter(|j| j.is_active()).map(|j| j.to_ref()).collect(),
@@ -144,6 +150,9 @@ fn base(job: &Job, action: Action, reason: impl Into<String>) -> JobPlan {
         depends_on: job.depends_on.clone(),
         conflict: (action == Action::Conflict).then_some(ConflictScope::Job),
         blocked_by: None,
+        would: None,
+        pulled_in: None,
+        replace: false,
         origin: Some(job.origin.clone()),
         fingerprint: Some(job.fingerprint.0.clone()),
         legacy_fingerprint: fingerprint::legacy(job).map(|f| f.0),
@@ -636,6 +645,9 @@ fn orphans(
                 depends_on: Vec::new(),
                 conflict: None,
                 blocked_by: None,
+                would: None,
+                pulled_in: None,
+                replace: false,
                 origin: None,
                 fingerprint: None,
                 legacy_fingerprint: None,

@@ -226,8 +226,12 @@ fn an_orphan_is_listed_and_stopped_only_with_prune() {
     let plan = run(&desired([]), live.clone(), &ledger([record_of(&gone)]));
     assert_eq!(action_of(&plan, "old-job").action, Action::Orphan);
     assert!(!plan.has_changes());
-    let pruned =
-        plan_with(&desired([]), live, &ledger([record_of(&gone)]), Options { prune: true, adopt: false });
+    let pruned = plan_with(
+        &desired([]),
+        live,
+        &ledger([record_of(&gone)]),
+        Options { prune: true, ..Options::default() },
+    );
     assert_eq!(action_of(&pruned, "old-job").action, Action::Stop);
     assert_eq!(pruned.waves[0].kind, WaveKind::Stop);
 }
@@ -240,7 +244,7 @@ fn a_managed_job_this_state_directory_never_applied_is_never_pruned() {
         &desired([]),
         vec![live_of(&theirs, 1, JobState::Running)],
         &ledger([]),
-        Options { prune: true, adopt: false },
+        Options { prune: true, ..Options::default() },
     );
     let p = plan.jobs.iter().find(|j| j.live.as_ref().is_some_and(|l| l.name == "their-job")).unwrap();
     assert_eq!(p.action, Action::Orphan);
@@ -273,7 +277,7 @@ fn an_unmanaged_namesake_blocks_the_deploy_unless_adopted() {
     assert_eq!(action_of(&plan, "ingest").action, Action::Conflict);
     assert!(plan.problems[0].contains("--adopt"));
     assert!(action_of(&plan, "enrich").blocked_by.is_some());
-    let adopted = plan_with(&d, live, &ledger([]), Options { prune: false, adopt: true });
+    let adopted = plan_with(&d, live, &ledger([]), Options { adopt: true, ..Options::default() });
     assert_eq!(action_of(&adopted, "ingest").action, Action::Adopt);
 }
 

@@ -112,6 +112,9 @@ fn block(plan: &Plan, shown: &Shown, s: &Styles, out: &mut impl Write) -> io::Re
     if let Some(why) = &job.blocked_by {
         writeln!(out, "      {}", Paint(s.error, format!("will not run: {}", clean(why))))?;
     }
+    if let Some(why) = &job.pulled_in {
+        writeln!(out, "      {}", Paint(s.warn, clean(why)))?;
+    }
     changes(&job.changes, s, out)?;
     if let Some(live) = &job.live {
         let (label, text) = words::live(job, live);
@@ -180,6 +183,18 @@ fn order(plan: &Plan, s: &Styles, out: &mut impl Write) -> io::Result<()> {
 
 /// Orphans and unmanaged jobs: listed, never touched.
 fn left_alone(plan: &Plan, s: &Styles, out: &mut impl Write) -> io::Result<()> {
+    let skipped: Vec<_> = words::skipped(plan).collect();
+    if !skipped.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            Paint(s.bold, "Skipped in this run (--target / --exclude; nothing is checked or done):")
+        )?;
+        for job in skipped {
+            writeln!(out, "  {}  {}", Paint(s.dim, clean(&job.name)), clean(&words::skipped_line(job)))?;
+        }
+        writeln!(out)?;
+    }
     let orphans: Vec<_> = words::orphans(plan).collect();
     if !orphans.is_empty() {
         writeln!(

@@ -74,6 +74,9 @@ fn details(plan: &Plan, shown: &words::Shown, out: &mut impl Write) -> io::Resul
     if let Some(why) = &job.blocked_by {
         writeln!(out, "- **will not run:** {}", prose(why))?;
     }
+    if let Some(why) = &job.pulled_in {
+        writeln!(out, "- {}", prose(why))?;
+    }
     if let Some(live) = &job.live {
         let (label, what) = words::live(job, live);
         writeln!(out, "- {label}: {}", text(&what))?;
@@ -147,6 +150,14 @@ fn errors(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
 }
 
 fn left_alone(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
+    let skipped: Vec<_> = words::skipped(plan).collect();
+    if !skipped.is_empty() {
+        writeln!(out, "#### Skipped in this run (`--target` / `--exclude`)\n")?;
+        for job in skipped {
+            writeln!(out, "- {}: {}", code(&job.name), prose(&words::skipped_line(job)))?;
+        }
+        writeln!(out)?;
+    }
     let orphans: Vec<_> = words::orphans(plan).collect();
     let untouched: Vec<_> = words::untouched(plan).collect();
     if orphans.is_empty() && untouched.is_empty() {

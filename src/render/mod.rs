@@ -3,11 +3,13 @@
 //! comes from the plan, and the shared wording (symbols, headlines, where state comes from) lives
 //! in `words` so the three agree.
 
+mod drift;
 mod human;
 mod json;
 mod markdown;
 mod words;
 
+pub use drift::{NO_DRIFT, drift_human, drift_markdown};
 pub use human::human;
 pub use json::{json, plan_schema_json};
 pub use markdown::markdown;

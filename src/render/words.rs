@@ -51,6 +51,7 @@ pub enum Entry {
     Deploy,
     Resume,
     Upgrade,
+    Replace,
     Settings,
     Suspend,
     Stop,
@@ -66,7 +67,8 @@ impl Entry {
             return Some(Entry::Blocked);
         }
         Some(match job.action {
-            Action::None | Action::Orphan => return None,
+            Action::None | Action::Orphan | Action::Skipped => return None,
+            Action::Upgrade { .. } if job.replace => Entry::Replace,
             Action::Deploy => Entry::Deploy,
             Action::Resume => Entry::Resume,
             Action::Upgrade { .. } => Entry::Upgrade,
@@ -82,7 +84,7 @@ impl Entry {
     pub fn mark(self) -> Mark {
         match self {
             Entry::Deploy | Entry::Resume => Mark::Start,
-            Entry::Upgrade | Entry::Confirm => Mark::Replace,
+            Entry::Upgrade | Entry::Replace | Entry::Confirm => Mark::Replace,
             Entry::Settings => Mark::Settings,
             Entry::Suspend | Entry::Stop => Mark::Stop,
             Entry::Adopt => Mark::Adopt,
@@ -95,6 +97,7 @@ impl Entry {
             Entry::Deploy => "deploy (start a job that is not running)",
             Entry::Resume => "resume (start a suspended job from its suspension savepoint)",
             Entry::Upgrade => "upgrade (replace the job; state carried as its upgradeMode says)",
+            Entry::Replace => "replace (--replace: redeploy the same version from a fresh savepoint)",
             Entry::Settings => "update settings only (the job is not touched)",
             Entry::Suspend => "suspend (stop with a savepoint, keep it stopped)",
             Entry::Stop => "stop with a savepoint (its spec is gone, --prune)",
@@ -208,6 +211,7 @@ fn passive(action: Action) -> String {
         Action::Confirm => "have its interrupted upgrade finished".into(),
         Action::Conflict => "not be acted on".into(),
         Action::Orphan => "be left running (its spec is gone)".into(),
+        Action::Skipped => "be skipped".into(),
     }
 }
 
@@ -216,6 +220,9 @@ pub fn headline(job: &JobPlan) -> String {
     match (job.action, &job.blocked_by) {
         (Action::Conflict, _) => "cannot be acted on".into(),
         (action, Some(_)) => format!("would {}, but is blocked", passive(action)),
+        (Action::Upgrade { mode: m }, None) if job.replace => {
+            format!("will be replaced ({}, --replace)", mode(m))
+        }
         (action, None) => format!("will {}", passive(action)),
     }
 }
@@ -227,6 +234,7 @@ pub fn action_word(job: &JobPlan) -> String {
         Action::UpdateSettings => "update settings".into(),
         Action::Deploy => "deploy".into(),
         Action::Resume => "resume".into(),
+        Action::Upgrade { mode: m } if job.replace => format!("replace ({})", mode(m)),
         Action::Upgrade { mode: m } => format!("upgrade ({})", mode(m)),
         Action::Suspend => "suspend".into(),
         Action::Stop => "stop (prune)".into(),
@@ -234,6 +242,10 @@ pub fn action_word(job: &JobPlan) -> String {
         Action::Confirm => "confirm".into(),
         Action::Conflict => "cannot act".into(),
         Action::Orphan => "none (orphan)".into(),
+        Action::Skipped => match job.would {
+            Some(would) => format!("skipped (would {})", passive(would)),
+            None => "skipped".into(),
+        },
     };
     if job.blocked_by.is_some() { format!("{word}: blocked") } else { word }
 }
@@ -300,8 +312,30 @@ pub fn untouched(plan: &Plan) -> impl Iterator<Item = &LiveRef> {
     plan.unmanaged.iter().filter(move |u| !adopted.iter().any(|a| a.id == u.id))
 }
 
+/// Jobs `--target` / `--exclude` left out of the run.
+pub fn skipped(plan: &Plan) -> impl Iterator<Item = &JobPlan> {
+    plan.jobs.iter().filter(|j| j.action == Action::Skipped)
+}
+
+/// "not targeted (--target); would be upgraded (savepoint)": a skipped job in one line.
+pub fn skipped_line(job: &JobPlan) -> String {
+    let why = job.reason.split(';').next().unwrap_or_default();
+    match job.would {
+        Some(Action::None) => format!("{why}; runs its spec, not checked further in this run"),
+        Some(would) => format!("{why}; would otherwise {}", passive(would)),
+        None => why.to_string(),
+    }
+}
+
 /// The summary line, or [`NO_CHANGES`].
 pub fn summary_line(plan: &Plan) -> String {
+    let skipped = skipped(plan).count();
+    if !plan.has_changes() && skipped > 0 {
+        return format!(
+            "No changes to the jobs in this run; {} not in it (listed as skipped).",
+            jobs(skipped)
+        );
+    }
     if !plan.has_changes() {
         return if plan.problems.is_empty() { NO_CHANGES } else { NO_CHANGES_BUT_ERRORS }.into();
     }
@@ -324,6 +358,10 @@ pub fn summary_caveat(plan: &Plan) -> Option<String> {
     }
     if conflicts > 0 {
         parts.push(format!("Apply cannot act on {} (see Errors).", jobs(conflicts)));
+    }
+    let skipped = skipped(plan).count();
+    if skipped > 0 && plan.has_changes() {
+        parts.push(format!("{} skipped (not in this run's --target / --exclude).", jobs(skipped)));
     }
     (!parts.is_empty()).then(|| parts.join(" "))
 }

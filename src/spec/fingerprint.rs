@@ -199,6 +199,7 @@ mod tests {
             depends_on: vec![],
             health: HealthSpec::default(),
             restart_nonce: 0,
+            protect: false,
             cluster: None,
             fingerprint: Fingerprint::default(),
         }

@@ -133,6 +133,13 @@ pub struct JobSpec {
     /// change. Default: 0.
     #[serde(default)]
     pub restart_nonce: Located<u64>,
+
+    /// Protect the job's state: flinkops never stops it without a savepoint, never prunes it,
+    /// never starts it empty or from anything but its newest snapshot (`upgradeMode: stateless`,
+    /// `restore.from: none` or a path), unless the run passes `--allow-destroy NAME`. A
+    /// settings-only field: changing it does not redeploy. Default: false.
+    #[serde(default)]
+    pub protect: Located<bool>,
 }
 
 /// The `apiVersion` of every flinkops document.
@@ -494,6 +501,7 @@ pub const JOB_FIELDS: &[&str] = &[
     "dependsOn",
     "health",
     "restartNonce",
+    "protect",
 ];
 pub const UPGRADE_FIELDS: &[&str] = &["maxCheckpointAge"];
 pub const SAVEPOINT_FIELDS: &[&str] = &["directory", "timeout", "formatType", "drain", "retain", "every"];

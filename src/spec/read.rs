@@ -52,6 +52,7 @@ impl<'a> Reader<'a> {
         let health = fields.get("health").map(|n| self.health(n)).unwrap_or_default();
         let restart_nonce =
             fields.get("restartNonce").and_then(|n| self.uint(n, "restartNonce", 0, u64::MAX));
+        let protect = fields.get("protect").and_then(|n| self.boolean(n, "protect"));
         self.check_forst_format(&flink_configuration, &savepoint, upgrade_mode.as_ref().map(|m| m.value));
         self.check_checkpoint_age_applies(&upgrade, upgrade_mode.as_ref().map(|m| m.value));
         Some(JobSpec {
@@ -75,6 +76,7 @@ impl<'a> Reader<'a> {
             depends_on,
             health,
             restart_nonce: restart_nonce.unwrap_or_default(),
+            protect: protect.unwrap_or_default(),
         })
     }
 

@@ -74,6 +74,8 @@ pub struct Job {
     pub depends_on: Vec<String>,
     pub health: HealthSpec,
     pub restart_nonce: u64,
+    /// `protect: true`: see `plan::control` for what it blocks.
+    pub protect: bool,
     /// The `FlinkCluster` document this job runs on; `None` when there is none (the connection
     /// flags define the cluster).
     pub cluster: Option<String>,
@@ -226,6 +228,7 @@ fn resolve_one(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> Job 
         depends_on,
         health: spec.health.clone(),
         restart_nonce: spec.restart_nonce.value,
+        protect: spec.protect.value,
         cluster: None,
         fingerprint: Fingerprint::default(),
     };

@@ -368,6 +368,7 @@ pub fn action_label(action: Action) -> &'static str {
         Action::Confirm => "confirm",
         Action::Conflict => "conflict",
         Action::Orphan => "orphan",
+        Action::Skipped => "skipped",
     }
 }
 

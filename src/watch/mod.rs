@@ -106,7 +106,7 @@ async fn watch(args: &WatchArgs) -> Result<(), Error> {
         Settings {
             specs: args.path.clone(),
             state: args.state.clone(),
-            options: Options { prune: args.prune, adopt: args.adopt },
+            options: Options { prune: args.prune, adopt: args.adopt, ..Options::default() },
             concurrency: usize::from(args.concurrency),
             retry_backoff: args.retry_backoff,
             gc_every: args.gc_every,

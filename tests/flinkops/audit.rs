@@ -156,7 +156,13 @@ async fn fail_on_warn_makes_a_warning_exit_2_and_fail_on_error_does_not() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("fresh  not-deployed  warn"), "{stdout}");
-    assert!(stdout.ends_with("\n1 job: 0 ok, 1 warn, 0 error\n"), "{stdout}");
+    assert!(stdout.contains("\n1 job: 0 ok, 1 warn, 0 error\n"), "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "`flinkops plan --refresh-only` (with --detailed-exitcode it exits 2 on drift, for a CI alert).\n"
+        ),
+        "the audit links to the drift report: {stdout}"
+    );
     let out = audit(&server.uri(), &dir, &["--fail-on", "warn", "-o", "json"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(json_of(&out)["failOn"], "warn");

@@ -7,6 +7,8 @@ mod apply_lock;
 mod audit;
 mod cli;
 mod cluster_documents;
+mod control_e2e;
+mod control_mock;
 mod deploy_examples;
 mod fault_run;
 mod flink_e2e;

@@ -7,7 +7,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{flinkops, job_spec, scratch};
 
-async fn fake_flink(live_jobs: usize) -> MockServer {
+pub(crate) async fn fake_flink(live_jobs: usize) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/config"))
@@ -39,7 +39,7 @@ async fn fake_flink(live_jobs: usize) -> MockServer {
     server
 }
 
-fn specs(name: &str, n: usize) -> std::path::PathBuf {
+pub(crate) fn specs(name: &str, n: usize) -> std::path::PathBuf {
     let dir = scratch(name);
     crate::support::stand_in_jar(&dir.join("app.jar"), "");
     for i in 0..n {

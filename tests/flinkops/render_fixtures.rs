@@ -8,7 +8,7 @@ use std::path::Path;
 use flinkops::flink::{JobId, JobState};
 use flinkops::ledger::{AppliedSpec, Record, SavepointReason, SavepointRecord};
 use flinkops::plan::model::ClusterRef;
-use flinkops::plan::{LiveJob, Observed, Options, Plan, identity, plan};
+use flinkops::plan::{Control, LiveJob, Observed, Options, Plan, identity, plan};
 use flinkops::restore::{Candidate, Evidence};
 use flinkops::spec::{self, Desired, Inputs, Job};
 
@@ -207,7 +207,7 @@ pub fn orphan(prune: bool) -> Plan {
     live.push(self::live(job(&gone, "legacy-sessionizer"), 1, JobState::Running));
     let mut ledger = records(&d);
     ledger.push(record(job(&gone, "legacy-sessionizer")));
-    plan_of(&d, live, ledger, Options { prune, adopt: false })
+    plan_of(&d, live, ledger, Options { prune, ..Options::default() })
 }
 
 /// Someone runs a job by hand; all specs are in sync.
@@ -224,7 +224,7 @@ pub fn unmanaged_job() -> Plan {
 pub fn conflict(adopt: bool) -> Plan {
     let d = load(&pipeline(), SECRET_OLD);
     let live = vec![unmanaged("orders-ingest", 0x42, JobState::Running)];
-    plan_of(&d, live, vec![], Options { prune: false, adopt })
+    plan_of(&d, live, vec![], Options { adopt, ..Options::default() })
 }
 
 /// Two live jobs run `orders-ingest` (someone resubmitted it by hand): apply cannot choose.
@@ -315,6 +315,44 @@ pub fn upgrade_without_ledger() -> Plan {
     p
 }
 
+fn controlled(f: impl FnOnce(&mut Control)) -> Options {
+    let mut control = Control::default();
+    f(&mut control);
+    Options { control, ..Options::default() }
+}
+
+/// Nothing runs; `--target orders-enrich`: ingest is pulled in (enrich waits for it), the
+/// aggregate and the forwarder are skipped.
+pub fn targeted() -> Plan {
+    let d = load(&pipeline(), SECRET_OLD);
+    plan_of(&d, vec![], vec![], controlled(|c| c.target = vec!["orders-enrich".into()]))
+}
+
+/// `orders-enrich` changed, `--exclude orders-enrich`: nothing to do in this run, and the plan
+/// does not say the jobs match the specs.
+pub fn excluded() -> Plan {
+    let old = load(&pipeline(), SECRET_OLD);
+    let new = load(&pipeline_with(ENRICH_V2, "running"), SECRET_NEW);
+    plan_of(&new, all_running(&old), records(&old), controlled(|c| c.exclude = vec!["orders-enrich".into()]))
+}
+
+/// Everything in sync; `--replace orders-ingest`.
+pub fn replaced() -> Plan {
+    let d = load(&pipeline(), SECRET_OLD);
+    plan_of(&d, all_running(&d), records(&d), controlled(|c| c.replace = vec!["orders-ingest".into()]))
+}
+
+/// `legacy-sessionizer` (last applied with `protect: true`) runs, its spec deleted; `--prune`.
+pub fn protected_orphan() -> Plan {
+    let d = load(&pipeline(), SECRET_OLD);
+    let gone = load(&[spec("legacy-sessionizer", "parallelism: 2\nprotect: true\n")], SECRET_OLD);
+    let mut live = all_running(&d);
+    live.push(self::live(job(&gone, "legacy-sessionizer"), 1, JobState::Running));
+    let mut ledger = records(&d);
+    ledger.push(record(job(&gone, "legacy-sessionizer")));
+    plan_of(&d, live, ledger, Options { prune: true, ..Options::default() })
+}
+
 /// Every plan above, by name.
 pub fn all() -> Vec<Case> {
     vec![
@@ -333,6 +371,10 @@ pub fn all() -> Vec<Case> {
         Case { name: "resume", plan: resume() },
         Case { name: "upgrade_without_ledger", plan: upgrade_without_ledger() },
         Case { name: "checks", plan: checks() },
+        Case { name: "targeted", plan: targeted() },
+        Case { name: "excluded", plan: excluded() },
+        Case { name: "replaced", plan: replaced() },
+        Case { name: "protected_orphan", plan: protected_orphan() },
     ]
 }
 

@@ -91,3 +91,55 @@ fn too_few_free_slots_is_a_warning_and_the_upgrade_stays_planned() {
     assert_eq!((plan.warnings.len(), plan.problems.len()), (1, 0));
     snapshot_all("checks", &plan);
 }
+
+#[test]
+fn a_targeted_plan_pulls_in_what_the_target_waits_for_and_skips_the_rest() {
+    snapshot_all("targeted", &fx::targeted());
+}
+
+#[test]
+fn an_excluded_change_is_skipped_and_never_called_in_sync() {
+    let plan = fx::excluded();
+    let out = render(&plan);
+    assert!(!out.human.contains(flinkops::render::NO_CHANGES), "{}", out.human);
+    snapshot_all("excluded", &plan);
+}
+
+#[test]
+fn a_replace_is_shown_as_such_with_its_reason() {
+    snapshot_all("replaced", &fx::replaced());
+}
+
+#[test]
+fn a_protected_orphan_is_an_error_naming_allow_destroy() {
+    snapshot_all("protected_orphan", &fx::protected_orphan());
+}
+
+#[test]
+fn the_drift_report_renders_for_people_and_pull_requests() {
+    use flinkops::output::Styles;
+    use flinkops::plan::drift;
+    let plan = fx::one_failed();
+    let live = plan.jobs.iter().find(|j| j.name == "orders-enrich").and_then(|j| j.live.clone()).unwrap();
+    let report = drift::report(&plan, &Default::default(), &[(live.id, 4)].into());
+    let text = |f: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
+        let mut out = Vec::new();
+        f(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    insta::assert_snapshot!(
+        "drift__human",
+        text(&|o| flinkops::render::drift_human(&report, &Styles::plain(), o))
+    );
+    insta::assert_snapshot!(
+        "drift__human_coloured",
+        text(&|o| flinkops::render::drift_human(&report, &Styles::colored(), o))
+    );
+    insta::assert_snapshot!("drift__json", serde_json::to_string_pretty(&report).unwrap());
+    insta::assert_snapshot!("drift__markdown", text(&|o| flinkops::render::drift_markdown(&report, o)));
+    let none = drift::report(&fx::in_sync(), &Default::default(), &Default::default());
+    assert!(
+        text(&|o| flinkops::render::drift_human(&none, &Styles::plain(), o))
+            .contains(flinkops::render::NO_DRIFT)
+    );
+}

@@ -1,0 +1,76 @@
+//! `flinkops plan --refresh-only`: observe the cluster and the ledger, plan as `plan` would
+//! (without --prune, --adopt or targeting), and report only the drift (`plan::drift`): what
+//! changed on the cluster outside flinkops. Read-only; one `numRestarts` call per managed
+//! running job on top of what `plan` asks.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+
+use crate::cli::{ColorChoice, PlanArgs, PlanFormat};
+use crate::flink::{Client, JobId};
+use crate::ledger::Ledger;
+use crate::output::{Styles, fail};
+use crate::plan::drift::{self, DriftReport};
+use crate::plan::{Options, Plan};
+use crate::{exit, render};
+
+use super::plan::{Error, load_specs, observe_and_plan};
+
+pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
+    let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
+        return exit::code(exit::ERROR);
+    };
+    let report = match make_report(args, &desired) {
+        Ok(r) => r,
+        Err(e) => return e.fail(color),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let written = match args.output {
+        PlanFormat::Text => render::drift_human(&report, &Styles::stdout(color), &mut stdout),
+        PlanFormat::Json => serde_json::to_writer_pretty(&mut stdout, &report)
+            .map_err(std::io::Error::other)
+            .and_then(|()| writeln!(stdout)),
+        PlanFormat::Markdown => render::drift_markdown(&report, &mut stdout),
+    };
+    if let Err(e) = written.and_then(|()| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return fail(&e, None, color);
+    }
+    exit::code(exit_code(&report, args.detailed_exitcode))
+}
+
+/// 0 without drift; with `--detailed-exitcode` [`exit::DRIFT`] when there is some.
+pub fn exit_code(report: &DriftReport, detailed: bool) -> u8 {
+    if detailed && !report.drift.is_empty() { exit::DRIFT } else { exit::OK }
+}
+
+fn make_report(args: &PlanArgs, desired: &crate::spec::Desired) -> Result<DriftReport, Error> {
+    let client = Client::new(args.limit.apply(args.connection.client_config_for(&desired.clusters)?))?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
+    runtime.block_on(async {
+        let ledger = Ledger::new(&args.state.cluster_dir_to_read(&client).await?);
+        let (plan, records) =
+            observe_and_plan(&client, &ledger, desired, &args.path, &Options::default()).await?;
+        let restarts = restarts(&client, &plan).await;
+        Ok(drift::report(&plan, &records, &restarts))
+    })
+}
+
+/// Flink's `numRestarts` per managed running job; a job whose metric is not there yet (Flink
+/// fetches metrics every ~10 s) or cannot be read is left out rather than called stable.
+async fn restarts(client: &Client, plan: &Plan) -> BTreeMap<JobId, u64> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(drift::restart_candidates(plan))
+        .map(|id| async move {
+            let metrics = client.job_metrics(&id, &["numRestarts"]).await.ok()?;
+            let n = metrics.iter().find(|m| m.id == "numRestarts")?.value.parse::<u64>().ok()?;
+            Some((id, n))
+        })
+        .buffer_unordered(8)
+        .filter_map(|x| async move { x })
+        .collect()
+        .await
+}

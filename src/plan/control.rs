@@ -1,0 +1,264 @@
+//! What one run may touch: `--target` / `--exclude` (which jobs), `--replace` (redeploy a job
+//! that runs its spec), and `protect: true` with `--allow-destroy` (what may never happen to a
+//! job's state without saying so). Passes over the planner's decisions, pure like the planner.
+//!
+//! Order inside `planner::plan`: [`replace`] and [`protect`] run on the decided actions before
+//! the savepoint-directory and slot checks (a replace is an upgrade like any other); [`scope`]
+//! runs last, after `mark_blocked`, and only ever takes actions away.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::model::{Action, JobPlan, Plan, Restore};
+use crate::ledger::Record;
+use crate::spec::Desired;
+use crate::spec::model::UpgradeMode;
+
+/// The job names a run was limited to or allowed to do more with; saved in a plan file, so that
+/// `apply PLANFILE` applies exactly what was planned.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Control {
+    /// `--target`: act only on these jobs (and the upstream jobs they must wait for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target: Vec<String>,
+    /// `--exclude`: never act on these jobs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// `--replace`: redeploy these running jobs from a fresh savepoint with no spec change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace: Vec<String>,
+    /// `--allow-destroy`: lift `protect: true` for these jobs in this run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_destroy: Vec<String>,
+}
+
+/// A job name given on the command line that names no job.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag} {name}: no job has this name{}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+pub struct UnknownName {
+    pub flag: &'static str,
+    pub name: String,
+    pub suggestion: Option<String>,
+}
+
+impl UnknownName {
+    pub fn help(&self) -> String {
+        "name a job by its spec `name` (or, for a job whose spec is gone, the name `flinkops plan` shows); nothing \
+         was changed"
+            .into()
+    }
+}
+
+impl Control {
+    /// Whether nothing limits or widens the run.
+    pub fn is_empty(&self) -> bool {
+        *self == Control::default()
+    }
+
+    fn lists(&self) -> [(&'static str, &[String]); 4] {
+        [
+            ("--target", &self.target),
+            ("--exclude", &self.exclude),
+            ("--replace", &self.replace),
+            ("--allow-destroy", &self.allow_destroy),
+        ]
+    }
+
+    /// Whether `scope` will skip this job for sure (a job that would start may still be pulled
+    /// in by a target downstream of it).
+    fn leaves_out(&self, name: &str, action: Action) -> bool {
+        let pullable = matches!(action, Action::Deploy | Action::Resume);
+        self.exclude.iter().any(|e| e == name)
+            || (!self.target.is_empty() && !self.target.iter().any(|t| t == name) && !pullable)
+    }
+
+    /// Every name must be a job of the plan (a spec, or a managed job whose spec is gone): a typo
+    /// in `--exclude` would otherwise act on the very job it meant to spare.
+    pub fn check_names(&self, plan: &Plan) -> Result<(), UnknownName> {
+        let known: Vec<&str> = plan.jobs.iter().map(|j| j.name.as_str()).collect();
+        for (flag, names) in self.lists() {
+            if let Some(name) = names.iter().find(|n| !known.contains(&n.as_str())) {
+                return Err(UnknownName {
+                    flag,
+                    name: name.clone(),
+                    suggestion: crate::spec::read::did_you_mean(name, &known).map(String::from),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `--replace NAME`: a job that runs its spec is upgraded in place (a fresh savepoint, the same
+/// fingerprint in a new job id, health gate and rollback as for any upgrade). A job that is not
+/// running cannot be replaced: it is refused with what to do instead.
+pub fn replace(jobs: &mut [JobPlan], desired: &Desired, control: &Control, problems: &mut Vec<String>) {
+    for p in jobs.iter_mut().filter(|p| control.replace.contains(&p.name)) {
+        let Some(job) = desired.jobs.get(&p.name) else {
+            refuse_replace(p, "its spec is gone", problems);
+            continue;
+        };
+        let running = p.live.as_ref().is_some_and(|l| !l.state.is_terminal());
+        match p.action {
+            Action::None | Action::UpdateSettings if running => {
+                // A fresh savepoint is what --replace promises: last-state would reuse a checkpoint.
+                let mode = match job.upgrade_mode {
+                    UpgradeMode::Stateless => UpgradeMode::Stateless,
+                    _ => UpgradeMode::Savepoint,
+                };
+                p.action = Action::Upgrade { mode };
+                p.replace = true;
+                p.reason = match mode {
+                    UpgradeMode::Stateless => {
+                        "--replace: cancel and start the same version empty (upgradeMode: stateless)"
+                    }
+                    _ => "--replace: stop with a savepoint, start the same version from it (no spec change)",
+                }
+                .into();
+                p.restore = Some(match mode {
+                    UpgradeMode::Stateless => Restore::Empty { why: "upgradeMode: stateless".into() },
+                    _ => Restore::NewSavepoint,
+                });
+            }
+            Action::Upgrade { .. } => {
+                p.replace = true;
+                p.reason.push_str(" (also asked by --replace)");
+            }
+            _ if running => refuse_replace(p, "it has another action in this plan", problems),
+            _ => refuse_replace(p, "it is not running", problems),
+        }
+    }
+}
+
+fn refuse_replace(p: &mut JobPlan, why: &str, problems: &mut Vec<String>) {
+    problems.push(format!(
+        "`{}`: --replace refused: {why} ({}). --replace redeploys a running job; to start a stopped one run \
+         `flinkops apply` without --replace (it starts from its newest snapshot), and drop --replace {} for this run",
+        p.name, p.reason, p.name
+    ));
+    p.action = Action::Conflict;
+    p.reason = format!("--replace refused: {why} (see Errors)");
+}
+
+/// `protect: true` (in the spec, or for a job whose spec is gone in its last applied record):
+/// actions that could lose its state become errors unless `--allow-destroy NAME` was given.
+/// Blocked: pruning it; stopping it without a savepoint (a `last-state` or `stateless`
+/// upgrade); starting it empty or from anything but its newest snapshot once it has state.
+/// Moving a job to another cluster is not built yet; when it is, it belongs in [`blocked`].
+pub fn protect(
+    jobs: &mut [JobPlan],
+    desired: &Desired,
+    ledger: &BTreeMap<String, Record>,
+    control: &Control,
+    problems: &mut Vec<String>,
+) {
+    for p in jobs.iter_mut() {
+        if control.allow_destroy.contains(&p.name)
+            || control.leaves_out(&p.name, p.action)
+            || !is_protected(&p.name, desired, ledger)
+        {
+            continue;
+        }
+        let has_state = p.live.is_some() || ledger.contains_key(&p.name);
+        if let Some(what) = blocked(p, has_state) {
+            problems.push(format!(
+                "`{}` is protected (`protect: true`): flinkops would {what}. Nothing is done to it; to allow it for \
+                 this run, pass --allow-destroy {}",
+                p.name, p.name
+            ));
+            p.action = Action::Conflict;
+            p.reason = format!("protected: would {what} (see Errors)");
+        }
+    }
+}
+
+/// Whether `protect: true` holds for a job: its spec says so, or its spec is gone and what was
+/// last applied said so.
+pub fn is_protected(name: &str, desired: &Desired, ledger: &BTreeMap<String, Record>) -> bool {
+    match desired.jobs.get(name) {
+        Some(job) => job.protect,
+        None => ledger
+            .get(name)
+            .and_then(|r| r.applied.as_ref())
+            .is_some_and(|a| a.settings.get("protect").is_some_and(|v| v == "true")),
+    }
+}
+
+/// What of a planned action `protect` forbids, in words after "would"; `None` when it is safe.
+fn blocked(p: &JobPlan, has_state: bool) -> Option<String> {
+    match (p.action, &p.restore) {
+        (Action::Stop, _) => Some("stop and remove it (--prune) because its spec is gone".into()),
+        (Action::Upgrade { mode: UpgradeMode::Stateless }, _) => {
+            Some("cancel it and start the new version empty (upgradeMode: stateless)".into())
+        }
+        (Action::Upgrade { mode: UpgradeMode::LastState }, _) => Some(
+            "cancel it without a savepoint (upgradeMode: last-state); use upgradeMode: savepoint for a protected job"
+                .into(),
+        ),
+        (Action::Deploy | Action::Resume, Some(Restore::Empty { why })) if has_state => {
+            Some(format!("start it empty ({why}), dropping its state"))
+        }
+        (Action::Deploy | Action::Resume, Some(Restore::Path { path, source })) if has_state && source != "ledger" => {
+            Some(format!("start it from {path} ({source}) instead of its newest snapshot"))
+        }
+        _ => None,
+    }
+}
+
+/// `--target` / `--exclude`: every job outside the run becomes `skipped`, keeping what it would
+/// have done in `would`; an upstream job a targeted one must wait for (it is not running and
+/// would be deployed or resumed) is pulled in, saying why. A job whose needed upstream is
+/// excluded is blocked. Orphans follow the same rule: `--prune --target old` stops only `old`.
+pub fn scope(jobs: &mut [JobPlan], desired: &Desired, control: &Control) {
+    if control.target.is_empty() && control.exclude.is_empty() {
+        return;
+    }
+    let needs_start: BTreeMap<String, bool> =
+        jobs.iter().map(|j| (j.name.clone(), matches!(j.action, Action::Deploy | Action::Resume))).collect();
+    let mut pulled: BTreeMap<String, String> = BTreeMap::new();
+    for t in &control.target {
+        for dep in desired.upstream(t) {
+            if needs_start.get(dep).copied().unwrap_or(false) && !control.target.iter().any(|n| n == dep) {
+                pulled.entry(dep.to_string()).or_insert_with(|| t.clone());
+            }
+        }
+    }
+    let excluded = |n: &str| control.exclude.iter().any(|e| e == n);
+    for p in jobs.iter_mut() {
+        let targeted = control.target.is_empty() || control.target.contains(&p.name);
+        if excluded(&p.name) {
+            skip(p, "excluded (--exclude)");
+        } else if targeted {
+            if p.action.starts_a_job() && p.blocked_by.is_none() {
+                let dep = desired
+                    .upstream(&p.name)
+                    .into_iter()
+                    .find(|d| excluded(d) && needs_start.get(*d).copied().unwrap_or(false));
+                if let Some(dep) = dep {
+                    p.blocked_by = Some(format!(
+                        "`{dep}` must be started first and is excluded (--exclude {dep}): drop that --exclude, or \
+                         start it first"
+                    ));
+                }
+            }
+        } else if let Some(by) = pulled.get(&p.name) {
+            p.pulled_in =
+                Some(format!("pulled in by --target {by}: `{by}` waits for it, and it is not running"));
+        } else {
+            skip(p, "not targeted (--target)");
+        }
+    }
+}
+
+fn skip(p: &mut JobPlan, why: &str) {
+    if p.action == Action::Skipped {
+        return;
+    }
+    p.would = Some(p.action);
+    p.action = Action::Skipped;
+    p.reason = format!("{why}; otherwise: {}", p.reason);
+    p.blocked_by = None;
+}
