@@ -29,6 +29,7 @@ pub fn job(name: &str) -> Job {
         depends_on: Vec::new(),
         health: HealthSpec::default(),
         restart_nonce: 0,
+        previous_names: Vec::new(),
         cluster: None,
         fingerprint: Fingerprint::default(),
     };

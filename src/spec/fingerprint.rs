@@ -198,6 +198,7 @@ mod tests {
             depends_on: vec![],
             health: HealthSpec::default(),
             restart_nonce: 0,
+            previous_names: vec![],
             cluster: None,
             fingerprint: Fingerprint::default(),
         }

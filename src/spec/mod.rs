@@ -15,6 +15,7 @@ pub mod jar;
 pub mod jarcache;
 pub mod model;
 pub mod read;
+pub mod renames;
 pub mod resolve;
 pub mod yaml;
 

@@ -51,6 +51,7 @@ impl<'a> Reader<'a> {
         let health = fields.get("health").map(|n| self.health(n)).unwrap_or_default();
         let restart_nonce =
             fields.get("restartNonce").and_then(|n| self.uint(n, "restartNonce", 0, u64::MAX));
+        let previous_names = fields.get("previousNames").map(|n| self.names(n)).unwrap_or_default();
         self.check_forst_format(&flink_configuration, &savepoint, upgrade_mode.as_ref().map(|m| m.value));
         Some(JobSpec {
             api_version: ApiVersion::V1,
@@ -72,6 +73,7 @@ impl<'a> Reader<'a> {
             depends_on,
             health,
             restart_nonce: restart_nonce.unwrap_or_default(),
+            previous_names,
         })
     }
 
@@ -302,6 +304,23 @@ impl<'a> Reader<'a> {
             return None;
         }
         Some(name)
+    }
+
+    /// `previousNames`: a list of job names, each checked like `name`.
+    fn names(&mut self, node: &Node) -> Vec<Located<String>> {
+        let items = self.string_list(node, "previousNames");
+        items
+            .into_iter()
+            .filter(|n| {
+                let ok = valid_name(&n.value);
+                if !ok {
+                    let d = self.error(n.pos, "invalid-name", format!("invalid previous name `{}`", n.value));
+                    d.label = Some("not a job name: lowercase letters, digits and `-`".into());
+                    d.help = Some("write the `name` the job had before, exactly".into());
+                }
+                ok
+            })
+            .collect()
     }
 
     fn sha256(&mut self, node: &Node) -> Option<Located<String>> {

@@ -73,6 +73,8 @@ pub struct Job {
     pub depends_on: Vec<String>,
     pub health: HealthSpec,
     pub restart_nonce: u64,
+    /// `previousNames`: names this job had before, whose state it takes over.
+    pub previous_names: Vec<String>,
     /// The `FlinkCluster` document this job runs on; `None` when there is none (the connection
     /// flags define the cluster).
     pub cluster: Option<String>,
@@ -147,6 +149,7 @@ pub fn resolve(parsed: &[Parsed], inputs: &Inputs, diags: &mut Vec<Diagnostic>) 
         }
     }
     check_dependencies(&first_seen, diags);
+    super::renames::check(&first_seen, diags);
     // A job whose dependency is broken is still valid on its own; `diags` carries the problem and
     // callers refuse to act while any error is present.
     desired
@@ -224,6 +227,7 @@ fn resolve_one(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> Job 
         depends_on,
         health: spec.health.clone(),
         restart_nonce: spec.restart_nonce.value,
+        previous_names: spec.previous_names.iter().map(|n| n.value.clone()).collect(),
         cluster: None,
         fingerprint: Fingerprint::default(),
     };
