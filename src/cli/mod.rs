@@ -355,6 +355,32 @@ pub struct PlanArgs {
     /// spec's name: savepoint it and redeploy it under management.
     #[arg(long, env = "FLINKOPS_ADOPT")]
     pub adopt: bool,
+
+    #[command(flatten)]
+    pub offline: OfflineArgs,
+}
+
+/// The offline plan: compare two spec trees, with no cluster (a pull request's CI).
+#[derive(Debug, Args)]
+pub struct OfflineArgs {
+    /// Plan offline: compare the specs at PATH (the head) with the spec tree in BASE_DIR, as if
+    /// BASE_DIR were what runs now. No cluster is contacted; no connection flags are needed.
+    #[arg(long, value_name = "BASE_DIR", conflicts_with = "base_rev")]
+    pub base: Option<PathBuf>,
+
+    /// Plan offline against the spec directory as committed at REV (a branch, tag or commit, e.g.
+    /// `origin/main`), read with `git` from the repository that holds PATH. No cluster is
+    /// contacted. Exit codes with `--detailed-exitcode`: 0 no changes, 2 changes, 3 a change drops
+    /// a job's state.
+    #[arg(long, value_name = "REV")]
+    pub base_rev: Option<String>,
+}
+
+impl OfflineArgs {
+    /// Whether an offline plan was asked for.
+    pub fn requested(&self) -> bool {
+        self.base.is_some() || self.base_rev.is_some()
+    }
 }
 
 #[derive(Debug, Args)]

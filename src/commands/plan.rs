@@ -33,6 +33,9 @@ pub enum Error {
 }
 
 pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
+    if args.offline.requested() {
+        return super::offline::run(args, color);
+    }
     let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
         return exit::code(exit::ERROR);
     };
@@ -79,7 +82,7 @@ pub fn load_checked(path: &Path, state_dir: &Path) -> spec::Loaded {
     let cache = JarHashCache::load(state_dir);
     let env = |k: &str| std::env::var(k).ok();
     let hash = |p: &Path| cache.hash(p);
-    let loaded = spec::load_with(path, &Inputs { env: &env, hash_jar: &hash });
+    let loaded = spec::load_with(path, &Inputs { env: &env, hash_jar: &hash, allow_missing_jar: false });
     cache.save();
     loaded
 }

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod identity;
 pub mod model;
 pub mod observed;
+pub mod offline;
 pub mod planner;
 
 #[cfg(test)]

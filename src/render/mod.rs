@@ -6,11 +6,13 @@
 mod human;
 mod json;
 mod markdown;
+mod offline;
 mod words;
 
 pub use human::human;
 pub use json::{json, plan_schema_json};
 pub use markdown::markdown;
+pub use offline::{OFFLINE_SCHEMA_PATH, offline_json, offline_markdown, offline_schema_json, offline_text};
 pub use words::{NO_CHANGES, clean};
 
 /// Where the committed plan schema lives (relative to the repository root).

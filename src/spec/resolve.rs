@@ -116,6 +116,9 @@ pub struct Inputs<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// Hashes a jar file (SHA-256, lowercase hex). A cache can stand behind it.
     pub hash_jar: &'a dyn Fn(&Path) -> std::io::Result<String>,
+    /// A local jar that does not exist is no error: the job is compared by the jar's path (the
+    /// offline plan, whose checkouts need not have the jars built).
+    pub allow_missing_jar: bool,
 }
 
 /// A job spec together with the file it came from.
@@ -378,6 +381,7 @@ fn resolve_jar(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> (Jar
             );
             None
         }
+        Err(_) if inputs.allow_missing_jar => None,
         Err(_) => {
             let d = Diagnostic::at(&p.file, jar.pos, "missing-jar", format!("jar not found: {}", super::diag::display_path(&path)))
                 .label("relative to this spec file's directory")
