@@ -307,22 +307,27 @@ fn jar_comparison(old: &Job, new: &Job) -> JarComparison {
 }
 
 /// A spec renamed without `previousNames` shows as removed + new: say so on both, naming the
-/// likely pair (same jar, else the only pair there is).
+/// likely pair (the same spec file name, else the only pair there is; jars are often shared).
 fn hint_unlisted_renames(jobs: &mut [OfflineJob], base: &Desired, head: &Desired) {
-    let removed: Vec<&str> =
-        jobs.iter().filter(|j| j.change == ChangeKind::Removed).map(|j| j.name.as_str()).collect();
-    let added: Vec<&str> = jobs.iter().filter(|j| j.change == ChangeKind::New).map(|j| j.name.as_str()).collect();
+    let names = |kind: ChangeKind| -> Vec<String> {
+        jobs.iter().filter(|j| j.change == kind).map(|j| j.name.clone()).collect()
+    };
+    let (removed, added) = (names(ChangeKind::Removed), names(ChangeKind::New));
+    let file = |job: &Job| {
+        let path = job.origin.rsplit_once(':').map_or(job.origin.as_str(), |(p, _)| p);
+        Path::new(path).file_name().map(|f| f.to_os_string())
+    };
     let mut pairs = Vec::new();
     for new in &added {
-        let same_jar: Vec<&str> =
-            removed.iter().copied().filter(|old| base.jobs[*old].jar == head.jobs[*new].jar).collect();
-        let old = match (same_jar.as_slice(), removed.as_slice()) {
+        let same_file: Vec<&String> =
+            removed.iter().filter(|old| file(&base.jobs[*old]) == file(&head.jobs[new])).collect();
+        let old = match (same_file.as_slice(), removed.as_slice()) {
             ([one], _) => Some(*one),
-            (_, [one]) if added.len() == 1 => Some(*one),
+            (_, [one]) if added.len() == 1 => Some(one),
             _ => None,
         };
         if let Some(old) = old {
-            pairs.push((old.to_string(), new.to_string()));
+            pairs.push((old.clone(), new.clone()));
         }
     }
     for (old, new) in pairs {
@@ -357,4 +362,168 @@ fn relative(path: &Path, root: &Path) -> PathBuf {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fixtures::{JobExt, desired, job};
+    use crate::spec::model::RestoreFrom;
+
+    fn one(base: Vec<Job>, head: Vec<Job>, prune: bool) -> OfflinePlan {
+        classify(&desired(base), &desired(head), prune, ("base", "head"))
+    }
+
+    fn kind(plan: &OfflinePlan, name: &str) -> ChangeKind {
+        plan.job(name).unwrap_or_else(|| panic!("{name} in {plan:#?}")).change
+    }
+
+    #[test]
+    fn identical_trees_have_no_changes() {
+        let p = one(vec![job("a")], vec![job("a")], false);
+        assert_eq!(kind(&p, "a"), ChangeKind::Unchanged);
+        assert!(!p.has_changes && !p.drops_state);
+    }
+
+    #[test]
+    fn a_runtime_field_redeploys_from_a_savepoint_and_names_the_field() {
+        let p = one(vec![job("a")], vec![job("a").with_parallelism(4)], false);
+        let a = p.job("a").unwrap();
+        assert_eq!(a.change, ChangeKind::Redeploy);
+        assert_eq!(a.changes.iter().filter(|c| c.forces_redeploy).map(|c| &c.field).collect::<Vec<_>>(), ["parallelism"]);
+        assert!(a.state_dropped.is_none() && !p.drops_state);
+    }
+
+    #[test]
+    fn each_fingerprint_input_forces_a_redeploy() {
+        let edits: Vec<(&str, Box<dyn Fn(&mut Job)>)> = vec![
+            ("jar", Box::new(|j| j.jar_sha256 = Some("cd".repeat(32)))),
+            ("entryClass", Box::new(|j| j.entry_class = Some("x.Other".into()))),
+            ("args", Box::new(|j| j.args.push(crate::spec::Param::plain("--more")))),
+            ("flinkConfiguration.k", Box::new(|j| {
+                j.flink_configuration.insert("k".into(), crate::spec::Param::plain("v"));
+            })),
+            ("restartNonce", Box::new(|j| j.restart_nonce = 7)),
+        ];
+        for (field, edit) in edits {
+            let mut head = job("a");
+            edit(&mut head);
+            let p = one(vec![job("a")], vec![head], false);
+            let a = p.job("a").unwrap();
+            assert_eq!(a.change, ChangeKind::Redeploy, "{field}");
+            assert!(a.changes.iter().any(|c| c.forces_redeploy && c.field.starts_with(field)), "{field}: {a:#?}");
+        }
+    }
+
+    #[test]
+    fn settings_alone_do_not_redeploy() {
+        let mut head = job("a");
+        head.health.stable_for.value = crate::spec::model::Duration::seconds(90);
+        let p = one(vec![job("a")], vec![head], false);
+        assert_eq!(kind(&p, "a"), ChangeKind::SettingsOnly);
+        assert!(p.has_changes && !p.drops_state);
+    }
+
+    #[test]
+    fn a_redeploy_turned_stateless_drops_state() {
+        let p = one(vec![job("a")], vec![job("a").with_parallelism(3).mode(UpgradeMode::Stateless)], false);
+        let a = p.job("a").unwrap();
+        assert_eq!(a.change, ChangeKind::RedeployWithoutState);
+        assert!(a.state_dropped.as_ref().is_some_and(|s| s.introduced && s.why.contains("stateless")));
+        assert!(p.drops_state);
+    }
+
+    #[test]
+    fn a_job_stateless_in_both_trees_is_redeployed_empty_but_drops_nothing_new() {
+        let base = job("a").mode(UpgradeMode::Stateless);
+        let p = one(vec![base], vec![job("a").mode(UpgradeMode::Stateless).with_parallelism(2)], false);
+        assert_eq!(kind(&p, "a"), ChangeKind::RedeployWithoutState);
+        assert!(!p.drops_state, "stateless by design: no warning, no exit code 3");
+    }
+
+    #[test]
+    fn turning_stateless_or_restore_none_without_a_redeploy_still_warns() {
+        let p = one(vec![job("a")], vec![job("a").mode(UpgradeMode::Stateless)], false);
+        assert_eq!(kind(&p, "a"), ChangeKind::SettingsOnly);
+        assert!(p.drops_state);
+        let mut head = job("a");
+        head.restore.from.value = RestoreFrom::None;
+        let p = one(vec![job("a")], vec![head], false);
+        assert_eq!(kind(&p, "a"), ChangeKind::SettingsOnly);
+        assert!(p.drops_state, "{p:#?}");
+    }
+
+    #[test]
+    fn resume_with_restore_none_starts_empty() {
+        let mut head = job("a");
+        head.restore.from.value = RestoreFrom::None;
+        let p = one(vec![job("a").suspended()], vec![head], false);
+        assert_eq!(kind(&p, "a"), ChangeKind::Resume);
+        assert!(p.drops_state);
+        let p = one(vec![job("a")], vec![job("a").suspended()], false);
+        assert_eq!(kind(&p, "a"), ChangeKind::Suspend);
+        assert!(!p.drops_state);
+    }
+
+    #[test]
+    fn new_and_removed_say_what_prune_does() {
+        let p = one(vec![job("old")], vec![job("fresh")], false);
+        assert_eq!(kind(&p, "fresh"), ChangeKind::New);
+        let old = p.job("old").unwrap();
+        assert_eq!(old.change, ChangeKind::Removed);
+        assert!(old.reason.contains("only under --prune"), "{}", old.reason);
+        let pruned = one(vec![job("old")], vec![], true);
+        assert!(pruned.job("old").unwrap().reason.contains("stopped with a savepoint (--prune)"));
+    }
+
+    #[test]
+    fn a_rename_without_previous_names_hints_at_it_on_both_jobs() {
+        let p = one(vec![job("old"), job("other")], vec![job("fresh"), job("other")], false);
+        for name in ["old", "fresh"] {
+            let j = p.job(name).unwrap();
+            assert!(j.hints.iter().any(|h| h.contains("previousNames: [old]") && h.contains("not carried over")), "{j:#?}");
+        }
+        // Two new jobs: the one written in the removed job's file is the likely rename.
+        let mut moved = job("fresh");
+        moved.origin = "specs/old.yaml:3".into();
+        let p = one(vec![job("old")], vec![moved, job("unrelated")], false);
+        assert_eq!(p.job("fresh").unwrap().hints.len(), 1);
+        assert!(p.job("unrelated").unwrap().hints.is_empty(), "{p:#?}");
+    }
+
+    #[test]
+    fn previous_names_make_a_rename_and_the_old_name_is_not_removed() {
+        let mut renamed = job("new-name");
+        renamed.previous_names = vec!["older".into(), "old".into()];
+        let p = one(vec![job("old")], vec![renamed], false);
+        let j = p.job("new-name").unwrap();
+        assert_eq!(j.change, ChangeKind::Renamed);
+        assert_eq!(j.renamed_from.as_deref(), Some("old"));
+        assert!(p.job("old").is_none(), "the old name is carried, not removed: {p:#?}");
+        assert!(j.hints.is_empty());
+    }
+
+    #[test]
+    fn jars_are_compared_by_content_when_both_are_hashed_else_by_path() {
+        let p = one(vec![job("a")], vec![job("a")], false);
+        assert!(matches!(p.job("a").unwrap().jar_compared_by, Some(JarComparison::ContentHash)));
+        let mut unbuilt = job("a");
+        unbuilt.jar_sha256 = None;
+        let p = one(vec![unbuilt.clone()], vec![job("a")], false);
+        assert_eq!(kind(&p, "a"), ChangeKind::Unchanged, "same path, base jar absent: no change");
+        match &p.job("a").unwrap().jar_compared_by {
+            Some(JarComparison::Path { why }) => assert!(why.contains("base"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let mut moved = unbuilt;
+        moved.jar = JarSource::Local { path: "/jars/elsewhere.jar".into() };
+        let p = one(vec![moved], vec![job("a")], false);
+        assert_eq!(kind(&p, "a"), ChangeKind::Redeploy);
+    }
+
+    #[test]
+    fn relative_paths_reach_outside_the_root_with_dot_dots() {
+        assert_eq!(relative(Path::new("/r/specs/a.jar"), Path::new("/r/specs")), PathBuf::from("a.jar"));
+        assert_eq!(relative(Path::new("/r/jars/a.jar"), Path::new("/r/specs")), PathBuf::from("../jars/a.jar"));
+    }
 }

@@ -13,6 +13,7 @@ mod flink_mock;
 mod flink_support;
 mod flink_tls;
 mod fuzz;
+mod offline_plan;
 mod periodic_e2e;
 mod plan_e2e;
 mod plan_mock;
