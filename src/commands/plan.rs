@@ -209,11 +209,12 @@ async fn gather_snapshots(
     let with_lists: Vec<_> = wanted
         .filter(|job| !observed.jobs.iter().any(|l| l.name == job.name && l.is_active()))
         .filter_map(|job| {
-            let tag = plan::identity::name_tag(&job.name);
+            // A renamed spec's state may be in its old names' jobs (`previousNames`).
+            let tags = plan::renames::tags(job);
             let listed: Vec<_> = observed
                 .jobs
                 .iter()
-                .filter(|l| plan::identity::parse(&l.id).is_some_and(|m| m.name_tag == tag))
+                .filter(|l| plan::identity::parse(&l.id).is_some_and(|m| tags.contains(&m.name_tag)))
                 .map(|l| (l.id.clone(), !l.is_active()))
                 .collect();
             listed.iter().all(|(_, ended)| *ended).then_some((job, listed))
@@ -225,8 +226,8 @@ async fn gather_snapshots(
     let cluster = &crate::restore::gather::cluster_dirs(client).await;
     futures_util::stream::iter(with_lists)
         .map(|(job, listed)| async move {
-            let evidence =
-                crate::restore::gather::gather(client, job, records.get(&job.name), &listed, cluster).await;
+            let record = plan::renames::record_for(job, records);
+            let evidence = crate::restore::gather::gather(client, job, record, &listed, cluster).await;
             (job.name.clone(), evidence)
         })
         .buffer_unordered(8)

@@ -8,6 +8,7 @@ pub mod model;
 pub mod observed;
 pub mod offline;
 pub mod planner;
+pub mod renames;
 
 #[cfg(test)]
 pub(crate) mod fixtures;

@@ -10,6 +10,7 @@ use super::diff;
 use super::identity;
 use super::model::*;
 use super::observed::{LiveJob, Observed};
+use super::renames;
 use crate::flink::JobState;
 use crate::ledger::{Pending, Record};
 use crate::restore::{self, Decision};
@@ -47,10 +48,21 @@ pub fn plan(
         .values()
         .map(|job| {
             let lives = lives(managed.get(&identity::name_tag(&job.name)));
-            plan_job(job, &lives, ledger.get(&job.name), &unmanaged, observed, opts, &mut problems)
+            let record = renames::record_for(job, ledger);
+            let mut p = plan_job(job, &lives, record, &unmanaged, observed, opts, &mut problems);
+            match renames::claimed(job, &managed) {
+                Some((old, live)) if p.action != Action::Conflict => p = renames::rename(p, old, live),
+                _ => renames::note_inherited(&mut p, job, ledger),
+            }
+            p
         })
         .collect();
-    jobs.extend(orphans(&managed, &tags, ledger, opts));
+    let mut not_orphans = tags.clone();
+    for tag in renames::claimed_tags(&jobs) {
+        not_orphans.insert(tag, "");
+    }
+    jobs.extend(orphans(&managed, &not_orphans, ledger, opts));
+    renames::hint_unlisted(&mut jobs);
     for p in &mut jobs {
         check_savepoint_dir(p, desired, ledger, observed, &mut problems);
         if let Some(total) = observed.total_slots {
@@ -85,7 +97,7 @@ pub fn plan(
     }
 }
 
-type ByTag<'a> = BTreeMap<String, Vec<&'a LiveJob>>;
+use renames::ByTag;
 
 fn partition(observed: &Observed) -> (ByTag<'_>, Vec<&LiveJob>) {
     let mut managed: ByTag = BTreeMap::new();
@@ -138,6 +150,7 @@ fn base(job: &Job, action: Action, reason: impl Into<String>) -> JobPlan {
         depends_on: job.depends_on.clone(),
         blocked_by: None,
         origin: Some(job.origin.clone()),
+        renamed_from: None,
         fingerprint: Some(job.fingerprint.0.clone()),
         legacy_fingerprint: fingerprint::legacy(job).map(|f| f.0),
     }
@@ -257,7 +270,11 @@ pub const SAVEPOINT_DIR_KEYS: [&str; 2] = ["execution.checkpointing.savepoint-di
 fn stops_with_savepoint(action: Action) -> bool {
     matches!(
         action,
-        Action::Upgrade { mode: UpgradeMode::Savepoint } | Action::Suspend | Action::Stop | Action::Adopt
+        Action::Upgrade { mode: UpgradeMode::Savepoint }
+            | Action::Suspend
+            | Action::Stop
+            | Action::Adopt
+            | Action::Rename
     )
 }
 
@@ -298,6 +315,7 @@ fn check_savepoint_dir(
             Action::Suspend => "suspend it",
             Action::Stop => "stop it (--prune)",
             Action::Adopt => "adopt it",
+            Action::Rename => "rename it",
             _ => "upgrade it",
         },
     ));
@@ -311,13 +329,16 @@ fn check_savepoint_dir(
 /// than the cluster's task slots in all. Free slots are not compared: they change as other jobs
 /// end, and a job just cancelled still holds its slots for a moment.
 fn check_slots(p: &mut JobPlan, desired: &Desired, total: u32, problems: &mut Vec<String>) {
-    let starts = matches!(p.action, Action::Deploy | Action::Resume | Action::Upgrade { .. } | Action::Adopt);
+    let starts = matches!(
+        p.action,
+        Action::Deploy | Action::Resume | Action::Upgrade { .. } | Action::Adopt | Action::Rename
+    );
     let Some(job) = desired.jobs.get(&p.name).filter(|_| starts) else { return };
     let need = job.parallelism;
     if need <= total {
         return;
     }
-    let stopped = if matches!(p.action, Action::Upgrade { .. } | Action::Adopt) {
+    let stopped = if matches!(p.action, Action::Upgrade { .. } | Action::Adopt | Action::Rename) {
         ", with its old version already stopped"
     } else {
         ""
@@ -537,6 +558,7 @@ fn orphans(
                 depends_on: Vec::new(),
                 blocked_by: None,
                 origin: None,
+                renamed_from: None,
                 fingerprint: None,
                 legacy_fingerprint: None,
             });
