@@ -43,6 +43,8 @@ pub fn rename(mut p: JobPlan, old: &str, live: &LiveJob) -> JobPlan {
     p.live = Some(live.to_ref());
     p.restore = Some(Restore::NewSavepoint);
     p.renamed_from = Some(old.to_string());
+    // The old name's record stood in for the spec's own: its "not running" is no drift.
+    p.drift = None;
     p
 }
 
@@ -68,6 +70,7 @@ pub fn note_inherited(p: &mut JobPlan, job: &Job, ledger: &BTreeMap<String, Reco
     }
     if let Some(old) = job.previous_names.iter().rev().find(|old| ledger.contains_key(old.as_str())) {
         p.renamed_from = Some(old.clone());
+        p.drift = None;
         p.reason = format!(
             "renamed from `{old}` (previousNames), whose job is not running: start `{}` from `{old}`'s newest state",
             p.name

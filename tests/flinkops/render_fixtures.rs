@@ -193,6 +193,22 @@ pub fn orphan(prune: bool) -> Plan {
     plan_of(&d, live, ledger, Options { prune, adopt: false })
 }
 
+/// `legacy-sessionizer` was renamed `sessionizer`: with `previousNames` a rename that carries
+/// its state, without it an orphan beside an empty first deployment, each with the hint.
+pub fn renamed(listed: bool) -> Plan {
+    let gone = load(&[spec("legacy-sessionizer", "parallelism: 2\n")], SECRET_OLD);
+    let previous = if listed { "previousNames: [legacy-sessionizer]\n" } else { "" };
+    let mut specs = pipeline();
+    specs.push(spec("sessionizer", &format!("parallelism: 2\n{previous}")));
+    let d = load(&specs, SECRET_OLD);
+    let mut live = all_running(&d);
+    live.retain(|l| l.name != "sessionizer");
+    live.push(self::live(job(&gone, "legacy-sessionizer"), 1, JobState::Running));
+    let mut ledger: Vec<Record> = records(&d).into_iter().filter(|r| r.name != "sessionizer").collect();
+    ledger.push(record(job(&gone, "legacy-sessionizer")));
+    plan_of(&d, live, ledger, plain())
+}
+
 /// Someone runs a job by hand; all specs are in sync.
 pub fn unmanaged_job() -> Plan {
     let d = load(&pipeline(), SECRET_OLD);
@@ -315,6 +331,8 @@ pub fn all() -> Vec<Case> {
         Case { name: "suspend", plan: suspend() },
         Case { name: "resume", plan: resume() },
         Case { name: "upgrade_without_ledger", plan: upgrade_without_ledger() },
+        Case { name: "rename", plan: renamed(true) },
+        Case { name: "rename_without_previous_names", plan: renamed(false) },
     ]
 }
 

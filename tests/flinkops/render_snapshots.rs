@@ -84,3 +84,13 @@ fn without_a_ledger_an_upgrade_is_shown_and_its_missing_details_explained() {
 fn two_live_jobs_for_one_spec_are_an_error_even_without_changes() {
     snapshot_all("two_live_jobs", &fx::two_live_jobs());
 }
+
+#[test]
+fn a_rename_with_previous_names_moves_the_old_job_with_its_state() {
+    snapshot_all("rename", &fx::renamed(true));
+}
+
+#[test]
+fn a_rename_without_previous_names_is_an_orphan_and_an_empty_start_with_a_hint() {
+    snapshot_all("rename_without_previous_names", &fx::renamed(false));
+}
