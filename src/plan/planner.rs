@@ -50,7 +50,7 @@ pub fn plan(
             let lives = lives(managed.get(&identity::name_tag(&job.name)));
             let record = renames::record_for(job, ledger);
             let mut p = plan_job(job, &lives, record, &unmanaged, observed, opts, &mut problems);
-            match renames::claimed(job, &managed) {
+            match renames::claimed(job, &managed, ledger) {
                 Some((old, live)) if p.action != Action::Conflict => p = renames::rename(p, old, live),
                 _ => renames::note_inherited(&mut p, job, ledger),
             }
@@ -62,7 +62,7 @@ pub fn plan(
         not_orphans.insert(tag, "");
     }
     jobs.extend(orphans(&managed, &not_orphans, ledger, opts));
-    renames::hint_unlisted(&mut jobs);
+    renames::hint_unlisted(&mut jobs, ledger);
     for p in &mut jobs {
         check_savepoint_dir(p, desired, ledger, observed, &mut problems);
         if let Some(total) = observed.total_slots {

@@ -19,8 +19,14 @@ pub type ByTag<'a> = BTreeMap<String, Vec<&'a LiveJob>>;
 
 /// The one running job of one of `job`'s previous names, and that name: only when the spec has
 /// no running job of its own (then the rename is done, and an old job still running is an
-/// orphan) and exactly one old job runs (two would be a conflict; neither is guessed).
-pub fn claimed<'a>(job: &'a Job, managed: &ByTag<'a>) -> Option<(&'a str, &'a LiveJob)> {
+/// orphan) and exactly one old job runs (two would be a conflict; neither is guessed). Only a job
+/// this ledger started (the old name's record, or the new one's after an interrupted rename,
+/// knows its id): another state directory's job of that name is never stopped from here.
+pub fn claimed<'a>(
+    job: &'a Job,
+    managed: &ByTag<'a>,
+    ledger: &BTreeMap<String, Record>,
+) -> Option<(&'a str, &'a LiveJob)> {
     let own = managed.get(&identity::name_tag(&job.name));
     if own.is_some_and(|l| l.iter().any(|j| j.is_active())) || job.state == SpecState::Suspended {
         return None;
@@ -29,6 +35,10 @@ pub fn claimed<'a>(job: &'a Job, managed: &ByTag<'a>) -> Option<(&'a str, &'a Li
         let lives = managed.get(&identity::name_tag(old)).map(Vec::as_slice).unwrap_or_default();
         lives.iter().filter(|j| j.is_active()).map(move |j| (old.as_str(), *j))
     });
+    let ours = |(old, live): &(&str, &LiveJob)| {
+        [*old, job.name.as_str()].iter().any(|n| ledger.get(*n).is_some_and(|r| r.knows(&live.id)))
+    };
+    let mut found = found.filter(ours);
     let first = found.next()?;
     found.next().is_none().then_some(first)
 }
@@ -85,11 +95,12 @@ pub fn tags(job: &Job) -> Vec<String> {
 
 /// A spec renamed without `previousNames` plans as an orphan (the old name's job) and a first
 /// deployment (the new name, empty): say on both that the state is not carried over, and how to
-/// carry it. Paired when there is one of each; otherwise each new job names every orphan.
-pub fn hint_unlisted(jobs: &mut [JobPlan]) {
+/// carry it. Paired when there is one of each; otherwise each new job names every orphan. Only
+/// orphans this ledger knows: another state directory's jobs are not this spec's past.
+pub fn hint_unlisted(jobs: &mut [JobPlan], ledger: &BTreeMap<String, Record>) {
     let orphans: Vec<String> = jobs
         .iter()
-        .filter(|j| matches!(j.action, Action::Orphan | Action::Stop) && j.live.is_some())
+        .filter(|j| matches!(j.action, Action::Orphan | Action::Stop) && ledger.contains_key(&j.name))
         .map(|j| j.name.clone())
         .collect();
     let fresh: Vec<String> = jobs
@@ -127,6 +138,13 @@ mod tests {
         plan(d, &Observed { jobs: live, ..Default::default() }, ledger, &Options::default())
     }
 
+    /// The record of `job` after it was started as its live job number `n`.
+    fn started(job: &Job, n: u8) -> Record {
+        let mut r = record_of(job);
+        r.job_id = Some(live_of(job, n, JobState::Running).id);
+        r
+    }
+
     fn renamed() -> Job {
         let mut j = job("orders-v2");
         j.previous_names = vec!["orders".into()];
@@ -136,7 +154,7 @@ mod tests {
     #[test]
     fn a_running_job_of_a_previous_name_is_renamed_not_orphaned() {
         let old = job("orders");
-        let p = run(&desired([renamed()]), vec![live_of(&old, 1, JobState::Running)], &ledger([record_of(&old)]));
+        let p = run(&desired([renamed()]), vec![live_of(&old, 1, JobState::Running)], &ledger([started(&old, 1)]));
         assert_eq!(p.jobs.len(), 1, "the old job is no orphan: {p:#?}");
         let j = &p.jobs[0];
         assert_eq!(j.action, Action::Rename);
@@ -147,10 +165,19 @@ mod tests {
     }
 
     #[test]
+    fn an_old_names_job_this_ledger_did_not_start_is_never_claimed() {
+        let old = job("orders");
+        let p = run(&desired([renamed()]), vec![live_of(&old, 1, JobState::Running)], &ledger([]));
+        let j = p.jobs.iter().find(|j| j.name == "orders-v2").unwrap();
+        assert_eq!(j.action, Action::Deploy, "{p:#?}");
+        assert!(p.jobs.iter().all(|j| j.action != Action::Rename));
+    }
+
+    #[test]
     fn once_the_new_name_runs_an_old_job_still_running_is_an_orphan() {
         let (old, new) = (job("orders"), renamed());
         let live = vec![live_of(&old, 1, JobState::Running), live_of(&new, 1, JobState::Running)];
-        let p = run(&desired([new.clone()]), live, &ledger([record_of(&old), record_of(&new)]));
+        let p = run(&desired([new.clone()]), live, &ledger([started(&old, 1), started(&new, 1)]));
         assert_eq!(p.jobs.iter().find(|j| j.name == "orders-v2").unwrap().action, Action::None);
         assert_eq!(p.jobs.iter().find(|j| j.name == "orders").unwrap().action, Action::Orphan);
     }

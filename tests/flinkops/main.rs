@@ -21,6 +21,7 @@ mod render_fixtures;
 mod render_promises;
 mod render_schema;
 mod render_snapshots;
+mod rename_e2e;
 mod restore_e2e;
 mod savepoint_e2e;
 mod spec_cases;

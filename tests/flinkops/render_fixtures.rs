@@ -205,7 +205,9 @@ pub fn renamed(listed: bool) -> Plan {
     live.retain(|l| l.name != "sessionizer");
     live.push(self::live(job(&gone, "legacy-sessionizer"), 1, JobState::Running));
     let mut ledger: Vec<Record> = records(&d).into_iter().filter(|r| r.name != "sessionizer").collect();
-    ledger.push(record(job(&gone, "legacy-sessionizer")));
+    let mut old = record(job(&gone, "legacy-sessionizer"));
+    old.job_id = Some(self::live(job(&gone, "legacy-sessionizer"), 1, JobState::Running).id);
+    ledger.push(old);
     plan_of(&d, live, ledger, plain())
 }
 
