@@ -44,7 +44,9 @@ pub fn carry_history(ctx: &Context, job: &Job, old: &str) -> Result<(), StepErro
     };
     let Some(moved) = moved else { return Ok(()) };
     ctx.record(&job.name, |r| merge(r, &moved))?;
-    ctx.ledger.remove(old).map_err(|e| format!("cannot remove `{old}`'s ledger record after moving it: {e}"))?;
+    ctx.ledger
+        .remove(old)
+        .map_err(|e| format!("cannot remove `{old}`'s ledger record after moving it: {e}"))?;
     ctx.records.lock().unwrap_or_else(|e| e.into_inner()).remove(old);
     ctx.progress.step(&job.name, &format!("took over `{old}`'s ledger history (previousNames)"));
     Ok(())
@@ -52,8 +54,12 @@ pub fn carry_history(ctx: &Context, job: &Job, old: &str) -> Result<(), StepErro
 
 /// `old`'s history first (it is older), then the new record's own.
 fn merge(into: &mut Record, old: &Record) {
-    let mut savepoints: Vec<_> =
-        old.savepoints.iter().filter(|s| !into.savepoints.iter().any(|n| n.path == s.path)).cloned().collect();
+    let mut savepoints: Vec<_> = old
+        .savepoints
+        .iter()
+        .filter(|s| !into.savepoints.iter().any(|n| n.path == s.path))
+        .cloned()
+        .collect();
     savepoints.append(&mut into.savepoints);
     into.savepoints = savepoints;
     if into.started_from.is_none() {

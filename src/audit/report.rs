@@ -362,7 +362,9 @@ fn verdict(
         Action::Deploy => not_running(p),
         Action::Rename => (
             Status::Drifted,
-            warn("renamed (previousNames): its old name's job runs; `flinkops apply` moves it to this name with a savepoint"),
+            warn(
+                "renamed (previousNames): its old name's job runs; `flinkops apply` moves it to this name with a savepoint",
+            ),
         ),
         Action::Orphan | Action::Stop => (Status::Orphan, warn(orphan(record.is_some()))),
         Action::Conflict | Action::Adopt => (Status::Conflict, error(p.reason.clone())),

@@ -39,7 +39,9 @@ pub enum Error {
 impl Error {
     fn help(&self) -> Option<&'static str> {
         match self {
-            Error::OutUnsupported => Some("drop `--out`, or run the live `flinkops plan --out FILE` against the cluster"),
+            Error::OutUnsupported => {
+                Some("drop `--out`, or run the live `flinkops plan --out FILE` against the cluster")
+            }
             Error::GitMissing(_) => Some("install git, or compare two directories with `--base BASE_DIR`"),
             Error::NotARepo(_) => Some("run it on a git checkout, or use `--base BASE_DIR`"),
             Error::UnknownRev(_) => Some(
@@ -62,7 +64,8 @@ fn plan(args: &PlanArgs, color: ColorChoice) -> Result<OfflinePlan, Error> {
     if args.out.is_some() {
         return Err(Error::OutUnsupported);
     }
-    let head_path = std::path::absolute(&args.path).map_err(|source| Error::Io { path: args.path.clone(), source })?;
+    let head_path =
+        std::path::absolute(&args.path).map_err(|source| Error::Io { path: args.path.clone(), source })?;
     let base = match (&args.offline.base, &args.offline.base_rev) {
         (Some(dir), _) => BaseTree::dir(dir)?,
         (None, Some(rev)) => BaseTree::git(&head_path, rev)?,
@@ -120,8 +123,7 @@ fn load_side(
     // As written: the runner has no secrets, and a reference is what the repository holds.
     let env = |k: &str| Some(format!("${{{k}}}"));
     let hash = |p: &Path| spec::fingerprint::sha256_file(p);
-    let mut loaded =
-        spec::load_with(path, &Inputs { env: &env, hash_jar: &hash, allow_missing_jar: true });
+    let mut loaded = spec::load_with(path, &Inputs { env: &env, hash_jar: &hash, allow_missing_jar: true });
     if let Some((from, to)) = rewrite {
         rewrite_paths(&mut loaded, from, to);
     }
@@ -167,7 +169,8 @@ struct BaseTree {
 
 impl BaseTree {
     fn dir(dir: &Path) -> Result<Self, Error> {
-        let path = std::path::absolute(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+        let path =
+            std::path::absolute(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
         std::fs::metadata(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
         Ok(Self { path, label: dir.display().to_string(), rewrite: None, _temp: None })
     }
@@ -192,7 +195,8 @@ impl BaseTree {
         if exists {
             archive(&top, &commit, &rel_s, &temp.0)?;
         } else {
-            std::fs::create_dir_all(temp.0.join(&rel)).map_err(|source| Error::Io { path: temp.0.clone(), source })?;
+            std::fs::create_dir_all(temp.0.join(&rel))
+                .map_err(|source| Error::Io { path: temp.0.clone(), source })?;
         }
         let short = &commit[..commit.len().min(12)];
         let from = temp.0.display().to_string();
@@ -245,7 +249,10 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new() -> Result<Self, Error> {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let path = std::env::temp_dir().join(format!("flinkops-base-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
         Ok(Self(path))

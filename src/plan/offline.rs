@@ -171,9 +171,11 @@ fn renames(base: &Desired, head: &Desired) -> BTreeMap<String, String> {
             continue;
         }
         // The newest previous name still in the base tree (the list is oldest first).
-        let from = job.previous_names.iter().rev().find(|old| {
-            base.jobs.contains_key(old.as_str()) && !head.jobs.contains_key(old.as_str())
-        });
+        let from = job
+            .previous_names
+            .iter()
+            .rev()
+            .find(|old| base.jobs.contains_key(old.as_str()) && !head.jobs.contains_key(old.as_str()));
         if let Some(from) = from {
             out.insert(name.clone(), from.clone());
         }
@@ -248,7 +250,8 @@ fn compared(old: &Job, new: &Job) -> OfflineJob {
         j.reason = "suspended in both trees: applied when it resumes".into();
     } else if !forcing.is_empty() {
         j.change = ChangeKind::Redeploy;
-        j.reason = format!("{} changed: stop with a savepoint, start the new version from it", forcing.join(", "));
+        j.reason =
+            format!("{} changed: stop with a savepoint, start the new version from it", forcing.join(", "));
         if new.upgrade_mode == UpgradeMode::LastState {
             j.reason = format!("{} changed: cancel, start from the latest checkpoint", forcing.join(", "));
         }
@@ -262,7 +265,8 @@ fn compared(old: &Job, new: &Job) -> OfflineJob {
         && j.change == ChangeKind::Redeploy
     {
         j.change = ChangeKind::RedeployWithoutState;
-        j.reason = format!("{} changed: cancel, start the new version EMPTY ({})", forcing.join(", "), drop.why);
+        j.reason =
+            format!("{} changed: cancel, start the new version EMPTY ({})", forcing.join(", "), drop.why);
     }
     j.changes = changes;
     j
@@ -390,19 +394,26 @@ mod tests {
         let p = one(vec![job("a")], vec![job("a").with_parallelism(4)], false);
         let a = p.job("a").unwrap();
         assert_eq!(a.change, ChangeKind::Redeploy);
-        assert_eq!(a.changes.iter().filter(|c| c.forces_redeploy).map(|c| &c.field).collect::<Vec<_>>(), ["parallelism"]);
+        assert_eq!(
+            a.changes.iter().filter(|c| c.forces_redeploy).map(|c| &c.field).collect::<Vec<_>>(),
+            ["parallelism"]
+        );
         assert!(a.state_dropped.is_none() && !p.drops_state);
     }
 
     #[test]
     fn each_fingerprint_input_forces_a_redeploy() {
-        let edits: Vec<(&str, Box<dyn Fn(&mut Job)>)> = vec![
+        type Edit = Box<dyn Fn(&mut Job)>;
+        let edits: Vec<(&str, Edit)> = vec![
             ("jar", Box::new(|j| j.jar_sha256 = Some("cd".repeat(32)))),
             ("entryClass", Box::new(|j| j.entry_class = Some("x.Other".into()))),
             ("args", Box::new(|j| j.args.push(crate::spec::Param::plain("--more")))),
-            ("flinkConfiguration.k", Box::new(|j| {
-                j.flink_configuration.insert("k".into(), crate::spec::Param::plain("v"));
-            })),
+            (
+                "flinkConfiguration.k",
+                Box::new(|j| {
+                    j.flink_configuration.insert("k".into(), crate::spec::Param::plain("v"));
+                }),
+            ),
             ("restartNonce", Box::new(|j| j.restart_nonce = 7)),
         ];
         for (field, edit) in edits {
@@ -411,7 +422,10 @@ mod tests {
             let p = one(vec![job("a")], vec![head], false);
             let a = p.job("a").unwrap();
             assert_eq!(a.change, ChangeKind::Redeploy, "{field}");
-            assert!(a.changes.iter().any(|c| c.forces_redeploy && c.field.starts_with(field)), "{field}: {a:#?}");
+            assert!(
+                a.changes.iter().any(|c| c.forces_redeploy && c.field.starts_with(field)),
+                "{field}: {a:#?}"
+            );
         }
     }
 
@@ -481,7 +495,10 @@ mod tests {
         let p = one(vec![job("old"), job("other")], vec![job("fresh"), job("other")], false);
         for name in ["old", "fresh"] {
             let j = p.job(name).unwrap();
-            assert!(j.hints.iter().any(|h| h.contains("previousNames: [old]") && h.contains("not carried over")), "{j:#?}");
+            assert!(
+                j.hints.iter().any(|h| h.contains("previousNames: [old]") && h.contains("not carried over")),
+                "{j:#?}"
+            );
         }
         // Two new jobs: the one written in the removed job's file is the likely rename.
         let mut moved = job("fresh");
@@ -524,6 +541,9 @@ mod tests {
     #[test]
     fn relative_paths_reach_outside_the_root_with_dot_dots() {
         assert_eq!(relative(Path::new("/r/specs/a.jar"), Path::new("/r/specs")), PathBuf::from("a.jar"));
-        assert_eq!(relative(Path::new("/r/jars/a.jar"), Path::new("/r/specs")), PathBuf::from("../jars/a.jar"));
+        assert_eq!(
+            relative(Path::new("/r/jars/a.jar"), Path::new("/r/specs")),
+            PathBuf::from("../jars/a.jar")
+        );
     }
 }

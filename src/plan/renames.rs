@@ -11,8 +11,8 @@ use super::identity;
 use super::model::{Action, JobPlan, Restore};
 use super::observed::LiveJob;
 use crate::ledger::Record;
-use crate::spec::model::JobState as SpecState;
 use crate::spec::Job;
+use crate::spec::model::JobState as SpecState;
 
 /// The live managed jobs by name tag (see `planner::partition`).
 pub type ByTag<'a> = BTreeMap<String, Vec<&'a LiveJob>>;
@@ -31,7 +31,7 @@ pub fn claimed<'a>(
     if own.is_some_and(|l| l.iter().any(|j| j.is_active())) || job.state == SpecState::Suspended {
         return None;
     }
-    let mut found = job.previous_names.iter().flat_map(|old| {
+    let found = job.previous_names.iter().flat_map(|old| {
         let lives = managed.get(&identity::name_tag(old)).map(Vec::as_slice).unwrap_or_default();
         lives.iter().filter(|j| j.is_active()).map(move |j| (old.as_str(), *j))
     });
@@ -154,7 +154,11 @@ mod tests {
     #[test]
     fn a_running_job_of_a_previous_name_is_renamed_not_orphaned() {
         let old = job("orders");
-        let p = run(&desired([renamed()]), vec![live_of(&old, 1, JobState::Running)], &ledger([started(&old, 1)]));
+        let p = run(
+            &desired([renamed()]),
+            vec![live_of(&old, 1, JobState::Running)],
+            &ledger([started(&old, 1)]),
+        );
         assert_eq!(p.jobs.len(), 1, "the old job is no orphan: {p:#?}");
         let j = &p.jobs[0];
         assert_eq!(j.action, Action::Rename);
@@ -197,9 +201,16 @@ mod tests {
     #[test]
     fn without_previous_names_the_orphan_and_the_new_job_say_how_to_keep_state() {
         let old = job("orders");
-        let p = run(&desired([job("orders-v2")]), vec![live_of(&old, 1, JobState::Running)], &ledger([record_of(&old)]));
+        let p = run(
+            &desired([job("orders-v2")]),
+            vec![live_of(&old, 1, JobState::Running)],
+            &ledger([record_of(&old)]),
+        );
         for j in &p.jobs {
-            assert!(j.reason.contains("previousNames: [orders]") && j.reason.contains("not carried over"), "{j:#?}");
+            assert!(
+                j.reason.contains("previousNames: [orders]") && j.reason.contains("not carried over"),
+                "{j:#?}"
+            );
         }
     }
 }

@@ -62,7 +62,9 @@ pub fn summary_line(plan: &OfflinePlan) -> String {
 fn state_losses(plan: &OfflinePlan) -> Vec<(&str, &str)> {
     plan.jobs
         .iter()
-        .filter_map(|j| j.state_dropped.as_ref().filter(|s| s.introduced).map(|s| (j.name.as_str(), s.why.as_str())))
+        .filter_map(|j| {
+            j.state_dropped.as_ref().filter(|s| s.introduced).map(|s| (j.name.as_str(), s.why.as_str()))
+        })
         .collect()
 }
 
@@ -81,11 +83,24 @@ fn field_line(c: &FieldChange) -> String {
 
 /// The plan for people.
 pub fn offline_text(plan: &OfflinePlan, s: &Styles, out: &mut impl Write) -> io::Result<()> {
-    writeln!(out, "{}Offline plan:{} base {} -> head {}", s.bold.render(), s.bold.render_reset(), clean(&plan.base), clean(&plan.head))?;
+    writeln!(
+        out,
+        "{}Offline plan:{} base {} -> head {}",
+        s.bold.render(),
+        s.bold.render_reset(),
+        clean(&plan.base),
+        clean(&plan.head)
+    )?;
     writeln!(out, "{}{CAVEAT}{}\n", s.dim.render(), s.dim.render_reset())?;
     let losses = state_losses(plan);
     if !losses.is_empty() {
-        writeln!(out, "{}WARNING: {} would lose its state:{}", s.error.render(), jobs(losses.len()), s.error.render_reset())?;
+        writeln!(
+            out,
+            "{}WARNING: {} would lose its state:{}",
+            s.error.render(),
+            jobs(losses.len()),
+            s.error.render_reset()
+        )?;
         for (name, why) in &losses {
             writeln!(out, "  - {}: {}", clean(name), clean(why))?;
         }
@@ -174,7 +189,13 @@ pub fn offline_markdown(plan: &OfflinePlan, out: &mut impl Write) -> io::Result<
         writeln!(out, "| | Job | Change | Why |\n|:-:|---|---|---|")?;
         for j in plan.jobs.iter().filter(|j| j.change != ChangeKind::Unchanged) {
             let sym = symbol(j.change);
-            writeln!(out, "| `{sym}` | {} | {} | {} |", code(&j.name), text(word(j.change)), prose(&j.reason))?;
+            writeln!(
+                out,
+                "| `{sym}` | {} | {} | {} |",
+                code(&j.name),
+                text(word(j.change)),
+                prose(&j.reason)
+            )?;
         }
         writeln!(out)?;
         for j in plan.jobs.iter().filter(|j| j.change != ChangeKind::Unchanged) {

@@ -173,9 +173,19 @@ fn dirs(job: &Job, cluster: &ClusterDirsRead, e: &mut Evidence) -> (Option<Strin
 }
 
 /// The snapshots of one name tag in the savepoint and checkpoint directories.
-async fn scan_dirs(e: &mut Evidence, savepoints: Option<&str>, checkpoints: Option<&str>, tag: &str, rejected: &[JobId]) {
+async fn scan_dirs(
+    e: &mut Evidence,
+    savepoints: Option<&str>,
+    checkpoints: Option<&str>,
+    tag: &str,
+    rejected: &[JobId],
+) {
     if let Some(dir) = savepoints {
-        let listed = if store::supported(dir) { store::savepoints(dir, tag).await } else { disk::savepoints(dir, tag) };
+        let listed = if store::supported(dir) {
+            store::savepoints(dir, tag).await
+        } else {
+            disk::savepoints(dir, tag)
+        };
         match listed {
             Ok(found) => found.into_iter().for_each(|c| e.add(c)),
             Err(why) => e.unread.push(format!("{dir} (the savepoint directory): {why}")),

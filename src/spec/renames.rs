@@ -17,8 +17,13 @@ pub fn check(specs: &BTreeMap<&str, &Parsed>, diags: &mut Vec<Diagnostic>) {
             let o = old.value.as_str();
             let d = if o == p.spec.name.value {
                 Some(
-                    Diagnostic::at(&p.file, old.pos, "invalid-previous-name", format!("`{o}` is this job's own name"))
-                        .help("list only the names the job had before; remove this one"),
+                    Diagnostic::at(
+                        &p.file,
+                        old.pos,
+                        "invalid-previous-name",
+                        format!("`{o}` is this job's own name"),
+                    )
+                    .help("list only the names the job had before; remove this one"),
                 )
             } else if let Some(live) = specs.get(o) {
                 Some(

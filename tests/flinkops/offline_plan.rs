@@ -59,7 +59,9 @@ fn offline(dir: &Path, extra: &[&str]) -> (i32, String, String) {
 fn text_json_and_markdown_outputs() {
     let dir = scratch("offline-outputs");
     two_trees(&dir);
-    for (name, format) in [("offline_text", "text"), ("offline_json", "json"), ("offline_markdown", "markdown")] {
+    for (name, format) in
+        [("offline_text", "text"), ("offline_json", "json"), ("offline_markdown", "markdown")]
+    {
         let (code, stdout, stderr) = offline(&dir, &["-o", format]);
         assert_eq!(code, 0, "{stderr}");
         insta::assert_snapshot!(name, stdout);
@@ -116,7 +118,10 @@ fn spec_errors_name_their_tree_and_file_line() {
 #[test]
 fn the_committed_offline_schema_is_current_and_every_output_is_valid_by_it() {
     if std::env::var_os("FLINKOPS_UPDATE_SCHEMA").is_some() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "FLINKOPS_UPDATE_SCHEMA is refused when CI=true");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "FLINKOPS_UPDATE_SCHEMA is refused when CI=true"
+        );
         std::fs::write(OFFLINE_SCHEMA_PATH, offline_schema_json()).unwrap();
     }
     let committed = std::fs::read_to_string(OFFLINE_SCHEMA_PATH).unwrap_or_default();
@@ -160,7 +165,10 @@ fn base_rev_reads_the_committed_tree_with_git() {
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "base"]);
     write(&repo.join("jobs/specs/orders.yaml"), &job_spec("name: orders\njar: ../app.jar\nparallelism: 3\n"));
-    write(&repo.join("jobs/specs/clicks.yaml"), &job_spec("name: clickstream\njar: ../app.jar\npreviousNames: [clicks]\n"));
+    write(
+        &repo.join("jobs/specs/clicks.yaml"),
+        &job_spec("name: clickstream\njar: ../app.jar\npreviousNames: [clicks]\n"),
+    );
     git(&repo, &["commit", "-q", "-am", "head"]);
     let run = || {
         let out = flinkops()
@@ -169,13 +177,18 @@ fn base_rev_reads_the_committed_tree_with_git() {
             .env("FLINK_URL", "http://127.0.0.1:9")
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, stdout, stderr) = run();
     assert_eq!(code, Some(2), "{stdout}{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert!(doc["base"].as_str().unwrap().starts_with("HEAD~1 ("), "{doc:#}");
-    let job = |name: &str| doc["jobs"].as_array().unwrap().iter().find(|j| j["name"] == name).cloned().unwrap();
+    let job =
+        |name: &str| doc["jobs"].as_array().unwrap().iter().find(|j| j["name"] == name).cloned().unwrap();
     assert_eq!(job("orders")["change"], "redeploy");
     assert_eq!(job("orders")["jarComparedBy"]["by"], "path", "the base revision has no jar");
     assert_eq!(job("clickstream")["change"], "renamed");
@@ -194,8 +207,15 @@ fn base_rev_reads_the_committed_tree_with_git() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("in the base tree (HEAD ("), "{stderr}");
     assert!(stderr.contains("HEAD:jobs/specs/bad.yaml:5"), "{stderr}");
-    let out = flinkops().current_dir(repo.join("jobs")).args(["plan", "--base-rev", "no-such-branch", "specs"]).output().unwrap();
+    let out = flinkops()
+        .current_dir(repo.join("jobs"))
+        .args(["plan", "--base-rev", "no-such-branch", "specs"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("does not know the revision `no-such-branch`") && stderr.contains("fetch-depth"), "{stderr}");
+    assert!(
+        stderr.contains("does not know the revision `no-such-branch`") && stderr.contains("fetch-depth"),
+        "{stderr}"
+    );
 }

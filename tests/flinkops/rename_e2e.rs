@@ -7,7 +7,9 @@
 use flinkops::flink::JobState;
 
 use crate::apply_e2e::{Scenario, Spec, spec, stopped_with, text};
-use crate::flink_support::{Cluster, assert_state_continued, before_change, on_every_cluster, reported_snapshot};
+use crate::flink_support::{
+    Cluster, assert_state_continued, before_change, on_every_cluster, reported_snapshot,
+};
 
 on_every_cluster! {
     a_job_renamed_with_previous_names_carries_its_counter (1) => renamed_keeps_state;
@@ -16,7 +18,10 @@ on_every_cluster! {
 }
 
 /// Deploy `old`, let it count, then replace its spec by `new` listing `old` in `previousNames`.
-async fn deployed_then_renamed(s: &Scenario, client: &flinkops::flink::Client) -> (flinkops::flink::JobId, crate::flink_support::Before) {
+async fn deployed_then_renamed(
+    s: &Scenario,
+    client: &flinkops::flink::Client,
+) -> (flinkops::flink::JobId, crate::flink_support::Before) {
     s.write(&spec("old"));
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let v1 = s.live(client, "old").await;
@@ -33,10 +38,14 @@ async fn renamed_keeps_state(c: &Cluster) {
     let (v1, before) = deployed_then_renamed(&s, &client).await;
     let plan = s.plan_command(&[]).output().unwrap();
     let planned = text(&plan.stdout);
-    assert!(planned.contains("=>") && planned.contains(&format!("renamed from `{}`", s.name("old"))), "{planned}");
+    assert!(
+        planned.contains("=>") && planned.contains(&format!("renamed from `{}`", s.name("old"))),
+        "{planned}"
+    );
     let json = s.plan_command(&["-o", "json"]).output().unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    let names: Vec<&str> = doc["jobs"].as_array().unwrap().iter().filter_map(|j| j["name"].as_str()).collect();
+    let names: Vec<&str> =
+        doc["jobs"].as_array().unwrap().iter().filter_map(|j| j["name"].as_str()).collect();
     assert!(!names.contains(&s.name("old").as_str()), "the old job is no orphan: {names:?}");
 
     let out = s.apply(&[]);
@@ -88,7 +97,8 @@ async fn rename_without_previous_names(c: &Cluster) {
     s.write(&spec("new"));
     let plan = s.plan_command(&["-o", "json"]).output().unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
-    let job = |name: String| doc["jobs"].as_array().unwrap().iter().find(|j| j["name"] == *name).cloned().unwrap();
+    let job =
+        |name: String| doc["jobs"].as_array().unwrap().iter().find(|j| j["name"] == *name).cloned().unwrap();
     let fresh = job(s.name("new"));
     assert_eq!(fresh["action"]["type"], "deploy");
     assert_eq!(fresh["restore"]["from"], "first-deployment", "{fresh:#}");

@@ -77,7 +77,8 @@ pub fn load(specs: &[String], secret: &str) -> Desired {
     }
     let env = |k: &str| (k == "ORDERS_DB_PASSWORD").then(|| secret.to_string());
     let hash = |p: &Path| -> std::io::Result<String> { panic!("URL jars are not hashed: {}", p.display()) };
-    let loaded = spec::load_with(dir.path(), &Inputs { env: &env, hash_jar: &hash, allow_missing_jar: false });
+    let loaded =
+        spec::load_with(dir.path(), &Inputs { env: &env, hash_jar: &hash, allow_missing_jar: false });
     // Only the warning that apply cannot fetch URL jars (plans are made all the same).
     assert!(loaded.diagnostics.iter().all(|d| d.code == "url-jar"), "{:#?}", loaded.diagnostics);
     let mut desired = loaded.desired;
