@@ -82,18 +82,7 @@ mod tests {
     use crate::ledger::SavepointRecord;
 
     fn sp(path: &str) -> SavepointRecord {
-        SavepointRecord {
-            path: path.into(),
-            job_id: None,
-            taken_at: "2026-01-01T00:00:00Z".into(),
-            reason: SavepointReason::Upgrade,
-            checkpoint_id: None,
-            flink_version: None,
-            format: None,
-            state_backend: None,
-            fingerprint: None,
-            disposing: None,
-        }
+        SavepointRecord::new(path, None, "2026-01-01T00:00:00Z".into(), SavepointReason::Upgrade)
     }
 
     #[test]

@@ -198,22 +198,18 @@ fn base_rev_reads_the_committed_tree_with_git() {
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "bad"]);
     std::fs::remove_file(repo.join("jobs/specs/bad.yaml")).unwrap();
-    let out = flinkops()
-        .current_dir(repo.join("jobs"))
-        .args(["plan", "--base-rev", "HEAD", "specs"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let against = |rev: &str| {
+        let out =
+            flinkops().current_dir(repo.join("jobs")).args(["plan", "--base-rev", rev, "specs"]).output();
+        let out = out.unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = against("HEAD");
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("in the base tree (HEAD ("), "{stderr}");
     assert!(stderr.contains("HEAD:jobs/specs/bad.yaml:5"), "{stderr}");
-    let out = flinkops()
-        .current_dir(repo.join("jobs"))
-        .args(["plan", "--base-rev", "no-such-branch", "specs"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
+    let (code, stderr) = against("no-such-branch");
+    assert_eq!(code, Some(1));
     assert!(
         stderr.contains("does not know the revision `no-such-branch`") && stderr.contains("fetch-depth"),
         "{stderr}"
