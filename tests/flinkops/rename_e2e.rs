@@ -14,6 +14,7 @@ use crate::flink_support::{
 on_every_cluster! {
     a_job_renamed_with_previous_names_carries_its_counter (1) => renamed_keeps_state;
     a_rename_killed_after_its_savepoint_is_finished_from_that_savepoint (1) => rename_killed_after_savepoint;
+    a_rename_killed_during_its_stop_is_finished_from_the_savepoint_flink_took (1) => rename_killed_after_stop_request;
     a_rename_without_previous_names_plans_a_hint_not_a_silent_empty_start (1) => rename_without_previous_names;
 }
 
@@ -71,10 +72,20 @@ async fn renamed_keeps_state(c: &Cluster) {
 /// Killed right after the old job's savepoint: the old job has ended and the new name never
 /// started. The next run must start the new name from that savepoint, not empty.
 async fn rename_killed_after_savepoint(c: &Cluster) {
+    rename_killed_at(c, "after-savepoint").await;
+}
+
+/// Killed right after Flink accepted the stop: only the write-ahead step (the trigger id, in the
+/// new name's record) says a savepoint is coming; the next run must ask Flink what it produced.
+async fn rename_killed_after_stop_request(c: &Cluster) {
+    rename_killed_at(c, "after-stop-request").await;
+}
+
+async fn rename_killed_at(c: &Cluster, fault: &str) {
     let client = c.client();
     let s = Scenario::new(c, "renamekill");
     let (v1, before) = deployed_then_renamed(&s, &client).await;
-    let out = s.apply_with_fault(Some("after-savepoint"), &[]);
+    let out = s.apply_with_fault(Some(fault), &[]);
     assert_eq!(out.status.code(), None, "killed by a signal: {}", text(&out.stderr));
     let savepoint = stopped_with(&client, &v1).await;
     assert!(s.active(&client, "new").await.is_empty(), "killed before the start");
