@@ -127,7 +127,8 @@ fn bench_jar_hashing() {
     let env = |_: &str| None;
     let load = |cache: &JarHashCache| {
         let hash = |p: &Path| cache.hash(p);
-        let loaded = spec::load_with(dir.path(), &Inputs { env: &env, hash_jar: &hash });
+        let loaded =
+            spec::load_with(dir.path(), &Inputs { env: &env, hash_jar: &hash, allow_missing_jar: false });
         assert_eq!(loaded.error_count(), 0);
         cache.save();
     };

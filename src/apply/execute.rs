@@ -124,6 +124,7 @@ async fn run_one(ctx: &Context, p: &JobPlan, job: Option<&Job>) -> JobResult {
         (Action::Deploy | Action::Resume, Some(job)) => deploy(ctx, p, job).await,
         (Action::Upgrade { mode }, Some(job)) => upgrade(ctx, p, job, mode).await,
         (Action::Adopt, Some(job)) => adopt(ctx, p, job).await,
+        (Action::Rename, Some(job)) => super::rename::rename(ctx, p, job).await,
         (Action::Confirm, Some(job)) => confirm(ctx, p, job).await,
         (Action::Suspend, Some(job)) => suspend(ctx, p, job).await,
         (Action::Stop, _) => prune(ctx, p).await,
@@ -149,6 +150,9 @@ fn live_id(p: &JobPlan) -> Result<JobId, StepError> {
 /// Start a job that is not running, from the state the plan names: for `latest` state, the
 /// newest snapshot every source names now (it may be newer than when the plan was made).
 async fn deploy(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
+    if let Some(old) = &p.renamed_from {
+        super::rename::carry_history(ctx, job, old)?;
+    }
     let from = match &p.restore {
         Some(Restore::Path { path, .. }) => Some(path.clone()),
         Some(Restore::Newest { path, taken_at, .. }) => {
@@ -180,11 +184,11 @@ async fn newest_state(
     let overview = ctx.client.jobs_overview().await.map_err(|e| {
         format!("not started: listing the cluster's jobs, to find the newest state, failed: {}", describe(&e))
     })?;
-    let tag = identity::name_tag(&job.name);
+    let tags = crate::plan::renames::tags(job);
     let listed: Vec<_> = overview
         .jobs
         .iter()
-        .filter(|j| identity::parse(&j.jid).is_some_and(|m| m.name_tag == tag))
+        .filter(|j| identity::parse(&j.jid).is_some_and(|m| tags.contains(&m.name_tag)))
         .map(|j| (j.jid.clone(), j.state.is_terminal()))
         .collect();
     let record = ctx.current_record(&job.name);
@@ -428,7 +432,7 @@ pub fn summary(results: &[JobResult]) -> String {
     let count = |f: &dyn Fn(&JobResult) -> bool| results.iter().filter(|r| f(r)).count();
     let done = |pred: &dyn Fn(Action) -> bool| count(&|r| r.outcome.is_ok() && pred(r.action));
     let deployed = done(&|a| matches!(a, Action::Deploy | Action::Resume | Action::Adopt));
-    let upgraded = done(&|a| matches!(a, Action::Upgrade { .. } | Action::Confirm));
+    let upgraded = done(&|a| matches!(a, Action::Upgrade { .. } | Action::Rename | Action::Confirm));
     let stopped = done(&|a| matches!(a, Action::Suspend | Action::Stop));
     let updated = done(&|a| a == Action::UpdateSettings);
     let rolled = count(&|r| matches!(r.outcome, Outcome::RolledBack { .. }));

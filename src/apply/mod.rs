@@ -9,4 +9,5 @@ pub mod health;
 pub mod jars;
 pub mod lock;
 pub mod progress;
+pub mod rename;
 pub mod steps;

@@ -360,6 +360,12 @@ fn verdict(
             ),
         ),
         Action::Deploy => not_running(p),
+        Action::Rename => (
+            Status::Drifted,
+            warn(
+                "renamed (previousNames): its old name's job runs; `flinkops apply` moves it to this name with a savepoint",
+            ),
+        ),
         Action::Orphan | Action::Stop => (Status::Orphan, warn(orphan(record.is_some()))),
         Action::Conflict | Action::Adopt => (Status::Conflict, error(p.reason.clone())),
         // Audit plans without --target / --exclude; a skipped job is never called in sync.

@@ -365,6 +365,9 @@ pub struct PlanArgs {
     /// when there is none (for a CI alert).
     #[arg(long, env = "FLINKOPS_REFRESH_ONLY", conflicts_with_all = ["out", "prune", "adopt", "target_job", "exclude", "replace", "allow_destroy"])]
     pub refresh_only: bool,
+
+    #[command(flatten)]
+    pub offline: OfflineArgs,
 }
 
 /// Which jobs a run acts on, and what it may do to them. Each takes a job name (the spec's
@@ -403,6 +406,29 @@ impl ControlArgs {
             replace: self.replace.clone(),
             allow_destroy: self.allow_destroy.clone(),
         }
+    }
+}
+
+/// The offline plan: compare two spec trees, with no cluster (a pull request's CI).
+#[derive(Debug, Args)]
+pub struct OfflineArgs {
+    /// Plan offline: compare the specs at PATH (the head) with the spec tree in BASE_DIR, as if
+    /// BASE_DIR were what runs now. No cluster is contacted; no connection flags are needed.
+    #[arg(long, value_name = "BASE_DIR", conflicts_with_all = ["base_rev", "refresh_only", "target_job", "exclude", "replace", "allow_destroy", "out"])]
+    pub base: Option<PathBuf>,
+
+    /// Plan offline against the spec directory as committed at REV (a branch, tag or commit, e.g.
+    /// `origin/main`), read with `git` from the repository that holds PATH. No cluster is
+    /// contacted. Exit codes with `--detailed-exitcode`: 0 no changes, 2 changes, 3 a change drops
+    /// a job's state.
+    #[arg(long, value_name = "REV", conflicts_with_all = ["refresh_only", "target_job", "exclude", "replace", "allow_destroy", "out"])]
+    pub base_rev: Option<String>,
+}
+
+impl OfflineArgs {
+    /// Whether an offline plan was asked for.
+    pub fn requested(&self) -> bool {
+        self.base.is_some() || self.base_rev.is_some()
     }
 }
 

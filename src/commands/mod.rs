@@ -2,6 +2,7 @@
 //! gather inputs, call the pure parts, render, choose the exit code.
 
 pub mod gc;
+pub mod offline;
 pub mod plan;
 pub mod refresh;
 pub mod savepoint;

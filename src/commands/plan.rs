@@ -49,6 +49,9 @@ impl Error {
 }
 
 pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
+    if args.offline.requested() {
+        return super::offline::run(args, color);
+    }
     if args.refresh_only {
         return super::refresh::run(args, color);
     }
@@ -95,7 +98,7 @@ pub fn load_checked(path: &Path, state_dir: &Path) -> spec::Loaded {
     let cache = JarHashCache::load(state_dir);
     let env = |k: &str| std::env::var(k).ok();
     let hash = |p: &Path| cache.hash(p);
-    let loaded = spec::load_with(path, &Inputs { env: &env, hash_jar: &hash });
+    let loaded = spec::load_with(path, &Inputs { env: &env, hash_jar: &hash, allow_missing_jar: false });
     cache.save();
     loaded
 }
@@ -255,11 +258,12 @@ async fn gather_snapshots(
     let with_lists: Vec<_> = wanted
         .filter(|job| !observed.jobs.iter().any(|l| l.name == job.name && l.is_active()))
         .filter_map(|job| {
-            let tag = plan::identity::name_tag(&job.name);
+            // A renamed spec's state may be in its old names' jobs (`previousNames`).
+            let tags = plan::renames::tags(job);
             let listed: Vec<_> = observed
                 .jobs
                 .iter()
-                .filter(|l| plan::identity::parse(&l.id).is_some_and(|m| m.name_tag == tag))
+                .filter(|l| plan::identity::parse(&l.id).is_some_and(|m| tags.contains(&m.name_tag)))
                 .map(|l| (l.id.clone(), !l.is_active()))
                 .collect();
             listed.iter().all(|(_, ended)| *ended).then_some((job, listed))
@@ -271,8 +275,8 @@ async fn gather_snapshots(
     let cluster = &crate::restore::gather::cluster_dirs(client).await;
     futures_util::stream::iter(with_lists)
         .map(|(job, listed)| async move {
-            let evidence =
-                crate::restore::gather::gather(client, job, records.get(&job.name), &listed, cluster).await;
+            let record = plan::renames::record_for(job, records);
+            let evidence = crate::restore::gather::gather(client, job, record, &listed, cluster).await;
             (job.name.clone(), evidence)
         })
         .buffer_unordered(8)

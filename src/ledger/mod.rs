@@ -111,6 +111,19 @@ impl Ledger {
         Ok(out)
     }
 
+    /// Delete a job's record (its history moved to a renamed job's record first). A record that
+    /// is already gone is no error.
+    pub fn remove(&self, name: &str) -> Result<(), Error> {
+        let path = self.path(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Write { path, source: e }),
+            _ => std::fs::File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+                .map_err(|source| Error::Write { path: self.dir.clone(), source }),
+        }
+    }
+
     /// Write a record atomically: readers see the old record or the new one, never a mix.
     pub fn write(&self, record: &Record) -> Result<(), Error> {
         let path = self.path(&record.name);

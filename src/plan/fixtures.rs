@@ -31,6 +31,7 @@ pub fn job(name: &str) -> Job {
         health: HealthSpec::default(),
         restart_nonce: 0,
         protect: false,
+        previous_names: Vec::new(),
         cluster: None,
         fingerprint: Fingerprint::default(),
     };

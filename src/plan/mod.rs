@@ -9,7 +9,9 @@ pub mod drift;
 pub mod identity;
 pub mod model;
 pub mod observed;
+pub mod offline;
 pub mod planner;
+pub mod renames;
 
 #[cfg(test)]
 mod control_tests;

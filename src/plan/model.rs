@@ -130,6 +130,10 @@ pub struct JobPlan {
     /// `--replace` asked for this upgrade (the spec may be unchanged).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replace: bool,
+    /// For a `rename` (and a deploy that starts from an old name's snapshot): the job's previous
+    /// name, whose state it takes over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     /// The fingerprint of the spec (absent for orphans).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
@@ -197,6 +201,9 @@ pub enum Action {
     Stop,
     /// Savepoint an unmanaged job and redeploy it under management (`--adopt`).
     Adopt,
+    /// The spec was renamed (`previousNames`): stop the old name's live job with a savepoint and
+    /// start this name from it; the old name's ledger history moves to this name.
+    Rename,
     /// The live job is a new version an interrupted run started (its write-ahead record says so)
     /// without finishing the health gate: finish it, then record the version or roll back.
     Confirm,
@@ -224,7 +231,12 @@ impl Action {
     pub fn starts_a_job(self) -> bool {
         matches!(
             self,
-            Action::Deploy | Action::Resume | Action::Upgrade { .. } | Action::Adopt | Action::Confirm
+            Action::Deploy
+                | Action::Resume
+                | Action::Upgrade { .. }
+                | Action::Adopt
+                | Action::Rename
+                | Action::Confirm
         )
     }
 }
@@ -339,7 +351,7 @@ impl Plan {
         for j in &self.jobs {
             match j.action {
                 Action::Deploy | Action::Resume | Action::Adopt => s.deploy += 1,
-                Action::Upgrade { .. } | Action::Confirm => s.upgrade += 1,
+                Action::Upgrade { .. } | Action::Rename | Action::Confirm => s.upgrade += 1,
                 Action::UpdateSettings => s.settings += 1,
                 Action::Suspend | Action::Stop => s.stop += 1,
                 Action::None | Action::Conflict | Action::Orphan | Action::Skipped => {}

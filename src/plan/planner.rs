@@ -12,6 +12,7 @@ use super::diff;
 use super::identity;
 use super::model::*;
 use super::observed::{LiveJob, Observed};
+use super::renames;
 use crate::flink::JobState;
 use crate::ledger::{Pending, Record};
 use crate::restore::{self, Decision};
@@ -51,10 +52,21 @@ pub fn plan(
         .values()
         .map(|job| {
             let lives = lives(managed.get(&identity::name_tag(&job.name)));
-            plan_job(job, &lives, ledger.get(&job.name), &unmanaged, observed, opts, &mut problems)
+            let record = renames::record_for(job, ledger);
+            let mut p = plan_job(job, &lives, record, &unmanaged, observed, opts, &mut problems);
+            match renames::claimed(job, &managed, ledger) {
+                Some((old, live)) if p.action != Action::Conflict => p = renames::rename(p, old, live),
+                _ => renames::note_inherited(&mut p, job, ledger),
+            }
+            p
         })
         .collect();
-    jobs.extend(orphans(&managed, &tags, ledger, opts));
+    let mut not_orphans = tags.clone();
+    for tag in renames::claimed_tags(&jobs) {
+        not_orphans.insert(tag, "");
+    }
+    jobs.extend(orphans(&managed, &not_orphans, ledger, opts));
+    renames::hint_unlisted(&mut jobs, ledger);
     control::replace(&mut jobs, desired, &opts.control, &mut problems);
     control::protect(&mut jobs, desired, ledger, &opts.control, &mut problems);
     let mut warnings = Vec::new();
@@ -97,7 +109,7 @@ pub fn plan(
     }
 }
 
-type ByTag<'a> = BTreeMap<String, Vec<&'a LiveJob>>;
+use renames::ByTag;
 
 fn partition(observed: &Observed) -> (ByTag<'_>, Vec<&LiveJob>) {
     let mut managed: ByTag = BTreeMap::new();
@@ -154,6 +166,7 @@ fn base(job: &Job, action: Action, reason: impl Into<String>) -> JobPlan {
         pulled_in: None,
         replace: false,
         origin: Some(job.origin.clone()),
+        renamed_from: None,
         fingerprint: Some(job.fingerprint.0.clone()),
         legacy_fingerprint: fingerprint::legacy(job).map(|f| f.0),
     }
@@ -273,7 +286,11 @@ pub const SAVEPOINT_DIR_KEYS: [&str; 2] = ["execution.checkpointing.savepoint-di
 fn stops_with_savepoint(action: Action) -> bool {
     matches!(
         action,
-        Action::Upgrade { mode: UpgradeMode::Savepoint } | Action::Suspend | Action::Stop | Action::Adopt
+        Action::Upgrade { mode: UpgradeMode::Savepoint }
+            | Action::Suspend
+            | Action::Stop
+            | Action::Adopt
+            | Action::Rename
     )
 }
 
@@ -408,6 +425,7 @@ fn check_savepoint_dir(
             Action::Suspend => "suspend it",
             Action::Stop => "stop it (--prune)",
             Action::Adopt => "adopt it",
+            Action::Rename => "rename it",
             _ => "upgrade it",
         },
     ));
@@ -420,13 +438,16 @@ fn check_savepoint_dir(
 /// than the cluster's task slots in all. Free slots are not compared: they change as other jobs
 /// end, and a job just cancelled still holds its slots for a moment.
 fn check_slots(p: &mut JobPlan, desired: &Desired, total: u32, problems: &mut Vec<String>) {
-    let starts = matches!(p.action, Action::Deploy | Action::Resume | Action::Upgrade { .. } | Action::Adopt);
+    let starts = matches!(
+        p.action,
+        Action::Deploy | Action::Resume | Action::Upgrade { .. } | Action::Adopt | Action::Rename
+    );
     let Some(job) = desired.jobs.get(&p.name).filter(|_| starts) else { return };
     let need = job.parallelism;
     if need <= total {
         return;
     }
-    let stopped = if matches!(p.action, Action::Upgrade { .. } | Action::Adopt) {
+    let stopped = if matches!(p.action, Action::Upgrade { .. } | Action::Adopt | Action::Rename) {
         ", with its old version already stopped"
     } else {
         ""
@@ -649,6 +670,7 @@ fn orphans(
                 pulled_in: None,
                 replace: false,
                 origin: None,
+                renamed_from: None,
                 fingerprint: None,
                 legacy_fingerprint: None,
             });

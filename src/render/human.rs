@@ -22,7 +22,7 @@ impl<T: Display> Display for Paint<T> {
 
 fn mark_style(s: &Styles, m: Mark) -> Style {
     match m {
-        Mark::Start | Mark::Adopt => s.add,
+        Mark::Start | Mark::Adopt | Mark::Rename => s.add,
         Mark::Replace | Mark::Settings => s.change,
         Mark::Stop => s.remove,
         Mark::Cannot => s.error,

@@ -182,7 +182,7 @@ fn left_alone(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
 
 /// Inline text: every character Markdown or HTML could read as syntax is escaped, and `|` so a
 /// table cell cannot be split.
-fn text(s: &str) -> String {
+pub(super) fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in clean(s).chars() {
         match c {
@@ -198,7 +198,7 @@ fn text(s: &str) -> String {
 
 /// Text written by flinkops with `code` in backticks (reasons, problems): the backticked parts
 /// become code spans, the rest is escaped. Unbalanced backticks are escaped like any text.
-fn prose(s: &str) -> String {
+pub(super) fn prose(s: &str) -> String {
     let parts: Vec<&str> = s.split('`').collect();
     if parts.len().is_multiple_of(2) {
         return text(s);
@@ -208,7 +208,7 @@ fn prose(s: &str) -> String {
 
 /// A code span that holds any text: delimited by more backticks than it contains in a row, with
 /// `|` escaped (GitHub reads `\|` as `|` inside table cells, code spans included).
-fn code(s: &str) -> String {
+pub(super) fn code(s: &str) -> String {
     let s = clean(s).replace('|', "\\|");
     let ticks = "`".repeat(longest_run(&s, '`') + 1);
     let pad = if s.starts_with('`') || s.ends_with('`') { " " } else { "" };
@@ -216,12 +216,12 @@ fn code(s: &str) -> String {
 }
 
 /// Text inside HTML (the `<summary>` of a folded block).
-fn html(s: &str) -> String {
+pub(super) fn html(s: &str) -> String {
     clean(s).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// A code fence longer than any run of backticks in the block.
-fn fence_for(block: &str) -> String {
+pub(super) fn fence_for(block: &str) -> String {
     "`".repeat((longest_run(block, '`') + 1).max(3))
 }
 

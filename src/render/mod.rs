@@ -7,12 +7,14 @@ mod drift;
 mod human;
 mod json;
 mod markdown;
+mod offline;
 mod words;
 
 pub use drift::{NO_DRIFT, drift_human, drift_markdown};
 pub use human::human;
 pub use json::{json, plan_schema_json};
 pub use markdown::markdown;
+pub use offline::{OFFLINE_SCHEMA_PATH, offline_json, offline_markdown, offline_schema_json, offline_text};
 pub use words::{NO_CHANGES, clean};
 
 /// Where the committed plan schema lives (relative to the repository root).

@@ -28,6 +28,8 @@ pub enum Mark {
     Stop,
     /// An unmanaged job is replaced by a managed one.
     Adopt,
+    /// The job of an old name is replaced by this name's (`previousNames`).
+    Rename,
     /// Apply will not act (a conflict, or blocked by one).
     Cannot,
 }
@@ -40,6 +42,7 @@ impl Mark {
             Mark::Settings => "~",
             Mark::Stop => "-",
             Mark::Adopt => ">",
+            Mark::Rename => "=>",
             Mark::Cannot => "!",
         }
     }
@@ -56,6 +59,7 @@ pub enum Entry {
     Suspend,
     Stop,
     Adopt,
+    Rename,
     Confirm,
     Conflict,
     Blocked,
@@ -76,6 +80,7 @@ impl Entry {
             Action::Suspend => Entry::Suspend,
             Action::Stop => Entry::Stop,
             Action::Adopt => Entry::Adopt,
+            Action::Rename => Entry::Rename,
             Action::Confirm => Entry::Confirm,
             Action::Conflict => Entry::Conflict,
         })
@@ -88,6 +93,7 @@ impl Entry {
             Entry::Settings => Mark::Settings,
             Entry::Suspend | Entry::Stop => Mark::Stop,
             Entry::Adopt => Mark::Adopt,
+            Entry::Rename => Mark::Rename,
             Entry::Conflict | Entry::Blocked => Mark::Cannot,
         }
     }
@@ -102,6 +108,7 @@ impl Entry {
             Entry::Suspend => "suspend (stop with a savepoint, keep it stopped)",
             Entry::Stop => "stop with a savepoint (its spec is gone, --prune)",
             Entry::Adopt => "adopt (savepoint an unmanaged job, redeploy it under management)",
+            Entry::Rename => "rename (stop the old name's job with a savepoint, start this name from it)",
             Entry::Confirm => "confirm (finish the health gate of a version an interrupted run started)",
             Entry::Conflict => "cannot act (see Errors)",
             Entry::Blocked => "blocked (waits for a job that will not become healthy)",
@@ -208,6 +215,7 @@ fn passive(action: Action) -> String {
         Action::Suspend => "be suspended".into(),
         Action::Stop => "be stopped (its spec is gone)".into(),
         Action::Adopt => "be adopted".into(),
+        Action::Rename => "take over its old name's job (renamed)".into(),
         Action::Confirm => "have its interrupted upgrade finished".into(),
         Action::Conflict => "not be acted on".into(),
         Action::Orphan => "be left running (its spec is gone)".into(),
@@ -239,6 +247,7 @@ pub fn action_word(job: &JobPlan) -> String {
         Action::Suspend => "suspend".into(),
         Action::Stop => "stop (prune)".into(),
         Action::Adopt => "adopt".into(),
+        Action::Rename => "rename".into(),
         Action::Confirm => "confirm".into(),
         Action::Conflict => "cannot act".into(),
         Action::Orphan => "none (orphan)".into(),

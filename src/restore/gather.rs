@@ -4,7 +4,6 @@
 use super::{Candidate, Discarded, Evidence, disk, store};
 use crate::flink::{Client, ClusterDirs, CompletedCheckpoint, Error as FlinkError, JobId, SavepointStatus};
 use crate::ledger::{Pending, Record};
-use crate::plan::identity;
 use crate::spec::Job;
 
 /// The spec's checkpoint directory keys, the 1.20+ one first.
@@ -20,7 +19,6 @@ pub async fn gather(
     listed: &[(JobId, bool)],
     cluster: &ClusterDirsRead,
 ) -> Evidence {
-    let tag = identity::name_tag(&job.name);
     let rejected: &[JobId] = record.map_or(&[], |r| r.rejected.as_slice());
     let mut e = Evidence {
         cluster_version: client.version().await.ok(),
@@ -84,27 +82,9 @@ pub async fn gather(
         }
     }
     let (savepoint_dir, checkpoint_dir) = dirs(job, cluster, &mut e);
-    if let Some(dir) = savepoint_dir {
-        let listed = if store::supported(&dir) {
-            store::savepoints(&dir, &tag).await
-        } else {
-            disk::savepoints(&dir, &tag)
-        };
-        match listed {
-            Ok(found) => found.into_iter().for_each(|c| e.add(c)),
-            Err(why) => e.unread.push(format!("{dir} (the savepoint directory): {why}")),
-        }
-    }
-    if let Some(dir) = checkpoint_dir {
-        let listed = if store::supported(&dir) {
-            store::checkpoints(&dir, &tag, rejected).await
-        } else {
-            disk::checkpoints(&dir, &tag, rejected)
-        };
-        match listed {
-            Ok(found) => found.into_iter().for_each(|c| e.add(c)),
-            Err(why) => e.unread.push(format!("{dir} (the checkpoint directory): {why}")),
-        }
+    // A renamed spec's snapshots may carry an old name's tag (`previousNames`).
+    for tag in crate::plan::renames::tags(job) {
+        scan_dirs(&mut e, savepoint_dir.as_deref(), checkpoint_dir.as_deref(), &tag, rejected).await;
     }
     e.mark_foreign(record);
     let last = record.and_then(|r| r.job_id.clone()).filter(|id| !rejected.contains(id));
@@ -188,6 +168,38 @@ fn dirs(job: &Job, cluster: &ClusterDirsRead, e: &mut Evidence) -> (Option<Strin
         Err(why) => {
             e.unread.push(why.clone());
             (savepoints, checkpoints)
+        }
+    }
+}
+
+/// The snapshots of one name tag in the savepoint and checkpoint directories.
+async fn scan_dirs(
+    e: &mut Evidence,
+    savepoints: Option<&str>,
+    checkpoints: Option<&str>,
+    tag: &str,
+    rejected: &[JobId],
+) {
+    if let Some(dir) = savepoints {
+        let listed = if store::supported(dir) {
+            store::savepoints(dir, tag).await
+        } else {
+            disk::savepoints(dir, tag)
+        };
+        match listed {
+            Ok(found) => found.into_iter().for_each(|c| e.add(c)),
+            Err(why) => e.unread.push(format!("{dir} (the savepoint directory): {why}")),
+        }
+    }
+    if let Some(dir) = checkpoints {
+        let listed = if store::supported(dir) {
+            store::checkpoints(dir, tag, rejected).await
+        } else {
+            disk::checkpoints(dir, tag, rejected)
+        };
+        match listed {
+            Ok(found) => found.into_iter().for_each(|c| e.add(c)),
+            Err(why) => e.unread.push(format!("{dir} (the checkpoint directory): {why}")),
         }
     }
 }

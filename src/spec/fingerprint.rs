@@ -200,6 +200,7 @@ mod tests {
             health: HealthSpec::default(),
             restart_nonce: 0,
             protect: false,
+            previous_names: vec![],
             cluster: None,
             fingerprint: Fingerprint::default(),
         }

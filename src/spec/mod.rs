@@ -15,6 +15,7 @@ pub mod jar;
 pub mod jarcache;
 pub mod model;
 pub mod read;
+pub mod renames;
 pub mod resolve;
 pub mod yaml;
 
@@ -65,7 +66,7 @@ impl Loaded {
 /// Load with the process environment and a plain jar hasher.
 pub fn load(root: &Path) -> Loaded {
     let env = |k: &str| std::env::var(k).ok();
-    load_with(root, &Inputs { env: &env, hash_jar: &fingerprint::sha256_file })
+    load_with(root, &Inputs { env: &env, hash_jar: &fingerprint::sha256_file, allow_missing_jar: false })
 }
 
 /// Find, read, check and resolve every spec below `root` (a directory or one file).

@@ -60,7 +60,8 @@ pub struct JobSpec {
     pub kind: JobKind,
 
     /// Unique name across the spec directory; the identity of the job. Lowercase letters, digits
-    /// and `-`, at most 63 characters. Renaming a job makes it a different job.
+    /// and `-`, at most 63 characters. Renaming a job makes it a different job, unless the old name
+    /// is listed in `previousNames`.
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"), length(max = 63))]
     pub name: Located<String>,
 
@@ -140,6 +141,14 @@ pub struct JobSpec {
     /// settings-only field: changing it does not redeploy. Default: false.
     #[serde(default)]
     pub protect: Located<bool>,
+    /// Names this job had before (newest last): the job was renamed and keeps its state. flinkops
+    /// stops a live job of an old name with a savepoint and starts this name from it (or, when the
+    /// old job is not running, from the old name's newest snapshot); its ledger history follows.
+    /// Not the job's own name, nor another spec's. Keep an old name listed until every cluster
+    /// has been applied once; removing it later is harmless. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("items" = { "type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", "maxLength": 63 }))]
+    pub previous_names: Vec<Located<String>>,
 }
 
 /// The `apiVersion` of every flinkops document.
@@ -502,6 +511,7 @@ pub const JOB_FIELDS: &[&str] = &[
     "health",
     "restartNonce",
     "protect",
+    "previousNames",
 ];
 pub const UPGRADE_FIELDS: &[&str] = &["maxCheckpointAge"];
 pub const SAVEPOINT_FIELDS: &[&str] = &["directory", "timeout", "formatType", "drain", "retain", "every"];

@@ -53,6 +53,7 @@ impl<'a> Reader<'a> {
         let restart_nonce =
             fields.get("restartNonce").and_then(|n| self.uint(n, "restartNonce", 0, u64::MAX));
         let protect = fields.get("protect").and_then(|n| self.boolean(n, "protect"));
+        let previous_names = fields.get("previousNames").map(|n| self.names(n)).unwrap_or_default();
         self.check_forst_format(&flink_configuration, &savepoint, upgrade_mode.as_ref().map(|m| m.value));
         self.check_checkpoint_age_applies(&upgrade, upgrade_mode.as_ref().map(|m| m.value));
         Some(JobSpec {
@@ -77,6 +78,7 @@ impl<'a> Reader<'a> {
             health,
             restart_nonce: restart_nonce.unwrap_or_default(),
             protect: protect.unwrap_or_default(),
+            previous_names,
         })
     }
 
@@ -335,6 +337,23 @@ impl<'a> Reader<'a> {
             return None;
         }
         Some(name)
+    }
+
+    /// `previousNames`: a list of job names, each checked like `name`.
+    fn names(&mut self, node: &Node) -> Vec<Located<String>> {
+        let items = self.string_list(node, "previousNames");
+        items
+            .into_iter()
+            .filter(|n| {
+                let ok = valid_name(&n.value);
+                if !ok {
+                    let d = self.error(n.pos, "invalid-name", format!("invalid previous name `{}`", n.value));
+                    d.label = Some("not a job name: lowercase letters, digits and `-`".into());
+                    d.help = Some("write the `name` the job had before, exactly".into());
+                }
+                ok
+            })
+            .collect()
     }
 
     fn sha256(&mut self, node: &Node) -> Option<Located<String>> {

@@ -76,6 +76,8 @@ pub struct Job {
     pub restart_nonce: u64,
     /// `protect: true`: see `plan::control` for what it blocks.
     pub protect: bool,
+    /// `previousNames`: names this job had before, whose state it takes over.
+    pub previous_names: Vec<String>,
     /// The `FlinkCluster` document this job runs on; `None` when there is none (the connection
     /// flags define the cluster).
     pub cluster: Option<String>,
@@ -117,6 +119,9 @@ pub struct Inputs<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// Hashes a jar file (SHA-256, lowercase hex). A cache can stand behind it.
     pub hash_jar: &'a dyn Fn(&Path) -> std::io::Result<String>,
+    /// A local jar that does not exist is no error: the job is compared by the jar's path (the
+    /// offline plan, whose checkouts need not have the jars built).
+    pub allow_missing_jar: bool,
 }
 
 /// A job spec together with the file it came from.
@@ -150,6 +155,7 @@ pub fn resolve(parsed: &[Parsed], inputs: &Inputs, diags: &mut Vec<Diagnostic>) 
         }
     }
     check_dependencies(&first_seen, diags);
+    super::renames::check(&first_seen, diags);
     // A job whose dependency is broken is still valid on its own; `diags` carries the problem and
     // callers refuse to act while any error is present.
     desired
@@ -229,6 +235,7 @@ fn resolve_one(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> Job 
         health: spec.health.clone(),
         restart_nonce: spec.restart_nonce.value,
         protect: spec.protect.value,
+        previous_names: spec.previous_names.iter().map(|n| n.value.clone()).collect(),
         cluster: None,
         fingerprint: Fingerprint::default(),
     };
@@ -379,6 +386,7 @@ fn resolve_jar(p: &Parsed, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> (Jar
             );
             None
         }
+        Err(_) if inputs.allow_missing_jar => None,
         Err(_) => {
             let d = Diagnostic::at(&p.file, jar.pos, "missing-jar", format!("jar not found: {}", super::diag::display_path(&path)))
                 .label("relative to this spec file's directory")

@@ -365,6 +365,7 @@ pub fn action_label(action: Action) -> &'static str {
         Action::Suspend => "suspend",
         Action::Stop => "stop",
         Action::Adopt => "adopt",
+        Action::Rename => "rename",
         Action::Confirm => "confirm",
         Action::Conflict => "conflict",
         Action::Orphan => "orphan",

@@ -643,6 +643,13 @@ fn every_flinkops_command_in_the_workflow_parses_with_the_real_cli() {
     for (job, argv) in &commands {
         let cli = parse(argv);
         match cli.command {
+            Command::Plan(p) if p.offline.requested() => {
+                assert_eq!(job, "offline-plan");
+                assert!(p.offline.base_rev.is_some(), "the base tree comes from git");
+                assert!(p.detailed_exitcode, "exit 3 (state dropped) needs --detailed-exitcode");
+                assert_eq!(p.output, PlanFormat::Markdown);
+                assert!(p.out.is_none(), "an offline plan cannot be applied");
+            }
             Command::Plan(p) => {
                 assert_eq!(job, "plan");
                 assert!(p.detailed_exitcode, "a pull-request check needs --detailed-exitcode");

@@ -31,7 +31,10 @@ fn read_spec(text: &[u8]) {
     crate::support::stand_in_jar(&dir.path().join("app.jar"), "");
     let env = |k: &str| (k == "SET").then(|| "value".to_string());
     let hash = |_: &Path| Ok("0".repeat(64));
-    let loaded = flinkops::spec::load_with(&file, &flinkops::spec::Inputs { env: &env, hash_jar: &hash });
+    let loaded = flinkops::spec::load_with(
+        &file,
+        &flinkops::spec::Inputs { env: &env, hash_jar: &hash, allow_missing_jar: false },
+    );
     let mut out = Vec::new();
     flinkops::spec::diag::render(&loaded.diagnostics, false, &mut out).unwrap();
 }

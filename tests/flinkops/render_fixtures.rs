@@ -77,7 +77,8 @@ pub fn load(specs: &[String], secret: &str) -> Desired {
     }
     let env = |k: &str| (k == "ORDERS_DB_PASSWORD").then(|| secret.to_string());
     let hash = |p: &Path| -> std::io::Result<String> { panic!("URL jars are not hashed: {}", p.display()) };
-    let loaded = spec::load_with(dir.path(), &Inputs { env: &env, hash_jar: &hash });
+    let loaded =
+        spec::load_with(dir.path(), &Inputs { env: &env, hash_jar: &hash, allow_missing_jar: false });
     // Only the warning that apply cannot fetch URL jars (plans are made all the same).
     assert!(loaded.diagnostics.iter().all(|d| d.code == "url-jar"), "{:#?}", loaded.diagnostics);
     let mut desired = loaded.desired;
@@ -208,6 +209,24 @@ pub fn orphan(prune: bool) -> Plan {
     let mut ledger = records(&d);
     ledger.push(record(job(&gone, "legacy-sessionizer")));
     plan_of(&d, live, ledger, Options { prune, ..Options::default() })
+}
+
+/// `legacy-sessionizer` was renamed `sessionizer`: with `previousNames` a rename that carries
+/// its state, without it an orphan beside an empty first deployment, each with the hint.
+pub fn renamed(listed: bool) -> Plan {
+    let gone = load(&[spec("legacy-sessionizer", "parallelism: 2\n")], SECRET_OLD);
+    let previous = if listed { "previousNames: [legacy-sessionizer]\n" } else { "" };
+    let mut specs = pipeline();
+    specs.push(spec("sessionizer", &format!("parallelism: 2\n{previous}")));
+    let d = load(&specs, SECRET_OLD);
+    let mut live = all_running(&d);
+    live.retain(|l| l.name != "sessionizer");
+    live.push(self::live(job(&gone, "legacy-sessionizer"), 1, JobState::Running));
+    let mut ledger: Vec<Record> = records(&d).into_iter().filter(|r| r.name != "sessionizer").collect();
+    let mut old = record(job(&gone, "legacy-sessionizer"));
+    old.job_id = Some(self::live(job(&gone, "legacy-sessionizer"), 1, JobState::Running).id);
+    ledger.push(old);
+    plan_of(&d, live, ledger, plain())
 }
 
 /// Someone runs a job by hand; all specs are in sync.
@@ -375,6 +394,8 @@ pub fn all() -> Vec<Case> {
         Case { name: "excluded", plan: excluded() },
         Case { name: "replaced", plan: replaced() },
         Case { name: "protected_orphan", plan: protected_orphan() },
+        Case { name: "rename", plan: renamed(true) },
+        Case { name: "rename_without_previous_names", plan: renamed(false) },
     ]
 }
 

@@ -143,3 +143,13 @@ fn the_drift_report_renders_for_people_and_pull_requests() {
             .contains(flinkops::render::NO_DRIFT)
     );
 }
+
+#[test]
+fn a_rename_with_previous_names_moves_the_old_job_with_its_state() {
+    snapshot_all("rename", &fx::renamed(true));
+}
+
+#[test]
+fn a_rename_without_previous_names_is_an_orphan_and_an_empty_start_with_a_hint() {
+    snapshot_all("rename_without_previous_names", &fx::renamed(false));
+}

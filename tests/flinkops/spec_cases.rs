@@ -88,6 +88,7 @@ bad_cases! {
     parallelism_quoted,
     parallelism_underscored,
     parallelism_zero,
+    previous_names_mistakes,
     relative_savepoint_directory,
     restore_from_invalid,
     savepoint_every_invalid,
