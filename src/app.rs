@@ -10,14 +10,14 @@ pub fn main(cli: Cli) -> ExitCode {
     output::init_logging(&cli.global, matches!(cli.command, Command::Watch(_)));
     let color = cli.global.color;
     match cli.command {
-        Command::Validate(args) => crate::spec::cmd::validate(&args, color),
-        Command::Schema(args) => crate::spec::cmd::schema(&args),
+        Command::Validate(args) => crate::commands::validate::run(&args, color),
+        Command::Schema(args) => crate::commands::schema::run(&args),
         Command::Completions(args) => completions(args.shell),
-        Command::Status(args) => crate::status::run(&args, color),
+        Command::Status(args) => crate::commands::status::run(&args, color),
         Command::Plan(args) => crate::commands::plan::run(&args, color),
-        Command::Apply(args) => crate::apply::command::run(&args, color, cli.global.quiet),
-        Command::Watch(args) => crate::watch::run(&args),
-        Command::Audit(args) => crate::audit::run(&args, color),
+        Command::Apply(args) => crate::commands::apply::run(&args, color, cli.global.quiet),
+        Command::Watch(args) => crate::commands::watch::run(&args),
+        Command::Audit(args) => crate::commands::audit::run(&args, color),
         Command::Savepoint(args) => crate::commands::savepoint::run(&args, color, cli.global.quiet),
         Command::Savepoints(args) => crate::commands::savepoints::run(&args, color),
         Command::Gc(args) => crate::commands::gc::run(&args, color, cli.global.quiet),

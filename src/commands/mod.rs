@@ -1,23 +1,29 @@
 //! Commands that combine the layers (specs, Flink, ledger, planner, renderers). Each is thin:
 //! gather inputs, call the pure parts, render, choose the exit code.
 
+pub mod apply;
+pub mod audit;
 pub mod gc;
 pub mod offline;
 pub mod plan;
 pub mod refresh;
 pub mod savepoint;
 pub mod savepoints;
+pub mod schema;
+pub mod status;
+pub mod validate;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::apply::command::{Error, lock_cluster};
 use crate::apply::lock::ApplyLock;
 use crate::cli::{ColorChoice, ConnectionArgs, StateArgs};
 use crate::flink::Client;
 use crate::ledger::{Ledger, Record};
 use crate::plan::{Options, Plan};
+use apply::{Error, lock_cluster};
 
 /// What a command that acts on a cluster's snapshots (`savepoint`, `gc`) starts from: the specs,
 /// the cluster, its ledger under its lock, and the plan `apply` would make now.

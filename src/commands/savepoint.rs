@@ -12,10 +12,10 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::apply::command::{Error, run_to_exit};
 use crate::apply::progress::Progress;
 use crate::apply::steps::{Context, SavepointSettings};
 use crate::cli::{ColorChoice, OutputFormat, SavepointArgs};
+use crate::commands::apply::{Error, run_to_exit};
 use crate::flink::{JobId, JobState};
 use crate::ledger::SavepointReason;
 use crate::output::Styles;

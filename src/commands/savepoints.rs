@@ -95,8 +95,8 @@ pub fn run(args: &SavepointsArgs, color: ColorChoice) -> ExitCode {
 fn read_records(
     args: &SavepointsArgs,
     clusters: &BTreeMap<String, crate::spec::clusters::Cluster>,
-) -> Result<BTreeMap<String, Record>, crate::apply::command::Error> {
-    use crate::apply::command::Error;
+) -> Result<BTreeMap<String, Record>, crate::commands::apply::Error> {
+    use crate::commands::apply::Error;
     let client = Client::new(args.limit.apply(args.connection.client_config_for(clusters)?))?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;

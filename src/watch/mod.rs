@@ -1,4 +1,4 @@
-//! `flinkops watch`: the long-running loop. Triggers (spec changes, the resync interval, SIGHUP, a
+//! The long-running loop of `flinkops watch`. Triggers (spec changes, the resync interval, SIGHUP, a
 //! back-off that ran out, a periodic savepoint or gc falling due) → one level-triggered
 //! `reconcile` through the same load → observe → plan → apply path as `apply` → `/healthz`,
 //! `/readyz`, `/metrics`. Shaped like kube-rs's
@@ -16,7 +16,6 @@ pub mod reconcile;
 pub mod schedule;
 pub mod server;
 
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +27,6 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::WatchArgs;
 use crate::commands::plan::load_checked;
 use crate::flink::Client;
-use crate::output::fail;
 use crate::plan::Options;
 use policy::Policy;
 use reconcile::{Reconciler, Settings};
@@ -64,7 +62,7 @@ pub enum Error {
 }
 
 impl Error {
-    fn help(&self) -> Option<String> {
+    pub fn help(&self) -> Option<String> {
         match self {
             Error::Connection(e) => Some(e.help().to_string()),
             Error::Flink(e) => e.help().map(String::from),
@@ -76,18 +74,8 @@ impl Error {
     }
 }
 
-pub fn run(args: &WatchArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => return fail(&Error::Runtime(e), None, crate::cli::ColorChoice::Never),
-    };
-    match runtime.block_on(watch(args)) {
-        Ok(()) => crate::exit::code(crate::exit::OK),
-        Err(e) => fail(&e, e.help().as_deref(), crate::cli::ColorChoice::Never),
-    }
-}
-
-async fn watch(args: &WatchArgs) -> Result<(), Error> {
+/// Watch until SIGTERM or SIGINT (`commands::watch` runs it on its runtime).
+pub async fn watch(args: &WatchArgs) -> Result<(), Error> {
     // The cluster is chosen once, from the specs as they are now: its identity keys the lock and
     // the ledger. A reconcile whose specs name another URL refuses to act (see `Reconciler`).
     let clusters = load_checked(&args.path, &args.state.state_dir).desired.clusters;

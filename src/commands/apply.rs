@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::confirm::{self, Decision};
-use super::execute::{self, JobResult, Outcome};
-use super::lock::{self, Holder};
-use super::progress::Progress;
-use super::steps::Context;
+use crate::apply::confirm::{self, Decision};
+use crate::apply::execute::{self, JobResult, Outcome};
+use crate::apply::lock::{self, Holder};
+use crate::apply::progress::Progress;
+use crate::apply::steps::Context;
 use crate::cli::{ApplyArgs, ColorChoice, OutputFormat};
 use crate::commands::plan::{load_specs, observe_and_plan};
 use crate::flink::Client;
