@@ -14,6 +14,7 @@ pub mod exit;
 pub mod flink;
 pub mod ledger;
 pub mod output;
+pub mod pipeline;
 pub mod plan;
 pub mod render;
 pub mod restore;

@@ -4,20 +4,18 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::apply::confirm::{self, Decision};
 use crate::apply::execute::{self, JobResult, Outcome};
-use crate::apply::lock::{self, Holder};
+use crate::apply::lock;
 use crate::apply::progress::Progress;
 use crate::apply::steps::Context;
 use crate::cli::{ApplyArgs, ColorChoice, OutputFormat};
-use crate::commands::plan::{load_specs, observe_and_plan};
-use crate::flink::Client;
 use crate::ledger::Ledger;
 use crate::output::{Styles, fail};
+use crate::pipeline::{self, Connection, Threads, load_specs, lock_cluster, observe_and_plan};
 use crate::plan::{self, Options, Plan};
 use crate::{exit, render};
 
@@ -80,7 +78,7 @@ pub fn run_to_exit(
     color: ColorChoice,
     command: impl std::future::Future<Output = Result<u8, Error>>,
 ) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match pipeline::runtime(Threads::Workers) {
         Ok(rt) => rt,
         Err(e) => return fail(&Error::Runtime(e), None, color),
     };
@@ -125,7 +123,7 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
     {
         eprintln!("warning: {warning}");
     }
-    let client = Client::new(args.connection.client_config_for(&desired.clusters)?)?;
+    let client = Connection::resolve(&args.connection, &desired.clusters)?.client()?;
     let stderr_styles = Styles::stderr(color);
     let cluster_dir = args.state.cluster_dir_to_write(&client).await?;
     let command = format!("flinkops apply {}", args.target.display());
@@ -165,32 +163,6 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
     report(&plan, &results, args.output, color).map_err(Error::Output)?;
     let all_ok = results.iter().all(|r| r.outcome.is_ok()) && plan.problems.is_empty();
     Ok(if all_ok { exit::OK } else { exit::ERROR })
-}
-
-/// Take the lock of a cluster's state directory for `command` (what the lock file shows, never
-/// the raw argv: a --flink-header value may be a secret), saying on stderr who holds it while
-/// waiting up to `timeout`.
-pub fn lock_cluster(
-    cluster_dir: &Path,
-    client: &Client,
-    command: &str,
-    timeout: Duration,
-    quiet: bool,
-) -> Result<lock::ApplyLock, Error> {
-    let holder = Holder::current(command);
-    Ok(lock::acquire(cluster_dir, client.base_url(), timeout, &holder, |info, waited| {
-        if !quiet {
-            let by = info.map_or_else(
-                || "another process".to_string(),
-                |h| format!("pid {} on {} (`{}`, since {})", h.pid, h.host, h.command, h.started_at),
-            );
-            eprintln!(
-                "waiting for the apply lock held by {by}: {}s of {}s",
-                waited.as_secs(),
-                timeout.as_secs()
-            );
-        }
-    })?)
 }
 
 fn read_plan(path: &Path) -> Result<Plan, Error> {

@@ -18,11 +18,11 @@ use jiff::Timestamp;
 use crate::audit::render;
 use crate::audit::report::{self, FlinkSnapshots, Observations, Report, Thresholds};
 use crate::cli::{AuditArgs, ColorChoice, OutputFormat};
-use crate::commands::plan::{load_specs, observe_and_plan};
 use crate::exit;
 use crate::flink::{Client, JobId};
 use crate::ledger::Ledger;
 use crate::output::{Styles, fail};
+use crate::pipeline::{self, Connection, Threads, load_specs, observe_and_plan};
 use crate::plan::{Options, Plan};
 use crate::spec::Desired;
 
@@ -66,9 +66,8 @@ pub fn run(args: &AuditArgs, color: ColorChoice) -> ExitCode {
 }
 
 fn audit(args: &AuditArgs, desired: &Desired) -> Result<Report, Error> {
-    let client = Client::new(args.limit.apply(args.connection.client_config_for(&desired.clusters)?))?;
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
+    let client = Connection::resolve(&args.connection, &desired.clusters)?.limited(&args.limit).client()?;
+    let runtime = pipeline::runtime(Threads::One).map_err(Error::Runtime)?;
     let observed = runtime.block_on(async {
         let ledger = Ledger::new(&args.state.cluster_dir_to_read(&client).await?);
         let (plan, records) =

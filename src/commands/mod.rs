@@ -22,8 +22,9 @@ use crate::apply::lock::ApplyLock;
 use crate::cli::{ColorChoice, ConnectionArgs, StateArgs};
 use crate::flink::Client;
 use crate::ledger::{Ledger, Record};
+use crate::pipeline::{Connection, load_specs, lock_cluster, observe_and_plan};
 use crate::plan::{Options, Plan};
-use apply::{Error, lock_cluster};
+use apply::Error;
 
 /// What a command that acts on a cluster's snapshots (`savepoint`, `gc`) starts from: the specs,
 /// the cluster, its ledger under its lock, and the plan `apply` would make now.
@@ -52,7 +53,7 @@ pub struct Target<'a> {
 /// Load and check the specs (`None`, after the diagnostics or the error are printed, when they
 /// or a `--job` name are unusable), take the cluster's lock, observe and plan.
 pub async fn plan_locked(t: &Target<'_>, color: ColorChoice, quiet: bool) -> Result<Option<Locked>, Error> {
-    let Some(desired) = plan::load_specs(t.path, &t.state.state_dir, color) else {
+    let Some(desired) = load_specs(t.path, &t.state.state_dir, color) else {
         return Ok(None);
     };
     if let Some(unknown) = t.jobs.iter().find(|j| !desired.jobs.contains_key(*j)) {
@@ -65,12 +66,11 @@ pub async fn plan_locked(t: &Target<'_>, color: ColorChoice, quiet: bool) -> Res
         );
         return Ok(None);
     }
-    let client = Client::new(t.connection.client_config_for(&desired.clusters)?)?;
+    let client = Connection::resolve(t.connection, &desired.clusters)?.client()?;
     let cluster_dir = t.state.cluster_dir_to_write(&client).await?;
     let command = format!("flinkops {} {}", t.command, t.path.display());
     let lock = lock_cluster(&cluster_dir, &client, &command, t.lock_timeout, quiet)?;
     let ledger = Ledger::new(&cluster_dir);
-    let (plan, records) =
-        plan::observe_and_plan(&client, &ledger, &desired, t.path, &Options::default()).await?;
+    let (plan, records) = observe_and_plan(&client, &ledger, &desired, t.path, &Options::default()).await?;
     Ok(Some(Locked { desired, client, ledger, plan, records, lock }))
 }

@@ -15,7 +15,8 @@ use crate::plan::drift::{self, DriftReport};
 use crate::plan::{Options, Plan};
 use crate::{exit, render};
 
-use super::plan::{Error, load_specs, observe_and_plan};
+use super::plan::Error;
+use crate::pipeline::{self, Connection, Threads, load_specs, observe_and_plan};
 
 pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
     let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
@@ -47,9 +48,8 @@ pub fn exit_code(report: &DriftReport, detailed: bool) -> u8 {
 }
 
 fn make_report(args: &PlanArgs, desired: &crate::spec::Desired) -> Result<DriftReport, Error> {
-    let client = Client::new(args.limit.apply(args.connection.client_config_for(&desired.clusters)?))?;
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
+    let client = Connection::resolve(&args.connection, &desired.clusters)?.limited(&args.limit).client()?;
+    let runtime = pipeline::runtime(Threads::One).map_err(Error::Runtime)?;
     runtime.block_on(async {
         let ledger = Ledger::new(&args.state.cluster_dir_to_read(&client).await?);
         let (plan, records) =

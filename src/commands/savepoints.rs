@@ -13,10 +13,10 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::cli::{ColorChoice, OutputFormat, SavepointsArgs};
-use crate::commands::plan::load_specs;
-use crate::flink::{Client, JobId};
+use crate::flink::JobId;
 use crate::ledger::{Ledger, Record, SavepointRecord};
 use crate::output::{Styles, fail};
+use crate::pipeline::{self, Connection, Threads, load_specs};
 use crate::spec::fingerprint::Fingerprint;
 use crate::spec::model::FormatType;
 use crate::{exit, render};
@@ -97,9 +97,8 @@ fn read_records(
     clusters: &BTreeMap<String, crate::spec::clusters::Cluster>,
 ) -> Result<BTreeMap<String, Record>, crate::commands::apply::Error> {
     use crate::commands::apply::Error;
-    let client = Client::new(args.limit.apply(args.connection.client_config_for(clusters)?))?;
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
+    let client = Connection::resolve(&args.connection, clusters)?.limited(&args.limit).client()?;
+    let runtime = pipeline::runtime(Threads::One).map_err(Error::Runtime)?;
     let dir = runtime.block_on(args.state.cluster_dir_to_read(&client))?;
     let all = Ledger::new(&dir).read_all().map_err(|e| Error::Output(std::io::Error::other(e)))?;
     for (name, why) in &all.unreadable {

@@ -6,22 +6,21 @@ use std::process::ExitCode;
 
 use crate::cli::{ColorChoice, OutputFormat, StatusArgs};
 use crate::exit;
-use crate::flink::Client;
 use crate::output::Styles;
+use crate::pipeline::{self, Connection, Threads};
 use crate::status::{fetch, render_json, render_text};
 
 /// Run `flinkops status`: fetch, render to stdout, report errors with a hint on stderr.
 pub fn run(args: &StatusArgs, color: ColorChoice) -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-    let runtime = match runtime {
+    let runtime = match pipeline::runtime(Threads::One) {
         Ok(rt) => rt,
         Err(e) => return crate::output::fail(&e, None, color),
     };
-    let config = match args.connection.client_config() {
-        Ok(config) => args.limit.apply(config),
+    let connection = match Connection::flags(&args.connection) {
+        Ok(connection) => connection.limited(&args.limit),
         Err(e) => return crate::output::fail(&e, Some(e.help()), color),
     };
-    let report = runtime.block_on(async { fetch(&Client::new(config)?).await });
+    let report = runtime.block_on(async { fetch(&connection.client()?).await });
     let report = match report {
         Ok(report) => report,
         Err(e) => return crate::output::fail(&e, e.help(), color),

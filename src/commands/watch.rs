@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use crate::cli::WatchArgs;
 use crate::output::fail;
+use crate::pipeline::{self, Threads};
 use crate::watch::{Error, watch};
 
 pub fn run(args: &WatchArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match pipeline::runtime(Threads::Workers) {
         Ok(rt) => rt,
         Err(e) => return fail(&Error::Runtime(e), None, crate::cli::ColorChoice::Never),
     };

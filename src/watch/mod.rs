@@ -25,8 +25,8 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::WatchArgs;
-use crate::commands::plan::load_checked;
 use crate::flink::Client;
+use crate::pipeline::load_checked;
 use crate::plan::Options;
 use policy::Policy;
 use reconcile::{Reconciler, Settings};
