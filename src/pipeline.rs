@@ -123,7 +123,7 @@ pub fn lock_cluster(
     quiet: bool,
 ) -> Result<ApplyLock, LockError> {
     let holder = Holder::current(command);
-    Ok(crate::apply::lock::acquire(cluster_dir, client.base_url(), timeout, &holder, |info, waited| {
+    crate::apply::lock::acquire(cluster_dir, client.base_url(), timeout, &holder, |info, waited| {
         if !quiet {
             let by = info.map_or_else(
                 || "another process".to_string(),
@@ -135,7 +135,7 @@ pub fn lock_cluster(
                 timeout.as_secs()
             );
         }
-    })?)
+    })
 }
 
 /// Observe the cluster (`/config`, `/jobs/overview`), read the ledger and plan: the one path

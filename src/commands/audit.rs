@@ -11,69 +11,45 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::process::ExitCode;
 
 use jiff::Timestamp;
 
+use super::CommandError;
 use crate::audit::render;
 use crate::audit::report::{self, FlinkSnapshots, Observations, Report, Thresholds};
 use crate::cli::{AuditArgs, ColorChoice, OutputFormat};
 use crate::exit;
 use crate::flink::{Client, JobId};
 use crate::ledger::Ledger;
-use crate::output::{Styles, fail};
-use crate::pipeline::{self, Connection, Threads, load_specs, observe_and_plan};
+use crate::output::Styles;
+use crate::pipeline::{Connection, Threads, load_specs, observe_and_plan};
 use crate::plan::{Options, Plan};
 use crate::spec::Desired;
 
-/// Why an audit could not be made (after the specs were valid).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Flink(#[from] crate::flink::Error),
-    #[error(transparent)]
-    Connection(#[from] crate::cli::ConnectionError),
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] std::io::Error),
-    #[error(transparent)]
-    Cluster(#[from] crate::cluster::Error),
-}
-
 /// Run `flinkops audit`: 0 when no finding reaches `--fail-on`, 2 when one does, 1 when the audit
 /// could not be made.
-pub fn run(args: &AuditArgs, color: ColorChoice) -> ExitCode {
+pub fn run(args: &AuditArgs, color: ColorChoice) -> Result<u8, CommandError> {
     let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
-        return exit::code(exit::ERROR);
+        return Ok(exit::ERROR);
     };
-    let report = match audit(args, &desired) {
-        Ok(report) => report,
-        Err(Error::Flink(e)) => return fail(&e, e.help(), color),
-        Err(Error::Connection(e)) => return fail(&e, Some(e.help()), color),
-        Err(Error::Cluster(e)) => return fail(&e, e.help().as_deref(), color),
-        Err(e) => return fail(&e, None, color),
-    };
+    let report = audit(args, &desired)?;
     let mut stdout = std::io::stdout().lock();
     let written = match args.output {
         OutputFormat::Text => render::text(&report, &Styles::stdout(color), &mut stdout),
         OutputFormat::Json => render::json(&report, &mut stdout),
     };
-    if let Err(e) = written.and_then(|()| stdout.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return fail(&e, None, color);
-    }
-    exit::code(if report.fails() { exit::CHANGES } else { exit::OK })
+    super::written(written.and_then(|()| stdout.flush()))?;
+    Ok(if report.fails() { exit::CHANGES } else { exit::OK })
 }
 
-fn audit(args: &AuditArgs, desired: &Desired) -> Result<Report, Error> {
+fn audit(args: &AuditArgs, desired: &Desired) -> Result<Report, CommandError> {
     let client = Connection::resolve(&args.connection, &desired.clusters)?.limited(&args.limit).client()?;
-    let runtime = pipeline::runtime(Threads::One).map_err(Error::Runtime)?;
-    let observed = runtime.block_on(async {
+    let observed = super::block_on(Threads::One, async {
         let ledger = Ledger::new(&args.state.cluster_dir_to_read(&client).await?);
         let (plan, records) =
             observe_and_plan(&client, &ledger, desired, &args.path, &Options::default()).await?;
         let flink = snapshots(&client, &plan).await;
-        Ok::<_, Error>((plan, records, flink))
+        Ok((plan, records, flink))
     });
     let (plan, records, flink) = observed?;
     let now = Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| Timestamp::now());

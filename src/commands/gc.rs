@@ -7,17 +7,17 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
-use std::process::ExitCode;
 
 use serde::Serialize;
 
+use super::CommandError;
 use crate::apply::confirm::{self, Decision as Confirmed};
 use crate::apply::dispose::{self, Disposal};
 use crate::apply::progress::Progress;
 use crate::apply::steps::Context;
 use crate::cli::{ColorChoice, GcArgs, OutputFormat};
-use crate::commands::apply::{Error, run_to_exit};
 use crate::output::Styles;
+use crate::pipeline::Threads;
 use crate::plan::Plan;
 use crate::retention::{Decision, Dispose, Keep, Verdict};
 use crate::{exit, render};
@@ -31,11 +31,11 @@ struct Document<'a> {
     disposals: &'a [Disposal],
 }
 
-pub fn run(args: &GcArgs, color: ColorChoice, quiet: bool) -> ExitCode {
-    run_to_exit(color, gc(args, color, quiet))
+pub fn run(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, CommandError> {
+    super::block_on(Threads::Workers, gc(args, color, quiet))
 }
 
-async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error> {
+async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, CommandError> {
     let mut kept_by_plans = BTreeSet::new();
     for file in &args.keep_plan {
         kept_by_plans.extend(paths_in_plan(file)?);
@@ -61,7 +61,7 @@ async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error>
     let doomed: Vec<&Decision> =
         decisions.iter().filter(|d| matches!(d.verdict, Verdict::Dispose { .. })).collect();
     if args.output == OutputFormat::Text {
-        show(&decisions, &Styles::stdout(color)).map_err(Error::Output)?;
+        show(&decisions, &Styles::stdout(color)).map_err(CommandError::Output)?;
     }
     if doomed.is_empty() || args.dry_run {
         if args.output == OutputFormat::Json {
@@ -78,18 +78,18 @@ async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error>
     let results = dispose::dispose_all(&ctx, &desired, &doomed).await;
     match args.output {
         OutputFormat::Json => report_json(&decisions, &results, false)?,
-        OutputFormat::Text => summary(&results, &Styles::stdout(color)).map_err(Error::Output)?,
+        OutputFormat::Text => summary(&results, &Styles::stdout(color)).map_err(CommandError::Output)?,
     }
     Ok(if results.iter().all(|r| r.error.is_none()) { exit::OK } else { exit::ERROR })
 }
 
 /// Every string in a saved plan that looks like a snapshot path: what it may restore from.
-fn paths_in_plan(file: &Path) -> Result<BTreeSet<String>, Error> {
-    let bytes = std::fs::read(file).map_err(|source| Error::PlanFile { path: file.into(), source })?;
+fn paths_in_plan(file: &Path) -> Result<BTreeSet<String>, CommandError> {
+    let bytes = std::fs::read(file).map_err(|source| CommandError::PlanFile { path: file.into(), source })?;
     let plan: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::NotAPlan { path: file.into(), reason: e.to_string() })?;
+        .map_err(|e| CommandError::NotAPlan { path: file.into(), reason: e.to_string() })?;
     serde_json::from_value::<Plan>(plan.clone())
-        .map_err(|e| Error::NotAPlan { path: file.into(), reason: e.to_string() })?;
+        .map_err(|e| CommandError::NotAPlan { path: file.into(), reason: e.to_string() })?;
     let mut out = BTreeSet::new();
     let mut stack = vec![&plan];
     while let Some(v) = stack.pop() {
@@ -171,9 +171,9 @@ fn summary(results: &[Disposal], styles: &Styles) -> std::io::Result<()> {
     out.flush()
 }
 
-fn report_json(decisions: &[Decision], disposals: &[Disposal], dry_run: bool) -> Result<(), Error> {
+fn report_json(decisions: &[Decision], disposals: &[Disposal], dry_run: bool) -> Result<(), CommandError> {
     let mut out = std::io::stdout().lock();
     let doc = Document { format_version: 1, dry_run, snapshots: decisions, disposals };
-    serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| Error::Output(e.into()))?;
-    writeln!(out).and_then(|()| out.flush()).map_err(Error::Output)
+    serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| CommandError::Output(e.into()))?;
+    writeln!(out).and_then(|()| out.flush()).map_err(CommandError::Output)
 }

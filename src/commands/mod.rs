@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod error;
 pub mod gc;
 pub mod offline;
 pub mod plan;
@@ -22,9 +23,9 @@ use crate::apply::lock::ApplyLock;
 use crate::cli::{ColorChoice, ConnectionArgs, StateArgs};
 use crate::flink::Client;
 use crate::ledger::{Ledger, Record};
-use crate::pipeline::{Connection, load_specs, lock_cluster, observe_and_plan};
+use crate::pipeline::{Connection, Threads, load_specs, lock_cluster, observe_and_plan};
 use crate::plan::{Options, Plan};
-use apply::Error;
+pub use error::CommandError;
 
 /// What a command that acts on a cluster's snapshots (`savepoint`, `gc`) starts from: the specs,
 /// the cluster, its ledger under its lock, and the plan `apply` would make now.
@@ -52,7 +53,11 @@ pub struct Target<'a> {
 
 /// Load and check the specs (`None`, after the diagnostics or the error are printed, when they
 /// or a `--job` name are unusable), take the cluster's lock, observe and plan.
-pub async fn plan_locked(t: &Target<'_>, color: ColorChoice, quiet: bool) -> Result<Option<Locked>, Error> {
+pub async fn plan_locked(
+    t: &Target<'_>,
+    color: ColorChoice,
+    quiet: bool,
+) -> Result<Option<Locked>, CommandError> {
     let Some(desired) = load_specs(t.path, &t.state.state_dir, color) else {
         return Ok(None);
     };
@@ -73,4 +78,21 @@ pub async fn plan_locked(t: &Target<'_>, color: ColorChoice, quiet: bool) -> Res
     let ledger = Ledger::new(&cluster_dir);
     let (plan, records) = observe_and_plan(&client, &ledger, &desired, t.path, &Options::default()).await?;
     Ok(Some(Locked { desired, client, ledger, plan, records, lock }))
+}
+
+/// Run a command's work on a runtime of its own (see `pipeline::runtime`).
+pub fn block_on<T>(
+    threads: Threads,
+    work: impl std::future::Future<Output = Result<T, CommandError>>,
+) -> Result<T, CommandError> {
+    let runtime = crate::pipeline::runtime(threads).map_err(CommandError::Runtime)?;
+    runtime.block_on(work)
+}
+
+/// A report written to stdout: a closed pipe (`| head`) is not an error.
+pub fn written(result: std::io::Result<()>) -> Result<(), CommandError> {
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CommandError::Write(e)),
+        _ => Ok(()),
+    }
 }

@@ -1,7 +1,6 @@
 //! `flinkops validate`: load every spec, render the diagnostics and what was found, choose the exit code.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use serde::Serialize;
 
@@ -11,7 +10,7 @@ use crate::output::{Styles, use_color};
 use crate::spec::diag::{self, JsonDiagnostic};
 
 /// `flinkops validate`: every problem at once; exit 0 when valid, 1 otherwise.
-pub fn run(args: &ValidateArgs, color: ColorChoice) -> ExitCode {
+pub fn run(args: &ValidateArgs, color: ColorChoice) -> u8 {
     let loaded = crate::spec::load(&args.path);
     let result = match args.output {
         OutputFormat::Text => render_text(&loaded, args, color),
@@ -19,9 +18,9 @@ pub fn run(args: &ValidateArgs, color: ColorChoice) -> ExitCode {
     };
     if let Err(e) = result {
         eprintln!("error: cannot write the report: {e}");
-        return exit::code(exit::ERROR);
+        return exit::ERROR;
     }
-    exit::code(if loaded.error_count() == 0 { exit::OK } else { exit::ERROR })
+    if loaded.error_count() == 0 { exit::OK } else { exit::ERROR }
 }
 
 fn render_text(loaded: &crate::spec::Loaded, args: &ValidateArgs, color: ColorChoice) -> std::io::Result<()> {
