@@ -1,5 +1,6 @@
-//! Commands that combine the layers (specs, Flink, ledger, planner, renderers). Each is thin:
-//! gather inputs, call the pure parts, render, choose the exit code.
+//! One file per command, the top layer (see README, Layout): each is thin: gather inputs through
+//! `crate::pipeline`, call the layers below, render, and return the exit code or a
+//! `CommandError`, which `app` prints with its hint. Nothing but `app` imports this module.
 
 pub mod apply;
 pub mod audit;
