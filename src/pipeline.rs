@@ -2,7 +2,7 @@
 //! (`load_specs`) → resolve the connection (`Connection::resolve`: the cluster document or the
 //! flags) → build the client (`Connection::client`) and the runtime (`runtime`) → take the
 //! cluster's lock (`lock_cluster`, for the commands that write) → observe and plan
-//! (`observe_and_plan`) → the execution context (`apply::steps::Context::new`).
+//! (`observe_and_plan`) → the execution context (`context`).
 //!
 //! It lives outside `commands/` because `watch`'s reconciler runs the same steps on every
 //! reconcile, and `watch` may not import command code. Each function is handed the cluster it
@@ -14,6 +14,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::apply::lock::{ApplyLock, Holder, LockError};
+use crate::apply::progress::Progress;
+use crate::apply::steps::Context;
 use crate::cli::{ColorChoice, ConnectionArgs, ConnectionError, TimeLimitArgs};
 use crate::flink::{Client, ClientConfig};
 use crate::ledger::{Ledger, Record};
@@ -110,6 +112,18 @@ pub fn load_specs(path: &Path, state_dir: &Path, color: ColorChoice) -> Option<s
         return None;
     }
     Some(loaded.desired)
+}
+
+/// The execution context of a command that acts on the cluster: its client, its ledger and the
+/// records read with the plan, with progress on stderr (none under `--quiet`).
+pub fn context(
+    client: Client,
+    ledger: Ledger,
+    records: BTreeMap<String, Record>,
+    color: ColorChoice,
+    quiet: bool,
+) -> Context {
+    Context::new(client, ledger, records, Progress::stderr(Styles::stderr(color), quiet))
 }
 
 /// Take the lock of a cluster's state directory for `command` (what the lock file shows, never

@@ -9,12 +9,11 @@ use serde::Serialize;
 use super::CommandError;
 use crate::apply::confirm::{self, Decision};
 use crate::apply::execute::{self, JobResult, Outcome};
-use crate::apply::progress::Progress;
 use crate::apply::steps::Context;
 use crate::cli::{ApplyArgs, ColorChoice, OutputFormat};
 use crate::ledger::Ledger;
 use crate::output::Styles;
-use crate::pipeline::{Connection, Threads, load_specs, lock_cluster, observe_and_plan};
+use crate::pipeline::{self, Connection, Threads, load_specs, lock_cluster, observe_and_plan};
 use crate::plan::{self, Options, Plan};
 use crate::{exit, render};
 
@@ -58,7 +57,6 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
         eprintln!("warning: {warning}");
     }
     let client = Connection::resolve(&args.connection, &desired.clusters)?.client()?;
-    let stderr_styles = Styles::stderr(color);
     let cluster_dir = args.state.cluster_dir_to_write(&client).await?;
     let command = format!("flinkops apply {}", args.target.display());
     let _lock = lock_cluster(&cluster_dir, &client, &command, args.lock_timeout, quiet)?;
@@ -85,10 +83,8 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
             return Ok(exit::ERROR);
         }
     }
-    let ctx = Context {
-        slot_wait: args.slot_wait,
-        ..Context::new(client, ledger, records, Progress::stderr(stderr_styles, quiet))
-    };
+    let ctx =
+        Context { slot_wait: args.slot_wait, ..pipeline::context(client, ledger, records, color, quiet) };
     let results = execute::execute(&ctx, &plan, &desired, usize::from(args.concurrency)).await;
     let removed = ctx.remove_dropped_jars().await;
     if removed > 0 && !quiet {

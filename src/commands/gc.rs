@@ -13,8 +13,6 @@ use serde::Serialize;
 use super::CommandError;
 use crate::apply::confirm::{self, Decision as Confirmed};
 use crate::apply::dispose::{self, Disposal};
-use crate::apply::progress::Progress;
-use crate::apply::steps::Context;
 use crate::cli::{ColorChoice, GcArgs, OutputFormat};
 use crate::output::Styles;
 use crate::pipeline::Threads;
@@ -74,7 +72,7 @@ async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, Comman
         eprintln!("gc cancelled.");
         return Ok(exit::ERROR);
     }
-    let ctx = Context::new(client, ledger, records, Progress::stderr(Styles::stderr(color), quiet));
+    let ctx = crate::pipeline::context(client, ledger, records, color, quiet);
     let results = dispose::dispose_all(&ctx, &desired, &doomed).await;
     match args.output {
         OutputFormat::Json => report_json(&decisions, &results, false)?,

@@ -12,7 +12,6 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::CommandError;
-use crate::apply::progress::Progress;
 use crate::apply::steps::{Context, SavepointSettings};
 use crate::cli::{ColorChoice, OutputFormat, SavepointArgs};
 use crate::flink::{JobId, JobState};
@@ -69,7 +68,7 @@ async fn savepoint(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> Res
     else {
         return Ok(exit::ERROR);
     };
-    let ctx = Context::new(client, ledger, records, Progress::stderr(Styles::stderr(color), quiet));
+    let ctx = crate::pipeline::context(client, ledger, records, color, quiet);
     let (targets, mut results) = choose(&plan, &desired, &args.jobs);
     let taken: Vec<Taken> = futures_util::stream::iter(targets)
         .map(|(job, live)| take(&ctx, job, live))
