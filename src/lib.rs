@@ -1,8 +1,10 @@
 //! flinkops: declarative GitOps for Apache Flink jobs.
 //!
 //! Data flows one way: specs → desired state → (with observed state) → plan → render | apply.
-//! `spec` reads and validates the YAML job specs, `flink` talks to Flink's REST API, `app` wires the
-//! commands together; `main.rs` only parses flags and maps the outcome to an exit code.
+//! `spec` reads and validates the YAML job specs, `flink` talks to Flink's REST API, `pipeline`
+//! takes specs to a plan for every command and for `watch`, `commands` holds one file per command,
+//! `app` runs them; `main.rs` only parses flags. The layers and what each may import are in the
+//! README (Layout) and enforced by `tests/flinkops/layers.rs`.
 
 pub mod app;
 pub mod apply;
@@ -14,6 +16,7 @@ pub mod exit;
 pub mod flink;
 pub mod ledger;
 pub mod output;
+pub mod pipeline;
 pub mod plan;
 pub mod render;
 pub mod restore;

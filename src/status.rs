@@ -1,5 +1,5 @@
-//! `flinkops status`: the jobs a Flink cluster knows, with their tasks, uptime, latest checkpoint
-//! and latest savepoint. Read-only.
+//! What `flinkops status` shows (`commands::status` runs it): the jobs a Flink cluster knows, with
+//! their tasks, uptime, latest checkpoint and latest savepoint. Read-only.
 //!
 //! Owns fetching that snapshot (`fetch`: one `GET /config`, one `GET /jobs/overview`, then one
 //! `GET /jobs/:id/checkpoints` per job that is not terminal, a few at a time) and rendering it
@@ -28,13 +28,10 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::process::ExitCode;
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::cli::{ColorChoice, OutputFormat, StatusArgs};
-use crate::exit;
 use crate::flink::{Checkpoints, Client, Error, JobId, JobOverview, JobState};
 use crate::output::Styles;
 
@@ -120,34 +117,6 @@ pub struct SavepointRef {
     pub path: String,
     pub completed_at: Option<Timestamp>,
     pub age_seconds: Option<u64>,
-}
-
-/// Run `flinkops status`: fetch, render to stdout, report errors with a hint on stderr.
-pub fn run(args: &StatusArgs, color: ColorChoice) -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-    let runtime = match runtime {
-        Ok(rt) => rt,
-        Err(e) => return crate::output::fail(&e, None, color),
-    };
-    let config = match args.connection.client_config() {
-        Ok(config) => args.limit.apply(config),
-        Err(e) => return crate::output::fail(&e, Some(e.help()), color),
-    };
-    let report = runtime.block_on(async { fetch(&Client::new(config)?).await });
-    let report = match report {
-        Ok(report) => report,
-        Err(e) => return crate::output::fail(&e, e.help(), color),
-    };
-    let mut stdout = io::stdout().lock();
-    let written = match args.output {
-        OutputFormat::Text => render_text(&report, &Styles::stdout(color), &mut stdout),
-        OutputFormat::Json => render_json(&report, &mut stdout),
-    };
-    match written.and_then(|()| stdout.flush()) {
-        Ok(()) => exit::code(exit::OK),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => exit::code(exit::OK),
-        Err(e) => crate::output::fail(&e, None, color),
-    }
 }
 
 /// Read the cluster's version, its jobs, and the checkpoints of the jobs that are not terminal.

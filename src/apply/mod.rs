@@ -2,8 +2,8 @@
 //! gate, rollback, a lock, and write-ahead records in the ledger so that a run killed at any point
 //! is finished by the next one.
 
-pub mod command;
 pub mod confirm;
+pub mod dispose;
 pub mod execute;
 pub mod health;
 pub mod jars;

@@ -735,18 +735,17 @@ impl SavepointSettings {
 
     /// For a job whose spec is gone: what the ledger remembers, else the cluster's defaults.
     pub fn remembered(record: Option<&Record>) -> Self {
-        let settings = record.and_then(|r| r.applied.as_ref()).map(|a| &a.settings);
-        let get = |k: &str| settings.and_then(|s| s.get(k)).cloned();
+        let get = |k: &str| record.and_then(|r| r.applied_setting(k));
         Self {
-            directory: get("savepoint.directory"),
-            format: if get("savepoint.formatType").as_deref() == Some("native") {
+            directory: get("savepoint.directory").map(String::from),
+            format: if get("savepoint.formatType") == Some("native") {
                 SavepointFormat::Native
             } else {
                 SavepointFormat::Canonical
             },
-            drain: get("savepoint.drain").as_deref() == Some("true"),
-            timeout: get("savepoint.timeout")
-                .and_then(|t| crate::spec::read::parse_duration(&t).ok())
+            drain: get("savepoint.drain") == Some("true"),
+            timeout: record
+                .and_then(Record::applied_savepoint_timeout)
                 .map_or(Duration::from_secs(600), |d| d.as_std()),
         }
     }

@@ -1,41 +1,24 @@
 //! `flinkops gc`: dispose of the savepoints retention no longer keeps (`retention` decides).
 //!
-//! Order, so that no run loses track of a snapshot: the entry is marked `disposing` in the ledger,
-//! then Flink is asked (`POST /savepoint-disposal`, polled until it says COMPLETED without a
-//! failure cause), and only then is the entry removed. A failed or interrupted disposal leaves the
-//! entry, marked, with the reason; restores no longer consider it, and the next gc tries again.
-//! Holds the cluster's apply lock, so no upgrade picks a snapshot while it is being disposed of.
+//! The deciding and disposing live in `apply::dispose` (shared with `watch --gc-every`), in an
+//! order that never loses track of a snapshot; this command confirms, shows and reports. Holds the
+//! cluster's apply lock, so no upgrade picks a snapshot while it is being disposed of.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
-use std::process::ExitCode;
-use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::apply::command::{Error, run_to_exit};
+use super::CommandError;
 use crate::apply::confirm::{self, Decision as Confirmed};
-use crate::apply::progress::Progress;
-use crate::apply::steps::Context;
+use crate::apply::dispose::{self, Disposal};
 use crate::cli::{ColorChoice, GcArgs, OutputFormat};
-use crate::flink::Client;
-use crate::ledger::{Disposing, Record};
 use crate::output::Styles;
+use crate::pipeline::Threads;
 use crate::plan::Plan;
-use crate::retention::{self, Decision, Dispose, Keep, Running, Verdict};
-use crate::spec::Desired;
+use crate::retention::{Decision, Dispose, Keep, Verdict};
 use crate::{exit, render};
-
-/// The result of one disposal.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Disposal {
-    pub job: String,
-    pub path: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -46,11 +29,11 @@ struct Document<'a> {
     disposals: &'a [Disposal],
 }
 
-pub fn run(args: &GcArgs, color: ColorChoice, quiet: bool) -> ExitCode {
-    run_to_exit(color, gc(args, color, quiet))
+pub fn run(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, CommandError> {
+    super::block_on(Threads::Workers, gc(args, color, quiet))
 }
 
-async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error> {
+async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, CommandError> {
     let mut kept_by_plans = BTreeSet::new();
     for file in &args.keep_plan {
         kept_by_plans.extend(paths_in_plan(file)?);
@@ -68,14 +51,15 @@ async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error>
     else {
         return Ok(exit::ERROR);
     };
-    let (decisions, warnings) = decide(&client, &desired, &records, &plan, &args.jobs, &kept_by_plans).await;
+    let (decisions, warnings) =
+        dispose::decide(&client, &desired, &records, &plan, &args.jobs, &kept_by_plans).await;
     for w in warnings {
         eprintln!("warning: {}", render::clean(&w));
     }
     let doomed: Vec<&Decision> =
         decisions.iter().filter(|d| matches!(d.verdict, Verdict::Dispose { .. })).collect();
     if args.output == OutputFormat::Text {
-        show(&decisions, &Styles::stdout(color)).map_err(Error::Output)?;
+        show(&decisions, &Styles::stdout(color)).map_err(CommandError::Output)?;
     }
     if doomed.is_empty() || args.dry_run {
         if args.output == OutputFormat::Json {
@@ -88,77 +72,22 @@ async fn gc(args: &GcArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error>
         eprintln!("gc cancelled.");
         return Ok(exit::ERROR);
     }
-    let ctx = Context::new(client, ledger, records, Progress::stderr(Styles::stderr(color), quiet));
-    let results = dispose_all(&ctx, &desired, &doomed).await;
+    let ctx = crate::pipeline::context(client, ledger, records, color, quiet);
+    let results = dispose::dispose_all(&ctx, &desired, &doomed).await;
     match args.output {
         OutputFormat::Json => report_json(&decisions, &results, false)?,
-        OutputFormat::Text => summary(&results, &Styles::stdout(color)).map_err(Error::Output)?,
+        OutputFormat::Text => summary(&results, &Styles::stdout(color)).map_err(CommandError::Output)?,
     }
     Ok(if results.iter().all(|r| r.error.is_none()) { exit::OK } else { exit::ERROR })
 }
 
-/// The verdict on every recorded snapshot of the specs (only those named in `only`, when it
-/// names any), as gc decides it; and a warning for each job left out because Flink could not say
-/// what its running job restored from. Shared by `flinkops gc` and `watch --gc-every`.
-pub async fn decide(
-    client: &Client,
-    desired: &Desired,
-    records: &BTreeMap<String, Record>,
-    plan: &Plan,
-    only: &[String],
-    kept_by_plans: &BTreeSet<String>,
-) -> (Vec<Decision>, Vec<String>) {
-    let running = running_jobs(client, plan).await;
-    let (mut decisions, mut warnings) = (Vec::new(), Vec::new());
-    for (name, job) in desired.jobs.iter().filter(|(n, _)| only.is_empty() || only.contains(n)) {
-        let Some(record) = records.get(name) else { continue };
-        if plan.jobs.iter().any(|p| &p.name == name && p.in_doubt()) {
-            // flinkops cannot act on the job (another state directory's, an unreadable record):
-            // neither on its snapshots. A conflict about its next version only (too wide, a
-            // savepoint timeout too short) leaves its running job and snapshots its own.
-            continue;
-        }
-        let running = match running.get(name) {
-            Some(Err(why)) => {
-                warnings.push(format!(
-                    "`{name}`: nothing of it is disposed of: Flink could not say which snapshot its running job \
-                     restored from ({why})"
-                ));
-                continue;
-            }
-            Some(Ok(run)) => Some(run),
-            None => None,
-        };
-        let input = retention::Job {
-            record,
-            retain: job.savepoint.retain.as_ref(),
-            restore_from: &job.restore.from.value,
-            running,
-            kept_by_plans,
-        };
-        decisions.extend(retention::decide(&input, jiff::Timestamp::now()));
-    }
-    (decisions, warnings)
-}
-
-/// Dispose of `doomed`, one after the other, each with its spec's savepoint timeout.
-pub async fn dispose_all(ctx: &Context, desired: &Desired, doomed: &[&Decision]) -> Vec<Disposal> {
-    let mut results = Vec::new();
-    for d in doomed {
-        let timeout =
-            desired.jobs.get(&d.job).map_or(Duration::from_secs(600), |j| j.savepoint.timeout.value.as_std());
-        results.push(dispose(ctx, d, timeout).await);
-    }
-    results
-}
-
 /// Every string in a saved plan that looks like a snapshot path: what it may restore from.
-fn paths_in_plan(file: &Path) -> Result<BTreeSet<String>, Error> {
-    let bytes = std::fs::read(file).map_err(|source| Error::PlanFile { path: file.into(), source })?;
+fn paths_in_plan(file: &Path) -> Result<BTreeSet<String>, CommandError> {
+    let bytes = std::fs::read(file).map_err(|source| CommandError::PlanFile { path: file.into(), source })?;
     let plan: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::NotAPlan { path: file.into(), reason: e.to_string() })?;
+        .map_err(|e| CommandError::NotAPlan { path: file.into(), reason: e.to_string() })?;
     serde_json::from_value::<Plan>(plan.clone())
-        .map_err(|e| Error::NotAPlan { path: file.into(), reason: e.to_string() })?;
+        .map_err(|e| CommandError::NotAPlan { path: file.into(), reason: e.to_string() })?;
     let mut out = BTreeSet::new();
     let mut stack = vec![&plan];
     while let Some(v) = stack.pop() {
@@ -172,66 +101,6 @@ fn paths_in_plan(file: &Path) -> Result<BTreeSet<String>, Error> {
         }
     }
     Ok(out)
-}
-
-/// Flink's view of each spec's running job: what it restored from, and whether it has completed
-/// a newer snapshot since; an error when Flink cannot say (that job's snapshots then all stay).
-async fn running_jobs(client: &Client, plan: &Plan) -> BTreeMap<String, Result<Running, String>> {
-    let mut out = BTreeMap::new();
-    for p in &plan.jobs {
-        let Some(live) = p.live.as_ref().filter(|l| !l.state.is_terminal()) else { continue };
-        let run = client.checkpoints(&live.id).await.map_err(|e| e.to_string()).map(|cp| {
-            let restored = cp.latest.restored;
-            let newest = [cp.latest.completed, cp.latest.savepoint].into_iter().flatten().map(|c| c.id).max();
-            Running {
-                newer_since_restore: restored.as_ref().is_none_or(|r| newest.is_some_and(|n| n > r.id)),
-                restored_from: restored.and_then(|r| r.external_path),
-            }
-        });
-        out.insert(p.name.clone(), run);
-    }
-    out
-}
-
-async fn dispose(ctx: &Context, d: &Decision, timeout: Duration) -> Disposal {
-    let mark = |failed: Option<String>| {
-        let path = d.path.clone();
-        move |r: &mut crate::ledger::Record| {
-            if let Some(s) = r.savepoints.iter_mut().find(|s| s.path == path) {
-                let started_at = s.disposing.as_ref().map_or_else(now, |m| m.started_at.clone());
-                s.disposing = Some(Disposing { started_at, failed });
-            }
-        }
-    };
-    let failed = |error: String| Disposal { job: d.job.clone(), path: d.path.clone(), error: Some(error) };
-    if let Err(e) = ctx.record(&d.job, mark(None)) {
-        return failed(format!("not disposed: the ledger could not be written: {e}"));
-    }
-    ctx.progress.step(&d.job, &format!("disposing of {}", d.path));
-    let outcome = ctx.client.dispose_savepoint(&d.path, timeout).await;
-    match outcome {
-        Ok(()) => {
-            let path = d.path.clone();
-            if let Err(e) = ctx.record(&d.job, move |r| r.savepoints.retain(|s| s.path != path)) {
-                return failed(format!(
-                    "disposed, but the ledger still lists it (it could not be written: {e})"
-                ));
-            }
-            ctx.progress.ok(&d.job, &format!("disposed of {}", d.path));
-            Disposal { job: d.job.clone(), path: d.path.clone(), error: None }
-        }
-        Err(e) => {
-            let why = crate::output::error_chain(&e);
-            let _ = ctx.record(&d.job, mark(Some(why.clone())));
-            let error = format!("the disposal failed, the entry stays in the ledger (gc tries again): {why}");
-            ctx.progress.error(&d.job, &error);
-            failed(error)
-        }
-    }
-}
-
-fn now() -> String {
-    jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now()).to_string()
 }
 
 fn show(decisions: &[Decision], styles: &Styles) -> std::io::Result<()> {
@@ -300,9 +169,9 @@ fn summary(results: &[Disposal], styles: &Styles) -> std::io::Result<()> {
     out.flush()
 }
 
-fn report_json(decisions: &[Decision], disposals: &[Disposal], dry_run: bool) -> Result<(), Error> {
+fn report_json(decisions: &[Decision], disposals: &[Disposal], dry_run: bool) -> Result<(), CommandError> {
     let mut out = std::io::stdout().lock();
     let doc = Document { format_version: 1, dry_run, snapshots: decisions, disposals };
-    serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| Error::Output(e.into()))?;
-    writeln!(out).and_then(|()| out.flush()).map_err(Error::Output)
+    serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| CommandError::Output(e.into()))?;
+    writeln!(out).and_then(|()| out.flush()).map_err(CommandError::Output)
 }

@@ -1,23 +1,32 @@
-//! Commands that combine the layers (specs, Flink, ledger, planner, renderers). Each is thin:
-//! gather inputs, call the pure parts, render, choose the exit code.
+//! One file per command, the top layer (see README, Layout): each is thin: gather inputs through
+//! `crate::pipeline`, call the layers below, render, and return the exit code or a
+//! `CommandError`, which `app` prints with its hint. Nothing but `app` imports this module.
 
+pub mod apply;
+pub mod audit;
+pub mod error;
 pub mod gc;
 pub mod offline;
 pub mod plan;
 pub mod refresh;
 pub mod savepoint;
 pub mod savepoints;
+pub mod schema;
+pub mod status;
+pub mod validate;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::apply::command::{Error, lock_cluster};
 use crate::apply::lock::ApplyLock;
 use crate::cli::{ColorChoice, ConnectionArgs, StateArgs};
 use crate::flink::Client;
 use crate::ledger::{Ledger, Record};
+use crate::pipeline::{Connection, Threads, load_specs, lock_cluster, observe_and_plan};
 use crate::plan::{Options, Plan};
+pub use error::CommandError;
 
 /// What a command that acts on a cluster's snapshots (`savepoint`, `gc`) starts from: the specs,
 /// the cluster, its ledger under its lock, and the plan `apply` would make now.
@@ -45,8 +54,12 @@ pub struct Target<'a> {
 
 /// Load and check the specs (`None`, after the diagnostics or the error are printed, when they
 /// or a `--job` name are unusable), take the cluster's lock, observe and plan.
-pub async fn plan_locked(t: &Target<'_>, color: ColorChoice, quiet: bool) -> Result<Option<Locked>, Error> {
-    let Some(desired) = plan::load_specs(t.path, &t.state.state_dir, color) else {
+pub async fn plan_locked(
+    t: &Target<'_>,
+    color: ColorChoice,
+    quiet: bool,
+) -> Result<Option<Locked>, CommandError> {
+    let Some(desired) = load_specs(t.path, &t.state.state_dir, color) else {
         return Ok(None);
     };
     if let Some(unknown) = t.jobs.iter().find(|j| !desired.jobs.contains_key(*j)) {
@@ -59,12 +72,28 @@ pub async fn plan_locked(t: &Target<'_>, color: ColorChoice, quiet: bool) -> Res
         );
         return Ok(None);
     }
-    let client = Client::new(t.connection.client_config_for(&desired.clusters)?)?;
+    let client = Connection::resolve(t.connection, &desired.clusters)?.client()?;
     let cluster_dir = t.state.cluster_dir_to_write(&client).await?;
     let command = format!("flinkops {} {}", t.command, t.path.display());
     let lock = lock_cluster(&cluster_dir, &client, &command, t.lock_timeout, quiet)?;
     let ledger = Ledger::new(&cluster_dir);
-    let (plan, records) =
-        plan::observe_and_plan(&client, &ledger, &desired, t.path, &Options::default()).await?;
+    let (plan, records) = observe_and_plan(&client, &ledger, &desired, t.path, &Options::default()).await?;
     Ok(Some(Locked { desired, client, ledger, plan, records, lock }))
+}
+
+/// Run a command's work on a runtime of its own (see `pipeline::runtime`).
+pub fn block_on<T>(
+    threads: Threads,
+    work: impl std::future::Future<Output = Result<T, CommandError>>,
+) -> Result<T, CommandError> {
+    let runtime = crate::pipeline::runtime(threads).map_err(CommandError::Runtime)?;
+    runtime.block_on(work)
+}
+
+/// A report written to stdout: a closed pipe (`| head`) is not an error.
+pub fn written(result: std::io::Result<()>) -> Result<(), CommandError> {
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CommandError::Write(e)),
+        _ => Ok(()),
+    }
 }

@@ -9,15 +9,16 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, Stdio};
 
+use super::CommandError;
 use crate::cli::{ColorChoice, PlanArgs, PlanFormat};
-use crate::output::{Styles, fail};
+use crate::output::Styles;
 use crate::plan::offline::{self, OfflinePlan};
 use crate::spec::{self, Desired, Inputs};
 use crate::{exit, render};
 
-/// Why an offline plan could not be made.
+/// Why an offline plan could not be made (its hints are in `CommandError::help`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("`--out` writes a plan for `flinkops apply`; an offline plan cannot be applied")]
@@ -36,28 +37,9 @@ pub enum Error {
     InvalidSpecs,
 }
 
-impl Error {
-    fn help(&self) -> Option<&'static str> {
-        match self {
-            Error::OutUnsupported => {
-                Some("drop `--out`, or run the live `flinkops plan --out FILE` against the cluster")
-            }
-            Error::GitMissing(_) => Some("install git, or compare two directories with `--base BASE_DIR`"),
-            Error::NotARepo(_) => Some("run it on a git checkout, or use `--base BASE_DIR`"),
-            Error::UnknownRev(_) => Some(
-                "fetch it first (`git fetch origin main`); CI checkouts are often shallow: use `fetch-depth: 0` in actions/checkout",
-            ),
-            Error::InvalidSpecs => Some("fix the errors listed above; each names its tree (base or head)"),
-            _ => None,
-        }
-    }
-}
-
-pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
-    match plan(args, color) {
-        Ok(plan) => render_and_exit(args, &plan, color),
-        Err(e) => fail(&e, e.help(), color),
-    }
+pub fn run(args: &PlanArgs, color: ColorChoice) -> Result<u8, CommandError> {
+    let plan = plan(args, color)?;
+    render_and_exit(args, &plan, color)
 }
 
 fn plan(args: &PlanArgs, color: ColorChoice) -> Result<OfflinePlan, Error> {
@@ -82,19 +64,15 @@ fn plan(args: &PlanArgs, color: ColorChoice) -> Result<OfflinePlan, Error> {
     Ok(offline::classify(&based, &head, args.prune, (labels.0, labels.1)))
 }
 
-fn render_and_exit(args: &PlanArgs, plan: &OfflinePlan, color: ColorChoice) -> ExitCode {
+fn render_and_exit(args: &PlanArgs, plan: &OfflinePlan, color: ColorChoice) -> Result<u8, CommandError> {
     let mut stdout = std::io::stdout().lock();
     let written = match args.output {
         PlanFormat::Text => render::offline_text(plan, &Styles::stdout(color), &mut stdout),
         PlanFormat::Json => render::offline_json(plan, &mut stdout),
         PlanFormat::Markdown => render::offline_markdown(plan, &mut stdout),
     };
-    if let Err(e) = written.and_then(|()| stdout.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return fail(&e, None, color);
-    }
-    exit::code(exit_code(plan, args.detailed_exitcode))
+    super::written(written.and_then(|()| stdout.flush()))?;
+    Ok(exit_code(plan, args.detailed_exitcode))
 }
 
 /// With `--detailed-exitcode`: 3 when a change drops state, 2 for other changes, 0 for none.

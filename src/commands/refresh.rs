@@ -5,26 +5,23 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::process::ExitCode;
 
 use crate::cli::{ColorChoice, PlanArgs, PlanFormat};
 use crate::flink::{Client, JobId};
 use crate::ledger::Ledger;
-use crate::output::{Styles, fail};
+use crate::output::Styles;
 use crate::plan::drift::{self, DriftReport};
 use crate::plan::{Options, Plan};
 use crate::{exit, render};
 
-use super::plan::{Error, load_specs, observe_and_plan};
+use super::CommandError;
+use crate::pipeline::{Connection, Threads, load_specs, observe_and_plan};
 
-pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
+pub fn run(args: &PlanArgs, color: ColorChoice) -> Result<u8, CommandError> {
     let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
-        return exit::code(exit::ERROR);
+        return Ok(exit::ERROR);
     };
-    let report = match make_report(args, &desired) {
-        Ok(r) => r,
-        Err(e) => return e.fail(color),
-    };
+    let report = make_report(args, &desired)?;
     let mut stdout = std::io::stdout().lock();
     let written = match args.output {
         PlanFormat::Text => render::drift_human(&report, &Styles::stdout(color), &mut stdout),
@@ -33,12 +30,8 @@ pub fn run(args: &PlanArgs, color: ColorChoice) -> ExitCode {
             .and_then(|()| writeln!(stdout)),
         PlanFormat::Markdown => render::drift_markdown(&report, &mut stdout),
     };
-    if let Err(e) = written.and_then(|()| stdout.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return fail(&e, None, color);
-    }
-    exit::code(exit_code(&report, args.detailed_exitcode))
+    super::written(written.and_then(|()| stdout.flush()))?;
+    Ok(exit_code(&report, args.detailed_exitcode))
 }
 
 /// 0 without drift; with `--detailed-exitcode` [`exit::DRIFT`] when there is some.
@@ -46,11 +39,9 @@ pub fn exit_code(report: &DriftReport, detailed: bool) -> u8 {
     if detailed && !report.drift.is_empty() { exit::DRIFT } else { exit::OK }
 }
 
-fn make_report(args: &PlanArgs, desired: &crate::spec::Desired) -> Result<DriftReport, Error> {
-    let client = Client::new(args.limit.apply(args.connection.client_config_for(&desired.clusters)?))?;
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
-    runtime.block_on(async {
+fn make_report(args: &PlanArgs, desired: &crate::spec::Desired) -> Result<DriftReport, CommandError> {
+    let client = Connection::resolve(&args.connection, &desired.clusters)?.limited(&args.limit).client()?;
+    super::block_on(Threads::One, async {
         let ledger = Ledger::new(&args.state.cluster_dir_to_read(&client).await?);
         let (plan, records) =
             observe_and_plan(&client, &ledger, desired, &args.path, &Options::default()).await?;

@@ -6,19 +6,18 @@
 //! cluster's apply lock: no savepoint is triggered while an upgrade may be stopping the job.
 
 use std::io::Write;
-use std::process::ExitCode;
 use std::time::Instant;
 
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::apply::command::{Error, run_to_exit};
-use crate::apply::progress::Progress;
+use super::CommandError;
 use crate::apply::steps::{Context, SavepointSettings};
 use crate::cli::{ColorChoice, OutputFormat, SavepointArgs};
 use crate::flink::{JobId, JobState};
 use crate::ledger::SavepointReason;
 use crate::output::Styles;
+use crate::pipeline::Threads;
 use crate::plan::{Action, Plan};
 use crate::{exit, render, spec};
 
@@ -51,11 +50,11 @@ struct Document<'a> {
     jobs: &'a [Taken],
 }
 
-pub fn run(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> ExitCode {
-    run_to_exit(color, savepoint(args, color, quiet))
+pub fn run(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> Result<u8, CommandError> {
+    super::block_on(Threads::Workers, savepoint(args, color, quiet))
 }
 
-async fn savepoint(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error> {
+async fn savepoint(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> Result<u8, CommandError> {
     let target = super::Target {
         command: "savepoint",
         path: &args.path,
@@ -69,7 +68,7 @@ async fn savepoint(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> Res
     else {
         return Ok(exit::ERROR);
     };
-    let ctx = Context::new(client, ledger, records, Progress::stderr(Styles::stderr(color), quiet));
+    let ctx = crate::pipeline::context(client, ledger, records, color, quiet);
     let (targets, mut results) = choose(&plan, &desired, &args.jobs);
     let taken: Vec<Taken> = futures_util::stream::iter(targets)
         .map(|(job, live)| take(&ctx, job, live))
@@ -78,7 +77,7 @@ async fn savepoint(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> Res
         .await;
     results.extend(taken);
     results.sort_by(|a, b| name(a).cmp(name(b)));
-    report(&results, args.output, color).map_err(Error::Output)?;
+    report(&results, args.output, color).map_err(CommandError::Output)?;
     let failed = results.iter().any(|t| matches!(t, Taken::Failed { .. }));
     Ok(if failed { exit::ERROR } else { exit::OK })
 }

@@ -7,16 +7,16 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::process::ExitCode;
 
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::CommandError;
 use crate::cli::{ColorChoice, OutputFormat, SavepointsArgs};
-use crate::commands::plan::load_specs;
-use crate::flink::{Client, JobId};
+use crate::flink::JobId;
 use crate::ledger::{Ledger, Record, SavepointRecord};
-use crate::output::{Styles, fail};
+use crate::output::Styles;
+use crate::pipeline::{Connection, Threads, load_specs};
 use crate::spec::fingerprint::Fingerprint;
 use crate::spec::model::FormatType;
 use crate::{exit, render};
@@ -59,19 +59,16 @@ struct Document<'a> {
     snapshots: &'a [Listed],
 }
 
-pub fn run(args: &SavepointsArgs, color: ColorChoice) -> ExitCode {
+pub fn run(args: &SavepointsArgs, color: ColorChoice) -> Result<u8, CommandError> {
     let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
-        return exit::code(exit::ERROR);
+        return Ok(exit::ERROR);
     };
-    let records = match read_records(args, &desired.clusters) {
-        Ok(records) => records,
-        Err(e) => return fail(&e, e.help().as_deref(), color),
-    };
+    let records = read_records(args, &desired.clusters)?;
     if let Some(unknown) =
         args.jobs.iter().find(|j| !desired.jobs.contains_key(*j) && !records.contains_key(*j))
     {
         eprintln!("error: --job {}: neither a spec nor a ledger record of that name", render::clean(unknown));
-        return exit::code(exit::ERROR);
+        return Ok(exit::ERROR);
     }
     let chosen = records.values().filter(|r| args.jobs.is_empty() || args.jobs.contains(&r.name));
     let listed = list(chosen, Timestamp::now());
@@ -84,24 +81,17 @@ pub fn run(args: &SavepointsArgs, color: ColorChoice) -> ExitCode {
         }
         OutputFormat::Text => render_text(&listed, &Styles::stdout(color), &mut out),
     };
-    if let Err(e) = written.and_then(|()| out.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return fail(&e, None, color);
-    }
-    exit::code(exit::OK)
+    super::written(written.and_then(|()| out.flush()))?;
+    Ok(exit::OK)
 }
 
 fn read_records(
     args: &SavepointsArgs,
     clusters: &BTreeMap<String, crate::spec::clusters::Cluster>,
-) -> Result<BTreeMap<String, Record>, crate::apply::command::Error> {
-    use crate::apply::command::Error;
-    let client = Client::new(args.limit.apply(args.connection.client_config_for(clusters)?))?;
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
-    let dir = runtime.block_on(args.state.cluster_dir_to_read(&client))?;
-    let all = Ledger::new(&dir).read_all().map_err(|e| Error::Output(std::io::Error::other(e)))?;
+) -> Result<BTreeMap<String, Record>, CommandError> {
+    let client = Connection::resolve(&args.connection, clusters)?.limited(&args.limit).client()?;
+    let dir = super::block_on(Threads::One, async { Ok(args.state.cluster_dir_to_read(&client).await?) })?;
+    let all = Ledger::new(&dir).read_all().map_err(|e| CommandError::Output(std::io::Error::other(e)))?;
     for (name, why) in &all.unreadable {
         eprintln!(
             "warning: the ledger record of `{}` cannot be read: {}",

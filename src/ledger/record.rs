@@ -64,6 +64,18 @@ impl Record {
     /// The record format this flinkops writes and the newest it reads.
     pub const FORMAT_VERSION: u32 = 1;
 
+    /// A non-runtime setting as last applied (`savepoint.timeout`, `savepoint.directory`, …):
+    /// what a job whose spec is gone is still handled with.
+    pub fn applied_setting(&self, key: &str) -> Option<&str> {
+        self.applied.as_ref()?.settings.get(key).map(String::as_str)
+    }
+
+    /// The `savepoint.timeout` last applied; `None` when the record does not say or it cannot be
+    /// read (the caller falls back to the default).
+    pub fn applied_savepoint_timeout(&self) -> Option<crate::spec::model::Duration> {
+        crate::spec::read::parse_duration(self.applied_setting("savepoint.timeout")?).ok()
+    }
+
     pub fn new(name: &str) -> Self {
         Self {
             format_version: Self::FORMAT_VERSION,
@@ -370,6 +382,19 @@ pub fn settings_of(job: &Job) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_savepoint_timeout_last_applied_is_read_back_and_an_unreadable_one_is_unknown() {
+        let mut job = crate::plan::fixtures::job("orders");
+        job.savepoint.timeout.value = crate::spec::model::Duration::minutes(25);
+        let mut record = crate::plan::fixtures::record_of(&job);
+        assert_eq!(record.applied_setting("savepoint.timeout"), Some("25m"));
+        assert_eq!(record.applied_savepoint_timeout(), Some(crate::spec::model::Duration::minutes(25)));
+        let settings = &mut record.applied.as_mut().unwrap().settings;
+        settings.insert("savepoint.timeout".into(), "soon".into());
+        assert_eq!(record.applied_savepoint_timeout(), None, "the caller falls back to the default");
+        assert_eq!(Record::new("orders").applied_savepoint_timeout(), None, "never applied");
+    }
 
     #[test]
     fn a_secret_is_stored_as_its_slow_digest_and_an_older_sha256_still_matches() {

@@ -44,14 +44,6 @@ pub struct UnknownName {
     pub suggestion: Option<String>,
 }
 
-impl UnknownName {
-    pub fn help(&self) -> String {
-        "name a job by its spec `name` (or, for a job whose spec is gone, the name `flinkops plan` shows); nothing \
-         was changed"
-            .into()
-    }
-}
-
 impl Control {
     /// Whether nothing limits or widens the run.
     pub fn is_empty(&self) -> bool {

@@ -331,24 +331,6 @@ fn check_checkpoint_age(p: &mut JobPlan, desired: &Desired, observed: &Observed,
     }
 }
 
-/// The savepoint timeout in effect for a planned job: its spec's, or for a job whose spec is gone
-/// the one last applied (the default when unknown).
-fn savepoint_timeout_of(
-    name: &str,
-    desired: &Desired,
-    ledger: &BTreeMap<String, Record>,
-) -> crate::spec::model::Duration {
-    match desired.jobs.get(name) {
-        Some(job) => job.savepoint.timeout.value,
-        None => ledger
-            .get(name)
-            .and_then(|r| r.applied.as_ref())
-            .and_then(|a| a.settings.get("savepoint.timeout"))
-            .and_then(|t| crate::spec::read::parse_duration(t).ok())
-            .unwrap_or_else(|| crate::spec::model::SavepointSpec::default().timeout.value),
-    }
-}
-
 /// A savepoint that takes longer than `savepoint.timeout` leaves the stop's outcome unknown (Flink
 /// may still finish it and stop the job after flinkops gave up). When the job's recent checkpoints
 /// took longer than the timeout, the stop is refused up front with the numbers and the fix.
@@ -363,7 +345,14 @@ fn check_savepoint_timeout(
         return;
     }
     let Some(facts) = p.live.as_ref().and_then(|l| observed.checkpoints.get(&l.id)) else { return };
-    let timeout = savepoint_timeout_of(&p.name, desired, ledger);
+    // Its spec's timeout, or for a job whose spec is gone the one last applied (else the default).
+    let timeout = match desired.jobs.get(&p.name) {
+        Some(job) => job.savepoint.timeout.value,
+        None => ledger
+            .get(&p.name)
+            .and_then(Record::applied_savepoint_timeout)
+            .unwrap_or_else(|| crate::spec::model::SavepointSpec::default().timeout.value),
+    };
     if let Err(short) = checks::savepoint_timeout(timeout.as_std(), facts) {
         problems.push(format!("`{}`: {}", p.name, short.reason()));
         refuse_next_version(p, "its savepoint would likely time out (see Errors)");

@@ -6,7 +6,6 @@
 //! must not act on a load that has errors. Nothing here talks to Flink.
 
 pub mod clusters;
-pub mod cmd;
 pub mod diag;
 pub mod discover;
 pub mod document;
@@ -17,6 +16,7 @@ pub mod model;
 pub mod read;
 pub mod renames;
 pub mod resolve;
+pub mod schema;
 pub mod yaml;
 
 use std::path::Path;

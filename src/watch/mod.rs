@@ -1,4 +1,4 @@
-//! `flinkops watch`: the long-running loop. Triggers (spec changes, the resync interval, SIGHUP, a
+//! The long-running loop of `flinkops watch`. Triggers (spec changes, the resync interval, SIGHUP, a
 //! back-off that ran out, a periodic savepoint or gc falling due) → one level-triggered
 //! `reconcile` through the same load → observe → plan → apply path as `apply` → `/healthz`,
 //! `/readyz`, `/metrics`. Shaped like kube-rs's
@@ -16,7 +16,6 @@ pub mod reconcile;
 pub mod schedule;
 pub mod server;
 
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,9 +25,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::WatchArgs;
-use crate::commands::plan::load_checked;
 use crate::flink::Client;
-use crate::output::fail;
 use crate::plan::Options;
 use policy::Policy;
 use reconcile::{Reconciler, Settings};
@@ -39,14 +36,9 @@ use server::Shared;
 const REWATCH_EVERY: Duration = Duration::from_secs(2);
 
 /// Why watch could not start (once running, it reports problems on `/readyz` and keeps going).
+/// Its hints are in `commands::CommandError::help`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(transparent)]
-    Connection(#[from] crate::cli::ConnectionError),
-    #[error(transparent)]
-    Flink(#[from] crate::flink::Error),
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] std::io::Error),
     #[error("cannot listen on {addr}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -63,35 +55,8 @@ pub enum Error {
     },
 }
 
-impl Error {
-    fn help(&self) -> Option<String> {
-        match self {
-            Error::Connection(e) => Some(e.help().to_string()),
-            Error::Flink(e) => e.help().map(String::from),
-            Error::Listen { .. } => {
-                Some("Pick a free address with --listen (e.g. --listen 127.0.0.1:9811).".into())
-            }
-            _ => None,
-        }
-    }
-}
-
-pub fn run(args: &WatchArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => return fail(&Error::Runtime(e), None, crate::cli::ColorChoice::Never),
-    };
-    match runtime.block_on(watch(args)) {
-        Ok(()) => crate::exit::code(crate::exit::OK),
-        Err(e) => fail(&e, e.help().as_deref(), crate::cli::ColorChoice::Never),
-    }
-}
-
-async fn watch(args: &WatchArgs) -> Result<(), Error> {
-    // The cluster is chosen once, from the specs as they are now: its identity keys the lock and
-    // the ledger. A reconcile whose specs name another URL refuses to act (see `Reconciler`).
-    let clusters = load_checked(&args.path, &args.state.state_dir).desired.clusters;
-    let client = Client::new(args.connection.client_config_for(&clusters)?)?;
+/// Watch the cluster `client` talks to until SIGTERM or SIGINT (`commands::watch` chooses it).
+pub async fn watch(args: &WatchArgs, client: Client) -> Result<(), Error> {
     crate::ledger::create_private_dir(&args.state.state_dir)
         .map_err(|source| Error::StateDir { path: args.state.state_dir.clone(), source })?;
     if let Some(warning) = crate::ledger::relative_state_dir_warning(&args.state.state_dir) {

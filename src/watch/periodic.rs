@@ -16,9 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::metrics::Metrics;
 use super::schedule::{self, Failures, Input, Verdict};
+use crate::apply::dispose as gc;
 use crate::apply::progress::Progress;
 use crate::apply::steps::{Context, SavepointSettings};
-use crate::commands::gc;
 use crate::flink::{Client, JobId};
 use crate::ledger::{Ledger, Record, SavepointReason};
 use crate::plan::Plan;

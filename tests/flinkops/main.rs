@@ -16,6 +16,7 @@ mod flink_mock;
 mod flink_support;
 mod flink_tls;
 mod fuzz;
+mod layers;
 mod offline_plan;
 mod periodic_e2e;
 mod plan_e2e;

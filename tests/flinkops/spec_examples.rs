@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use flinkops::spec::{cmd, model};
+use flinkops::spec::{model, schema};
 
 use crate::support::{copy_tree, flinkops, scratch};
 
@@ -17,7 +17,7 @@ fn committed_schema() -> serde_json::Value {
 fn the_committed_schema_is_current() {
     let committed = std::fs::read_to_string(SCHEMA_PATH).unwrap();
     assert!(
-        committed == cmd::schema_json(),
+        committed == schema::schema_json(),
         "{SCHEMA_PATH} is stale: run `cargo run -- schema --out {SCHEMA_PATH}` and commit it"
     );
 }

@@ -3,91 +3,22 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::ExitCode;
-use std::time::Duration;
 
 use serde::Serialize;
 
-use super::confirm::{self, Decision};
-use super::execute::{self, JobResult, Outcome};
-use super::lock::{self, Holder};
-use super::progress::Progress;
-use super::steps::Context;
+use super::CommandError;
+use crate::apply::confirm::{self, Decision};
+use crate::apply::execute::{self, JobResult, Outcome};
+use crate::apply::steps::Context;
 use crate::cli::{ApplyArgs, ColorChoice, OutputFormat};
-use crate::commands::plan::{load_specs, observe_and_plan};
-use crate::flink::Client;
 use crate::ledger::Ledger;
-use crate::output::{Styles, fail};
+use crate::output::Styles;
+use crate::pipeline::{self, Connection, Threads, load_specs, lock_cluster, observe_and_plan};
 use crate::plan::{self, Options, Plan};
 use crate::{exit, render};
 
-/// Why apply stopped before acting.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Flink(#[from] crate::flink::Error),
-    #[error(transparent)]
-    Connection(#[from] crate::cli::ConnectionError),
-    #[error(transparent)]
-    Lock(#[from] lock::LockError),
-    #[error(transparent)]
-    Confirm(#[from] confirm::ConfirmError),
-    #[error("cannot read the plan file {path}")]
-    PlanFile {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path} is not a flinkops plan: {reason}")]
-    NotAPlan { path: std::path::PathBuf, reason: String },
-    #[error("the saved plan is stale: {0}. Nothing was changed; run `flinkops plan --out` again")]
-    Stale(String),
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] std::io::Error),
-    #[error("cannot write the output")]
-    Output(#[source] std::io::Error),
-    #[error(transparent)]
-    Cluster(#[from] crate::cluster::Error),
-    #[error(transparent)]
-    UnknownName(#[from] crate::plan::control::UnknownName),
-    #[error("a plan file applies the targeting it was planned with; {0} cannot be given with it")]
-    ControlWithPlanFile(&'static str),
-}
-
-impl Error {
-    pub fn help(&self) -> Option<String> {
-        match self {
-            Error::Flink(e) => e.help().map(String::from),
-            Error::Connection(e) => Some(e.help().to_string()),
-            Error::Lock(e) => Some(e.help()),
-            Error::Cluster(e) => e.help(),
-            Error::UnknownName(e) => Some(e.help()),
-            Error::ControlWithPlanFile(_) => Some(
-                "plan again with the flags you want (`flinkops plan --out`), then apply that plan".into(),
-            ),
-            _ => None,
-        }
-    }
-}
-
-pub fn run(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> ExitCode {
-    run_to_exit(color, apply(args, color, quiet))
-}
-
-/// Run a command that acts on a cluster on a runtime of its own, and turn its outcome into the
-/// exit code (an error is printed with its help).
-pub fn run_to_exit(
-    color: ColorChoice,
-    command: impl std::future::Future<Output = Result<u8, Error>>,
-) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => return fail(&Error::Runtime(e), None, color),
-    };
-    match runtime.block_on(command) {
-        Ok(code) => exit::code(code),
-        Err(e) => fail(&e, e.help().as_deref(), color),
-    }
+pub fn run(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, CommandError> {
+    super::block_on(Threads::Workers, apply(args, color, quiet))
 }
 
 /// The first of --target/--exclude/--replace/--allow-destroy given (a plan file carries its own).
@@ -108,12 +39,12 @@ fn is_plan_file(target: &Path) -> bool {
     target.is_file() && target.extension().is_some_and(|e| e == "json")
 }
 
-async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, Error> {
+async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, CommandError> {
     let saved = if is_plan_file(&args.target) { Some(read_plan(&args.target)?) } else { None };
     if saved.is_some()
         && let Some(flag) = given_control_flag(args)
     {
-        return Err(Error::ControlWithPlanFile(flag));
+        return Err(CommandError::ControlWithPlanFile(flag));
     }
     let specs_path =
         saved.as_ref().and_then(|p| p.specs.clone()).map_or_else(|| args.target.clone(), Into::into);
@@ -125,8 +56,7 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
     {
         eprintln!("warning: {warning}");
     }
-    let client = Client::new(args.connection.client_config_for(&desired.clusters)?)?;
-    let stderr_styles = Styles::stderr(color);
+    let client = Connection::resolve(&args.connection, &desired.clusters)?.client()?;
     let cluster_dir = args.state.cluster_dir_to_write(&client).await?;
     let command = format!("flinkops apply {}", args.target.display());
     let _lock = lock_cluster(&cluster_dir, &client, &command, args.lock_timeout, quiet)?;
@@ -153,58 +83,30 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
             return Ok(exit::ERROR);
         }
     }
-    let ctx = Context {
-        slot_wait: args.slot_wait,
-        ..Context::new(client, ledger, records, Progress::stderr(stderr_styles, quiet))
-    };
+    let ctx =
+        Context { slot_wait: args.slot_wait, ..pipeline::context(client, ledger, records, color, quiet) };
     let results = execute::execute(&ctx, &plan, &desired, usize::from(args.concurrency)).await;
     let removed = ctx.remove_dropped_jars().await;
     if removed > 0 && !quiet {
         eprintln!("removed {removed} jar upload(s) no job refers to any more");
     }
-    report(&plan, &results, args.output, color).map_err(Error::Output)?;
+    report(&plan, &results, args.output, color).map_err(CommandError::Output)?;
     let all_ok = results.iter().all(|r| r.outcome.is_ok()) && plan.problems.is_empty();
     Ok(if all_ok { exit::OK } else { exit::ERROR })
 }
 
-/// Take the lock of a cluster's state directory for `command` (what the lock file shows, never
-/// the raw argv: a --flink-header value may be a secret), saying on stderr who holds it while
-/// waiting up to `timeout`.
-pub fn lock_cluster(
-    cluster_dir: &Path,
-    client: &Client,
-    command: &str,
-    timeout: Duration,
-    quiet: bool,
-) -> Result<lock::ApplyLock, Error> {
-    let holder = Holder::current(command);
-    Ok(lock::acquire(cluster_dir, client.base_url(), timeout, &holder, |info, waited| {
-        if !quiet {
-            let by = info.map_or_else(
-                || "another process".to_string(),
-                |h| format!("pid {} on {} (`{}`, since {})", h.pid, h.host, h.command, h.started_at),
-            );
-            eprintln!(
-                "waiting for the apply lock held by {by}: {}s of {}s",
-                waited.as_secs(),
-                timeout.as_secs()
-            );
-        }
-    })?)
-}
-
-fn read_plan(path: &Path) -> Result<Plan, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::PlanFile { path: path.into(), source })?;
+fn read_plan(path: &Path) -> Result<Plan, CommandError> {
+    let bytes = std::fs::read(path).map_err(|source| CommandError::PlanFile { path: path.into(), source })?;
     let plan: Plan = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::NotAPlan { path: path.into(), reason: e.to_string() })?;
+        .map_err(|e| CommandError::NotAPlan { path: path.into(), reason: e.to_string() })?;
     if plan.format_version != plan::model::FORMAT_VERSION {
-        return Err(Error::NotAPlan {
+        return Err(CommandError::NotAPlan {
             path: path.into(),
             reason: format!("format version {}", plan.format_version),
         });
     }
     if plan.specs.is_none() {
-        return Err(Error::NotAPlan {
+        return Err(CommandError::NotAPlan {
             path: path.into(),
             reason: "it does not say which specs it was made from".into(),
         });
@@ -215,10 +117,10 @@ fn read_plan(path: &Path) -> Result<Plan, Error> {
 /// A saved plan is applied only if planning again now decides exactly the same: same cluster,
 /// the live jobs it rests on unchanged, same specs (fingerprints), same actions. Jobs on the
 /// cluster that neither plan concerns (other teams' jobs on a shared cluster) may come and go.
-fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), Error> {
+fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), CommandError> {
     let url = |p: &Plan| p.cluster.as_ref().map(|c| c.url.clone());
     if url(saved) != url(now) {
-        return Err(Error::Stale(format!("it was made for {:?}, not {:?}", url(saved), url(now))));
+        return Err(CommandError::Stale(format!("it was made for {:?}, not {:?}", url(saved), url(now))));
     }
     let rests_on: std::collections::BTreeSet<_> = [saved, now]
         .iter()
@@ -226,7 +128,7 @@ fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), Error> {
         .collect();
     let seen = |p: &Plan| p.observed.iter().filter(|l| rests_on.contains(&l.id)).cloned().collect::<Vec<_>>();
     if seen(saved) != seen(now) {
-        return Err(Error::Stale("the live jobs it concerns changed since it was made".into()));
+        return Err(CommandError::Stale("the live jobs it concerns changed since it was made".into()));
     }
     let key = |p: &Plan| -> Vec<_> {
         p.jobs
@@ -235,13 +137,13 @@ fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), Error> {
             .collect()
     };
     if key(saved) != key(now) {
-        return Err(Error::Stale("the specs or the decided actions changed since it was made".into()));
+        return Err(CommandError::Stale("the specs or the decided actions changed since it was made".into()));
     }
     Ok(())
 }
 
-fn show_plan(plan: &Plan, output: OutputFormat, color: ColorChoice) -> Result<(), Error> {
-    let io = Error::Output;
+fn show_plan(plan: &Plan, output: OutputFormat, color: ColorChoice) -> Result<(), CommandError> {
+    let io = CommandError::Output;
     match output {
         OutputFormat::Text => {
             let mut out = std::io::stdout().lock();

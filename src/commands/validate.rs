@@ -1,30 +1,29 @@
-//! The `validate` and `schema` commands: thin wrappers that load, render and choose an exit code.
+//! `flinkops validate`: load every spec, render the diagnostics and what was found, choose the exit code.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::diag::{self, JsonDiagnostic};
-use crate::cli::{ColorChoice, OutputFormat, SchemaArgs, ValidateArgs};
+use crate::cli::{ColorChoice, OutputFormat, ValidateArgs};
 use crate::exit;
 use crate::output::{Styles, use_color};
+use crate::spec::diag::{self, JsonDiagnostic};
 
 /// `flinkops validate`: every problem at once; exit 0 when valid, 1 otherwise.
-pub fn validate(args: &ValidateArgs, color: ColorChoice) -> ExitCode {
-    let loaded = super::load(&args.path);
+pub fn run(args: &ValidateArgs, color: ColorChoice) -> u8 {
+    let loaded = crate::spec::load(&args.path);
     let result = match args.output {
         OutputFormat::Text => render_text(&loaded, args, color),
         OutputFormat::Json => render_json(&loaded, &mut std::io::stdout().lock()),
     };
     if let Err(e) = result {
         eprintln!("error: cannot write the report: {e}");
-        return exit::code(exit::ERROR);
+        return exit::ERROR;
     }
-    exit::code(if loaded.error_count() == 0 { exit::OK } else { exit::ERROR })
+    if loaded.error_count() == 0 { exit::OK } else { exit::ERROR }
 }
 
-fn render_text(loaded: &super::Loaded, args: &ValidateArgs, color: ColorChoice) -> std::io::Result<()> {
+fn render_text(loaded: &crate::spec::Loaded, args: &ValidateArgs, color: ColorChoice) -> std::io::Result<()> {
     use std::io::IsTerminal;
     let mut err = anstream::AutoStream::new(std::io::stderr().lock(), anstream_choice(color));
     diag::render(&loaded.diagnostics, use_color(color, std::io::stderr().is_terminal()), &mut err)?;
@@ -95,7 +94,7 @@ fn render_text(loaded: &super::Loaded, args: &ValidateArgs, color: ColorChoice) 
 }
 
 /// What else was counted: cluster documents, and other tools' documents that were skipped.
-fn others(loaded: &super::Loaded) -> String {
+fn others(loaded: &crate::spec::Loaded) -> String {
     let mut parts = Vec::new();
     let clusters = loaded.desired.clusters.len();
     if clusters > 0 {
@@ -153,7 +152,7 @@ struct JsonCluster<'a> {
     url: &'a str,
 }
 
-fn render_json(loaded: &super::Loaded, out: &mut impl Write) -> std::io::Result<()> {
+fn render_json(loaded: &crate::spec::Loaded, out: &mut impl Write) -> std::io::Result<()> {
     let report = Report {
         format_version: 1,
         valid: loaded.error_count() == 0,
@@ -181,40 +180,4 @@ fn render_json(loaded: &super::Loaded, out: &mut impl Write) -> std::io::Result<
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     writeln!(out)
-}
-
-/// A flinkops document: `kind: FlinkJob` (a job) or `kind: FlinkCluster` (the cluster jobs run on).
-#[derive(schemars::JsonSchema)]
-#[serde(untagged)]
-#[allow(dead_code, clippy::large_enum_variant)] // Only its schema is used; `read` reads the documents.
-enum Document {
-    FlinkJob(super::model::JobSpec),
-    FlinkCluster(super::model::ClusterSpec),
-}
-
-/// The JSON Schema of a flinkops document, as committed in `schemas/flinkjob.schema.json`.
-pub fn schema_json() -> String {
-    let mut schema = schemars::schema_for!(Document);
-    let one_of = schema.remove("anyOf").expect("an untagged enum is an anyOf");
-    schema.insert("title".into(), "flinkops document (FlinkJob or FlinkCluster)".into());
-    schema.insert("oneOf".into(), one_of);
-    let mut text = serde_json::to_string_pretty(&schema).expect("a schema always serialises");
-    text.push('\n');
-    text
-}
-
-/// `flinkops schema`: print or write the JSON Schema.
-pub fn schema(args: &SchemaArgs) -> ExitCode {
-    let text = if args.plan { crate::render::plan_schema_json() } else { schema_json() };
-    let result = match &args.out {
-        Some(path) => std::fs::write(path, text),
-        None => std::io::stdout().lock().write_all(text.as_bytes()),
-    };
-    match result {
-        Ok(()) => exit::code(exit::OK),
-        Err(e) => {
-            eprintln!("error: cannot write the schema: {e}");
-            exit::code(exit::ERROR)
-        }
-    }
 }

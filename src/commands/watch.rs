@@ -1,0 +1,19 @@
+//! `flinkops watch`: choose the cluster, then run the long-running loop (`crate::watch`) on a
+//! runtime of its own.
+
+use super::CommandError;
+use crate::cli::WatchArgs;
+use crate::exit;
+use crate::pipeline::{Connection, Threads, load_checked};
+
+pub fn run(args: &WatchArgs) -> Result<u8, CommandError> {
+    super::block_on(Threads::Workers, async {
+        // The cluster is chosen once, from the specs as they are now: its identity keys the lock
+        // and the ledger. A reconcile whose specs name another URL refuses to act (see
+        // `watch::reconcile::Reconciler`).
+        let clusters = load_checked(&args.path, &args.state.state_dir).desired.clusters;
+        let client = Connection::resolve(&args.connection, &clusters)?.client()?;
+        crate::watch::watch(args, client).await?;
+        Ok(exit::OK)
+    })
+}
