@@ -261,6 +261,19 @@ mod tests {
     }
 
     #[test]
+    fn a_job_name_is_unique_across_clusters_too() {
+        // The fleet keys jobs by name alone (waves, dependencies, moves between clusters).
+        let us = CLUSTER.replace("prod", "us");
+        let loaded = load(&[
+            ("c.yaml", format!("{CLUSTER}---\n{us}")),
+            ("a.yaml", job("cluster: prod\n")),
+            ("b.yaml", job("cluster: us\n")),
+        ]);
+        let codes: Vec<_> = loaded.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["duplicate-name"], "{:?}", loaded.diagnostics);
+    }
+
+    #[test]
     fn cluster_defaults_that_break_a_jobs_health_gate_are_an_error() {
         let loaded = load(&[
             ("c.yaml", format!("{CLUSTER}defaults:\n  health: {{ timeout: 3m, stableFor: 1m }}\n")),
