@@ -657,6 +657,7 @@ mod tests {
             headers_from_env: vec![],
             basic_auth,
             insecure_skip_tls_verify: insecure,
+            savepoint_directory: None,
         };
         BTreeMap::from([("prod".to_string(), cluster)])
     }

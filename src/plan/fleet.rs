@@ -2,6 +2,8 @@
 //! then the passes that need the whole fleet — dependencies that cross clusters (blocked starts,
 //! waves) and `--target` / `--exclude` — run once over every cluster's jobs together.
 //!
+//! A job whose `cluster:` changed becomes a `move` (see `moves`) before those passes.
+//!
 //! A cluster that could not be observed is planned as an error for each of its jobs: nothing is
 //! decided for them, a start elsewhere that waits for one of them is blocked, and every other
 //! cluster is planned as usual. Pure like the planner: the caller observes the clusters (each
@@ -24,8 +26,19 @@ use crate::spec::clusters::DEFAULT_CLUSTER;
 pub struct ClusterInput {
     /// The cluster document's name (`default` for the connection flags' cluster).
     pub name: String,
-    /// Its observation, or why it could not be observed (in words, with the fix).
-    pub observation: Result<ClusterObservation, String>,
+    /// Its observation, or why it could not be observed.
+    pub observation: Result<ClusterObservation, Unobserved>,
+}
+
+/// A cluster that could not be observed.
+#[derive(Debug, Clone, Default)]
+pub struct Unobserved {
+    /// Why, in words, with the fix.
+    pub error: String,
+    /// Its ledger, when the state directory knows it by the cluster's URL (`cluster.json`), for
+    /// the jobs it had: a first deployment elsewhere of one of those (or of any job, when the
+    /// ledger is unknown) waits, since the job may run there (see `moves`).
+    pub ledger: Option<BTreeMap<String, Record>>,
 }
 
 /// One cluster as observed.
@@ -141,17 +154,18 @@ pub fn plan(desired: &Desired, clusters: &[ClusterInput], opts: &Options) -> Fle
                     let outcome = Outcome::Planned { plan: Box::new(p) };
                     ClusterPlan { name: c.name.clone(), identity: Some(o.identity.clone()), outcome }
                 }
-                Err(error) => ClusterPlan {
+                Err(u) => ClusterPlan {
                     name: c.name.clone(),
                     identity: None,
                     outcome: Outcome::Unobserved {
-                        error: error.clone(),
+                        error: u.error.clone(),
                         jobs: own.jobs.into_keys().collect(),
                     },
                 },
             }
         })
         .collect();
+    super::moves::plan(&mut out, desired, clusters, opts);
     let waves = across(&mut out, desired, opts);
     FleetPlan { clusters: out, waves }
 }
@@ -227,4 +241,4 @@ impl FleetPlan {
 
 #[cfg(test)]
 #[path = "fleet_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -8,11 +8,11 @@ use crate::plan::Control;
 use crate::plan::fixtures::*;
 use crate::spec::Job;
 
-pub(super) fn on(cluster: &str, job: Job) -> Job {
+pub(crate) fn on(cluster: &str, job: Job) -> Job {
     Job { cluster: Some(cluster.into()), ..job }
 }
 
-pub(super) fn observed(
+pub(crate) fn observed(
     name: &str,
     live: Vec<crate::plan::LiveJob>,
     ledger: BTreeMap<String, Record>,
@@ -28,15 +28,21 @@ pub(super) fn observed(
     }
 }
 
-pub(super) fn unobserved(name: &str) -> ClusterInput {
-    ClusterInput { name: name.into(), observation: Err("connection refused".into()) }
+/// A cluster that could not be observed, whose ledger the state directory knows (empty).
+pub(crate) fn unobserved(name: &str) -> ClusterInput {
+    unobserved_with(name, Some(ledger([])))
+}
+
+pub(crate) fn unobserved_with(name: &str, ledger: Option<BTreeMap<String, Record>>) -> ClusterInput {
+    let u = Unobserved { error: "connection refused".into(), ledger };
+    ClusterInput { name: name.into(), observation: Err(u) }
 }
 
 fn waves(p: &FleetPlan) -> Vec<Vec<String>> {
     p.waves.iter().map(|w| w.jobs.iter().map(|j| format!("{}/{}", j.cluster, j.job)).collect()).collect()
 }
 
-pub(super) fn job_of<'p>(p: &'p FleetPlan, cluster: &str, name: &str) -> &'p JobPlan {
+pub(crate) fn job_of<'p>(p: &'p FleetPlan, cluster: &str, name: &str) -> &'p JobPlan {
     let plan = p.plan_of(cluster).unwrap_or_else(|| panic!("{cluster} not planned: {p:#?}"));
     plan.jobs.iter().find(|j| j.name == name).unwrap_or_else(|| panic!("{name} not on {cluster}: {plan:#?}"))
 }

@@ -9,6 +9,7 @@ pub mod drift;
 pub mod fleet;
 pub mod identity;
 pub mod model;
+pub mod moves;
 pub mod observed;
 pub mod offline;
 pub mod planner;

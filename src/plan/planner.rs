@@ -167,6 +167,7 @@ pub(crate) fn base(job: &Job, action: Action, reason: impl Into<String>) -> JobP
         replace: false,
         origin: Some(job.origin.clone()),
         renamed_from: None,
+        moved_from: None,
         fingerprint: Some(job.fingerprint.0.clone()),
         legacy_fingerprint: fingerprint::legacy(job).map(|f| f.0),
     }
@@ -671,6 +672,7 @@ fn orphans(
                 replace: false,
                 origin: None,
                 renamed_from: None,
+                moved_from: None,
                 fingerprint: None,
                 legacy_fingerprint: None,
             });
@@ -680,9 +682,8 @@ fn orphans(
 }
 
 /// A start waits for its dependencies to be running and healthy: one that will not be (a
-/// conflict, a suspension) blocks it and everything after it.
-/// Blocked starts: an upstream job (anywhere in `desired`) in conflict or suspended. Adds only:
-/// a blocker already set stays, so the fleet runs it again across clusters (`fleet`).
+/// conflict, a suspension) blocks it and everything after it. Adds only: a blocker already set
+/// stays, so that the fleet runs it again over every cluster's jobs (`fleet`).
 pub(crate) fn mark_blocked(jobs: &mut [JobPlan], desired: &Desired) {
     let by_name: BTreeMap<String, (Action, bool)> = jobs
         .iter()

@@ -32,6 +32,9 @@ pub struct Cluster {
     pub basic_auth: Option<BasicAuth>,
     /// Accept any TLS certificate (`insecureSkipTlsVerify: true`): every run warns.
     pub insecure_skip_tls_verify: bool,
+    /// `defaults.savepointDirectory`: where its jobs that name none write savepoints (a job's
+    /// `savepoint.directory` equal to it came from it, for a move between clusters).
+    pub savepoint_directory: Option<String>,
 }
 
 /// Basic-auth credentials of a cluster document, as references to resolve when connecting.
@@ -191,6 +194,7 @@ fn cluster(p: &ParsedCluster) -> Cluster {
         headers_from_env: s.headers_from_env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
         basic_auth: s.basic_auth.as_ref().and_then(|b| basic_auth(b, base)),
         insecure_skip_tls_verify: s.insecure_skip_tls_verify.as_ref().is_some_and(|v| v.value),
+        savepoint_directory: s.defaults.savepoint_directory.as_ref().map(|d| d.value.clone()),
     }
 }
 
