@@ -17,14 +17,20 @@ pub(crate) fn observed(
     live: Vec<crate::plan::LiveJob>,
     ledger: BTreeMap<String, Record>,
 ) -> ClusterInput {
-    ClusterInput {
-        name: name.into(),
-        observation: Ok(ClusterObservation {
-            identity: format!("{name}-0000"),
-            observed: Observed { jobs: live, ..Default::default() },
-            ledger,
-            ..Default::default()
-        }),
+    ClusterInput { name: name.into(), observation: Ok(observation(name, live, ledger)) }
+}
+
+/// A cluster that shows `live` and whose ledger is `ledger`; version and directories unknown.
+pub(crate) fn observation(
+    name: &str,
+    live: Vec<crate::plan::LiveJob>,
+    ledger: BTreeMap<String, Record>,
+) -> ClusterObservation {
+    ClusterObservation {
+        identity: format!("{name}-0000"),
+        observed: Observed { jobs: live, ..Default::default() },
+        ledger,
+        ..Default::default()
     }
 }
 

@@ -7,7 +7,7 @@ use super::*;
 use crate::flink::JobState;
 use crate::ledger::{SavepointReason, SavepointRecord};
 use crate::plan::fixtures::*;
-use crate::plan::fleet::tests::{job_of, on, unobserved, unobserved_with};
+use crate::plan::fleet::tests::{job_of, observation, on, unobserved, unobserved_with};
 use crate::plan::fleet::{self, FleetPlan};
 use crate::plan::{ClusterRef, Control};
 
@@ -19,16 +19,13 @@ fn cluster(
     live: Vec<LiveJob>,
     ledger: BTreeMap<String, Record>,
 ) -> ClusterInput {
-    ClusterInput {
-        name: name.into(),
-        observation: Ok(ClusterObservation {
-            identity: format!("{name}-0000"),
-            cluster: Some(ClusterRef { url: format!("http://{name}:8081"), flink_version: version.into() }),
-            observed: crate::plan::Observed { jobs: live, ..Default::default() },
-            ledger,
-            savepoint_dir: Some(dir.into()),
-        }),
-    }
+    let url = format!("http://{name}:8081");
+    let observation = ClusterObservation {
+        cluster: Some(ClusterRef { url, flink_version: version.into() }),
+        savepoint_dir: Some(dir.into()),
+        ..observation(name, live, ledger)
+    };
+    ClusterInput { name: name.into(), observation: Ok(observation) }
 }
 
 /// `orders` now says `cluster: us`; it runs on `eu`, whose ledger has its record.

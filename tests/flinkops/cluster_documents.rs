@@ -19,7 +19,8 @@ async fn flink_wanting_the_token() -> MockServer {
 /// A fake Flink that answers only requests whose `Authorization` header is `authorization`.
 async fn flink_wanting(authorization: &str) -> MockServer {
     let server = MockServer::start().await;
-    let dirs = scratch("cluster-doc-flink-dirs");
+    // One directory per fake Flink: tests run at once, and `scratch` empties what it names.
+    let dirs = scratch(&format!("cluster-doc-flink-dirs-{}", server.address().port()));
     let answers = [
         ("/config", json!({"flink-version": "2.3.0"})),
         ("/jobs/overview", json!({"jobs": []})),
@@ -56,9 +57,20 @@ fn specs_with_cluster(name: &str, clusters: &[String]) -> PathBuf {
 }
 
 fn plan(dir: &Path, extra: &[&str]) -> std::process::Output {
-    flinkops()
-        .env_remove("FLINK_URL")
-        .args(["plan", "-o", "json", "--retries", "0", "--state-dir"])
+    plan_with_env(dir, extra, &[])
+}
+
+/// `plan -o json` of `dir`, with variables set (`Some`) or removed (`None`).
+fn plan_with_env(dir: &Path, extra: &[&str], env: &[(&str, Option<&str>)]) -> std::process::Output {
+    let mut cmd = flinkops();
+    cmd.env_remove("FLINK_URL");
+    for (name, value) in env {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
+    }
+    cmd.args(["plan", "-o", "json", "--retries", "0", "--state-dir"])
         .arg(dir.join(".state"))
         .args(extra)
         .arg(dir)
@@ -161,25 +173,12 @@ async fn basic_auth_from_variables_is_sent_and_an_unset_one_is_named() {
         server.uri()
     );
     let dir = specs_with_cluster("cluster-doc-basic-env", &[cluster]);
-    let out = flinkops()
-        .env_remove("FLINK_URL")
-        .env("FLINKOPS_TEST_USER", "ops")
-        .env("FLINKOPS_TEST_PW", "pa55word")
-        .args(["plan", "-o", "json", "--retries", "0", "--state-dir"])
-        .arg(dir.join(".state"))
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let user = ("FLINKOPS_TEST_USER", Some("ops"));
+    let out = plan_with_env(&dir, &[], &[user, ("FLINKOPS_TEST_PW", Some("pa55word"))]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_every_request_carries(&server.received_requests().await.unwrap(), BASIC);
 
-    let out = flinkops()
-        .env("FLINKOPS_TEST_USER", "ops")
-        .env_remove("FLINKOPS_TEST_PW")
-        .args(["plan", "--retries", "0"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = plan_with_env(&dir, &[], &[user, ("FLINKOPS_TEST_PW", None)]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cluster `prod`") && stderr.contains("$FLINKOPS_TEST_PW"), "{stderr}");
