@@ -173,30 +173,36 @@ pub fn plan(desired: &Desired, clusters: &[ClusterInput], opts: &Options) -> Fle
 /// The passes over every cluster's jobs together: blocked starts, scope, waves. Each planned
 /// cluster's own `waves` become its share of the fleet's.
 fn across(clusters: &mut [ClusterPlan], desired: &Desired, opts: &Options) -> Vec<FleetWave> {
-    let mut all: Vec<(String, JobPlan)> = Vec::new();
-    let mut stand_ins = Vec::new();
+    // (cluster, job, whether it stands in for a job of an unobserved cluster)
+    let mut all: Vec<(String, JobPlan, bool)> = Vec::new();
     for c in clusters.iter_mut() {
         match &mut c.outcome {
-            Outcome::Planned { plan } => all.extend(plan.jobs.drain(..).map(|j| (c.name.clone(), j))),
+            Outcome::Planned { plan } => all.extend(plan.jobs.drain(..).map(|j| (c.name.clone(), j, false))),
+            // Jobs of an unobserved cluster count as conflicts, so that what waits for them is
+            // blocked; they are not written back.
             Outcome::Unobserved { jobs, .. } => {
-                stand_ins.extend(jobs.iter().filter_map(|n| desired.jobs.get(n)).map(|job| {
+                all.extend(jobs.iter().filter_map(|n| desired.jobs.get(n)).map(|job| {
                     let why = format!("cluster `{}` could not be observed (see Errors)", c.name);
-                    (c.name.clone(), planner::base(job, Action::Conflict, why))
+                    (c.name.clone(), planner::base(job, Action::Conflict, why), true)
                 }))
             }
         }
     }
-    // Jobs of an unobserved cluster count as conflicts, so that what waits for them is blocked;
-    // listed first, so that a spec's own entry wins over a namesake orphan elsewhere.
-    let n_stand_ins = stand_ins.len();
-    stand_ins.append(&mut all);
-    let (names, mut jobs): (Vec<String>, Vec<JobPlan>) = stand_ins.into_iter().unzip();
+    // Orphans first: `mark_blocked` reads the last entry of a name, which must be the spec's own
+    // when a job of the same name runs, without its spec, on another cluster.
+    all.sort_by_key(|(_, j, _)| j.origin.is_some());
+    let (mut names, mut jobs, mut stand_in) = (Vec::new(), Vec::new(), Vec::new());
+    for (c, j, s) in all {
+        names.push(c);
+        jobs.push(j);
+        stand_in.push(s);
+    }
     planner::mark_blocked(&mut jobs, desired);
-    super::control::scope(&mut jobs[n_stand_ins..], desired, &opts.control);
+    super::control::scope(&mut jobs, desired, &opts.control);
     let keyed = names.iter().zip(&jobs).map(|(c, j)| (JobAt { cluster: c.clone(), job: j.name.clone() }, j));
     let waves: Vec<FleetWave> =
         planner::ordered(keyed, desired).into_iter().map(|(kind, jobs)| FleetWave { kind, jobs }).collect();
-    for (cluster, job) in names.into_iter().zip(jobs).skip(n_stand_ins) {
+    for ((cluster, job), _) in names.into_iter().zip(jobs).zip(stand_in).filter(|(_, s)| !s) {
         if let Some(Outcome::Planned { plan }) =
             clusters.iter_mut().find(|c| c.name == cluster).map(|c| &mut c.outcome)
         {

@@ -138,3 +138,18 @@ fn one_cluster_plans_as_the_planner_does() {
     let p = plan(&d, &[observed(DEFAULT_CLUSTER, vec![], ledger([]))], &Options::default());
     assert_eq!(p.plan_of(DEFAULT_CLUSTER), Some(&single));
 }
+
+#[test]
+fn a_namesake_without_spec_on_another_cluster_does_not_hide_a_conflict_from_its_consumers() {
+    let d = desired([on("us", job("orders")), on("ap", job("report").after(&["orders"]))]);
+    let orders = &d.jobs["orders"];
+    // Two live jobs for `orders` on us: a conflict. Its ledger name runs, without spec, on zz
+    // (listed after us: the last entry of a name must still be the spec's).
+    let us = vec![live_of(orders, 1, JobState::Running), live_of(orders, 2, JobState::Running)];
+    let zz = observed("zz", vec![live_of(orders, 3, JobState::Running)], ledger([record_of(orders)]));
+    let ap = observed("ap", vec![], ledger([]));
+    let p = plan(&d, &[ap, observed("us", us, ledger([])), zz], &Options::default());
+    assert_eq!(job_of(&p, "zz", "orders").action, Action::Orphan);
+    assert_eq!(job_of(&p, "us", "orders").action, Action::Conflict);
+    assert!(job_of(&p, "ap", "report").blocked_by.is_some(), "{:#?}", job_of(&p, "ap", "report"));
+}
