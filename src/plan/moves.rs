@@ -98,7 +98,10 @@ fn decide(
     if p.action != Action::Deploy && !suspended {
         return None;
     }
-    let found = found_elsewhere(job, to, observed);
+    // The new cluster knows the job already (its ledger, an ended job there): a record left on
+    // another cluster is older than that, and never a reason to start from its savepoint.
+    let known_here = here.ledger.contains_key(&job.name) || p.live.is_some();
+    let found = found_elsewhere(job, to, observed, known_here);
     let drop: Vec<_> =
         found.iter().filter_map(|f| f.live.map(|l| (f.cluster.to_string(), l.id.clone()))).collect();
     let decision = |entry: JobPlan, problems: Vec<String>| Decision {
@@ -133,11 +136,13 @@ fn decide(
     Some(decision(entry, problems))
 }
 
-/// Every other observed cluster where the job runs, or whose ledger has its record.
+/// Every other observed cluster where the job runs, or (when this cluster does not know the job)
+/// whose ledger has its record.
 fn found_elsewhere<'a>(
     job: &Job,
     to: &str,
     observed: &BTreeMap<&'a str, &'a ClusterObservation>,
+    known_here: bool,
 ) -> Vec<Found<'a>> {
     let tag = identity::name_tag(&job.name);
     let runs = |l: &&LiveJob| l.is_active() && identity::parse(&l.id).is_some_and(|m| m.name_tag == tag);
@@ -147,7 +152,7 @@ fn found_elsewhere<'a>(
         .filter_map(|(name, o)| {
             let live = o.observed.jobs.iter().find(runs);
             let record = o.ledger.get(&job.name);
-            (live.is_some() || record.is_some()).then_some(Found {
+            (live.is_some() || (record.is_some() && !known_here)).then_some(Found {
                 cluster: name,
                 observation: o,
                 live,

@@ -150,6 +150,26 @@ fn a_job_no_longer_running_on_its_old_cluster_moves_from_the_savepoint_its_ledge
 }
 
 #[test]
+fn a_record_left_on_the_old_cluster_is_no_move_once_the_new_cluster_knows_the_job() {
+    // Moved to us earlier (us has its record); eu's record was left behind; it runs nowhere.
+    let (d, _, mut old) = moved_spec();
+    let stale = SavepointRecord::new(
+        "file:/shared/sp/old",
+        None,
+        "2025-01-01T00:00:00Z".into(),
+        SavepointReason::Upgrade,
+    );
+    old.savepoints.push(stale);
+    let here = record_of(&d.jobs["orders"]);
+    let eu = cluster("eu", "2.3.0", "file:///shared/sp", vec![], ledger([old]));
+    let us = cluster("us", "2.3.0", "file:///shared/sp", vec![], ledger([here]));
+    let p = run(&d, eu, us, &Options::default());
+    let orders = job_of(&p, "us", "orders");
+    assert_eq!(orders.action, Action::Deploy, "{orders:#?}");
+    assert_eq!(orders.moved_from, None);
+}
+
+#[test]
 fn a_first_deployment_waits_while_a_cluster_that_may_run_the_job_cannot_be_seen() {
     let (d, _, record) = moved_spec();
     let us = || cluster("us", "2.3.0", "file:///sp", vec![], ledger([]));
