@@ -251,6 +251,24 @@ pub fn claim(state_dir: &Path, identity: &Identity, url: &str) -> Result<PathBuf
     Ok(dir)
 }
 
+/// The directory of the cluster last reached at `url`, without asking it: for a cluster that
+/// cannot be reached now, whose ledger still says which jobs it had (a fleet plan blocks their
+/// first deployment elsewhere). `None` when no directory, or more than one (one URL re-pointed
+/// from one cluster to another), knew the URL: the caller cannot tell which ledger is meant.
+pub fn last_known_at(state_dir: &Path, url: &str) -> Option<PathBuf> {
+    let url = normalise(url);
+    let entries = std::fs::read_dir(clusters(state_dir)).ok()?;
+    let mut knew = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|dir| read_file(&dir.join(CLUSTER_FILE)).is_some_and(|f| f.urls.contains(&url)));
+    match (knew.next(), knew.next()) {
+        (Some(dir), None) => Some(dir),
+        (Some(_), Some(_)) => None,
+        (None, _) => legacy_dir(state_dir, &url),
+    }
+}
+
 /// Another cluster directory that knew `url`, for a reported identity seen for the first time.
 /// A named cluster is the user's word, and is not checked.
 fn check_not_changed(state_dir: &Path, identity: &Identity, url: &str) -> Result<(), Error> {
@@ -396,6 +414,19 @@ mod tests {
         assert!(!state.path().join("clusters").join(&now.key).exists(), "nothing was created");
         // Named, it is the user's word.
         claim(state.path(), &Identity::named("other").unwrap(), url).unwrap();
+    }
+
+    #[test]
+    fn the_directory_last_known_at_a_url_is_found_without_asking_the_cluster() {
+        let state = tempfile::tempdir().unwrap();
+        let url = "http://127.0.0.1:8081";
+        assert_eq!(last_known_at(state.path(), url), None);
+        let dir = claim(state.path(), &local("6123"), url).unwrap();
+        claim(state.path(), &local("7000"), "http://127.0.0.1:9091").unwrap();
+        assert_eq!(last_known_at(state.path(), "http://127.0.0.1:8081/"), Some(dir));
+        // A URL two clusters were reached at (a named one took it over): which ledger is unknown.
+        claim(state.path(), &Identity::named("other").unwrap(), url).unwrap();
+        assert_eq!(last_known_at(state.path(), url), None);
     }
 
     #[test]

@@ -366,6 +366,12 @@ fn verdict(
                 "renamed (previousNames): its old name's job runs; `flinkops apply` moves it to this name with a savepoint",
             ),
         ),
+        Action::Move => (
+            Status::Drifted,
+            warn(
+                "its `cluster:` changed: it runs on its old cluster; `flinkops apply` moves it with a savepoint",
+            ),
+        ),
         Action::Orphan | Action::Stop => (Status::Orphan, warn(orphan(record.is_some()))),
         Action::Conflict | Action::Adopt => (Status::Conflict, error(p.reason.clone())),
         // Audit plans without --target / --exclude; a skipped job is never called in sync.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::flink::{Auth, ClientConfig, ClientIdentity, RetryPolicy, Secret};
-use crate::spec::clusters::Cluster;
+use crate::spec::clusters::{BasicAuth, Cluster, Reference};
 
 /// Environment variable holding the bearer token (deliberately not a flag).
 pub const TOKEN_ENV: &str = "FLINKOPS_FLINK_TOKEN";
@@ -267,7 +267,12 @@ impl ConnectionArgs {
         };
         let token =
             one_secret(from_env, cluster.token_file.as_deref(), "bearer token", ("tokenEnv", "tokenFile"))?;
-        config.auth = token.map_or(Auth::None, Auth::Bearer);
+        config.auth = match (token, &cluster.basic_auth) {
+            (Some(_), Some(_)) => return Err(ConnectionError::Conflict("tokenFile/tokenEnv", "basicAuth")),
+            (Some(token), None) => Auth::Bearer(token),
+            (None, Some(basic)) => cluster_basic_auth(basic, &env, &unset)?,
+            (None, None) => Auth::None,
+        };
         config.headers = cluster
             .headers_from_env
             .iter()
@@ -285,6 +290,15 @@ impl ConnectionArgs {
             }),
             _ => None,
         };
+        config.tls.insecure_skip_verify = cluster.insecure_skip_tls_verify;
+        if cluster.insecure_skip_tls_verify {
+            tracing::warn!(
+                "TLS certificate verification is off for cluster `{}` (insecureSkipTlsVerify: true, {}): \
+                 anyone on the network path can read and change the traffic to Flink, credentials included",
+                cluster.name,
+                cluster.origin
+            );
+        }
         self.apply_limits(&mut config);
         Ok(config)
     }
@@ -391,6 +405,26 @@ impl ConnectionArgs {
             _ => Err(ConnectionError::IncompleteClientCert),
         }
     }
+}
+
+/// A cluster document's `basicAuth`, its references read now.
+fn cluster_basic_auth(
+    basic: &BasicAuth,
+    env: &dyn Fn(&str) -> Option<String>,
+    unset: &dyn Fn(&str, &str) -> ConnectionError,
+) -> Result<Auth, ConnectionError> {
+    let resolve = |what: &'static str, r: &Reference| -> Result<String, ConnectionError> {
+        match r {
+            Reference::Literal(value) => Ok(value.trim().to_owned()),
+            Reference::Env(var) => env(var).map(|v| v.trim().to_owned()).ok_or_else(|| unset(what, var)),
+            Reference::File(path) => Ok(one_secret(None, Some(path), what, ("", ""))?
+                .map(|s| s.expose().clone())
+                .unwrap_or_default()),
+        }
+    };
+    let username = resolve("basic-auth user name", &basic.username)?;
+    let password = Secret::new(resolve("basic-auth password", &basic.password)?);
+    Ok(Auth::Basic { username, password })
 }
 
 /// One line per header; a single line may list several, comma-separated.
@@ -608,6 +642,40 @@ mod tests {
         assert_eq!(c.retry.max_retries, 0);
         assert_eq!(c.request_timeout, Duration::from_secs(120));
         assert_eq!(c.upload_timeout, Duration::from_secs(5400));
+    }
+
+    fn document(basic_auth: Option<BasicAuth>, insecure: bool) -> BTreeMap<String, Cluster> {
+        let cluster = Cluster {
+            name: "prod".into(),
+            origin: "c.yaml:3".into(),
+            url: "https://flink.example.com/".into(),
+            token_file: None,
+            token_env: None,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
+            headers_from_env: vec![],
+            basic_auth,
+            insecure_skip_tls_verify: insecure,
+            savepoint_directory: None,
+        };
+        BTreeMap::from([("prod".to_string(), cluster)])
+    }
+
+    #[test]
+    fn a_cluster_documents_basic_auth_and_insecure_tls_reach_the_client_config() {
+        let mut a = args(&[]);
+        a.flink_url = None;
+        let basic =
+            BasicAuth { username: Reference::Literal("ops".into()), password: Reference::Env("PW".into()) };
+        let env: HashMap<String, String> = HashMap::from([("PW".into(), "pa55\n".into())]);
+        let c = a.client_config_for_with(&document(Some(basic), true), &|k| env.get(k).cloned()).unwrap();
+        assert!(
+            matches!(c.auth, Auth::Basic { ref username, ref password } if username == "ops" && password.expose() == "pa55")
+        );
+        assert!(c.tls.insecure_skip_verify);
+        let c = a.client_config_for_with(&document(None, false), &|_| None).unwrap();
+        assert!(matches!(c.auth, Auth::None) && !c.tls.insecure_skip_verify);
     }
 
     #[test]

@@ -139,7 +139,7 @@ fn refuse_replace(p: &mut JobPlan, why: &str, problems: &mut Vec<String>) {
 /// actions that could lose its state become errors unless `--allow-destroy NAME` was given.
 /// Blocked: pruning it; stopping it without a savepoint (a `last-state` or `stateless`
 /// upgrade); starting it empty or from anything but its newest snapshot once it has state.
-/// Moving a job to another cluster is not built yet; when it is, it belongs in [`blocked`].
+/// Moving it to another cluster too (`fleet` calls this again once it has planned the move).
 pub fn protect(
     jobs: &mut [JobPlan],
     desired: &Desired,
@@ -183,6 +183,10 @@ pub fn is_protected(name: &str, desired: &Desired, ledger: &BTreeMap<String, Rec
 fn blocked(p: &JobPlan, has_state: bool) -> Option<String> {
     match (p.action, &p.restore) {
         (Action::Stop, _) => Some("stop and remove it (--prune) because its spec is gone".into()),
+        (Action::Move, _) => Some(format!(
+            "move it from cluster `{}` to another cluster (its `cluster:` changed)",
+            p.moved_from.as_deref().unwrap_or("?")
+        )),
         (Action::Upgrade { mode: UpgradeMode::Stateless }, _) => {
             Some("cancel it and start the new version empty (upgradeMode: stateless)".into())
         }

@@ -134,6 +134,9 @@ pub struct JobPlan {
     /// name, whose state it takes over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
+    /// For a `move`: the cluster the job leaves, by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
     /// The fingerprint of the spec (absent for orphans).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
@@ -207,6 +210,10 @@ pub enum Action {
     /// The live job is a new version an interrupted run started (its write-ahead record says so)
     /// without finishing the health gate: finish it, then record the version or roll back.
     Confirm,
+    /// The spec's `cluster:` changed: stop the job with a savepoint on the cluster it runs on
+    /// (`movedFrom`) and start it on its new cluster from that savepoint (or, when it no longer
+    /// runs there, from the last savepoint that cluster's ledger recorded).
+    Move,
     /// Apply cannot act: see `problems`.
     Conflict,
     /// A managed job whose spec is gone, left running because `--prune` was not given.
@@ -236,6 +243,7 @@ impl Action {
                 | Action::Upgrade { .. }
                 | Action::Adopt
                 | Action::Rename
+                | Action::Move
                 | Action::Confirm
         )
     }
@@ -351,7 +359,7 @@ impl Plan {
         for j in &self.jobs {
             match j.action {
                 Action::Deploy | Action::Resume | Action::Adopt => s.deploy += 1,
-                Action::Upgrade { .. } | Action::Rename | Action::Confirm => s.upgrade += 1,
+                Action::Upgrade { .. } | Action::Rename | Action::Move | Action::Confirm => s.upgrade += 1,
                 Action::UpdateSettings => s.settings += 1,
                 Action::Suspend | Action::Stop => s.stop += 1,
                 Action::None | Action::Conflict | Action::Orphan | Action::Skipped => {}

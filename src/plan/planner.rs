@@ -150,7 +150,7 @@ fn lives<'a>(jobs: Option<&Vec<&'a LiveJob>>) -> Lives<'a> {
     Lives { active, last_ended }
 }
 
-fn base(job: &Job, action: Action, reason: impl Into<String>) -> JobPlan {
+pub(crate) fn base(job: &Job, action: Action, reason: impl Into<String>) -> JobPlan {
     JobPlan {
         name: job.name.clone(),
         action,
@@ -167,6 +167,7 @@ fn base(job: &Job, action: Action, reason: impl Into<String>) -> JobPlan {
         replace: false,
         origin: Some(job.origin.clone()),
         renamed_from: None,
+        moved_from: None,
         fingerprint: Some(job.fingerprint.0.clone()),
         legacy_fingerprint: fingerprint::legacy(job).map(|f| f.0),
     }
@@ -660,6 +661,7 @@ fn orphans(
                 replace: false,
                 origin: None,
                 renamed_from: None,
+                moved_from: None,
                 fingerprint: None,
                 legacy_fingerprint: None,
             });
@@ -669,8 +671,9 @@ fn orphans(
 }
 
 /// A start waits for its dependencies to be running and healthy: one that will not be (a
-/// conflict, a suspension) blocks it and everything after it.
-fn mark_blocked(jobs: &mut [JobPlan], desired: &Desired) {
+/// conflict, a suspension) blocks it and everything after it. Adds only: a blocker already set
+/// stays, so that the fleet runs it again over every cluster's jobs (`fleet`).
+pub(crate) fn mark_blocked(jobs: &mut [JobPlan], desired: &Desired) {
     let by_name: BTreeMap<String, (Action, bool)> = jobs
         .iter()
         .map(|j| {
@@ -685,7 +688,7 @@ fn mark_blocked(jobs: &mut [JobPlan], desired: &Desired) {
             _ => None,
         })
     };
-    for job in jobs.iter_mut().filter(|j| j.action.starts_a_job()) {
+    for job in jobs.iter_mut().filter(|j| j.action.starts_a_job() && j.blocked_by.is_none()) {
         job.blocked_by = blocker(&job.name);
     }
 }
@@ -715,22 +718,38 @@ pub fn hold(plan: &mut Plan, desired: &Desired, held: &BTreeMap<String, String>)
 
 /// Stops first, downstream first; then starts, upstream first. Jobs in one wave are independent.
 fn waves(jobs: &[JobPlan], desired: &Desired) -> Vec<Wave> {
+    ordered(jobs.iter().map(|j| (j.name.clone(), j)), desired)
+        .into_iter()
+        .map(|(kind, jobs)| Wave { kind, jobs })
+        .collect()
+}
+
+/// [`waves`] for jobs known by any key `K` (a name; a cluster and a name across a fleet), each
+/// wave sorted by key.
+pub(crate) fn ordered<'j, K: Ord>(
+    jobs: impl IntoIterator<Item = (K, &'j JobPlan)>,
+    desired: &Desired,
+) -> Vec<(WaveKind, Vec<K>)> {
     let level = levels(desired);
     let max = level.values().copied().max().unwrap_or(0);
-    let mut stops: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    let mut starts: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    for j in jobs.iter().filter(|j| j.action.touches_cluster() && j.blocked_by.is_none()) {
+    let mut stops: BTreeMap<usize, Vec<K>> = BTreeMap::new();
+    let mut starts: BTreeMap<usize, Vec<K>> = BTreeMap::new();
+    for (key, j) in jobs.into_iter().filter(|(_, j)| j.action.touches_cluster() && j.blocked_by.is_none()) {
         let l = level.get(&j.name).copied();
         match j.action {
             // Orphans have no place in the graph: they stop first.
             Action::Stop | Action::Suspend => {
-                stops.entry(l.map_or(0, |l| max - l + 1)).or_default().push(j.name.clone())
+                stops.entry(l.map_or(0, |l| max - l + 1)).or_default().push(key)
             }
-            _ => starts.entry(l.unwrap_or(0)).or_default().push(j.name.clone()),
+            _ => starts.entry(l.unwrap_or(0)).or_default().push(key),
         }
     }
-    let stop_waves = stops.into_values().map(|jobs| Wave { kind: WaveKind::Stop, jobs });
-    let start_waves = starts.into_values().map(|jobs| Wave { kind: WaveKind::Start, jobs });
+    let sorted = |mut keys: Vec<K>| {
+        keys.sort();
+        keys
+    };
+    let stop_waves = stops.into_values().map(|jobs| (WaveKind::Stop, sorted(jobs)));
+    let start_waves = starts.into_values().map(|jobs| (WaveKind::Start, sorted(jobs)));
     stop_waves.chain(start_waves).collect()
 }
 

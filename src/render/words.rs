@@ -60,6 +60,7 @@ pub enum Entry {
     Stop,
     Adopt,
     Rename,
+    Move,
     Confirm,
     Conflict,
     Blocked,
@@ -81,6 +82,7 @@ impl Entry {
             Action::Stop => Entry::Stop,
             Action::Adopt => Entry::Adopt,
             Action::Rename => Entry::Rename,
+            Action::Move => Entry::Move,
             Action::Confirm => Entry::Confirm,
             Action::Conflict => Entry::Conflict,
         })
@@ -93,7 +95,7 @@ impl Entry {
             Entry::Settings => Mark::Settings,
             Entry::Suspend | Entry::Stop => Mark::Stop,
             Entry::Adopt => Mark::Adopt,
-            Entry::Rename => Mark::Rename,
+            Entry::Rename | Entry::Move => Mark::Rename,
             Entry::Conflict | Entry::Blocked => Mark::Cannot,
         }
     }
@@ -109,6 +111,9 @@ impl Entry {
             Entry::Stop => "stop with a savepoint (its spec is gone, --prune)",
             Entry::Adopt => "adopt (savepoint an unmanaged job, redeploy it under management)",
             Entry::Rename => "rename (stop the old name's job with a savepoint, start this name from it)",
+            Entry::Move => {
+                "move (stop it with a savepoint on its old cluster, start it on its new one from it)"
+            }
             Entry::Confirm => "confirm (finish the health gate of a version an interrupted run started)",
             Entry::Conflict => "cannot act (see Errors)",
             Entry::Blocked => "blocked (waits for a job that will not become healthy)",
@@ -216,6 +221,7 @@ fn passive(action: Action) -> String {
         Action::Stop => "be stopped (its spec is gone)".into(),
         Action::Adopt => "be adopted".into(),
         Action::Rename => "take over its old name's job (renamed)".into(),
+        Action::Move => "be moved from another cluster".into(),
         Action::Confirm => "have its interrupted upgrade finished".into(),
         Action::Conflict => "not be acted on".into(),
         Action::Orphan => "be left running (its spec is gone)".into(),
@@ -248,6 +254,10 @@ pub fn action_word(job: &JobPlan) -> String {
         Action::Stop => "stop (prune)".into(),
         Action::Adopt => "adopt".into(),
         Action::Rename => "rename".into(),
+        Action::Move => match &job.moved_from {
+            Some(from) => format!("move (from {from})"),
+            None => "move".into(),
+        },
         Action::Confirm => "confirm".into(),
         Action::Conflict => "cannot act".into(),
         Action::Orphan => "none (orphan)".into(),

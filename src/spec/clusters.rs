@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::diag::{Diagnostic, SourceFile};
-use super::model::{ClusterDefaults, ClusterSpec, Located};
+use super::model::{BasicAuthSpec, ClusterDefaults, ClusterSpec, Located};
 use super::read::did_you_mean;
 use super::resolve::{Job, Parsed};
 
@@ -29,6 +29,27 @@ pub struct Cluster {
     pub client_key_file: Option<PathBuf>,
     /// Header name and the environment variable holding its value.
     pub headers_from_env: Vec<(String, String)>,
+    pub basic_auth: Option<BasicAuth>,
+    /// Accept any TLS certificate (`insecureSkipTlsVerify: true`): every run warns.
+    pub insecure_skip_tls_verify: bool,
+    /// `defaults.savepointDirectory`: where its jobs that name none write savepoints (a job's
+    /// `savepoint.directory` equal to it came from it, for a move between clusters).
+    pub savepoint_directory: Option<String>,
+}
+
+/// Basic-auth credentials of a cluster document, as references to resolve when connecting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasicAuth {
+    pub username: Reference,
+    pub password: Reference,
+}
+
+/// Where a value comes from: written in the document (user names only), a variable, or a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    Literal(String),
+    Env(String),
+    File(PathBuf),
 }
 
 /// A cluster document together with the file it came from.
@@ -171,7 +192,23 @@ fn cluster(p: &ParsedCluster) -> Cluster {
         client_cert_file: path(&s.client_cert_file),
         client_key_file: path(&s.client_key_file),
         headers_from_env: s.headers_from_env.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
+        basic_auth: s.basic_auth.as_ref().and_then(|b| basic_auth(b, base)),
+        insecure_skip_tls_verify: s.insecure_skip_tls_verify.as_ref().is_some_and(|v| v.value),
+        savepoint_directory: s.defaults.savepoint_directory.as_ref().map(|d| d.value.clone()),
     }
+}
+
+/// The reader made sure one user name and one password reference are given.
+fn basic_auth(b: &BasicAuthSpec, base: &Path) -> Option<BasicAuth> {
+    let env = |v: &Option<Located<String>>| v.as_ref().map(|v| Reference::Env(v.value.clone()));
+    let username =
+        b.username.as_ref().map(|u| Reference::Literal(u.value.clone())).or_else(|| env(&b.username_env))?;
+    let password = b
+        .password_file
+        .as_ref()
+        .map(|f| Reference::File(base.join(&f.value)))
+        .or_else(|| env(&b.password_env))?;
+    Some(BasicAuth { username, password })
 }
 
 #[cfg(test)]
@@ -225,6 +262,19 @@ mod tests {
         assert_eq!(loaded.error_count(), 0, "{:?}", loaded.diagnostics);
         assert_eq!(loaded.desired.jobs["j"].cluster, None);
         assert!(loaded.desired.clusters.is_empty());
+    }
+
+    #[test]
+    fn a_job_name_is_unique_across_clusters_too() {
+        // The fleet keys jobs by name alone (waves, dependencies, moves between clusters).
+        let us = CLUSTER.replace("prod", "us");
+        let loaded = load(&[
+            ("c.yaml", format!("{CLUSTER}---\n{us}")),
+            ("a.yaml", job("cluster: prod\n")),
+            ("b.yaml", job("cluster: us\n")),
+        ]);
+        let codes: Vec<_> = loaded.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["duplicate-name"], "{:?}", loaded.diagnostics);
     }
 
     #[test]

@@ -220,9 +220,41 @@ pub struct ClusterSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers_from_env: BTreeMap<String, Located<String>>,
 
+    /// Basic auth for a proxy in front of Flink: a user name (written, or from a variable) and a
+    /// password by reference only (a file or a variable). Not together with a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuthSpec>,
+
+    /// Accept any TLS certificate from this cluster (like `--insecure-skip-tls-verify`).
+    /// Dangerous: anyone on the network path can read and change the traffic, credentials
+    /// included; every run that uses it warns. Only for throw-away test clusters. Default: false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_tls_verify: Option<Located<bool>>,
+
     /// Defaults for the jobs on this cluster that do not set their own.
     #[serde(default)]
     pub defaults: ClusterDefaults,
+}
+
+/// Basic-auth credentials of a cluster, by reference: the password never sits in the document.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BasicAuthSpec {
+    /// The user name, written out (a user name is not a secret). Or `usernameEnv`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<Located<String>>,
+
+    /// Environment variable holding the user name. Or `username`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username_env: Option<Located<String>>,
+
+    /// File with the password (relative to this file, or absolute; trimmed). Or `passwordEnv`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<Located<String>>,
+
+    /// Environment variable holding the password. Or `passwordFile`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<Located<String>>,
 }
 
 /// Per-cluster defaults for the jobs on a cluster.
@@ -528,7 +560,10 @@ pub const CLUSTER_FIELDS: &[&str] = &[
     "clientCertFile",
     "clientKeyFile",
     "headersFromEnv",
+    "basicAuth",
+    "insecureSkipTlsVerify",
     "defaults",
 ];
+pub const BASIC_AUTH_FIELDS: &[&str] = &["username", "usernameEnv", "passwordFile", "passwordEnv"];
 pub const CLUSTER_DEFAULTS_FIELDS: &[&str] = &["savepointDirectory", "health"];
 pub const HEALTH_FIELDS: &[&str] = &["stableFor", "timeout", "rollback"];

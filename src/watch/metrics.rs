@@ -366,6 +366,7 @@ pub fn action_label(action: Action) -> &'static str {
         Action::Stop => "stop",
         Action::Adopt => "adopt",
         Action::Rename => "rename",
+        Action::Move => "move",
         Action::Confirm => "confirm",
         Action::Conflict => "conflict",
         Action::Orphan => "orphan",

@@ -13,8 +13,14 @@ const TOKEN: &str = "t0ken-from-a-file";
 
 /// A fake Flink that answers only requests carrying `Authorization: Bearer TOKEN`.
 async fn flink_wanting_the_token() -> MockServer {
+    flink_wanting(&format!("Bearer {TOKEN}")).await
+}
+
+/// A fake Flink that answers only requests whose `Authorization` header is `authorization`.
+async fn flink_wanting(authorization: &str) -> MockServer {
     let server = MockServer::start().await;
-    let dirs = scratch("cluster-doc-flink-dirs");
+    // One directory per fake Flink: tests run at once, and `scratch` empties what it names.
+    let dirs = scratch(&format!("cluster-doc-flink-dirs-{}", server.address().port()));
     let answers = [
         ("/config", json!({"flink-version": "2.3.0"})),
         ("/jobs/overview", json!({"jobs": []})),
@@ -30,7 +36,7 @@ async fn flink_wanting_the_token() -> MockServer {
     for (at, body) in answers {
         Mock::given(method("GET"))
             .and(path(at))
-            .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+            .and(header("authorization", authorization))
             .respond_with(ResponseTemplate::new(200).set_body_json(body))
             .mount(&server)
             .await;
@@ -51,9 +57,20 @@ fn specs_with_cluster(name: &str, clusters: &[String]) -> PathBuf {
 }
 
 fn plan(dir: &Path, extra: &[&str]) -> std::process::Output {
-    flinkops()
-        .env_remove("FLINK_URL")
-        .args(["plan", "-o", "json", "--retries", "0", "--state-dir"])
+    plan_with_env(dir, extra, &[])
+}
+
+/// `plan -o json` of `dir`, with variables set (`Some`) or removed (`None`).
+fn plan_with_env(dir: &Path, extra: &[&str], env: &[(&str, Option<&str>)]) -> std::process::Output {
+    let mut cmd = flinkops();
+    cmd.env_remove("FLINK_URL");
+    for (name, value) in env {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
+    }
+    cmd.args(["plan", "-o", "json", "--retries", "0", "--state-dir"])
         .arg(dir.join(".state"))
         .args(extra)
         .arg(dir)
@@ -123,4 +140,79 @@ async fn an_unset_token_variable_names_the_cluster_and_the_variable() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cluster `prod`") && stderr.contains("$FLINKOPS_TEST_UNSET_TOKEN"), "{stderr}");
+}
+
+/// `Basic base64(ops:pa55word)`, what a proxy wants for user `ops` and password `pa55word`.
+const BASIC: &str = "Basic b3BzOnBhNTV3b3Jk";
+
+fn assert_every_request_carries(requests: &[wiremock::Request], authorization: &str) {
+    assert!(!requests.is_empty());
+    for r in requests {
+        let auth = r.headers.get("authorization").map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(auth.as_deref(), Some(authorization), "{} {}", r.method, r.url);
+    }
+}
+
+#[tokio::test]
+async fn basic_auth_from_a_written_user_and_a_password_file_is_sent_on_every_call() {
+    let server = flink_wanting(BASIC).await;
+    let cluster =
+        format!("name: prod\nurl: {}\nbasicAuth: {{username: ops, passwordFile: pw.txt}}\n", server.uri());
+    let dir = specs_with_cluster("cluster-doc-basic-file", &[cluster]);
+    std::fs::write(dir.join("pw.txt"), "pa55word\n").unwrap();
+    let out = plan(&dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_every_request_carries(&server.received_requests().await.unwrap(), BASIC);
+}
+
+#[tokio::test]
+async fn basic_auth_from_variables_is_sent_and_an_unset_one_is_named() {
+    let server = flink_wanting(BASIC).await;
+    let cluster = format!(
+        "name: prod\nurl: {}\nbasicAuth: {{usernameEnv: FLINKOPS_TEST_USER, passwordEnv: FLINKOPS_TEST_PW}}\n",
+        server.uri()
+    );
+    let dir = specs_with_cluster("cluster-doc-basic-env", &[cluster]);
+    let user = ("FLINKOPS_TEST_USER", Some("ops"));
+    let out = plan_with_env(&dir, &[], &[user, ("FLINKOPS_TEST_PW", Some("pa55word"))]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_every_request_carries(&server.received_requests().await.unwrap(), BASIC);
+
+    let out = plan_with_env(&dir, &[], &[user, ("FLINKOPS_TEST_PW", None)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cluster `prod`") && stderr.contains("$FLINKOPS_TEST_PW"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_written_password_is_refused_before_any_call_and_never_shown() {
+    let server = flink_wanting(BASIC).await;
+    let cluster =
+        format!("name: prod\nurl: {}\nbasicAuth: {{username: ops, password: pa55word}}\n", server.uri());
+    let dir = specs_with_cluster("cluster-doc-basic-literal", &[cluster]);
+    for out in [flinkops().arg("validate").arg(&dir).output().unwrap(), plan(&dir, &[])] {
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_ne!(out.status.code(), Some(0), "{all}");
+        assert!(all.contains("basicAuth.password") && all.contains("passwordFile"), "{all}");
+        assert!(!all.contains("pa55word"), "the password was printed: {all}");
+    }
+    assert!(server.received_requests().await.unwrap().is_empty(), "Flink was called");
+}
+
+#[tokio::test]
+async fn insecure_skip_tls_verify_warns_in_validate_and_on_every_run() {
+    let server = flink_wanting_the_token().await;
+    let cluster =
+        format!("name: prod\nurl: {}\ntokenFile: token.txt\ninsecureSkipTlsVerify: true\n", server.uri());
+    let dir = specs_with_cluster("cluster-doc-insecure", &[cluster]);
+    let out = flinkops().arg("validate").arg(&dir).output().unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("accepts any certificate") && all.contains("cluster.yaml:6:24"), "{all}");
+    for _ in 0..2 {
+        let out = plan(&dir, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains("TLS certificate verification is off for cluster `prod`"), "{stderr}");
+    }
 }

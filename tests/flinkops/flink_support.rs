@@ -4,7 +4,7 @@
 //! Contract: `FLINKOPS_E2E_FLINK_URLS=2.3.0=http://127.0.0.1:40001,1.20.5=http://…` and
 //! `FLINKOPS_E2E_TESTJOB_JARS=2.3.0=/path/testjob.jar,…`. Missing variables fail the tests (a
 //! silently skipped test is a failing test) unless `FLINKOPS_E2E=skip`, which itself fails when
-//! `CI=true`.
+//! `CI=true`. A second cluster of one version (moves between clusters): `second_cluster`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -54,6 +54,38 @@ pub fn clusters() -> Vec<Cluster> {
         .collect();
     assert!(!clusters.is_empty(), "FLINKOPS_E2E_FLINK_URLS lists no cluster: {hint}");
     clusters
+}
+
+/// The version of the second cluster `scripts/test` starts on request.
+pub const SECOND_VERSION: &str = "2.3.0";
+
+/// The first `SECOND_VERSION` cluster and the second one `scripts/test` starts with
+/// `FLINKOPS_E2E_SECOND_CLUSTER=1` (its URL in `FLINKOPS_E2E_SECOND_FLINK_URL`): same version, its
+/// own ports and checkpoints, the first one's savepoint directory. `None` with
+/// `FLINKOPS_E2E=skip`, or outside CI when the run did not ask for it (said loudly); in CI a
+/// missing second cluster fails the test.
+pub fn second_cluster() -> Option<(Cluster, Cluster)> {
+    let all = clusters();
+    if all.is_empty() {
+        return None;
+    }
+    let hint = format!(
+        "this test needs a second Flink {SECOND_VERSION} cluster: run `FLINKOPS_E2E_SECOND_CLUSTER=1 scripts/test` \
+         (with {SECOND_VERSION} in FLINKOPS_E2E_VERSIONS), which starts it and sets FLINKOPS_E2E_SECOND_FLINK_URL"
+    );
+    let first = all.into_iter().find(|c| c.version == SECOND_VERSION);
+    let url = std::env::var("FLINKOPS_E2E_SECOND_FLINK_URL").ok().filter(|u| !u.trim().is_empty());
+    match (first, url) {
+        (Some(first), Some(url)) => {
+            let second = Cluster { url: url.trim().to_owned(), ..first.clone() };
+            Some((first, second))
+        }
+        _ => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{hint}");
+            eprintln!("SKIPPED (not in CI): {hint}");
+            None
+        }
+    }
 }
 
 /// `a=b,c=d` → (a, b), (c, d).

@@ -229,6 +229,36 @@ pub fn renamed(listed: bool) -> Plan {
     plan_of(&d, live, ledger, plain())
 }
 
+/// `orders-enrich` now says `cluster: us` and runs on `eu`: the `us` part of a fleet plan moves
+/// it (stop with a savepoint on `eu`, start on `us` from it).
+pub fn moved() -> Plan {
+    use flinkops::plan::fleet::{self, ClusterInput, ClusterObservation};
+    let mut d = load(&pipeline(), SECRET_OLD);
+    for j in d.jobs.values_mut() {
+        j.cluster = Some("us".into());
+    }
+    let (moving, staying): (Vec<LiveJob>, Vec<LiveJob>) =
+        all_running(&d).into_iter().partition(|l| l.name == "orders-enrich");
+    let (moving_record, records): (Vec<Record>, Vec<Record>) =
+        records(&d).into_iter().partition(|r| r.name == "orders-enrich");
+    let input = |name: &str, jobs: Vec<LiveJob>, ledger: Vec<Record>| ClusterInput {
+        name: name.into(),
+        observation: Ok(ClusterObservation {
+            identity: format!("{name}-1a2b3c4d"),
+            cluster: Some(ClusterRef {
+                url: format!("http://flink-{name}.example.com:8081"),
+                flink_version: "2.1.0".into(),
+            }),
+            observed: Observed { jobs, ..Default::default() },
+            ledger: ledger.into_iter().map(|r| (r.name.clone(), r)).collect(),
+            savepoint_dir: Some("s3://flink/savepoints".into()),
+        }),
+    };
+    let fleet =
+        fleet::plan(&d, &[input("eu", moving, moving_record), input("us", staying, records)], &plain());
+    fleet.plan_of("us").expect("us is observed").clone()
+}
+
 /// Someone runs a job by hand; all specs are in sync.
 pub fn unmanaged_job() -> Plan {
     let d = load(&pipeline(), SECRET_OLD);
@@ -396,6 +426,7 @@ pub fn all() -> Vec<Case> {
         Case { name: "protected_orphan", plan: protected_orphan() },
         Case { name: "rename", plan: renamed(true) },
         Case { name: "rename_without_previous_names", plan: renamed(false) },
+        Case { name: "moved", plan: moved() },
     ]
 }
 

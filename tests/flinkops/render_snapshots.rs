@@ -153,3 +153,10 @@ fn a_rename_with_previous_names_moves_the_old_job_with_its_state() {
 fn a_rename_without_previous_names_is_an_orphan_and_an_empty_start_with_a_hint() {
     snapshot_all("rename_without_previous_names", &fx::renamed(false));
 }
+
+#[test]
+fn a_job_moved_to_another_cluster_says_where_from() {
+    let plan = fx::moved();
+    assert!(plan.jobs.iter().any(|j| j.moved_from.as_deref() == Some("eu")), "{plan:#?}");
+    snapshot_all("moved", &plan);
+}

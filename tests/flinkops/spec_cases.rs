@@ -119,6 +119,7 @@ bad_cases! {
     two_clusters_and_a_job_without_cluster,
     secret_in_cluster_document,
     cluster_document_mistakes,
+    basic_auth_mistakes,
 }
 
 #[test]

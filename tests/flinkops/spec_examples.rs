@@ -44,6 +44,7 @@ fn the_schema_and_the_reader_accept_the_same_fields() {
         property_names(&schema, "/$defs/ClusterDefaults/properties"),
         sorted(model::CLUSTER_DEFAULTS_FIELDS)
     );
+    assert_eq!(property_names(&schema, "/$defs/BasicAuthSpec/properties"), sorted(model::BASIC_AUTH_FIELDS));
     assert_eq!(property_names(&schema, "/$defs/UpgradeSpec/properties"), sorted(model::UPGRADE_FIELDS));
     assert_eq!(property_names(&schema, "/$defs/SavepointSpec/properties"), sorted(model::SAVEPOINT_FIELDS));
     assert_eq!(property_names(&schema, "/$defs/RestoreSpec/properties"), sorted(model::RESTORE_FIELDS));
@@ -95,6 +96,7 @@ fn the_schema_rejects_what_the_reader_rejects() {
         serde_json::json!({"apiVersion": "flinkops.dev/v1", "kind": "FlinkJobs", "name": "x", "jar": "a.jar"}),
         serde_json::json!({"apiVersion": "flinkops.dev/v1", "kind": "FlinkCluster", "name": "x", "jar": "a.jar"}),
         serde_json::json!({"apiVersion": "flinkops.dev/v1", "kind": "FlinkCluster", "name": "x", "url": "http://f:8081", "token": "t"}),
+        serde_json::json!({"apiVersion": "flinkops.dev/v1", "kind": "FlinkCluster", "name": "x", "url": "http://f:8081", "basicAuth": {"username": "u", "password": "p"}}),
     ] {
         assert!(!validator.is_valid(&bad), "schema accepted {bad}");
     }
@@ -107,6 +109,7 @@ fn the_schema_accepts_a_cluster_document_by_kind() {
         "apiVersion": "flinkops.dev/v1", "kind": "FlinkCluster", "name": "prod-eu",
         "url": "https://flink.example.com/", "tokenFile": "/run/secrets/flink-token",
         "caFile": "ca.pem", "headersFromEnv": {"X-Tenant": "TENANT_KEY"},
+        "basicAuth": {"username": "ops", "passwordFile": "/run/secrets/pw"}, "insecureSkipTlsVerify": false,
         "defaults": {"savepointDirectory": "s3://bucket/savepoints", "health": {"stableFor": "1m"}},
     });
     let errors: Vec<String> = validator.iter_errors(&cluster).map(|e| e.to_string()).collect();

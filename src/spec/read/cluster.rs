@@ -11,7 +11,7 @@ use crate::spec::yaml::{Node, Pos, Value};
 /// Fields that would hold a secret's value, and what to write instead.
 const LITERAL_SECRETS: &[(&str, &str)] = &[
     ("token", "`tokenFile: <file with the token>` or `tokenEnv: <VARIABLE>`"),
-    ("password", "a token by reference (`tokenFile:` or `tokenEnv:`)"),
+    ("password", "`basicAuth: {username: <user>, passwordFile: <file>}` (or `passwordEnv: <VARIABLE>`)"),
     ("headers", "`headersFromEnv: {Header-Name: VARIABLE}`"),
     ("clientKey", "`clientKeyFile: <file with the PEM key>`"),
 ];
@@ -33,10 +33,17 @@ impl Reader<'_> {
         let client_key_file = path(self, "clientKeyFile");
         let headers_from_env = fields.get("headersFromEnv").map(|n| self.headers(n)).unwrap_or_default();
         let defaults = fields.get("defaults").map(|n| self.cluster_defaults(n)).unwrap_or_default();
+        let basic_auth = fields.get("basicAuth").and_then(|n| self.basic_auth(n));
+        let insecure_skip_tls_verify =
+            fields.get("insecureSkipTlsVerify").and_then(|n| self.insecure_skip_tls_verify(n));
         if let (Some(_), Some(env)) = (&token_file, &token_env) {
             let d =
                 self.error(env.pos, "conflicting-fields", "both `tokenFile` and `tokenEnv` are set".into());
             d.help = Some("a cluster takes one token: remove one of them".into());
+        }
+        if let (Some(node), Some(_)) = (fields.get("basicAuth"), token_file.as_ref().or(token_env.as_ref())) {
+            let d = self.error(node.pos, "conflicting-fields", "both a token and `basicAuth` are set".into());
+            d.help = Some("a proxy takes one kind of credentials: remove one of them".into());
         }
         match (&client_cert_file, &client_key_file) {
             (Some(f), None) | (None, Some(f)) => {
@@ -60,8 +67,89 @@ impl Reader<'_> {
             client_cert_file,
             client_key_file,
             headers_from_env,
+            basic_auth,
+            insecure_skip_tls_verify,
             defaults,
         })
+    }
+
+    /// `basicAuth`: a user name (written or from a variable) and a password by reference. A
+    /// written `password` is refused with its value masked.
+    fn basic_auth(&mut self, node: &Node) -> Option<BasicAuthSpec> {
+        let mut known = BASIC_AUTH_FIELDS.to_vec();
+        known.push("password");
+        let f = self.fields(node, "basicAuth.", "the basic-auth settings", &known)?;
+        if let Some(value) = f.get("password") {
+            let d = self.masked_error(
+                value.pos,
+                "secret-in-document",
+                "`basicAuth.password` would put a secret into the spec directory (value not shown)".into(),
+            );
+            d.label = Some("spec directories live in git: secrets are given by reference".into());
+            d.help = Some(
+                "write `passwordFile: <file with the password>` or `passwordEnv: <VARIABLE>` instead".into(),
+            );
+        }
+        let out = BasicAuthSpec {
+            username: f.get("username").and_then(|n| self.string(n, "basicAuth.username")),
+            username_env: f.get("usernameEnv").and_then(|n| self.env_name(n, "basicAuth.usernameEnv")),
+            password_file: f.get("passwordFile").and_then(|n| self.string(n, "basicAuth.passwordFile")),
+            password_env: f.get("passwordEnv").and_then(|n| self.env_name(n, "basicAuth.passwordEnv")),
+        };
+        let user = self.one_of(node, (&out.username, "username"), (&out.username_env, "usernameEnv"));
+        let password = f.get("password").is_some()
+            || self.one_of(node, (&out.password_file, "passwordFile"), (&out.password_env, "passwordEnv"));
+        (user && password).then_some(out)
+    }
+
+    /// Exactly one of two `basicAuth` fields: an error (and `false`) for none or both.
+    fn one_of(
+        &mut self,
+        node: &Node,
+        a: (&Option<Located<String>>, &str),
+        b: (&Option<Located<String>>, &str),
+    ) -> bool {
+        match (a.0, b.0) {
+            (Some(_), None) | (None, Some(_)) => true,
+            (Some(_), Some(second)) => {
+                let d = self.error(
+                    second.pos,
+                    "conflicting-fields",
+                    format!("both `basicAuth.{}` and `basicAuth.{}` are set", a.1, b.1),
+                );
+                d.help = Some("remove one of them".into());
+                false
+            }
+            (None, None) => {
+                let d = self.error(
+                    node.pos,
+                    "missing-field",
+                    format!("`basicAuth` needs `{}` or `{}`", a.1, b.1),
+                );
+                d.help = Some(format!("add `{}:` (or `{}:`)", a.1, b.1));
+                false
+            }
+        }
+    }
+
+    /// `insecureSkipTlsVerify`: valid, and a warning when `true` (every run warns again).
+    fn insecure_skip_tls_verify(&mut self, node: &Node) -> Option<Located<bool>> {
+        let value = self.boolean(node, "insecureSkipTlsVerify")?;
+        if value.value {
+            let d = self.error(
+                node.pos,
+                "insecure-tls",
+                "`insecureSkipTlsVerify: true` accepts any certificate from this cluster".into(),
+            );
+            d.severity = crate::spec::diag::Severity::Warning;
+            d.label = Some(
+                "anyone on the network path can read and change the traffic, credentials included".into(),
+            );
+            d.help = Some(
+                "only for throw-away test clusters: trust the cluster's CA with `caFile:` instead".into(),
+            );
+        }
+        Some(value)
     }
 
     fn refuse_literal_secrets(&mut self, fields: &Fields) {
