@@ -12,6 +12,7 @@ use super::health::Unhealthy;
 use crate::flink::{JobId, JobState};
 use crate::plan::Action;
 use crate::plan::checks::{SlotShortfall, TimeoutTooShort};
+use crate::plan::model::Blocker;
 
 /// Where a stopped job's state is, for the sentence that says it is stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,8 +200,8 @@ pub enum SkipReason {
     /// A conflict in the plan: apply cannot act on it.
     Conflict,
     /// The plan says why apply will not run it (`blocked_by`: an upstream that cannot be acted on,
-    /// a hold after failures, protection).
-    Blocked(String),
+    /// excluded or held).
+    Blocked(Blocker),
     /// watch got SIGTERM before the action started; the next run does it.
     ShuttingDown,
 }
@@ -212,7 +213,7 @@ impl std::fmt::Display for SkipReason {
                 write!(f, "waits for `{upstream}`, which did not end healthy")
             }
             Self::Conflict => f.write_str("apply cannot act on it (see Errors in the plan)"),
-            Self::Blocked(why) => f.write_str(why),
+            Self::Blocked(why) => why.fmt(f),
             Self::ShuttingDown => {
                 f.write_str("flinkops is shutting down: not started (the next run does it)")
             }

@@ -116,7 +116,7 @@ impl Policy {
                 if held.contains_key(&j.name) {
                     continue;
                 }
-                let drift = j.drift.as_deref().unwrap_or("not running");
+                let drift = j.drift.as_ref().map_or_else(|| "not running".to_string(), ToString::to_string);
                 let reason = format!(
                     "self-heal is off (--no-self-heal): the job {drift}; `flinkops apply` redeploys it from its latest state"
                 );

@@ -535,7 +535,9 @@ mod tests {
         for other in [
             SkipReason::UpstreamFailed { upstream: "billing".into() },
             SkipReason::Conflict,
-            SkipReason::Blocked("held: flinkops is shutting down".into()),
+            SkipReason::Blocked(crate::plan::model::Blocker::Held {
+                reason: "flinkops is shutting down".into(),
+            }),
         ] {
             let (r, lines) = verdict(&p, &skip(other.clone()), &BTreeMap::new(), Vec::new());
             assert_eq!(r, ReconcileResult::Ok, "{other:?}: {lines:?}");
