@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 pub use super::outcome::Outcome;
-use super::outcome::{NoRollback, RolledBack, SkipReason, StateAt, StepError};
+use super::outcome::{Done, NoRollback, RolledBack, SkipReason, StateAt, StepError};
 use super::steps::describe;
 use super::steps::{Context, RunSpec, SavepointSettings, StartFailure};
 use crate::flink::JobId;
@@ -78,7 +78,7 @@ fn not_in_waves(ctx: &Context, p: &JobPlan, desired: &Desired) -> Option<JobResu
             let job = desired.jobs.get(&p.name)?;
             let outcome = match ctx.record(&p.name, |r| r.applied = Some(crate::ledger::AppliedSpec::of(job)))
             {
-                Ok(()) => Outcome::Done { detail: "settings recorded".into() },
+                Ok(()) => Outcome::Done { detail: Done::SettingsRecorded },
                 Err(reason) => Outcome::Failed { reason },
             };
             Some(JobResult { name: p.name.clone(), action: p.action, outcome, seconds: 0.0 })
@@ -149,8 +149,7 @@ async fn deploy(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepEr
     let id = ctx.start(&RunSpec::of(job), &jar, from.as_deref(), false).await?;
     ctx.applied(job, &id, Some(&jar))?;
     ctx.health(job, &id).await?;
-    let source = from.map_or_else(|| "empty".to_string(), |f| format!("from {f}"));
-    Ok(Outcome::Done { detail: format!("running as {id}, {source}") })
+    Ok(Outcome::Done { detail: Done::Started { job: id, from } })
 }
 
 /// The newest snapshot of the spec that every source names now (Flink's answers for each job of
@@ -271,8 +270,7 @@ async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Re
         return rollback(ctx, job, previous.as_ref(), from.as_deref(), Some(&started), why).await;
     }
     ctx.applied(job, &started, Some(&jar))?;
-    let source = from.map_or_else(|| "empty (stateless)".to_string(), |f| format!("from {f}"));
-    Ok(Outcome::Done { detail: format!("upgraded to {started}, {source}") })
+    Ok(Outcome::Done { detail: Done::Upgraded { job: started, from } })
 }
 
 /// Run the previous version again from the same snapshot. When that is impossible or fails,
@@ -353,7 +351,7 @@ async fn adopt(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepErr
     if let Err(e) = ctx.health(job, &id).await {
         return Err(StepError::AdoptedUnhealthy { cause: Box::new(e), job: id, from });
     }
-    Ok(Outcome::Done { detail: format!("adopted as {id}, from {from}") })
+    Ok(Outcome::Done { detail: Done::Adopted { job: id, from } })
 }
 
 /// Finish what an interrupted upgrade left: its new version runs but never passed the health
@@ -372,7 +370,7 @@ async fn confirm(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepE
     }
     let jar = ctx.upload(job).await?; // the upload it was started from, found by its content
     ctx.applied(job, &id, Some(&jar))?;
-    Ok(Outcome::Done { detail: format!("confirmed {id} healthy and recorded it") })
+    Ok(Outcome::Done { detail: Done::Confirmed { job: id } })
 }
 
 /// Stop with a savepoint and keep it stopped; the savepoint is where a resume starts.
@@ -382,7 +380,7 @@ async fn suspend(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepE
         .stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Suspend)
         .await?;
     ctx.record(&job.name, |r| r.applied = Some(crate::ledger::AppliedSpec::of(job)))?;
-    Ok(Outcome::Done { detail: format!("suspended; savepoint {sp}") })
+    Ok(Outcome::Done { detail: Done::Suspended { savepoint: sp } })
 }
 
 /// Stop a job whose spec is gone (`--prune`), keeping its savepoint.
@@ -391,7 +389,7 @@ async fn prune(ctx: &Context, p: &JobPlan) -> Result<Outcome, StepError> {
     let record = ctx.current_record(&p.name);
     let settings = SavepointSettings::remembered(record.as_ref());
     let sp = ctx.stop_with_savepoint(&p.name, &old, &settings, SavepointReason::Prune).await?;
-    Ok(Outcome::Done { detail: format!("stopped; savepoint {sp}") })
+    Ok(Outcome::Done { detail: Done::Stopped { savepoint: sp } })
 }
 
 /// One line per outcome kind, e.g. `Apply complete: 1 deployed, 2 upgraded, 0 failed.`

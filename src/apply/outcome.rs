@@ -221,6 +221,67 @@ impl std::fmt::Display for SkipReason {
     }
 }
 
+/// What an action did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    /// Settings only: recorded in the ledger, the job untouched.
+    SettingsRecorded,
+    /// Deployed or resumed: `job` runs, from `from` or empty.
+    Started {
+        job: JobId,
+        from: Option<String>,
+    },
+    /// The new version runs as `job`, from `from` or empty (stateless).
+    Upgraded {
+        job: JobId,
+        from: Option<String>,
+    },
+    /// An unmanaged job, taken over: `job` runs from the savepoint it was stopped with.
+    Adopted {
+        job: JobId,
+        from: String,
+    },
+    /// An interrupted run's new version passed its health gate and is recorded.
+    Confirmed {
+        job: JobId,
+    },
+    Suspended {
+        savepoint: String,
+    },
+    /// Pruned: stopped with a savepoint.
+    Stopped {
+        savepoint: String,
+    },
+    /// `job` runs under the new name, from the old name's savepoint.
+    Renamed {
+        old_name: String,
+        job: JobId,
+        from: String,
+    },
+}
+
+impl std::fmt::Display for Done {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let from = |from: &Option<String>, empty: &'static str| {
+            from.as_ref().map_or_else(|| empty.to_string(), |path| format!("from {path}"))
+        };
+        match self {
+            Self::SettingsRecorded => f.write_str("settings recorded"),
+            Self::Started { job, from: source } => write!(f, "running as {job}, {}", from(source, "empty")),
+            Self::Upgraded { job, from: source } => {
+                write!(f, "upgraded to {job}, {}", from(source, "empty (stateless)"))
+            }
+            Self::Adopted { job, from } => write!(f, "adopted as {job}, from {from}"),
+            Self::Confirmed { job } => write!(f, "confirmed {job} healthy and recorded it"),
+            Self::Suspended { savepoint } => write!(f, "suspended; savepoint {savepoint}"),
+            Self::Stopped { savepoint } => write!(f, "stopped; savepoint {savepoint}"),
+            Self::Renamed { old_name, job, from } => {
+                write!(f, "renamed from `{old_name}`: running as {job}, from {from}")
+            }
+        }
+    }
+}
+
 /// The new version failed and the previous one runs again, from the same state.
 #[derive(Debug)]
 pub struct RolledBack {
@@ -240,7 +301,10 @@ impl std::fmt::Display for RolledBack {
 #[serde(rename_all = "kebab-case", tag = "outcome")]
 pub enum Outcome {
     /// Done as planned.
-    Done { detail: String },
+    Done {
+        #[serde(serialize_with = "as_text")]
+        detail: Done,
+    },
     /// The new version failed; the previous version runs again, with its state.
     RolledBack {
         #[serde(serialize_with = "as_text")]
@@ -297,6 +361,15 @@ mod tests {
             ),
             "{unknown}"
         );
+    }
+
+    #[test]
+    fn what_an_action_did_reads_as_before() {
+        let job: JobId = "00000000000000000000000000000003".parse().unwrap();
+        let stateless = Done::Upgraded { job: job.clone(), from: None };
+        assert_eq!(stateless.to_string(), "upgraded to 00000000000000000000000000000003, empty (stateless)");
+        let deployed = Done::Started { job, from: Some("file:/sp/2".into()) };
+        assert_eq!(deployed.to_string(), "running as 00000000000000000000000000000003, from file:/sp/2");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! old job's state, never empty.
 
 use super::steps::{Context, RunSpec, SavepointSettings, StepError};
-use crate::apply::execute::Outcome;
+use crate::apply::outcome::{Done, Outcome};
 use crate::ledger::{Record, SavepointReason};
 use crate::plan::model::JobPlan;
 use crate::spec::Job;
@@ -30,7 +30,7 @@ pub async fn rename(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, St
     if let Err(e) = ctx.health(job, &id).await {
         return Err(StepError::RenamedUnhealthy { cause: Box::new(e), job: id, from });
     }
-    Ok(Outcome::Done { detail: format!("renamed from `{old_name}`: running as {id}, from {from}") })
+    Ok(Outcome::Done { detail: Done::Renamed { old_name: old_name.to_string(), job: id, from } })
 }
 
 /// Move `old`'s ledger record into `job`'s: its snapshots (each once), where it started from,

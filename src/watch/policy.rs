@@ -148,7 +148,7 @@ pub fn is_heal(j: &crate::plan::JobPlan) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::outcome::{RolledBack, SkipReason, StepError};
+    use crate::apply::outcome::{Done, RolledBack, SkipReason, StepError};
     use crate::flink::JobId;
     use crate::plan::fixtures::*;
     use crate::plan::{Observed, Options, plan};
@@ -223,7 +223,7 @@ mod tests {
         let (plan, t0) = (upgrade_plan(), Instant::now());
         let mut policy = Policy::new(Duration::from_secs(60), 1, true);
         policy.record(&plan, &failed(), t0);
-        policy.record(&plan, &result(Outcome::Done { detail: "ok".into() }), t0);
+        policy.record(&plan, &result(Outcome::Done { detail: Done::SettingsRecorded }), t0);
         assert!(policy.holds(&plan, t0).is_empty());
         policy.record(&plan, &failed(), t0);
         let mut in_sync = plan.clone();

@@ -471,7 +471,7 @@ fn epoch(t: Timestamp) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::outcome::RolledBack;
+    use crate::apply::outcome::{Done, RolledBack};
     use crate::plan::fixtures::*;
     use crate::plan::{Observed, plan};
 
@@ -491,7 +491,7 @@ mod tests {
     #[test]
     fn every_action_done_is_ready_and_counts_the_specs_as_written() {
         let p = deploy_plan();
-        let done = |n: &str| result(n, Outcome::Done { detail: "running".into() });
+        let done = |n: &str| result(n, Outcome::Done { detail: Done::SettingsRecorded });
         let (r, lines) = verdict(&p, &[done("orders"), done("billing")], &BTreeMap::new(), Vec::new());
         assert_eq!(r, ReconcileResult::Ok);
         assert_eq!(lines, ["2 of 2 spec(s) running as written"]);
@@ -526,7 +526,7 @@ mod tests {
     fn only_a_shutdown_skip_fails_the_verdict() {
         let p = deploy_plan();
         let skip = |reason| {
-            let done = Outcome::Done { detail: "running".into() };
+            let done = Outcome::Done { detail: Done::SettingsRecorded };
             [result("orders", Outcome::Skipped { reason }), result("billing", done)]
         };
         let (r, lines) = verdict(&p, &skip(SkipReason::ShuttingDown), &BTreeMap::new(), Vec::new());
@@ -551,7 +551,7 @@ mod tests {
             "billing".to_string(),
             Held { reason: "self-heal is off".into(), after_failure: false },
         )]);
-        let done = [result("orders", Outcome::Done { detail: "running".into() })];
+        let done = [result("orders", Outcome::Done { detail: Done::SettingsRecorded })];
         let (r, lines) = verdict(&p, &done, &held, Vec::new());
         assert_eq!(r, ReconcileResult::Ok);
         assert_eq!(lines, ["1 of 2 spec(s) running as written", "billing: self-heal is off"]);
