@@ -243,8 +243,7 @@ pub fn scope(jobs: &mut [JobPlan], desired: &Desired, control: &Control) {
                 }
             }
         } else if let Some(by) = pulled.get(&p.name) {
-            p.pulled_in =
-                Some(format!("pulled in by --target {by}: `{by}` waits for it, and it is not running"));
+            p.pulled_in = Some(super::model::PulledIn::ByTarget { target: by.clone() });
         } else {
             skip(p, "not targeted (--target)");
         }

@@ -70,7 +70,12 @@ fn target_pulls_in_an_upstream_job_that_must_be_started_first_and_only_that() {
     let plan = plan_with(&d, vec![], &ledger([]), target(&["enrich"]));
     let ingest = of(&plan, "ingest");
     assert_eq!(ingest.action, Action::Deploy);
-    assert!(ingest.pulled_in.as_deref().is_some_and(|w| w.contains("--target enrich")), "{ingest:#?}");
+    assert_eq!(ingest.pulled_in, Some(model::PulledIn::ByTarget { target: "enrich".into() }), "{ingest:#?}");
+    let words = ingest.pulled_in.as_ref().map(ToString::to_string);
+    assert_eq!(
+        words.as_deref(),
+        Some("pulled in by --target enrich: `enrich` waits for it, and it is not running")
+    );
     assert_eq!(of(&plan, "other").action, Action::Skipped);
     assert_eq!(wave_jobs(&plan), ["ingest", "enrich"]);
     // A running upstream with a change of its own is not pulled in: enrich only waits for it to run.

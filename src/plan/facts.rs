@@ -1,5 +1,6 @@
 //! Facts the plan carries about a job beyond its action: why apply will not run it
-//! ([`Blocker`]) and what changed on the cluster outside flinkops ([`JobDrift`]). The planner
+//! ([`Blocker`]), why a job `--target` left out is acted on anyway ([`PulledIn`]) and what
+//! changed on the cluster outside flinkops ([`JobDrift`]). The planner
 //! decides them; the words are written by `render::words` (their `Display`), and the JSON plan
 //! carries those words as plain strings, as it always has (`blockedBy`, `drift`).
 //!
@@ -26,6 +27,22 @@ pub enum Blocker {
     UpstreamHeld { upstream: String, reason: String },
     /// Read back from a saved plan: the words it was written with.
     Saved(String),
+}
+
+/// Why a job `--target` did not name is acted on anyway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PulledIn {
+    /// `target` waits for it, and it is not running.
+    ByTarget { target: String },
+    /// Read back from a saved plan: the words it was written with.
+    Saved(String),
+}
+
+impl PulledIn {
+    fn read(words: &str) -> Option<Self> {
+        let (target, _) = words.strip_prefix("pulled in by --target ")?.split_once(':')?;
+        Some(Self::ByTarget { target: target.to_string() })
+    }
 }
 
 /// What a managed job of a spec shows that flinkops did not do.
@@ -119,6 +136,7 @@ macro_rules! as_words {
 
 as_words!(Blocker);
 as_words!(JobDrift);
+as_words!(PulledIn);
 
 #[cfg(test)]
 mod tests {
@@ -153,6 +171,12 @@ mod tests {
             Blocker::Saved("protected: see Errors".into()),
         ] {
             assert_eq!(back(&b), b);
+        }
+        for p in [
+            PulledIn::ByTarget { target: "enrich".into() },
+            PulledIn::Saved("pulled in by --target x".into()),
+        ] {
+            assert_eq!(back(&p), p);
         }
         for d in [
             JobDrift::Ended { state: JobState::Failed },

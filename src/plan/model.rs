@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use super::facts::{Blocker, JobDrift};
+pub use super::facts::{Blocker, JobDrift, PulledIn};
 use crate::flink::{JobId, JobState};
 use crate::spec::model::UpgradeMode;
 
@@ -127,7 +127,7 @@ pub struct JobPlan {
     pub would: Option<Action>,
     /// Why a job that was not targeted is acted on anyway (an upstream a target waits for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pulled_in: Option<String>,
+    pub pulled_in: Option<PulledIn>,
     /// `--replace` asked for this upgrade (the spec may be unchanged).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replace: bool,

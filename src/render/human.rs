@@ -113,7 +113,7 @@ fn block(plan: &Plan, shown: &Shown, s: &Styles, out: &mut impl Write) -> io::Re
         writeln!(out, "      {}", Paint(s.error, format!("will not run: {}", clean(&why.to_string()))))?;
     }
     if let Some(why) = &job.pulled_in {
-        writeln!(out, "      {}", Paint(s.warn, clean(why)))?;
+        writeln!(out, "      {}", Paint(s.warn, clean(&why.to_string())))?;
     }
     changes(&job.changes, s, out)?;
     if let Some(live) = &job.live {

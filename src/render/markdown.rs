@@ -75,7 +75,7 @@ fn details(plan: &Plan, shown: &words::Shown, out: &mut impl Write) -> io::Resul
         writeln!(out, "- **will not run:** {}", prose(&why.to_string()))?;
     }
     if let Some(why) = &job.pulled_in {
-        writeln!(out, "- {}", prose(why))?;
+        writeln!(out, "- {}", prose(&why.to_string()))?;
     }
     if let Some(live) = &job.live {
         let (label, what) = words::live(job, live);

@@ -6,7 +6,9 @@
 use std::borrow::Cow;
 
 use crate::flink::JobState;
-use crate::plan::model::{Action, Blocker, JobDrift, JobPlan, LiveRef, Plan, Restore, WaveKind, tasks_text};
+use crate::plan::model::{
+    Action, Blocker, JobDrift, JobPlan, LiveRef, Plan, PulledIn, Restore, WaveKind, tasks_text,
+};
 use crate::spec::model::UpgradeMode;
 
 impl std::fmt::Display for Blocker {
@@ -25,6 +27,17 @@ impl std::fmt::Display for Blocker {
             ),
             Blocker::Held { reason } | Blocker::Saved(reason) => f.write_str(reason),
             Blocker::UpstreamHeld { upstream, reason } => write!(f, "`{upstream}` is held: {reason}"),
+        }
+    }
+}
+
+impl std::fmt::Display for PulledIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PulledIn::ByTarget { target } => {
+                write!(f, "pulled in by --target {target}: `{target}` waits for it, and it is not running")
+            }
+            PulledIn::Saved(words) => f.write_str(words),
         }
     }
 }
