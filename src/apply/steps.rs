@@ -563,7 +563,7 @@ impl Context {
         }
     }
 
-    /// The health gate for a started job; on failure the message says why.
+    /// The health gate for a started job; on failure, which check failed (`StepError::Unhealthy`).
     pub async fn health(&self, job: &Job, id: &JobId) -> Result<Duration, StepError> {
         let gate = Gate {
             stable_for: job.health.stable_for.value.as_std(),
