@@ -11,8 +11,10 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use serde::Serialize;
 
+pub use super::outcome::Outcome;
+use super::outcome::{Done, NoRollback, RolledBack, SkipReason, StateAt, StepError};
 use super::steps::describe;
-use super::steps::{Context, RunSpec, SavepointSettings, StartFailure, StepError};
+use super::steps::{Context, RunSpec, SavepointSettings, StartFailure};
 use crate::flink::JobId;
 use crate::ledger::SavepointReason;
 use crate::plan::{Action, JobPlan, Plan, Restore, WaveKind, identity};
@@ -20,28 +22,8 @@ use crate::restore::{self, Decision};
 use crate::spec::model::UpgradeMode;
 use crate::spec::{Desired, Job};
 
-/// How one job's action ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "outcome")]
-pub enum Outcome {
-    /// Done as planned.
-    Done { detail: String },
-    /// The new version failed; the previous version runs again, with its state.
-    RolledBack { reason: String },
-    /// The action failed; `reason` says where the job and its state are.
-    Failed { reason: String },
-    /// Not attempted.
-    Skipped { reason: String },
-}
-
-impl Outcome {
-    pub fn is_ok(&self) -> bool {
-        matches!(self, Outcome::Done { .. })
-    }
-}
-
 /// One job's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobResult {
     pub name: String,
@@ -65,8 +47,8 @@ pub async fn execute(ctx: &Context, plan: &Plan, desired: &Desired, concurrency:
         for name in &wave.jobs {
             let p = by_name[name.as_str()];
             match failed_dependency(name, desired, &results) {
-                Some(dep) if wave.kind == WaveKind::Start => {
-                    let reason = format!("waits for `{dep}`, which did not end healthy");
+                Some(upstream) if wave.kind == WaveKind::Start => {
+                    let reason = SkipReason::UpstreamFailed { upstream };
                     ctx.progress.warn(name, &format!("skipped: {reason}"));
                     results.insert(name.clone(), skipped(p, reason));
                 }
@@ -85,7 +67,7 @@ pub async fn execute(ctx: &Context, plan: &Plan, desired: &Desired, concurrency:
     plan.jobs.iter().filter_map(|p| results.remove(&p.name)).collect()
 }
 
-fn skipped(p: &JobPlan, reason: String) -> JobResult {
+fn skipped(p: &JobPlan, reason: SkipReason) -> JobResult {
     JobResult { name: p.name.clone(), action: p.action, outcome: Outcome::Skipped { reason }, seconds: 0.0 }
 }
 
@@ -96,14 +78,13 @@ fn not_in_waves(ctx: &Context, p: &JobPlan, desired: &Desired) -> Option<JobResu
             let job = desired.jobs.get(&p.name)?;
             let outcome = match ctx.record(&p.name, |r| r.applied = Some(crate::ledger::AppliedSpec::of(job)))
             {
-                Ok(()) => Outcome::Done { detail: "settings recorded".into() },
+                Ok(()) => Outcome::Done { detail: Done::SettingsRecorded },
                 Err(reason) => Outcome::Failed { reason },
             };
             Some(JobResult { name: p.name.clone(), action: p.action, outcome, seconds: 0.0 })
         }
-        Action::Conflict => Some(skipped(p, "apply cannot act on it (see Errors in the plan)".into())),
-        _ if p.blocked_by.is_some() => Some(skipped(p, p.blocked_by.clone().unwrap_or_default())),
-        _ => None,
+        Action::Conflict => Some(skipped(p, SkipReason::Conflict)),
+        _ => p.blocked_by.as_ref().map(|why| skipped(p, SkipReason::Blocked(why.clone()))),
     }
 }
 
@@ -115,7 +96,7 @@ fn failed_dependency(name: &str, desired: &Desired, results: &BTreeMap<String, J
 
 async fn run_one(ctx: &Context, p: &JobPlan, job: Option<&Job>) -> JobResult {
     if ctx.shutdown.is_cancelled() {
-        let reason = "flinkops is shutting down: not started (the next run does it)".to_string();
+        let reason = SkipReason::ShuttingDown;
         ctx.progress.warn(&p.name, &format!("skipped: {reason}"));
         return skipped(p, reason);
     }
@@ -128,7 +109,7 @@ async fn run_one(ctx: &Context, p: &JobPlan, job: Option<&Job>) -> JobResult {
         (Action::Confirm, Some(job)) => confirm(ctx, p, job).await,
         (Action::Suspend, Some(job)) => suspend(ctx, p, job).await,
         (Action::Stop, _) => prune(ctx, p).await,
-        _ => Err(format!("nothing to do for action {:?}", p.action)),
+        _ => Err(StepError::NothingToDo(p.action)),
     };
     let outcome = match outcome {
         Ok(o) => o,
@@ -144,7 +125,7 @@ async fn run_one(ctx: &Context, p: &JobPlan, job: Option<&Job>) -> JobResult {
 }
 
 fn live_id(p: &JobPlan) -> Result<JobId, StepError> {
-    p.live.as_ref().map(|l| l.id.clone()).ok_or_else(|| "the plan names no live job to act on".to_string())
+    p.live.as_ref().map(|l| l.id.clone()).ok_or(StepError::NoLiveJob)
 }
 
 /// Start a job that is not running, from the state the plan names: for `latest` state, the
@@ -161,15 +142,14 @@ async fn deploy(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepEr
         Some(Restore::LatestOf { .. } | Restore::FirstDeployment) => newest_state(ctx, job, None).await?,
         Some(Restore::Empty { .. }) | None => None,
         Some(Restore::NewSavepoint | Restore::LastCheckpoint) => {
-            return Err("a deploy cannot take a new savepoint".into());
+            return Err(StepError::DeployTakesNoSavepoint);
         }
     };
     let jar = ctx.upload(job).await?;
     let id = ctx.start(&RunSpec::of(job), &jar, from.as_deref(), false).await?;
     ctx.applied(job, &id, Some(&jar))?;
     ctx.health(job, &id).await?;
-    let source = from.map_or_else(|| "empty".to_string(), |f| format!("from {f}"));
-    Ok(Outcome::Done { detail: format!("running as {id}, {source}") })
+    Ok(Outcome::Done { detail: Done::Started { job: id, from } })
 }
 
 /// The newest snapshot of the spec that every source names now (Flink's answers for each job of
@@ -181,9 +161,8 @@ async fn newest_state(
     job: &Job,
     planned: Option<(&String, &String)>,
 ) -> Result<Option<String>, StepError> {
-    let overview = ctx.client.jobs_overview().await.map_err(|e| {
-        format!("not started: listing the cluster's jobs, to find the newest state, failed: {}", describe(&e))
-    })?;
+    let overview =
+        ctx.client.jobs_overview().await.map_err(|e| StepError::NewestStateUnlisted(describe(&e)))?;
     let tags = crate::plan::renames::tags(job);
     let listed: Vec<_> = overview
         .jobs
@@ -229,7 +208,7 @@ async fn newest_state(
             Ok(Some(c.path.clone()))
         }
         Decision::FirstDeployment => Ok(None),
-        Decision::Refuse(why) => Err(format!("not started: {why}")),
+        Decision::Refuse(why) => Err(StepError::RestoreRefused(why)),
     }
 }
 
@@ -277,15 +256,10 @@ async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Re
     };
     let started = match ctx.start(&RunSpec::of(job), &jar, from.as_deref(), false).await {
         Ok(id) => id,
-        Err(StartFailure { why, unknown: Some(id) }) => {
-            let state =
-                from.map_or_else(|| "it was stateless".to_string(), |f| format!("its state is in {f}"));
+        Err(StartFailure { why, unknown: Some(job) }) => {
+            let state = StateAt::of(from.as_deref());
             return Ok(Outcome::Failed {
-                reason: format!(
-                    "{why}. The outcome is unknown: Flink may still start {id}, so flinkops does not roll back \
-                     (two jobs would run from the same state). The job is STOPPED unless {id} appears; {state}. \
-                     The next apply sees which it is and converges."
-                ),
+                reason: StepError::StartOutcomeUnknown { why: Box::new(why), job, state },
             });
         }
         Err(failure) => {
@@ -296,8 +270,7 @@ async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Re
         return rollback(ctx, job, previous.as_ref(), from.as_deref(), Some(&started), why).await;
     }
     ctx.applied(job, &started, Some(&jar))?;
-    let source = from.map_or_else(|| "empty (stateless)".to_string(), |f| format!("from {f}"));
-    Ok(Outcome::Done { detail: format!("upgraded to {started}, {source}") })
+    Ok(Outcome::Done { detail: Done::Upgraded { job: started, from } })
 }
 
 /// Run the previous version again from the same snapshot. When that is impossible or fails,
@@ -316,15 +289,13 @@ async fn rollback(
         // jobs from one snapshot would write the same sinks.
         match ctx.is_active(id).await {
             Some(false) => {}
-            Some(true) => ctx.cancel(&job.name, id).await.map_err(|e| {
-                format!("{why}; cancelling the failed new version failed too, so nothing was started in its place: {e}")
-            })?,
-            None => {
-                return Err(format!(
-                    "{why}; Flink cannot be asked whether the new version {id} still runs, so flinkops does not roll \
-                     back (two jobs would run from the same state); the next apply sees which it is"
-                ));
+            Some(true) => {
+                if let Err(cancel) = ctx.cancel(&job.name, id).await {
+                    let why = Box::new(why);
+                    return Err(StepError::FailedVersionNotCancelled { why, cancel: Box::new(cancel) });
+                }
             }
+            None => return Err(StepError::FailedVersionInDoubt { why: Box::new(why), job: id.clone() }),
         }
     }
     // Whatever the failed version checkpointed is never a restore source: the next start, rolled
@@ -332,30 +303,25 @@ async fn rollback(
     if let Some(id) = failed {
         ctx.record(&job.name, |r| r.reject(id))?;
     }
-    let state = from.map_or_else(|| "it was stateless".to_string(), |f| format!("its state is in {f}"));
-    let stopped = |detail: String| {
-        format!("{why}; {detail}. The job is STOPPED; {state}. Fix the spec and apply again.")
+    let stopped = |why: StepError, because: NoRollback| Outcome::Failed {
+        reason: StepError::NotRolledBack { why: Box::new(why), because, state: StateAt::of(from) },
     };
     if !job.health.rollback.value {
-        return Ok(Outcome::Failed { reason: stopped("rollback is off (health.rollback: false)".into()) });
+        return Ok(stopped(why, NoRollback::Off));
     }
     let (Some(applied), Some(jar)) =
         (previous.and_then(|r| r.applied.as_ref()), previous.and_then(|r| r.jar_id.clone()))
     else {
-        return Ok(Outcome::Failed {
-            reason: stopped("no ledger record of the previous version to roll back to".into()),
-        });
+        return Ok(stopped(why, NoRollback::NoRecord));
     };
     let spec = match RunSpec::previous(applied, job) {
         Ok(spec) => spec,
-        Err(e) => return Ok(Outcome::Failed { reason: stopped(format!("cannot roll back: {e}")) }),
+        Err(e) => return Ok(stopped(why, NoRollback::Cannot(Box::new(e)))),
     };
     ctx.progress.step(&job.name, "rolling back to the previous version");
     let id = match ctx.start(&spec, &jar, from, true).await {
         Ok(id) => id,
-        Err(e) => {
-            return Ok(Outcome::Failed { reason: stopped(format!("the rollback failed as well: {e}")) });
-        }
+        Err(e) => return Ok(stopped(why, NoRollback::StartFailed(Box::new(e.why)))),
     };
     ctx.record(&job.name, |r| {
         r.job_id = Some(id.clone());
@@ -363,11 +329,9 @@ async fn rollback(
         r.pending = None;
     })?;
     match ctx.health(job, &id).await {
-        Ok(_) => Ok(Outcome::RolledBack {
-            reason: format!("{why}; the previous version runs again as {id}, from the same state"),
-        }),
+        Ok(_) => Ok(Outcome::RolledBack { reason: RolledBack { why, running: id } }),
         Err(e) => Ok(Outcome::Failed {
-            reason: format!("{why}; the rolled-back previous version ({id}) is not healthy either: {e}"),
+            reason: StepError::RollbackUnhealthy { why: Box::new(why), job: id, unhealthy: Box::new(e) },
         }),
     }
 }
@@ -379,14 +343,15 @@ async fn adopt(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepErr
     ctx.ensure_slots(&job.name, job.parallelism, &old).await?;
     let from =
         ctx.stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Adopt).await?;
-    let id = ctx.start(&RunSpec::of(job), &jar, Some(&from), false).await.map_err(|e| {
-        format!(
-            "{e}. The unmanaged job {old} is STOPPED; its state is in {from}; fix the spec and apply again"
-        )
-    })?;
+    let id = match ctx.start(&RunSpec::of(job), &jar, Some(&from), false).await {
+        Ok(id) => id,
+        Err(e) => return Err(StepError::AdoptNotStarted { cause: Box::new(e.why), old, from }),
+    };
     ctx.applied(job, &id, Some(&jar))?;
-    ctx.health(job, &id).await.map_err(|e| format!("{e} (the adopted job {id} runs from {from})"))?;
-    Ok(Outcome::Done { detail: format!("adopted as {id}, from {from}") })
+    if let Err(e) = ctx.health(job, &id).await {
+        return Err(StepError::AdoptedUnhealthy { cause: Box::new(e), job: id, from });
+    }
+    Ok(Outcome::Done { detail: Done::Adopted { job: id, from } })
 }
 
 /// Finish what an interrupted upgrade left: its new version runs but never passed the health
@@ -405,7 +370,7 @@ async fn confirm(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepE
     }
     let jar = ctx.upload(job).await?; // the upload it was started from, found by its content
     ctx.applied(job, &id, Some(&jar))?;
-    Ok(Outcome::Done { detail: format!("confirmed {id} healthy and recorded it") })
+    Ok(Outcome::Done { detail: Done::Confirmed { job: id } })
 }
 
 /// Stop with a savepoint and keep it stopped; the savepoint is where a resume starts.
@@ -415,7 +380,7 @@ async fn suspend(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepE
         .stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Suspend)
         .await?;
     ctx.record(&job.name, |r| r.applied = Some(crate::ledger::AppliedSpec::of(job)))?;
-    Ok(Outcome::Done { detail: format!("suspended; savepoint {sp}") })
+    Ok(Outcome::Done { detail: Done::Suspended { savepoint: sp } })
 }
 
 /// Stop a job whose spec is gone (`--prune`), keeping its savepoint.
@@ -424,11 +389,12 @@ async fn prune(ctx: &Context, p: &JobPlan) -> Result<Outcome, StepError> {
     let record = ctx.current_record(&p.name);
     let settings = SavepointSettings::remembered(record.as_ref());
     let sp = ctx.stop_with_savepoint(&p.name, &old, &settings, SavepointReason::Prune).await?;
-    Ok(Outcome::Done { detail: format!("stopped; savepoint {sp}") })
+    Ok(Outcome::Done { detail: Done::Stopped { savepoint: sp } })
 }
 
 /// One line per outcome kind, e.g. `Apply complete: 1 deployed, 2 upgraded, 0 failed.`
-pub fn summary(results: &[JobResult]) -> String {
+pub fn summary<'a>(results: impl IntoIterator<Item = &'a JobResult>) -> String {
+    let results: Vec<&JobResult> = results.into_iter().collect();
     let count = |f: &dyn Fn(&JobResult) -> bool| results.iter().filter(|r| f(r)).count();
     let done = |pred: &dyn Fn(Action) -> bool| count(&|r| r.outcome.is_ok() && pred(r.action));
     let deployed = done(&|a| matches!(a, Action::Deploy | Action::Resume | Action::Adopt));
@@ -449,4 +415,50 @@ pub fn summary(results: &[JobResult]) -> String {
     }
     s.push_str(&format!(", {failed} failed."));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::apply::progress::Progress;
+    use crate::flink::{Client, ClientConfig};
+    use crate::ledger::Ledger;
+    use crate::plan::fixtures::{JobExt, desired, job};
+    use crate::plan::{Observed, Options, plan};
+
+    /// Nothing listens on the cluster address: any request the executor sent would fail, so a
+    /// skip is the only outcome that proves nothing was attempted.
+    fn context(state: &std::path::Path) -> Context {
+        let client = Client::new(ClientConfig::new("http://127.0.0.1:9")).unwrap();
+        let progress = Progress::to(Box::new(std::io::sink()));
+        Context {
+            poll: Duration::from_millis(10),
+            ..Context::new(client, Ledger::new(state), BTreeMap::new(), progress)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_skips_every_action_as_a_shutdown_and_its_dependents_as_upstream_failures() {
+        let specs = desired([job("orders"), job("billing").after(&["orders"])]);
+        let plan = plan(&specs, &Observed::default(), &BTreeMap::new(), &Options::default());
+        let state = tempfile::tempdir().unwrap();
+        let ctx = context(state.path());
+        ctx.shutdown.cancel();
+        let results = execute(&ctx, &plan, &specs, 2).await;
+        let reasons: Vec<(&str, &Outcome)> = results.iter().map(|r| (r.name.as_str(), &r.outcome)).collect();
+        assert!(
+            matches!(
+                reasons.as_slice(),
+                [
+                    ("billing", Outcome::Skipped { reason: SkipReason::UpstreamFailed { upstream } }),
+                    ("orders", Outcome::Skipped { reason: SkipReason::ShuttingDown }),
+                ] if upstream == "orders"
+            ),
+            "{reasons:?}"
+        );
+        assert!(summary(&results).contains("2 skipped"), "{}", summary(&results));
+    }
 }

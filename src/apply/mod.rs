@@ -8,6 +8,7 @@ pub mod execute;
 pub mod health;
 pub mod jars;
 pub mod lock;
+pub mod outcome;
 pub mod progress;
 pub mod rename;
 pub mod steps;

@@ -9,29 +9,28 @@
 //! old job's state, never empty.
 
 use super::steps::{Context, RunSpec, SavepointSettings, StepError};
-use crate::apply::execute::Outcome;
+use crate::apply::outcome::{Done, Outcome};
 use crate::ledger::{Record, SavepointReason};
 use crate::plan::model::JobPlan;
 use crate::spec::Job;
 
 /// Stop the old name's job with a savepoint, start `job` from it.
 pub async fn rename(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
-    let old_name = p.renamed_from.as_deref().ok_or("the plan names no previous name")?;
-    let old = p.live.as_ref().map(|l| l.id.clone()).ok_or("the plan names no live job to act on")?;
+    let old_name = p.renamed_from.as_deref().ok_or(StepError::NoPreviousName)?;
+    let old = p.live.as_ref().map(|l| l.id.clone()).ok_or(StepError::NoLiveJob)?;
     carry_history(ctx, job, old_name)?;
     let jar = ctx.upload(job).await?;
     let settings = SavepointSettings::of(job);
     let from = ctx.stop_with_savepoint(&job.name, &old, &settings, SavepointReason::Upgrade).await?;
     let id = ctx.start(&RunSpec::of(job), &jar, Some(&from), false).await.map_err(|e| {
-        format!(
-            "{e}. `{old_name}`'s job {old} is STOPPED; its state is in {from}, recorded under `{}`: fix the \
-             cause and apply again (it starts from there)",
-            job.name
-        )
+        let (old_name, name) = (old_name.to_string(), job.name.clone());
+        StepError::RenameNotStarted { cause: Box::new(e.why), old_name, old, from: from.clone(), name }
     })?;
     ctx.applied(job, &id, Some(&jar))?;
-    ctx.health(job, &id).await.map_err(|e| format!("{e} (the renamed job {id} runs from {from})"))?;
-    Ok(Outcome::Done { detail: format!("renamed from `{old_name}`: running as {id}, from {from}") })
+    if let Err(e) = ctx.health(job, &id).await {
+        return Err(StepError::RenamedUnhealthy { cause: Box::new(e), job: id, from });
+    }
+    Ok(Outcome::Done { detail: Done::Renamed { old_name: old_name.to_string(), job: id, from } })
 }
 
 /// Move `old`'s ledger record into `job`'s: its snapshots (each once), where it started from,
@@ -40,13 +39,16 @@ pub async fn rename(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, St
 pub fn carry_history(ctx: &Context, job: &Job, old: &str) -> Result<(), StepError> {
     let moved = match ctx.current_record(old) {
         Some(r) => Some(r),
-        None => ctx.ledger.read(old).map_err(|e| format!("cannot read `{old}`'s ledger record: {e}"))?,
+        None => ctx
+            .ledger
+            .read(old)
+            .map_err(|e| StepError::OldRecordUnreadable { name: old.to_string(), cause: e.to_string() })?,
     };
     let Some(moved) = moved else { return Ok(()) };
     ctx.record(&job.name, |r| merge(r, &moved))?;
     ctx.ledger
         .remove(old)
-        .map_err(|e| format!("cannot remove `{old}`'s ledger record after moving it: {e}"))?;
+        .map_err(|e| StepError::OldRecordNotRemoved { name: old.to_string(), cause: e.to_string() })?;
     ctx.records.lock().unwrap_or_else(|e| e.into_inner()).remove(old);
     ctx.progress.step(&job.name, &format!("took over `{old}`'s ledger history (previousNames)"));
     Ok(())

@@ -40,8 +40,8 @@ pub struct Context {
     pub slot_wait: Duration,
 }
 
-/// Why a step failed, in words for the summary.
-pub type StepError = String;
+use super::outcome::JobSeen;
+pub use super::outcome::StepError;
 
 /// What to run: a job version with its resolved arguments.
 #[derive(Debug, Clone)]
@@ -88,19 +88,14 @@ impl RunSpec {
         }
         let mut args = Vec::new();
         for (i, stored) in applied.args.iter().enumerate() {
-            let value = secret(&current.name, stored, current.args.iter()).ok_or_else(|| {
-                format!("args[{i}] of the previous version is sensitive and has changed since")
-            })?;
+            let value = secret(&current.name, stored, current.args.iter())
+                .ok_or(StepError::SensitiveArgChanged(i))?;
             args.push(value);
         }
         let mut flink_configuration = BTreeMap::new();
         for (key, stored) in &applied.flink_configuration {
-            let value =
-                secret(&current.name, stored, current.flink_configuration.values()).ok_or_else(|| {
-                    format!(
-                        "flinkConfiguration.{key} of the previous version is sensitive and has changed since"
-                    )
-                })?;
+            let value = secret(&current.name, stored, current.flink_configuration.values())
+                .ok_or_else(|| StepError::SensitiveConfigChanged(key.clone()))?;
             flink_configuration.insert(key.clone(), value);
         }
         let allow = applied.settings.get("restore.allowNonRestoredState").is_some_and(|v| v == "true");
@@ -175,14 +170,15 @@ impl Context {
         if !records.contains_key(name) {
             // Not read at plan time: a record that appeared since, or one that could not be read,
             // is never replaced by a blank one.
-            let found = self.ledger.read(name).map_err(|e| {
-                format!("not overwriting the ledger record: {}", crate::output::error_chain(&e))
-            })?;
+            let found = self
+                .ledger
+                .read(name)
+                .map_err(|e| StepError::LedgerUnreadable(crate::output::error_chain(&e)))?;
             records.insert(name.to_string(), found.unwrap_or_else(|| Record::new(name)));
         }
         let record = records.get_mut(name).expect("inserted above");
         change(record);
-        self.ledger.write(record).map_err(|e| format!("cannot write the ledger: {e}"))
+        self.ledger.write(record).map_err(|e| StepError::LedgerWrite(e.to_string()))
     }
 
     pub fn current_record(&self, name: &str) -> Option<Record> {
@@ -192,10 +188,7 @@ impl Context {
     /// Upload the job's jar, or reuse an upload with the same content.
     pub async fn upload(&self, job: &Job) -> Result<JarId, StepError> {
         let (JarSource::Local { path }, Some(sha)) = (&job.jar, &job.jar_sha256) else {
-            return Err(
-                "jars from URLs are not supported by apply yet: download the jar and point `jar` at the file"
-                    .into(),
-            );
+            return Err(StepError::JarFromUrl);
         };
         let shown = crate::spec::diag::display_path(path);
         let _one_at_a_time = self.uploads.lock().await;
@@ -208,8 +201,8 @@ impl Context {
                 self.progress.step(&job.name, &format!("{shown} is on the cluster already"));
                 Ok(id)
             }
-            Err(jars::UploadError::Flink(e)) => Err(format!("uploading the jar failed: {}", describe(&e))),
-            Err(e) => Err(format!("uploading the jar failed: {}", crate::output::error_chain(&e))),
+            Err(jars::UploadError::Flink(e)) => Err(StepError::Upload(describe(&e))),
+            Err(e) => Err(StepError::Upload(crate::output::error_chain(&e))),
         }
     }
 
@@ -250,7 +243,7 @@ impl Context {
         let c = &self.client;
         c.stop_with_savepoint(live, settings.directory.as_deref(), settings.format, settings.drain, &trigger)
             .await
-            .map_err(|e| format!("stop with savepoint failed, the job keeps running: {}", describe(&e)))?;
+            .map_err(|e| StepError::StopRefused(describe(&e)))?;
         fault_point("after-stop-request");
         let started = Instant::now();
         let _spinner = self.progress.waiting(name, "waiting for the savepoint");
@@ -258,7 +251,7 @@ impl Context {
             Ok(location) => location,
             // Flink said it failed: a failed stop leaves the job running.
             Err(e @ FlinkError::SavepointFailed { .. }) => {
-                return Err(format!("the savepoint failed, the job keeps running: {}", describe(&e)));
+                return Err(StepError::SavepointFailed(describe(&e)));
             }
             // No answer in time, or none at all: say only what the job itself shows.
             Err(e) => return Err(self.stop_outcome_unknown(live, &e).await),
@@ -281,7 +274,8 @@ impl Context {
     /// Flink reports no checkpoint statistics for passes.
     async fn check_savepoint_timeout(&self, live: &JobId, timeout: Duration) -> Result<(), StepError> {
         let Ok(cp) = self.client.checkpoints(live).await else { return Ok(()) };
-        checks::savepoint_timeout(timeout, &checks::CheckpointFacts::of(&cp)).map_err(|short| short.reason())
+        checks::savepoint_timeout(timeout, &checks::CheckpointFacts::of(&cp))
+            .map_err(StepError::SavepointTimeoutTooShort)
     }
 
     /// Right before stopping `old` for a new version that needs `need` task slots: they must fit
@@ -306,7 +300,7 @@ impl Context {
             };
             // No wait helps a job wider than the whole cluster.
             if started.elapsed() >= self.slot_wait || need > overview.slots_total {
-                return Err(short.refuse(started.elapsed()));
+                return Err(StepError::SlotsNeverCame { short, waited: started.elapsed() });
             }
             spinner.get_or_insert_with(|| {
                 self.progress.warn(
@@ -343,13 +337,13 @@ impl Context {
                 false,
             )
             .await
-            .map_err(|e| format!("the savepoint could not be started: {}", describe(&e)))?;
+            .map_err(|e| StepError::SavepointNotStarted(describe(&e)))?;
         let started = Instant::now();
         let _spinner = self.progress.waiting(name, "waiting for the savepoint");
         let location = c
             .wait_for_savepoint(live, &trigger, settings.timeout, self.poll, |_| {})
             .await
-            .map_err(|e| format!("the savepoint failed, the job keeps running: {}", describe(&e)))?;
+            .map_err(|e| StepError::SavepointFailed(describe(&e)))?;
         let snapshot = self.snapshot(name, &location, live, reason, Some(settings.format)).await;
         self.record(name, |r| r.savepoints.push(snapshot))?;
         self.progress.ok(name, &format!("savepoint {location} ({:.1}s)", started.elapsed().as_secs_f64()));
@@ -395,17 +389,14 @@ impl Context {
     }
 
     /// Why a stop's result is unknown, with what the job shows now (checked, not assumed).
-    async fn stop_outcome_unknown(&self, live: &JobId, e: &FlinkError) -> String {
+    async fn stop_outcome_unknown(&self, live: &JobId, e: &FlinkError) -> StepError {
+        let job = live.clone();
         let seen = match self.client.job(live).await {
-            Ok(d) if d.state.is_terminal() => format!(
-                "{live} has ended ({}): the job is STOPPED, and the next run restores it from the savepoint Flink \
-                 took (it asks Flink for this stop's result)",
-                d.state
-            ),
-            Ok(d) => format!("{live} is still {} (checked); the next run tries again", d.state),
-            Err(_) => format!("Flink cannot be asked whether {live} still runs"),
+            Ok(d) if d.state.is_terminal() => JobSeen::Ended { job, state: d.state },
+            Ok(d) => JobSeen::Still { job, state: d.state },
+            Err(_) => JobSeen::Unknown { job },
         };
-        format!("the stop's outcome is unknown ({}); {seen}", describe(e))
+        StepError::StopTimedOut { cause: describe(e), seen }
     }
 
     /// For `upgradeMode: last-state`: cancel the job and return its latest retained checkpoint.
@@ -419,10 +410,8 @@ impl Context {
         max_age: Option<crate::spec::model::Duration>,
     ) -> Result<Option<String>, StepError> {
         let c = &self.client;
-        let config = c
-            .checkpoint_config(live)
-            .await
-            .map_err(|e| format!("reading the checkpoint config failed: {}", describe(&e)))?;
+        let config =
+            c.checkpoint_config(live).await.map_err(|e| StepError::CheckpointConfig(describe(&e)))?;
         if !config.retained_on_cancel() {
             self.progress.warn(name, "checkpoints are not retained on cancel (execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION): taking a savepoint instead");
             return Ok(None);
@@ -471,10 +460,7 @@ impl Context {
             _ => (id, path),
         });
         let Some((_, path)) = newest.filter(|(_, p)| restore::disk::problem(p).is_none()) else {
-            return Err(format!(
-                "{live} was cancelled but its retained checkpoint is missing; the job is STOPPED. Its last state may \
-                 be under the checkpoint directory ({live}/chk-*); set `restore.from` to it and apply again"
-            ));
+            return Err(StepError::RetainedCheckpointMissing(live.clone()));
         };
         let snapshot = self.snapshot(name, &path, live, SavepointReason::RetainedCheckpoint, None).await;
         self.record(name, |r| {
@@ -488,7 +474,7 @@ impl Context {
     /// Cancel a job and wait until it has ended.
     pub async fn cancel(&self, name: &str, live: &JobId) -> Result<(), StepError> {
         self.progress.step(name, &format!("cancelling {live}"));
-        self.client.cancel(live).await.map_err(|e| format!("cancel failed: {}", describe(&e)))?;
+        self.client.cancel(live).await.map_err(|e| StepError::CancelFailed(describe(&e)))?;
         self.wait_ended(live, Duration::from_secs(120)).await
     }
 
@@ -502,7 +488,7 @@ impl Context {
                 Ok(d) if d.state.is_terminal() => return Ok(()),
                 Err(FlinkError::NotFound { .. }) => return Ok(()),
                 Ok(_) | Err(_) if Instant::now() > deadline => {
-                    return Err(format!("{job} did not end within {}s", timeout.as_secs()));
+                    return Err(StepError::NotEnded { job: job.clone(), within: timeout });
                 }
                 _ => {
                     tokio::time::sleep(wait).await;
@@ -561,26 +547,23 @@ impl Context {
                     return match self.listed_within(AMBIGUOUS_LOOK, |j| j.jid == id).await {
                         true => Ok(id),
                         false => Err(StartFailure {
-                            why: format!(
-                                "starting the job had no clear answer ({}), and {id} did not appear within {}s",
-                                describe(&e),
-                                AMBIGUOUS_LOOK.as_secs()
-                            ),
+                            why: StepError::StartAmbiguous {
+                                cause: describe(&e),
+                                job: id.clone(),
+                                within: AMBIGUOUS_LOOK,
+                            },
                             unknown: Some(id),
                         }),
                     };
                 }
                 Err(e) => {
-                    return Err(StartFailure {
-                        why: format!("starting the job failed: {}", describe(&e)),
-                        unknown: None,
-                    });
+                    return Err(StartFailure { why: StepError::StartFailed(describe(&e)), unknown: None });
                 }
             }
         }
     }
 
-    /// The health gate for a started job; on failure the message says why.
+    /// The health gate for a started job; on failure, which check failed (`StepError::Unhealthy`).
     pub async fn health(&self, job: &Job, id: &JobId) -> Result<Duration, StepError> {
         let gate = Gate {
             stable_for: job.health.stable_for.value.as_std(),
@@ -602,7 +585,7 @@ impl Context {
                 self.progress.ok(&job.name, &format!("healthy ({:.1}s)", h.after.as_secs_f64()));
                 Ok(h.after)
             }
-            Err(u) => Err(format!("not healthy: {u}")),
+            Err(u) => Err(StepError::Unhealthy(Box::new(u))),
         }
     }
 
@@ -691,9 +674,9 @@ impl Context {
 const AMBIGUOUS_LOOK: Duration = Duration::from_secs(if cfg!(test) { 1 } else { 30 });
 
 /// Why a job was not started.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct StartFailure {
-    pub why: String,
+    pub why: StepError,
     /// The job id submitted when the outcome is unknown: Flink may still run it, so nothing may
     /// be started in its place (no rollback) until a later run sees what happened.
     pub unknown: Option<JobId>,
@@ -701,7 +684,7 @@ pub struct StartFailure {
 
 impl std::fmt::Display for StartFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.why)
+        self.why.fmt(f)
     }
 }
 
@@ -887,6 +870,8 @@ mod tests {
             };
             let err =
                 ctx.stop_with_savepoint("a", &live, &settings, SavepointReason::Upgrade).await.unwrap_err();
+            assert!(matches!(err, StepError::StopTimedOut { .. }), "{err:?}");
+            let err = err.to_string();
             assert!(err.contains("outcome is unknown") && err.contains(says), "{err}");
             assert!(!err.contains("keeps running"), "{err}");
         }

@@ -129,8 +129,8 @@ async fn take(ctx: &Context, job: &spec::Job, live: JobId) -> Taken {
             seconds: started.elapsed().as_secs_f64(),
         },
         Err(error) => {
-            ctx.progress.error(&job.name, &error);
-            Taken::Failed { job: job.name.clone(), error }
+            ctx.progress.error(&job.name, &error.to_string());
+            Taken::Failed { job: job.name.clone(), error: error.to_string() }
         }
     }
 }

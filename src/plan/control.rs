@@ -234,15 +234,12 @@ pub fn scope(jobs: &mut [JobPlan], desired: &Desired, control: &Control) {
                     .into_iter()
                     .find(|d| excluded(d) && needs_start.get(*d).copied().unwrap_or(false));
                 if let Some(dep) = dep {
-                    p.blocked_by = Some(format!(
-                        "`{dep}` must be started first and is excluded (--exclude {dep}): drop that --exclude, or \
-                         start it first"
-                    ));
+                    p.blocked_by =
+                        Some(super::model::Blocker::UpstreamExcluded { upstream: dep.to_string() });
                 }
             }
         } else if let Some(by) = pulled.get(&p.name) {
-            p.pulled_in =
-                Some(format!("pulled in by --target {by}: `{by}` waits for it, and it is not running"));
+            p.pulled_in = Some(super::model::PulledIn::ByTarget { target: by.clone() });
         } else {
             skip(p, "not targeted (--target)");
         }

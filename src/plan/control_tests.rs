@@ -70,7 +70,12 @@ fn target_pulls_in_an_upstream_job_that_must_be_started_first_and_only_that() {
     let plan = plan_with(&d, vec![], &ledger([]), target(&["enrich"]));
     let ingest = of(&plan, "ingest");
     assert_eq!(ingest.action, Action::Deploy);
-    assert!(ingest.pulled_in.as_deref().is_some_and(|w| w.contains("--target enrich")), "{ingest:#?}");
+    assert_eq!(ingest.pulled_in, Some(model::PulledIn::ByTarget { target: "enrich".into() }), "{ingest:#?}");
+    let words = ingest.pulled_in.as_ref().map(ToString::to_string);
+    assert_eq!(
+        words.as_deref(),
+        Some("pulled in by --target enrich: `enrich` waits for it, and it is not running")
+    );
     assert_eq!(of(&plan, "other").action, Action::Skipped);
     assert_eq!(wave_jobs(&plan), ["ingest", "enrich"]);
     // A running upstream with a change of its own is not pulled in: enrich only waits for it to run.
@@ -90,7 +95,8 @@ fn exclude_skips_a_job_and_blocks_what_needs_it_started_first() {
     assert_eq!(of(&plan, "ingest").action, Action::Skipped);
     assert!(of(&plan, "ingest").reason.starts_with("excluded"));
     let enrich = of(&plan, "enrich");
-    assert!(enrich.blocked_by.as_deref().is_some_and(|b| b.contains("--exclude ingest")), "{enrich:#?}");
+    assert_eq!(enrich.blocked_by, Some(model::Blocker::UpstreamExcluded { upstream: "ingest".into() }));
+    assert!(enrich.blocked_by.as_ref().is_some_and(|b| b.to_string().contains("--exclude ingest")));
     assert_eq!(wave_jobs(&plan), ["other"]);
     // Target and exclude together: the excluded upstream is not pulled in, the target is blocked.
     let control = Control { target: names(&["enrich"]), exclude: names(&["ingest"]), ..Control::default() };

@@ -87,7 +87,7 @@ pub fn report(
             _ => {}
         }
         if let Some(what) = &j.drift {
-            push(kind_of(j.live.as_ref()), what.clone());
+            push(kind_of(j.live.as_ref()), what.to_string());
         }
         if let Some(n) = id.as_ref().and_then(|id| restarts.get(id)).filter(|n| **n > 0) {
             push(

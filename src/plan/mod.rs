@@ -6,6 +6,7 @@ pub mod checks;
 pub mod control;
 pub mod diff;
 pub mod drift;
+pub mod facts;
 pub mod fleet;
 pub mod identity;
 pub mod model;

@@ -5,6 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::facts::{Blocker, JobDrift, PulledIn};
 use crate::flink::{JobId, JobState};
 use crate::spec::model::UpgradeMode;
 
@@ -107,7 +108,7 @@ pub struct JobPlan {
     pub restore: Option<Restore>,
     /// A managed job that failed, was cancelled or finished outside flinkops.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drift: Option<String>,
+    pub drift: Option<JobDrift>,
     /// Jobs this one waits for (its `dependsOn`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
@@ -117,7 +118,7 @@ pub struct JobPlan {
     pub conflict: Option<ConflictScope>,
     /// Why apply will not run this action (an upstream job that cannot be acted on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_by: Option<String>,
+    pub blocked_by: Option<Blocker>,
     /// Where the spec was written (`file:line`); absent for orphans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
@@ -126,7 +127,7 @@ pub struct JobPlan {
     pub would: Option<Action>,
     /// Why a job that was not targeted is acted on anyway (an upstream a target waits for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pulled_in: Option<String>,
+    pub pulled_in: Option<PulledIn>,
     /// `--replace` asked for this upgrade (the spec may be unchanged).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replace: bool,
@@ -344,12 +345,17 @@ impl LiveRef {
 
     /// "3/4 tasks running (1 finished)".
     pub fn tasks(&self) -> String {
-        let mut text = format!("{}/{} tasks running", self.tasks_running, self.tasks_total);
-        if self.tasks_finished > 0 {
-            text.push_str(&format!(" ({} finished)", self.tasks_finished));
-        }
-        text
+        tasks_text(self.tasks_running, self.tasks_total, self.tasks_finished)
     }
+}
+
+/// "3/4 tasks running (1 finished)".
+pub fn tasks_text(running: u32, total: u32, finished: u32) -> String {
+    let mut text = format!("{running}/{total} tasks running");
+    if finished > 0 {
+        text.push_str(&format!(" ({finished} finished)"));
+    }
+    text
 }
 
 impl Plan {

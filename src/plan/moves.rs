@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use super::facts::Blocker;
 use super::fleet::{ClusterInput, ClusterObservation, ClusterPlan, Outcome, Unobserved};
 use super::identity;
 use super::model::{Action, ConflictScope, JobPlan, Restore};
@@ -299,16 +300,8 @@ fn first_deployment_while_unobserved(p: &JobPlan, unobserved: &[(&str, &Unobserv
     let may_run = |u: &Unobserved| u.ledger.as_ref().is_none_or(|l| l.contains_key(&p.name));
     let (cluster, u) = unobserved.iter().find(|(_, u)| may_run(u))?;
     let mut blocked = p.clone();
-    blocked.blocked_by = Some(match u.ledger {
-        Some(_) => format!(
-            "cluster `{cluster}` could not be observed, and its ledger has this job: it may run there, and a first \
-             deployment here would start it a second time, empty"
-        ),
-        None => format!(
-            "cluster `{cluster}` could not be observed, and this state directory has no ledger for it: the job may \
-             run there, and a first deployment here would start it a second time, empty"
-        ),
-    });
+    blocked.blocked_by =
+        Some(Blocker::ClusterUnobserved { cluster: cluster.to_string(), ledger_has_job: u.ledger.is_some() });
     Some(blocked)
 }
 

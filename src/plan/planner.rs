@@ -272,7 +272,12 @@ fn running(job: &Job, live: &LiveJob, record: Option<&Record>) -> JobPlan {
     };
     let live = live.to_ref();
     if !live.all_tasks_up() {
-        p.drift = Some(format!("{} with {}", live.state, live.tasks()));
+        p.drift = Some(JobDrift::Degraded {
+            state: live.state,
+            tasks_running: live.tasks_running,
+            tasks_total: live.tasks_total,
+            tasks_finished: live.tasks_finished,
+        });
     }
     p.live = Some(live);
     p
@@ -528,14 +533,14 @@ fn not_running(
             (
                 Action::Deploy,
                 format!("the job {what}: start it again from its latest state"),
-                Some(format!("{} ({})", what, ended.state)),
+                Some(JobDrift::Ended { state: ended.state }),
             )
         }
         (None, false) if record.is_some() => (
             Action::Deploy,
             "not running, and no longer in the cluster's job history: start it from its latest known state"
                 .to_string(),
-            Some("not running (the cluster has no record of it)".to_string()),
+            Some(JobDrift::Forgotten),
         ),
         (None, false) => (Action::Deploy, "not deployed yet".to_string(), None),
     };
@@ -681,11 +686,14 @@ pub(crate) fn mark_blocked(jobs: &mut [JobPlan], desired: &Desired) {
             (j.name.clone(), (j.action, suspended))
         })
         .collect();
-    let blocker = |start: &str| -> Option<String> {
-        desired.upstream(start).into_iter().find_map(|dep| match by_name.get(dep) {
-            Some((Action::Conflict, _)) => Some(format!("`{dep}` cannot be acted on (see Errors)")),
-            Some((_, true)) => Some(format!("`{dep}` is suspended and will not become healthy")),
-            _ => None,
+    let blocker = |start: &str| -> Option<Blocker> {
+        desired.upstream(start).into_iter().find_map(|dep| {
+            let upstream = dep.to_string();
+            match by_name.get(dep) {
+                Some((Action::Conflict, _)) => Some(Blocker::UpstreamConflict { upstream }),
+                Some((_, true)) => Some(Blocker::UpstreamSuspended { upstream }),
+                _ => None,
+            }
         })
     };
     for job in jobs.iter_mut().filter(|j| j.action.starts_a_job() && j.blocked_by.is_none()) {
@@ -704,13 +712,12 @@ pub fn hold(plan: &mut Plan, desired: &Desired, held: &BTreeMap<String, String>)
     }
     for job in plan.jobs.iter_mut() {
         if held_now.contains(&job.name) {
-            job.blocked_by = held.get(&job.name).cloned();
+            job.blocked_by = held.get(&job.name).map(|reason| Blocker::Held { reason: reason.clone() });
         } else if job.action.starts_a_job() && job.blocked_by.is_none() {
-            job.blocked_by = desired
-                .upstream(&job.name)
-                .into_iter()
-                .find(|dep| held_now.iter().any(|h| h == dep))
-                .map(|dep| format!("`{dep}` is held: {}", held[dep]));
+            job.blocked_by =
+                desired.upstream(&job.name).into_iter().find(|dep| held_now.iter().any(|h| h == dep)).map(
+                    |dep| Blocker::UpstreamHeld { upstream: dep.to_string(), reason: held[dep].clone() },
+                );
         }
     }
     plan.waves = waves(&plan.jobs, desired);

@@ -89,7 +89,7 @@ fn drift(plan: &Plan, s: &Styles, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "{}\n", Paint(s.bold, "Note: jobs have changed outside of flinkops"))?;
     for (job, what) in drifted {
         let outcome = words::drift_outcome(job);
-        writeln!(out, "  {}: {}; {outcome}", Paint(s.warn, clean(&job.name)), clean(what))?;
+        writeln!(out, "  {}: {}; {outcome}", Paint(s.warn, clean(&job.name)), clean(&what))?;
     }
     writeln!(out)
 }
@@ -110,10 +110,10 @@ fn block(plan: &Plan, shown: &Shown, s: &Styles, out: &mut impl Write) -> io::Re
     writeln!(out, "{symbol} {}", Paint(s.bold, header))?;
     writeln!(out, "      {}", clean(&job.reason))?;
     if let Some(why) = &job.blocked_by {
-        writeln!(out, "      {}", Paint(s.error, format!("will not run: {}", clean(why))))?;
+        writeln!(out, "      {}", Paint(s.error, format!("will not run: {}", clean(&why.to_string()))))?;
     }
     if let Some(why) = &job.pulled_in {
-        writeln!(out, "      {}", Paint(s.warn, clean(why)))?;
+        writeln!(out, "      {}", Paint(s.warn, clean(&why.to_string())))?;
     }
     changes(&job.changes, s, out)?;
     if let Some(live) = &job.live {

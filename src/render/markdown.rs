@@ -72,10 +72,10 @@ fn details(plan: &Plan, shown: &words::Shown, out: &mut impl Write) -> io::Resul
         html(&words::headline(job))
     )?;
     if let Some(why) = &job.blocked_by {
-        writeln!(out, "- **will not run:** {}", prose(why))?;
+        writeln!(out, "- **will not run:** {}", prose(&why.to_string()))?;
     }
     if let Some(why) = &job.pulled_in {
-        writeln!(out, "- {}", prose(why))?;
+        writeln!(out, "- {}", prose(&why.to_string()))?;
     }
     if let Some(live) = &job.live {
         let (label, what) = words::live(job, live);
@@ -117,7 +117,7 @@ fn drift(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "#### Changed outside of flinkops\n")?;
     for (job, what) in drifted {
-        writeln!(out, "- {}: {}; {}", code(&job.name), prose(what), prose(&words::drift_outcome(job)))?;
+        writeln!(out, "- {}: {}; {}", code(&job.name), prose(&what), prose(&words::drift_outcome(job)))?;
     }
     writeln!(out)
 }

@@ -5,8 +5,74 @@
 
 use std::borrow::Cow;
 
-use crate::plan::model::{Action, JobPlan, LiveRef, Plan, Restore, WaveKind};
+use crate::flink::JobState;
+use crate::plan::model::{
+    Action, Blocker, JobDrift, JobPlan, LiveRef, Plan, PulledIn, Restore, WaveKind, tasks_text,
+};
 use crate::spec::model::UpgradeMode;
+
+impl std::fmt::Display for Blocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Blocker::UpstreamConflict { upstream } => {
+                write!(f, "`{upstream}` cannot be acted on (see Errors)")
+            }
+            Blocker::UpstreamSuspended { upstream } => {
+                write!(f, "`{upstream}` is suspended and will not become healthy")
+            }
+            Blocker::UpstreamExcluded { upstream } => write!(
+                f,
+                "`{upstream}` must be started first and is excluded (--exclude {upstream}): drop that --exclude, \
+                 or start it first"
+            ),
+            Blocker::Held { reason } | Blocker::Saved(reason) => f.write_str(reason),
+            Blocker::UpstreamHeld { upstream, reason } => write!(f, "`{upstream}` is held: {reason}"),
+            Blocker::ClusterUnobserved { cluster, ledger_has_job: true } => write!(
+                f,
+                "cluster `{cluster}` could not be observed, and its ledger has this job: it may run there, and a \
+                 first deployment here would start it a second time, empty"
+            ),
+            Blocker::ClusterUnobserved { cluster, ledger_has_job: false } => write!(
+                f,
+                "cluster `{cluster}` could not be observed, and this state directory has no ledger for it: the job \
+                 may run there, and a first deployment here would start it a second time, empty"
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for PulledIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PulledIn::ByTarget { target } => {
+                write!(f, "pulled in by --target {target}: `{target}` waits for it, and it is not running")
+            }
+            PulledIn::Saved(words) => f.write_str(words),
+        }
+    }
+}
+
+impl std::fmt::Display for JobDrift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobDrift::Ended { state } => write!(f, "{} ({state})", ended(*state)),
+            JobDrift::Forgotten => f.write_str("not running (the cluster has no record of it)"),
+            JobDrift::Degraded { state, tasks_running, tasks_total, tasks_finished } => {
+                write!(f, "{state} with {}", tasks_text(*tasks_running, *tasks_total, *tasks_finished))
+            }
+            JobDrift::Saved(words) => f.write_str(words),
+        }
+    }
+}
+
+/// How a job of a spec that says running ended: "failed", "was cancelled outside flinkops".
+fn ended(state: JobState) -> &'static str {
+    match state {
+        JobState::Failed => "failed",
+        JobState::Canceled => "was cancelled outside flinkops",
+        _ => "finished",
+    }
+}
 
 /// The exact line for a plan without changes.
 pub const NO_CHANGES: &str = "No changes. Live jobs match the specs.";
@@ -426,8 +492,8 @@ pub fn orphans(plan: &Plan) -> impl Iterator<Item = &JobPlan> {
 }
 
 /// Jobs with drift, in name order.
-pub fn drifted(plan: &Plan) -> impl Iterator<Item = (&JobPlan, &str)> {
-    plan.jobs.iter().filter_map(|j| j.drift.as_deref().map(|d| (j, d)))
+pub fn drifted(plan: &Plan) -> impl Iterator<Item = (&JobPlan, String)> {
+    plan.jobs.iter().filter_map(|j| j.drift.as_ref().map(|d| (j, d.to_string())))
 }
 
 /// What the plan does about a drifted job, after its drift.

@@ -18,7 +18,7 @@ use super::metrics::Metrics;
 use super::schedule::{self, Failures, Input, Verdict};
 use crate::apply::dispose as gc;
 use crate::apply::progress::Progress;
-use crate::apply::steps::{Context, SavepointSettings};
+use crate::apply::steps::{Context, SavepointSettings, StepError};
 use crate::flink::{Client, JobId};
 use crate::ledger::{Ledger, Record, SavepointReason};
 use crate::plan::Plan;
@@ -160,7 +160,7 @@ impl Periodic {
         metrics: &Metrics,
     ) {
         let due = due.into_iter().filter_map(|(name, live)| Some((desired.jobs.get(&name)?, live)));
-        let taken: Vec<(String, Result<String, String>)> = futures_util::stream::iter(due)
+        let taken: Vec<(String, Result<String, StepError>)> = futures_util::stream::iter(due)
             .map(|(job, live)| async move {
                 let settings = SavepointSettings::of(job);
                 let got = ctx.take_savepoint(&job.name, &live, &settings, SavepointReason::Periodic).await;
@@ -177,7 +177,7 @@ impl Periodic {
                     tracing::info!(job = %name, path = %path, "periodic savepoint taken");
                 }
                 Err(why) => {
-                    self.failures.failed(&name, why.clone(), Timestamp::now());
+                    self.failures.failed(&name, why.to_string(), Timestamp::now());
                     let n = self.failures.get(&name).map_or(1, |f| f.count);
                     tracing::warn!(
                         job = %name,

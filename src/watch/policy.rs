@@ -55,8 +55,12 @@ impl Policy {
                 Outcome::Done { .. } => {
                     self.failures.remove(&r.name);
                 }
-                Outcome::Failed { reason } => self.failed(&r.name, fingerprint, reason, false, now),
-                Outcome::RolledBack { reason } => self.failed(&r.name, fingerprint, reason, true, now),
+                Outcome::Failed { reason } => {
+                    self.failed(&r.name, fingerprint, &reason.to_string(), false, now)
+                }
+                Outcome::RolledBack { reason } => {
+                    self.failed(&r.name, fingerprint, &reason.to_string(), true, now)
+                }
                 // Not attempted: not this job's failure (a dependency's, a hold, a shutdown).
                 Outcome::Skipped { .. } => {}
             }
@@ -112,7 +116,7 @@ impl Policy {
                 if held.contains_key(&j.name) {
                     continue;
                 }
-                let drift = j.drift.as_deref().unwrap_or("not running");
+                let drift = j.drift.as_ref().map_or_else(|| "not running".to_string(), ToString::to_string);
                 let reason = format!(
                     "self-heal is off (--no-self-heal): the job {drift}; `flinkops apply` redeploys it from its latest state"
                 );
@@ -144,6 +148,8 @@ pub fn is_heal(j: &crate::plan::JobPlan) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apply::outcome::{Done, RolledBack, SkipReason, StepError};
+    use crate::flink::JobId;
     use crate::plan::fixtures::*;
     use crate::plan::{Observed, Options, plan};
 
@@ -168,7 +174,7 @@ mod tests {
     }
 
     fn failed() -> Vec<JobResult> {
-        result(Outcome::Failed { reason: "savepoint timed out".into() })
+        result(Outcome::Failed { reason: StepError::SavepointFailed("savepoint timed out".into()) })
     }
 
     #[test]
@@ -195,7 +201,9 @@ mod tests {
     fn a_rollback_holds_at_once() {
         let (plan, t0) = (upgrade_plan(), Instant::now());
         let mut policy = Policy::new(Duration::from_secs(60), 3, true);
-        policy.record(&plan, &result(Outcome::RolledBack { reason: "not healthy".into() }), t0);
+        let why = StepError::StartFailed("not healthy".into());
+        let rolled = Outcome::RolledBack { reason: RolledBack { why, running: JobId::random() } };
+        policy.record(&plan, &result(rolled), t0);
         assert!(policy.holds(&plan, t0 + Duration::from_secs(3600)).contains_key("orders"));
     }
 
@@ -215,7 +223,7 @@ mod tests {
         let (plan, t0) = (upgrade_plan(), Instant::now());
         let mut policy = Policy::new(Duration::from_secs(60), 1, true);
         policy.record(&plan, &failed(), t0);
-        policy.record(&plan, &result(Outcome::Done { detail: "ok".into() }), t0);
+        policy.record(&plan, &result(Outcome::Done { detail: Done::SettingsRecorded }), t0);
         assert!(policy.holds(&plan, t0).is_empty());
         policy.record(&plan, &failed(), t0);
         let mut in_sync = plan.clone();
@@ -227,8 +235,10 @@ mod tests {
     fn skipped_jobs_are_not_counted_as_failures() {
         let (plan, t0) = (upgrade_plan(), Instant::now());
         let mut policy = Policy::new(Duration::from_secs(60), 1, true);
-        policy.record(&plan, &result(Outcome::Skipped { reason: "shutting down".into() }), t0);
-        assert!(policy.holds(&plan, t0).is_empty());
+        for reason in [SkipReason::ShuttingDown, SkipReason::UpstreamFailed { upstream: "ingest".into() }] {
+            policy.record(&plan, &result(Outcome::Skipped { reason }), t0);
+            assert!(policy.holds(&plan, t0).is_empty());
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ use super::policy::{Held, Policy};
 use super::server::{Readiness, Shared};
 use crate::apply::execute::{self, JobResult, Outcome};
 use crate::apply::lock::{self, Holder, LockError};
+use crate::apply::outcome::SkipReason;
 use crate::apply::progress::Progress;
 use crate::apply::steps::Context;
 use crate::cli::StateArgs;
@@ -346,13 +347,12 @@ impl Reconciler {
         if removed > 0 {
             tracing::info!("removed {removed} jar upload(s) no job refers to any more");
         }
-        let acted: Vec<JobResult> = results
+        let acted: Vec<&JobResult> = results
             .iter()
             .filter(|r| plan_of(plan, &r.name).is_some_and(|p| p.blocked_by.is_none()))
-            .cloned()
             .collect();
         if !acted.is_empty() {
-            tracing::info!("{}", execute::summary(&acted));
+            tracing::info!("{}", execute::summary(acted));
         }
         let records = ctx.records.lock().unwrap_or_else(|e| e.into_inner());
         self.shared.metrics.savepoints(savepoint_times(&records), savepoint_counts(&records));
@@ -401,7 +401,9 @@ fn verdict(
         let line = match &r.outcome {
             Outcome::Failed { reason } => format!("{}: failed: {reason}", r.name),
             Outcome::RolledBack { reason } => format!("{}: rolled back: {reason}", r.name),
-            Outcome::Skipped { reason } if reason.contains("shutting down") => {
+            // A shutdown left the action undone: not converged. Other skips (an upstream's failure,
+            // a hold, a conflict) are reported where they come from.
+            Outcome::Skipped { reason: reason @ SkipReason::ShuttingDown } => {
                 format!("{}: {reason}", r.name)
             }
             _ => continue,
@@ -469,6 +471,7 @@ fn epoch(t: Timestamp) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apply::outcome::{Done, RolledBack};
     use crate::plan::fixtures::*;
     use crate::plan::{Observed, plan};
 
@@ -488,7 +491,7 @@ mod tests {
     #[test]
     fn every_action_done_is_ready_and_counts_the_specs_as_written() {
         let p = deploy_plan();
-        let done = |n: &str| result(n, Outcome::Done { detail: "running".into() });
+        let done = |n: &str| result(n, Outcome::Done { detail: Done::SettingsRecorded });
         let (r, lines) = verdict(&p, &[done("orders"), done("billing")], &BTreeMap::new(), Vec::new());
         assert_eq!(r, ReconcileResult::Ok);
         assert_eq!(lines, ["2 of 2 spec(s) running as written"]);
@@ -497,7 +500,9 @@ mod tests {
     #[test]
     fn a_rollback_or_a_job_held_after_a_failure_is_not_ready_and_says_which() {
         let p = deploy_plan();
-        let results = [result("orders", Outcome::RolledBack { reason: "not healthy".into() })];
+        let why = crate::apply::outcome::StepError::StartFailed("boom".into());
+        let running: crate::flink::JobId = "00000000000000000000000000000001".parse().unwrap();
+        let results = [result("orders", Outcome::RolledBack { reason: RolledBack { why, running } })];
         let held = BTreeMap::from([(
             "billing".to_string(),
             Held { reason: "failed 3 time(s); held until the spec changes".into(), after_failure: true },
@@ -506,8 +511,37 @@ mod tests {
         assert_eq!(r, ReconcileResult::Failed);
         assert_eq!(
             lines,
-            ["orders: rolled back: not healthy", "billing: failed 3 time(s); held until the spec changes"]
+            [
+                "orders: rolled back: starting the job failed: boom; the previous version runs again as \
+                 00000000000000000000000000000001, from the same state",
+                "billing: failed 3 time(s); held until the spec changes"
+            ]
         );
+    }
+
+    /// A shutdown left an action undone: watch is not converged, and says so. Any other skip
+    /// (an upstream's failure, a conflict, a block in the plan) is reported where it comes from
+    /// and does not by itself fail the reconcile, whatever its words.
+    #[test]
+    fn only_a_shutdown_skip_fails_the_verdict() {
+        let p = deploy_plan();
+        let skip = |reason| {
+            let done = Outcome::Done { detail: Done::SettingsRecorded };
+            [result("orders", Outcome::Skipped { reason }), result("billing", done)]
+        };
+        let (r, lines) = verdict(&p, &skip(SkipReason::ShuttingDown), &BTreeMap::new(), Vec::new());
+        assert_eq!(r, ReconcileResult::Failed);
+        assert_eq!(lines, ["orders: flinkops is shutting down: not started (the next run does it)"]);
+        for other in [
+            SkipReason::UpstreamFailed { upstream: "billing".into() },
+            SkipReason::Conflict,
+            SkipReason::Blocked(crate::plan::model::Blocker::Held {
+                reason: "flinkops is shutting down".into(),
+            }),
+        ] {
+            let (r, lines) = verdict(&p, &skip(other.clone()), &BTreeMap::new(), Vec::new());
+            assert_eq!(r, ReconcileResult::Ok, "{other:?}: {lines:?}");
+        }
     }
 
     #[test]
@@ -517,7 +551,7 @@ mod tests {
             "billing".to_string(),
             Held { reason: "self-heal is off".into(), after_failure: false },
         )]);
-        let done = [result("orders", Outcome::Done { detail: "running".into() })];
+        let done = [result("orders", Outcome::Done { detail: Done::SettingsRecorded })];
         let (r, lines) = verdict(&p, &done, &held, Vec::new());
         assert_eq!(r, ReconcileResult::Ok);
         assert_eq!(lines, ["1 of 2 spec(s) running as written", "billing: self-heal is off"]);

@@ -237,7 +237,9 @@ mod tests {
         let job = input(&p, Some("2026-12-10T00:00:00Z"));
         assert_eq!(decide(&job, None, HOUR, late), Verdict::Skip { why: Skip::Changing });
         // Held by the error policy: nothing touches the old job now, so it may be savepointed.
-        p.blocked_by = Some("failed 1 time(s); trying again in 60s".into());
+        p.blocked_by = Some(crate::plan::model::Blocker::Held {
+            reason: "failed 1 time(s); trying again in 60s".into(),
+        });
         assert_eq!(decide(&input(&p, Some("2026-12-10T00:00:00Z")), None, HOUR, late), DUE);
         let mut stopped = in_sync();
         stopped.live.as_mut().unwrap().state = JobState::Restarting;
