@@ -13,7 +13,7 @@ use crate::flink::{
     Client, Error as FlinkError, JarId, JobId, JobOverview, RestoreMode, RunRequest, SavepointFormat,
     SavepointStatus, TriggerId,
 };
-use crate::ledger::{AppliedSpec, Ledger, Pending, Record, SavepointReason, SavepointRecord, Stored};
+use crate::ledger::{AppliedSpec, Ledger, Pending, Record, SavepointReason, SavepointRecord, Shape, Stored};
 use crate::plan::{checks, identity};
 use crate::restore;
 use crate::spec::fingerprint::Fingerprint;
@@ -600,6 +600,10 @@ impl Context {
         match health::wait_healthy(&self.client, id, &gate, report).await {
             Ok(h) => {
                 self.progress.ok(&job.name, &format!("healthy ({:.1}s)", h.after.as_secs_f64()));
+                if !h.vertices.is_empty() {
+                    let shape = Shape { job_id: id.clone(), vertices: h.vertices };
+                    self.record(&job.name, |r| r.healthy_shape = Some(shape))?;
+                }
                 Ok(h.after)
             }
             Err(u) => Err(format!("not healthy: {u}")),
