@@ -237,14 +237,7 @@ async fn newest_state(
 async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Result<Outcome, StepError> {
     let old = live_id(p)?;
     let jar = ctx.upload(job).await?; // before the running job is touched
-    if mode != UpgradeMode::Stateless && p.live.as_ref().is_some_and(|l| !l.all_tasks_up()) {
-        // Just started (a rollback a killed run left, a restart): a savepoint needs every task
-        // running, and would fail at once.
-        ctx.wait_tasks_up(&job.name, &old, job.health.timeout.value.as_std()).await;
-    }
-    // Checked again right before the stop (the plan may be minutes old): a refusal leaves the
-    // old version running, and this job failed, so nothing downstream of it is touched.
-    ctx.ensure_slots(&job.name, job.parallelism, &old).await?;
+    ready_to_stop(ctx, p, job, &old, mode != UpgradeMode::Stateless).await?;
     let previous = ctx.current_record(&job.name);
     let from = match mode {
         UpgradeMode::LastState => match ctx
@@ -298,6 +291,25 @@ async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Re
     ctx.applied(job, &started, Some(&jar))?;
     let source = from.map_or_else(|| "empty (stateless)".to_string(), |f| format!("from {f}"));
     Ok(Outcome::Done { detail: format!("upgraded to {started}, {source}") })
+}
+
+/// What an upgrade (and a rename) checks right before it stops the live job `old` for `job`:
+/// every task up when the stop takes a savepoint, and task slots for the new job.
+pub(super) async fn ready_to_stop(
+    ctx: &Context,
+    p: &JobPlan,
+    job: &Job,
+    old: &JobId,
+    with_savepoint: bool,
+) -> Result<(), StepError> {
+    if with_savepoint && p.live.as_ref().is_some_and(|l| !l.all_tasks_up()) {
+        // Just started (a rollback a killed run left, a restart): a savepoint needs every task
+        // running, and would fail at once.
+        ctx.wait_tasks_up(&job.name, old, job.health.timeout.value.as_std()).await;
+    }
+    // Checked again right before the stop (the plan may be minutes old): a refusal leaves the
+    // old version running, and this job failed, so nothing downstream of it is touched.
+    ctx.ensure_slots(&job.name, job.parallelism, old).await
 }
 
 /// Run the previous version again from the same snapshot. When that is impossible or fails,

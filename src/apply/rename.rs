@@ -18,6 +18,9 @@ use crate::spec::Job;
 pub async fn rename(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
     let old_name = p.renamed_from.as_deref().ok_or("the plan names no previous name")?;
     let old = p.live.as_ref().map(|l| l.id.clone()).ok_or("the plan names no live job to act on")?;
+    // The checks an upgrade makes before its stop, before anything is written or uploaded: a
+    // refusal leaves the old name's job running and its history where it was.
+    super::execute::ready_to_stop(ctx, p, job, &old, true).await?;
     carry_history(ctx, job, old_name)?;
     let jar = ctx.upload(job).await?;
     let settings = SavepointSettings::of(job);
