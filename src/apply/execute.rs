@@ -151,7 +151,7 @@ fn live_id(p: &JobPlan) -> Result<JobId, StepError> {
 /// newest snapshot every source names now (it may be newer than when the plan was made).
 async fn deploy(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
     if let Some(old) = &p.renamed_from {
-        super::rename::carry_history(ctx, job, old)?;
+        super::rename::carry_history(ctx, &job.name, old)?;
     }
     let from = match &p.restore {
         Some(Restore::Path { path, .. }) => Some(path.clone()),
@@ -270,17 +270,7 @@ async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Re
     };
     let started = match ctx.start(&RunSpec::of(job), &jar, from.as_deref(), false).await {
         Ok(id) => id,
-        Err(StartFailure { why, unknown: Some(id) }) => {
-            let state =
-                from.map_or_else(|| "it was stateless".to_string(), |f| format!("its state is in {f}"));
-            return Ok(Outcome::Failed {
-                reason: format!(
-                    "{why}. The outcome is unknown: Flink may still start {id}, so flinkops does not roll back \
-                     (two jobs would run from the same state). The job is STOPPED unless {id} appears; {state}. \
-                     The next apply sees which it is and converges."
-                ),
-            });
-        }
+        Err(StartFailure { why, unknown: Some(id) }) => return Ok(start_unknown(&why, &id, from.as_deref())),
         Err(failure) => {
             return rollback(ctx, job, previous.as_ref(), from.as_deref(), None, failure.why).await;
         }
@@ -291,6 +281,19 @@ async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Re
     ctx.applied(job, &started, Some(&jar))?;
     let source = from.map_or_else(|| "empty (stateless)".to_string(), |f| format!("from {f}"));
     Ok(Outcome::Done { detail: format!("upgraded to {started}, {source}") })
+}
+
+/// A start whose outcome is unknown after the old job was stopped: no rollback (two jobs would
+/// run from one state), and the reason says where the state is.
+pub(super) fn start_unknown(why: &str, id: &JobId, from: Option<&str>) -> Outcome {
+    let state = from.map_or_else(|| "it was stateless".to_string(), |f| format!("its state is in {f}"));
+    Outcome::Failed {
+        reason: format!(
+            "{why}. The outcome is unknown: Flink may still start {id}, so flinkops does not roll back (two jobs \
+             would run from the same state). The job is STOPPED unless {id} appears; {state}. The next apply sees \
+             which it is and converges."
+        ),
+    }
 }
 
 /// What an upgrade (and a rename) checks right before it stops the live job `old` for `job`:
@@ -312,9 +315,11 @@ pub(super) async fn ready_to_stop(
     ctx.ensure_slots(&job.name, job.parallelism, old).await
 }
 
-/// Run the previous version again from the same snapshot. When that is impossible or fails,
-/// the job stays stopped and the reason says exactly where its state is.
-async fn rollback(
+/// Run the previous version again from the same snapshot, under the name it ran under
+/// (`previous.name`: the old name when a rename is rolled back, whose ledger history then moves
+/// back to it first). When that is impossible or fails, the job stays stopped and the reason
+/// says exactly where its state is.
+pub(super) async fn rollback(
     ctx: &Context,
     job: &Job,
     previous: Option<&crate::ledger::Record>,
@@ -351,17 +356,21 @@ async fn rollback(
     if !job.health.rollback.value {
         return Ok(Outcome::Failed { reason: stopped("rollback is off (health.rollback: false)".into()) });
     }
-    let (Some(applied), Some(jar)) =
-        (previous.and_then(|r| r.applied.as_ref()), previous.and_then(|r| r.jar_id.clone()))
+    let (Some(previous), Some(applied), Some(jar)) =
+        (previous, previous.and_then(|r| r.applied.as_ref()), previous.and_then(|r| r.jar_id.clone()))
     else {
         return Ok(Outcome::Failed {
             reason: stopped("no ledger record of the previous version to roll back to".into()),
         });
     };
-    let spec = match RunSpec::previous(applied, job) {
+    let spec = match RunSpec::previous(applied, &previous.name, job) {
         Ok(spec) => spec,
         Err(e) => return Ok(Outcome::Failed { reason: stopped(format!("cannot roll back: {e}")) }),
     };
+    let renamed = previous.name != job.name;
+    if renamed && let Err(e) = super::rename::move_back(ctx, job, previous) {
+        return Ok(Outcome::Failed { reason: stopped(format!("cannot roll back the rename: {e}")) });
+    }
     ctx.progress.step(&job.name, "rolling back to the previous version");
     let id = match ctx.start(&spec, &jar, from, true).await {
         Ok(id) => id,
@@ -369,14 +378,19 @@ async fn rollback(
             return Ok(Outcome::Failed { reason: stopped(format!("the rollback failed as well: {e}")) });
         }
     };
-    ctx.record(&job.name, |r| {
+    ctx.record(&previous.name, |r| {
         r.job_id = Some(id.clone());
         r.started_from = from.map(str::to_owned);
         r.pending = None;
     })?;
-    match ctx.health(job, &id).await {
+    let undone = if renamed {
+        format!(" (the rename is undone: `{}` runs and holds the history again)", previous.name)
+    } else {
+        String::new()
+    };
+    match ctx.health_as(job, &id, &previous.name).await {
         Ok(_) => Ok(Outcome::RolledBack {
-            reason: format!("{why}; the previous version runs again as {id}, from the same state"),
+            reason: format!("{why}; the previous version runs again as {id}, from the same state{undone}"),
         }),
         Err(e) => Ok(Outcome::Failed {
             reason: format!("{why}; the rolled-back previous version ({id}) is not healthy either: {e}"),
