@@ -79,12 +79,18 @@ impl Control {
     /// in `--exclude` would otherwise act on the very job it meant to spare.
     pub fn check_names(&self, plan: &Plan) -> Result<(), UnknownName> {
         let known: Vec<&str> = plan.jobs.iter().map(|j| j.name.as_str()).collect();
+        self.check_names_in(&known)
+    }
+
+    /// [`Control::check_names`] against a list of names (`watch --once` knows the specs before
+    /// any plan).
+    pub fn check_names_in(&self, known: &[&str]) -> Result<(), UnknownName> {
         for (flag, names) in self.lists() {
             if let Some(name) = names.iter().find(|n| !known.contains(&n.as_str())) {
                 return Err(UnknownName {
                     flag,
                     name: name.clone(),
-                    suggestion: crate::spec::read::did_you_mean(name, &known).map(String::from),
+                    suggestion: crate::spec::read::did_you_mean(name, known).map(String::from),
                 });
             }
         }

@@ -10,6 +10,7 @@
 
 pub mod files;
 pub mod metrics;
+pub mod once;
 pub mod periodic;
 pub mod policy;
 pub mod reconcile;
@@ -82,16 +83,16 @@ pub fn run(args: &WatchArgs) -> ExitCode {
         Err(e) => return fail(&Error::Runtime(e), None, crate::cli::ColorChoice::Never),
     };
     match runtime.block_on(watch(args)) {
-        Ok(()) => crate::exit::code(crate::exit::OK),
+        Ok(code) => crate::exit::code(code),
         Err(e) => fail(&e, e.help().as_deref(), crate::cli::ColorChoice::Never),
     }
 }
 
-async fn watch(args: &WatchArgs) -> Result<(), Error> {
+async fn watch(args: &WatchArgs) -> Result<u8, Error> {
     // The cluster is chosen once, from the specs as they are now: its identity keys the lock and
     // the ledger. A reconcile whose specs name another URL refuses to act (see `Reconciler`).
-    let clusters = load_checked(&args.path, &args.state.state_dir).desired.clusters;
-    let client = Client::new(args.connection.client_config_for(&clusters)?)?;
+    let desired = load_checked(&args.path, &args.state.state_dir).desired;
+    let client = Client::new(args.connection.client_config_for(&desired.clusters)?)?;
     crate::ledger::create_private_dir(&args.state.state_dir)
         .map_err(|source| Error::StateDir { path: args.state.state_dir.clone(), source })?;
     if let Some(warning) = crate::ledger::relative_state_dir_warning(&args.state.state_dir) {
@@ -100,22 +101,12 @@ async fn watch(args: &WatchArgs) -> Result<(), Error> {
     let shutdown = CancellationToken::new();
     listen_for_signals(&shutdown)?;
     let shared = Arc::new(Shared::default());
+    if args.once {
+        return Ok(once::run(reconciler(args, &client, shared), args, &desired, &shutdown).await);
+    }
     let server = serve(args.listen, shared.clone(), shutdown.clone()).await?;
     let mut triggers = Triggers::new(args)?;
-    let mut reconciler = Reconciler::new(
-        Settings {
-            specs: args.path.clone(),
-            state: args.state.clone(),
-            options: Options { prune: args.prune, adopt: args.adopt, ..Options::default() },
-            concurrency: usize::from(args.concurrency),
-            retry_backoff: args.retry_backoff,
-            gc_every: args.gc_every,
-        },
-        connector(args),
-        client.base_url().to_string(),
-        Policy::new(args.retry_backoff, args.max_retries, !args.no_self_heal),
-        shared,
-    );
+    let mut reconciler = reconciler(args, &client, shared);
     tracing::info!(
         specs = %args.path.display(),
         flink = client.base_url(),
@@ -145,7 +136,25 @@ async fn watch(args: &WatchArgs) -> Result<(), Error> {
         tracing::warn!("the HTTP server ended badly: {e}");
     }
     tracing::info!("stopped");
-    Ok(())
+    Ok(crate::exit::OK)
+}
+
+/// The reconciler of this watch (or of its one pass, `--once`).
+fn reconciler(args: &WatchArgs, client: &Client, shared: Arc<Shared>) -> Reconciler {
+    Reconciler::new(
+        Settings {
+            specs: args.path.clone(),
+            state: args.state.clone(),
+            options: Options { prune: args.prune, adopt: args.adopt, control: once::control(args) },
+            concurrency: usize::from(args.concurrency),
+            retry_backoff: args.retry_backoff,
+            gc_every: args.gc_every,
+        },
+        connector(args),
+        client.base_url().to_string(),
+        Policy::new(args.retry_backoff, args.max_retries, !args.no_self_heal),
+        shared,
+    )
 }
 
 /// A fresh client per reconcile, from the connection flags or the specs' cluster document as
