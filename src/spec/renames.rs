@@ -67,9 +67,12 @@ mod tests {
     use super::super::document::JOB_HEADER;
     use super::super::resolve::Inputs;
 
+    /// A diagnostic's file and line, its first related place, and its help.
+    type Found = (String, u32, Option<(String, u32)>, String);
+
     /// Load `files` (name, body after the header) from a scratch directory: the previousNames
-    /// diagnostics, as (file, line, related file, related line).
-    fn mistakes(files: &[(&str, &str)]) -> Vec<(String, u32, Option<(String, u32)>, String)> {
+    /// diagnostics.
+    fn mistakes(files: &[(&str, &str)]) -> Vec<Found> {
         let dir = tempfile::tempdir().unwrap();
         for (name, body) in files {
             std::fs::write(dir.path().join(name), format!("{JOB_HEADER}\n{body}")).unwrap();
