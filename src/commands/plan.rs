@@ -119,7 +119,7 @@ pub fn fleet_plan(
     for p in plan.plans_mut() {
         p.specs = Some(absolute(specs));
     }
-    opts.control.check_names_among(&plan.job_names())?;
+    opts.control.check_names_in(&plan.job_names())?;
     Ok(plan)
 }
 
