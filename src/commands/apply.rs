@@ -185,17 +185,24 @@ pub(super) fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), CommandErr
 }
 
 fn show_plan(plan: &Plan, output: OutputFormat, color: ColorChoice) -> Result<(), CommandError> {
-    let io = CommandError::Output;
-    match output {
+    show(output, color, |s, mut out| render::human(plan, s, &mut out))
+}
+
+/// Show a plan for people: on stdout, or on stderr when stdout gets the JSON document (which comes
+/// at the end, with the results).
+pub(super) fn show(
+    output: OutputFormat,
+    color: ColorChoice,
+    render: impl FnOnce(&Styles, &mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), CommandError> {
+    let written = match output {
         OutputFormat::Text => {
             let mut out = std::io::stdout().lock();
-            render::human(plan, &Styles::stdout(color), &mut out).and_then(|()| out.flush()).map_err(io)
+            render(&Styles::stdout(color), &mut out).and_then(|()| out.flush())
         }
-        // The JSON document comes at the end, with the results; people still see the plan.
-        OutputFormat::Json => {
-            render::human(plan, &Styles::stderr(color), &mut std::io::stderr().lock()).map_err(io)
-        }
-    }
+        OutputFormat::Json => render(&Styles::stderr(color), &mut std::io::stderr().lock()),
+    };
+    written.map_err(CommandError::Output)
 }
 
 #[derive(Serialize)]

@@ -210,17 +210,7 @@ fn in_cluster(cluster: &str, e: CommandError) -> CommandError {
 }
 
 fn show_plan(plan: &FleetPlan, output: OutputFormat, color: ColorChoice) -> Result<(), CommandError> {
-    let io = CommandError::Output;
-    match output {
-        OutputFormat::Text => {
-            let mut out = std::io::stdout().lock();
-            render::fleet_human(plan, &Styles::stdout(color), &mut out).and_then(|()| out.flush()).map_err(io)
-        }
-        // The JSON document comes at the end, with the results; people still see the plan.
-        OutputFormat::Json => {
-            render::fleet_human(plan, &Styles::stderr(color), &mut std::io::stderr().lock()).map_err(io)
-        }
-    }
+    super::apply::show(output, color, |s, mut out| render::fleet_human(plan, s, &mut out))
 }
 
 /// A job's result on its cluster.

@@ -50,9 +50,13 @@ pub fn run(args: &PlanArgs, color: ColorChoice) -> Result<u8, CommandError> {
 
 /// 1 when apply could not act on some job; with `--detailed-exitcode` 2 for changes.
 pub fn exit_code(plan: &Plan, detailed: bool) -> u8 {
-    if !plan.problems.is_empty() {
+    code(!plan.problems.is_empty(), plan.has_changes(), detailed)
+}
+
+fn code(problems: bool, changes: bool, detailed: bool) -> u8 {
+    if problems {
         exit::ERROR
-    } else if detailed && plan.has_changes() {
+    } else if detailed && changes {
         exit::CHANGES
     } else {
         exit::OK
@@ -126,13 +130,7 @@ pub fn fleet_plan(
 /// 1 when apply could not act on some job or some cluster could not be observed; with
 /// `--detailed-exitcode` 2 for changes.
 pub fn fleet_exit_code(plan: &FleetPlan, detailed: bool) -> u8 {
-    if plan.has_problems() {
-        exit::ERROR
-    } else if detailed && plan.has_changes() {
-        exit::CHANGES
-    } else {
-        exit::OK
-    }
+    code(plan.has_problems(), plan.has_changes(), detailed)
 }
 
 /// Write the plan as JSON, atomically (a half-written plan file must never be applied).

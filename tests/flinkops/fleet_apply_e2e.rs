@@ -5,6 +5,8 @@
 //! next apply with the cluster back converges too. Judged by Flink: start times, job states,
 //! `latest.restored` and the job's counter.
 
+use std::path::Path;
+
 use flinkops::flink::{Client, JobId};
 use flinkops::plan::identity;
 
@@ -59,11 +61,17 @@ impl Fleet {
     }
 
     fn apply(&self) -> (Option<i32>, String, String) {
+        self.run("apply", &self.east.dir, &["--auto-approve"])
+    }
+
+    /// `flinkops <command> [extra] <target>` over both clusters' documents.
+    fn run(&self, command: &str, target: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
         let out = flinkops_process()
             .env_remove("FLINK_URL")
-            .args(["apply", "--auto-approve", "--connect-timeout", "2s", "--retries", "0", "--state-dir"])
+            .args([command, "--connect-timeout", "2s", "--retries", "0", "--state-dir"])
             .arg(&self.east.state)
-            .arg(&self.east.dir)
+            .args(extra)
+            .arg(target)
             .output()
             .unwrap();
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -114,7 +122,11 @@ async fn a_pipeline_across_two_clusters_starts_and_upgrades_upstream_first_with_
     let (before_source, before_sink) = (before_change(&ca, &source).await, before_change(&cb, &sink).await);
     f.east.write(&on("east", Spec { extra_args: &["--tag", "v2"], ..spec("source") }));
     f.west.write(&on("west", Spec { deps: &["source"], extra_args: &["--tag", "v2"], ..spec("sink") }));
-    let (code, stdout, _) = f.apply();
+    // Planned and saved, then applied from the file: both clusters observed again and the same.
+    let saved = f.east.dir.parent().unwrap().join("plan.json");
+    let (code, stdout, _) = f.run("plan", &f.east.dir, &["--out", saved.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let (code, stdout, _) = f.run("apply", &saved, &[]);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("2 upgraded"), "{stdout}");
     let (source2, source2_at) = started(&f.east, &ca, "source").await;
