@@ -21,7 +21,9 @@ use crate::apply::steps::Context;
 use crate::cli::{ApplyArgs, ColorChoice, OutputFormat};
 use crate::ledger::Ledger;
 use crate::output::Styles;
-use crate::pipeline::fleet::{APPLY_OBSERVE_DEADLINE, Access, Reach, members, observe_reached, reach_all};
+use crate::pipeline::fleet::{
+    APPLY_OBSERVE_DEADLINE, Access, Reach, members, observe_reached, reach_all, read_ledger,
+};
 use crate::pipeline::{self, absolute, lock_cluster};
 use crate::plan::fleet::{ClusterInput, FleetPlan, Outcome as ClusterOutcome, Unobserved};
 use crate::plan::model::PlanOptions;
@@ -117,7 +119,8 @@ fn lock_in_order(reached: &mut [Reach], command: &str, args: &ApplyArgs, quiet: 
             Ok(lock) => locks.push(lock),
             Err(e) => {
                 let error = format!("{}; {}", crate::output::error_chain(&e), e.help());
-                reached[i].1 = Err(Unobserved { error, ledger: None });
+                // Its ledger still says which jobs it has (read, never written, without the lock).
+                reached[i].1 = Err(Unobserved { error, ledger: read_ledger(&r.dir) });
             }
         }
     }

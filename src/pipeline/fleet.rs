@@ -192,7 +192,8 @@ fn unobserved(state_dir: &Path, url: &str, error: String) -> Unobserved {
     Unobserved { error, ledger: crate::cluster::last_known_at(state_dir, url).and_then(|d| read_ledger(&d)) }
 }
 
-fn read_ledger(dir: &Path) -> Option<BTreeMap<String, Record>> {
+/// The records of the ledger in `dir`, `None` when it cannot be read.
+pub fn read_ledger(dir: &Path) -> Option<BTreeMap<String, Record>> {
     Ledger::new(dir).read_all().ok().map(|all| all.ok)
 }
 

@@ -118,6 +118,7 @@ async fn waves_cross_clusters_and_names_are_checked_across_the_fleet() {
     );
     assert_eq!(doc["summary"]["deploy"], 2);
     let text = String::from_utf8_lossy(&plan(&dir, &[]).stdout).to_string();
+    eprintln!("{text}");
     assert!(text.contains("1. east/source") && text.contains("2. west/sink"), "{text}");
     // A name on the second cluster is no typo; a typo is refused before anything is planned.
     assert_eq!(plan(&dir, &["--target", "sink"]).status.code(), Some(0));
