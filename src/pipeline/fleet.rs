@@ -169,6 +169,10 @@ async fn observe_one(
     opts: &Options,
 ) -> Result<ClusterObservation, Unobserved> {
     let own = desired_on(desired, &r.name);
+    // As `plan::fleet` plans each cluster: the scope is applied across the fleet afterwards, and a
+    // job another cluster's `--target` pulls in needs its checks' facts too.
+    let control = crate::plan::Control { target: Vec::new(), exclude: Vec::new(), ..opts.control.clone() };
+    let opts = &Options { control, ..opts.clone() };
     let ledger = Ledger::new(&r.dir);
     let failed = |e: crate::flink::Error| Unobserved { error: flink_words(&e), ledger: read_ledger(&r.dir) };
     let Observation { observed, records, cluster } =
