@@ -67,11 +67,7 @@ pub fn fleet_json(plan: &JsonFleetPlan, out: &mut impl Write) -> io::Result<()> 
 
 /// The JSON Schema of what [`fleet_json`] prints.
 pub fn fleet_plan_schema_json() -> String {
-    let generator = schemars::generate::SchemaSettings::default().for_serialize().into_generator();
-    let schema = generator.into_root_schema_for::<JsonFleetPlan<'static>>();
-    let mut text = serde_json::to_string_pretty(&schema).expect("a schema always serialises");
-    text.push('\n');
-    text
+    super::json::schema_json::<JsonFleetPlan<'static>>()
 }
 
 /// Write the fleet plan for a terminal or a log.
