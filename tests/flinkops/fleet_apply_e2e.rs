@@ -122,11 +122,9 @@ async fn a_pipeline_across_two_clusters_starts_and_upgrades_upstream_first_with_
     let (before_source, before_sink) = (before_change(&ca, &source).await, before_change(&cb, &sink).await);
     f.east.write(&on("east", Spec { extra_args: &["--tag", "v2"], ..spec("source") }));
     f.west.write(&on("west", Spec { deps: &["source"], extra_args: &["--tag", "v2"], ..spec("sink") }));
-    // Planned and saved, then applied from the file: both clusters observed again and the same.
-    let saved = f.east.dir.parent().unwrap().join("plan.json");
-    let (code, stdout, _) = f.run("plan", &f.east.dir, &["--out", saved.to_str().unwrap()]);
-    assert_eq!(code, Some(0), "{stdout}");
-    let (code, stdout, _) = f.run("apply", &saved, &[]);
+    // Not from a saved plan: the other test here changes its jobs on these clusters meanwhile,
+    // and a saved plan counts every managed job it lists (their orphans included) as concerned.
+    let (code, stdout, _) = f.apply();
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("2 upgraded"), "{stdout}");
     let (source2, source2_at) = started(&f.east, &ca, "source").await;
