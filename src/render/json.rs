@@ -35,8 +35,13 @@ pub fn json(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
 /// The JSON Schema of what [`json`] prints, as committed in `schemas/plan.schema.json`. It
 /// describes the output (serialisation), so a field that is always written is required.
 pub fn plan_schema_json() -> String {
+    schema_json::<JsonPlan<'static>>()
+}
+
+/// The JSON Schema of what serialising `T` writes, pretty, with a trailing newline.
+pub(super) fn schema_json<T: JsonSchema>() -> String {
     let generator = schemars::generate::SchemaSettings::default().for_serialize().into_generator();
-    let schema = generator.into_root_schema_for::<JsonPlan<'static>>();
+    let schema = generator.into_root_schema_for::<T>();
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema always serialises");
     text.push('\n');
     text

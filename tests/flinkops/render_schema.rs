@@ -12,17 +12,22 @@ fn committed_schema() -> serde_json::Value {
 
 #[test]
 fn the_committed_plan_schema_is_current() {
+    assert_current(PLAN_SCHEMA_PATH, &plan_schema_json(), "the_committed_plan_schema_is_current");
+}
+
+/// The schema committed at `path` is `generated`; `FLINKOPS_UPDATE_SCHEMA=1` writes it (never in CI).
+fn assert_current(path: &str, generated: &str, test: &str) {
     if std::env::var_os("FLINKOPS_UPDATE_SCHEMA").is_some() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "FLINKOPS_UPDATE_SCHEMA is refused when CI=true: CI compares the committed schema, it never rewrites it"
         );
-        std::fs::write(PLAN_SCHEMA_PATH, plan_schema_json()).unwrap();
+        std::fs::write(path, generated).unwrap();
     }
-    let committed = std::fs::read_to_string(PLAN_SCHEMA_PATH).unwrap_or_default();
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
-        committed == plan_schema_json(),
-        "{PLAN_SCHEMA_PATH} is stale: run `FLINKOPS_UPDATE_SCHEMA=1 cargo test the_committed_plan_schema_is_current` and commit it"
+        committed == generated,
+        "{path} is stale: run `FLINKOPS_UPDATE_SCHEMA=1 cargo test {test}` and commit it"
     );
 }
 
@@ -91,4 +96,14 @@ fn the_summary_and_has_changes_agree_with_the_plan() {
         assert_eq!(doc["hasChanges"], serde_json::json!(case.plan.has_changes()));
         assert_eq!(doc["formatVersion"], serde_json::json!(1));
     }
+}
+
+#[test]
+fn the_committed_fleet_plan_schema_is_current() {
+    use flinkops::render::{FLEET_PLAN_SCHEMA_PATH, fleet_plan_schema_json};
+    assert_current(
+        FLEET_PLAN_SCHEMA_PATH,
+        &fleet_plan_schema_json(),
+        "the_committed_fleet_plan_schema_is_current",
+    );
 }

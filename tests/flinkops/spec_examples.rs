@@ -208,7 +208,9 @@ fn readme_cluster_example() -> String {
     let readme = std::fs::read_to_string("README.md").unwrap();
     let blocks: Vec<&str> =
         readme.split("```yaml\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
-    let found: Vec<&&str> = blocks.iter().filter(|b| b.contains("kind: FlinkCluster\nname:")).collect();
+    // A multi-document block is the fleet example (see the test below).
+    let found: Vec<&&str> =
+        blocks.iter().filter(|b| b.contains("kind: FlinkCluster\nname:") && !b.contains("\n---\n")).collect();
     assert_eq!(found.len(), 1, "one FlinkCluster example in the README");
     found[0].to_string()
 }
@@ -230,4 +232,26 @@ fn the_readme_cluster_example_is_valid_by_the_schema_and_by_flinkops() {
     let job = &loaded.desired.jobs["metrics-forwarder"];
     assert_eq!(job.cluster.as_deref(), Some("prod-eu"));
     assert_eq!(job.savepoint.directory.as_ref().map(|d| d.value.as_str()), Some("s3://flink-eu/savepoints"));
+}
+
+#[test]
+fn the_readme_fleet_example_loads_as_two_clusters_with_a_dependency_across_them() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let blocks: Vec<&str> =
+        readme.split("```yaml\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
+    let fleet: Vec<&&str> = blocks.iter().filter(|b| b.starts_with("# clusters.yaml")).collect();
+    assert_eq!(fleet.len(), 1, "one fleet example in the README");
+    let dir = crate::support::scratch("readme-fleet-example");
+    std::fs::create_dir_all(dir.join("jars")).unwrap();
+    for jar in ["enrich", "report"] {
+        crate::support::stand_in_jar(&dir.join(format!("jars/{jar}.jar")), jar);
+    }
+    std::fs::write(dir.join("fleet.yaml"), fleet[0]).unwrap();
+    let loaded = flinkops::spec::load(&dir);
+    assert_eq!(loaded.error_count(), 0, "{:?}", loaded.diagnostics);
+    let d = &loaded.desired;
+    assert_eq!(d.clusters.keys().collect::<Vec<_>>(), ["east", "west"]);
+    assert_eq!(d.jobs["orders-report"].cluster.as_deref(), Some("west"));
+    assert_eq!(d.jobs["orders-report"].depends_on, ["orders-enrich"]);
+    assert_eq!(d.jobs["orders-enrich"].cluster.as_deref(), Some("east"));
 }
