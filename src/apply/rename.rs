@@ -37,21 +37,30 @@ pub async fn rename(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, St
 /// the ids it rejected, its pending step when the new record has none. Then remove `old`'s file.
 /// Idempotent: a second call finds nothing left to move.
 pub fn carry_history(ctx: &Context, job: &Job, old: &str) -> Result<(), StepError> {
-    let moved = match ctx.current_record(old) {
+    if carry_between(ctx, old, ctx, job)? {
+        ctx.progress.step(&job.name, &format!("took over `{old}`'s ledger history (previousNames)"));
+    }
+    Ok(())
+}
+
+/// Move the record `old` of `from`'s ledger into `job`'s record in `to`'s ledger (the same
+/// ledger for a rename, another cluster's for a move), then remove it from `from`'s. Whether
+/// there was anything to move.
+pub fn carry_between(from: &Context, old: &str, to: &Context, job: &Job) -> Result<bool, StepError> {
+    let moved = match from.current_record(old) {
         Some(r) => Some(r),
-        None => ctx
+        None => from
             .ledger
             .read(old)
             .map_err(|e| StepError::OldRecordUnreadable { name: old.to_string(), cause: e.to_string() })?,
     };
-    let Some(moved) = moved else { return Ok(()) };
-    ctx.record(&job.name, |r| merge(r, &moved))?;
-    ctx.ledger
+    let Some(moved) = moved else { return Ok(false) };
+    to.record(&job.name, |r| merge(r, &moved))?;
+    from.ledger
         .remove(old)
         .map_err(|e| StepError::OldRecordNotRemoved { name: old.to_string(), cause: e.to_string() })?;
-    ctx.records.lock().unwrap_or_else(|e| e.into_inner()).remove(old);
-    ctx.progress.step(&job.name, &format!("took over `{old}`'s ledger history (previousNames)"));
-    Ok(())
+    from.records.lock().unwrap_or_else(|e| e.into_inner()).remove(old);
+    Ok(true)
 }
 
 /// `old`'s history first (it is older), then the new record's own.
