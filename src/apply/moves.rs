@@ -91,7 +91,9 @@ async fn stop_on_old(
             started_at: jiff::Timestamp::now().to_string(),
         })
     })?;
-    let sp = match old.stop_with_savepoint_as(&job.name, live, &settings, SavepointReason::Upgrade, &trigger).await
+    let sp = match old
+        .stop_with_savepoint_as(&job.name, live, &settings, SavepointReason::Upgrade, &trigger)
+        .await
     {
         Ok(sp) => sp,
         Err(e) => {
@@ -102,7 +104,8 @@ async fn stop_on_old(
             return Err(e);
         }
     };
-    let taken = old.current_record(&job.name).and_then(|r| r.savepoints.into_iter().rev().find(|s| s.path == sp));
+    let taken =
+        old.current_record(&job.name).and_then(|r| r.savepoints.into_iter().rev().find(|s| s.path == sp));
     if let Some(taken) = taken {
         new.record(&job.name, |r| {
             if !r.savepoints.iter().any(|s| s.path == taken.path) {
@@ -133,11 +136,16 @@ async fn settings_on(old: &Context, job: &Job) -> SavepointSettings {
 /// The old job is gone (a run killed after its stop): the newest state the old cluster names —
 /// its ledger, the interrupted stop's trigger id, Flink's answers for the ended job. Never empty
 /// for a stateful job.
-async fn state_left_on_old(old: &Context, from_cluster: &str, job: &Job) -> Result<Option<String>, StepError> {
+async fn state_left_on_old(
+    old: &Context,
+    from_cluster: &str,
+    job: &Job,
+) -> Result<Option<String>, StepError> {
     if job.upgrade_mode == UpgradeMode::Stateless {
         return Ok(None);
     }
-    let unknown = |why: StepError| StepError::MoveSourceUnknown { from: from_cluster.to_string(), why: Box::new(why) };
+    let unknown =
+        |why: StepError| StepError::MoveSourceUnknown { from: from_cluster.to_string(), why: Box::new(why) };
     match newest_state(old, job, None).await {
         Ok(Some(path)) => Ok(Some(path)),
         Ok(None) => Err(unknown(StepError::NoLiveJob)),
@@ -163,3 +171,7 @@ async fn back_to_old(
     })?;
     restart_previous(old, job, previous.as_ref(), from.as_deref(), why).await
 }
+
+#[cfg(test)]
+#[path = "moves_tests.rs"]
+mod tests;
