@@ -17,8 +17,8 @@
 //!   Failed: the new job id is rejected on the new cluster, and the previous version starts again
 //!   on the OLD cluster from the same savepoint; the history stays there.
 
-use super::execute::{end_failed, newest_state, restart_previous};
-use super::outcome::{Done, Outcome, StateAt};
+use super::execute::{end_failed, newest_state, ready_to_stop, restart_previous, start_unknown};
+use super::outcome::{Done, Outcome};
 use super::rename::carry_between;
 use super::steps::{Context, RunSpec, SavepointSettings, StartFailure, StepError};
 use crate::flink::JobId;
@@ -43,18 +43,14 @@ pub async fn run(old: &Context, new: &Context, p: &JobPlan, job: &Job) -> Result
     };
     let started = match new.start(&RunSpec::of(job), &jar, from.as_deref(), false).await {
         Ok(id) => id,
-        Err(StartFailure { why, unknown: Some(id) }) => {
-            let state = StateAt::of(from.as_deref());
-            let reason = StepError::StartOutcomeUnknown { why: Box::new(why), job: id, state };
-            return Ok(Outcome::Failed { reason });
-        }
+        Err(StartFailure { why, unknown: Some(id) }) => return Ok(start_unknown(why, id, from.as_deref())),
         Err(failure) => return back(None, failure.why).await,
     };
     if let Err(why) = new.health(job, &started).await {
         return back(Some(started), why).await;
     }
     new.applied(job, &started, Some(&jar))?;
-    if carry_between(old, &job.name, new, job)? {
+    if carry_between(old, &job.name, new, &job.name)?.is_some() {
         new.progress.step(&job.name, &format!("took over cluster `{from_cluster}`'s ledger history"));
     }
     new.record(&job.name, |r| r.moving = None)?;
@@ -72,10 +68,9 @@ async fn stop_on_old(
     job: &Job,
 ) -> Result<Option<String>, StepError> {
     let stateless = job.upgrade_mode == UpgradeMode::Stateless;
-    if !stateless && p.live.as_ref().is_some_and(|l| !l.all_tasks_up()) {
-        old.wait_tasks_up(&job.name, live, job.health.timeout.value.as_std()).await;
-    }
-    // The slots are needed on the new cluster, where the old job holds none.
+    // The upgrade's checks, on the old cluster: every task up for the savepoint; and the
+    // slots, on the new cluster, where the old job holds none (so its slots count for nothing).
+    ready_to_stop(old, p, job, live, !stateless).await?;
     new.ensure_slots(&job.name, job.parallelism, live).await?;
     if stateless {
         old.cancel(&job.name, live).await?;
