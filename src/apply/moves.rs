@@ -28,7 +28,8 @@ use crate::plan::planner::SAVEPOINT_DIR_KEYS;
 use crate::spec::Job;
 use crate::spec::model::UpgradeMode;
 
-/// Move `job` from the cluster of `old` to the cluster of `new`, as `p` planned it.
+/// Move `job` from the cluster of `old` (its client, ledger and lock) to the cluster of `new`, as
+/// `p` (the new cluster's entry, `moved_from` naming the old one) planned it.
 pub async fn run(old: &Context, new: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
     let from_cluster = p.moved_from.clone().ok_or(StepError::NoOldCluster)?;
     let jar = new.upload(job).await?; // before the running job is touched

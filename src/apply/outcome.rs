@@ -94,6 +94,9 @@ pub enum StepError {
     NothingToDo(Action),
     #[error("a deploy cannot take a new savepoint")]
     DeployTakesNoSavepoint,
+    /// A move whose cluster it leaves is not part of this run's contexts.
+    #[error("the cluster `{0}` the job moves from is not part of this run")]
+    MoveSourceMissing(String),
 
     /// A ledger record appeared since the plan, or could not be read: never replaced by a blank one.
     #[error("not overwriting the ledger record: {0}")]
@@ -188,9 +191,6 @@ pub enum StepError {
     AdoptedUnhealthy { cause: Box<StepError>, job: JobId, from: String },
     #[error("{cause} (the renamed job {job} ran from {from})")]
     RenamedUnhealthy { cause: Box<StepError>, job: JobId, from: String },
-    /// A move reached the one-cluster executor (the fleet executor runs moves).
-    #[error("a move between clusters needs both clusters' contexts: this executor has one")]
-    MoveNeedsTwoClusters,
     /// A move's start on the new cluster failed (or was unhealthy): what the rollback says.
     #[error("moving it from cluster `{from}` failed: {cause}")]
     NotMoved { cause: Box<StepError>, from: String },
