@@ -54,7 +54,12 @@ pub async fn run(old: &Context, new: &Context, p: &JobPlan, job: &Job) -> Result
     if carry_between(old, &job.name, new, &job.name)?.is_some() {
         new.progress.step(&job.name, &format!("took over cluster `{from_cluster}`'s ledger history"));
     }
-    new.record(&job.name, |r| r.moving = None)?;
+    new.record(&job.name, |r| {
+        r.moving = None;
+        // `applied` cleared this record's own step: one left now came with the old record (a
+        // killed run's stop, finished since), and names a job of the other cluster.
+        r.pending = None;
+    })?;
     Ok(Outcome::Done { detail: Done::Moved { from_cluster, job: started, from } })
 }
 

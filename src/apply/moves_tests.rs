@@ -249,6 +249,12 @@ async fn a_move_killed_after_the_savepoint_is_finished_from_it() {
     let t = two(Fake::default(), Fake::default()).await;
     t.old.jobs.lock().unwrap().insert(live.to_string(), "FINISHED");
     let mut there = old_record(&j, &live);
+    // The stop's write-ahead step, never cleared: the run died after the savepoint.
+    there.pending = Some(crate::ledger::Pending::Stopping {
+        job_id: live.clone(),
+        trigger_id: TriggerId::random(),
+        started_at: "2026-01-01T00:00:00Z".into(),
+    });
     there.savepoints.push(SavepointRecord::new(
         SAVEPOINT,
         Some(live.clone()),
@@ -274,4 +280,7 @@ async fn a_move_killed_after_the_savepoint_is_finished_from_it() {
     assert_eq!(writes(&t.old_server).await, Vec::<String>::new());
     assert_eq!(writes(&t.new_server).await, [format!("run from {SAVEPOINT}")]);
     assert_eq!(Ledger::new(t.old_dir.path()).read("a").unwrap(), None);
+    let here = Ledger::new(t.new_dir.path()).read("a").unwrap().unwrap();
+    assert_eq!((here.moving.as_ref(), here.pending.as_ref()), (None, None), "{here:?}");
+    assert_eq!(here.started_from.as_deref(), Some(SAVEPOINT));
 }
