@@ -447,12 +447,16 @@ pub fn summary<'a>(results: impl IntoIterator<Item = &'a JobResult>) -> String {
     let upgraded = done(&|a| matches!(a, Action::Upgrade { .. } | Action::Rename | Action::Confirm));
     let stopped = done(&|a| matches!(a, Action::Suspend | Action::Stop));
     let updated = done(&|a| a == Action::UpdateSettings);
+    let moved = done(&|a| a == Action::Move);
     let rolled = count(&|r| matches!(r.outcome, Outcome::RolledBack { .. }));
     let failed = count(&|r| matches!(r.outcome, Outcome::Failed { .. }));
     let skipped = count(&|r| matches!(r.outcome, Outcome::Skipped { .. }));
     let head = if failed + rolled + skipped == 0 { "Apply complete" } else { "Apply finished with errors" };
     let mut s =
         format!("{head}: {deployed} deployed, {upgraded} upgraded, {stopped} stopped, {updated} updated");
+    if moved > 0 {
+        s.push_str(&format!(", {moved} moved"));
+    }
     if rolled > 0 {
         s.push_str(&format!(", {rolled} rolled back"));
     }

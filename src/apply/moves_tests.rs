@@ -197,6 +197,14 @@ async fn a_move_stops_on_the_old_cluster_starts_on_the_new_from_that_savepoint_a
         panic!("{outcome:?}")
     };
     assert_eq!((from_cluster.as_str(), from.as_deref()), ("eu", Some(SAVEPOINT)));
+    let result = crate::apply::execute::JobResult {
+        name: "a".into(),
+        action: Action::Move,
+        outcome: Outcome::Done { detail: Done::Moved { from_cluster, job: started.clone(), from } },
+        seconds: 1.0,
+    };
+    let summary = crate::apply::execute::summary([&result]);
+    assert!(summary.starts_with("Apply complete") && summary.contains("1 moved"), "{summary}");
     assert_eq!(writes(&t.old_server).await, [format!("stop {live}")]);
     assert_eq!(writes(&t.new_server).await, [format!("run from {SAVEPOINT}")]);
     assert_eq!(t.old.state(&live), Some("FINISHED"));
