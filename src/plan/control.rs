@@ -75,7 +75,7 @@ impl Control {
     }
 
     /// [`Control::check_names`] against a list of names (`watch --once` knows the specs before
-    /// any plan).
+    /// any plan; a fleet plan checks every cluster's names: a name on another cluster is no typo).
     pub fn check_names_in(&self, known: &[&str]) -> Result<(), UnknownName> {
         for (flag, names) in self.lists() {
             if let Some(name) = names.iter().find(|n| !known.contains(&n.as_str())) {
