@@ -76,7 +76,7 @@ async fn moved(fault: Option<&str>) {
 
     write_counter_on(&s, "two");
     let planned = text(&run(&s, &["plan"], None).stdout);
-    assert!(planned.contains("move (from one)"), "{planned}");
+    assert!(planned.contains("will be moved") && planned.contains("runs on cluster `one`"), "{planned}");
     if let Some(fault) = fault {
         let out = apply(&s, Some(fault));
         assert_eq!(out.status.code(), None, "killed by a signal: {}", text(&out.stderr));
