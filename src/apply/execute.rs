@@ -530,6 +530,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failure_on_one_cluster_skips_its_dependents_on_another_and_spares_the_unrelated() {
+        use crate::plan::fleet::{
+            self,
+            tests::{observed, on},
+        };
+        let specs = desired([
+            on("eu", job("ingest")),
+            on("us", job("enrich").after(&["ingest"])),
+            on("us", job("audit")),
+        ]);
+        let inputs = [observed("eu", vec![], BTreeMap::new()), observed("us", vec![], BTreeMap::new())];
+        let fleet = fleet::plan(&specs, &inputs, &Options::default());
+        let (eu, us) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (eu_ctx, us_ctx) = (context(eu.path()), context(us.path()));
+        let runs = [
+            ClusterRun { name: "eu", ctx: &eu_ctx, plan: fleet.plan_of("eu").unwrap() },
+            ClusterRun { name: "us", ctx: &us_ctx, plan: fleet.plan_of("us").unwrap() },
+        ];
+        let results = execute_fleet(&runs, &fleet.waves, &specs, 4).await;
+        let got: Vec<(&str, &str, &Outcome)> =
+            results.iter().map(|(c, r)| (c.as_str(), r.name.as_str(), &r.outcome)).collect();
+        // Nothing listens: `ingest` and `audit` fail trying; `enrich` is never tried.
+        assert!(
+            matches!(
+                got.as_slice(),
+                [
+                    ("eu", "ingest", Outcome::Failed { .. }),
+                    ("us", "audit", Outcome::Failed { .. }),
+                    ("us", "enrich", Outcome::Skipped { reason: SkipReason::UpstreamFailed { upstream } }),
+                ] if upstream == "ingest"
+            ),
+            "{got:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_shutdown_skips_every_action_as_a_shutdown_and_its_dependents_as_upstream_failures() {
         let specs = desired([job("orders"), job("billing").after(&["orders"])]);
         let plan = plan(&specs, &Observed::default(), &BTreeMap::new(), &Options::default());

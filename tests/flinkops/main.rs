@@ -12,6 +12,7 @@ mod control_mock;
 mod deploy_examples;
 mod drift_e2e;
 mod fault_run;
+mod fleet_apply_e2e;
 mod fleet_e2e;
 mod fleet_mock;
 mod flink_e2e;
