@@ -201,7 +201,7 @@ async fn deploy(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepEr
 /// the spec it still lists, the ledger, the savepoint and checkpoint directories; see
 /// `crate::restore`), including the one the plan chose. `None` only for a first deployment;
 /// an error when the newest cannot be used or a place that may hold it cannot be read.
-async fn newest_state(
+pub(super) async fn newest_state(
     ctx: &Context,
     job: &Job,
     planned: Option<(&String, &String)>,
@@ -345,26 +345,44 @@ pub(super) async fn rollback(
     failed: Option<&JobId>,
     why: StepError,
 ) -> Result<Outcome, StepError> {
+    let why = end_failed(ctx, job, failed, why).await?;
+    restart_previous(ctx, job, previous, from, why).await
+}
+
+/// The failed version must be confirmed ended before anything starts in its place (two jobs
+/// from one snapshot would write the same sinks), and is marked rejected: whatever it
+/// checkpointed is never a restore source. Gives back `why` when it has ended.
+pub(super) async fn end_failed(
+    ctx: &Context,
+    job: &Job,
+    failed: Option<&JobId>,
+    why: StepError,
+) -> Result<StepError, StepError> {
     ctx.progress.warn(&job.name, &format!("the new version failed: {why}"));
-    if let Some(id) = failed {
-        // The failed version must be confirmed ended before anything starts in its place: two
-        // jobs from one snapshot would write the same sinks.
-        match ctx.is_active(id).await {
-            Some(false) => {}
-            Some(true) => {
-                if let Err(cancel) = ctx.cancel(&job.name, id).await {
-                    let why = Box::new(why);
-                    return Err(StepError::FailedVersionNotCancelled { why, cancel: Box::new(cancel) });
-                }
+    let Some(id) = failed else { return Ok(why) };
+    match ctx.is_active(id).await {
+        Some(false) => {}
+        Some(true) => {
+            if let Err(cancel) = ctx.cancel(&job.name, id).await {
+                let why = Box::new(why);
+                return Err(StepError::FailedVersionNotCancelled { why, cancel: Box::new(cancel) });
             }
-            None => return Err(StepError::FailedVersionInDoubt { why: Box::new(why), job: id.clone() }),
         }
+        None => return Err(StepError::FailedVersionInDoubt { why: Box::new(why), job: id.clone() }),
     }
-    // Whatever the failed version checkpointed is never a restore source: the next start, rolled
-    // back or not, comes from the state the upgrade began with.
-    if let Some(id) = failed {
-        ctx.record(&job.name, |r| r.reject(id))?;
-    }
+    ctx.record(&job.name, |r| r.reject(id))?;
+    Ok(why)
+}
+
+/// Start the version `previous` records again on `ctx`'s cluster, from `from` (the state the
+/// failed change began with).
+pub(super) async fn restart_previous(
+    ctx: &Context,
+    job: &Job,
+    previous: Option<&crate::ledger::Record>,
+    from: Option<&str>,
+    why: StepError,
+) -> Result<Outcome, StepError> {
     let stopped = |why: StepError, because: NoRollback| Outcome::Failed {
         reason: StepError::NotRolledBack { why: Box::new(why), because, state: StateAt::of(from) },
     };
@@ -468,12 +486,16 @@ pub fn summary<'a>(results: impl IntoIterator<Item = &'a JobResult>) -> String {
     let upgraded = done(&|a| matches!(a, Action::Upgrade { .. } | Action::Rename | Action::Confirm));
     let stopped = done(&|a| matches!(a, Action::Suspend | Action::Stop));
     let updated = done(&|a| a == Action::UpdateSettings);
+    let moved = done(&|a| a == Action::Move);
     let rolled = count(&|r| matches!(r.outcome, Outcome::RolledBack { .. }));
     let failed = count(&|r| matches!(r.outcome, Outcome::Failed { .. }));
     let skipped = count(&|r| matches!(r.outcome, Outcome::Skipped { .. }));
     let head = if failed + rolled + skipped == 0 { "Apply complete" } else { "Apply finished with errors" };
     let mut s =
         format!("{head}: {deployed} deployed, {upgraded} upgraded, {stopped} stopped, {updated} updated");
+    if moved > 0 {
+        s.push_str(&format!(", {moved} moved"));
+    }
     if rolled > 0 {
         s.push_str(&format!(", {rolled} rolled back"));
     }

@@ -100,9 +100,6 @@ pub enum StepError {
     /// A move whose cluster it leaves is not part of this run's contexts.
     #[error("the cluster `{0}` the job moves from is not part of this run")]
     MoveSourceMissing(String),
-    /// Executing a move between clusters is not built yet: the job is left where it is.
-    #[error("moving a job between clusters is not built yet; the job was left where it runs")]
-    MoveNotBuilt,
 
     /// A ledger record appeared since the plan, or could not be read: never replaced by a blank one.
     #[error("not overwriting the ledger record: {0}")]
@@ -197,6 +194,17 @@ pub enum StepError {
     AdoptedUnhealthy { cause: Box<StepError>, job: JobId, from: String },
     #[error("{cause} (the renamed job {job} ran from {from})")]
     RenamedUnhealthy { cause: Box<StepError>, job: JobId, from: String },
+    /// A move's start on the new cluster failed (or was unhealthy): what the rollback says.
+    #[error("moving it from cluster `{from}` failed: {cause}")]
+    NotMoved { cause: Box<StepError>, from: String },
+    #[error("the plan names no cluster to move the job from")]
+    NoOldCluster,
+    /// A move whose old job is gone and whose savepoint cannot be named.
+    #[error(
+        "the job is stopped on cluster `{from}` and no snapshot of it can be used ({why}); nothing was started: \
+         name the snapshot in `restore.from` and apply again"
+    )]
+    MoveSourceUnknown { from: String, why: Box<StepError> },
 }
 
 /// Why an action was not attempted.
@@ -259,6 +267,12 @@ pub enum Done {
     Stopped {
         savepoint: String,
     },
+    /// `job` runs on the new cluster (moved from `from_cluster`), from the savepoint taken there.
+    Moved {
+        from_cluster: String,
+        job: JobId,
+        from: Option<String>,
+    },
     /// `job` runs under the new name, from the old name's savepoint.
     Renamed {
         old_name: String,
@@ -282,6 +296,11 @@ impl std::fmt::Display for Done {
             Self::Confirmed { job } => write!(f, "confirmed {job} healthy and recorded it"),
             Self::Suspended { savepoint } => write!(f, "suspended; savepoint {savepoint}"),
             Self::Stopped { savepoint } => write!(f, "stopped; savepoint {savepoint}"),
+            Self::Moved { from_cluster, job, from: source } => write!(
+                f,
+                "moved from cluster `{from_cluster}`: running as {job}, {}",
+                from(source, "empty (stateless)")
+            ),
             Self::Renamed { old_name, job, from } => {
                 write!(f, "renamed from `{old_name}`: running as {job}, from {from}")
             }

@@ -54,20 +54,35 @@ pub async fn rename(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, St
 /// the ids it rejected, its pending step when the new record has none. Then remove `old`'s file.
 /// Idempotent: a second call finds nothing left to move. Returns `old`'s record as it was.
 pub fn carry_history(ctx: &Context, into: &str, old: &str) -> Result<Option<Record>, StepError> {
-    let moved = match ctx.current_record(old) {
+    let moved = carry_between(ctx, old, ctx, into)?;
+    if moved.is_some() {
+        ctx.progress.step(into, &format!("took over `{old}`'s ledger history"));
+    }
+    Ok(moved)
+}
+
+/// Move the record `old` of `from`'s ledger into the record `into` of `to`'s ledger (the same
+/// ledger for a rename, another cluster's for a move), then remove it from `from`'s. Returns
+/// `old`'s record as it was.
+pub fn carry_between(
+    from: &Context,
+    old: &str,
+    to: &Context,
+    into: &str,
+) -> Result<Option<Record>, StepError> {
+    let moved = match from.current_record(old) {
         Some(r) => Some(r),
-        None => ctx
+        None => from
             .ledger
             .read(old)
             .map_err(|e| StepError::OldRecordUnreadable { name: old.to_string(), cause: e.to_string() })?,
     };
     let Some(moved) = moved else { return Ok(None) };
-    ctx.record(into, |r| merge(r, &moved))?;
-    ctx.ledger
+    to.record(into, |r| merge(r, &moved))?;
+    from.ledger
         .remove(old)
         .map_err(|e| StepError::OldRecordNotRemoved { name: old.to_string(), cause: e.to_string() })?;
-    ctx.records.lock().unwrap_or_else(|e| e.into_inner()).remove(old);
-    ctx.progress.step(into, &format!("took over `{old}`'s ledger history"));
+    from.records.lock().unwrap_or_else(|e| e.into_inner()).remove(old);
     Ok(Some(moved))
 }
 

@@ -214,10 +214,21 @@ impl Context {
         settings: &SavepointSettings,
         reason: SavepointReason,
     ) -> Result<String, StepError> {
-        // A run killed during this same stop left its trigger id: asking again under it cannot
-        // start a second savepoint, and finds the first one's result.
-        // A failed or forgotten one is not reused: its cached failure would be answered again.
-        let trigger = match self.current_record(name).and_then(|r| r.pending) {
+        let trigger = self.stop_trigger(name, live, settings).await?;
+        self.stop_with_savepoint_as(name, live, settings, reason, &trigger).await
+    }
+
+    /// The trigger id a stop of `live` is asked for under: a run killed during this same stop
+    /// left its trigger id, and asking again under it cannot start a second savepoint but finds
+    /// the first one's result. A failed or forgotten one is not reused (its cached failure would
+    /// be answered again); a new one is first checked against the job's checkpoint durations.
+    pub async fn stop_trigger(
+        &self,
+        name: &str,
+        live: &JobId,
+        settings: &SavepointSettings,
+    ) -> Result<TriggerId, StepError> {
+        match self.current_record(name).and_then(|r| r.pending) {
             Some(Pending::Stopping { job_id, trigger_id, .. })
                 if job_id == *live
                     && matches!(
@@ -225,13 +236,26 @@ impl Context {
                         Ok(SavepointStatus::InProgress | SavepointStatus::Completed { .. })
                     ) =>
             {
-                trigger_id
+                Ok(trigger_id)
             }
             _ => {
                 self.check_savepoint_timeout(live, settings.timeout).await?;
-                TriggerId::random()
+                Ok(TriggerId::random())
             }
-        };
+        }
+    }
+
+    /// [`Context::stop_with_savepoint`] under a trigger id chosen by [`Context::stop_trigger`]
+    /// (a move writes it to the new cluster's ledger first).
+    pub async fn stop_with_savepoint_as(
+        &self,
+        name: &str,
+        live: &JobId,
+        settings: &SavepointSettings,
+        reason: SavepointReason,
+        trigger: &TriggerId,
+    ) -> Result<String, StepError> {
+        let trigger = trigger.clone();
         self.record(name, |r| {
             r.pending = Some(Pending::Stopping {
                 job_id: live.clone(),

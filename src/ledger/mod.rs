@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use record::{
-    AppliedSpec, Disposing, Pending, Record, SavepointReason, SavepointRecord, Shape, Stored,
+    AppliedSpec, Disposing, Moving, Pending, Record, SavepointReason, SavepointRecord, Shape, Stored,
     VertexParallelism,
 };
 

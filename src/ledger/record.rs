@@ -45,12 +45,34 @@ pub struct Record {
     /// is kept while that version runs. `None` for an empty start or a record from before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_from: Option<String>,
+    /// A move of this job from another cluster in flight, written on the NEW cluster's ledger
+    /// before the old cluster's job is stopped (write-ahead): while it is set, the old cluster's
+    /// record is the job's history (not a stale one), and a killed run is finished from the
+    /// savepoint the stop took there. Cleared once the job runs healthy here (history carried
+    /// over) or was rolled back to the old cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moving: Option<Moving>,
     /// The parallelism of each vertex Flink reported for the job when flinkops' health gate
     /// passed: what `plan --refresh-only` compares the running job with to see a rescale done
     /// outside flinkops. `None` in records written before it existed (no rescale is reported
     /// for them until the next apply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy_shape: Option<Shape>,
+}
+
+/// A move from another cluster in flight (see `Record::moving`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Moving {
+    /// The cluster the job is moved from (its name in the spec tree).
+    pub from_cluster: String,
+    /// The job stopped there.
+    pub job_id: JobId,
+    /// The stop's savepoint trigger on the old cluster: asking the old cluster under it finds the
+    /// savepoint a killed run's stop took.
+    pub trigger_id: TriggerId,
+    /// RFC 3339.
+    pub started_at: String,
 }
 
 /// A job's per-vertex parallelism, as Flink reported it for `job_id`.
@@ -111,6 +133,7 @@ impl Record {
             pending: None,
             rejected: Vec::new(),
             started_from: None,
+            moving: None,
             healthy_shape: None,
         }
     }
@@ -130,6 +153,7 @@ impl Record {
         };
         self.job_id.as_ref() == Some(id)
             || pending == Some(id)
+            || self.moving.as_ref().is_some_and(|m| &m.job_id == id)
             || self.rejected.contains(id)
             || self.savepoints.iter().any(|s| s.job_id.as_ref() == Some(id))
     }

@@ -24,7 +24,7 @@ use super::identity;
 use super::model::{Action, ConflictScope, JobPlan, Restore};
 use super::observed::LiveJob;
 use super::planner::{Options, SAVEPOINT_DIR_KEYS};
-use crate::ledger::Record;
+use crate::ledger::{Moving, Record};
 use crate::spec::model::{JobState as SpecState, UpgradeMode};
 use crate::spec::{Desired, Job};
 
@@ -101,7 +101,10 @@ fn decide(
     }
     // The new cluster knows the job already (its ledger, an ended job there): a record left on
     // another cluster is older than that, and never a reason to start from its savepoint.
-    let known_here = here.ledger.contains_key(&job.name) || p.live.is_some();
+    // A move in flight (a run killed after writing it) is the exception: its old cluster's
+    // record is the job's history until the move completes.
+    let in_flight = here.ledger.get(&job.name).and_then(|r| r.moving.as_ref());
+    let known_here = (here.ledger.contains_key(&job.name) && in_flight.is_none()) || p.live.is_some();
     let found = found_elsewhere(job, to, observed, known_here);
     let drop: Vec<_> =
         found.iter().filter_map(|f| f.live.map(|l| (f.cluster.to_string(), l.id.clone()))).collect();
@@ -121,7 +124,7 @@ fn decide(
         let (entry, problem) = refuse(p, to, &names.join(", "), &why, fix);
         return Some(decision(entry, vec![problem]));
     };
-    let mut entry = moved(p, job, f);
+    let mut entry = moved(p, job, f, in_flight.filter(|m| m.from_cluster == f.cluster));
     let mut problems = Vec::new();
     if let Some((why, fix)) = refusal(job, to, here, f, desired, suspended, entry.restore.is_none()) {
         let (e, problem) = refuse(&entry, to, f.cluster, &why, &fix);
@@ -165,24 +168,31 @@ fn found_elsewhere<'a>(
 
 /// The new cluster's entry as a move from `f` (`restore` is `None` when there is nothing to
 /// start from: no live job and no savepoint in the old cluster's ledger).
-fn moved(p: &JobPlan, job: &Job, f: &Found) -> JobPlan {
+fn moved(p: &JobPlan, job: &Job, f: &Found, in_flight: Option<&Moving>) -> JobPlan {
     let mut m = p.clone();
     m.action = Action::Move;
     m.moved_from = Some(f.cluster.to_string());
     m.live = f.live.map(LiveJob::to_ref);
     let stateless = job.upgrade_mode == UpgradeMode::Stateless;
-    m.restore = match (f.live, f.record.and_then(Record::newest_savepoint)) {
+    m.restore = match (f.live, in_flight, f.record.and_then(Record::newest_savepoint)) {
         _ if stateless => Some(Restore::Empty { why: "upgradeMode: stateless".into() }),
-        (Some(_), _) => Some(Restore::NewSavepoint),
-        (None, Some(sp)) => Some(Restore::Path { path: sp.path.clone(), source: "ledger".into() }),
-        (None, None) => None,
+        (Some(_), _, _) => Some(Restore::NewSavepoint),
+        // The stop of a killed run may have completed after its ledger was last written: apply
+        // looks up the newest state the stopped job left (its trigger id, Flink, the ledger).
+        (None, Some(moving), _) => Some(Restore::LatestOf { job_id: moving.job_id.clone() }),
+        (None, None, Some(sp)) => Some(Restore::Path { path: sp.path.clone(), source: "ledger".into() }),
+        (None, None, None) => None,
     };
-    m.reason = match f.live {
-        Some(_) => format!(
+    m.reason = match (f.live, in_flight) {
+        (Some(_), _) => format!(
             "its `cluster:` changed: it runs on cluster `{}`; stop it there with a savepoint and start it here from it",
             f.cluster
         ),
-        None => format!(
+        (None, Some(moving)) => format!(
+            "an interrupted run was moving it from cluster `{}`: start it here from the state {} left there",
+            f.cluster, moving.job_id
+        ),
+        (None, None) => format!(
             "its `cluster:` changed: start it here from the last savepoint cluster `{}`'s ledger recorded for it",
             f.cluster
         ),

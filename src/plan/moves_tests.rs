@@ -169,6 +169,42 @@ fn a_record_left_on_the_old_cluster_is_no_move_once_the_new_cluster_knows_the_jo
     assert_eq!(orders.moved_from, None);
 }
 
+/// What a run killed during or after a move's stop leaves: the new cluster's record has the
+/// move in flight (and, after the savepoint, its copy); the old job has ended. The move is
+/// planned again from the state that job left, even when the old ledger has no savepoint yet.
+#[test]
+fn a_move_a_killed_run_left_in_flight_is_planned_again_from_the_stopped_jobs_state() {
+    let (d, live, old) = moved_spec();
+    let mut here = Record::new("orders");
+    here.moving = Some(crate::ledger::Moving {
+        from_cluster: "eu".into(),
+        job_id: live.id.clone(),
+        trigger_id: crate::flink::TriggerId::random(),
+        started_at: "2026-01-01T00:00:00Z".into(),
+    });
+    let ended = LiveJob { state: JobState::Finished, ..live.clone() };
+    for copied in [false, true] {
+        let mut here = here.clone();
+        if copied {
+            let sp = SavepointRecord::new(
+                "file:/shared/sp/savepoint-move",
+                Some(live.id.clone()),
+                "2026-01-01T00:00:01Z".into(),
+                SavepointReason::Upgrade,
+            );
+            here.savepoints.push(sp);
+        }
+        let eu = cluster("eu", "2.3.0", "file:///shared/sp", vec![ended.clone()], ledger([old.clone()]));
+        let us = cluster("us", "2.3.0", "file:///shared/sp", vec![], ledger([here]));
+        let p = run(&d, eu, us, &Options::default());
+        let orders = job_of(&p, "us", "orders");
+        assert_eq!(orders.action, Action::Move, "copied: {copied}: {orders:#?}");
+        assert_eq!(orders.moved_from.as_deref(), Some("eu"));
+        assert_eq!(orders.restore, Some(Restore::LatestOf { job_id: live.id.clone() }));
+        assert_eq!(problems(&p, "us"), "");
+    }
+}
+
 #[test]
 fn a_first_deployment_waits_while_a_cluster_that_may_run_the_job_cannot_be_seen() {
     let (d, _, record) = moved_spec();

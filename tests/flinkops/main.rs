@@ -21,6 +21,7 @@ mod flink_support;
 mod flink_tls;
 mod fuzz;
 mod layers;
+mod move_e2e;
 mod offline_plan;
 mod periodic_e2e;
 mod plan_e2e;
