@@ -12,6 +12,7 @@ mod control_mock;
 mod deploy_examples;
 mod fault_run;
 mod fleet_e2e;
+mod fleet_status;
 mod flink_e2e;
 mod flink_mock;
 mod flink_support;
