@@ -4,6 +4,8 @@
 //! cluster's lock (`lock_cluster`, for the commands that write) → observe and plan
 //! (`observe_and_plan`) → the execution context (`context`).
 //!
+//! A run over several clusters (`fleet`) runs the same steps once per cluster, concurrently.
+//!
 //! It lives outside `commands/` because `watch`'s reconciler runs the same steps on every
 //! reconcile, and `watch` may not import command code. Each function is handed the cluster it
 //! works on (a `Connection`, a `Client`) and reads no flags of its own, so that a run over several
@@ -22,6 +24,8 @@ use crate::ledger::{Ledger, Record};
 use crate::output::Styles;
 use crate::plan::{self, ClusterRef, Observed, Options, Plan};
 use crate::spec::{self, Inputs, clusters::Cluster, jarcache::JarHashCache};
+
+pub mod fleet;
 
 /// How to reach one cluster: resolved once, from the specs' cluster document or the connection
 /// flags, then handed on as a value.
@@ -162,17 +166,24 @@ pub fn lock_cluster(
     })
 }
 
-/// Observe the cluster (`/config`, `/jobs/overview`), read the ledger and plan: the one path
-/// `plan` and `apply` share, so that both decide alike. Also returns the ledger records, which
-/// apply goes on to update. A spec whose record cannot be read is a conflict (see
-/// `Observed::unreadable_records`); the others are planned as usual.
-pub async fn observe_and_plan(
+/// What one cluster's observation holds: its jobs and the facts the planner needs, its ledger
+/// records, its URL and Flink version.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub observed: Observed,
+    pub records: BTreeMap<String, Record>,
+    pub cluster: ClusterRef,
+}
+
+/// Observe the cluster (`/config`, `/jobs/overview`) and read its ledger, for the jobs of
+/// `desired` (which the caller has narrowed to this cluster's). A spec whose record cannot be
+/// read is a conflict (see `Observed::unreadable_records`); the others are planned as usual.
+pub async fn observe(
     client: &Client,
     ledger: &Ledger,
     desired: &spec::Desired,
-    specs: &Path,
     opts: &Options,
-) -> Result<(Plan, BTreeMap<String, Record>), crate::flink::Error> {
+) -> Result<Observation, crate::flink::Error> {
     let version = client.version().await?;
     let overview = client.jobs_overview().await?;
     let (records, unreadable) = match ledger.read_all() {
@@ -187,17 +198,35 @@ pub async fn observe_and_plan(
     observed.unreadable_records = unreadable;
     observed.snapshots = gather_snapshots(client, desired, &observed, &records).await;
     observed.cluster_savepoint_dir = cluster_savepoint_dir(client, &observed).await;
+    // What the checks before a stop need is asked only for the jobs a first plan would stop or
+    // start (planning is pure and cheap; the caller plans again with what was learnt).
+    let first = plan::plan(desired, &observed, &records, opts);
+    observe_for_checks(client, &first, &mut observed).await;
+    let cluster = ClusterRef { url: client.base_url().to_string(), flink_version: version.to_string() };
+    Ok(Observation { observed, records, cluster })
+}
+
+/// Observe the cluster, read the ledger and plan: the one path `plan` and `apply` share for a
+/// single cluster, so that both decide alike. Also returns the ledger records, which apply goes
+/// on to update.
+pub async fn observe_and_plan(
+    client: &Client,
+    ledger: &Ledger,
+    desired: &spec::Desired,
+    specs: &Path,
+    opts: &Options,
+) -> Result<(Plan, BTreeMap<String, Record>), crate::flink::Error> {
+    let Observation { observed, records, cluster } = observe(client, ledger, desired, opts).await?;
     let mut plan = plan::plan(desired, &observed, &records, opts);
-    // What the checks before a stop need is asked only for the jobs the first plan would stop or
-    // start, then the plan is made again (planning is pure and cheap).
-    if observe_for_checks(client, &plan, &mut observed).await {
-        plan = plan::plan(desired, &observed, &records, opts);
-    }
-    plan.cluster =
-        Some(ClusterRef { url: client.base_url().to_string(), flink_version: version.to_string() });
-    let specs = std::path::absolute(specs).unwrap_or_else(|_| specs.to_path_buf());
-    plan.specs = Some(specs.display().to_string());
+    plan.cluster = Some(cluster);
+    plan.specs = Some(absolute(specs));
     Ok((plan, records))
+}
+
+/// The specs' path as a plan records it (absolute, so that `apply PLANFILE` finds it from
+/// anywhere).
+pub fn absolute(specs: &Path) -> String {
+    std::path::absolute(specs).unwrap_or_else(|_| specs.to_path_buf()).display().to_string()
 }
 
 /// The cluster's default savepoint directory, asked only when a managed job runs (only those can
@@ -213,9 +242,9 @@ async fn cluster_savepoint_dir(client: &Client, observed: &Observed) -> Option<O
 
 /// Ask Flink what the checks before anything stops need (see `plan::checks`): the checkpoint
 /// statistics of every live job the plan would stop with state, and the cluster's slots (in all,
-/// free, and those each job to be replaced holds) when something would start. Whether anything was
-/// learnt. What Flink cannot say is left out, and the check that needs it passes.
-async fn observe_for_checks(client: &Client, plan: &Plan, observed: &mut Observed) -> bool {
+/// free, and those each job to be replaced holds) when something would start. What Flink cannot
+/// say is left out, and the check that needs it passes.
+async fn observe_for_checks(client: &Client, plan: &Plan, observed: &mut Observed) {
     use crate::spec::model::UpgradeMode;
     use plan::{Action, checks};
     let stops: Vec<_> = plan
@@ -227,7 +256,6 @@ async fn observe_for_checks(client: &Client, plan: &Plan, observed: &mut Observe
         })
         .filter_map(|j| j.live.as_ref().map(|l| l.id.clone()))
         .collect();
-    let mut learnt = !stops.is_empty();
     observed.checkpoints = crate::status::fetch_checkpoints(client, stops)
         .await
         .into_iter()
@@ -245,9 +273,7 @@ async fn observe_for_checks(client: &Client, plan: &Plan, observed: &mut Observe
                 observed.slots_held.insert(live.id.clone(), checks::slots_held(&details));
             }
         }
-        learnt = true;
     }
-    learnt
 }
 
 /// The cluster's slots, or `None` when they do not bound what can start (see
@@ -293,13 +319,15 @@ async fn gather_snapshots(
         return BTreeMap::new();
     }
     let cluster = &crate::restore::gather::cluster_dirs(client).await;
-    futures_util::stream::iter(with_lists)
+    // The futures are made before they are streamed: a closure inside the stream's type hides
+    // from the compiler that the whole is `Send` (a fleet observes each cluster on a task).
+    let gathering: Vec<_> = with_lists
+        .into_iter()
         .map(|(job, listed)| async move {
             let record = plan::renames::record_for(job, records);
             let evidence = crate::restore::gather::gather(client, job, record, &listed, cluster).await;
             (job.name.clone(), evidence)
         })
-        .buffer_unordered(8)
-        .collect()
-        .await
+        .collect();
+    futures_util::stream::iter(gathering).buffer_unordered(8).collect().await
 }

@@ -56,7 +56,7 @@ pub async fn execute(ctx: &Context, plan: &Plan, desired: &Desired, concurrency:
             }
         }
         let done: Vec<JobResult> = futures_util::stream::iter(runnable)
-            .map(|p| run_one(ctx, p, desired.jobs.get(&p.name)))
+            .map(|p| run_one(ctx, None, p, desired.jobs.get(&p.name)))
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
@@ -94,7 +94,9 @@ fn failed_dependency(name: &str, desired: &Desired, results: &BTreeMap<String, J
     desired.upstream(name).into_iter().find(failed).map(str::to_string)
 }
 
-async fn run_one(ctx: &Context, p: &JobPlan, job: Option<&Job>) -> JobResult {
+/// Run one job's action on the cluster of `ctx`; `left` is the context of the cluster a `move`
+/// leaves (`None` outside a fleet run).
+async fn run_one(ctx: &Context, left: Option<&Context>, p: &JobPlan, job: Option<&Job>) -> JobResult {
     if ctx.shutdown.is_cancelled() {
         let reason = SkipReason::ShuttingDown;
         ctx.progress.warn(&p.name, &format!("skipped: {reason}"));
@@ -109,6 +111,10 @@ async fn run_one(ctx: &Context, p: &JobPlan, job: Option<&Job>) -> JobResult {
         (Action::Confirm, Some(job)) => confirm(ctx, p, job).await,
         (Action::Suspend, Some(job)) => suspend(ctx, p, job).await,
         (Action::Stop, _) => prune(ctx, p).await,
+        (Action::Move, Some(job)) => match left {
+            Some(from) => super::moves::run(from, ctx, p, job).await,
+            None => Err(StepError::MoveSourceMissing(p.moved_from.clone().unwrap_or_default())),
+        },
         _ => Err(StepError::NothingToDo(p.action)),
     };
     let outcome = match outcome {

@@ -8,6 +8,7 @@ pub mod execute;
 pub mod health;
 pub mod jars;
 pub mod lock;
+pub mod moves;
 pub mod outcome;
 pub mod progress;
 pub mod rename;

@@ -91,6 +91,12 @@ pub enum StepError {
     NothingToDo(Action),
     #[error("a deploy cannot take a new savepoint")]
     DeployTakesNoSavepoint,
+    /// A move whose cluster it leaves is not part of this run's contexts.
+    #[error("the cluster `{0}` the job moves from is not part of this run")]
+    MoveSourceMissing(String),
+    /// Executing a move between clusters is not built yet: the job is left where it is.
+    #[error("moving a job between clusters is not built yet; the job was left where it runs")]
+    MoveNotBuilt,
 
     /// A ledger record appeared since the plan, or could not be read: never replaced by a blank one.
     #[error("not overwriting the ledger record: {0}")]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::flink::{Auth, ClientConfig, ClientIdentity, RetryPolicy, Secret};
-use crate::spec::clusters::{BasicAuth, Cluster, Reference};
+use crate::spec::clusters::{BasicAuth, Cluster, DEFAULT_CLUSTER, Reference};
 
 /// Environment variable holding the bearer token (deliberately not a flag).
 pub const TOKEN_ENV: &str = "FLINKOPS_FLINK_TOKEN";
@@ -206,21 +206,34 @@ impl ConnectionArgs {
         clusters: &BTreeMap<String, Cluster>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ClientConfig, ConnectionError> {
-        let mut documents = clusters.values();
-        let Some(cluster) = documents.next() else { return self.client_config_with(env) };
-        if documents.next().is_some() {
+        if clusters.len() > 1 {
             let names: Vec<&str> = clusters.keys().map(String::as_str).collect();
             return Err(ConnectionError::SeveralClusters { count: names.len(), names: names.join(", ") });
         }
+        let mut one = self.fleet_configs_with(clusters, env)?;
+        Ok(one.pop().expect("one configuration per cluster, and there is one").1)
+    }
+
+    /// The client configuration of every cluster of the specs, by name: each `kind: FlinkCluster`
+    /// document, or the flags as the cluster named `default` when there is none. Connection
+    /// flags beside cluster documents are refused (flinkops does not guess which one is meant).
+    pub fn fleet_configs_with(
+        &self,
+        clusters: &BTreeMap<String, Cluster>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<(String, ClientConfig)>, ConnectionError> {
+        let Some(first) = clusters.values().next() else {
+            return Ok(vec![(DEFAULT_CLUSTER.to_owned(), self.client_config_with(env)?)]);
+        };
         let given = self.cluster_settings_given(env);
         if !given.is_empty() {
             return Err(ConnectionError::ClusterGivenTwice {
-                cluster: cluster.name.clone(),
-                origin: cluster.origin.clone(),
+                cluster: first.name.clone(),
+                origin: first.origin.clone(),
                 given: given.join(", "),
             });
         }
-        self.cluster_document_config(cluster, env)
+        clusters.values().map(|c| Ok((c.name.clone(), self.cluster_document_config(c, env)?))).collect()
     }
 
     /// The flags and variables that say which cluster and how to authenticate (not timeouts and

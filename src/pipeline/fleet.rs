@@ -1,0 +1,246 @@
+//! The pipeline over every cluster of the specs (a fleet): each cluster is reached (client,
+//! identity, state directory) and observed by the single-cluster steps of `pipeline`, all
+//! clusters at once, one task per cluster with its own deadline. What comes out is one
+//! `ClusterInput` per cluster for `plan::fleet::plan`.
+//!
+//! A cluster that cannot be reached or observed in time is `Unobserved`, with the error and the
+//! fix in words and, when the state directory knows its URL (`cluster::last_known_at`), its
+//! ledger: the other clusters are observed as usual. With no cluster document the connection
+//! flags' cluster, named `default`, is the only one.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Connection, Observation, observe};
+use crate::cli::{ConnectionArgs, ConnectionError};
+use crate::flink::Client;
+use crate::ledger::{Ledger, Record};
+use crate::plan::Options;
+use crate::plan::fleet::{ClusterInput, ClusterObservation, Unobserved, desired_on};
+use crate::spec::{Desired, clusters::Cluster};
+
+/// How long observing one cluster may take in `apply` (which has no `--max-time`): a cluster that
+/// accepts connections and never answers is given up on after this, the others go on.
+pub const APPLY_OBSERVE_DEADLINE: Duration = Duration::from_secs(300);
+
+/// One cluster of the specs and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The cluster document's name (`default` for the flags' cluster).
+    pub name: String,
+    pub connection: Connection,
+    /// The document's `defaults.savepointDirectory`.
+    pub savepoint_dir: Option<String>,
+}
+
+/// Every cluster of the specs, by name: each cluster document, or the flags' `default`.
+pub fn members(
+    flags: &ConnectionArgs,
+    clusters: &BTreeMap<String, Cluster>,
+) -> Result<Vec<Member>, ConnectionError> {
+    let env = |name: &str| std::env::var(name).ok();
+    Ok(flags
+        .fleet_configs_with(clusters, &env)?
+        .into_iter()
+        .map(|(name, config)| Member {
+            savepoint_dir: clusters.get(&name).and_then(|c| c.savepoint_directory.clone()),
+            name,
+            connection: Connection { config },
+        })
+        .collect())
+}
+
+/// Whether the run reads the state directory only (`plan`) or writes it (`apply`, `watch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// A cluster reached: its client, the key of its identity and its state directory.
+#[derive(Debug, Clone)]
+pub struct Reached {
+    pub name: String,
+    pub client: Client,
+    /// `cluster::Identity::key`: orders the locks of a run over several clusters.
+    pub identity: String,
+    pub dir: PathBuf,
+    savepoint_dir: Option<String>,
+}
+
+/// A cluster reached, or why not.
+pub type Reach = (String, Result<Reached, Unobserved>);
+
+/// Reach every member at once: a client, the identity (`--cluster-name` only when there is one
+/// cluster: one name cannot name several), the state directory (`claim`ed for `Access::Write`).
+pub async fn reach_all(
+    members: Vec<Member>,
+    state_dir: &Path,
+    cluster_name: Option<&str>,
+    access: Access,
+    deadline: Duration,
+) -> Vec<Reach> {
+    let name = cluster_name.filter(|_| members.len() == 1).map(str::to_owned);
+    let state_dir = state_dir.to_path_buf();
+    let tasks = members.into_iter().map(|m| {
+        let (state_dir, name) = (state_dir.clone(), name.clone());
+        let url = m.connection.config.base_url.clone();
+        let late = {
+            let (state_dir, url, label) = (state_dir.clone(), url.clone(), m.name.clone());
+            move || (label, Err(unobserved(&state_dir, &url, timed_out(deadline))))
+        };
+        let work = async move {
+            let reached = reach(&m, &state_dir, name.as_deref(), access).await;
+            (m.name, reached.map_err(|error| unobserved(&state_dir, &url, error)))
+        };
+        (work, late)
+    });
+    each(tasks, deadline).await
+}
+
+/// Observe every reached cluster at once, each for its own jobs of `desired`; the ones not
+/// reached pass through as `Unobserved`.
+pub async fn observe_reached(
+    reached: &[Reach],
+    desired: &Arc<Desired>,
+    opts: &Options,
+    deadline: Duration,
+) -> Vec<ClusterInput> {
+    let tasks = reached.iter().map(|(name, r)| {
+        let (name, r, desired, opts) = (name.clone(), r.clone(), Arc::clone(desired), opts.clone());
+        let label = name.clone();
+        let dir = r.as_ref().ok().map(|r| r.dir.clone());
+        let work = async move {
+            let observation = match r {
+                Ok(reached) => observe_one(&reached, &desired, &opts).await,
+                Err(u) => Err(u),
+            };
+            ClusterInput { name, observation }
+        };
+        let late = move || ClusterInput {
+            name: label,
+            observation: Err(Unobserved {
+                error: timed_out(deadline),
+                ledger: dir.and_then(|d| read_ledger(&d)),
+            }),
+        };
+        (work, late)
+    });
+    each(tasks, deadline).await
+}
+
+/// Reach and observe every cluster of the specs (read-only: `plan`, `watch`).
+pub async fn observe_fleet(
+    members: Vec<Member>,
+    state_dir: &Path,
+    cluster_name: Option<&str>,
+    desired: &Arc<Desired>,
+    opts: &Options,
+    deadline: Duration,
+) -> Vec<ClusterInput> {
+    let reached = reach_all(members, state_dir, cluster_name, Access::Read, deadline).await;
+    observe_reached(&reached, desired, opts, deadline).await
+}
+
+async fn reach(m: &Member, state_dir: &Path, name: Option<&str>, access: Access) -> Result<Reached, String> {
+    let client = m.connection.client().map_err(|e| flink_words(&e))?;
+    let identity = crate::cluster::resolve(&client, name).await.map_err(|e| cluster_words(&e))?;
+    let dir = match access {
+        Access::Read => crate::cluster::locate(state_dir, &identity, client.base_url()),
+        Access::Write => crate::cluster::claim(state_dir, &identity, client.base_url()),
+    }
+    .map_err(|e| cluster_words(&e))?;
+    Ok(Reached {
+        name: m.name.clone(),
+        client,
+        identity: identity.key,
+        dir,
+        savepoint_dir: m.savepoint_dir.clone(),
+    })
+}
+
+/// One reached cluster's observation, as `plan::fleet` takes it.
+async fn observe_one(
+    r: &Reached,
+    desired: &Desired,
+    opts: &Options,
+) -> Result<ClusterObservation, Unobserved> {
+    let own = desired_on(desired, &r.name);
+    let ledger = Ledger::new(&r.dir);
+    let failed = |e: crate::flink::Error| Unobserved { error: flink_words(&e), ledger: read_ledger(&r.dir) };
+    let Observation { observed, records, cluster } =
+        observe(&r.client, &ledger, &own, opts).await.map_err(failed)?;
+    let savepoint_dir = match (&r.savepoint_dir, &observed.cluster_savepoint_dir) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, Some(asked)) => asked.clone(),
+        (None, None) => r.client.jobmanager_config().await.ok().and_then(|c| c.dirs().savepoints),
+    };
+    Ok(ClusterObservation {
+        identity: r.identity.clone(),
+        cluster: Some(cluster),
+        observed,
+        ledger: records,
+        savepoint_dir,
+    })
+}
+
+/// An unreached cluster, with the ledger of the directory last reached at its URL.
+fn unobserved(state_dir: &Path, url: &str, error: String) -> Unobserved {
+    Unobserved { error, ledger: crate::cluster::last_known_at(state_dir, url).and_then(|d| read_ledger(&d)) }
+}
+
+fn read_ledger(dir: &Path) -> Option<BTreeMap<String, Record>> {
+    Ledger::new(dir).read_all().ok().map(|all| all.ok)
+}
+
+fn timed_out(deadline: Duration) -> String {
+    format!(
+        "no answer within {}s (the cluster accepts connections but does not answer, or is overloaded); \
+         check it with `flinkops status`, or plan again with a longer --max-time",
+        deadline.as_secs()
+    )
+}
+
+fn flink_words(e: &crate::flink::Error) -> String {
+    with_fix(crate::output::error_chain(e), e.help().map(str::to_owned))
+}
+
+fn cluster_words(e: &crate::cluster::Error) -> String {
+    with_fix(crate::output::error_chain(e), e.help())
+}
+
+fn with_fix(error: String, fix: Option<String>) -> String {
+    match fix {
+        Some(fix) => format!("{error}; {fix}"),
+        None => error,
+    }
+}
+
+/// Run every task at once, each on its own tokio task and under its own deadline (`late` gives
+/// its result when the deadline passes first); the results in the tasks' order.
+async fn each<W, L, R>(tasks: impl Iterator<Item = (W, L)>, deadline: Duration) -> Vec<R>
+where
+    W: Future<Output = R> + Send + 'static,
+    L: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (work, late)) in tasks.enumerate() {
+        set.spawn(async move {
+            match tokio::time::timeout(deadline, work).await {
+                Ok(r) => (i, r),
+                Err(_) => (i, late()),
+            }
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(done) = set.join_next().await {
+        // A task panicked: that is a bug, and it is not hidden.
+        out.push(done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())));
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
