@@ -385,7 +385,10 @@ impl ClusterStatus {
 
     /// A cluster that could not be observed: its URL, the error and its fix.
     pub fn unreachable(name: &str, url: &str, error: String, hint: Option<String>) -> Self {
-        Self { name: name.to_owned(), seen: Seen::Unreachable { reachable: False, url: url.to_owned(), error, hint } }
+        Self {
+            name: name.to_owned(),
+            seen: Seen::Unreachable { reachable: False, url: url.to_owned(), error, hint },
+        }
     }
 }
 
@@ -485,7 +488,12 @@ mod tests {
         };
         let fleet = FleetStatus::new(vec![
             ClusterStatus::reachable("eu", report),
-            ClusterStatus::unreachable("us", "http://127.0.0.1:2", "connection refused".into(), Some("start it".into())),
+            ClusterStatus::unreachable(
+                "us",
+                "http://127.0.0.1:2",
+                "connection refused".into(),
+                Some("start it".into()),
+            ),
         ]);
         assert_eq!(fleet.unreachable(), 1);
         let mut text = Vec::new();

@@ -8,9 +8,9 @@ use anstyle::Style;
 
 use super::fleet::FleetReport;
 use super::report::{Report, Row, Summary, human};
-use crate::plan::ClusterRef;
 use crate::cli::Severity;
 use crate::output::Styles;
+use crate::plan::ClusterRef;
 
 const HEADER: [&str; 8] =
     ["NAME", "STATUS", "SEVERITY", "JOB", "STATE", "SAVEPOINT", "CHECKPOINT", "FINDING"];
@@ -31,11 +31,7 @@ fn body(cluster: Option<&ClusterRef>, jobs: &[Row], styles: &Styles, out: &mut i
     if let Some(c) = cluster {
         writeln!(out, "Flink {} at {}", crate::render::clean(&c.flink_version), c.url)?;
     }
-    if jobs.is_empty() {
-        writeln!(out, "No jobs and no specs.")
-    } else {
-        table(jobs, styles, out)
-    }
+    if jobs.is_empty() { writeln!(out, "No jobs and no specs.") } else { table(jobs, styles, out) }
 }
 
 /// Each cluster under its name (its table, or the finding that it could not be observed), then
@@ -57,7 +53,11 @@ pub fn fleet_text(fleet: &FleetReport, styles: &Styles, out: &mut impl Write) ->
     summary(rows, fleet.summary, styles, out)?;
     let down = fleet.unreachable();
     if down > 0 {
-        writeln!(out, "{down} of {} clusters could not be observed (counted as errors).", fleet.clusters.len())?;
+        writeln!(
+            out,
+            "{down} of {} clusters could not be observed (counted as errors).",
+            fleet.clusters.len()
+        )?;
     }
     Ok(())
 }

@@ -101,7 +101,8 @@ fn audit_fleet(args: &AuditArgs, desired: Desired) -> Result<FleetReport, Comman
             let url = urls.get(&cluster.name).map_or("", String::as_str);
             let report = match cluster.outcome {
                 Outcome::Planned { plan } => {
-                    let client = reached.iter().find(|(n, _)| *n == cluster.name).and_then(|(_, r)| r.as_ref().ok());
+                    let client =
+                        reached.iter().find(|(n, _)| *n == cluster.name).and_then(|(_, r)| r.as_ref().ok());
                     let input = inputs.iter().find(|i| i.name == cluster.name);
                     let records = input.and_then(|i| i.observation.as_ref().ok()).map(|o| o.ledger.clone());
                     let flink = match client {
@@ -109,10 +110,16 @@ fn audit_fleet(args: &AuditArgs, desired: Desired) -> Result<FleetReport, Comman
                         None => HashMap::new(),
                     };
                     let records = records.unwrap_or_default();
-                    let obs = Observations { plan: &plan, desired: &desired, ledger: &records, flink: &flink, now };
-                    ClusterReport::audited(&cluster.name, report::build(&obs, &thresholds(args), args.fail_on))
+                    let obs =
+                        Observations { plan: &plan, desired: &desired, ledger: &records, flink: &flink, now };
+                    ClusterReport::audited(
+                        &cluster.name,
+                        report::build(&obs, &thresholds(args), args.fail_on),
+                    )
                 }
-                Outcome::Unobserved { error, .. } => ClusterReport::unreachable(&cluster.name, url, &error, None),
+                Outcome::Unobserved { error, .. } => {
+                    ClusterReport::unreachable(&cluster.name, url, &error, None)
+                }
             };
             clusters.push(report);
         }

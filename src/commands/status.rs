@@ -15,7 +15,9 @@ use crate::output::Styles;
 use crate::pipeline::fleet::Member;
 use crate::pipeline::{Connection, Threads};
 use crate::spec::clusters::Cluster;
-use crate::status::{ClusterStatus, FleetStatus, fetch, render_fleet_json, render_fleet_text, render_json, render_text};
+use crate::status::{
+    ClusterStatus, FleetStatus, fetch, render_fleet_json, render_fleet_text, render_json, render_text,
+};
 
 /// Run `flinkops status`: fetch, render to stdout, report errors with a hint on stderr.
 pub fn run(args: &StatusArgs, color: ColorChoice) -> Result<u8, CommandError> {
@@ -72,7 +74,10 @@ fn fleet(
     if unreachable > 0 {
         let s = Styles::stderr(color);
         let (e, reset) = (s.error.render(), s.error.render_reset());
-        eprintln!("{e}error:{reset} {unreachable} of {} clusters could not be observed (see above)", status.clusters.len());
+        eprintln!(
+            "{e}error:{reset} {unreachable} of {} clusters could not be observed (see above)",
+            status.clusters.len()
+        );
         return Ok(exit::ERROR);
     }
     Ok(exit::OK)

@@ -147,7 +147,8 @@ async fn audit_reports_each_cluster_under_its_name_and_the_one_down_as_an_error_
     assert_eq!(doc["formatVersion"], 2, "{doc}");
     let eu = &doc["clusters"][0];
     assert_eq!((&eu["name"], &eu["reachable"]), (&json!("eu"), &json!(true)), "{doc}");
-    let names: Vec<&str> = eu["jobs"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        eu["jobs"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["eu-ingest", "eu-orders"], "{doc}");
     let us = &doc["clusters"][1];
     assert_eq!((&us["name"], &us["reachable"]), (&json!("us"), &json!(false)), "{doc}");
