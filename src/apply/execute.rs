@@ -138,7 +138,7 @@ fn live_id(p: &JobPlan) -> Result<JobId, StepError> {
 /// newest snapshot every source names now (it may be newer than when the plan was made).
 async fn deploy(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
     if let Some(old) = &p.renamed_from {
-        super::rename::carry_history(ctx, job, old)?;
+        super::rename::carry_history(ctx, &job.name, old)?;
     }
     let from = match &p.restore {
         Some(Restore::Path { path, .. }) => Some(path.clone()),
@@ -222,14 +222,7 @@ async fn newest_state(
 async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Result<Outcome, StepError> {
     let old = live_id(p)?;
     let jar = ctx.upload(job).await?; // before the running job is touched
-    if mode != UpgradeMode::Stateless && p.live.as_ref().is_some_and(|l| !l.all_tasks_up()) {
-        // Just started (a rollback a killed run left, a restart): a savepoint needs every task
-        // running, and would fail at once.
-        ctx.wait_tasks_up(&job.name, &old, job.health.timeout.value.as_std()).await;
-    }
-    // Checked again right before the stop (the plan may be minutes old): a refusal leaves the
-    // old version running, and this job failed, so nothing downstream of it is touched.
-    ctx.ensure_slots(&job.name, job.parallelism, &old).await?;
+    ready_to_stop(ctx, p, job, &old, mode != UpgradeMode::Stateless).await?;
     let previous = ctx.current_record(&job.name);
     let from = match mode {
         UpgradeMode::LastState => match ctx
@@ -262,12 +255,7 @@ async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Re
     };
     let started = match ctx.start(&RunSpec::of(job), &jar, from.as_deref(), false).await {
         Ok(id) => id,
-        Err(StartFailure { why, unknown: Some(job) }) => {
-            let state = StateAt::of(from.as_deref());
-            return Ok(Outcome::Failed {
-                reason: StepError::StartOutcomeUnknown { why: Box::new(why), job, state },
-            });
-        }
+        Err(StartFailure { why, unknown: Some(id) }) => return Ok(start_unknown(why, id, from.as_deref())),
         Err(failure) => {
             return rollback(ctx, job, previous.as_ref(), from.as_deref(), None, failure.why).await;
         }
@@ -279,9 +267,38 @@ async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Re
     Ok(Outcome::Done { detail: Done::Upgraded { job: started, from } })
 }
 
-/// Run the previous version again from the same snapshot. When that is impossible or fails,
-/// the job stays stopped and the reason says exactly where its state is.
-async fn rollback(
+/// A start whose outcome is unknown after the old job was stopped: no rollback (two jobs would
+/// run from one state), and the reason says where the state is.
+pub(super) fn start_unknown(why: StepError, job: JobId, from: Option<&str>) -> Outcome {
+    Outcome::Failed {
+        reason: StepError::StartOutcomeUnknown { why: Box::new(why), job, state: StateAt::of(from) },
+    }
+}
+
+/// What an upgrade (and a rename) checks right before it stops the live job `old` for `job`:
+/// every task up when the stop takes a savepoint, and task slots for the new job.
+pub(super) async fn ready_to_stop(
+    ctx: &Context,
+    p: &JobPlan,
+    job: &Job,
+    old: &JobId,
+    with_savepoint: bool,
+) -> Result<(), StepError> {
+    if with_savepoint && p.live.as_ref().is_some_and(|l| !l.all_tasks_up()) {
+        // Just started (a rollback a killed run left, a restart): a savepoint needs every task
+        // running, and would fail at once.
+        ctx.wait_tasks_up(&job.name, old, job.health.timeout.value.as_std()).await;
+    }
+    // Checked again right before the stop (the plan may be minutes old): a refusal leaves the
+    // old version running, and this job failed, so nothing downstream of it is touched.
+    ctx.ensure_slots(&job.name, job.parallelism, old).await
+}
+
+/// Run the previous version again from the same snapshot, under the name it ran under
+/// (`previous.name`: the old name when a rename is rolled back, whose ledger history then moves
+/// back to it first). When that is impossible or fails, the job stays stopped and the reason
+/// says exactly where its state is.
+pub(super) async fn rollback(
     ctx: &Context,
     job: &Job,
     previous: Option<&crate::ledger::Record>,
@@ -315,27 +332,32 @@ async fn rollback(
     if !job.health.rollback.value {
         return Ok(stopped(why, NoRollback::Off));
     }
-    let (Some(applied), Some(jar)) =
-        (previous.and_then(|r| r.applied.as_ref()), previous.and_then(|r| r.jar_id.clone()))
+    let (Some(previous), Some(applied), Some(jar)) =
+        (previous, previous.and_then(|r| r.applied.as_ref()), previous.and_then(|r| r.jar_id.clone()))
     else {
         return Ok(stopped(why, NoRollback::NoRecord));
     };
-    let spec = match RunSpec::previous(applied, job) {
+    let spec = match RunSpec::previous(applied, &previous.name, job) {
         Ok(spec) => spec,
         Err(e) => return Ok(stopped(why, NoRollback::Cannot(Box::new(e)))),
     };
+    let renamed = previous.name != job.name;
+    if renamed && let Err(e) = super::rename::move_back(ctx, job, previous) {
+        return Ok(stopped(why, NoRollback::RenameNotUndone(Box::new(e))));
+    }
     ctx.progress.step(&job.name, "rolling back to the previous version");
     let id = match ctx.start(&spec, &jar, from, true).await {
         Ok(id) => id,
         Err(e) => return Ok(stopped(why, NoRollback::StartFailed(Box::new(e.why)))),
     };
-    ctx.record(&job.name, |r| {
+    ctx.record(&previous.name, |r| {
         r.job_id = Some(id.clone());
         r.started_from = from.map(str::to_owned);
         r.pending = None;
     })?;
-    match ctx.health(job, &id).await {
-        Ok(_) => Ok(Outcome::RolledBack { reason: RolledBack { why, running: id } }),
+    let renamed_back = renamed.then(|| previous.name.clone());
+    match ctx.health_as(job, &id, &previous.name).await {
+        Ok(_) => Ok(Outcome::RolledBack { reason: RolledBack { why, running: id, renamed_back } }),
         Err(e) => Ok(Outcome::Failed {
             reason: StepError::RollbackUnhealthy { why: Box::new(why), job: id, unhealthy: Box::new(e) },
         }),

@@ -77,6 +77,9 @@ pub enum NoRollback {
     Cannot(Box<StepError>),
     #[error("the rollback failed as well: {0}")]
     StartFailed(Box<StepError>),
+    /// A rename's ledger history could not be moved back to the old name.
+    #[error("cannot roll back the rename: {0}")]
+    RenameNotUndone(Box<StepError>),
 }
 
 /// Why a step failed. Each variant is one fact (with Flink's own words as its cause where Flink
@@ -189,12 +192,7 @@ pub enum StepError {
     AdoptNotStarted { cause: Box<StepError>, old: JobId, from: String },
     #[error("{cause} (the adopted job {job} runs from {from})")]
     AdoptedUnhealthy { cause: Box<StepError>, job: JobId, from: String },
-    #[error(
-        "{cause}. `{old_name}`'s job {old} is STOPPED; its state is in {from}, recorded under `{name}`: fix the \
-         cause and apply again (it starts from there)"
-    )]
-    RenameNotStarted { cause: Box<StepError>, old_name: String, old: JobId, from: String, name: String },
-    #[error("{cause} (the renamed job {job} runs from {from})")]
+    #[error("{cause} (the renamed job {job} ran from {from})")]
     RenamedUnhealthy { cause: Box<StepError>, job: JobId, from: String },
 }
 
@@ -294,11 +292,17 @@ pub struct RolledBack {
     pub why: StepError,
     /// The previous version, running again.
     pub running: JobId,
+    /// A rename undone: the old name runs again and holds the history.
+    pub renamed_back: Option<String>,
 }
 
 impl std::fmt::Display for RolledBack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}; the previous version runs again as {}, from the same state", self.why, self.running)
+        write!(f, "{}; the previous version runs again as {}, from the same state", self.why, self.running)?;
+        match &self.renamed_back {
+            Some(name) => write!(f, " (the rename is undone: `{name}` runs and holds the history again)"),
+            None => Ok(()),
+        }
     }
 }
 

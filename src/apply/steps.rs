@@ -13,7 +13,7 @@ use crate::flink::{
     Client, Error as FlinkError, JarId, JobId, JobOverview, RestoreMode, RunRequest, SavepointFormat,
     SavepointStatus, TriggerId,
 };
-use crate::ledger::{AppliedSpec, Ledger, Pending, Record, SavepointReason, SavepointRecord, Stored};
+use crate::ledger::{AppliedSpec, Ledger, Pending, Record, SavepointReason, SavepointRecord, Shape, Stored};
 use crate::plan::{checks, identity};
 use crate::restore;
 use crate::spec::fingerprint::Fingerprint;
@@ -72,10 +72,11 @@ impl RunSpec {
         }
     }
 
-    /// The previously applied version, for a rollback. Sensitive values are stored only as
-    /// hashes: they are taken from the current spec when their hash matches, otherwise the
+    /// The previously applied version, for a rollback, run under `name` (the job's name then:
+    /// another one for a rename). Sensitive values are stored only as hashes salted with that
+    /// name: they are taken from the current spec when their hash matches, otherwise the
     /// previous version cannot be run again and this says which value is missing.
-    pub fn previous(applied: &AppliedSpec, current: &Job) -> Result<Self, StepError> {
+    pub fn previous(applied: &AppliedSpec, name: &str, current: &Job) -> Result<Self, StepError> {
         fn secret<'a>(
             name: &str,
             stored: &Stored,
@@ -88,19 +89,18 @@ impl RunSpec {
         }
         let mut args = Vec::new();
         for (i, stored) in applied.args.iter().enumerate() {
-            let value = secret(&current.name, stored, current.args.iter())
-                .ok_or(StepError::SensitiveArgChanged(i))?;
+            let value = secret(name, stored, current.args.iter()).ok_or(StepError::SensitiveArgChanged(i))?;
             args.push(value);
         }
         let mut flink_configuration = BTreeMap::new();
         for (key, stored) in &applied.flink_configuration {
-            let value = secret(&current.name, stored, current.flink_configuration.values())
+            let value = secret(name, stored, current.flink_configuration.values())
                 .ok_or_else(|| StepError::SensitiveConfigChanged(key.clone()))?;
             flink_configuration.insert(key.clone(), value);
         }
         let allow = applied.settings.get("restore.allowNonRestoredState").is_some_and(|v| v == "true");
         Ok(Self {
-            name: current.name.clone(),
+            name: name.to_string(),
             fingerprint: applied.fingerprint.clone(),
             entry_class: applied.entry_class.clone(),
             args,
@@ -565,6 +565,12 @@ impl Context {
 
     /// The health gate for a started job; on failure, which check failed (`StepError::Unhealthy`).
     pub async fn health(&self, job: &Job, id: &JobId) -> Result<Duration, StepError> {
+        self.health_as(job, id, &job.name).await
+    }
+
+    /// [`Context::health`] for a job that runs under `name` (a rename rolled back runs the old
+    /// name again, with the new spec's health settings): what the gate saw is recorded there.
+    pub async fn health_as(&self, job: &Job, id: &JobId, name: &str) -> Result<Duration, StepError> {
         let gate = Gate {
             stable_for: job.health.stable_for.value.as_std(),
             timeout: job.health.timeout.value.as_std(),
@@ -583,6 +589,10 @@ impl Context {
         match health::wait_healthy(&self.client, id, &gate, report).await {
             Ok(h) => {
                 self.progress.ok(&job.name, &format!("healthy ({:.1}s)", h.after.as_secs_f64()));
+                if !h.vertices.is_empty() {
+                    let shape = Shape { job_id: id.clone(), vertices: h.vertices };
+                    self.record(name, |r| r.healthy_shape = Some(shape))?;
+                }
                 Ok(h.after)
             }
             Err(u) => Err(StepError::Unhealthy(Box::new(u))),
@@ -750,6 +760,20 @@ mod tests {
             poll: Duration::from_millis(10),
             ..Context::new(client, Ledger::new(state), BTreeMap::new(), progress)
         }
+    }
+
+    /// A renamed job's secrets were recorded salted with its old name: the rollback of a rename
+    /// finds them there, and runs the old name again.
+    #[test]
+    fn a_previous_version_recorded_under_another_name_runs_under_it_with_its_secrets() {
+        let mut old = job("old");
+        old.args = vec![crate::spec::Param { value: "hunter2".into(), sensitive: true }];
+        let applied = AppliedSpec::of(&old);
+        let mut current = job("new");
+        current.args = old.args.clone();
+        let spec = RunSpec::previous(&applied, "old", &current).unwrap();
+        assert_eq!((spec.name.as_str(), spec.args.as_slice()), ("old", ["hunter2".to_string()].as_slice()));
+        assert!(RunSpec::previous(&applied, "new", &current).is_err(), "salted with the old name");
     }
 
     fn jar(n: u8) -> JarId {

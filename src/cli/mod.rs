@@ -130,7 +130,7 @@ pub enum Command {
     /// changes (or its `restartNonce` is bumped). SIGTERM or SIGINT: the step in flight finishes
     /// within --shutdown-grace, nothing new starts, exit 0.
     #[command(
-        after_help = "Examples:\n  flinkops watch /git/specs --flink-url http://flink-jobmanager:8081\n  flinkops watch specs/ --listen 127.0.0.1:9810 --resync 5m --log-format json\n  flinkops watch /nfs/specs --poll --no-self-heal"
+        after_help = "Examples:\n  flinkops watch /git/specs --flink-url http://flink-jobmanager:8081\n  flinkops watch specs/ --listen 127.0.0.1:9810 --resync 5m --log-format json\n  flinkops watch /nfs/specs --poll --no-self-heal\n  flinkops watch specs/ --once --exclude orders-backfill    # one pass, then exit"
     )]
     Watch(WatchArgs),
 
@@ -574,6 +574,23 @@ pub struct WatchArgs {
     /// by default; results are logged and counted on /metrics.
     #[arg(long, value_name = "DURATION", env = "FLINKOPS_GC_EVERY", value_parser = parse_positive_duration)]
     pub gc_every: Option<std::time::Duration>,
+
+    /// Reconcile once, exactly as one watch tick does (the same plan and policies: --prune,
+    /// --adopt, self-heal), then exit with apply's exit codes (0 all converged, 1 anything
+    /// failed, was held, or could not be done). Serves no HTTP endpoints.
+    #[arg(long)]
+    pub once: bool,
+
+    /// With --once: act only on this job (and the upstream jobs it must wait for), as `apply
+    /// --target`. Refused without --once: a long-running watch that ignores the rest of the fleet
+    /// would leave it unattended without anyone noticing.
+    #[arg(long = "target", id = "watch_target", value_name = "NAME", requires = "once")]
+    pub target: Vec<String>,
+
+    /// With --once: never act on this job in this pass, as `apply --exclude`. Refused without
+    /// --once, for the same reason as --target.
+    #[arg(long, value_name = "NAME", requires = "once")]
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, Args)]

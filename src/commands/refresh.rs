@@ -1,7 +1,8 @@
 //! `flinkops plan --refresh-only`: observe the cluster and the ledger, plan as `plan` would
 //! (without --prune, --adopt or targeting), and report only the drift (`plan::drift`): what
 //! changed on the cluster outside flinkops. Read-only; one `numRestarts` call per managed
-//! running job on top of what `plan` asks.
+//! running job on top of what `plan` asks, and one `GET /jobs/:id` per job whose record has the
+//! shape flinkops started it with (to see a rescale).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -45,9 +46,31 @@ fn make_report(args: &PlanArgs, desired: &crate::spec::Desired) -> Result<DriftR
         let ledger = Ledger::new(&args.state.cluster_dir_to_read(&client).await?);
         let (plan, records) =
             observe_and_plan(&client, &ledger, desired, &args.path, &Options::default()).await?;
-        let restarts = restarts(&client, &plan).await;
-        Ok(drift::report(&plan, &records, &restarts))
+        let seen = drift::Seen {
+            restarts: restarts(&client, &plan).await,
+            vertices: vertices(&client, &plan, &records).await,
+        };
+        Ok(drift::report(&plan, &records, &seen))
     })
+}
+
+/// Each vertex's parallelism now, for the live jobs whose ledger record has the shape flinkops
+/// started them with; a job whose details cannot be read is left out (no rescale reported).
+async fn vertices(
+    client: &Client,
+    plan: &Plan,
+    records: &BTreeMap<String, crate::ledger::Record>,
+) -> BTreeMap<JobId, Vec<crate::ledger::VertexParallelism>> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(drift::shape_candidates(plan, records))
+        .map(|id| async move {
+            let details = client.job(&id).await.ok()?;
+            Some((id, crate::apply::health::shape(&details)))
+        })
+        .buffer_unordered(8)
+        .filter_map(|x| async move { x })
+        .collect()
+        .await
 }
 
 /// Flink's `numRestarts` per managed running job; a job whose metric is not there yet (Flink

@@ -227,4 +227,21 @@ mod tests {
         assert!(targets.is_empty());
         assert!(matches!(&left[..], [Taken::Skipped { reason, .. }] if reason.contains("cannot act on it")));
     }
+
+    /// `protect: true` blocking a `last-state` upgrade blocks the next version, not savepoints of
+    /// the running one.
+    #[test]
+    fn a_protected_jobs_blocked_upgrade_still_savepoints_the_running_job() {
+        let mut old = job("running").mode(crate::spec::model::UpgradeMode::LastState);
+        old.protect = true;
+        let live = live_of(&old, 1, JobState::Running);
+        let id = live.id.clone();
+        let d = desired([old.clone().with_parallelism(2)]);
+        let observed = Observed { jobs: vec![live], ..Default::default() };
+        let p = plan(&d, &observed, &ledger([record_of(&old)]), &Options::default());
+        assert_eq!(p.jobs[0].action, Action::Conflict, "{:?}", p.problems);
+        let (targets, left) = choose(&p, &d, &[]);
+        assert_eq!(targets.iter().map(|(j, l)| (j.name.as_str(), l)).collect::<Vec<_>>(), [("running", &id)]);
+        assert!(left.is_empty());
+    }
 }

@@ -3,7 +3,6 @@
 
 use super::CommandError;
 use crate::cli::WatchArgs;
-use crate::exit;
 use crate::pipeline::{Connection, Threads, load_checked};
 
 pub fn run(args: &WatchArgs) -> Result<u8, CommandError> {
@@ -11,9 +10,8 @@ pub fn run(args: &WatchArgs) -> Result<u8, CommandError> {
         // The cluster is chosen once, from the specs as they are now: its identity keys the lock
         // and the ledger. A reconcile whose specs name another URL refuses to act (see
         // `watch::reconcile::Reconciler`).
-        let clusters = load_checked(&args.path, &args.state.state_dir).desired.clusters;
-        let client = Connection::resolve(&args.connection, &clusters)?.client()?;
-        crate::watch::watch(args, client).await?;
-        Ok(exit::OK)
+        let desired = load_checked(&args.path, &args.state.state_dir).desired;
+        let client = Connection::resolve(&args.connection, &desired.clusters)?.client()?;
+        Ok(crate::watch::watch(args, client, &desired).await?)
     })
 }

@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use record::{AppliedSpec, Disposing, Pending, Record, SavepointReason, SavepointRecord, Stored};
+pub use record::{
+    AppliedSpec, Disposing, Pending, Record, SavepointReason, SavepointRecord, Shape, Stored,
+    VertexParallelism,
+};
 
 /// Where the ledger lives unless `--state-dir` says otherwise.
 pub const DEFAULT_DIR: &str = ".flinkops";

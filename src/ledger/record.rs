@@ -45,6 +45,29 @@ pub struct Record {
     /// is kept while that version runs. `None` for an empty start or a record from before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_from: Option<String>,
+    /// The parallelism of each vertex Flink reported for the job when flinkops' health gate
+    /// passed: what `plan --refresh-only` compares the running job with to see a rescale done
+    /// outside flinkops. `None` in records written before it existed (no rescale is reported
+    /// for them until the next apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy_shape: Option<Shape>,
+}
+
+/// A job's per-vertex parallelism, as Flink reported it for `job_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Shape {
+    pub job_id: JobId,
+    pub vertices: Vec<VertexParallelism>,
+}
+
+/// One vertex: Flink's id (stable across restarts of the same job graph), its name and parallelism.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VertexParallelism {
+    pub id: String,
+    pub name: String,
+    pub parallelism: u32,
 }
 
 /// A step in flight.
@@ -88,6 +111,7 @@ impl Record {
             pending: None,
             rejected: Vec::new(),
             started_from: None,
+            healthy_shape: None,
         }
     }
 
@@ -415,5 +439,22 @@ mod tests {
         assert_eq!(old.shown(), Param::REDACTED);
         let plain: Stored = serde_json::from_str(r#""orders""#).unwrap();
         assert!(plain.matches("any", &Param::plain("orders")) && !plain.is_secret());
+    }
+
+    /// The shape is an optional field of format 1: records written before it still read, and
+    /// it round-trips.
+    #[test]
+    fn a_record_without_a_healthy_shape_still_reads_and_one_with_it_round_trips() {
+        let old: Record =
+            serde_json::from_str(r#"{"formatVersion": 1, "name": "a", "savepoints": []}"#).unwrap();
+        assert_eq!(old.healthy_shape, None);
+        let mut r = Record::new("a");
+        r.healthy_shape = Some(Shape {
+            job_id: "0123456789abcdef0123456789abcdef".parse().unwrap(),
+            vertices: vec![VertexParallelism { id: "v".into(), name: "Source".into(), parallelism: 2 }],
+        });
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""healthyShape""#), "{json}");
+        assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), r);
     }
 }

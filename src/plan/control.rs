@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::model::{Action, JobPlan, Plan, Restore};
+use super::model::{Action, ConflictScope, JobPlan, Plan, Restore};
 use crate::ledger::Record;
 use crate::spec::Desired;
 use crate::spec::model::UpgradeMode;
@@ -71,12 +71,18 @@ impl Control {
     /// in `--exclude` would otherwise act on the very job it meant to spare.
     pub fn check_names(&self, plan: &Plan) -> Result<(), UnknownName> {
         let known: Vec<&str> = plan.jobs.iter().map(|j| j.name.as_str()).collect();
+        self.check_names_in(&known)
+    }
+
+    /// [`Control::check_names`] against a list of names (`watch --once` knows the specs before
+    /// any plan).
+    pub fn check_names_in(&self, known: &[&str]) -> Result<(), UnknownName> {
         for (flag, names) in self.lists() {
             if let Some(name) = names.iter().find(|n| !known.contains(&n.as_str())) {
                 return Err(UnknownName {
                     flag,
                     name: name.clone(),
-                    suggestion: crate::spec::read::did_you_mean(name, &known).map(String::from),
+                    suggestion: crate::spec::read::did_you_mean(name, known).map(String::from),
                 });
             }
         }
@@ -131,8 +137,18 @@ fn refuse_replace(p: &mut JobPlan, why: &str, problems: &mut Vec<String>) {
          `flinkops apply` without --replace (it starts from its newest snapshot), and drop --replace {} for this run",
         p.name, p.reason, p.name
     ));
+    // Refusing a flag doubts nothing about the job: a running job that is the spec's own stays
+    // so (an adoption's live job is not managed yet, and a conflict keeps the scope it has).
+    if p.action != Action::Conflict {
+        p.conflict = Some(if running_own(p) { ConflictScope::NextVersion } else { ConflictScope::Job });
+    }
     p.action = Action::Conflict;
     p.reason = format!("--replace refused: {why} (see Errors)");
+}
+
+/// Whether the plan's live job runs and is flinkops' own (not one an adoption would take over).
+fn running_own(p: &JobPlan) -> bool {
+    p.action != Action::Adopt && p.live.as_ref().is_some_and(|l| !l.state.is_terminal())
 }
 
 /// `protect: true` (in the spec, or for a job whose spec is gone in its last applied record):
@@ -161,6 +177,7 @@ pub fn protect(
                  this run, pass --allow-destroy {}",
                 p.name, p.name
             ));
+            p.conflict = Some(blocked_scope(p.action));
             p.action = Action::Conflict;
             p.reason = format!("protected: would {what} (see Errors)");
         }
@@ -176,6 +193,19 @@ pub fn is_protected(name: &str, desired: &Desired, ledger: &BTreeMap<String, Rec
             .get(name)
             .and_then(|r| r.applied.as_ref())
             .is_some_and(|a| a.settings.get("protect").is_some_and(|v| v == "true")),
+    }
+}
+
+/// Whom a blocked action's conflict concerns. An upgrade: only the next version; the running job
+/// is the spec's own and keeps running, so `savepoint`, `gc` and watch's periodic savepoints go
+/// on with it. A prune: nothing about the job is in doubt either (it keeps running as the orphan
+/// it was without `--prune`, its record sound); no command acts on orphans' snapshots today, and
+/// one that would may. A start (empty, or from another snapshot than the newest): `Job`, since
+/// which snapshot holds the state is the very question, so `gc` keeps its hands off all of them.
+fn blocked_scope(action: Action) -> ConflictScope {
+    match action {
+        Action::Upgrade { .. } | Action::Stop => ConflictScope::NextVersion,
+        _ => ConflictScope::Job,
     }
 }
 

@@ -217,6 +217,44 @@ fn a_protected_job_is_never_upgraded_without_a_savepoint() {
     }
 }
 
+/// A blocked upgrade concerns the next version only: the running job is still the spec's own, so
+/// watch's periodic savepoints (and `savepoint`, `gc`) keep acting on it.
+#[test]
+fn a_protected_jobs_blocked_upgrade_leaves_the_running_job_ours() {
+    let old = protected("orders").mode(UpgradeMode::LastState);
+    let live = live_of(&old, 1, JobState::Running);
+    let id = live.id.clone();
+    let plan = plan_with(
+        &desired([old.clone().with_parallelism(2)]),
+        vec![live],
+        &ledger([record_of(&old)]),
+        Control::default(),
+    );
+    let p = of(&plan, "orders");
+    assert_eq!((p.action, p.conflict), (Action::Conflict, Some(ConflictScope::NextVersion)), "{p:#?}");
+    assert!(!p.in_doubt());
+    assert_eq!(crate::watch::schedule::due_job(Some(p)), Some(&id), "a periodic savepoint still takes it");
+    // A blocked prune leaves the orphan running as it was: nothing about it is in doubt.
+    let gone = protected("old-job");
+    let plan = pruning(
+        &desired([]),
+        vec![live_of(&gone, 1, JobState::Running)],
+        &ledger([record_of(&gone)]),
+        Control::default(),
+    );
+    assert!(!of(&plan, "old-job").in_doubt(), "{:#?}", of(&plan, "old-job"));
+    // A blocked start is about where the state is: nothing acts on the job's snapshots.
+    let mut empty = protected("orders");
+    empty.restore.from.value = RestoreFrom::None;
+    let plan = plan_with(
+        &desired([empty.clone()]),
+        vec![live_of(&empty, 1, JobState::Failed)],
+        &ledger([record_of(&empty)]),
+        Control::default(),
+    );
+    assert!(of(&plan, "orders").in_doubt());
+}
+
 #[test]
 fn a_protected_job_with_state_never_starts_empty_or_from_an_older_snapshot() {
     for from in [RestoreFrom::None, RestoreFrom::Path("file:///sp/savepoint-old".into())] {

@@ -15,15 +15,17 @@ fn change(field: impl Into<String>, old: Option<String>, new: Option<String>, fo
     FieldChange { field: field.into(), old, new, forces_redeploy: forces }
 }
 
-/// Every field that differs, runtime fields first, in a stable order.
-pub fn changes(old: &AppliedSpec, new: &Job) -> Vec<FieldChange> {
+/// Every field that differs, runtime fields first, in a stable order. `old_name` is the name
+/// `old` was recorded under: secrets are stored as digests salted with the job's name, so a
+/// renamed job's unchanged secret matches only under its old name.
+pub fn changes(old: &AppliedSpec, old_name: &str, new: &Job) -> Vec<FieldChange> {
     let mut out = Vec::new();
     jar(old, new, &mut out);
     if old.entry_class != new.entry_class {
         let show = |c: &Option<String>| Some(c.clone().unwrap_or_else(|| "(the jar's Main-Class)".into()));
         out.push(change("entryClass", show(&old.entry_class), show(&new.entry_class), true));
     }
-    args(&new.name, &old.args, &new.args, &mut out);
+    args(old_name, &old.args, &new.args, &mut out);
     if old.parallelism != new.parallelism {
         out.push(change(
             "parallelism",
@@ -32,7 +34,7 @@ pub fn changes(old: &AppliedSpec, new: &Job) -> Vec<FieldChange> {
             true,
         ));
     }
-    config(old, new, &mut out);
+    config(old, old_name, new, &mut out);
     if old.restart_nonce != new.restart_nonce {
         let (o, n) = (old.restart_nonce.to_string(), new.restart_nonce.to_string());
         out.push(change("restartNonce", Some(o), Some(n), true));
@@ -100,13 +102,13 @@ fn args(name: &str, old: &[Stored], new: &[Param], out: &mut Vec<FieldChange>) {
     out.push(change("args", Some(format!("[{list_old}]")), Some(format!("[{list_new}]")), true));
 }
 
-fn config(old: &AppliedSpec, new: &Job, out: &mut Vec<FieldChange>) {
+fn config(old: &AppliedSpec, old_name: &str, new: &Job, out: &mut Vec<FieldChange>) {
     let keys: BTreeSet<&String> =
         old.flink_configuration.keys().chain(new.flink_configuration.keys()).collect();
     for key in keys {
         let field = format!("flinkConfiguration.{key}");
         match (old.flink_configuration.get(key), new.flink_configuration.get(key)) {
-            (Some(o), Some(n)) if !o.matches(&new.name, n) => {
+            (Some(o), Some(n)) if !o.matches(old_name, n) => {
                 out.push(change(field, Some(o.shown().into()), Some(shown_new(Some(o), n)), true))
             }
             (Some(o), None) => out.push(change(field, Some(o.shown().into()), None, true)),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Action, ClusterRef, LiveRef, Plan};
 use crate::flink::{JobId, JobState};
-use crate::ledger::Record;
+use crate::ledger::{Record, Shape, VertexParallelism};
 
 /// The drift report (`plan --refresh-only -o json`), versioned like the plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -54,6 +54,9 @@ pub enum DriftKind {
     Degraded,
     /// A managed job restarted (Flink's `numRestarts`) since it was started.
     Restarted,
+    /// A vertex of a managed job runs with another parallelism than when flinkops' health gate
+    /// passed for the same version: someone rescaled it.
+    Rescaled,
     /// The live job runs another version than flinkops last applied, and the spec is unchanged:
     /// someone resubmitted it.
     Replaced,
@@ -65,12 +68,18 @@ pub enum DriftKind {
     Conflict,
 }
 
-/// The drift in `plan` (made without `--prune`/`--adopt`/targeting), `restarts` by live job id.
-pub fn report(
-    plan: &Plan,
-    ledger: &BTreeMap<String, Record>,
-    restarts: &BTreeMap<JobId, u64>,
-) -> DriftReport {
+/// What `plan --refresh-only` reads from Flink on top of the plan, by live job id.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// Flink's `numRestarts`.
+    pub restarts: BTreeMap<JobId, u64>,
+    /// Each vertex's parallelism now (`GET /jobs/:id`), for the jobs [`shape_candidates`] names.
+    pub vertices: BTreeMap<JobId, Vec<VertexParallelism>>,
+}
+
+/// The drift in `plan` (made without `--prune`/`--adopt`/targeting).
+pub fn report(plan: &Plan, ledger: &BTreeMap<String, Record>, seen: &Seen) -> DriftReport {
+    let restarts = &seen.restarts;
     let mut drift = Vec::new();
     for j in &plan.jobs {
         let id = j.live.as_ref().map(|l| l.id.clone());
@@ -94,6 +103,13 @@ pub fn report(
                 DriftKind::Restarted,
                 format!("Flink restarted it {n} time(s) since it was started (numRestarts)"),
             );
+        }
+        let recorded = ledger.get(&j.name).and_then(|r| r.healthy_shape.as_ref());
+        if let (Some(id), Some(recorded)) = (&id, recorded)
+            && same_version(&recorded.job_id, id)
+            && let Some(what) = seen.vertices.get(id).and_then(|now| rescaled(recorded, now))
+        {
+            push(DriftKind::Rescaled, what);
         }
     }
     for u in &plan.unmanaged {
@@ -122,6 +138,55 @@ fn kind_of(live: Option<&LiveRef>) -> DriftKind {
 fn replaced(fingerprint: Option<&str>, record: Option<&Record>) -> bool {
     let applied = record.and_then(|r| r.applied.as_ref()).map(|a| a.fingerprint.0.as_str());
     fingerprint.is_some() && applied == fingerprint
+}
+
+/// How many vertices a `rescaled` detail names before it summarises the rest.
+const VERTICES_NAMED: usize = 3;
+
+/// The vertices whose parallelism differs between the recorded shape and now, in words; `None`
+/// when none does. A vertex is matched by Flink's id, which stays the same for the same job
+/// graph; one that appears or disappears means another program, not a rescale.
+pub fn rescaled(recorded: &Shape, now: &[VertexParallelism]) -> Option<String> {
+    let moved: Vec<String> = now
+        .iter()
+        .filter_map(|v| {
+            let was = recorded.vertices.iter().find(|r| r.id == v.id)?;
+            (was.parallelism != v.parallelism)
+                .then(|| format!("{} {} → {}", v.name, was.parallelism, v.parallelism))
+        })
+        .collect();
+    if moved.is_empty() {
+        return None;
+    }
+    let mut named = moved.iter().take(VERTICES_NAMED).cloned().collect::<Vec<_>>().join(", ");
+    if moved.len() > VERTICES_NAMED {
+        named.push_str(&format!(" and {} more vertices", moved.len() - VERTICES_NAMED));
+    }
+    Some(format!("runs with another parallelism than when flinkops started it: {named}"))
+}
+
+/// The live jobs whose vertices are worth reading, with the shape recorded for them: the live
+/// job flinkops health-gated, or a job of the same version that someone resubmitted (same
+/// name and fingerprint tags, another submission): same program, so a parallelism change is a
+/// rescale. A live job of another version (a change flinkops has not applied) is not compared.
+pub fn shape_candidates(plan: &Plan, ledger: &BTreeMap<String, Record>) -> Vec<JobId> {
+    plan.jobs
+        .iter()
+        .filter_map(|j| {
+            let live = j.live.as_ref().filter(|l| !l.state.is_terminal())?;
+            let shape = ledger.get(&j.name)?.healthy_shape.as_ref()?;
+            same_version(&shape.job_id, &live.id).then(|| live.id.clone())
+        })
+        .collect()
+}
+
+/// Whether two job ids are the same job, or flinkops ids of the same spec version.
+fn same_version(a: &JobId, b: &JobId) -> bool {
+    use super::identity::parse;
+    a == b
+        || parse(a)
+            .zip(parse(b))
+            .is_some_and(|(a, b)| a.name_tag == b.name_tag && a.fingerprint_tag == b.fingerprint_tag)
 }
 
 /// The managed active live jobs whose restart count is worth asking Flink for.
@@ -159,7 +224,7 @@ mod tests {
         let l = ledger([record_of(&a), record_of(&b), record_of(&c), record_of(&edited), record_of(&gone)]);
         let p = plan(&d, &Observed { jobs: live.clone(), ..Default::default() }, &l, &Options::default());
         let restarts = BTreeMap::from([(live[0].id.clone(), 3)]);
-        let r = report(&p, &l, &restarts);
+        let r = report(&p, &l, &Seen { restarts, ..Seen::default() });
         let kinds: Vec<(&str, DriftKind)> = r.drift.iter().map(|d| (d.name.as_str(), d.kind)).collect();
         assert_eq!(
             kinds,
@@ -178,7 +243,59 @@ mod tests {
             &ledger([record_of(&a)]),
             &Options::default(),
         );
-        assert!(report(&quiet, &ledger([record_of(&a)]), &BTreeMap::new()).drift.is_empty());
+        assert!(report(&quiet, &ledger([record_of(&a)]), &Seen::default()).drift.is_empty());
         assert_eq!(restart_candidates(&quiet), [live[0].id.clone()]);
+    }
+
+    fn vertex(id: &str, parallelism: u32) -> VertexParallelism {
+        VertexParallelism { id: id.into(), name: format!("op-{id}"), parallelism }
+    }
+
+    /// The shape recorded at the health gate against the running job's now: a changed vertex is
+    /// drift; a record from before shapes were kept, or a live job of another version, is not.
+    #[test]
+    fn a_rescale_outside_flinkops_is_drift_against_the_shape_recorded_at_the_health_gate() {
+        let a = job("a");
+        let live = live_of(&a, 1, JobState::Running);
+        let mut record = record_of(&a);
+        record.healthy_shape =
+            Some(Shape { job_id: live.id.clone(), vertices: vec![vertex("src", 1), vertex("sink", 1)] });
+        let l = ledger([record.clone()]);
+        let p = plan(
+            &desired([a.clone()]),
+            &Observed { jobs: vec![live.clone()], ..Default::default() },
+            &l,
+            &Options::default(),
+        );
+        assert_eq!(shape_candidates(&p, &l), std::slice::from_ref(&live.id));
+        let now = |src, sink| Seen {
+            vertices: BTreeMap::from([(live.id.clone(), vec![vertex("src", src), vertex("sink", sink)])]),
+            ..Seen::default()
+        };
+        let r = report(&p, &l, &now(2, 1));
+        assert_eq!(r.drift.iter().map(|d| d.kind).collect::<Vec<_>>(), [DriftKind::Rescaled]);
+        assert!(r.drift[0].detail.contains("op-src 1 → 2") && !r.drift[0].detail.contains("sink"), "{r:#?}");
+        assert!(report(&p, &l, &now(1, 1)).drift.is_empty(), "the same shape is no drift");
+        // A record written before shapes were kept: nothing to compare with.
+        let old = ledger([record_of(&a)]);
+        assert!(shape_candidates(&p, &old).is_empty());
+        assert!(report(&p, &old, &now(2, 1)).drift.is_empty());
+        // A shape recorded for another version (here: the job id of another fingerprint).
+        record.healthy_shape.as_mut().unwrap().job_id =
+            live_of(&a.clone().with_parallelism(3), 1, JobState::Running).id;
+        let other = ledger([record]);
+        assert!(shape_candidates(&p, &other).is_empty());
+        assert!(report(&p, &other, &now(2, 1)).drift.is_empty());
+    }
+
+    #[test]
+    fn a_rescale_of_many_vertices_names_a_few_and_counts_the_rest() {
+        let shape = Shape {
+            job_id: live_of(&job("a"), 1, JobState::Running).id,
+            vertices: (0..5).map(|i| vertex(&i.to_string(), 1)).collect(),
+        };
+        let now: Vec<_> = (0..5).map(|i| vertex(&i.to_string(), 4)).collect();
+        let what = rescaled(&shape, &now).unwrap();
+        assert!(what.ends_with("op-2 1 → 4 and 2 more vertices"), "{what}");
     }
 }

@@ -173,8 +173,9 @@ impl JobPlan {
 pub enum ConflictScope {
     /// Only the next version: it cannot be started, or the stop before it would fail (wider than
     /// the cluster, a savepoint timeout shorter than the job's checkpoints, no savepoint
-    /// directory). The running job is this spec's own and keeps running: a savepoint of it, and
-    /// gc of its snapshots, go on.
+    /// directory, a protected job's upgrade without a savepoint; or a protected orphan's prune).
+    /// The running job is flinkops' own and keeps running: a savepoint of it, and gc of its
+    /// snapshots, go on.
     NextVersion,
     /// The job itself: which live job is the spec's, or where its state is, is in doubt (another
     /// state directory's job, several live jobs, an unreadable record, an unmanaged namesake, an

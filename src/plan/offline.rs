@@ -233,7 +233,7 @@ fn renamed(old: &Job, new: &Job) -> OfflineJob {
 
 /// Both trees have the job: what differs, and what that does to it.
 fn compared(old: &Job, new: &Job) -> OfflineJob {
-    let changes = diff::changes(&AppliedSpec::of(old), new);
+    let changes = diff::changes(&AppliedSpec::of(old), &old.name, new);
     let forcing: Vec<&str> = changes.iter().filter(|c| c.forces_redeploy).map(|c| c.field.as_str()).collect();
     let mut j = entry(new, ChangeKind::Unchanged, "no change");
     j.jar_compared_by = Some(jar_comparison(old, new));
@@ -518,6 +518,31 @@ mod tests {
         assert_eq!(j.renamed_from.as_deref(), Some("old"));
         assert!(p.job("old").is_none(), "the old name is carried, not removed: {p:#?}");
         assert!(j.hints.is_empty());
+    }
+
+    /// A secret is stored as a digest salted with the job's name: an unchanged `${VAR}` must
+    /// match across a rename as it does under one name, in args and in flinkConfiguration.
+    #[test]
+    fn an_unchanged_secret_is_unchanged_across_a_rename() {
+        let secret = || crate::spec::Param { value: "${DB_PASSWORD}".into(), sensitive: true };
+        let with_secret = |name: &str| {
+            let mut j = job(name);
+            j.args = vec![secret()];
+            j.flink_configuration.insert("db.password".into(), secret());
+            j
+        };
+        let mut renamed = with_secret("new-name");
+        renamed.previous_names = vec!["old".into()];
+        let p = one(vec![with_secret("old")], vec![renamed.clone()], false);
+        let j = p.job("new-name").unwrap();
+        assert_eq!(j.change, ChangeKind::Renamed);
+        assert!(j.changes.is_empty(), "{:#?}", j.changes);
+        // A secret that did change still shows, redacted.
+        renamed.args.last_mut().unwrap().value = "${OTHER}".into();
+        let p = one(vec![with_secret("old")], vec![renamed], false);
+        let fields: Vec<&str> = p.job("new-name").unwrap().changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields.len(), 1, "{fields:?}");
+        assert!(fields[0].starts_with("args["), "{fields:?}");
     }
 
     #[test]

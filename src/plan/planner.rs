@@ -237,7 +237,8 @@ fn plan_job(
 fn running(job: &Job, live: &LiveJob, record: Option<&Record>) -> JobPlan {
     let managed = identity::parse(&live.id).expect("grouped by managed tag");
     let applied = record.and_then(|r| r.applied.as_ref());
-    let changes = applied.map(|a| diff::changes(a, job)).unwrap_or_default();
+    let changes =
+        record.and_then(|r| Some(diff::changes(r.applied.as_ref()?, &r.name, job))).unwrap_or_default();
     let mut p = if job.state == SpecState::Suspended {
         let mut p = base(
             job,

@@ -17,6 +17,7 @@ fn kind(k: DriftKind) -> &'static str {
         DriftKind::Gone => "gone",
         DriftKind::Degraded => "degraded",
         DriftKind::Restarted => "restarted",
+        DriftKind::Rescaled => "rescaled",
         DriftKind::Replaced => "replaced outside flinkops",
         DriftKind::Unmanaged => "not managed by flinkops",
         DriftKind::Orphan => "orphan (spec gone)",

@@ -10,6 +10,7 @@
 
 pub mod files;
 pub mod metrics;
+pub mod once;
 pub mod periodic;
 pub mod policy;
 pub mod reconcile;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::WatchArgs;
 use crate::flink::Client;
 use crate::plan::Options;
+use crate::spec::Desired;
 use policy::Policy;
 use reconcile::{Reconciler, Settings};
 use server::Shared;
@@ -55,8 +57,10 @@ pub enum Error {
     },
 }
 
-/// Watch the cluster `client` talks to until SIGTERM or SIGINT (`commands::watch` chooses it).
-pub async fn watch(args: &WatchArgs, client: Client) -> Result<(), Error> {
+/// Watch the cluster `client` talks to until SIGTERM or SIGINT (`commands::watch` chooses it),
+/// or reconcile once (`--once`); the exit code. `desired` is the specs as they were when the
+/// cluster was chosen (`--once` checks its `--target`/`--exclude` names against them).
+pub async fn watch(args: &WatchArgs, client: Client, desired: &Desired) -> Result<u8, Error> {
     crate::ledger::create_private_dir(&args.state.state_dir)
         .map_err(|source| Error::StateDir { path: args.state.state_dir.clone(), source })?;
     if let Some(warning) = crate::ledger::relative_state_dir_warning(&args.state.state_dir) {
@@ -65,22 +69,12 @@ pub async fn watch(args: &WatchArgs, client: Client) -> Result<(), Error> {
     let shutdown = CancellationToken::new();
     listen_for_signals(&shutdown)?;
     let shared = Arc::new(Shared::default());
+    if args.once {
+        return Ok(once::run(reconciler(args, &client, shared), args, desired, &shutdown).await);
+    }
     let server = serve(args.listen, shared.clone(), shutdown.clone()).await?;
     let mut triggers = Triggers::new(args)?;
-    let mut reconciler = Reconciler::new(
-        Settings {
-            specs: args.path.clone(),
-            state: args.state.clone(),
-            options: Options { prune: args.prune, adopt: args.adopt, ..Options::default() },
-            concurrency: usize::from(args.concurrency),
-            retry_backoff: args.retry_backoff,
-            gc_every: args.gc_every,
-        },
-        connector(args),
-        client.base_url().to_string(),
-        Policy::new(args.retry_backoff, args.max_retries, !args.no_self_heal),
-        shared,
-    );
+    let mut reconciler = reconciler(args, &client, shared);
     tracing::info!(
         specs = %args.path.display(),
         flink = client.base_url(),
@@ -110,7 +104,25 @@ pub async fn watch(args: &WatchArgs, client: Client) -> Result<(), Error> {
         tracing::warn!("the HTTP server ended badly: {e}");
     }
     tracing::info!("stopped");
-    Ok(())
+    Ok(crate::exit::OK)
+}
+
+/// The reconciler of this watch (or of its one pass, `--once`).
+fn reconciler(args: &WatchArgs, client: &Client, shared: Arc<Shared>) -> Reconciler {
+    Reconciler::new(
+        Settings {
+            specs: args.path.clone(),
+            state: args.state.clone(),
+            options: Options { prune: args.prune, adopt: args.adopt, control: once::control(args) },
+            concurrency: usize::from(args.concurrency),
+            retry_backoff: args.retry_backoff,
+            gc_every: args.gc_every,
+        },
+        connector(args),
+        client.base_url().to_string(),
+        Policy::new(args.retry_backoff, args.max_retries, !args.no_self_heal),
+        shared,
+    )
 }
 
 /// A fresh client per reconcile, from the connection flags or the specs' cluster document as

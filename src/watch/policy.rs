@@ -202,7 +202,8 @@ mod tests {
         let (plan, t0) = (upgrade_plan(), Instant::now());
         let mut policy = Policy::new(Duration::from_secs(60), 3, true);
         let why = StepError::StartFailed("not healthy".into());
-        let rolled = Outcome::RolledBack { reason: RolledBack { why, running: JobId::random() } };
+        let rolled =
+            Outcome::RolledBack { reason: RolledBack { why, running: JobId::random(), renamed_back: None } };
         policy.record(&plan, &result(rolled), t0);
         assert!(policy.holds(&plan, t0 + Duration::from_secs(3600)).contains_key("orders"));
     }

@@ -521,7 +521,10 @@ mod tests {
         let p = deploy_plan();
         let why = crate::apply::outcome::StepError::StartFailed("boom".into());
         let running: crate::flink::JobId = "00000000000000000000000000000001".parse().unwrap();
-        let results = [result("orders", Outcome::RolledBack { reason: RolledBack { why, running } })];
+        let results = [result(
+            "orders",
+            Outcome::RolledBack { reason: RolledBack { why, running, renamed_back: None } },
+        )];
         let held = BTreeMap::from([(
             "billing".to_string(),
             Held { reason: "failed 3 time(s); held until the spec changes".into(), after_failure: true },

@@ -18,6 +18,11 @@ struct Scenario {
 }
 
 async fn scenario(name: &str, j0_extra: &str) -> Scenario {
+    scenario_running(name, j0_extra, "j0").await
+}
+
+/// As [`scenario`], the live job being one of `live_name` (another name for a rename).
+async fn scenario_running(name: &str, j0_extra: &str, live_name: &str) -> Scenario {
     let server = MockServer::start().await;
     let dir = scratch(name);
     let jar = dir.join("app.jar");
@@ -53,7 +58,7 @@ async fn scenario(name: &str, j0_extra: &str) -> Scenario {
         .mount(&server)
         .await;
     let older = flinkops::spec::fingerprint::Fingerprint("0".repeat(64));
-    let id = flinkops::plan::identity::job_id("j0", &older, [0, 0, 1]).to_string();
+    let id = flinkops::plan::identity::job_id(live_name, &older, [0, 0, 1]).to_string();
     get(
         "/jobs/overview",
         json!({"jobs": [{"jid": id, "name": "j0", "state": "RUNNING", "start-time": 1, "end-time": -1,
@@ -172,4 +177,33 @@ async fn free_slots_gone_by_the_stop_are_waited_for_then_the_stop_is_refused() {
     assert!(started.elapsed() >= std::time::Duration::from_secs(2), "it waited");
     assert!(shown.contains("waits for `j0`"), "j1 is skipped: {shown}");
     assert_eq!(writes(&s.server).await, Vec::<String>::new(), "no stop, cancel, upload or run");
+}
+
+/// A rename stops the old name's job like an upgrade does, so it makes the same checks first:
+/// with too few free slots for the new job it waits, then refuses, having sent Flink nothing
+/// but GETs, and the old name's ledger history stays where it was.
+#[tokio::test]
+async fn a_rename_without_free_slots_is_refused_before_its_stop_like_an_upgrade() {
+    let s =
+        scenario_running("apply-checks-rename-slots", "parallelism: 3\npreviousNames: [old]\n", "old").await;
+    changing(
+        &s.server,
+        "/overview",
+        json!({"slots-total": 4, "slots-available": 3}),
+        json!({"slots-total": 4, "slots-available": 1}),
+    )
+    .await;
+    let client = flinkops::flink::Client::new(flinkops::flink::ClientConfig::new(s.server.uri())).unwrap();
+    let identity = flinkops::cluster::resolve(&client, None).await.unwrap();
+    let cluster = flinkops::cluster::claim(&s.dir.join(".state"), &identity, &s.server.uri()).unwrap();
+    let ledger = flinkops::ledger::Ledger::new(&cluster);
+    let mut record = flinkops::ledger::Record::new("old");
+    record.job_id = Some(s.id.parse().unwrap());
+    ledger.write(&record).unwrap();
+    let (code, shown) = apply(&s, &["--slot-wait", "1s"]);
+    assert_eq!(code, Some(1), "{shown}");
+    assert!(shown.contains("renamed from `old`"), "the plan is a rename: {shown}");
+    assert!(shown.contains("not stopped: it needs 3 task slots and, after waiting 1s"), "{shown}");
+    assert_eq!(writes(&s.server).await, Vec::<String>::new(), "no stop, cancel, upload or run");
+    assert!(ledger.read("old").unwrap().is_some(), "the old name's history was not moved");
 }

@@ -435,7 +435,7 @@ async fn concurrent_applies(c: &Cluster) {
 }
 
 /// A new version that starts, then throws after a second, again and again: never healthy.
-fn crashing(short: &str) -> Spec<'_> {
+pub(crate) fn crashing(short: &str) -> Spec<'_> {
     Spec {
         extra_args: &["--fail-after-seconds", "1"],
         health: "{ stableFor: 5s, timeout: 20s }",

@@ -77,3 +77,17 @@ fn apply_on_invalid_specs_exits_1_without_contacting_flink() {
         .code(1)
         .stderr(predicate::str::contains("Flink was not contacted"));
 }
+
+/// `--target` / `--exclude` exist on watch only for one pass: a long-running watch that ignored
+/// part of the fleet would leave it unattended. Refused before anything is read or contacted.
+#[test]
+fn watch_refuses_target_and_exclude_without_once() {
+    for flag in ["--target", "--exclude"] {
+        flinkops()
+            .args(["watch", flag, "orders", "--flink-url", "http://127.0.0.1:9", "tests/cases/bad/none"])
+            .timeout(std::time::Duration::from_secs(20))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--once"));
+    }
+}

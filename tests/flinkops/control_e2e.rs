@@ -10,6 +10,7 @@ on_every_cluster! {
     target_upgrades_only_the_targeted_job_and_the_other_keeps_its_job_id (2) => target_only;
     replace_redeploys_from_a_fresh_savepoint_and_the_next_plan_is_empty (1) => replace_keeps_state;
     protect_blocks_a_prune_until_allow_destroy_names_the_job (2) => protect_blocks_prune;
+    watch_once_reconciles_once_and_leaves_the_excluded_job_alone (2) => watch_once_excludes;
 }
 
 async fn target_only(c: &Cluster) {
@@ -92,5 +93,34 @@ async fn protect_blocks_prune(c: &Cluster) {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
     assert_eq!(client.job(&live).await.unwrap().state, JobState::Finished, "stopped with a savepoint");
     stopped_with(&client, &live).await;
+    s.cleanup(&client).await;
+}
+
+/// `watch --once --exclude b`: one reconcile as watch makes it, then exit 0; `a` is upgraded with
+/// its state, `b` keeps its job id (and its change is still to do). Judged by Flink.
+async fn watch_once_excludes(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "once");
+    s.write(&spec("a"));
+    s.write(&spec("b"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let (a1, b1) = (s.live(&client, "a").await, s.live(&client, "b").await);
+    let before = before_change(&client, &a1).await;
+    s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("a") });
+    s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("b") });
+    let out = crate::support::flinkops_process()
+        .args(["watch", "--once", "--listen", "127.0.0.1:0", "--flink-url", &c.url, "--state-dir"])
+        .arg(&s.state)
+        .args(["--exclude", &s.name("b")])
+        .arg(&s.dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    let a2 = s.live(&client, "a").await;
+    assert_ne!(a1, a2, "the pass upgraded `a`");
+    assert_state_continued(&client, &before, &a2, Some(&stopped_with(&client, &a1).await)).await;
+    assert_eq!(s.live(&client, "b").await, b1, "the excluded job keeps its job id");
+    let plan = s.plan_command(&["--detailed-exitcode"]).output().unwrap();
+    assert_eq!(plan.status.code(), Some(2), "`b`'s change is still to do: {}", text(&plan.stdout));
     s.cleanup(&client).await;
 }

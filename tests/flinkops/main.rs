@@ -10,6 +10,7 @@ mod cluster_documents;
 mod control_e2e;
 mod control_mock;
 mod deploy_examples;
+mod drift_e2e;
 mod fault_run;
 mod fleet_e2e;
 mod fleet_status;

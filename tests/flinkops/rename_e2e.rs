@@ -6,7 +6,7 @@
 
 use flinkops::flink::JobState;
 
-use crate::apply_e2e::{Scenario, Spec, spec, stopped_with, text};
+use crate::apply_e2e::{Scenario, Spec, crashing, spec, stopped_with, text};
 use crate::flink_support::{
     Cluster, assert_state_continued, before_change, on_every_cluster, reported_snapshot,
 };
@@ -16,6 +16,7 @@ on_every_cluster! {
     a_rename_killed_after_its_savepoint_is_finished_from_that_savepoint (1) => rename_killed_after_savepoint;
     a_rename_killed_during_its_stop_is_finished_from_the_savepoint_flink_took (1) => rename_killed_after_stop_request;
     a_rename_without_previous_names_plans_a_hint_not_a_silent_empty_start (1) => rename_without_previous_names;
+    a_renamed_job_that_fails_its_health_gate_is_rolled_back_to_the_old_name_with_its_counter (1) => rename_rolled_back;
 }
 
 /// Deploy `old`, let it count, then replace its spec by `new` listing `old` in `previousNames`.
@@ -117,5 +118,37 @@ async fn rename_without_previous_names(c: &Cluster) {
     let reason = fresh["reason"].as_str().unwrap();
     assert!(reason.contains(&hint) && reason.contains("not carried over"), "{reason}");
     assert_eq!(job(s.name("old"))["action"]["type"], "orphan");
+    s.cleanup(&client).await;
+}
+
+/// The new name crashes: like an upgrade, the rename is rolled back. The old name's version runs
+/// again from the savepoint the rename took (judged by Flink: restored from it, the counter
+/// continues), its ledger record is back, and the next plan shows the rename still to do.
+async fn rename_rolled_back(c: &Cluster) {
+    let client = c.client();
+    let s = Scenario::new(c, "renamerb");
+    s.write(&spec("old"));
+    assert_eq!(s.apply(&[]).status.code(), Some(0));
+    let v1 = s.live(&client, "old").await;
+    let before = before_change(&client, &v1).await;
+    std::fs::remove_file(s.dir.join("old.yaml")).unwrap();
+    let previous = format!("previousNames: [{}]\n", s.name("old"));
+    s.write(&Spec { extra_yaml: &previous, ..crashing("new") });
+    let out = s.apply(&[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("ROLLED BACK") && stdout.contains("the rename is undone"), "{stdout}");
+    assert!(s.active(&client, "new").await.is_empty(), "the crashing new name was cancelled");
+    let back = s.live(&client, "old").await;
+    assert_ne!(back, v1);
+    assert_state_continued(&client, &before, &back, Some(&stopped_with(&client, &v1).await)).await;
+
+    let ledger = crate::flink_support::cluster_dir(&s.state, &c.url).await.join("jobs");
+    assert!(!ledger.join(format!("{}.json", s.name("new"))).exists(), "the new name's record moved back");
+    let record = std::fs::read_to_string(ledger.join(format!("{}.json", s.name("old")))).unwrap();
+    assert!(record.contains(&back.to_string()), "the old name's record names its running job: {record}");
+    let plan = s.plan_command(&[]).output().unwrap();
+    let planned = text(&plan.stdout);
+    assert!(planned.contains(&format!("renamed from `{}`", s.name("old"))), "{planned}");
     s.cleanup(&client).await;
 }

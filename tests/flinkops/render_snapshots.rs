@@ -121,7 +121,8 @@ fn the_drift_report_renders_for_people_and_pull_requests() {
     use flinkops::plan::drift;
     let plan = fx::one_failed();
     let live = plan.jobs.iter().find(|j| j.name == "orders-enrich").and_then(|j| j.live.clone()).unwrap();
-    let report = drift::report(&plan, &Default::default(), &[(live.id, 4)].into());
+    let seen = drift::Seen { restarts: [(live.id, 4)].into(), ..Default::default() };
+    let report = drift::report(&plan, &Default::default(), &seen);
     let text = |f: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
         let mut out = Vec::new();
         f(&mut out).unwrap();
@@ -137,7 +138,7 @@ fn the_drift_report_renders_for_people_and_pull_requests() {
     );
     insta::assert_snapshot!("drift__json", serde_json::to_string_pretty(&report).unwrap());
     insta::assert_snapshot!("drift__markdown", text(&|o| flinkops::render::drift_markdown(&report, o)));
-    let none = drift::report(&fx::in_sync(), &Default::default(), &Default::default());
+    let none = drift::report(&fx::in_sync(), &Default::default(), &drift::Seen::default());
     assert!(
         text(&|o| flinkops::render::drift_human(&none, &Styles::plain(), o))
             .contains(flinkops::render::NO_DRIFT)

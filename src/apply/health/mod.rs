@@ -99,6 +99,9 @@ pub struct Healthy {
     pub after: Duration,
     /// Restarts seen before the job settled.
     pub restarts: u32,
+    /// Each vertex's parallelism in the last `GET /jobs/:id` the gate read (empty if none could
+    /// be read): the shape flinkops started the job with, kept to notice a rescale later.
+    pub vertices: Vec<crate::ledger::VertexParallelism>,
 }
 
 /// Why a job is not healthy. The message says why in words; [`Unhealthy::root_cause`] is Flink's
@@ -209,11 +212,15 @@ async fn gate_loop(
     let start = Instant::now();
     let deadline = start + gate.timeout;
     let mut tracker = Tracker::default();
+    let mut vertices = Vec::new();
     loop {
         let snapshot = observe(probe, job).await?;
         // Flink's record of the latest restart; a poll without it still judges the tasks.
         let restart_mark = match probe.details(job).await {
-            Ok(details) => details.timestamps.get("RESTARTING").copied(),
+            Ok(details) => {
+                vertices = shape(&details);
+                details.timestamps.get("RESTARTING").copied()
+            }
             Err(err) => {
                 tracing::debug!(%job, %err, "cannot read the job's details");
                 None
@@ -232,7 +239,7 @@ async fn gate_loop(
         }
         let missing = gate.stable_for.saturating_sub(seen.stable_for);
         if healthy_tasks(&snapshot) && missing.is_zero() {
-            return Ok(Healthy { after: seen.elapsed, restarts: seen.restarts });
+            return Ok(Healthy { after: seen.elapsed, restarts: seen.restarts, vertices });
         }
         let now = Instant::now();
         if now >= deadline {
@@ -241,6 +248,16 @@ async fn gate_loop(
         let nap = if healthy_tasks(&snapshot) { gate.poll.min(missing) } else { gate.poll };
         tokio::time::sleep(nap.min(deadline - now)).await;
     }
+}
+
+/// Each vertex's parallelism, as `GET /jobs/:id` reports it.
+pub fn shape(details: &JobDetails) -> Vec<crate::ledger::VertexParallelism> {
+    let vertex = |v: &flink::VertexDetails| crate::ledger::VertexParallelism {
+        id: v.id.clone(),
+        name: v.name.clone(),
+        parallelism: v.parallelism,
+    };
+    details.vertices.iter().map(vertex).collect()
 }
 
 /// The job's line in the overview: state, tasks and times, all fresh.
