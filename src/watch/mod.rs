@@ -69,6 +69,11 @@ pub async fn watch(args: &WatchArgs, client: Client, desired: &Desired) -> Resul
     let shutdown = CancellationToken::new();
     listen_for_signals(&shutdown)?;
     let shared = Arc::new(Shared::default());
+    // Every cluster's series from the start, at 0, before the first reconcile ends.
+    match desired.clusters.keys().next() {
+        Some(_) => desired.clusters.keys().for_each(|name| shared.metrics.cluster(name)),
+        None => shared.metrics.cluster(crate::spec::clusters::DEFAULT_CLUSTER),
+    }
     if args.once {
         return Ok(once::run(reconciler(args, &client, shared), args, desired, &shutdown).await);
     }

@@ -14,6 +14,7 @@ mod drift_e2e;
 mod fault_run;
 mod fleet_e2e;
 mod fleet_status;
+mod fleet_status_e2e;
 mod flink_e2e;
 mod flink_mock;
 mod flink_support;
