@@ -29,7 +29,7 @@ use crate::cli::WatchArgs;
 use crate::flink::Client;
 use crate::plan::Options;
 use crate::spec::Desired;
-use policy::Policy;
+use policy::Policies;
 use reconcile::{Reconciler, Settings};
 use server::Shared;
 
@@ -125,7 +125,7 @@ fn reconciler(args: &WatchArgs, client: &Client, shared: Arc<Shared>) -> Reconci
         },
         connector(args),
         client.base_url().to_string(),
-        Policy::new(args.retry_backoff, args.max_retries, !args.no_self_heal),
+        Policies::new(args.retry_backoff, args.max_retries, !args.no_self_heal),
         shared,
     )
 }

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::metrics::ReconcileResult;
 use super::periodic::Periodic;
-use super::policy::{Held, Policy};
+use super::policy::{Held, Policies};
 use super::server::{Readiness, Shared};
 use crate::apply::execute::{self, JobResult, Outcome};
 use crate::apply::lock::{self, Holder, LockError};
@@ -59,7 +59,8 @@ pub struct Reconciler {
     holder: Holder,
     /// The last specs that loaded without errors.
     desired: Option<Desired>,
-    policy: Policy,
+    /// Failures and holds per (cluster, job).
+    policies: Policies,
     /// Periodic savepoints and scheduled gc.
     periodic: Periodic,
     shared: Arc<Shared>,
@@ -82,7 +83,7 @@ impl Reconciler {
         settings: Settings,
         connect: Connect,
         base_url: String,
-        policy: Policy,
+        policies: Policies,
         shared: Arc<Shared>,
     ) -> Self {
         let holder = Holder::current(&format!("flinkops watch {}", settings.specs.display()));
@@ -98,7 +99,7 @@ impl Reconciler {
             cluster,
             holder,
             desired: None,
-            policy,
+            policies,
             shared,
             last_decisions: Vec::new(),
             last_diagnostics: Vec::new(),
@@ -132,7 +133,7 @@ impl Reconciler {
             _ => tracing::debug!(trigger = why, ready, "{text}"),
         }
         self.shared.set_readiness(Readiness { ready, lines, at: Some(now) });
-        let wake = [self.policy.next_retry(Instant::now()), self.periodic.wake()].into_iter().flatten().min();
+        let wake = [self.policies.next_retry(Instant::now()), self.periodic.wake()].into_iter().flatten().min();
         Report { result, next_retry: wake }
     }
 
@@ -268,7 +269,7 @@ impl Reconciler {
         let results = if runnable(&plan) {
             let results =
                 self.execute(client.clone(), ledger.clone(), &plan, desired, records.clone(), shutdown).await;
-            self.policy.record(&plan, &results, Instant::now());
+            self.policies.of(&self.cluster).record(&plan, &results, Instant::now());
             results
         } else {
             Vec::new()
@@ -321,7 +322,7 @@ impl Reconciler {
         metrics.flink(cluster, true);
         metrics.savepoints(cluster, savepoint_times(&records), savepoint_counts(&records));
         metrics.savepoint_intervals(cluster, &intervals(desired));
-        let held = self.policy.holds(&plan, Instant::now());
+        let held = self.policies.of(&self.cluster).holds(&plan, Instant::now());
         let reasons: BTreeMap<String, String> =
             held.iter().map(|(k, v)| (k.clone(), v.reason.clone())).collect();
         plan::hold(&mut plan, desired, &reasons);
