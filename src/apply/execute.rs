@@ -17,6 +17,7 @@ use super::steps::describe;
 use super::steps::{Context, RunSpec, SavepointSettings, StartFailure};
 use crate::flink::JobId;
 use crate::ledger::SavepointReason;
+use crate::plan::fleet::{FleetWave, JobAt};
 use crate::plan::{Action, JobPlan, Plan, Restore, WaveKind, identity};
 use crate::restore::{self, Decision};
 use crate::spec::model::UpgradeMode;
@@ -35,36 +36,74 @@ pub struct JobResult {
 
 /// Run the plan's actions. `desired` holds the specs the plan was made from.
 pub async fn execute(ctx: &Context, plan: &Plan, desired: &Desired, concurrency: usize) -> Vec<JobResult> {
-    let mut results: BTreeMap<String, JobResult> = BTreeMap::new();
-    for p in &plan.jobs {
-        if let Some(r) = not_in_waves(ctx, p, desired) {
-            results.insert(p.name.clone(), r);
+    let at = |job: &String| JobAt { cluster: String::new(), job: job.clone() };
+    let waves: Vec<FleetWave> = plan
+        .waves
+        .iter()
+        .map(|w| FleetWave { kind: w.kind, jobs: w.jobs.iter().map(at).collect() })
+        .collect();
+    let one = [ClusterRun { name: "", ctx, plan }];
+    execute_fleet(&one, &waves, desired, concurrency).await.into_iter().map(|(_, r)| r).collect()
+}
+
+/// One cluster's part of a run over several: its name, its context (client, ledger, lock) and
+/// its plan.
+#[derive(Clone, Copy)]
+pub struct ClusterRun<'a> {
+    pub name: &'a str,
+    pub ctx: &'a Context,
+    pub plan: &'a Plan,
+}
+
+/// Run the actions of every cluster, the fleet's waves in order, the jobs of all clusters of a
+/// wave at once (`concurrency` at most). A job that failed or was skipped skips what depends on
+/// it, on every cluster (job names are unique across the specs). The results by cluster, each in
+/// its plan's order.
+pub async fn execute_fleet(
+    clusters: &[ClusterRun<'_>],
+    waves: &[FleetWave],
+    desired: &Desired,
+    concurrency: usize,
+) -> Vec<(String, JobResult)> {
+    let key = |cluster: &str, job: &str| JobAt { cluster: cluster.to_owned(), job: job.to_owned() };
+    let mut results: BTreeMap<JobAt, JobResult> = BTreeMap::new();
+    let mut by_at: BTreeMap<JobAt, (ClusterRun, &JobPlan)> = BTreeMap::new();
+    for c in clusters {
+        for p in &c.plan.jobs {
+            if let Some(r) = not_in_waves(c.ctx, p, desired) {
+                results.insert(key(c.name, &p.name), r);
+            }
+            by_at.insert(key(c.name, &p.name), (*c, p));
         }
     }
-    let by_name: BTreeMap<&str, &JobPlan> = plan.jobs.iter().map(|p| (p.name.as_str(), p)).collect();
-    for wave in &plan.waves {
+    for wave in waves {
         let mut runnable = Vec::new();
-        for name in &wave.jobs {
-            let p = by_name[name.as_str()];
-            match failed_dependency(name, desired, &results) {
+        // A job of a cluster not in the run (not observed) has no entry: its failure is the caller's.
+        for (at, &(c, p)) in wave.jobs.iter().filter_map(|at| by_at.get(at).map(|e| (at, e))) {
+            match failed_dependency(&at.job, desired, &results) {
                 Some(upstream) if wave.kind == WaveKind::Start => {
                     let reason = SkipReason::UpstreamFailed { upstream };
-                    ctx.progress.warn(name, &format!("skipped: {reason}"));
-                    results.insert(name.clone(), skipped(p, reason));
+                    c.ctx.progress.warn(&p.name, &format!("skipped: {reason}"));
+                    results.insert(at.clone(), skipped(p, reason));
                 }
-                _ => runnable.push(p),
+                _ => runnable.push((at, c, p)),
             }
         }
-        let done: Vec<JobResult> = futures_util::stream::iter(runnable)
-            .map(|p| run_one(ctx, None, p, desired.jobs.get(&p.name)))
+        let done: Vec<(JobAt, JobResult)> = futures_util::stream::iter(runnable)
+            .map(|(at, c, p)| async move {
+                let left = p.moved_from.as_deref().and_then(|from| clusters.iter().find(|c| c.name == from));
+                (at.clone(), run_one(c.ctx, left.map(|l| l.ctx), p, desired.jobs.get(&p.name)).await)
+            })
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
-        for r in done {
-            results.insert(r.name.clone(), r);
-        }
+        results.extend(done);
     }
-    plan.jobs.iter().filter_map(|p| results.remove(&p.name)).collect()
+    clusters
+        .iter()
+        .flat_map(|c| c.plan.jobs.iter().map(move |p| (c.name, p)))
+        .filter_map(|(cluster, p)| results.remove(&key(cluster, &p.name)).map(|r| (cluster.to_owned(), r)))
+        .collect()
 }
 
 fn skipped(p: &JobPlan, reason: SkipReason) -> JobResult {
@@ -88,9 +127,9 @@ fn not_in_waves(ctx: &Context, p: &JobPlan, desired: &Desired) -> Option<JobResu
     }
 }
 
-/// The first dependency (transitively) that failed or was skipped.
-fn failed_dependency(name: &str, desired: &Desired, results: &BTreeMap<String, JobResult>) -> Option<String> {
-    let failed = |dep: &&str| results.get(*dep).is_some_and(|r| !r.outcome.is_ok());
+/// The first dependency (transitively) that failed or was skipped, on any cluster.
+fn failed_dependency(name: &str, desired: &Desired, results: &BTreeMap<JobAt, JobResult>) -> Option<String> {
+    let failed = |dep: &&str| results.iter().any(|(at, r)| at.job == *dep && !r.outcome.is_ok());
     desired.upstream(name).into_iter().find(failed).map(str::to_string)
 }
 

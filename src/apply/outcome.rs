@@ -94,6 +94,9 @@ pub enum StepError {
     NothingToDo(Action),
     #[error("a deploy cannot take a new savepoint")]
     DeployTakesNoSavepoint,
+    /// The job's cluster could not be observed (or locked): nothing was done to it.
+    #[error("cluster `{cluster}` could not be observed, nothing was done to its jobs: {error}")]
+    ClusterUnobserved { cluster: String, error: String },
     /// A move whose cluster it leaves is not part of this run's contexts.
     #[error("the cluster `{0}` the job moves from is not part of this run")]
     MoveSourceMissing(String),

@@ -145,7 +145,7 @@ pub enum ConnectionError {
     ClusterVariableUnset { cluster: String, origin: String, what: String, var: String },
 
     #[error(
-        "the specs define {count} clusters ({names}); a plan across several clusters is not supported yet"
+        "the specs define {count} clusters ({names}); only `plan` and `apply` run across several clusters yet"
     )]
     SeveralClusters { count: usize, names: String },
 
@@ -178,8 +178,8 @@ impl ConnectionError {
                 "export it before running flinkops"
             }
             ConnectionError::SeveralClusters { .. } => {
-                "`validate` accepts several clusters; to plan or apply, run flinkops once per cluster on a \
-                 directory holding that cluster's document and jobs"
+                "`validate`, `plan` and `apply` take several clusters; for this command, run flinkops once per \
+                 cluster on a directory holding that cluster's document and jobs"
             }
             ConnectionError::ClusterGivenTwice { .. } => {
                 "flinkops does not guess which one is meant: unset the flags and environment variables \

@@ -40,14 +40,22 @@ fn is_plan_file(target: &Path) -> bool {
 }
 
 async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, CommandError> {
-    let saved = if is_plan_file(&args.target) { Some(read_plan(&args.target)?) } else { None };
-    if saved.is_some()
+    let (saved, saved_fleet) =
+        match is_plan_file(&args.target).then(|| read_plan(&args.target)).transpose()? {
+            Some(Saved::One(plan)) => (Some(plan), None),
+            Some(Saved::Fleet(fleet)) => (None, Some(fleet)),
+            None => (None, None),
+        };
+    if (saved.is_some() || saved_fleet.is_some())
         && let Some(flag) = given_control_flag(args)
     {
         return Err(CommandError::ControlWithPlanFile(flag));
     }
-    let specs_path =
-        saved.as_ref().and_then(|p| p.specs.clone()).map_or_else(|| args.target.clone(), Into::into);
+    let specs_path = saved
+        .as_ref()
+        .and_then(|p| p.specs.clone())
+        .or_else(|| saved_fleet.as_ref().map(|f| f.specs.clone()))
+        .map_or_else(|| args.target.clone(), Into::into);
     let Some(desired) = load_specs(&specs_path, &args.state.state_dir, color) else {
         return Ok(exit::ERROR);
     };
@@ -55,6 +63,22 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
         && !quiet
     {
         eprintln!("warning: {warning}");
+    }
+    match (desired.clusters.len() > 1, saved.is_some(), saved_fleet.is_some()) {
+        (true, false, _) => {
+            return super::apply_fleet::apply(args, desired, &specs_path, saved_fleet, color, quiet).await;
+        }
+        (true, true, _) => {
+            return Err(CommandError::Stale(
+                "it was made for one cluster, the specs now name several".into(),
+            ));
+        }
+        (false, _, true) => {
+            return Err(CommandError::Stale(
+                "it was made for several clusters, the specs now name one".into(),
+            ));
+        }
+        (false, _, false) => {}
     }
     let client = Connection::resolve(&args.connection, &desired.clusters)?.client()?;
     let cluster_dir = args.state.cluster_dir_to_write(&client).await?;
@@ -95,10 +119,28 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
     Ok(if all_ok { exit::OK } else { exit::ERROR })
 }
 
-fn read_plan(path: &Path) -> Result<Plan, CommandError> {
+/// A saved plan: one cluster's (`formatVersion: 1`) or several clusters' (2).
+enum Saved {
+    One(Plan),
+    Fleet(super::apply_fleet::SavedFleet),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Version {
+    format_version: u32,
+}
+
+fn read_plan(path: &Path) -> Result<Saved, CommandError> {
     let bytes = std::fs::read(path).map_err(|source| CommandError::PlanFile { path: path.into(), source })?;
-    let plan: Plan = serde_json::from_slice(&bytes)
-        .map_err(|e| CommandError::NotAPlan { path: path.into(), reason: e.to_string() })?;
+    let not_a_plan =
+        |e: serde_json::Error| CommandError::NotAPlan { path: path.into(), reason: e.to_string() };
+    if serde_json::from_slice::<Version>(&bytes)
+        .is_ok_and(|v| v.format_version == render::FLEET_FORMAT_VERSION)
+    {
+        return Ok(Saved::Fleet(serde_json::from_slice(&bytes).map_err(not_a_plan)?));
+    }
+    let plan: Plan = serde_json::from_slice(&bytes).map_err(not_a_plan)?;
     if plan.format_version != plan::model::FORMAT_VERSION {
         return Err(CommandError::NotAPlan {
             path: path.into(),
@@ -111,13 +153,13 @@ fn read_plan(path: &Path) -> Result<Plan, CommandError> {
             reason: "it does not say which specs it was made from".into(),
         });
     }
-    Ok(plan)
+    Ok(Saved::One(plan))
 }
 
 /// A saved plan is applied only if planning again now decides exactly the same: same cluster,
 /// the live jobs it rests on unchanged, same specs (fingerprints), same actions. Jobs on the
 /// cluster that neither plan concerns (other teams' jobs on a shared cluster) may come and go.
-fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), CommandError> {
+pub(super) fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), CommandError> {
     let url = |p: &Plan| p.cluster.as_ref().map(|c| c.url.clone());
     if url(saved) != url(now) {
         return Err(CommandError::Stale(format!("it was made for {:?}, not {:?}", url(saved), url(now))));
@@ -180,26 +222,31 @@ fn report(
     let s = Styles::stdout(color);
     writeln!(out)?;
     for r in results {
-        let (style, text) = match &r.outcome {
-            Outcome::Done { detail } => (s.ok, format!("done: {detail}")),
-            Outcome::RolledBack { reason } => (s.warn, format!("ROLLED BACK: {reason}")),
-            Outcome::Failed { reason } => (s.error, format!("FAILED: {reason}")),
-            Outcome::Skipped { reason } => (s.warn, format!("skipped: {reason}")),
-        };
-        writeln!(
-            out,
-            "  {}{}{}: {}{text}{} ({:.1}s)",
-            s.bold.render(),
-            r.name,
-            s.bold.render_reset(),
-            style.render(),
-            style.render_reset(),
-            r.seconds
-        )?;
+        result_line(r, &s, &mut out)?;
     }
     let ok = results.iter().all(|r| r.outcome.is_ok());
     let style = if ok { s.ok } else { s.error };
     writeln!(out, "\n{}{summary}{}", style.render(), style.render_reset())
+}
+
+/// One job's result as a line: its name, what happened, how long it took.
+pub(super) fn result_line(r: &JobResult, s: &Styles, out: &mut impl Write) -> std::io::Result<()> {
+    let (style, text) = match &r.outcome {
+        Outcome::Done { detail } => (s.ok, format!("done: {detail}")),
+        Outcome::RolledBack { reason } => (s.warn, format!("ROLLED BACK: {reason}")),
+        Outcome::Failed { reason } => (s.error, format!("FAILED: {reason}")),
+        Outcome::Skipped { reason } => (s.warn, format!("skipped: {reason}")),
+    };
+    writeln!(
+        out,
+        "  {}{}{}: {}{text}{} ({:.1}s)",
+        s.bold.render(),
+        r.name,
+        s.bold.render_reset(),
+        style.render(),
+        style.render_reset(),
+        r.seconds
+    )
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! `CommandError`, which `app` prints with its hint. Nothing but `app` imports this module.
 
 pub mod apply;
+pub mod apply_fleet;
 pub mod audit;
 pub mod error;
 pub mod gc;

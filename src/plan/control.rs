@@ -75,7 +75,8 @@ impl Control {
     }
 
     /// [`Control::check_names`] against a list of names (`watch --once` knows the specs before
-    /// any plan).
+    /// any plan; a fleet's plan knows every cluster's names, and a name on another cluster than
+    /// the first is no typo).
     pub fn check_names_in(&self, known: &[&str]) -> Result<(), UnknownName> {
         for (flag, names) in self.lists() {
             if let Some(name) = names.iter().find(|n| !known.contains(&n.as_str())) {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::model::{Action, ClusterRef, JobPlan, Plan, Wave, WaveKind};
+use super::model::{Action, ClusterRef, JobPlan, Plan, Summary, Wave, WaveKind};
 use super::observed::Observed;
 use super::planner::{self, Options};
 use crate::ledger::Record;
@@ -151,6 +151,8 @@ pub fn plan(desired: &Desired, clusters: &[ClusterInput], opts: &Options) -> Fle
                 Ok(o) => {
                     let mut p = planner::plan(&own, &o.observed, &o.ledger, &per_cluster);
                     p.cluster.clone_from(&o.cluster);
+                    // The options as given: the scope was applied across the fleet.
+                    p.options.control = opts.control.clone();
                     let outcome = Outcome::Planned { plan: Box::new(p) };
                     ClusterPlan { name: c.name.clone(), identity: Some(o.identity.clone()), outcome }
                 }
@@ -242,6 +244,57 @@ impl FleetPlan {
     /// Whether some cluster could not be observed (the run fails, whatever else it does).
     pub fn has_unobserved(&self) -> bool {
         self.clusters.iter().any(|c| matches!(c.outcome, Outcome::Unobserved { .. }))
+    }
+
+    /// The plans of the observed clusters, with their names.
+    pub fn plans(&self) -> impl Iterator<Item = (&str, &Plan)> {
+        self.clusters.iter().filter_map(|c| match &c.outcome {
+            Outcome::Planned { plan } => Some((c.name.as_str(), plan.as_ref())),
+            Outcome::Unobserved { .. } => None,
+        })
+    }
+
+    /// The plans of the observed clusters, to change (the command sets where the specs are).
+    pub fn plans_mut(&mut self) -> impl Iterator<Item = &mut Plan> {
+        self.clusters.iter_mut().filter_map(|c| match &mut c.outcome {
+            Outcome::Planned { plan } => Some(plan.as_mut()),
+            Outcome::Unobserved { .. } => None,
+        })
+    }
+
+    /// Whether applying would change anything on some cluster.
+    pub fn has_changes(&self) -> bool {
+        self.plans().any(|(_, p)| p.has_changes())
+    }
+
+    /// Whether apply could not act on some job: a problem in a cluster's plan, or a cluster not
+    /// observed.
+    pub fn has_problems(&self) -> bool {
+        self.has_unobserved() || self.plans().any(|(_, p)| !p.problems.is_empty())
+    }
+
+    /// The counts of every cluster's summary line together.
+    pub fn summary(&self) -> Summary {
+        self.plans().map(|(_, p)| p.summary()).fold(Summary::default(), |a, b| Summary {
+            deploy: a.deploy + b.deploy,
+            upgrade: a.upgrade + b.upgrade,
+            settings: a.settings + b.settings,
+            stop: a.stop + b.stop,
+        })
+    }
+
+    /// Every job name of the fleet, observed or not: what `--target` and the other name flags
+    /// may name.
+    pub fn job_names(&self) -> Vec<&str> {
+        self.clusters
+            .iter()
+            .flat_map(|c| -> Vec<&str> {
+                match &c.outcome {
+                    Outcome::Planned { plan } => plan.jobs.iter().map(|j| j.name.as_str()).collect(),
+                    Outcome::Unobserved { jobs, .. } => jobs.iter().map(String::as_str).collect(),
+                }
+            })
+            .collect()
     }
 }
 

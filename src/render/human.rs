@@ -12,7 +12,7 @@ use crate::output::Styles;
 use crate::plan::model::{FieldChange, Plan, WaveKind};
 
 /// Text in a style; plain styles write no escape codes.
-struct Paint<T>(Style, T);
+pub(super) struct Paint<T>(pub(super) Style, pub(super) T);
 
 impl<T: Display> Display for Paint<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -4,6 +4,7 @@
 //! in `words` so the three agree.
 
 mod drift;
+mod fleet;
 mod human;
 mod json;
 mod markdown;
@@ -11,6 +12,10 @@ mod offline;
 mod words;
 
 pub use drift::{NO_DRIFT, drift_human, drift_markdown};
+pub use fleet::{
+    FLEET_FORMAT_VERSION, FLEET_PLAN_SCHEMA_PATH, JsonFleetPlan, fleet_human, fleet_json, fleet_markdown,
+    fleet_plan_schema_json,
+};
 pub use human::human;
 pub use json::{json, plan_schema_json};
 pub use markdown::markdown;

@@ -13,6 +13,7 @@ mod deploy_examples;
 mod drift_e2e;
 mod fault_run;
 mod fleet_e2e;
+mod fleet_mock;
 mod fleet_status;
 mod fleet_status_e2e;
 mod flink_e2e;

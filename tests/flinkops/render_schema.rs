@@ -92,3 +92,20 @@ fn the_summary_and_has_changes_agree_with_the_plan() {
         assert_eq!(doc["formatVersion"], serde_json::json!(1));
     }
 }
+
+#[test]
+fn the_committed_fleet_plan_schema_is_current() {
+    use flinkops::render::{FLEET_PLAN_SCHEMA_PATH, fleet_plan_schema_json};
+    if std::env::var_os("FLINKOPS_UPDATE_SCHEMA").is_some() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "FLINKOPS_UPDATE_SCHEMA is refused when CI=true: CI compares the committed schema, it never rewrites it"
+        );
+        std::fs::write(FLEET_PLAN_SCHEMA_PATH, fleet_plan_schema_json()).unwrap();
+    }
+    let committed = std::fs::read_to_string(FLEET_PLAN_SCHEMA_PATH).unwrap_or_default();
+    assert!(
+        committed == fleet_plan_schema_json(),
+        "{FLEET_PLAN_SCHEMA_PATH} is stale: run `FLINKOPS_UPDATE_SCHEMA=1 cargo test the_committed_fleet_plan_schema_is_current` and commit it"
+    );
+}

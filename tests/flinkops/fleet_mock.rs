@@ -1,0 +1,134 @@
+//! `plan` over several clusters (cluster documents) against fake Flinks: one plan grouped by
+//! cluster, JSON format 2, a cluster that cannot be reached failing its jobs and the exit code
+//! while the others are planned, waves across clusters, and the name flags checked across the
+//! fleet.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::cluster_documents::{TOKEN, flink_wanting_the_token};
+use crate::support::{flinkops, job_spec, scratch};
+
+/// A spec tree: clusters `(name, url)`, jobs `(name, cluster, depends on)`.
+fn fleet_specs(name: &str, clusters: &[(&str, &str)], jobs: &[(&str, &str, &[&str])]) -> PathBuf {
+    let dir = scratch(name);
+    crate::support::stand_in_jar(&dir.join("app.jar"), "");
+    std::fs::write(dir.join("token.txt"), format!("{TOKEN}\n")).unwrap();
+    let docs: Vec<String> = clusters
+        .iter()
+        .map(|(n, url)| {
+            format!("apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nname: {n}\nurl: {url}\ntokenFile: token.txt\n")
+        })
+        .collect();
+    std::fs::write(dir.join("clusters.yaml"), docs.join("---\n")).unwrap();
+    for (job, cluster, deps) in jobs {
+        let deps =
+            if deps.is_empty() { String::new() } else { format!("dependsOn: [{}]\n", deps.join(", ")) };
+        let body = format!("name: {job}\njar: app.jar\ncluster: {cluster}\n{deps}");
+        std::fs::write(dir.join(format!("{job}.yaml")), job_spec(&body)).unwrap();
+    }
+    dir
+}
+
+fn plan(dir: &Path, extra: &[&str]) -> std::process::Output {
+    flinkops()
+        .env_remove("FLINK_URL")
+        .args(["plan", "--retries", "0", "--connect-timeout", "2s", "--state-dir"])
+        .arg(dir.join(".state"))
+        .args(extra)
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
+/// The JSON plan printed, checked against the committed fleet plan schema.
+fn json(out: &std::process::Output) -> Value {
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(flinkops::render::FLEET_PLAN_SCHEMA_PATH).unwrap())
+            .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    doc
+}
+
+/// The action of `job` in cluster `cluster`'s plan.
+fn action(plan: &Value, cluster: &str, job: &str) -> Value {
+    let c = plan["clusters"].as_array().unwrap().iter().find(|c| c["name"] == cluster).unwrap();
+    let jobs = c["outcome"]["plan"]["jobs"].as_array().unwrap();
+    jobs.iter().find(|j| j["name"] == job).unwrap_or_else(|| panic!("{job} in {c}")).clone()
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_fails_its_jobs_and_the_exit_code_and_the_others_are_planned() {
+    let up = flink_wanting_the_token().await;
+    // Nothing listens on port 9 of the loopback: connecting is refused at once.
+    let dir = fleet_specs(
+        "fleet-mock-unreachable",
+        &[("east", &up.uri()), ("west", "http://127.0.0.1:9")],
+        &[("orders", "east", &[]), ("billing", "west", &[]), ("report", "east", &["billing"])],
+    );
+    let out = plan(&dir, &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = json(&out);
+    assert_eq!(doc["formatVersion"], 2);
+    assert_eq!(doc["hasUnobserved"], true);
+    let west = doc["clusters"].as_array().unwrap().iter().find(|c| c["name"] == "west").unwrap();
+    assert_eq!(west["outcome"]["type"], "unobserved", "{west}");
+    assert_eq!(west["outcome"]["jobs"], serde_json::json!(["billing"]));
+    assert!(west["outcome"]["error"].as_str().unwrap().contains("127.0.0.1:9"), "{west}");
+    assert_eq!(action(&doc, "east", "orders")["action"]["type"], "deploy");
+    // `report` waits for `billing`, whose cluster could not be seen: it is not started.
+    let report = action(&doc, "east", "report");
+    assert!(report["blockedBy"].as_str().is_some_and(|b| b.contains("`west`")), "{report}");
+
+    let out = plan(&dir, &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for part in
+        ["Cluster `east`", "Cluster `west` (not observed)", "billing", "1 cluster(s) could not be observed"]
+    {
+        assert!(text.contains(part), "{part} in {text}");
+    }
+    let out = plan(&dir, &["-o", "markdown"]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("## Cluster `east`") && md.contains("## Cluster `west` (not observed)"), "{md}");
+}
+
+#[tokio::test]
+async fn waves_cross_clusters_and_names_are_checked_across_the_fleet() {
+    let (a, b) = (flink_wanting_the_token().await, flink_wanting_the_token().await);
+    let dir = fleet_specs(
+        "fleet-mock-waves",
+        &[("east", &a.uri()), ("west", &b.uri())],
+        &[("source", "east", &[]), ("sink", "west", &["source"])],
+    );
+    let out = plan(&dir, &["-o", "json", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = json(&out);
+    assert_eq!(
+        doc["waves"],
+        serde_json::json!([
+            {"kind": "start", "jobs": [{"cluster": "east", "job": "source"}]},
+            {"kind": "start", "jobs": [{"cluster": "west", "job": "sink"}]},
+        ])
+    );
+    assert_eq!(doc["summary"]["deploy"], 2);
+    let text = String::from_utf8_lossy(&plan(&dir, &[]).stdout).to_string();
+    assert!(text.contains("1. east/source") && text.contains("2. west/sink"), "{text}");
+    // A name on the second cluster is no typo; a typo is refused before anything is planned.
+    assert_eq!(plan(&dir, &["--target", "sink"]).status.code(), Some(0));
+    let out = plan(&dir, &["--target", "sinc"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("sinc") && stderr.contains("sink"), "{stderr}");
+    // `plan --out` saves format 2, which `apply PLANFILE` reads (and finds still true here).
+    let saved = dir.join("plan.json");
+    assert_eq!(plan(&dir, &["--out", saved.to_str().unwrap()]).status.code(), Some(0));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    assert_eq!(doc["formatVersion"], 2);
+    assert!(doc["specs"].as_str().is_some_and(|s| s.ends_with("fleet-mock-waves")), "{doc}");
+}
