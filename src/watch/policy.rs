@@ -151,7 +151,9 @@ impl Policies {
     /// The policy of `cluster` (the cluster document's name, `default` for the flags').
     pub fn of(&mut self, cluster: &str) -> &mut Policy {
         let (backoff, max_retries, self_heal) = (self.backoff, self.max_retries, self.self_heal);
-        self.by_cluster.entry(cluster.to_owned()).or_insert_with(|| Policy::new(backoff, max_retries, self_heal))
+        self.by_cluster
+            .entry(cluster.to_owned())
+            .or_insert_with(|| Policy::new(backoff, max_retries, self_heal))
     }
 
     /// The earliest time a held job of any cluster may be tried again.

@@ -133,7 +133,8 @@ impl Reconciler {
             _ => tracing::debug!(trigger = why, ready, "{text}"),
         }
         self.shared.set_readiness(Readiness { ready, lines, at: Some(now) });
-        let wake = [self.policies.next_retry(Instant::now()), self.periodic.wake()].into_iter().flatten().min();
+        let wake =
+            [self.policies.next_retry(Instant::now()), self.periodic.wake()].into_iter().flatten().min();
         Report { result, next_retry: wake }
     }
 
