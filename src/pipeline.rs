@@ -55,6 +55,11 @@ impl Connection {
         Self { config: limit.apply(self.config) }
     }
 
+    /// The cluster's REST URL, for messages.
+    pub fn url(&self) -> &str {
+        &self.config.base_url
+    }
+
     /// A client for the cluster.
     pub fn client(&self) -> Result<Client, crate::flink::Error> {
         Client::new(self.config.clone())
@@ -95,6 +100,11 @@ pub fn load_checked(path: &Path, state_dir: &Path) -> spec::Loaded {
 /// Load and check the specs, printing diagnostics; `None` when any is an error.
 pub fn load_specs(path: &Path, state_dir: &Path, color: ColorChoice) -> Option<spec::Desired> {
     let loaded = load_checked(path, state_dir);
+    report_diagnostics(&loaded, path, color).then_some(loaded.desired)
+}
+
+/// Print a load's diagnostics on stderr; whether it has no error (and may be acted on).
+pub fn report_diagnostics(loaded: &spec::Loaded, path: &Path, color: ColorChoice) -> bool {
     let errors = loaded.error_count();
     if !loaded.diagnostics.is_empty() {
         use std::io::IsTerminal;
@@ -113,9 +123,9 @@ pub fn load_specs(path: &Path, state_dir: &Path, color: ColorChoice) -> Option<s
             s.error.render_reset(),
             path.display()
         );
-        return None;
+        return false;
     }
-    Some(loaded.desired)
+    true
 }
 
 /// The execution context of a command that acts on the cluster: its client, its ledger and the

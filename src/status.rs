@@ -25,6 +25,20 @@
 //!
 //! `latestCheckpoint` and `latestSavepoint` are `null` when there is none, and for ended jobs
 //! (whose checkpoints are not fetched). Jobs are listed unfinished first, newest first.
+//!
+//! Over several clusters (the specs' cluster documents, `FleetStatus`), the document is format
+//! version 2: one entry per cluster, in the documents' name order, each either observed or not:
+//!
+//! ```json
+//! {
+//!   "formatVersion": 2,
+//!   "clusters": [
+//!     { "name": "eu", "reachable": true, "cluster": { "url": "…", "flinkVersion": "2.3.0" },
+//!       "observedAt": "…", "jobs": [ … as above … ] },
+//!     { "name": "us", "reachable": false, "url": "…", "error": "…", "hint": "…" }
+//!   ]
+//! }
+//! ```
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -305,6 +319,126 @@ pub fn render_json(report: &StatusReport, out: &mut impl Write) -> io::Result<()
     writeln!(out)
 }
 
+/// The status of every cluster of a fleet, each observed on its own: one that cannot be reached
+/// is shown as such, the others as usual.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetStatus {
+    pub format_version: u32,
+    pub clusters: Vec<ClusterStatus>,
+}
+
+/// One cluster of a fleet: its name (the cluster document's) and its report or why there is none.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterStatus {
+    pub name: String,
+    #[serde(flatten)]
+    pub seen: Seen,
+}
+
+/// A fleet cluster's status, or why it could not be read.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged, rename_all = "camelCase")]
+pub enum Seen {
+    Reachable {
+        reachable: True,
+        cluster: ClusterInfo,
+        #[serde(rename = "observedAt")]
+        observed_at: Timestamp,
+        jobs: Vec<JobStatus>,
+    },
+    Unreachable {
+        reachable: False,
+        url: String,
+        error: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        hint: Option<String>,
+    },
+}
+
+/// `true` in JSON, always (a tag for [`Seen`]).
+#[derive(Debug, Clone, Copy)]
+pub struct True;
+/// `false` in JSON, always.
+#[derive(Debug, Clone, Copy)]
+pub struct False;
+
+impl Serialize for True {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bool(true)
+    }
+}
+
+impl Serialize for False {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bool(false)
+    }
+}
+
+impl ClusterStatus {
+    /// A cluster observed.
+    pub fn reachable(name: &str, report: StatusReport) -> Self {
+        let StatusReport { cluster, observed_at, jobs, .. } = report;
+        Self { name: name.to_owned(), seen: Seen::Reachable { reachable: True, cluster, observed_at, jobs } }
+    }
+
+    /// A cluster that could not be observed: its URL, the error and its fix.
+    pub fn unreachable(name: &str, url: &str, error: String, hint: Option<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            seen: Seen::Unreachable { reachable: False, url: url.to_owned(), error, hint },
+        }
+    }
+}
+
+impl FleetStatus {
+    pub fn new(clusters: Vec<ClusterStatus>) -> Self {
+        Self { format_version: 2, clusters }
+    }
+
+    /// How many clusters could not be observed.
+    pub fn unreachable(&self) -> usize {
+        self.clusters.iter().filter(|c| matches!(c.seen, Seen::Unreachable { .. })).count()
+    }
+}
+
+/// Each cluster under its name: its job table as [`render_text`] writes it, or why it could not
+/// be observed; a blank line between clusters.
+pub fn render_fleet_text(fleet: &FleetStatus, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
+    for (i, c) in fleet.clusters.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{}cluster {}{}", styles.bold.render(), c.name, styles.bold.render_reset())?;
+        match &c.seen {
+            Seen::Reachable { cluster, observed_at, jobs, .. } => {
+                let report = StatusReport {
+                    format_version: 1,
+                    cluster: cluster.clone(),
+                    observed_at: *observed_at,
+                    jobs: jobs.clone(),
+                };
+                render_text(&report, styles, out)?;
+            }
+            Seen::Unreachable { url, error, hint, .. } => {
+                let (e, reset) = (styles.error.render(), styles.error.render_reset());
+                writeln!(out, "{e}not reachable{reset} at {url}: {error}")?;
+                if let Some(hint) = hint {
+                    writeln!(out, "  hint: {hint}")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The fleet as one pretty-printed JSON document (format version 2, see the module docs).
+pub fn render_fleet_json(fleet: &FleetStatus, out: &mut impl Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, fleet)?;
+    writeln!(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,5 +475,44 @@ mod tests {
         assert!(millis(-1).is_none());
         assert!(millis(0).is_none());
         assert_eq!(millis(1_000).unwrap().as_second(), 1);
+    }
+
+    #[test]
+    fn a_fleet_shows_each_cluster_under_its_name_and_one_that_cannot_be_reached_as_such() {
+        let at = Timestamp::UNIX_EPOCH;
+        let report = StatusReport {
+            format_version: 1,
+            cluster: ClusterInfo { url: "http://127.0.0.1:1".into(), flink_version: "2.3.0".into() },
+            observed_at: at,
+            jobs: Vec::new(),
+        };
+        let fleet = FleetStatus::new(vec![
+            ClusterStatus::reachable("eu", report),
+            ClusterStatus::unreachable(
+                "us",
+                "http://127.0.0.1:2",
+                "connection refused".into(),
+                Some("start it".into()),
+            ),
+        ]);
+        assert_eq!(fleet.unreachable(), 1);
+        let mut text = Vec::new();
+        render_fleet_text(&fleet, &Styles::plain(), &mut text).unwrap();
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "cluster eu\nFlink 2.3.0 at http://127.0.0.1:1\nNo jobs.\n\n\
+             cluster us\nnot reachable at http://127.0.0.1:2: connection refused\n  hint: start it\n"
+        );
+        let json = serde_json::to_value(&fleet).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({ "formatVersion": 2, "clusters": [
+                { "name": "eu", "reachable": true,
+                  "cluster": { "url": "http://127.0.0.1:1", "flinkVersion": "2.3.0" },
+                  "observedAt": "1970-01-01T00:00:00Z", "jobs": [] },
+                { "name": "us", "reachable": false, "url": "http://127.0.0.1:2",
+                  "error": "connection refused", "hint": "start it" },
+            ]})
+        );
     }
 }

@@ -6,9 +6,11 @@ use std::io::{self, Write};
 
 use anstyle::Style;
 
-use super::report::{Report, Row, human};
+use super::fleet::FleetReport;
+use super::report::{Report, Row, Summary, human};
 use crate::cli::Severity;
 use crate::output::Styles;
+use crate::plan::ClusterRef;
 
 const HEADER: [&str; 8] =
     ["NAME", "STATUS", "SEVERITY", "JOB", "STATE", "SAVEPOINT", "CHECKPOINT", "FINDING"];
@@ -19,26 +21,61 @@ const SEVERITY_COLUMN: usize = 2;
 
 /// The cluster line, the table (`No jobs and no specs.` when empty) and the summary line.
 pub fn text(report: &Report, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
-    if let Some(c) = &report.cluster {
-        writeln!(out, "Flink {} at {}", crate::render::clean(&c.flink_version), c.url)?;
-    }
-    if report.jobs.is_empty() {
-        writeln!(out, "No jobs and no specs.")?;
-    } else {
-        table(report, styles, out)?;
-    }
+    body(report.cluster.as_ref(), &report.jobs, styles, out)?;
     writeln!(out)?;
-    summary(report, styles, out)
+    summary(report.jobs.len(), report.summary, styles, out)
 }
 
-fn table(report: &Report, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
+/// The cluster line and the table of one cluster's rows.
+fn body(cluster: Option<&ClusterRef>, jobs: &[Row], styles: &Styles, out: &mut impl Write) -> io::Result<()> {
+    if let Some(c) = cluster {
+        writeln!(out, "Flink {} at {}", crate::render::clean(&c.flink_version), c.url)?;
+    }
+    if jobs.is_empty() { writeln!(out, "No jobs and no specs.") } else { table(jobs, styles, out) }
+}
+
+/// Each cluster under its name (its table, or the finding that it could not be observed), then
+/// one summary line for all.
+pub fn fleet_text(fleet: &FleetReport, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
+    for c in &fleet.clusters {
+        writeln!(out, "{}cluster {}{}", styles.bold.render(), c.name, styles.bold.render_reset())?;
+        if c.reachable {
+            body(c.cluster.as_ref(), &c.jobs, styles, out)?;
+        }
+        for f in &c.findings {
+            let style = severity_style(f.severity, styles);
+            let word = severity_word(f.severity);
+            writeln!(out, "{}{word}:{} {}", style.render(), style.render_reset(), f.message)?;
+        }
+        writeln!(out)?;
+    }
+    let rows = fleet.clusters.iter().map(|c| c.jobs.len()).sum::<usize>();
+    summary(rows, fleet.summary, styles, out)?;
+    let down = fleet.unreachable();
+    if down > 0 {
+        writeln!(
+            out,
+            "{down} of {} clusters could not be observed (counted as errors).",
+            fleet.clusters.len()
+        )?;
+    }
+    Ok(())
+}
+
+/// The fleet as one pretty-printed JSON document (format version 2).
+pub fn fleet_json(fleet: &FleetReport, out: &mut impl Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, fleet)?;
+    writeln!(out)
+}
+
+fn table(jobs: &[Row], styles: &Styles, out: &mut impl Write) -> io::Result<()> {
     let header: Vec<String> = HEADER.iter().map(|h| h.to_string()).collect();
-    let rows: Vec<Vec<String>> = report.jobs.iter().map(cells).collect();
+    let rows: Vec<Vec<String>> = jobs.iter().map(cells).collect();
     let widths: Vec<usize> = (0..HEADER.len())
         .map(|i| rows.iter().chain([&header]).map(|r| crate::render::cell_width(&r[i])).max().unwrap_or(0))
         .collect();
     crate::render::table_row(out, &header, &widths, |_| styles.bold)?;
-    for (cells, row) in rows.iter().zip(&report.jobs) {
+    for (cells, row) in rows.iter().zip(jobs) {
         let style = severity_style(row.severity, styles);
         let pick = |i| if i == STATUS_COLUMN || i == SEVERITY_COLUMN { style } else { Style::new() };
         crate::render::table_row(out, cells, &widths, pick)?;
@@ -76,13 +113,11 @@ fn finding(row: &Row) -> String {
 }
 
 /// `5 jobs: 3 ok, 1 warn, 1 error`, each count in its severity's colour when not zero.
-fn summary(report: &Report, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
-    let s = report.summary;
+fn summary(jobs: usize, s: Summary, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
     let count = |n: usize, severity: Severity| {
         let style = if n == 0 { Style::new() } else { severity_style(severity, styles) };
         format!("{}{n} {}{}", style.render(), severity_word(severity), style.render_reset())
     };
-    let jobs = report.jobs.len();
     writeln!(
         out,
         "{jobs} job{}: {}, {}, {}",

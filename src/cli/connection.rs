@@ -145,7 +145,7 @@ pub enum ConnectionError {
     ClusterVariableUnset { cluster: String, origin: String, what: String, var: String },
 
     #[error(
-        "the specs define {count} clusters ({names}); only `plan` and `apply` run across several clusters yet"
+        "the specs define {count} clusters ({names}); only `plan`, `apply`, `status` and `audit` run across several clusters yet"
     )]
     SeveralClusters { count: usize, names: String },
 
@@ -178,7 +178,7 @@ impl ConnectionError {
                 "export it before running flinkops"
             }
             ConnectionError::SeveralClusters { .. } => {
-                "`validate`, `plan` and `apply` take several clusters; for this command, run flinkops once per \
+                "`validate`, `plan`, `apply`, `status PATH` and `audit` take several clusters; for this command, run flinkops once per \
                  cluster on a directory holding that cluster's document and jobs"
             }
             ConnectionError::ClusterGivenTwice { .. } => {

@@ -306,6 +306,12 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// A directory of specs (or one file) whose `kind: FlinkCluster` documents name the clusters
+    /// to show, each under its name, all observed at once; without it (or with no cluster
+    /// document in it), the cluster the connection flags name.
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+
     #[command(flatten)]
     pub connection: ConnectionArgs,
 

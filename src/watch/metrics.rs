@@ -2,6 +2,11 @@
 //!
 //! Owns the registry and the meaning of every series; it never talks to Flink. Names follow
 //! Prometheus conventions: `_total` counters, `_seconds` units, a `flinkops_` prefix.
+//!
+//! Every per-job series and every series about a cluster (reachability, reconcile results, jobs
+//! by status) carries a `cluster` label: the cluster document's name, `default` for the
+//! connection flags' cluster. Job names are unique across a spec tree, but an orphan or a
+//! ledger's record may carry the same name on two clusters, and a dashboard filters by cluster.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -18,28 +23,44 @@ use crate::apply::execute::{JobResult, Outcome};
 use crate::plan::{Action, Plan};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultLabel {
+pub struct ClusterLabel {
+    pub cluster: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterResultLabel {
+    pub cluster: String,
     pub result: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
+    pub cluster: String,
     pub status: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobLabel {
+    pub cluster: String,
     pub job: String,
+}
+
+impl JobLabel {
+    fn new(cluster: &str, job: &str) -> Self {
+        Self { cluster: cluster.into(), job: job.into() }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobOutcomeLabel {
+    pub cluster: String,
     pub job: String,
     pub result: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobResultLabel {
+    pub cluster: String,
     pub job: String,
     pub action: String,
     pub result: String,
@@ -76,25 +97,31 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 
 pub struct Metrics {
     registry: Registry,
-    reconciles: Family<ResultLabel, Counter>,
+    reconciles: Family<ClusterResultLabel, Counter>,
     reconcile_seconds: Histogram,
     last_success: FloatGauge,
     specs_valid: Gauge,
     spec_errors: Gauge,
-    flink_up: Gauge,
+    flink_up: Family<ClusterLabel, Gauge>,
     jobs: Family<StatusLabel, Gauge>,
     actions: Family<JobResultLabel, Counter>,
     upgrades: Family<JobLabel, Counter>,
     rollbacks: Family<JobLabel, Counter>,
     heals: Family<JobLabel, Counter>,
     savepoint_age: Family<JobLabel, FloatGauge>,
-    /// Latest savepoint per job, epoch seconds: the age is computed when scraped.
-    savepoint_times: Mutex<BTreeMap<String, f64>>,
+    /// Latest savepoint per (cluster, job), epoch seconds: the age is computed when scraped.
+    savepoint_times: PerJob<f64>,
+    /// Savepoints in each ledger's history, per (cluster, job).
+    recorded: PerJob<i64>,
+    /// `savepoint.every` in seconds, per (cluster, job).
+    intervals: PerJob<f64>,
     savepoints_recorded: Family<JobLabel, Gauge>,
     savepoint_interval: Family<JobLabel, FloatGauge>,
     periodic: Family<JobOutcomeLabel, Counter>,
-    gc_runs: Family<ResultLabel, Counter>,
+    gc_runs: Family<ClusterResultLabel, Counter>,
     disposals: Family<JobOutcomeLabel, Counter>,
+    /// The clusters whose series exist, so that `jobs{status}` is reset per cluster.
+    clusters: Mutex<Vec<String>>,
 }
 
 impl Default for Metrics {
@@ -112,35 +139,27 @@ impl Metrics {
             last_success: FloatGauge::default(),
             specs_valid: Gauge::default(),
             spec_errors: Gauge::default(),
-            flink_up: Gauge::default(),
+            flink_up: Family::default(),
             jobs: Family::default(),
             actions: Family::default(),
             upgrades: Family::default(),
             rollbacks: Family::default(),
             heals: Family::default(),
             savepoint_age: Family::default(),
-            savepoint_times: Mutex::new(BTreeMap::new()),
+            savepoint_times: Mutex::default(),
+            recorded: Mutex::default(),
+            intervals: Mutex::default(),
             savepoints_recorded: Family::default(),
             savepoint_interval: Family::default(),
             periodic: Family::default(),
             gc_runs: Family::default(),
             disposals: Family::default(),
+            clusters: Mutex::new(Vec::new()),
         };
-        // Every result and status from the start, at 0: `rate()` and alerts need the series to exist.
-        for result in [
-            ReconcileResult::Ok,
-            ReconcileResult::Failed,
-            ReconcileResult::InvalidSpecs,
-            ReconcileResult::FlinkUnreachable,
-            ReconcileResult::Locked,
-        ] {
-            let _ = m.reconciles.get_or_create(&ResultLabel { result: result.label().into() });
-        }
-        m.reset_jobs();
         let r = &mut m.registry;
         r.register(
             "reconciles",
-            "Reconciles by result: ok, failed, invalid_specs, flink_unreachable, locked",
+            "Reconciles by cluster and result: ok, failed, invalid_specs, flink_unreachable, locked",
             m.reconciles.clone(),
         );
         r.register(
@@ -163,8 +182,12 @@ impl Metrics {
             "Errors found in the spec directory at the last load",
             m.spec_errors.clone(),
         );
-        r.register("flink_up", "1 when the last reconcile could observe Flink, else 0", m.flink_up.clone());
-        r.register("jobs", "Jobs by status at the last reconcile: in_sync, pending, drifted, held, suspended, orphan, unmanaged, conflict", m.jobs.clone());
+        r.register(
+            "flink_up",
+            "1 when the last reconcile could observe the cluster, else 0, by cluster",
+            m.flink_up.clone(),
+        );
+        r.register("jobs", "Jobs by cluster and status at the last reconcile: in_sync, pending, drifted, held, suspended, orphan, unmanaged, conflict", m.jobs.clone());
         r.register(
             "actions",
             "Actions carried out, by job, action and result (done, rolled_back, failed, skipped)",
@@ -203,7 +226,7 @@ impl Metrics {
         );
         r.register(
             "gc_runs",
-            "Scheduled gc runs (--gc-every) by result: ok, failed (a disposal failed or Flink could not be observed)",
+            "Scheduled gc runs (--gc-every) by cluster and result: ok, failed (a disposal failed or Flink could not be observed)",
             m.gc_runs.clone(),
         );
         r.register(
@@ -214,54 +237,90 @@ impl Metrics {
         m
     }
 
-    /// The jobs with `savepoint.every`, in seconds; their periodic counters start at 0.
-    pub fn savepoint_intervals(&self, every: &BTreeMap<String, f64>) {
-        self.savepoint_interval.clear();
-        for (job, seconds) in every {
-            self.savepoint_interval.get_or_create(&JobLabel { job: job.clone() }).set(*seconds);
+    /// A cluster the watch reconciles: its reconcile results and job statuses exist from now on,
+    /// at 0 (`rate()` and alerts need the series to exist).
+    pub fn cluster(&self, cluster: &str) {
+        let mut known = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
+        if known.iter().any(|c| c == cluster) {
+            return;
+        }
+        known.push(cluster.to_owned());
+        drop(known);
+        for result in [
+            ReconcileResult::Ok,
+            ReconcileResult::Failed,
+            ReconcileResult::InvalidSpecs,
+            ReconcileResult::FlinkUnreachable,
+            ReconcileResult::Locked,
+        ] {
+            let _ = self.reconciles.get_or_create(&ClusterResultLabel {
+                cluster: cluster.into(),
+                result: result.label().into(),
+            });
+        }
+        self.reset_jobs(cluster);
+    }
+
+    /// The jobs of `cluster` with `savepoint.every`, in seconds; their periodic counters start
+    /// at 0. The other clusters' intervals are kept.
+    pub fn savepoint_intervals(&self, cluster: &str, every: &BTreeMap<String, f64>) {
+        replace_cluster(&self.intervals, cluster, every.clone());
+        for job in every.keys() {
             for result in ["completed", "failed"] {
-                let _ =
-                    self.periodic.get_or_create(&JobOutcomeLabel { job: job.clone(), result: result.into() });
+                let _ = self.periodic.get_or_create(&JobOutcomeLabel {
+                    cluster: cluster.into(),
+                    job: job.clone(),
+                    result: result.into(),
+                });
             }
         }
     }
 
     /// Count one periodic savepoint.
-    pub fn periodic_savepoint(&self, job: &str, ok: bool) {
+    pub fn periodic_savepoint(&self, cluster: &str, job: &str, ok: bool) {
         let result = if ok { "completed" } else { "failed" };
-        self.periodic.get_or_create(&JobOutcomeLabel { job: job.into(), result: result.into() }).inc();
+        let label = JobOutcomeLabel { cluster: cluster.into(), job: job.into(), result: result.into() };
+        self.periodic.get_or_create(&label).inc();
     }
 
-    /// `--gc-every` is on: its series exist from the start, at 0.
-    pub fn gc_enabled(&self) {
+    /// `--gc-every` is on for `cluster`: its series exist from the start, at 0.
+    pub fn gc_enabled(&self, cluster: &str) {
         for result in ["ok", "failed"] {
-            let _ = self.gc_runs.get_or_create(&ResultLabel { result: result.into() });
+            let _ = self
+                .gc_runs
+                .get_or_create(&ClusterResultLabel { cluster: cluster.into(), result: result.into() });
         }
     }
 
-    /// Count one scheduled gc run.
-    pub fn gc_ran(&self, ok: bool) {
-        self.gc_runs.get_or_create(&ResultLabel { result: if ok { "ok" } else { "failed" }.into() }).inc();
+    /// Count one scheduled gc run on `cluster`.
+    pub fn gc_ran(&self, cluster: &str, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.gc_runs
+            .get_or_create(&ClusterResultLabel { cluster: cluster.into(), result: result.into() })
+            .inc();
     }
 
     /// Count one disposal of a scheduled gc.
-    pub fn disposed(&self, job: &str, ok: bool) {
+    pub fn disposed(&self, cluster: &str, job: &str, ok: bool) {
         let result = if ok { "disposed" } else { "failed" };
-        self.disposals.get_or_create(&JobOutcomeLabel { job: job.into(), result: result.into() }).inc();
+        let label = JobOutcomeLabel { cluster: cluster.into(), job: job.into(), result: result.into() };
+        self.disposals.get_or_create(&label).inc();
     }
 
-    /// Count one reconcile.
-    pub fn reconciled(&self, result: ReconcileResult, seconds: f64, now_epoch: f64) {
-        self.reconciles.get_or_create(&ResultLabel { result: result.label().into() }).inc();
+    /// Count one reconcile of `cluster`.
+    pub fn reconciled(&self, cluster: &str, result: ReconcileResult, seconds: f64, now_epoch: f64) {
+        self.cluster(cluster);
+        let label = ClusterResultLabel { cluster: cluster.into(), result: result.label().into() };
+        self.reconciles.get_or_create(&label).inc();
         self.reconcile_seconds.observe(seconds);
         if result == ReconcileResult::Ok {
             self.last_success.set(now_epoch);
         }
     }
 
-    /// Whether the last reconcile could observe Flink.
-    pub fn flink(&self, up: bool) {
-        self.flink_up.set(i64::from(up));
+    /// Whether the last reconcile could observe `cluster`.
+    pub fn flink(&self, cluster: &str, up: bool) {
+        self.flink_up.get_or_create(&ClusterLabel { cluster: cluster.into() }).set(i64::from(up));
     }
 
     pub fn specs_loaded(&self, errors: usize) {
@@ -269,9 +328,12 @@ impl Metrics {
         self.spec_errors.set(errors as i64);
     }
 
-    /// Jobs by status, from the plan a reconcile acted on (`held` names the jobs it held).
-    pub fn observed(&self, plan: &Plan, held: &[&str]) {
-        self.reset_jobs();
+    /// Jobs by status on `cluster`, from the plan a reconcile acted on (`held` names the jobs
+    /// it held).
+    pub fn observed(&self, cluster: &str, plan: &Plan, held: &[&str]) {
+        self.cluster(cluster);
+        self.reset_jobs(cluster);
+        let status_label = |status: &str| StatusLabel { cluster: cluster.into(), status: status.into() };
         for j in &plan.jobs {
             let status = if held.contains(&j.name.as_str()) {
                 "held"
@@ -286,23 +348,22 @@ impl Metrics {
                     _ => "pending",
                 }
             };
-            self.jobs.get_or_create(&StatusLabel { status: status.into() }).inc();
+            self.jobs.get_or_create(&status_label(status)).inc();
         }
         let unmanaged = plan.unmanaged.len() as i64;
-        self.jobs.get_or_create(&StatusLabel { status: "unmanaged".into() }).set(unmanaged);
+        self.jobs.get_or_create(&status_label("unmanaged")).set(unmanaged);
     }
 
-    fn reset_jobs(&self) {
-        self.jobs.clear();
+    fn reset_jobs(&self, cluster: &str) {
         for status in
             ["in_sync", "pending", "drifted", "held", "suspended", "orphan", "unmanaged", "conflict"]
         {
-            self.jobs.get_or_create(&StatusLabel { status: status.into() }).set(0);
+            self.jobs.get_or_create(&StatusLabel { cluster: cluster.into(), status: status.into() }).set(0);
         }
     }
 
-    /// Count what each action did.
-    pub fn acted(&self, plan: &Plan, results: &[JobResult]) {
+    /// Count what each action on `cluster` did.
+    pub fn acted(&self, cluster: &str, plan: &Plan, results: &[JobResult]) {
         for r in results {
             let result = match &r.outcome {
                 Outcome::Done { .. } => "done",
@@ -311,9 +372,14 @@ impl Metrics {
                 Outcome::Skipped { .. } => "skipped",
             };
             let action = action_label(r.action);
-            let labels = JobResultLabel { job: r.name.clone(), action: action.into(), result: result.into() };
+            let labels = JobResultLabel {
+                cluster: cluster.into(),
+                job: r.name.clone(),
+                action: action.into(),
+                result: result.into(),
+            };
             self.actions.get_or_create(&labels).inc();
-            let job = JobLabel { job: r.name.clone() };
+            let job = JobLabel::new(cluster, &r.name);
             match (&r.outcome, r.action) {
                 (Outcome::Done { .. }, Action::Upgrade { .. }) => {
                     self.upgrades.get_or_create(&job).inc();
@@ -332,26 +398,44 @@ impl Metrics {
         }
     }
 
-    /// The latest savepoint per job (epoch seconds), and how many the history holds, from the
-    /// ledger.
-    pub fn savepoints(&self, times: BTreeMap<String, f64>, recorded: BTreeMap<String, i64>) {
-        *self.savepoint_times.lock().unwrap_or_else(|e| e.into_inner()) = times;
-        self.savepoints_recorded.clear();
-        for (job, n) in recorded {
-            self.savepoints_recorded.get_or_create(&JobLabel { job }).set(n);
-        }
+    /// The latest savepoint per job of `cluster` (epoch seconds), and how many the history
+    /// holds, from its ledger. The other clusters' are kept.
+    pub fn savepoints(&self, cluster: &str, times: BTreeMap<String, f64>, recorded: BTreeMap<String, i64>) {
+        replace_cluster(&self.savepoint_times, cluster, times);
+        replace_cluster(&self.recorded, cluster, recorded);
     }
 
     /// The text exposition, with savepoint ages as of `now_epoch`.
     pub fn encode(&self, now_epoch: f64) -> String {
-        self.savepoint_age.clear();
-        for (job, at) in self.savepoint_times.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            self.savepoint_age.get_or_create(&JobLabel { job: job.clone() }).set((now_epoch - at).max(0.0));
-        }
+        publish(&self.savepoint_age, &self.savepoint_times, |at| (now_epoch - at).max(0.0));
+        publish(&self.savepoints_recorded, &self.recorded, |n| n);
+        publish(&self.savepoint_interval, &self.intervals, |s| s);
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Values per (cluster, job), replaced one cluster at a time: a reconcile reads one cluster's
+/// ledger and must not drop another cluster's series.
+type PerJob<T> = Mutex<BTreeMap<(String, String), T>>;
+
+fn replace_cluster<T>(all: &PerJob<T>, cluster: &str, values: BTreeMap<String, T>) {
+    let mut all = all.lock().unwrap_or_else(|e| e.into_inner());
+    all.retain(|(c, _), _| c != cluster);
+    all.extend(values.into_iter().map(|(job, v)| ((cluster.to_owned(), job), v)));
+}
+
+/// Rebuild a gauge family from its values, so that a job gone from a ledger loses its series.
+fn publish<T: Copy, N, A>(family: &Family<JobLabel, Gauge<N, A>>, values: &PerJob<T>, value: impl Fn(T) -> N)
+where
+    Gauge<N, A>: Default,
+    A: prometheus_client::metrics::gauge::Atomic<N>,
+{
+    family.clear();
+    for ((cluster, job), v) in values.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        family.get_or_create(&JobLabel::new(cluster, job)).set(value(*v));
     }
 }
 
@@ -381,36 +465,82 @@ mod tests {
     #[test]
     fn the_exposition_names_every_series_with_help_and_units() {
         let m = Metrics::new();
-        m.reconciled(ReconcileResult::Ok, 1.5, 1_700_000_000.0);
+        m.reconciled("default", ReconcileResult::Ok, 1.5, 1_700_000_000.0);
         m.specs_loaded(0);
-        m.flink(true);
+        m.flink("default", true);
         m.savepoints(
+            "default",
             BTreeMap::from([("orders".to_string(), 1_700_000_000.0)]),
             BTreeMap::from([("orders".to_string(), 3)]),
         );
-        m.savepoint_intervals(&BTreeMap::from([("orders".to_string(), 21_600.0)]));
-        m.periodic_savepoint("orders", true);
-        m.gc_enabled();
-        m.gc_ran(true);
-        m.disposed("orders", true);
-        m.disposed("orders", true);
+        m.savepoint_intervals("default", &BTreeMap::from([("orders".to_string(), 21_600.0)]));
+        m.periodic_savepoint("default", "orders", true);
+        m.gc_enabled("default");
+        m.gc_ran("default", true);
+        m.disposed("default", "orders", true);
+        m.disposed("default", "orders", true);
         let text = m.encode(1_700_000_060.0);
         for line in [
-            "flinkops_reconciles_total{result=\"ok\"} 1",
+            "flinkops_reconciles_total{cluster=\"default\",result=\"ok\"} 1",
+            "flinkops_reconciles_total{cluster=\"default\",result=\"locked\"} 0",
             "flinkops_last_successful_reconcile_timestamp_seconds 1700000000",
             "flinkops_specs_valid 1",
-            "flinkops_flink_up 1",
-            "flinkops_savepoint_age_seconds{job=\"orders\"} 60",
-            "flinkops_savepoints_recorded{job=\"orders\"} 3",
-            "flinkops_savepoint_interval_seconds{job=\"orders\"} 21600",
-            "flinkops_periodic_savepoints_total{job=\"orders\",result=\"completed\"} 1",
-            "flinkops_periodic_savepoints_total{job=\"orders\",result=\"failed\"} 0",
-            "flinkops_gc_runs_total{result=\"ok\"} 1",
-            "flinkops_gc_runs_total{result=\"failed\"} 0",
-            "flinkops_savepoints_disposed_total{job=\"orders\",result=\"disposed\"} 2",
+            "flinkops_flink_up{cluster=\"default\"} 1",
+            "flinkops_jobs{cluster=\"default\",status=\"in_sync\"} 0",
+            "flinkops_savepoint_age_seconds{cluster=\"default\",job=\"orders\"} 60",
+            "flinkops_savepoints_recorded{cluster=\"default\",job=\"orders\"} 3",
+            "flinkops_savepoint_interval_seconds{cluster=\"default\",job=\"orders\"} 21600",
+            "flinkops_periodic_savepoints_total{cluster=\"default\",job=\"orders\",result=\"completed\"} 1",
+            "flinkops_periodic_savepoints_total{cluster=\"default\",job=\"orders\",result=\"failed\"} 0",
+            "flinkops_gc_runs_total{cluster=\"default\",result=\"ok\"} 1",
+            "flinkops_gc_runs_total{cluster=\"default\",result=\"failed\"} 0",
+            "flinkops_savepoints_disposed_total{cluster=\"default\",job=\"orders\",result=\"disposed\"} 2",
             "# HELP flinkops_reconcile_duration_seconds",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }
+    }
+
+    /// Two clusters side by side: each one's series carry its name, and refreshing one cluster's
+    /// ledger or statuses leaves the other's as they were.
+    #[test]
+    fn each_cluster_keeps_its_own_series() {
+        let m = Metrics::new();
+        let orders = |n: i64| BTreeMap::from([("orders".to_string(), n)]);
+        let at = |t: f64| BTreeMap::from([("orders".to_string(), t)]);
+        m.savepoints("eu", at(1_700_000_000.0), orders(2));
+        m.savepoints("us", at(1_700_000_030.0), orders(5));
+        m.savepoint_intervals("eu", &at(60.0));
+        m.savepoint_intervals("us", &BTreeMap::new());
+        m.flink("eu", true);
+        m.flink("us", false);
+        m.reconciled("us", ReconcileResult::FlinkUnreachable, 0.1, 1_700_000_000.0);
+        m.cluster("eu");
+        // eu again, without its job: only eu's series go.
+        m.savepoints("eu", BTreeMap::new(), BTreeMap::new());
+        let text = m.encode(1_700_000_060.0);
+        for line in [
+            "flinkops_savepoint_age_seconds{cluster=\"us\",job=\"orders\"} 30",
+            "flinkops_savepoints_recorded{cluster=\"us\",job=\"orders\"} 5",
+            "flinkops_savepoint_interval_seconds{cluster=\"eu\",job=\"orders\"} 60",
+            "flinkops_flink_up{cluster=\"eu\"} 1",
+            "flinkops_flink_up{cluster=\"us\"} 0",
+            "flinkops_reconciles_total{cluster=\"us\",result=\"flink_unreachable\"} 1",
+            "flinkops_reconciles_total{cluster=\"eu\",result=\"ok\"} 0",
+            "flinkops_jobs{cluster=\"eu\",status=\"unmanaged\"} 0",
+            "flinkops_jobs{cluster=\"us\",status=\"held\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
+        for gone in [
+            "{cluster=\"eu\",job=\"orders\"} 60\n# HELP flinkops_savepoints_recorded",
+            "savepoints_recorded{cluster=\"eu\"",
+        ] {
+            assert!(!text.contains(gone), "{gone} still in:\n{text}");
+        }
+        assert!(
+            !text.contains("savepoint_age_seconds{cluster=\"eu\""),
+            "eu's age outlived its ledger:\n{text}"
+        );
     }
 }

@@ -29,7 +29,7 @@ use crate::cli::WatchArgs;
 use crate::flink::Client;
 use crate::plan::Options;
 use crate::spec::Desired;
-use policy::Policy;
+use policy::Policies;
 use reconcile::{Reconciler, Settings};
 use server::Shared;
 
@@ -69,6 +69,11 @@ pub async fn watch(args: &WatchArgs, client: Client, desired: &Desired) -> Resul
     let shutdown = CancellationToken::new();
     listen_for_signals(&shutdown)?;
     let shared = Arc::new(Shared::default());
+    // Every cluster's series from the start, at 0, before the first reconcile ends.
+    match desired.clusters.keys().next() {
+        Some(_) => desired.clusters.keys().for_each(|name| shared.metrics.cluster(name)),
+        None => shared.metrics.cluster(crate::spec::clusters::DEFAULT_CLUSTER),
+    }
     if args.once {
         return Ok(once::run(reconciler(args, &client, shared), args, desired, &shutdown).await);
     }
@@ -120,7 +125,7 @@ fn reconciler(args: &WatchArgs, client: &Client, shared: Arc<Shared>) -> Reconci
         },
         connector(args),
         client.base_url().to_string(),
-        Policy::new(args.retry_backoff, args.max_retries, !args.no_self_heal),
+        Policies::new(args.retry_backoff, args.max_retries, !args.no_self_heal),
         shared,
     )
 }

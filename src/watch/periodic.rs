@@ -132,7 +132,7 @@ impl Periodic {
         desired: &Desired,
         plan: &Plan,
         records: BTreeMap<String, Record>,
-        metrics: &Metrics,
+        (metrics, cluster): (&Metrics, &str),
         shutdown: &CancellationToken,
     ) -> BTreeMap<String, Record> {
         let due = self.due(&client, desired, plan, &records).await;
@@ -141,10 +141,10 @@ impl Periodic {
         }
         let ctx =
             Context { shutdown: shutdown.clone(), ..Context::new(client, ledger, records, Progress::log()) };
-        self.savepoints(&ctx, desired, due.savepoints, metrics).await;
+        self.savepoints(&ctx, desired, due.savepoints, (metrics, cluster)).await;
         if due.gc && !shutdown.is_cancelled() {
             let records = ctx.records.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            self.gc(&ctx, desired, plan, &records, metrics).await;
+            self.gc(&ctx, desired, plan, &records, (metrics, cluster)).await;
         }
         let records = ctx.records.lock().unwrap_or_else(|e| e.into_inner()).clone();
         // The next look at the schedule, from what was just recorded.
@@ -157,7 +157,7 @@ impl Periodic {
         ctx: &Context,
         desired: &Desired,
         due: Vec<(String, JobId)>,
-        metrics: &Metrics,
+        (metrics, cluster): (&Metrics, &str),
     ) {
         let due = due.into_iter().filter_map(|(name, live)| Some((desired.jobs.get(&name)?, live)));
         let taken: Vec<(String, Result<String, StepError>)> = futures_util::stream::iter(due)
@@ -170,7 +170,7 @@ impl Periodic {
             .collect()
             .await;
         for (name, got) in taken {
-            metrics.periodic_savepoint(&name, got.is_ok());
+            metrics.periodic_savepoint(cluster, &name, got.is_ok());
             match got {
                 Ok(path) => {
                     self.failures.succeeded(&name);
@@ -195,7 +195,7 @@ impl Periodic {
         desired: &Desired,
         plan: &Plan,
         records: &BTreeMap<String, Record>,
-        metrics: &Metrics,
+        (metrics, cluster): (&Metrics, &str),
     ) {
         self.last_gc = Some(Instant::now());
         let (decisions, warnings) =
@@ -207,12 +207,12 @@ impl Periodic {
         let results = gc::dispose_all(ctx, desired, &doomed).await;
         let failed = results.iter().filter(|r| r.error.is_some()).count();
         for r in &results {
-            metrics.disposed(&r.job, r.error.is_none());
+            metrics.disposed(cluster, &r.job, r.error.is_none());
             if let Some(why) = &r.error {
                 tracing::warn!(job = %r.job, path = %r.path, "gc: {why}");
             }
         }
-        metrics.gc_ran(failed == 0 && warnings.is_empty());
+        metrics.gc_ran(cluster, failed == 0 && warnings.is_empty());
         let kept = decisions.len() - doomed.len();
         if results.is_empty() {
             tracing::debug!("gc: nothing to dispose of, {kept} savepoint(s) kept");

@@ -132,6 +132,36 @@ impl Policy {
     }
 }
 
+/// One [`Policy`] per cluster, made alike: a failure is remembered per (cluster, job), so that a
+/// job that failed on one cluster never holds its namesake (an orphan, a ledger's record) on
+/// another, and one cluster's back-off never delays another's.
+#[derive(Debug)]
+pub struct Policies {
+    backoff: Duration,
+    max_retries: u32,
+    self_heal: bool,
+    by_cluster: BTreeMap<String, Policy>,
+}
+
+impl Policies {
+    pub fn new(backoff: Duration, max_retries: u32, self_heal: bool) -> Self {
+        Self { backoff, max_retries, self_heal, by_cluster: BTreeMap::new() }
+    }
+
+    /// The policy of `cluster` (the cluster document's name, `default` for the flags').
+    pub fn of(&mut self, cluster: &str) -> &mut Policy {
+        let (backoff, max_retries, self_heal) = (self.backoff, self.max_retries, self.self_heal);
+        self.by_cluster
+            .entry(cluster.to_owned())
+            .or_insert_with(|| Policy::new(backoff, max_retries, self_heal))
+    }
+
+    /// The earliest time a held job of any cluster may be tried again.
+    pub fn next_retry(&self, now: Instant) -> Option<Instant> {
+        self.by_cluster.values().filter_map(|p| p.next_retry(now)).min()
+    }
+}
+
 /// A redeploy of the same spec version after the job failed or was stopped outside flinkops
 /// (as opposed to a spec change, which is applied even with self-heal off).
 pub fn is_heal(j: &crate::plan::JobPlan) -> bool {
@@ -175,6 +205,16 @@ mod tests {
 
     fn failed() -> Vec<JobResult> {
         result(Outcome::Failed { reason: StepError::SavepointFailed("savepoint timed out".into()) })
+    }
+
+    #[test]
+    fn a_failure_is_remembered_per_cluster_and_job() {
+        let (plan, t0) = (upgrade_plan(), Instant::now());
+        let mut policies = Policies::new(Duration::from_secs(60), 3, true);
+        policies.of("eu").record(&plan, &failed(), t0);
+        assert!(policies.of("eu").holds(&plan, t0).contains_key("orders"), "eu's orders failed");
+        assert!(policies.of("us").holds(&plan, t0).is_empty(), "us's orders did not fail");
+        assert_eq!(policies.next_retry(t0), Some(t0 + Duration::from_secs(60)));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::metrics::ReconcileResult;
 use super::periodic::Periodic;
-use super::policy::{Held, Policy};
+use super::policy::{Held, Policies};
 use super::server::{Readiness, Shared};
 use crate::apply::execute::{self, JobResult, Outcome};
 use crate::apply::lock::{self, Holder, LockError};
@@ -28,7 +28,7 @@ use crate::ledger::{Ledger, Record};
 use crate::pipeline::{load_checked, observe_and_plan};
 use crate::plan::{self, Action, Options, Plan};
 use crate::spec::Desired;
-use crate::spec::clusters::Cluster;
+use crate::spec::clusters::{Cluster, DEFAULT_CLUSTER};
 
 /// What does not change between reconciles.
 pub struct Settings {
@@ -53,10 +53,14 @@ pub struct Reconciler {
     connect: Connect,
     /// The cluster's URL, for messages.
     base_url: String,
+    /// The cluster's name, the `cluster` label of its metrics: its document's, or `default`
+    /// for the connection flags' cluster.
+    cluster: String,
     holder: Holder,
     /// The last specs that loaded without errors.
     desired: Option<Desired>,
-    policy: Policy,
+    /// Failures and holds per (cluster, job).
+    policies: Policies,
     /// Periodic savepoints and scheduled gc.
     periodic: Periodic,
     shared: Arc<Shared>,
@@ -79,22 +83,23 @@ impl Reconciler {
         settings: Settings,
         connect: Connect,
         base_url: String,
-        policy: Policy,
+        policies: Policies,
         shared: Arc<Shared>,
     ) -> Self {
         let holder = Holder::current(&format!("flinkops watch {}", settings.specs.display()));
         let periodic = Periodic::new(settings.retry_backoff, settings.gc_every, settings.concurrency);
-        if settings.gc_every.is_some() {
-            shared.metrics.gc_enabled();
-        }
+        // Named from the specs at the first load (`follow_cluster_name`), so that no series of a
+        // `default` cluster lingers beside the document's.
+        let cluster = DEFAULT_CLUSTER.to_owned();
         Self {
             periodic,
             settings,
             connect,
             base_url,
+            cluster,
             holder,
             desired: None,
-            policy,
+            policies,
             shared,
             last_decisions: Vec::new(),
             last_diagnostics: Vec::new(),
@@ -116,7 +121,7 @@ impl Reconciler {
             ReconcileResult::InvalidSpecs
         };
         let now = Timestamp::now();
-        self.shared.metrics.reconciled(result, started.elapsed().as_secs_f64(), epoch(now));
+        self.shared.metrics.reconciled(&self.cluster, result, started.elapsed().as_secs_f64(), epoch(now));
         let ready = result == ReconcileResult::Ok;
         // Say when readiness changes, or why it is still missing when the reasons change; a
         // sidecar running for months must not repeat itself every resync.
@@ -128,7 +133,8 @@ impl Reconciler {
             _ => tracing::debug!(trigger = why, ready, "{text}"),
         }
         self.shared.set_readiness(Readiness { ready, lines, at: Some(now) });
-        let wake = [self.policy.next_retry(Instant::now()), self.periodic.wake()].into_iter().flatten().min();
+        let wake =
+            [self.policies.next_retry(Instant::now()), self.periodic.wake()].into_iter().flatten().min();
         Report { result, next_retry: wake }
     }
 
@@ -162,6 +168,7 @@ impl Reconciler {
         let repeated = seen == self.last_diagnostics;
         self.last_diagnostics = seen;
         if errors == 0 {
+            self.follow_cluster_name(&loaded.desired);
             self.desired = Some(loaded.desired);
             return lines;
         }
@@ -177,6 +184,17 @@ impl Reconciler {
         }
         lines.insert(0, format!("{errors} problem(s) in the job specs: {kept}"));
         lines
+    }
+
+    /// The `cluster` label from specs that loaded: their one cluster document's name, else
+    /// `default`. (A second document is refused when connecting.)
+    fn follow_cluster_name(&mut self, desired: &Desired) {
+        let name = desired.clusters.keys().next().map_or(DEFAULT_CLUSTER, String::as_str);
+        self.cluster = name.to_owned();
+        self.shared.metrics.cluster(name);
+        if self.settings.gc_every.is_some() {
+            self.shared.metrics.gc_enabled(name);
+        }
     }
 
     /// Lock, observe, plan, hold, execute. Returns the result and the readiness lines.
@@ -252,7 +270,7 @@ impl Reconciler {
         let results = if runnable(&plan) {
             let results =
                 self.execute(client.clone(), ledger.clone(), &plan, desired, records.clone(), shutdown).await;
-            self.policy.record(&plan, &results, Instant::now());
+            self.policies.of(&self.cluster).record(&plan, &results, Instant::now());
             results
         } else {
             Vec::new()
@@ -282,8 +300,10 @@ impl Reconciler {
         };
         let desired = self.desired.as_ref().expect("act runs with specs");
         let metrics = &self.shared.metrics;
-        let records = self.periodic.run(client, ledger, desired, &plan, records, metrics, shutdown).await;
-        metrics.savepoints(savepoint_times(&records), savepoint_counts(&records));
+        let cluster = self.cluster.as_str();
+        let records =
+            self.periodic.run(client, ledger, desired, &plan, records, (metrics, cluster), shutdown).await;
+        metrics.savepoints(cluster, savepoint_times(&records), savepoint_counts(&records));
     }
 
     /// Observe, plan, and hold back what the policy says. `Err`: Flink could not be observed
@@ -299,10 +319,11 @@ impl Reconciler {
             Ok(p) => p,
             Err(e) => return Err(self.unreachable(&e)),
         };
-        self.shared.metrics.flink(true);
-        self.shared.metrics.savepoints(savepoint_times(&records), savepoint_counts(&records));
-        self.shared.metrics.savepoint_intervals(&intervals(desired));
-        let held = self.policy.holds(&plan, Instant::now());
+        let (metrics, cluster) = (&self.shared.metrics, self.cluster.as_str());
+        metrics.flink(cluster, true);
+        metrics.savepoints(cluster, savepoint_times(&records), savepoint_counts(&records));
+        metrics.savepoint_intervals(cluster, &intervals(desired));
+        let held = self.policies.of(&self.cluster).holds(&plan, Instant::now());
         let reasons: BTreeMap<String, String> =
             held.iter().map(|(k, v)| (k.clone(), v.reason.clone())).collect();
         plan::hold(&mut plan, desired, &reasons);
@@ -311,7 +332,7 @@ impl Reconciler {
 
     /// Flink could not be observed: logged, and the readiness line.
     fn unreachable(&self, e: &crate::flink::Error) -> (ReconcileResult, String) {
-        self.shared.metrics.flink(false);
+        self.shared.metrics.flink(&self.cluster, false);
         let hint = e.help().unwrap_or_default();
         tracing::error!(hint, "cannot observe Flink at {}: {e}", self.base_url);
         (ReconcileResult::FlinkUnreachable, format!("Flink at {} is not reachable: {e}", self.base_url))
@@ -326,8 +347,8 @@ impl Reconciler {
         lines: Vec<String>,
     ) -> (ReconcileResult, Vec<String>) {
         let held_names: Vec<&str> = held.keys().map(String::as_str).collect();
-        self.shared.metrics.observed(plan, &held_names);
-        self.shared.metrics.acted(plan, results);
+        self.shared.metrics.observed(&self.cluster, plan, &held_names);
+        self.shared.metrics.acted(&self.cluster, plan, results);
         verdict(plan, results, held, lines)
     }
 
@@ -355,7 +376,7 @@ impl Reconciler {
             tracing::info!("{}", execute::summary(acted));
         }
         let records = ctx.records.lock().unwrap_or_else(|e| e.into_inner());
-        self.shared.metrics.savepoints(savepoint_times(&records), savepoint_counts(&records));
+        self.shared.metrics.savepoints(&self.cluster, savepoint_times(&records), savepoint_counts(&records));
         drop(records);
         results
     }

@@ -104,6 +104,8 @@ mod tests {
         shared.set_readiness(Readiness { ready: true, lines: vec!["4 jobs in sync".into()], at: None });
         assert_eq!(get(&shared, "/readyz").await.0, StatusCode::OK);
         assert_eq!(get(&shared, "/healthz").await, (StatusCode::OK, "ok\n".into()));
+        // A family is written once it has a series: the reconciles' exist per cluster.
+        shared.metrics.cluster("default");
         assert!(get(&shared, "/metrics").await.1.contains("# HELP flinkops_reconciles"));
     }
 }

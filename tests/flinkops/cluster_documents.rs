@@ -122,10 +122,11 @@ async fn several_clusters_are_valid_and_a_command_not_yet_built_for_them_refuses
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("2 clusters") && stdout.contains("cluster prod-us"), "{stdout}");
-    // `plan` and `apply` take several clusters (tests/flinkops/fleet_mock.rs); `audit` not yet.
+    // `plan` and `apply` take several clusters (tests/flinkops/fleet_mock.rs), `status` and `audit`
+    // too (tests/flinkops/fleet_status.rs); `savepoints` not yet.
     let out = flinkops()
         .env_remove("FLINK_URL")
-        .args(["audit", "--state-dir"])
+        .args(["savepoints", "--state-dir"])
         .arg(dir.join(".state"))
         .arg(&dir)
         .output()
@@ -133,7 +134,8 @@ async fn several_clusters_are_valid_and_a_command_not_yet_built_for_them_refuses
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("2 clusters (prod-eu, prod-us)") && stderr.contains("only `plan` and `apply`"),
+        stderr.contains("2 clusters (prod-eu, prod-us)")
+            && stderr.contains("only `plan`, `apply`, `status` and `audit`"),
         "{stderr}"
     );
     assert!(server.received_requests().await.unwrap().is_empty(), "Flink was called");

@@ -15,6 +15,8 @@ mod fault_run;
 mod fleet_apply_e2e;
 mod fleet_e2e;
 mod fleet_mock;
+mod fleet_status;
+mod fleet_status_e2e;
 mod flink_e2e;
 mod flink_mock;
 mod flink_support;

@@ -160,15 +160,26 @@ async fn periodic_and_gc(c: &Cluster) {
     let kept = seen.until(&client, &job, &w, |order, now| order.len() > counted && now.len() == 2).await;
     let taken = seen.order.clone();
     // Counted once the files are there (a moment after).
-    let completed = format!("flinkops_periodic_savepoints_total{{job=\"{name}\",result=\"completed\"}}");
+    let completed = format!(
+        "flinkops_periodic_savepoints_total{{cluster=\"default\",job=\"{name}\",result=\"completed\"}}"
+    );
     at_least(&w, &completed, 5.0).await;
-    let disposed = format!("flinkops_savepoints_disposed_total{{job=\"{name}\",result=\"disposed\"}}");
+    let disposed = format!(
+        "flinkops_savepoints_disposed_total{{cluster=\"default\",job=\"{name}\",result=\"disposed\"}}"
+    );
     at_least(&w, &disposed, 3.0).await;
-    at_least(&w, "flinkops_gc_runs_total{result=\"ok\"}", 1.0).await;
-    let failed = format!("flinkops_periodic_savepoints_total{{job=\"{name}\",result=\"failed\"}}");
+    at_least(&w, "flinkops_gc_runs_total{cluster=\"default\",result=\"ok\"}", 1.0).await;
+    let failed =
+        format!("flinkops_periodic_savepoints_total{{cluster=\"default\",job=\"{name}\",result=\"failed\"}}");
     assert_eq!(w.metric(&failed).await, 0.0);
-    assert_eq!(w.metric(&format!("flinkops_savepoint_interval_seconds{{job=\"{name}\"}}")).await, 4.0);
-    assert!(w.metric(&format!("flinkops_savepoint_age_seconds{{job=\"{name}\"}}")).await < 60.0);
+    assert_eq!(
+        w.metric(&format!("flinkops_savepoint_interval_seconds{{cluster=\"default\",job=\"{name}\"}}")).await,
+        4.0
+    );
+    assert!(
+        w.metric(&format!("flinkops_savepoint_age_seconds{{cluster=\"default\",job=\"{name}\"}}")).await
+            < 60.0
+    );
     w.signal("TERM");
     assert_eq!(w.exited(Duration::from_secs(30)).await, 0, "{}", w.log());
 
@@ -241,9 +252,12 @@ async fn periodic_failure(c: &Cluster) {
     let mut w = start(&s, &[]).await;
     w.wait_ready(200, "ready").await;
     let job = s.live(&client, "counter").await;
-    let failed = format!("flinkops_periodic_savepoints_total{{job=\"{name}\",result=\"failed\"}}");
+    let failed =
+        format!("flinkops_periodic_savepoints_total{{cluster=\"default\",job=\"{name}\",result=\"failed\"}}");
     at_least(&w, &failed, 2.0).await;
-    let completed = format!("flinkops_periodic_savepoints_total{{job=\"{name}\",result=\"completed\"}}");
+    let completed = format!(
+        "flinkops_periodic_savepoints_total{{cluster=\"default\",job=\"{name}\",result=\"completed\"}}"
+    );
     assert_eq!(w.metric(&completed).await, 0.0);
     let log = w.log();
     assert!(log.contains("periodic savepoint failed (the savepoint failed, the job keeps running:"), "{log}");

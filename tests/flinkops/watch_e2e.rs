@@ -69,12 +69,17 @@ async fn watch_rescale(c: &Cluster) {
         s.write(&Spec { extra_yaml: &yaml, ..spec("counter") });
         let next = wait_running_other_than(&client, &s, "counter", Some(&job)).await;
         assert_state_continued(&client, &before, &next, None).await;
-        w.wait_metric(&format!("flinkops_upgrades_total{{job=\"{name}\"}}"), (round + 1) as f64).await;
+        w.wait_metric(
+            &format!("flinkops_upgrades_total{{cluster=\"default\",job=\"{name}\"}}"),
+            (round + 1) as f64,
+        )
+        .await;
         w.wait_ready(200, "ready").await;
         assert_eq!(parallelism(&client, &next).await, width);
         job = next;
     }
-    let rollbacks = w.metric_value(&format!("flinkops_rollbacks_total{{job=\"{name}\"}}")).await;
+    let rollbacks =
+        w.metric_value(&format!("flinkops_rollbacks_total{{cluster=\"default\",job=\"{name}\"}}")).await;
     assert!(rollbacks.is_none_or(|n| n == 0.0), "no rescale was rolled back: {rollbacks:?}\n{}", w.log());
     w.signal("TERM");
     assert_eq!(w.exited(Duration::from_secs(30)).await, 0);
@@ -100,8 +105,11 @@ async fn converge_heal_break(c: &Cluster) {
         log.contains("Apply complete: 0 deployed, 1 upgraded").then_some(())
     })
     .await;
-    w.wait_metric(&format!("flinkops_upgrades_total{{job=\"{name}\"}}"), 1.0).await;
-    assert!(w.metric(&format!("flinkops_savepoint_age_seconds{{job=\"{name}\"}}")).await > 0.0);
+    w.wait_metric(&format!("flinkops_upgrades_total{{cluster=\"default\",job=\"{name}\"}}"), 1.0).await;
+    assert!(
+        w.metric(&format!("flinkops_savepoint_age_seconds{{cluster=\"default\",job=\"{name}\"}}")).await
+            > 0.0
+    );
 
     // Cancelled by hand: healed from its latest state at a resync (it retains no checkpoints,
     // so that is the upgrade's savepoint, which holds at least `before`).
@@ -109,7 +117,7 @@ async fn converge_heal_break(c: &Cluster) {
     let v3 = wait_running_other_than(&client, &s, "counter", Some(&v2)).await;
     assert_state_continued(&client, &before, &v3, None).await;
     w.wait_log("the heal", |log| log.contains("was cancelled outside flinkops").then_some(())).await;
-    w.wait_metric(&format!("flinkops_heals_total{{job=\"{name}\"}}"), 1.0).await;
+    w.wait_metric(&format!("flinkops_heals_total{{cluster=\"default\",job=\"{name}\"}}"), 1.0).await;
 
     // A broken spec: nothing applied, /readyz says where and why, the metric says so too.
     let good = std::fs::read_to_string(s.dir.join("counter.yaml")).unwrap();
@@ -124,7 +132,7 @@ async fn converge_heal_break(c: &Cluster) {
     // Fixed: ready again, nothing to do. SIGTERM: exit 0, the job keeps running.
     std::fs::write(s.dir.join("counter.yaml"), good).unwrap();
     w.wait_ready(200, "ready").await;
-    assert!(w.metric("flinkops_reconciles_total{result=\"invalid_specs\"}").await >= 1.0);
+    assert!(w.metric("flinkops_reconciles_total{cluster=\"default\",result=\"invalid_specs\"}").await >= 1.0);
     assert!(w.metric("flinkops_last_successful_reconcile_timestamp_seconds").await > 1.7e9);
     w.signal("TERM");
     assert_eq!(w.exited(Duration::from_secs(30)).await, 0);
@@ -149,10 +157,11 @@ async fn failed_upgrade_held(c: &Cluster) {
     assert_state_continued(&client, &before, &back, None).await;
     // Several resyncs later: still one attempt, not a loop.
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let attempts =
-        format!("flinkops_actions_total{{job=\"{name}\",action=\"upgrade\",result=\"rolled_back\"}}");
+    let attempts = format!(
+        "flinkops_actions_total{{cluster=\"default\",job=\"{name}\",action=\"upgrade\",result=\"rolled_back\"}}"
+    );
     w.wait_metric(&attempts, 1.0).await;
-    w.wait_metric(&format!("flinkops_rollbacks_total{{job=\"{name}\"}}"), 1.0).await;
+    w.wait_metric(&format!("flinkops_rollbacks_total{{cluster=\"default\",job=\"{name}\"}}"), 1.0).await;
     assert_eq!(running(&client, &s, "counter").await, Some(back.clone()), "no further attempt");
 
     // A new version of the spec is tried at once.

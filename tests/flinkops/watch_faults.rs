@@ -69,7 +69,7 @@ async fn with_flink_down_watch_stays_up_and_readyz_says_flink_is_not_reachable()
     let mut w = spawn(&flink, &dir.join("specs"), &dir.join("state"), "127.0.0.1:0").listening().await;
     let body = w.wait_for("/readyz", 503, "is not reachable").await;
     assert!(body.contains(&flink), "{body}");
-    w.wait_for("/metrics", 200, "flinkops_flink_up 0").await;
+    w.wait_for("/metrics", 200, "flinkops_flink_up{cluster=\"default\"} 0").await;
     w.wait_for("/healthz", 200, "ok").await;
     w.signal("TERM");
     assert_eq!(w.exited(DEADLINE).await, 0, "log:\n{}", w.log());
