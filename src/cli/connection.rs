@@ -150,6 +150,11 @@ pub enum ConnectionError {
     SeveralClusters { count: usize, names: String },
 
     #[error(
+        "--cluster-name (or FLINKOPS_CLUSTER_NAME) names one cluster, and the specs define {count} clusters ({names})"
+    )]
+    ClusterNameForFleet { count: usize, names: String },
+
+    #[error(
         "both the cluster document `{cluster}` ({origin}) and connection settings ({given}) say how to reach Flink"
     )]
     ClusterGivenTwice { cluster: String, origin: String, given: String },
@@ -180,6 +185,11 @@ impl ConnectionError {
             ConnectionError::SeveralClusters { .. } => {
                 "`validate`, `plan`, `apply`, `status PATH` and `audit` take several clusters; for this command, run flinkops once per \
                  cluster on a directory holding that cluster's document and jobs"
+            }
+            ConnectionError::ClusterNameForFleet { .. } => {
+                "remove it: with several clusters each is known by the identity its JobManager reports (a name per \
+                 cluster document is not supported yet); clusters whose identities collide need a run each, on a \
+                 directory holding that cluster's document and jobs, with --cluster-name"
             }
             ConnectionError::ClusterGivenTwice { .. } => {
                 "flinkops does not guess which one is meant: unset the flags and environment variables \

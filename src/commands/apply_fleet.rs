@@ -22,7 +22,8 @@ use crate::cli::{ApplyArgs, ColorChoice, OutputFormat};
 use crate::ledger::Ledger;
 use crate::output::Styles;
 use crate::pipeline::fleet::{
-    APPLY_OBSERVE_DEADLINE, Access, Reach, members, observe_reached, reach_all, read_ledger,
+    APPLY_OBSERVE_DEADLINE, Access, Reach, check_cluster_name, members, observe_reached, reach_all,
+    read_ledger,
 };
 use crate::pipeline::{self, absolute, lock_cluster};
 use crate::plan::fleet::{ClusterInput, FleetPlan, Outcome as ClusterOutcome, Unobserved};
@@ -56,6 +57,7 @@ pub async fn apply(
         None => Options { prune: args.prune, adopt: args.adopt, control: args.control.control() },
     };
     let members = members(&args.connection, &desired.clusters)?;
+    check_cluster_name(&members, args.state.cluster_name.as_deref())?;
     let desired = Arc::new(desired);
     let state_dir = &args.state.state_dir;
     let mut reached = reach_all(

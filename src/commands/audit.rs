@@ -85,6 +85,7 @@ fn audit_fleet(args: &AuditArgs, desired: Desired) -> Result<FleetReport, Comman
         .into_iter()
         .map(|m| Member { connection: m.connection.limited(&args.limit), ..m })
         .collect();
+    fleet::check_cluster_name(&members, args.state.cluster_name.as_deref())?;
     let urls: HashMap<String, String> =
         members.iter().map(|m| (m.name.clone(), m.connection.url().to_owned())).collect();
     let desired = Arc::new(desired);

@@ -13,7 +13,7 @@ use super::CommandError;
 use crate::cli::{ColorChoice, PlanArgs, PlanFormat};
 use crate::ledger::Ledger;
 use crate::output::Styles;
-use crate::pipeline::fleet::{Member, members, observe_fleet};
+use crate::pipeline::fleet::{Member, check_cluster_name, members, observe_fleet};
 use crate::pipeline::{Connection, Threads, absolute, load_specs, observe_and_plan};
 use crate::plan::fleet::{ClusterInput, FleetPlan};
 use crate::plan::model::PlanOptions;
@@ -82,6 +82,7 @@ fn fleet(args: &PlanArgs, desired: spec::Desired, color: ColorChoice) -> Result<
         .into_iter()
         .map(|m| Member { connection: m.connection.limited(&args.limit), ..m })
         .collect();
+    check_cluster_name(&members, args.state.cluster_name.as_deref())?;
     let desired = Arc::new(desired);
     let plan = super::block_on(Threads::One, async {
         let inputs = observe_fleet(

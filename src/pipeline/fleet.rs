@@ -53,6 +53,16 @@ pub fn members(
         .collect())
 }
 
+/// `--cluster-name` names one cluster: refused over several, where it would name none of them
+/// (ignoring it would keep each cluster's ledger and lock where the user did not ask).
+pub fn check_cluster_name(members: &[Member], cluster_name: Option<&str>) -> Result<(), ConnectionError> {
+    if cluster_name.is_none() || members.len() < 2 {
+        return Ok(());
+    }
+    let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+    Err(ConnectionError::ClusterNameForFleet { count: names.len(), names: names.join(", ") })
+}
+
 /// Whether the run reads the state directory only (`plan`) or writes it (`apply`, `watch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

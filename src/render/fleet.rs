@@ -166,9 +166,14 @@ pub fn summary_line(plan: &FleetPlan) -> String {
     let unobserved = plan.clusters.iter().filter(|c| matches!(c.outcome, Outcome::Unobserved { .. })).count();
     let head = if plan.has_changes() {
         let s = plan.summary();
+        let moves = plan.plans().map(|(_, p)| words::moves(p)).sum();
         format!(
-            "Fleet plan ({n} clusters): {} to deploy, {} to upgrade, {} to update, {} to stop.",
-            s.deploy, s.upgrade, s.settings, s.stop
+            "Fleet plan ({n} clusters): {} to deploy, {} to upgrade{}, {} to update, {} to stop.",
+            s.deploy,
+            s.upgrade,
+            words::moves_note(moves),
+            s.settings,
+            s.stop
         )
     } else {
         format!("Fleet plan ({n} clusters): {}", words::NO_CHANGES)

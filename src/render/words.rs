@@ -426,9 +426,28 @@ pub fn summary_line(plan: &Plan) -> String {
     }
     let s = plan.summary();
     format!(
-        "Plan: {} to deploy, {} to upgrade, {} to update, {} to stop.",
-        s.deploy, s.upgrade, s.settings, s.stop
+        "Plan: {} to deploy, {} to upgrade{}, {} to update, {} to stop.",
+        s.deploy,
+        s.upgrade,
+        moves_note(moves(plan)),
+        s.settings,
+        s.stop
     )
+}
+
+/// How many of a plan's upgrades are moves between clusters (counted with the upgrades: a new
+/// version started from the old one's savepoint).
+pub fn moves(plan: &Plan) -> usize {
+    plan.jobs.iter().filter(|j| j.action == Action::Move).count()
+}
+
+/// " (1 of them a move between clusters)" after the upgrade count, or nothing.
+pub fn moves_note(moves: usize) -> String {
+    match moves {
+        0 => String::new(),
+        1 => " (1 of them a move between clusters)".into(),
+        n => format!(" ({n} of them moves between clusters)"),
+    }
 }
 
 /// What the summary line's counts do not say: actions that will not run.

@@ -133,3 +133,33 @@ async fn waves_cross_clusters_and_names_are_checked_across_the_fleet() {
     assert_eq!(doc["formatVersion"], 2);
     assert!(doc["specs"].as_str().is_some_and(|s| s.ends_with("fleet-mock-waves")), "{doc}");
 }
+
+/// `--cluster-name` names one cluster: over several it would name none of them, so the run is
+/// refused before any cluster is contacted, for `plan` and `apply` alike.
+#[tokio::test]
+async fn cluster_name_is_refused_over_several_clusters_before_any_request() {
+    let east = wiremock::MockServer::start().await;
+    let west = wiremock::MockServer::start().await;
+    let dir = fleet_specs(
+        "fleet-mock-cluster-name",
+        &[("east", &east.uri()), ("west", &west.uri())],
+        &[("orders", "east", &[]), ("billing", "west", &[])],
+    );
+    let applied = flinkops()
+        .env_remove("FLINK_URL")
+        .args(["apply", "--auto-approve", "--cluster-name", "prod-eu", "--state-dir"])
+        .arg(dir.join(".state"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    for out in [plan(&dir, &["--cluster-name", "prod-eu"]), applied] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("--cluster-name") && stderr.contains("(east, west)"), "{stderr}");
+        assert!(stderr.contains("remove it"), "the hint: {stderr}");
+    }
+    for server in [&east, &west] {
+        let requests = server.received_requests().await.unwrap_or_default();
+        assert!(requests.is_empty(), "contacted: {requests:?}");
+    }
+}
