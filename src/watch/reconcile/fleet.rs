@@ -148,17 +148,19 @@ impl Reconciler {
         desired: &crate::spec::Desired,
     ) -> BTreeMap<String, BTreeMap<String, super::Held>> {
         let mut out = BTreeMap::new();
+        for (name, p) in plan.plans() {
+            out.insert(name.to_owned(), self.policies.of(name).holds(p, Instant::now()));
+        }
+        let reasons = out
+            .iter()
+            .map(|(c, held)| (c.clone(), held.iter().map(|(k, v)| (k.clone(), v.reason.clone())).collect()))
+            .collect();
+        plan.hold(desired, &reasons);
         let mut decisions = Vec::new();
-        for c in plan.clusters.iter_mut() {
-            let Outcome::Planned { plan } = &mut c.outcome else { continue };
-            let held = self.policies.of(&c.name).holds(plan, Instant::now());
-            let reasons: BTreeMap<String, String> =
-                held.iter().map(|(k, v)| (k.clone(), v.reason.clone())).collect();
-            crate::plan::hold(plan, desired, &reasons);
+        for (_, p) in plan.plans() {
             let mut last = self.last_decisions.clone();
-            log_decisions(&mut last, plan);
+            log_decisions(&mut last, p);
             decisions.extend(last);
-            out.insert(c.name.clone(), held);
         }
         self.last_decisions = decisions;
         out
