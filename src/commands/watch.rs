@@ -12,16 +12,13 @@ pub fn run(args: &WatchArgs) -> Result<u8, CommandError> {
     super::block_on(Threads::Workers, async {
         // The cluster is chosen once, from the specs as they are now: its identity keys the lock
         // and the ledger. A reconcile whose specs name another URL refuses to act (see
-        // `watch::reconcile::Reconciler`).
-        // Over several cluster documents each tick runs apply's fleet path, each cluster under
+        // `watch::reconcile::Reconciler`). Over several cluster documents each tick runs apply's fleet path, each cluster under
         // its own lock and ledger (see `watch::reconcile::Fleet`).
         let desired = load_checked(&args.path, &args.state.state_dir).desired;
         let start = if desired.clusters.len() > 1 {
-            let fleet = Fleet::start(&args.connection, &desired.clusters)?;
-            check_cluster_name(
-                &members(&args.connection, &desired.clusters)?,
-                args.state.cluster_name.as_deref(),
-            )?;
+            let members = members(&args.connection, &desired.clusters)?;
+            check_cluster_name(&members, args.state.cluster_name.as_deref())?;
+            let fleet = Fleet::start(&args.connection, &members);
             Start::Fleet(fleet)
         } else {
             Start::One(Connection::resolve(&args.connection, &desired.clusters)?.client()?)

@@ -44,16 +44,11 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Every member of `clusters` with its URL (the refusals of `members` as an error).
-    pub fn start(
-        connection: &ConnectionArgs,
-        clusters: &BTreeMap<String, crate::spec::clusters::Cluster>,
-    ) -> Result<Self, crate::cli::ConnectionError> {
-        let urls = members(connection, clusters)?
-            .into_iter()
-            .map(|m| (m.name.clone(), m.connection.base_url().to_owned()))
-            .collect();
-        Ok(Self { connection: connection.clone(), urls })
+    /// Watch `members` (as `pipeline::fleet::members` made them from `connection`), each at the
+    /// URL it has now.
+    pub fn start(connection: &ConnectionArgs, members: &[Member]) -> Self {
+        let urls = members.iter().map(|m| (m.name.clone(), m.connection.base_url().to_owned())).collect();
+        Self { connection: connection.clone(), urls }
     }
 }
 
