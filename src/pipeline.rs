@@ -45,6 +45,16 @@ impl Connection {
     }
 
     /// The flags alone, for a command that reads no specs (`status`).
+    /// A connection with the configuration `config`, as `Connection::flags` would make it.
+    pub fn of(config: ClientConfig) -> Self {
+        Self { config }
+    }
+
+    /// The URL this connection reaches Flink at.
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
     pub fn flags(flags: &ConnectionArgs) -> Result<Self, ConnectionError> {
         Ok(Self { config: flags.client_config()? })
     }

@@ -145,7 +145,7 @@ pub enum ConnectionError {
     ClusterVariableUnset { cluster: String, origin: String, what: String, var: String },
 
     #[error(
-        "the specs define {count} clusters ({names}); only `plan`, `apply`, `status` and `audit` run across several clusters yet"
+        "the specs define {count} clusters ({names}); only `plan`, `apply`, `status`, `audit` and `watch` run across several clusters yet"
     )]
     SeveralClusters { count: usize, names: String },
 
@@ -183,7 +183,7 @@ impl ConnectionError {
                 "export it before running flinkops"
             }
             ConnectionError::SeveralClusters { .. } => {
-                "`validate`, `plan`, `apply`, `status PATH` and `audit` take several clusters; for this command, run flinkops once per \
+                "`validate`, `plan`, `apply`, `status PATH`, `audit` and `watch` take several clusters; for this command, run flinkops once per \
                  cluster on a directory holding that cluster's document and jobs"
             }
             ConnectionError::ClusterNameForFleet { .. } => {

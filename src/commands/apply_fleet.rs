@@ -4,7 +4,6 @@
 //! locked or observed fails its jobs and the exit code; the others are applied. See
 //! docs/fleet.md.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,21 +13,15 @@ use serde::{Deserialize, Serialize};
 use super::CommandError;
 use super::plan::fleet_plan;
 use crate::apply::confirm::{self, Decision};
-use crate::apply::execute::{self, ClusterRun, JobResult, Outcome};
-use crate::apply::lock::ApplyLock;
-use crate::apply::outcome::StepError;
+use crate::apply::execute::{self, JobResult};
 use crate::apply::steps::Context;
 use crate::cli::{ApplyArgs, ColorChoice, OutputFormat};
-use crate::ledger::Ledger;
 use crate::output::Styles;
-use crate::pipeline::fleet::{
-    APPLY_OBSERVE_DEADLINE, Access, Reach, check_cluster_name, members, observe_reached, reach_all,
-    read_ledger,
-};
-use crate::pipeline::{self, absolute, lock_cluster};
-use crate::plan::fleet::{ClusterInput, FleetPlan, Outcome as ClusterOutcome, Unobserved};
+use crate::pipeline::fleet::{APPLY_OBSERVE_DEADLINE, LockWith, check_cluster_name, gather, members};
+use crate::pipeline::{self, absolute};
+use crate::plan::Options;
+use crate::plan::fleet::FleetPlan;
 use crate::plan::model::PlanOptions;
-use crate::plan::{Action, Options};
 use crate::{exit, render, spec};
 
 /// A plan over several clusters as `plan --out` saved it (`formatVersion: 2`).
@@ -60,18 +53,12 @@ pub async fn apply(
     check_cluster_name(&members, args.state.cluster_name.as_deref())?;
     let desired = Arc::new(desired);
     let state_dir = &args.state.state_dir;
-    let mut reached = reach_all(
-        members,
-        state_dir,
-        args.state.cluster_name.as_deref(),
-        Access::Write,
-        APPLY_OBSERVE_DEADLINE,
-    )
-    .await;
-    let _locks =
-        lock_in_order(&mut reached, &format!("flinkops apply {}", args.target.display()), args, quiet);
-    let mut inputs = observe_reached(&reached, &desired, &opts, APPLY_OBSERVE_DEADLINE).await;
-    let plan = fleet_plan(&desired, &inputs, specs, &opts)?;
+    let command = format!("flinkops apply {}", args.target.display());
+    let lock = LockWith { command: &command, timeout: args.lock_timeout, quiet };
+    let cluster_name = args.state.cluster_name.as_deref();
+    let mut fleet =
+        gather(members, state_dir, cluster_name, lock, (&desired, &opts), APPLY_OBSERVE_DEADLINE).await;
+    let plan = fleet_plan(&desired, &fleet.inputs, specs, &opts)?;
     if let Some(saved) = &saved {
         check_not_stale(&saved.fleet, &plan)?;
     }
@@ -87,92 +74,19 @@ pub async fn apply(
             return Ok(exit::ERROR);
         }
     }
-    let contexts = contexts(&reached, &mut inputs, args, color, quiet);
-    let runs: Vec<ClusterRun> = plan
-        .plans()
-        .filter_map(|(name, plan)| contexts.get(name).map(|ctx| ClusterRun { name, ctx, plan }))
-        .collect();
-    let mut results =
-        execute::execute_fleet(&runs, &plan.waves, &desired, usize::from(args.concurrency)).await;
-    results.extend(unobserved_results(&plan));
-    for ctx in contexts.values() {
-        let removed = ctx.remove_dropped_jars().await;
-        if removed > 0 && !quiet {
-            eprintln!("removed {removed} jar upload(s) no job refers to any more");
-        }
+    let contexts = fleet.contexts(|client, ledger, records| Context {
+        slot_wait: args.slot_wait,
+        ..pipeline::context(client, ledger, records, color, quiet)
+    });
+    let (results, removed) =
+        pipeline::fleet::execute(&plan, &contexts, &desired, usize::from(args.concurrency)).await;
+    if removed > 0 && !quiet {
+        eprintln!("removed {removed} jar upload(s) no job refers to any more");
     }
     let options = PlanOptions { prune: opts.prune, adopt: opts.adopt, control: opts.control.clone() };
     report(&plan, &absolute(specs), &options, &results, args.output, color).map_err(CommandError::Output)?;
     let all_ok = results.iter().all(|(_, r)| r.outcome.is_ok()) && !plan.has_problems();
     Ok(if all_ok { exit::OK } else { exit::ERROR })
-}
-
-/// Lock every reached cluster, in identity-key order (two runs locking two clusters in opposite
-/// orders would wait for each other), before it is observed, so that the plan applied is the one
-/// observed under the locks, as for one cluster. A cluster whose lock cannot be taken is not
-/// observed (its jobs fail this run); the others go on.
-fn lock_in_order(reached: &mut [Reach], command: &str, args: &ApplyArgs, quiet: bool) -> Vec<ApplyLock> {
-    let mut order: Vec<usize> = (0..reached.len()).filter(|i| reached[*i].1.is_ok()).collect();
-    order.sort_by_key(|i| reached[*i].1.as_ref().map(|r| r.identity.clone()).unwrap_or_default());
-    let mut locks = Vec::new();
-    for i in order {
-        let Ok(r) = &reached[i].1 else { continue };
-        match lock_cluster(&r.dir, &r.client, command, args.lock_timeout, quiet) {
-            Ok(lock) => locks.push(lock),
-            Err(e) => {
-                let error = format!("{}; {}", crate::output::error_chain(&e), e.help());
-                // Its ledger still says which jobs it has (read, never written, without the lock).
-                reached[i].1 = Err(Unobserved { error, ledger: read_ledger(&r.dir) });
-            }
-        }
-    }
-    locks
-}
-
-/// One execution context per observed cluster, by name, with the ledger records read with its
-/// observation.
-fn contexts(
-    reached: &[Reach],
-    inputs: &mut [ClusterInput],
-    args: &ApplyArgs,
-    color: ColorChoice,
-    quiet: bool,
-) -> BTreeMap<String, Context> {
-    let mut out = BTreeMap::new();
-    for input in inputs.iter_mut() {
-        let (Ok(observation), Some((_, Ok(r)))) =
-            (&mut input.observation, reached.iter().find(|(n, _)| *n == input.name))
-        else {
-            continue;
-        };
-        let records = std::mem::take(&mut observation.ledger);
-        let ctx = pipeline::context(r.client.clone(), Ledger::new(&r.dir), records, color, quiet);
-        out.insert(input.name.clone(), Context { slot_wait: args.slot_wait, ..ctx });
-    }
-    out
-}
-
-/// A failed result for each job of a cluster that could not be observed.
-fn unobserved_results(plan: &FleetPlan) -> Vec<(String, JobResult)> {
-    plan.clusters
-        .iter()
-        .filter_map(|c| match &c.outcome {
-            ClusterOutcome::Unobserved { error, jobs } => Some((c, error, jobs)),
-            ClusterOutcome::Planned { .. } => None,
-        })
-        .flat_map(|(c, error, jobs)| {
-            jobs.iter().map(move |job| {
-                let reason = StepError::ClusterUnobserved { cluster: c.name.clone(), error: error.clone() };
-                let result = JobResult {
-                    name: job.clone(),
-                    action: Action::Conflict,
-                    outcome: Outcome::Failed { reason },
-                    seconds: 0.0,
-                };
-                (c.name.clone(), result)
-            })
-        })
-        .collect()
 }
 
 /// A saved fleet plan is applied only if planning again now decides the same on every cluster

@@ -259,3 +259,133 @@ where
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, r)| r).collect()
 }
+
+/// How a run over several clusters takes each cluster's lock.
+#[derive(Debug, Clone, Copy)]
+pub struct LockWith<'a> {
+    /// What the lock file shows (`flinkops apply DIR`, `flinkops watch DIR`).
+    pub command: &'a str,
+    /// How long to wait for a lock another process holds (`watch`: not at all, it tries again).
+    pub timeout: Duration,
+    pub quiet: bool,
+}
+
+/// The clusters of a run reached, locked and observed, ready for `plan::fleet::plan`. The locks
+/// are held while this lives.
+pub struct Gathered {
+    pub reached: Vec<Reach>,
+    pub locks: Vec<crate::apply::lock::ApplyLock>,
+    pub inputs: Vec<ClusterInput>,
+}
+
+/// What `apply` and each `watch` tick over several clusters share before planning: reach every
+/// member (write access), lock the reached ones in identity order, observe them all at once.
+pub async fn gather(
+    members: Vec<Member>,
+    state_dir: &Path,
+    cluster_name: Option<&str>,
+    lock: LockWith<'_>,
+    (desired, opts): (&Arc<Desired>, &Options),
+    deadline: Duration,
+) -> Gathered {
+    let mut reached = reach_all(members, state_dir, cluster_name, Access::Write, deadline).await;
+    let locks = lock_in_order(&mut reached, lock);
+    let inputs = observe_reached(&reached, desired, opts, deadline).await;
+    Gathered { reached, locks, inputs }
+}
+
+/// Lock every reached cluster, in identity-key order (two runs locking two clusters in opposite
+/// orders would wait for each other), before it is observed, so that the plan applied is the one
+/// observed under the locks, as for one cluster. A cluster whose lock cannot be taken is not
+/// observed (its jobs fail this run); the others go on.
+fn lock_in_order(reached: &mut [Reach], with: LockWith<'_>) -> Vec<crate::apply::lock::ApplyLock> {
+    let mut order: Vec<usize> = (0..reached.len()).filter(|i| reached[*i].1.is_ok()).collect();
+    order.sort_by_key(|i| reached[*i].1.as_ref().map(|r| r.identity.clone()).unwrap_or_default());
+    let mut locks = Vec::new();
+    for i in order {
+        let Ok(r) = &reached[i].1 else { continue };
+        match super::lock_cluster(&r.dir, &r.client, with.command, with.timeout, with.quiet) {
+            Ok(lock) => locks.push(lock),
+            Err(e) => {
+                let error = format!("{}; {}", crate::output::error_chain(&e), e.help());
+                // Its ledger still says which jobs it has (read, never written, without the lock).
+                reached[i].1 = Err(Unobserved { error, ledger: read_ledger(&r.dir) });
+            }
+        }
+    }
+    locks
+}
+
+impl Gathered {
+    /// One execution context per observed cluster, by name, made by `make` from its client, its
+    /// ledger and the records read with its observation.
+    pub fn contexts(
+        &mut self,
+        make: impl Fn(Client, Ledger, BTreeMap<String, Record>) -> crate::apply::steps::Context,
+    ) -> BTreeMap<String, crate::apply::steps::Context> {
+        let mut out = BTreeMap::new();
+        for input in self.inputs.iter_mut() {
+            let (Ok(observation), Some((_, Ok(r)))) =
+                (&mut input.observation, self.reached.iter().find(|(n, _)| *n == input.name))
+            else {
+                continue;
+            };
+            let records = std::mem::take(&mut observation.ledger);
+            out.insert(input.name.clone(), make(r.client.clone(), Ledger::new(&r.dir), records));
+        }
+        out
+    }
+}
+
+/// Run the fleet plan's waves with one context per observed cluster; each job of a cluster that
+/// could not be observed fails. Also removes the jar uploads no job refers to any more: the
+/// results by cluster, and how many uploads were removed.
+pub async fn execute(
+    plan: &crate::plan::fleet::FleetPlan,
+    contexts: &BTreeMap<String, crate::apply::steps::Context>,
+    desired: &Desired,
+    concurrency: usize,
+) -> (Vec<(String, crate::apply::execute::JobResult)>, usize) {
+    use crate::apply::execute::{self, ClusterRun};
+    let runs: Vec<ClusterRun> = plan
+        .plans()
+        .filter_map(|(name, plan)| contexts.get(name).map(|ctx| ClusterRun { name, ctx, plan }))
+        .collect();
+    let mut results = execute::execute_fleet(&runs, &plan.waves, desired, concurrency).await;
+    results.extend(unobserved_results(plan));
+    let mut removed = 0;
+    for ctx in contexts.values() {
+        removed += ctx.remove_dropped_jars().await;
+    }
+    (results, removed)
+}
+
+/// A failed result for each job of a cluster that could not be observed.
+fn unobserved_results(
+    plan: &crate::plan::fleet::FleetPlan,
+) -> Vec<(String, crate::apply::execute::JobResult)> {
+    use crate::apply::execute::{JobResult, Outcome};
+    use crate::plan::fleet::Outcome as ClusterOutcome;
+    plan.clusters
+        .iter()
+        .filter_map(|c| match &c.outcome {
+            ClusterOutcome::Unobserved { error, jobs } => Some((c, error, jobs)),
+            ClusterOutcome::Planned { .. } => None,
+        })
+        .flat_map(|(c, error, jobs)| {
+            jobs.iter().map(move |job| {
+                let reason = crate::apply::outcome::StepError::ClusterUnobserved {
+                    cluster: c.name.clone(),
+                    error: error.clone(),
+                };
+                let result = JobResult {
+                    name: job.clone(),
+                    action: crate::plan::Action::Conflict,
+                    outcome: Outcome::Failed { reason },
+                    seconds: 0.0,
+                };
+                (c.name.clone(), result)
+            })
+        })
+        .collect()
+}

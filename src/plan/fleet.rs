@@ -233,6 +233,26 @@ fn share(waves: &[FleetWave], cluster: &str) -> Vec<Wave> {
 }
 
 impl FleetPlan {
+    /// Hold back jobs after planning (`watch`'s back-offs and self-heal holds), by cluster then
+    /// job, as `planner::hold` does on one cluster: each planned cluster's plan is held, and the
+    /// fleet's waves lose the jobs now blocked (the executor runs the fleet's waves). A consumer
+    /// on another cluster of a held job is skipped by the executor (its upstream did not run).
+    pub fn hold(&mut self, desired: &Desired, held: &BTreeMap<String, BTreeMap<String, String>>) {
+        let mut blocked = Vec::new();
+        for c in self.clusters.iter_mut() {
+            let (Outcome::Planned { plan }, Some(reasons)) = (&mut c.outcome, held.get(&c.name)) else {
+                continue;
+            };
+            planner::hold(plan, desired, reasons);
+            let now = plan.jobs.iter().filter(|j| j.blocked_by.is_some());
+            blocked.extend(now.map(|j| JobAt { cluster: c.name.clone(), job: j.name.clone() }));
+        }
+        for wave in self.waves.iter_mut() {
+            wave.jobs.retain(|at| !blocked.contains(at));
+        }
+        self.waves.retain(|w| !w.jobs.is_empty());
+    }
+
     /// The plan of cluster `name`, when it was observed.
     pub fn plan_of(&self, name: &str) -> Option<&Plan> {
         self.clusters.iter().find(|c| c.name == name).and_then(|c| match &c.outcome {

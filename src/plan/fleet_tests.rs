@@ -64,6 +64,21 @@ fn pipeline() -> crate::spec::Desired {
 }
 
 #[test]
+fn a_job_held_after_planning_leaves_the_fleets_waves_and_the_others_stay() {
+    let d = pipeline();
+    let inputs = [observed("eu", vec![], ledger([])), observed("us", vec![], ledger([]))];
+    let mut p = plan(&d, &inputs, &Options::default());
+    let held = BTreeMap::from([(
+        "us".to_string(),
+        BTreeMap::from([("audit".to_string(), "backing off".to_string())]),
+    )]);
+    p.hold(&d, &held);
+    assert_eq!(waves(&p), [vec!["eu/ingest"], vec!["us/enrich"], vec!["eu/report"]]);
+    assert!(job_of(&p, "us", "audit").blocked_by.is_some());
+    assert!(job_of(&p, "us", "enrich").blocked_by.is_none());
+}
+
+#[test]
 fn waves_follow_dependencies_across_clusters() {
     let d = pipeline();
     let p = plan(

@@ -49,6 +49,8 @@ pub enum Error {
     },
     #[error("cannot install the signal handlers")]
     Signals(#[source] std::io::Error),
+    #[error("{what}: watch over several clusters does not run periodic savepoints or gc yet")]
+    PeriodicOverFleet { what: String },
     #[error("cannot create the state directory {path}")]
     StateDir {
         path: std::path::PathBuf,
@@ -57,10 +59,32 @@ pub enum Error {
     },
 }
 
-/// Watch the cluster `client` talks to until SIGTERM or SIGINT (`commands::watch` chooses it),
-/// or reconcile once (`--once`); the exit code. `desired` is the specs as they were when the
+/// What watch keeps converged: the one cluster a client talks to, or every cluster document of
+/// the specs (each tick then runs apply's fleet path, `reconcile::Fleet`).
+pub enum Start {
+    One(Client),
+    Fleet(reconcile::Fleet),
+}
+
+impl Start {
+    /// Where Flink is, for the log.
+    fn urls(&self) -> String {
+        match self {
+            Start::One(client) => client.base_url().to_owned(),
+            Start::Fleet(f) => f.urls.iter().map(|(n, u)| format!("{n}={u}")).collect::<Vec<_>>().join(", "),
+        }
+    }
+}
+
+/// Watch what `start` names until SIGTERM or SIGINT (`commands::watch` chooses it), or
+/// reconcile once (`--once`); the exit code. `desired` is the specs as they were when the
 /// cluster was chosen (`--once` checks its `--target`/`--exclude` names against them).
-pub async fn watch(args: &WatchArgs, client: Client, desired: &Desired) -> Result<u8, Error> {
+pub async fn watch(args: &WatchArgs, start: Start, desired: &Desired) -> Result<u8, Error> {
+    if let Start::Fleet(_) = start
+        && let Some(what) = reconcile::fleet_unsupported(desired, args.gc_every)
+    {
+        return Err(Error::PeriodicOverFleet { what });
+    }
     crate::ledger::create_private_dir(&args.state.state_dir)
         .map_err(|source| Error::StateDir { path: args.state.state_dir.clone(), source })?;
     if let Some(warning) = crate::ledger::relative_state_dir_warning(&args.state.state_dir) {
@@ -75,14 +99,15 @@ pub async fn watch(args: &WatchArgs, client: Client, desired: &Desired) -> Resul
         None => shared.metrics.cluster(crate::spec::clusters::DEFAULT_CLUSTER),
     }
     if args.once {
-        return Ok(once::run(reconciler(args, &client, shared), args, desired, &shutdown).await);
+        return Ok(once::run(reconciler(args, start, shared), args, desired, &shutdown).await);
     }
     let server = serve(args.listen, shared.clone(), shutdown.clone()).await?;
     let mut triggers = Triggers::new(args)?;
-    let mut reconciler = reconciler(args, &client, shared);
+    let flink = start.urls();
+    let mut reconciler = reconciler(args, start, shared);
     tracing::info!(
         specs = %args.path.display(),
-        flink = client.base_url(),
+        flink,
         resync = ?args.resync,
         self_heal = !args.no_self_heal,
         poll = args.poll,
@@ -113,8 +138,12 @@ pub async fn watch(args: &WatchArgs, client: Client, desired: &Desired) -> Resul
 }
 
 /// The reconciler of this watch (or of its one pass, `--once`).
-fn reconciler(args: &WatchArgs, client: &Client, shared: Arc<Shared>) -> Reconciler {
-    Reconciler::new(
+fn reconciler(args: &WatchArgs, start: Start, shared: Arc<Shared>) -> Reconciler {
+    let base_url = match &start {
+        Start::One(client) => client.base_url().to_string(),
+        Start::Fleet(_) => String::new(),
+    };
+    let reconciler = Reconciler::new(
         Settings {
             specs: args.path.clone(),
             state: args.state.clone(),
@@ -124,10 +153,14 @@ fn reconciler(args: &WatchArgs, client: &Client, shared: Arc<Shared>) -> Reconci
             gc_every: args.gc_every,
         },
         connector(args),
-        client.base_url().to_string(),
+        base_url,
         Policies::new(args.retry_backoff, args.max_retries, !args.no_self_heal),
         shared,
-    )
+    );
+    match start {
+        Start::One(_) => reconciler,
+        Start::Fleet(fleet) => reconciler.over_fleet(fleet),
+    }
 }
 
 /// A fresh client per reconcile, from the connection flags or the specs' cluster document as

@@ -30,6 +30,9 @@ use crate::plan::{self, Action, Options, Plan};
 use crate::spec::Desired;
 use crate::spec::clusters::{Cluster, DEFAULT_CLUSTER};
 
+mod fleet;
+pub use fleet::{Fleet, unsupported as fleet_unsupported};
+
 /// What does not change between reconciles.
 pub struct Settings {
     pub specs: PathBuf,
@@ -68,6 +71,8 @@ pub struct Reconciler {
     last_decisions: Vec<String>,
     /// The diagnostics of the last load, likewise.
     last_diagnostics: Vec<String>,
+    /// Started over several clusters: each tick runs apply's fleet path (`fleet`).
+    fleet: Option<Fleet>,
 }
 
 /// What one reconcile found, for the loop.
@@ -103,7 +108,13 @@ impl Reconciler {
             shared,
             last_decisions: Vec::new(),
             last_diagnostics: Vec::new(),
+            fleet: None,
         }
+    }
+
+    /// Reconcile every cluster of `fleet` at each tick rather than one.
+    pub fn over_fleet(self, fleet: Fleet) -> Self {
+        Self { fleet: Some(fleet), ..self }
     }
 
     /// Reconcile once. `shutdown` cancelled: start no new action.
@@ -121,7 +132,9 @@ impl Reconciler {
             ReconcileResult::InvalidSpecs
         };
         let now = Timestamp::now();
-        self.shared.metrics.reconciled(&self.cluster, result, started.elapsed().as_secs_f64(), epoch(now));
+        for cluster in self.labels() {
+            self.shared.metrics.reconciled(&cluster, result, started.elapsed().as_secs_f64(), epoch(now));
+        }
         let ready = result == ReconcileResult::Ok;
         // Say when readiness changes, or why it is still missing when the reasons change; a
         // sidecar running for months must not repeat itself every resync.
@@ -186,11 +199,22 @@ impl Reconciler {
         lines
     }
 
+    /// The `cluster` labels a reconcile is counted under: every cluster of a fleet, else the one.
+    fn labels(&self) -> Vec<String> {
+        match (&self.fleet, &self.desired) {
+            (Some(_), Some(d)) if !d.clusters.is_empty() => d.clusters.keys().cloned().collect(),
+            _ => vec![self.cluster.clone()],
+        }
+    }
+
     /// The `cluster` label from specs that loaded: their one cluster document's name, else
     /// `default`. (A second document is refused when connecting.)
     fn follow_cluster_name(&mut self, desired: &Desired) {
         let name = desired.clusters.keys().next().map_or(DEFAULT_CLUSTER, String::as_str);
         self.cluster = name.to_owned();
+        if self.fleet.is_some() {
+            desired.clusters.keys().for_each(|name| self.shared.metrics.cluster(name));
+        }
         self.shared.metrics.cluster(name);
         if self.settings.gc_every.is_some() {
             self.shared.metrics.gc_enabled(name);
@@ -203,6 +227,9 @@ impl Reconciler {
         mut lines: Vec<String>,
         shutdown: &CancellationToken,
     ) -> (ReconcileResult, Vec<String>) {
+        if self.fleet.is_some() {
+            return self.act_fleet(lines, shutdown).await;
+        }
         match self.try_act(shutdown).await {
             Ok((plan, results, held)) => self.conclude(&plan, &results, &held, lines),
             Err((result, line)) => {

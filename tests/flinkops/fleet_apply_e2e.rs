@@ -15,7 +15,7 @@ use crate::flink_support::{Cluster, assert_state_continued, before_change, clust
 use crate::support::flinkops_process;
 
 /// Two clusters of the run, or `None` (loudly, never in CI) when only one was started.
-fn two_clusters() -> Option<(Cluster, Cluster)> {
+pub(crate) fn two_clusters() -> Option<(Cluster, Cluster)> {
     let mut all = clusters().into_iter();
     match (all.next(), all.next()) {
         (Some(a), Some(b)) => Some((a, b)),
@@ -31,13 +31,13 @@ fn two_clusters() -> Option<(Cluster, Cluster)> {
 
 /// One spec tree over two clusters, `east` (`a`) and `west` (`b`): a scenario per cluster
 /// (each writes its jobs with its cluster's test jar) sharing the directory and the names.
-struct Fleet {
-    east: Scenario,
-    west: Scenario,
+pub(crate) struct Fleet {
+    pub(crate) east: Scenario,
+    pub(crate) west: Scenario,
 }
 
 impl Fleet {
-    fn new(a: &Cluster, b: &Cluster, what: &str) -> Self {
+    pub(crate) fn new(a: &Cluster, b: &Cluster, what: &str) -> Self {
         let east = Scenario::new(a, what);
         let west = Scenario { cluster: b.clone(), ..Scenario::new(a, what) };
         let west = Scenario {
@@ -52,7 +52,7 @@ impl Fleet {
     }
 
     /// The cluster documents, `west` at `url`.
-    fn point_west_at(&self, url: &str) {
+    pub(crate) fn point_west_at(&self, url: &str) {
         let doc = |name: &str, url: &str| {
             format!("apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nname: {name}\nurl: {url}\n")
         };
@@ -65,7 +65,7 @@ impl Fleet {
     }
 
     /// `flinkops <command> [extra] <target>` over both clusters' documents.
-    fn run(&self, command: &str, target: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    pub(crate) fn run(&self, command: &str, target: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
         let out = flinkops_process()
             .env_remove("FLINK_URL")
             .args([command, "--connect-timeout", "2s", "--retries", "0", "--state-dir"])
@@ -75,12 +75,12 @@ impl Fleet {
             .output()
             .unwrap();
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-        eprintln!("--- apply stdout\n{stdout}\n--- apply stderr\n{stderr}");
+        eprintln!("--- {command} stdout\n{stdout}\n--- {command} stderr\n{stderr}");
         (out.status.code(), stdout, stderr)
     }
 }
 
-fn on(cluster: &str, s: Spec<'static>) -> Spec<'static> {
+pub(crate) fn on(cluster: &str, s: Spec<'static>) -> Spec<'static> {
     let yaml: &'static str = Box::leak(format!("cluster: {cluster}\n").into_boxed_str());
     Spec { extra_yaml: yaml, ..s }
 }
@@ -145,7 +145,7 @@ async fn a_pipeline_across_two_clusters_starts_and_upgrades_upstream_first_with_
 }
 
 /// A loopback port where nothing listens (bound, then released).
-fn dead_url() -> String {
+pub(crate) fn dead_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);

@@ -1,7 +1,7 @@
 //! `plan` over several clusters (cluster documents) against fake Flinks: one plan grouped by
 //! cluster, JSON format 2, a cluster that cannot be reached failing its jobs and the exit code
 //! while the others are planned, waves across clusters, and the name flags checked across the
-//! fleet.
+//! fleet, and a long-running `watch` over two clusters with one out of reach.
 
 use std::path::{Path, PathBuf};
 
@@ -162,4 +162,34 @@ async fn cluster_name_is_refused_over_several_clusters_before_any_request() {
         let requests = server.received_requests().await.unwrap_or_default();
         assert!(requests.is_empty(), "contacted: {requests:?}");
     }
+}
+
+/// A long-running `watch` over two cluster documents, one of them out of reach: each cluster's
+/// `flinkops_flink_up` says which, `/readyz` names the one out of reach, and it keeps running.
+#[tokio::test]
+async fn watch_over_two_clusters_reports_the_one_out_of_reach_on_its_own() {
+    let up = flink_wanting_the_token().await;
+    let dir = fleet_specs("fleet-mock-watch", &[("east", &up.uri()), ("west", "http://127.0.0.1:9")], &[]);
+    let extra = ["--retries", "0", "--connect-timeout", "2s", "--resync", "1s"];
+    let mut w = crate::watch_support::Watch::spawn(
+        "",
+        &dir,
+        &dir.join(".state"),
+        "127.0.0.1:0",
+        &extra,
+        std::time::Duration::from_secs(30),
+    )
+    .listening()
+    .await;
+    w.wait_metric("flinkops_flink_up{cluster=\"west\"}", 0.0).await;
+    w.wait_metric("flinkops_flink_up{cluster=\"east\"}", 1.0).await;
+    let body = w.wait_ready(503, "cluster `west`: not observed, its jobs untouched").await;
+    assert!(body.contains("cluster `east`"), "the reachable cluster is reported too: {body}");
+    // Logged at every reconcile, not once.
+    w.wait_log("the error logged again", |log| {
+        (log.matches("cluster=west").count() + log.matches("cluster=\"west\"").count() >= 2).then_some(())
+    })
+    .await;
+    w.signal("TERM");
+    assert_eq!(w.exited(std::time::Duration::from_secs(30)).await, 0, "log:\n{}", w.log());
 }
