@@ -164,9 +164,12 @@ pub(super) fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), CommandErr
     if url(saved) != url(now) {
         return Err(CommandError::Stale(format!("it was made for {:?}, not {:?}", url(saved), url(now))));
     }
+    // An orphan is never acted on (a job of ours whose spec is gone is `Stop` under --prune):
+    // most are another state directory's jobs on a shared cluster, upgraded at any time.
+    let concerns = |j: &&crate::plan::JobPlan| j.action != crate::plan::Action::Orphan;
     let rests_on: std::collections::BTreeSet<_> = [saved, now]
         .iter()
-        .flat_map(|p| p.jobs.iter().filter_map(|j| j.live.as_ref().map(|l| l.id.clone())))
+        .flat_map(|p| p.jobs.iter().filter(concerns).filter_map(|j| j.live.as_ref().map(|l| l.id.clone())))
         .collect();
     let seen = |p: &Plan| p.observed.iter().filter(|l| rests_on.contains(&l.id)).cloned().collect::<Vec<_>>();
     if seen(saved) != seen(now) {
@@ -175,6 +178,7 @@ pub(super) fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), CommandErr
     let key = |p: &Plan| -> Vec<_> {
         p.jobs
             .iter()
+            .filter(concerns)
             .map(|j| (j.name.clone(), j.action, j.fingerprint.clone(), j.live.as_ref().map(|l| l.id.clone())))
             .collect()
     };
@@ -283,6 +287,12 @@ mod tests {
             check_not_stale(&saved, &planned(vec![ours.clone(), theirs])).is_ok(),
             "another team's job started"
         );
+        // Another state directory's managed job (an orphan from here) upgraded in between: it
+        // shows under a new id, and this plan never acts on it.
+        let (billing, billing_v2) = (job("billing"), job("billing").with_parallelism(3));
+        let before = planned(vec![ours.clone(), live_of(&billing, 1, JobState::Running)]);
+        let after = planned(vec![ours.clone(), live_of(&billing_v2, 1, JobState::Running)]);
+        assert!(check_not_stale(&before, &after).is_ok(), "another state directory's job was upgraded");
         let mut restarting = ours.clone();
         restarting.state = JobState::Restarting;
         let err = check_not_stale(&saved, &planned(vec![restarting])).unwrap_err();
