@@ -395,25 +395,32 @@ async fn killed_after_savepoint(c: &Cluster) {
 async fn concurrent_applies(c: &Cluster) {
     let client = c.client();
     let s = Scenario::new(c, "lock");
-    s.write(&Spec {
-        extra_yaml: "# slow health gate so the first apply holds the lock a while\n",
-        ..spec("counter")
-    });
+    // The first apply holds the lock through a 40 s health gate, far longer than the second and
+    // third applies need on a loaded machine: a short gate let the first one finish before they
+    // asked, and they then took the lock themselves.
+    s.write(&Spec { health: "{ stableFor: 40s, timeout: 3m }", ..spec("counter") });
+    let log = s.dir.parent().unwrap().join("first-apply.log");
+    let first_log = std::fs::File::create(&log).unwrap();
     let mut first = s
         .apply_command(&c.url, &[])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(first_log.try_clone().unwrap())
+        .stderr(first_log)
         .spawn()
         .unwrap();
+    let first_said = || std::fs::read_to_string(&log).unwrap_or_default();
     let lock = flinkops::apply::lock::lock_path(&cluster_dir(&s.state, &c.url).await);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while std::fs::read_to_string(&lock).map(|t| t.is_empty()).unwrap_or(true) {
-        assert!(std::time::Instant::now() < deadline, "the first apply never took the lock");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first apply never took the lock:\n{}",
+            first_said()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let second = s.apply(&["--lock-timeout", "0s"]);
-    assert_eq!(second.status.code(), Some(1));
     let stderr = text(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}\nthe first apply said:\n{}", first_said());
     assert!(stderr.contains("holds the lock") && stderr.contains(&first.id().to_string()), "{stderr}");
     // The same cluster through a second URL (a proxy, a port-forward) is the same lock.
     let proxy = crate::fault_run::Proxy::plain(&c.url).await;
@@ -422,15 +429,16 @@ async fn concurrent_applies(c: &Cluster) {
     assert_eq!(
         third.status.code(),
         Some(1),
-        "an apply through {} ran beside the first:\n{stderr}",
-        proxy.url
+        "an apply through {} ran beside the first:\n{stderr}\nthe first apply said:\n{}",
+        proxy.url,
+        first_said()
     );
     assert!(stderr.contains("holds the lock") && stderr.contains(&first.id().to_string()), "{stderr}");
 
-    let waiting = s.apply(&["--lock-timeout", "2m"]);
+    let waiting = s.apply(&["--lock-timeout", "4m"]);
     assert_eq!(waiting.status.code(), Some(0), "waited, then found nothing left to do");
     assert!(text(&waiting.stdout).contains("No changes."), "{}", text(&waiting.stdout));
-    assert!(first.wait().unwrap().success());
+    assert!(first.wait().unwrap().success(), "{}", first_said());
     s.cleanup(&client).await;
 }
 
