@@ -85,7 +85,7 @@ fn fleet(
 
 /// One cluster's status, or why it could not be read.
 async fn observe(m: Member, limit: &crate::cli::TimeLimitArgs) -> ClusterStatus {
-    let connection = m.connection.limited(limit);
+    let connection = m.connection.clone().limited(limit);
     let url = connection.url().to_owned();
     let fetched = match connection.client() {
         Ok(client) => fetch(&client).await,
@@ -93,6 +93,6 @@ async fn observe(m: Member, limit: &crate::cli::TimeLimitArgs) -> ClusterStatus 
     };
     match fetched {
         Ok(report) => ClusterStatus::reachable(&m.name, report),
-        Err(e) => ClusterStatus::unreachable(&m.name, &url, e.to_string(), e.help().map(String::from)),
+        Err(e) => ClusterStatus::unreachable(&m.name, &url, e.to_string(), m.hint(&e)),
     }
 }

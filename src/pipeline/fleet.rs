@@ -34,6 +34,16 @@ pub struct Member {
     pub connection: Connection,
     /// The document's `defaults.savepointDirectory`.
     pub savepoint_dir: Option<String>,
+    /// Where the document was written (`file:line`); `None` for the flags' cluster.
+    pub origin: Option<String>,
+}
+
+impl Member {
+    /// What to do about `e` on this cluster: for a cluster document, words that name the document
+    /// where the flags' hint would name `FLINK_URL` (which did not give this URL).
+    pub fn hint(&self, e: &crate::flink::Error) -> Option<String> {
+        hint(&self.name, self.origin.as_deref(), e)
+    }
 }
 
 /// Every cluster of the specs, by name: each cluster document, or the flags' `default`.
@@ -47,6 +57,7 @@ pub fn members(
         .into_iter()
         .map(|(name, config)| Member {
             savepoint_dir: clusters.get(&name).and_then(|c| c.savepoint_directory.clone()),
+            origin: clusters.get(&name).map(|c| c.origin.clone()),
             name,
             connection: Connection { config },
         })
@@ -79,6 +90,7 @@ pub struct Reached {
     pub identity: String,
     pub dir: PathBuf,
     savepoint_dir: Option<String>,
+    origin: Option<String>,
 }
 
 /// A cluster reached, or why not.
@@ -156,19 +168,20 @@ pub async fn observe_fleet(
 }
 
 async fn reach(m: &Member, state_dir: &Path, name: Option<&str>, access: Access) -> Result<Reached, String> {
-    let client = m.connection.client().map_err(|e| flink_words(&e))?;
-    let identity = crate::cluster::resolve(&client, name).await.map_err(|e| cluster_words(&e))?;
+    let client = m.connection.client().map_err(|e| flink_words(&e, m.hint(&e)))?;
+    let identity = crate::cluster::resolve(&client, name).await.map_err(|e| cluster_words(&e, m))?;
     let dir = match access {
         Access::Read => crate::cluster::locate(state_dir, &identity, client.base_url()),
         Access::Write => crate::cluster::claim(state_dir, &identity, client.base_url()),
     }
-    .map_err(|e| cluster_words(&e))?;
+    .map_err(|e| cluster_words(&e, m))?;
     Ok(Reached {
         name: m.name.clone(),
         client,
         identity: identity.key,
         dir,
         savepoint_dir: m.savepoint_dir.clone(),
+        origin: m.origin.clone(),
     })
 }
 
@@ -184,7 +197,10 @@ async fn observe_one(
     let control = crate::plan::Control { target: Vec::new(), exclude: Vec::new(), ..opts.control.clone() };
     let opts = &Options { control, ..opts.clone() };
     let ledger = Ledger::new(&r.dir);
-    let failed = |e: crate::flink::Error| Unobserved { error: flink_words(&e), ledger: read_ledger(&r.dir) };
+    let failed = |e: crate::flink::Error| Unobserved {
+        error: flink_words(&e, hint(&r.name, r.origin.as_deref(), &e)),
+        ledger: read_ledger(&r.dir),
+    };
     let Observation { observed, records, cluster } =
         observe(&r.client, &ledger, &own, opts).await.map_err(failed)?;
     let savepoint_dir = match (&r.savepoint_dir, &observed.cluster_savepoint_dir) {
@@ -219,12 +235,39 @@ fn timed_out(deadline: Duration) -> String {
     )
 }
 
-fn flink_words(e: &crate::flink::Error) -> String {
-    with_fix(crate::output::error_chain(e), e.help().map(str::to_owned))
+fn flink_words(e: &crate::flink::Error, fix: Option<String>) -> String {
+    with_fix(crate::output::error_chain(e), fix)
 }
 
-fn cluster_words(e: &crate::cluster::Error) -> String {
-    with_fix(crate::output::error_chain(e), e.help())
+fn cluster_words(e: &crate::cluster::Error, m: &Member) -> String {
+    let fix = match e {
+        crate::cluster::Error::Flink(e) => m.hint(e),
+        _ => e.help(),
+    };
+    with_fix(crate::output::error_chain(e), fix)
+}
+
+/// The hint for `e` on cluster `name`: `Error::help` for the flags' cluster; for a cluster
+/// document written at `origin`, the hints that name `FLINK_URL`, `--flink-url` or the TLS flags
+/// are said of the document instead (connection flags are refused beside cluster documents).
+fn hint(name: &str, origin: Option<&str>, e: &crate::flink::Error) -> Option<String> {
+    use crate::flink::Error::*;
+    let Some(origin) = origin else { return e.help().map(str::to_owned) };
+    let check = match e {
+        ConnectionRefused { .. } | Unreachable { .. } => {
+            "is Flink running there, and is that `url` the address of its REST API (the JobManager's \
+             rest.port, 8081 by default)?"
+        }
+        InvalidResponse { .. } | TooLarge { .. } | Redirected { .. } => {
+            "is that `url` the Flink REST API itself, including any path prefix of a proxy?"
+        }
+        Tls { .. } => {
+            "check its `caFile` (the CA that signed Flink's or the proxy's certificate), that the host in \
+             its `url` is one the certificate names, and for mutual TLS `clientCertFile` and `clientKeyFile`"
+        }
+        _ => return e.help().map(str::to_owned),
+    };
+    Some(format!("the URL is the `url` of cluster `{name}` ({origin}): {check}"))
 }
 
 fn with_fix(error: String, fix: Option<String>) -> String {

@@ -79,7 +79,11 @@ async fn an_unreachable_cluster_fails_its_jobs_and_the_exit_code_and_the_others_
     let west = doc["clusters"].as_array().unwrap().iter().find(|c| c["name"] == "west").unwrap();
     assert_eq!(west["outcome"]["type"], "unobserved", "{west}");
     assert_eq!(west["outcome"]["jobs"], serde_json::json!(["billing"]));
-    assert!(west["outcome"]["error"].as_str().unwrap().contains("127.0.0.1:9"), "{west}");
+    let error = west["outcome"]["error"].as_str().unwrap();
+    assert!(error.contains("127.0.0.1:9"), "{west}");
+    // The URL came from `west`'s document (line 9 of clusters.yaml), not from FLINK_URL.
+    assert!(error.contains("cluster `west` (") && error.contains("clusters.yaml:9)"), "{error}");
+    assert!(error.contains("is Flink running there") && !error.contains("FLINK_URL"), "{error}");
     assert_eq!(action(&doc, "east", "orders")["action"]["type"], "deploy");
     // `report` waits for `billing`, whose cluster could not be seen: it is not started.
     let report = action(&doc, "east", "report");

@@ -210,7 +210,12 @@ mod tests {
 
     fn member(name: &str, url: &str) -> Member {
         let config = crate::flink::ClientConfig::new(url);
-        Member { name: name.into(), connection: crate::pipeline::Connection::of(config), savepoint_dir: None }
+        Member {
+            name: name.into(),
+            connection: crate::pipeline::Connection::of(config),
+            savepoint_dir: None,
+            origin: None,
+        }
     }
 
     #[test]
