@@ -61,6 +61,19 @@ fn a_job_whose_cluster_changed_is_moved_with_a_savepoint_and_is_no_orphan_on_its
         p.waves.iter().map(|w| w.jobs.iter().map(|j| j.job.clone()).collect()).collect();
     assert_eq!(waves, [vec!["orders".to_string()], vec!["report".to_string()]]);
     assert_eq!(problems(&p, "us"), "");
+    // Counted with the upgrades, and as a move: in the fleet's JSON (format 2) and summary line.
+    let s = p.summary();
+    assert_eq!((s.deploy, s.upgrade, s.moves), (1, 1, 1), "{s:?}");
+    let options = crate::plan::model::PlanOptions::default();
+    let json = serde_json::to_value(crate::render::JsonFleetPlan::of(&p, "specs", &options)).unwrap();
+    assert_eq!(json["summary"]["moves"], 1, "{}", json["summary"]);
+    let mut text = Vec::new();
+    crate::render::fleet_human(&p, &crate::output::Styles::plain(), &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("1 to upgrade (1 of them a move between clusters)"), "{text}");
+    // A format-1 plan's summary has no `moves` (its JSON stays as it was).
+    let one = serde_json::to_value(p.plan_of("us").unwrap().summary()).unwrap();
+    assert!(one.get("moves").is_none(), "{one}");
 }
 
 #[test]
