@@ -319,6 +319,9 @@ pub struct Gathered {
     pub reached: Vec<Reach>,
     pub locks: Vec<crate::apply::lock::ApplyLock>,
     pub inputs: Vec<ClusterInput>,
+    /// The clusters whose lock another process holds (an apply), by name, with the lock's words
+    /// naming the holder: reached but not observed this run (`watch` skips them for the tick).
+    pub busy: BTreeMap<String, String>,
 }
 
 /// What `apply` and each `watch` tick over several clusters share before planning: reach every
@@ -332,31 +335,38 @@ pub async fn gather(
     deadline: Duration,
 ) -> Gathered {
     let mut reached = reach_all(members, state_dir, cluster_name, Access::Write, deadline).await;
-    let locks = lock_in_order(&mut reached, lock);
+    let (locks, busy) = lock_in_order(&mut reached, lock);
     let inputs = observe_reached(&reached, desired, opts, deadline).await;
-    Gathered { reached, locks, inputs }
+    Gathered { reached, locks, inputs, busy }
 }
 
 /// Lock every reached cluster, in identity-key order (two runs locking two clusters in opposite
 /// orders would wait for each other), before it is observed, so that the plan applied is the one
 /// observed under the locks, as for one cluster. A cluster whose lock cannot be taken is not
-/// observed (its jobs fail this run); the others go on.
-fn lock_in_order(reached: &mut [Reach], with: LockWith<'_>) -> Vec<crate::apply::lock::ApplyLock> {
+/// observed (its jobs fail this run); the others go on. Also returns the clusters whose lock
+/// another process holds, with the holder in words.
+fn lock_in_order(
+    reached: &mut [Reach],
+    with: LockWith<'_>,
+) -> (Vec<crate::apply::lock::ApplyLock>, BTreeMap<String, String>) {
     let mut order: Vec<usize> = (0..reached.len()).filter(|i| reached[*i].1.is_ok()).collect();
     order.sort_by_key(|i| reached[*i].1.as_ref().map(|r| r.identity.clone()).unwrap_or_default());
-    let mut locks = Vec::new();
+    let (mut locks, mut busy) = (Vec::new(), BTreeMap::new());
     for i in order {
         let Ok(r) = &reached[i].1 else { continue };
         match super::lock_cluster(&r.dir, &r.client, with.command, with.timeout, with.quiet) {
             Ok(lock) => locks.push(lock),
             Err(e) => {
+                if matches!(e, crate::apply::lock::LockError::Held { .. }) {
+                    busy.insert(reached[i].0.clone(), e.to_string());
+                }
                 let error = format!("{}; {}", crate::output::error_chain(&e), e.help());
                 // Its ledger still says which jobs it has (read, never written, without the lock).
                 reached[i].1 = Err(Unobserved { error, ledger: read_ledger(&r.dir) });
             }
         }
     }
-    locks
+    (locks, busy)
 }
 
 impl Gathered {

@@ -4,6 +4,7 @@
 //! fleet, and a long-running `watch` over two clusters with one out of reach.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -196,4 +197,69 @@ async fn watch_over_two_clusters_reports_the_one_out_of_reach_on_its_own() {
     .await;
     w.signal("TERM");
     assert_eq!(w.exited(std::time::Duration::from_secs(30)).await, 0, "log:\n{}", w.log());
+}
+
+/// A fleet watch whose tick finds one cluster's lock held by an apply: that cluster is busy, not
+/// down. Logged with the holder the lock names, counted `result="locked"`, `flink_up` 1, and the
+/// tick is not failed (`/readyz` 200, saying which cluster was skipped); `watch --once` exits 1,
+/// since that cluster was not reconciled.
+#[tokio::test]
+async fn watch_skips_a_cluster_an_apply_holds_the_lock_of_without_failing_the_tick() {
+    let (east, west) = (flink_wanting_the_token().await, flink_wanting_the_token().await);
+    // Two clusters of their own (the fakes' configurations alone give both one identity, and so
+    // one directory and one lock).
+    for server in [&east, &west] {
+        let port = server.address().port().to_string();
+        wiremock::Mock::given(wiremock::matchers::method("GET"))
+            .and(wiremock::matchers::path("/jobmanager/config"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!([{"key": "rest.port", "value": port}])),
+            )
+            .with_priority(1)
+            .mount(server)
+            .await;
+    }
+    let dir = fleet_specs("fleet-mock-watch-busy", &[("east", &east.uri()), ("west", &west.uri())], &[]);
+    let state = dir.join(".state");
+    let once = || {
+        flinkops()
+            .env_remove("FLINK_URL")
+            .args(["watch", "--once", "--listen", "127.0.0.1:0", "--retries", "0", "--state-dir"])
+            .arg(&state)
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let first = once();
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    // An apply on `west` (this process) holds its lock.
+    let west_dir = flinkops::cluster::last_known_at(&state, &west.uri()).expect("west's directory");
+    let holder = flinkops::apply::lock::Holder::current("flinkops apply fleet-mock-busy-holder");
+    let _lock = flinkops::apply::lock::acquire(&west_dir, &west.uri(), Duration::ZERO, &holder, |_, _| {})
+        .expect("the lock is free");
+
+    let out = once();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "west was not reconciled: {stderr}");
+    assert!(
+        stderr.contains("busy, skipped this tick") && stderr.contains("fleet-mock-busy-holder"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cannot observe the cluster"), "busy is not down: {stderr}");
+
+    let extra = ["--retries", "0", "--resync", "1s"];
+    let mut w =
+        crate::watch_support::Watch::spawn("", &dir, &state, "127.0.0.1:0", &extra, Duration::from_secs(30))
+            .listening()
+            .await;
+    let body = w.wait_ready(200, "cluster `west`: busy, skipped this tick").await;
+    assert!(body.contains(&format!("pid {}", std::process::id())), "the holder is named: {body}");
+    w.wait_metric("flinkops_flink_up{cluster=\"west\"}", 1.0).await;
+    assert!(w.metric("flinkops_reconciles_total{cluster=\"west\",result=\"locked\"}").await >= 1.0);
+    let failed = w.metric_value("flinkops_reconciles_total{cluster=\"west\",result=\"failed\"}").await;
+    assert_eq!(failed.unwrap_or(0.0), 0.0, "log:\n{}", w.log());
+    assert!(w.metric("flinkops_reconciles_total{cluster=\"east\",result=\"ok\"}").await >= 1.0);
+    w.signal("TERM");
+    assert_eq!(w.exited(Duration::from_secs(30)).await, 0, "log:\n{}", w.log());
 }

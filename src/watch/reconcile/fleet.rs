@@ -1,9 +1,11 @@
 //! One watch tick over several clusters (cluster documents), through apply's fleet path
 //! (`pipeline::fleet`): reach every cluster, lock the reached ones in identity order for the
 //! tick, observe them all, plan across them, hold back per (cluster, job) what the policies say,
-//! execute, release. A cluster that cannot be reached, locked or observed is logged every tick
-//! with its error and `flink_up{cluster}` 0, its jobs untouched; the others are reconciled; the
-//! tick fails. A cluster document whose URL is not the one watch started with is refused, as for
+//! execute, release. A cluster that cannot be reached or observed is logged every tick with its
+//! error and `flink_up{cluster}` 0, its jobs untouched; the others are reconciled; the tick
+//! fails. A cluster whose lock an apply holds is busy, not down: logged (info) with the holder,
+//! counted `reconciles_total{cluster, result="locked"}`, skipped for the tick without failing it
+//! (`watch --once` still exits 1: that cluster was not reconciled). A cluster document whose URL is not the one watch started with is refused, as for
 //! one cluster (its lock and ledger belong to the cluster watch started with).
 
 use std::collections::BTreeMap;
@@ -131,8 +133,10 @@ impl Reconciler {
         } else {
             Vec::new()
         };
+        let busy = std::mem::take(&mut gathered.busy);
         drop(gathered);
-        let (result, lines) = self.conclude_fleet(&plan, results, &held, lines);
+        let (result, lines) = self.conclude_fleet(&plan, results, (&held, &busy), lines);
+        self.busy = busy.into_keys().collect();
         (if refused.is_some() { ReconcileResult::Failed } else { result }, lines)
     }
 
@@ -162,11 +166,14 @@ impl Reconciler {
     }
 
     /// Publish and judge each cluster's part: failed when any cluster failed or was not observed.
+    /// A cluster busy with an apply (its lock held: `busy`, by name, with the holder) is skipped
+    /// for the tick, not failed: Flink answered, the apply is doing the work, and the next tick
+    /// takes it again.
     fn conclude_fleet(
         &mut self,
         plan: &FleetPlan,
         results: Vec<(String, JobResult)>,
-        held: &BTreeMap<String, BTreeMap<String, super::Held>>,
+        (held, busy): (&BTreeMap<String, BTreeMap<String, super::Held>>, &BTreeMap<String, String>),
         mut lines: Vec<String>,
     ) -> (ReconcileResult, Vec<String>) {
         let mut by_cluster: BTreeMap<String, Vec<JobResult>> = BTreeMap::new();
@@ -177,6 +184,12 @@ impl Reconciler {
         let metrics = &self.shared.metrics;
         for c in &plan.clusters {
             match &c.outcome {
+                Outcome::Unobserved { .. } if busy.contains_key(&c.name) => {
+                    let holder = &busy[&c.name];
+                    metrics.flink(&c.name, true);
+                    tracing::info!(cluster = %c.name, "busy, skipped this tick: {holder}; trying again at the next trigger");
+                    lines.push(format!("cluster `{}`: busy, skipped this tick: {holder}", c.name));
+                }
                 Outcome::Unobserved { error, .. } => {
                     metrics.flink(&c.name, false);
                     tracing::error!(cluster = %c.name, "cannot observe the cluster: {error}");
