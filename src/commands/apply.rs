@@ -248,16 +248,8 @@ pub(super) fn result_line(r: &JobResult, s: &Styles, out: &mut impl Write) -> st
         Outcome::Failed { reason } => (s.error, format!("FAILED: {reason}")),
         Outcome::Skipped { reason } => (s.warn, format!("skipped: {reason}")),
     };
-    writeln!(
-        out,
-        "  {}{}{}: {}{text}{} ({:.1}s)",
-        s.bold.render(),
-        r.name,
-        s.bold.render_reset(),
-        style.render(),
-        style.render_reset(),
-        r.seconds
-    )
+    let rest = format_args!(": {}{text}{} ({:.1}s)", style.render(), style.render_reset(), r.seconds);
+    crate::render::bold_name_line(out, s, "  ", (&r.name, 0), rest)
 }
 
 #[cfg(test)]
