@@ -32,7 +32,8 @@ pub fn run(args: &StatusArgs, color: ColorChoice) -> Result<u8, CommandError> {
         return fleet(args, &clusters, color);
     }
     let connection = Connection::resolve(&args.connection, &clusters)?.limited(&args.limit);
-    let report = super::block_on(Threads::One, async { Ok(fetch(&connection.client()?).await?) })?;
+    let report = super::block_on(Threads::One, async { Ok(fetch(&connection.client()?).await?) })
+        .map_err(|e| e.on_document(&clusters))?;
     let mut stdout = io::stdout().lock();
     let written = match args.output {
         OutputFormat::Text => render_text(&report, &Styles::stdout(color), &mut stdout),

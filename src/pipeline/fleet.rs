@@ -251,8 +251,14 @@ fn cluster_words(e: &crate::cluster::Error, m: &Member) -> String {
 /// document written at `origin`, the hints that name `FLINK_URL`, `--flink-url` or the TLS flags
 /// are said of the document instead (connection flags are refused beside cluster documents).
 fn hint(name: &str, origin: Option<&str>, e: &crate::flink::Error) -> Option<String> {
+    origin.and_then(|origin| document_hint(name, origin, e)).or_else(|| e.help().map(str::to_owned))
+}
+
+/// The hint for `e` on the cluster of document `name` written at `origin`, when `Error::help`
+/// would name `FLINK_URL`, `--flink-url` or the TLS flags; `None` for the other errors, whose
+/// hint holds for a document too.
+pub fn document_hint(name: &str, origin: &str, e: &crate::flink::Error) -> Option<String> {
     use crate::flink::Error::*;
-    let Some(origin) = origin else { return e.help().map(str::to_owned) };
     let check = match e {
         ConnectionRefused { .. } | Unreachable { .. } => {
             "is Flink running there, and is that `url` the address of its REST API (the JobManager's \
@@ -265,7 +271,7 @@ fn hint(name: &str, origin: Option<&str>, e: &crate::flink::Error) -> Option<Str
             "check its `caFile` (the CA that signed Flink's or the proxy's certificate), that the host in \
              its `url` is one the certificate names, and for mutual TLS `clientCertFile` and `clientKeyFile`"
         }
-        _ => return e.help().map(str::to_owned),
+        _ => return None,
     };
     Some(format!("the URL is the `url` of cluster `{name}` ({origin}): {check}"))
 }

@@ -368,7 +368,12 @@ impl Reconciler {
     /// Flink could not be observed: logged, and the readiness line.
     fn unreachable(&self, e: &crate::flink::Error) -> (ReconcileResult, String) {
         self.shared.metrics.flink(&self.cluster, false);
-        let hint = e.help().unwrap_or_default();
+        // The specs' one cluster document gave the URL: its hint names the document, not FLINK_URL.
+        let document = self.desired.as_ref().and_then(|d| d.clusters.values().next());
+        let hint = document
+            .and_then(|c| crate::pipeline::fleet::document_hint(&c.name, &c.origin, e))
+            .or_else(|| e.help().map(str::to_owned))
+            .unwrap_or_default();
         tracing::error!(hint, "cannot observe Flink at {}: {e}", self.base_url);
         (ReconcileResult::FlinkUnreachable, format!("Flink at {} is not reachable: {e}", self.base_url))
     }

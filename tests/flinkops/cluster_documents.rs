@@ -96,6 +96,52 @@ async fn a_single_cluster_document_is_the_connection_with_its_token_file() {
     }
 }
 
+/// One cluster document whose cluster is down: every command's hint names the document (its
+/// file:line and name), which gave the URL, and not FLINK_URL, which did not.
+#[test]
+fn an_unreachable_cluster_documents_hint_names_the_document_not_flink_url() {
+    let dir =
+        specs_with_cluster("cluster-doc-unreachable", &["name: prod\nurl: http://127.0.0.1:9\n".into()]);
+    let commands: [&[&str]; 7] = [
+        &["plan"],
+        &["plan", "--refresh-only"],
+        &["apply", "--auto-approve"],
+        &["audit"],
+        &["savepoints"],
+        &["status"],
+        &["gc", "--auto-approve"],
+    ];
+    for args in commands {
+        let mut cmd = flinkops();
+        cmd.env_remove("FLINK_URL").args(args).args(["--retries", "0"]);
+        if args[0] != "status" {
+            cmd.arg("--state-dir").arg(dir.join(".state"));
+        }
+        let out = cmd.arg(&dir).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("connection refused"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("hint: the URL is the `url` of cluster `prod` (")
+                && stderr.contains("cluster.yaml:3)"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("FLINK_URL"), "{args:?}: {stderr}");
+    }
+    // watch logs the hint beside the error.
+    let out = flinkops()
+        .env_remove("FLINK_URL")
+        .args(["watch", "--once", "--listen", "127.0.0.1:0", "--retries", "0", "--state-dir"])
+        .arg(dir.join(".state"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the URL is the `url` of cluster `prod` ("), "{stderr}");
+    assert!(!stderr.contains("FLINK_URL"), "{stderr}");
+}
+
 #[tokio::test]
 async fn connection_flags_beside_a_cluster_document_are_refused_before_any_call() {
     let server = flink_wanting_the_token().await;

@@ -23,6 +23,9 @@ use crate::pipeline::fleet::{APPLY_OBSERVE_DEADLINE, LockWith, Member, gather, m
 use crate::plan::fleet::{ClusterInput, FleetPlan, Outcome, Unobserved};
 use crate::watch::metrics::ReconcileResult;
 
+/// The holds of a tick, by cluster and job.
+type HeldByCluster = BTreeMap<String, BTreeMap<String, super::Held>>;
+
 /// What watch over several clusters does not run yet: periodic savepoints (`savepoint.every`)
 /// and `--gc-every`, which keep one cluster's schedule under its lock and ledger. Says which.
 pub fn unsupported(desired: &crate::spec::Desired, gc_every: Option<Duration>) -> Option<String> {
@@ -145,7 +148,7 @@ impl Reconciler {
         &mut self,
         plan: &mut FleetPlan,
         desired: &crate::spec::Desired,
-    ) -> BTreeMap<String, BTreeMap<String, super::Held>> {
+    ) -> HeldByCluster {
         let mut out = BTreeMap::new();
         for (name, p) in plan.plans() {
             out.insert(name.to_owned(), self.policies.of(name).holds(p, Instant::now()));
@@ -173,7 +176,7 @@ impl Reconciler {
         &mut self,
         plan: &FleetPlan,
         results: Vec<(String, JobResult)>,
-        (held, busy): (&BTreeMap<String, BTreeMap<String, super::Held>>, &BTreeMap<String, String>),
+        (held, busy): (&HeldByCluster, &BTreeMap<String, String>),
         mut lines: Vec<String>,
     ) -> (ReconcileResult, Vec<String>) {
         let mut by_cluster: BTreeMap<String, Vec<JobResult>> = BTreeMap::new();
