@@ -144,11 +144,7 @@ impl Reconciler {
     }
 
     /// Hold back, on each planned cluster, what its policy says; the holds by cluster.
-    fn hold_fleet(
-        &mut self,
-        plan: &mut FleetPlan,
-        desired: &crate::spec::Desired,
-    ) -> HeldByCluster {
+    fn hold_fleet(&mut self, plan: &mut FleetPlan, desired: &crate::spec::Desired) -> HeldByCluster {
         let mut out = BTreeMap::new();
         for (name, p) in plan.plans() {
             out.insert(name.to_owned(), self.policies.of(name).holds(p, Instant::now()));
