@@ -363,7 +363,9 @@ fn lock_in_order(
         match super::lock_cluster(&r.dir, &r.client, with.command, with.timeout, with.quiet) {
             Ok(lock) => locks.push(lock),
             Err(e) => {
-                if matches!(e, crate::apply::lock::LockError::Held { .. }) {
+                if let crate::apply::lock::LockError::Held { holder, .. } = &e
+                    && !this_process(holder.as_deref())
+                {
                     busy.insert(reached[i].0.clone(), e.to_string());
                 }
                 let error = format!("{}; {}", crate::output::error_chain(&e), e.help());
@@ -373,6 +375,14 @@ fn lock_in_order(
         }
     }
     (locks, busy)
+}
+
+/// Whether the lock's holder is this process: two cluster documents whose clusters report one
+/// identity share one directory, and the second lock is refused to this very run. That is no
+/// concurrent apply (busy) but a configuration to fix, and stays an error.
+fn this_process(holder: Option<&crate::apply::lock::HolderInfo>) -> bool {
+    let me = crate::apply::lock::Holder::current("");
+    holder.is_some_and(|h| h.pid == me.pid && h.host == me.host)
 }
 
 impl Gathered {

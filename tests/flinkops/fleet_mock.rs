@@ -263,3 +263,27 @@ async fn watch_skips_a_cluster_an_apply_holds_the_lock_of_without_failing_the_ti
     w.signal("TERM");
     assert_eq!(w.exited(Duration::from_secs(30)).await, 0, "log:\n{}", w.log());
 }
+
+/// Two cluster documents whose clusters report one identity share one state directory: the
+/// tick's second lock is refused to the watch itself. That is not an apply at work: it stays an
+/// error (not "busy"), so the configuration gets fixed.
+#[test]
+fn a_lock_refused_to_the_watch_itself_is_an_error_not_a_busy_cluster() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // The fakes report no identity fields: both are one cluster to flinkops.
+    let (east, west) =
+        rt.block_on(async { (flink_wanting_the_token().await, flink_wanting_the_token().await) });
+    let dir =
+        fleet_specs("fleet-mock-watch-one-identity", &[("east", &east.uri()), ("west", &west.uri())], &[]);
+    let out = flinkops()
+        .env_remove("FLINK_URL")
+        .args(["watch", "--once", "--listen", "127.0.0.1:0", "--retries", "0", "--state-dir"])
+        .arg(dir.join(".state"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot observe the cluster"), "{stderr}");
+    assert!(!stderr.contains("busy"), "{stderr}");
+}
