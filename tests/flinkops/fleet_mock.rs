@@ -43,6 +43,17 @@ fn plan(dir: &Path, extra: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `watch --once` over `dir`, its state in `dir/.state`.
+fn watch_once(dir: &Path) -> std::process::Output {
+    flinkops()
+        .env_remove("FLINK_URL")
+        .args(["watch", "--once", "--listen", "127.0.0.1:0", "--retries", "0", "--state-dir"])
+        .arg(dir.join(".state"))
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
 /// The JSON plan printed, checked against the committed fleet plan schema.
 fn json(out: &std::process::Output) -> Value {
     let doc: Value = serde_json::from_slice(&out.stdout)
@@ -222,15 +233,7 @@ async fn watch_skips_a_cluster_an_apply_holds_the_lock_of_without_failing_the_ti
     }
     let dir = fleet_specs("fleet-mock-watch-busy", &[("east", &east.uri()), ("west", &west.uri())], &[]);
     let state = dir.join(".state");
-    let once = || {
-        flinkops()
-            .env_remove("FLINK_URL")
-            .args(["watch", "--once", "--listen", "127.0.0.1:0", "--retries", "0", "--state-dir"])
-            .arg(&state)
-            .arg(&dir)
-            .output()
-            .unwrap()
-    };
+    let once = || watch_once(&dir);
     let first = once();
     assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
     // An apply on `west` (this process) holds its lock.
@@ -275,13 +278,7 @@ fn a_lock_refused_to_the_watch_itself_is_an_error_not_a_busy_cluster() {
         rt.block_on(async { (flink_wanting_the_token().await, flink_wanting_the_token().await) });
     let dir =
         fleet_specs("fleet-mock-watch-one-identity", &[("east", &east.uri()), ("west", &west.uri())], &[]);
-    let out = flinkops()
-        .env_remove("FLINK_URL")
-        .args(["watch", "--once", "--listen", "127.0.0.1:0", "--retries", "0", "--state-dir"])
-        .arg(dir.join(".state"))
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = watch_once(&dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot observe the cluster"), "{stderr}");
