@@ -15,9 +15,10 @@
 //!   on an older one). Upgrade the clusters to one version first, then move.
 //!
 //! - the job is also renamed in the same commit (its own name is found on no other cluster, a
-//!   `previousNames` entry is): not combined into one move (the executor would have to carry the
-//!   history across both names and both ledgers); the fix is to rename first, then move. Planned
-//!   apart, the new cluster would start the new name empty beside the old name's job.
+//!   `previousNames` entry is): not combined into one move (the executor would have to stop,
+//!   record and roll back under the old name on the old cluster and start under the new one;
+//!   docs/fleet.md says what that takes); the fix is to rename first, then move. Planned apart,
+//!   the new cluster would start the new name empty beside the old name's job.
 //!
 //! `protect: true` blocks a move unless `--allow-destroy` names the job (`control::protect`).
 
@@ -124,8 +125,7 @@ fn decide(
         drop: drop.clone(),
     };
     if let Some(old) = renamed {
-        // Not combined: the executor would have to stop the old name on the old cluster and start
-        // the new name on the new one, carrying the history between both names and both ledgers.
+        // Not combined (see the module header): refused, the old name's job left where it runs.
         let names: Vec<&str> = found.iter().map(|f| f.cluster).collect();
         let why = format!("it is also renamed from `{old}` (previousNames), whose job or record is there");
         let fix = format!(
