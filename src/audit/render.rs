@@ -50,12 +50,23 @@ pub fn fleet_text(fleet: &FleetReport, styles: &Styles, out: &mut impl Write) ->
         writeln!(out)?;
     }
     let rows = fleet.clusters.iter().map(|c| c.jobs.len()).sum::<usize>();
-    summary(rows, fleet.summary, styles, out)?;
     let down = fleet.unreachable();
+    // The counts include each cluster not observed (an error finding): the line says so, so that
+    // they add up.
+    let counted = match down {
+        0 => jobs_counted(rows),
+        n => format!("{}, {n} cluster{} not observed", jobs_counted(rows), if n == 1 { "" } else { "s" }),
+    };
+    counts(&counted, fleet.summary, styles, out)?;
+    let drifted = fleet.clusters.iter().flat_map(|c| &c.jobs).any(|r| r.severity > Severity::Ok);
+    if drifted {
+        writeln!(out, "{DRIFT_ADVICE}")?;
+    }
     if down > 0 {
         writeln!(
             out,
-            "{down} of {} clusters could not be observed (counted as errors).",
+            "{down} of {} clusters could not be observed (counted as errors): none of their jobs was audited; \
+             see the hint under each, check with `flinkops status`, then audit again.",
             fleet.clusters.len()
         )?;
     }
@@ -112,24 +123,33 @@ fn finding(row: &Row) -> String {
     }
 }
 
-/// `5 jobs: 3 ok, 1 warn, 1 error`, each count in its severity's colour when not zero.
+/// `5 jobs: 3 ok, 1 warn, 1 error`, then the drift advice when something is not ok.
 fn summary(jobs: usize, s: Summary, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
+    counts(&jobs_counted(jobs), s, styles, out)?;
+    if s.warn + s.error > 0 {
+        writeln!(out, "{DRIFT_ADVICE}")?;
+    }
+    Ok(())
+}
+
+/// `5 jobs`.
+fn jobs_counted(jobs: usize) -> String {
+    format!("{jobs} job{}", if jobs == 1 { "" } else { "s" })
+}
+
+/// `WHAT: 3 ok, 1 warn, 1 error`, each count in its severity's colour when not zero.
+fn counts(what: &str, s: Summary, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
     let count = |n: usize, severity: Severity| {
         let style = if n == 0 { Style::new() } else { severity_style(severity, styles) };
         format!("{}{n} {}{}", style.render(), severity_word(severity), style.render_reset())
     };
     writeln!(
         out,
-        "{jobs} job{}: {}, {}, {}",
-        if jobs == 1 { "" } else { "s" },
+        "{what}: {}, {}, {}",
         count(s.ok, Severity::Ok),
         count(s.warn, Severity::Warn),
         count(s.error, Severity::Error)
-    )?;
-    if s.warn + s.error > 0 {
-        writeln!(out, "{DRIFT_ADVICE}")?;
-    }
-    Ok(())
+    )
 }
 
 /// Where to go from an audit with findings: the drift report is the one to alert on.
@@ -242,6 +262,35 @@ What changed on the cluster outside flinkops: `flinkops plan --refresh-only` (wi
         assert!(coloured.contains(&format!("{red}failed")), "{coloured:?}");
         assert!(coloured.contains(&format!("{red}1 error")), "{coloured:?}");
         assert!(!coloured.contains(&format!("{red}clicks")));
+    }
+
+    fn fleet_text_of(clusters: Vec<crate::audit::fleet::ClusterReport>) -> String {
+        let fleet = FleetReport::new(clusters, Severity::Error, "2026-01-10T00:00:00Z".parse().unwrap());
+        let mut out = Vec::new();
+        fleet_text(&fleet, &Styles::plain(), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_fleet_summary_counts_a_cluster_not_observed_and_gives_no_drift_advice_for_it() {
+        use crate::audit::fleet::ClusterReport;
+        let mut in_sync = report();
+        in_sync.jobs.truncate(1);
+        let text = fleet_text_of(vec![
+            ClusterReport::audited("eu", in_sync),
+            ClusterReport::unreachable("us", "http://us", "connection refused", None),
+        ]);
+        assert!(text.contains("\n1 job, 1 cluster not observed: 1 ok, 0 warn, 1 error\n"), "{text}");
+        assert!(!text.contains(DRIFT_ADVICE), "nothing drifted: {text}");
+        assert!(text.contains("1 of 2 clusters could not be observed"), "{text}");
+        assert!(text.contains("check with `flinkops status`, then audit again"), "{text}");
+        // A job that drifted still gets the drift advice beside the cluster's.
+        let text = fleet_text_of(vec![
+            ClusterReport::audited("eu", report()),
+            ClusterReport::unreachable("us", "http://us", "connection refused", None),
+        ]);
+        assert!(text.contains("\n2 jobs, 1 cluster not observed: 1 ok, 0 warn, 2 error\n"), "{text}");
+        assert!(text.contains(DRIFT_ADVICE), "{text}");
     }
 
     #[test]

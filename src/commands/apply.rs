@@ -80,20 +80,33 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
         }
         (false, _, false) => {}
     }
+    apply_one(args, &desired, &specs_path, saved.as_ref(), (color, quiet))
+        .await
+        .map_err(|e| e.on_document(&desired.clusters))
+}
+
+/// Apply to the one cluster of the specs (a document's or the flags'), or the saved plan of it.
+async fn apply_one(
+    args: &ApplyArgs,
+    desired: &crate::spec::Desired,
+    specs_path: &Path,
+    saved: Option<&Plan>,
+    (color, quiet): (ColorChoice, bool),
+) -> Result<u8, CommandError> {
     let client = Connection::resolve(&args.connection, &desired.clusters)?.client()?;
     let cluster_dir = args.state.cluster_dir_to_write(&client).await?;
     let command = format!("flinkops apply {}", args.target.display());
     let _lock = lock_cluster(&cluster_dir, &client, &command, args.lock_timeout, quiet)?;
-    let opts = match &saved {
+    let opts = match saved {
         Some(p) => {
             Options { prune: p.options.prune, adopt: p.options.adopt, control: p.options.control.clone() }
         }
         None => Options { prune: args.prune, adopt: args.adopt, control: args.control.control() },
     };
     let ledger = Ledger::new(&cluster_dir);
-    let (plan, records) = observe_and_plan(&client, &ledger, &desired, &specs_path, &opts).await?;
+    let (plan, records) = observe_and_plan(&client, &ledger, desired, specs_path, &opts).await?;
     opts.control.check_names(&plan)?;
-    if let Some(saved) = &saved {
+    if let Some(saved) = saved {
         check_not_stale(saved, &plan)?;
     }
     show_plan(&plan, args.output, color)?;
@@ -109,7 +122,7 @@ async fn apply(args: &ApplyArgs, color: ColorChoice, quiet: bool) -> Result<u8, 
     }
     let ctx =
         Context { slot_wait: args.slot_wait, ..pipeline::context(client, ledger, records, color, quiet) };
-    let results = execute::execute(&ctx, &plan, &desired, usize::from(args.concurrency)).await;
+    let results = execute::execute(&ctx, &plan, desired, usize::from(args.concurrency)).await;
     let removed = ctx.remove_dropped_jars().await;
     if removed > 0 && !quiet {
         eprintln!("removed {removed} jar upload(s) no job refers to any more");
@@ -248,16 +261,8 @@ pub(super) fn result_line(r: &JobResult, s: &Styles, out: &mut impl Write) -> st
         Outcome::Failed { reason } => (s.error, format!("FAILED: {reason}")),
         Outcome::Skipped { reason } => (s.warn, format!("skipped: {reason}")),
     };
-    writeln!(
-        out,
-        "  {}{}{}: {}{text}{} ({:.1}s)",
-        s.bold.render(),
-        r.name,
-        s.bold.render_reset(),
-        style.render(),
-        style.render_reset(),
-        r.seconds
-    )
+    let rest = format_args!(": {}{text}{} ({:.1}s)", style.render(), style.render_reset(), r.seconds);
+    crate::render::bold_name_line(out, s, "  ", (&r.name, 0), rest)
 }
 
 #[cfg(test)]

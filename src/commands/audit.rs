@@ -43,7 +43,7 @@ pub fn run(args: &AuditArgs, color: ColorChoice) -> Result<u8, CommandError> {
     if desired.clusters.len() > 1 {
         return fleet(args, desired, color);
     }
-    let report = audit(args, &desired)?;
+    let report = audit(args, &desired).map_err(|e| e.on_document(&desired.clusters))?;
     let mut stdout = std::io::stdout().lock();
     let written = match args.output {
         OutputFormat::Text => render::text(&report, &Styles::stdout(color), &mut stdout),

@@ -53,12 +53,56 @@ pub enum CommandError {
     ControlWithPlanFile(&'static str),
     #[error("cannot write the plan to {path}")]
     WritePlan { path: PathBuf, source: std::io::Error },
+    /// A Flink error on the cluster of the specs' one `kind: FlinkCluster` document, shown as it
+    /// is, with a hint that names the document (see [`CommandError::on_document`]).
+    #[error(transparent)]
+    OnDocument(Box<OnDocument>),
+}
+
+/// An error on a cluster document's cluster and the hint that names the document.
+#[derive(Debug)]
+pub struct OnDocument {
+    pub error: CommandError,
+    pub hint: String,
+}
+
+impl std::fmt::Display for OnDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for OnDocument {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
 }
 
 impl CommandError {
+    /// The error of a run on the specs' cluster: when `clusters` is their one cluster document and
+    /// the error is Flink's about its URL, the hint names the document (file:line), not
+    /// `FLINK_URL`, which did not give that URL.
+    #[must_use]
+    pub fn on_document(
+        self,
+        clusters: &std::collections::BTreeMap<String, crate::spec::clusters::Cluster>,
+    ) -> Self {
+        let e: &crate::flink::Error = match &self {
+            Self::Flink(e) => e,
+            Self::Cluster(crate::cluster::Error::Flink(e)) => e,
+            _ => return self,
+        };
+        let [cluster] = clusters.values().collect::<Vec<_>>()[..] else { return self };
+        match crate::pipeline::fleet::document_hint(&cluster.name, &cluster.origin, e) {
+            Some(hint) => Self::OnDocument(Box::new(OnDocument { error: self, hint })),
+            None => self,
+        }
+    }
+
     /// What the user can do about it, printed as the hint under the message.
     pub fn help(&self) -> Option<String> {
         let text = match self {
+            Self::OnDocument(d) => return Some(d.hint.clone()),
             Self::Flink(e) => return e.help().map(String::from),
             Self::Connection(e) => e.help(),
             Self::Cluster(e) => return e.help(),

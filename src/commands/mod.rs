@@ -73,13 +73,19 @@ pub async fn plan_locked(
         );
         return Ok(None);
     }
+    let clusters = desired.clusters.clone();
+    locked(t, desired, quiet).await.map(Some).map_err(|e| e.on_document(&clusters))
+}
+
+/// The cluster of `desired` locked, observed and planned.
+async fn locked(t: &Target<'_>, desired: crate::spec::Desired, quiet: bool) -> Result<Locked, CommandError> {
     let client = Connection::resolve(t.connection, &desired.clusters)?.client()?;
     let cluster_dir = t.state.cluster_dir_to_write(&client).await?;
     let command = format!("flinkops {} {}", t.command, t.path.display());
     let lock = lock_cluster(&cluster_dir, &client, &command, t.lock_timeout, quiet)?;
     let ledger = Ledger::new(&cluster_dir);
     let (plan, records) = observe_and_plan(&client, &ledger, &desired, t.path, &Options::default()).await?;
-    Ok(Some(Locked { desired, client, ledger, plan, records, lock }))
+    Ok(Locked { desired, client, ledger, plan, records, lock })
 }
 
 /// Run a command's work on a runtime of its own (see `pipeline::runtime`).

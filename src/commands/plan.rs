@@ -34,7 +34,7 @@ pub fn run(args: &PlanArgs, color: ColorChoice) -> Result<u8, CommandError> {
     if desired.clusters.len() > 1 {
         return fleet(args, desired, color);
     }
-    let plan = make_plan(args, &desired)?;
+    let plan = make_plan(args, &desired).map_err(|e| e.on_document(&desired.clusters))?;
     if let Some(path) = &args.out {
         write_plan(&plan, path)?;
     }

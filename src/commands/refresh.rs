@@ -22,7 +22,7 @@ pub fn run(args: &PlanArgs, color: ColorChoice) -> Result<u8, CommandError> {
     let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
         return Ok(exit::ERROR);
     };
-    let report = make_report(args, &desired)?;
+    let report = make_report(args, &desired).map_err(|e| e.on_document(&desired.clusters))?;
     let mut stdout = std::io::stdout().lock();
     let written = match args.output {
         PlanFormat::Text => render::drift_human(&report, &Styles::stdout(color), &mut stdout),

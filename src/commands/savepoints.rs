@@ -63,7 +63,7 @@ pub fn run(args: &SavepointsArgs, color: ColorChoice) -> Result<u8, CommandError
     let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
         return Ok(exit::ERROR);
     };
-    let records = read_records(args, &desired.clusters)?;
+    let records = read_records(args, &desired.clusters).map_err(|e| e.on_document(&desired.clusters))?;
     if let Some(unknown) =
         args.jobs.iter().find(|j| !desired.jobs.contains_key(*j) && !records.contains_key(*j))
     {

@@ -32,7 +32,8 @@ pub fn run(args: &StatusArgs, color: ColorChoice) -> Result<u8, CommandError> {
         return fleet(args, &clusters, color);
     }
     let connection = Connection::resolve(&args.connection, &clusters)?.limited(&args.limit);
-    let report = super::block_on(Threads::One, async { Ok(fetch(&connection.client()?).await?) })?;
+    let report = super::block_on(Threads::One, async { Ok(fetch(&connection.client()?).await?) })
+        .map_err(|e| e.on_document(&clusters))?;
     let mut stdout = io::stdout().lock();
     let written = match args.output {
         OutputFormat::Text => render_text(&report, &Styles::stdout(color), &mut stdout),
@@ -85,7 +86,7 @@ fn fleet(
 
 /// One cluster's status, or why it could not be read.
 async fn observe(m: Member, limit: &crate::cli::TimeLimitArgs) -> ClusterStatus {
-    let connection = m.connection.limited(limit);
+    let connection = m.connection.clone().limited(limit);
     let url = connection.url().to_owned();
     let fetched = match connection.client() {
         Ok(client) => fetch(&client).await,
@@ -93,6 +94,6 @@ async fn observe(m: Member, limit: &crate::cli::TimeLimitArgs) -> ClusterStatus 
     };
     match fetched {
         Ok(report) => ClusterStatus::reachable(&m.name, report),
-        Err(e) => ClusterStatus::unreachable(&m.name, &url, e.to_string(), e.help().map(String::from)),
+        Err(e) => ClusterStatus::unreachable(&m.name, &url, e.to_string(), m.hint(&e)),
     }
 }

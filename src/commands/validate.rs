@@ -61,15 +61,8 @@ fn render_text(loaded: &crate::spec::Loaded, args: &ValidateArgs, color: ColorCh
         others(loaded),
     )?;
     for c in loaded.desired.clusters.values() {
-        writeln!(
-            out,
-            "  cluster {}{}{}  {}  {}",
-            s.bold.render(),
-            c.name,
-            s.bold.render_reset(),
-            c.origin,
-            crate::render::clean(&c.url)
-        )?;
+        let rest = format_args!("  {}  {}", c.origin, crate::render::clean(&c.url));
+        crate::render::bold_name_line(&mut out, &s, "  cluster ", (&c.name, 0), rest)?;
     }
     let jobs = loaded.desired.jobs.values();
     let name_width = jobs.clone().map(|j| j.name.len()).max().unwrap_or(0);
@@ -80,15 +73,9 @@ fn render_text(loaded: &crate::spec::Loaded, args: &ValidateArgs, color: ColorCh
         } else {
             format!("  after {}", job.depends_on.join(", "))
         };
-        writeln!(
-            out,
-            "  {}{:<name_width$}{}  {:<origin_width$}  fingerprint {}{deps}",
-            s.bold.render(),
-            job.name,
-            s.bold.render_reset(),
-            job.origin,
-            job.fingerprint.short(12)
-        )?;
+        let rest =
+            format_args!("  {:<origin_width$}  fingerprint {}{deps}", job.origin, job.fingerprint.short(12));
+        crate::render::bold_name_line(&mut out, &s, "  ", (&job.name, name_width), rest)?;
     }
     Ok(())
 }

@@ -34,6 +34,16 @@ pub struct Member {
     pub connection: Connection,
     /// The document's `defaults.savepointDirectory`.
     pub savepoint_dir: Option<String>,
+    /// Where the document was written (`file:line`); `None` for the flags' cluster.
+    pub origin: Option<String>,
+}
+
+impl Member {
+    /// What to do about `e` on this cluster: for a cluster document, words that name the document
+    /// where the flags' hint would name `FLINK_URL` (which did not give this URL).
+    pub fn hint(&self, e: &crate::flink::Error) -> Option<String> {
+        hint(&self.name, self.origin.as_deref(), e)
+    }
 }
 
 /// Every cluster of the specs, by name: each cluster document, or the flags' `default`.
@@ -47,6 +57,7 @@ pub fn members(
         .into_iter()
         .map(|(name, config)| Member {
             savepoint_dir: clusters.get(&name).and_then(|c| c.savepoint_directory.clone()),
+            origin: clusters.get(&name).map(|c| c.origin.clone()),
             name,
             connection: Connection { config },
         })
@@ -79,6 +90,7 @@ pub struct Reached {
     pub identity: String,
     pub dir: PathBuf,
     savepoint_dir: Option<String>,
+    origin: Option<String>,
 }
 
 /// A cluster reached, or why not.
@@ -156,19 +168,20 @@ pub async fn observe_fleet(
 }
 
 async fn reach(m: &Member, state_dir: &Path, name: Option<&str>, access: Access) -> Result<Reached, String> {
-    let client = m.connection.client().map_err(|e| flink_words(&e))?;
-    let identity = crate::cluster::resolve(&client, name).await.map_err(|e| cluster_words(&e))?;
+    let client = m.connection.client().map_err(|e| flink_words(&e, m.hint(&e)))?;
+    let identity = crate::cluster::resolve(&client, name).await.map_err(|e| cluster_words(&e, m))?;
     let dir = match access {
         Access::Read => crate::cluster::locate(state_dir, &identity, client.base_url()),
         Access::Write => crate::cluster::claim(state_dir, &identity, client.base_url()),
     }
-    .map_err(|e| cluster_words(&e))?;
+    .map_err(|e| cluster_words(&e, m))?;
     Ok(Reached {
         name: m.name.clone(),
         client,
         identity: identity.key,
         dir,
         savepoint_dir: m.savepoint_dir.clone(),
+        origin: m.origin.clone(),
     })
 }
 
@@ -184,7 +197,10 @@ async fn observe_one(
     let control = crate::plan::Control { target: Vec::new(), exclude: Vec::new(), ..opts.control.clone() };
     let opts = &Options { control, ..opts.clone() };
     let ledger = Ledger::new(&r.dir);
-    let failed = |e: crate::flink::Error| Unobserved { error: flink_words(&e), ledger: read_ledger(&r.dir) };
+    let failed = |e: crate::flink::Error| Unobserved {
+        error: flink_words(&e, hint(&r.name, r.origin.as_deref(), &e)),
+        ledger: read_ledger(&r.dir),
+    };
     let Observation { observed, records, cluster } =
         observe(&r.client, &ledger, &own, opts).await.map_err(failed)?;
     let savepoint_dir = match (&r.savepoint_dir, &observed.cluster_savepoint_dir) {
@@ -219,12 +235,45 @@ fn timed_out(deadline: Duration) -> String {
     )
 }
 
-fn flink_words(e: &crate::flink::Error) -> String {
-    with_fix(crate::output::error_chain(e), e.help().map(str::to_owned))
+fn flink_words(e: &crate::flink::Error, fix: Option<String>) -> String {
+    with_fix(crate::output::error_chain(e), fix)
 }
 
-fn cluster_words(e: &crate::cluster::Error) -> String {
-    with_fix(crate::output::error_chain(e), e.help())
+fn cluster_words(e: &crate::cluster::Error, m: &Member) -> String {
+    let fix = match e {
+        crate::cluster::Error::Flink(e) => m.hint(e),
+        _ => e.help(),
+    };
+    with_fix(crate::output::error_chain(e), fix)
+}
+
+/// The hint for `e` on cluster `name`: `Error::help` for the flags' cluster; for a cluster
+/// document written at `origin`, the hints that name `FLINK_URL`, `--flink-url` or the TLS flags
+/// are said of the document instead (connection flags are refused beside cluster documents).
+fn hint(name: &str, origin: Option<&str>, e: &crate::flink::Error) -> Option<String> {
+    origin.and_then(|origin| document_hint(name, origin, e)).or_else(|| e.help().map(str::to_owned))
+}
+
+/// The hint for `e` on the cluster of document `name` written at `origin`, when `Error::help`
+/// would name `FLINK_URL`, `--flink-url` or the TLS flags; `None` for the other errors, whose
+/// hint holds for a document too.
+pub fn document_hint(name: &str, origin: &str, e: &crate::flink::Error) -> Option<String> {
+    use crate::flink::Error::*;
+    let check = match e {
+        ConnectionRefused { .. } | Unreachable { .. } => {
+            "is Flink running there, and is that `url` the address of its REST API (the JobManager's \
+             rest.port, 8081 by default)?"
+        }
+        InvalidResponse { .. } | TooLarge { .. } | Redirected { .. } => {
+            "is that `url` the Flink REST API itself, including any path prefix of a proxy?"
+        }
+        Tls { .. } => {
+            "check its `caFile` (the CA that signed Flink's or the proxy's certificate), that the host in \
+             its `url` is one the certificate names, and for mutual TLS `clientCertFile` and `clientKeyFile`"
+        }
+        _ => return None,
+    };
+    Some(format!("the URL is the `url` of cluster `{name}` ({origin}): {check}"))
 }
 
 fn with_fix(error: String, fix: Option<String>) -> String {
@@ -276,6 +325,9 @@ pub struct Gathered {
     pub reached: Vec<Reach>,
     pub locks: Vec<crate::apply::lock::ApplyLock>,
     pub inputs: Vec<ClusterInput>,
+    /// The clusters whose lock another process holds (an apply), by name, with the lock's words
+    /// naming the holder: reached but not observed this run (`watch` skips them for the tick).
+    pub busy: BTreeMap<String, String>,
 }
 
 /// What `apply` and each `watch` tick over several clusters share before planning: reach every
@@ -289,31 +341,48 @@ pub async fn gather(
     deadline: Duration,
 ) -> Gathered {
     let mut reached = reach_all(members, state_dir, cluster_name, Access::Write, deadline).await;
-    let locks = lock_in_order(&mut reached, lock);
+    let (locks, busy) = lock_in_order(&mut reached, lock);
     let inputs = observe_reached(&reached, desired, opts, deadline).await;
-    Gathered { reached, locks, inputs }
+    Gathered { reached, locks, inputs, busy }
 }
 
 /// Lock every reached cluster, in identity-key order (two runs locking two clusters in opposite
 /// orders would wait for each other), before it is observed, so that the plan applied is the one
 /// observed under the locks, as for one cluster. A cluster whose lock cannot be taken is not
-/// observed (its jobs fail this run); the others go on.
-fn lock_in_order(reached: &mut [Reach], with: LockWith<'_>) -> Vec<crate::apply::lock::ApplyLock> {
+/// observed (its jobs fail this run); the others go on. Also returns the clusters whose lock
+/// another process holds, with the holder in words.
+fn lock_in_order(
+    reached: &mut [Reach],
+    with: LockWith<'_>,
+) -> (Vec<crate::apply::lock::ApplyLock>, BTreeMap<String, String>) {
     let mut order: Vec<usize> = (0..reached.len()).filter(|i| reached[*i].1.is_ok()).collect();
     order.sort_by_key(|i| reached[*i].1.as_ref().map(|r| r.identity.clone()).unwrap_or_default());
-    let mut locks = Vec::new();
+    let (mut locks, mut busy) = (Vec::new(), BTreeMap::new());
     for i in order {
         let Ok(r) = &reached[i].1 else { continue };
         match super::lock_cluster(&r.dir, &r.client, with.command, with.timeout, with.quiet) {
             Ok(lock) => locks.push(lock),
             Err(e) => {
+                if let crate::apply::lock::LockError::Held { holder, .. } = &e
+                    && !this_process(holder.as_deref())
+                {
+                    busy.insert(reached[i].0.clone(), e.to_string());
+                }
                 let error = format!("{}; {}", crate::output::error_chain(&e), e.help());
                 // Its ledger still says which jobs it has (read, never written, without the lock).
                 reached[i].1 = Err(Unobserved { error, ledger: read_ledger(&r.dir) });
             }
         }
     }
-    locks
+    (locks, busy)
+}
+
+/// Whether the lock's holder is this process: two cluster documents whose clusters report one
+/// identity share one directory, and the second lock is refused to this very run. That is no
+/// concurrent apply (busy) but a configuration to fix, and stays an error.
+fn this_process(holder: Option<&crate::apply::lock::HolderInfo>) -> bool {
+    let me = crate::apply::lock::Holder::current("");
+    holder.is_some_and(|h| h.pid == me.pid && h.host == me.host)
 }
 
 impl Gathered {

@@ -300,6 +300,7 @@ impl FleetPlan {
             upgrade: a.upgrade + b.upgrade,
             settings: a.settings + b.settings,
             stop: a.stop + b.stop,
+            moves: a.moves + b.moves,
         })
     }
 

@@ -366,7 +366,11 @@ impl Plan {
         for j in &self.jobs {
             match j.action {
                 Action::Deploy | Action::Resume | Action::Adopt => s.deploy += 1,
-                Action::Upgrade { .. } | Action::Rename | Action::Move | Action::Confirm => s.upgrade += 1,
+                Action::Upgrade { .. } | Action::Rename | Action::Confirm => s.upgrade += 1,
+                Action::Move => {
+                    s.upgrade += 1;
+                    s.moves += 1;
+                }
                 Action::UpdateSettings => s.settings += 1,
                 Action::Suspend | Action::Stop => s.stop += 1,
                 Action::None | Action::Conflict | Action::Orphan | Action::Skipped => {}
@@ -392,4 +396,8 @@ pub struct Summary {
     pub settings: usize,
     /// Jobs to stop with a savepoint: suspend, prune.
     pub stop: usize,
+    /// Of the upgrades, the moves between clusters. Only a fleet has them, so only the fleet's
+    /// JSON (format 2, `render::fleet::FleetSummary`) writes it: format 1 stays as it was.
+    #[serde(skip)]
+    pub moves: usize,
 }

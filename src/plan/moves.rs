@@ -14,6 +14,12 @@
 //!   could not be rolled back to the old cluster (a newer version's savepoint does not restore
 //!   on an older one). Upgrade the clusters to one version first, then move.
 //!
+//! - the job is also renamed in the same commit (its own name is found on no other cluster, a
+//!   `previousNames` entry is): not combined into one move (the executor would have to stop,
+//!   record and roll back under the old name on the old cluster and start under the new one;
+//!   docs/fleet.md says what that takes); the fix is to rename first, then move. Planned apart,
+//!   the new cluster would start the new name empty beside the old name's job.
+//!
 //! `protect: true` blocks a move unless `--allow-destroy` names the job (`control::protect`).
 
 use std::collections::BTreeMap;
@@ -105,7 +111,11 @@ fn decide(
     // record is the job's history until the move completes.
     let in_flight = here.ledger.get(&job.name).and_then(|r| r.moving.as_ref());
     let known_here = (here.ledger.contains_key(&job.name) && in_flight.is_none()) || p.live.is_some();
-    let found = found_elsewhere(job, to, observed, known_here);
+    let own = found_elsewhere(&job.name, to, observed, known_here);
+    let (renamed, found) = match renamed_elsewhere(job, to, observed, known_here) {
+        Some((old, found)) if own.is_empty() => (Some(old), found),
+        _ => (None, own),
+    };
     let drop: Vec<_> =
         found.iter().filter_map(|f| f.live.map(|l| (f.cluster.to_string(), l.id.clone()))).collect();
     let decision = |entry: JobPlan, problems: Vec<String>| Decision {
@@ -114,9 +124,20 @@ fn decide(
         problems,
         drop: drop.clone(),
     };
+    if let Some(old) = renamed {
+        // Not combined (see the module header): refused, the old name's job left where it runs.
+        let names: Vec<&str> = found.iter().map(|f| f.cluster).collect();
+        let why = format!("it is also renamed from `{old}` (previousNames), whose job or record is there");
+        let fix = format!(
+            "rename first (keep `cluster: {}` and apply), then change `cluster:` in a second commit",
+            names[0]
+        );
+        let (entry, problem) = refuse(p, to, &names.join(", "), &why, &fix);
+        return Some(decision(entry, vec![problem]));
+    }
     let [f] = found.as_slice() else {
         if found.is_empty() {
-            return first_deployment_while_unobserved(p, unobserved).map(|e| decision(e, vec![]));
+            return first_deployment_while_unobserved(p, job, unobserved).map(|e| decision(e, vec![]));
         }
         let names: Vec<&str> = found.iter().map(|f| f.cluster).collect();
         let why = format!("it is known on {} other clusters ({})", names.len(), names.join(", "));
@@ -140,22 +161,22 @@ fn decide(
     Some(decision(entry, problems))
 }
 
-/// Every other observed cluster where the job runs, or (when this cluster does not know the job)
-/// whose ledger has its record.
+/// Every other observed cluster where the job named `job_name` runs, or (when this cluster does not
+/// know the job) whose ledger has its record.
 fn found_elsewhere<'a>(
-    job: &Job,
+    job_name: &str,
     to: &str,
     observed: &BTreeMap<&'a str, &'a ClusterObservation>,
     known_here: bool,
 ) -> Vec<Found<'a>> {
-    let tag = identity::name_tag(&job.name);
+    let tag = identity::name_tag(job_name);
     let runs = |l: &&LiveJob| l.is_active() && identity::parse(&l.id).is_some_and(|m| m.name_tag == tag);
     observed
         .iter()
         .filter(|(name, _)| **name != to)
         .filter_map(|(name, o)| {
             let live = o.observed.jobs.iter().find(runs);
-            let record = o.ledger.get(&job.name);
+            let record = o.ledger.get(job_name);
             (live.is_some() || (record.is_some() && !known_here)).then_some(Found {
                 cluster: name,
                 observation: o,
@@ -164,6 +185,21 @@ fn found_elsewhere<'a>(
             })
         })
         .collect()
+}
+
+/// A previous name of `job` (`previousNames`) found on other clusters, when the job's own name is
+/// found on none: a rename and a move in one commit. Planned apart, the new cluster would start
+/// the new name empty beside the old name's job.
+fn renamed_elsewhere<'a>(
+    job: &'a Job,
+    to: &str,
+    observed: &BTreeMap<&'a str, &'a ClusterObservation>,
+    known_here: bool,
+) -> Option<(&'a str, Vec<Found<'a>>)> {
+    job.previous_names.iter().rev().find_map(|old| {
+        let found = found_elsewhere(old, to, observed, known_here);
+        (!found.is_empty()).then_some((old.as_str(), found))
+    })
 }
 
 /// The new cluster's entry as a move from `f` (`restore` is `None` when there is nothing to
@@ -303,11 +339,17 @@ fn normalise(uri: &str) -> (String, String, String) {
 /// A first deployment while a cluster that may run the job could not be observed: its ledger
 /// has the job, or is unknown. Blocked: a move whose old side cannot be seen would otherwise
 /// start the job a second time, empty.
-fn first_deployment_while_unobserved(p: &JobPlan, unobserved: &[(&str, &Unobserved)]) -> Option<JobPlan> {
+fn first_deployment_while_unobserved(
+    p: &JobPlan,
+    job: &Job,
+    unobserved: &[(&str, &Unobserved)],
+) -> Option<JobPlan> {
     if p.restore != Some(Restore::FirstDeployment) || p.blocked_by.is_some() {
         return None;
     }
-    let may_run = |u: &Unobserved| u.ledger.as_ref().is_none_or(|l| l.contains_key(&p.name));
+    // Under its name or one of its previous names (a rename and a move in one commit).
+    let names = || std::iter::once(&p.name).chain(&job.previous_names);
+    let may_run = |u: &Unobserved| u.ledger.as_ref().is_none_or(|l| names().any(|n| l.contains_key(n)));
     let (cluster, u) = unobserved.iter().find(|(_, u)| may_run(u))?;
     let mut blocked = p.clone();
     blocked.blocked_by =

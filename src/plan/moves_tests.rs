@@ -61,6 +61,19 @@ fn a_job_whose_cluster_changed_is_moved_with_a_savepoint_and_is_no_orphan_on_its
         p.waves.iter().map(|w| w.jobs.iter().map(|j| j.job.clone()).collect()).collect();
     assert_eq!(waves, [vec!["orders".to_string()], vec!["report".to_string()]]);
     assert_eq!(problems(&p, "us"), "");
+    // Counted with the upgrades, and as a move: in the fleet's JSON (format 2) and summary line.
+    let s = p.summary();
+    assert_eq!((s.deploy, s.upgrade, s.moves), (1, 1, 1), "{s:?}");
+    let options = crate::plan::model::PlanOptions::default();
+    let json = serde_json::to_value(crate::render::JsonFleetPlan::of(&p, "specs", &options)).unwrap();
+    assert_eq!(json["summary"]["moves"], 1, "{}", json["summary"]);
+    let mut text = Vec::new();
+    crate::render::fleet_human(&p, &crate::output::Styles::plain(), &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("1 to upgrade (1 of them a move between clusters)"), "{text}");
+    // A format-1 plan's summary has no `moves` (its JSON stays as it was).
+    let one = serde_json::to_value(p.plan_of("us").unwrap().summary()).unwrap();
+    assert!(one.get("moves").is_none(), "{one}");
 }
 
 #[test]
@@ -253,4 +266,52 @@ fn the_same_place_ignores_spelling_not_scheme_or_bucket() {
     assert!(!same_place("hdfs://nn1:8020/sp", "hdfs://nn2:8020/sp"));
     assert_eq!(major_minor("1.20.5"), Some((1, 20)));
     assert_eq!(major_minor("2.3-SNAPSHOT"), Some((2, 3)));
+}
+
+/// `orders` ran on `eu`; one commit renames it `orders-v2` (`previousNames: [orders]`) and sets
+/// `cluster: us`. Neither name's state is where the other side looks: planned apart, `us` would
+/// start `orders-v2` empty beside the old job (and `--prune` would stop that one). Refused, with
+/// the fix, and the old job is no orphan.
+#[test]
+fn a_move_and_a_rename_in_one_commit_are_refused_with_the_fix_and_nothing_is_touched() {
+    let old = job("orders");
+    let (live, record) = (live_of(&old, 1, JobState::Running), record_of(&old));
+    let mut renamed = on("us", job("orders-v2"));
+    renamed.previous_names = vec!["orders".into()];
+    let d = desired([renamed]);
+    let eu = cluster("eu", "2.3.0", "file:///shared/sp", vec![live], ledger([record]));
+    let us = cluster("us", "2.3.0", "file:///shared/sp", vec![], ledger([]));
+    let prune = Options { prune: true, ..Options::default() };
+    let p = run(&d, eu, us, &prune);
+    let entry = job_of(&p, "us", "orders-v2");
+    assert_eq!(entry.action, Action::Conflict, "{entry:#?}");
+    let problem = problems(&p, "us");
+    for part in ["`orders-v2`", "from `eu` to `us`", "renamed from `orders`", "rename first", "second commit"]
+    {
+        assert!(problem.contains(part), "{part} in {problem}");
+    }
+    // The old job is not stopped as an orphan by --prune: nothing at all is done.
+    assert!(p.plan_of("eu").unwrap().jobs.is_empty(), "{:#?}", p.plan_of("eu"));
+    assert!(!p.has_changes(), "{p:#?}");
+}
+
+/// Only the old name's record on the old cluster (the job runs nowhere): refused alike, not an
+/// empty first deployment.
+#[test]
+fn a_renamed_job_known_only_to_the_old_clusters_ledger_is_no_empty_first_deployment() {
+    let old = job("orders");
+    let mut renamed = on("us", job("orders-v2"));
+    renamed.previous_names = vec!["orders".into()];
+    let d = desired([renamed]);
+    let eu = cluster("eu", "2.3.0", "file:///sp", vec![], ledger([record_of(&old)]));
+    let us = cluster("us", "2.3.0", "file:///sp", vec![], ledger([]));
+    let p = run(&d, eu, us, &Options::default());
+    assert_eq!(job_of(&p, "us", "orders-v2").action, Action::Conflict, "{p:#?}");
+    // And while the old cluster cannot be seen, no first deployment either.
+    let d2 = d.clone();
+    let eu = unobserved_with("eu", Some(ledger([record_of(&old)])));
+    let us = cluster("us", "2.3.0", "file:///sp", vec![], ledger([]));
+    let p = run(&d2, eu, us, &Options::default());
+    let entry = job_of(&p, "us", "orders-v2");
+    assert!(entry.blocked_by.is_some(), "{entry:#?}");
 }

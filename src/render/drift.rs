@@ -42,17 +42,14 @@ pub fn drift_human(report: &DriftReport, s: &Styles, out: &mut impl Write) -> io
     }
     for d in &report.drift {
         let id = d.job_id.as_ref().map(|i| format!(" [{i}]")).unwrap_or_default();
-        writeln!(
-            out,
-            "  {}{}{}: {}{}{}: {}{id}",
-            s.bold.render(),
-            clean(&d.name),
-            s.bold.render_reset(),
+        let rest = format_args!(
+            ": {}{}{}: {}{id}",
             s.warn.render(),
             kind(d.kind),
             s.warn.render_reset(),
             clean(&d.detail)
-        )?;
+        );
+        super::bold_name_line(out, s, "  ", (&clean(&d.name), 0), rest)?;
     }
     if !report.drift.is_empty() {
         writeln!(out)?;

@@ -42,11 +42,21 @@ pub struct JsonFleetPlan<'a> {
     /// Whether some cluster could not be observed (the run exits 1).
     pub has_unobserved: bool,
     /// Counts per kind of change, every cluster together.
-    pub summary: Summary,
+    pub summary: FleetSummary,
+}
+
+/// The fleet's counts: a plan's, and how many of the upgrades are moves between clusters.
+#[derive(Serialize, JsonSchema)]
+pub struct FleetSummary {
+    #[serde(flatten)]
+    pub counts: Summary,
+    /// Of the upgrades, the jobs moved from one cluster to another.
+    pub moves: usize,
 }
 
 impl<'a> JsonFleetPlan<'a> {
     pub fn of(fleet: &'a FleetPlan, specs: &'a str, options: &'a PlanOptions) -> Self {
+        let counts = fleet.summary();
         Self {
             format_version: FLEET_FORMAT_VERSION,
             specs,
@@ -54,7 +64,7 @@ impl<'a> JsonFleetPlan<'a> {
             fleet,
             has_changes: fleet.has_changes(),
             has_unobserved: fleet.has_unobserved(),
-            summary: fleet.summary(),
+            summary: FleetSummary { moves: counts.moves, counts },
         }
     }
 }
@@ -166,12 +176,11 @@ pub fn summary_line(plan: &FleetPlan) -> String {
     let unobserved = plan.clusters.iter().filter(|c| matches!(c.outcome, Outcome::Unobserved { .. })).count();
     let head = if plan.has_changes() {
         let s = plan.summary();
-        let moves = plan.plans().map(|(_, p)| words::moves(p)).sum();
         format!(
             "Fleet plan ({n} clusters): {} to deploy, {} to upgrade{}, {} to update, {} to stop.",
             s.deploy,
             s.upgrade,
-            words::moves_note(moves),
+            words::moves_note(s.moves),
             s.settings,
             s.stop
         )

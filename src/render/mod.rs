@@ -22,6 +22,19 @@ pub use markdown::markdown;
 pub use offline::{OFFLINE_SCHEMA_PATH, offline_json, offline_markdown, offline_schema_json, offline_text};
 pub use words::{NO_CHANGES, clean};
 
+/// A line that names something in bold, then says more: `{lead}{name}{rest}`, the name padded to
+/// `width` (0: not padded) inside the bold. `validate`'s cluster and job lines, `apply`'s result
+/// lines and the drift report's lines.
+pub fn bold_name_line(
+    out: &mut impl std::io::Write,
+    s: &crate::output::Styles,
+    lead: &str,
+    (name, width): (&str, usize),
+    rest: std::fmt::Arguments<'_>,
+) -> std::io::Result<()> {
+    writeln!(out, "{lead}{}{name:<width$}{}{rest}", s.bold.render(), s.bold.render_reset())
+}
+
 /// Where the committed plan schema lives (relative to the repository root).
 pub const PLAN_SCHEMA_PATH: &str = "schemas/plan.schema.json";
 

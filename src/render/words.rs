@@ -429,16 +429,10 @@ pub fn summary_line(plan: &Plan) -> String {
         "Plan: {} to deploy, {} to upgrade{}, {} to update, {} to stop.",
         s.deploy,
         s.upgrade,
-        moves_note(moves(plan)),
+        moves_note(s.moves),
         s.settings,
         s.stop
     )
-}
-
-/// How many of a plan's upgrades are moves between clusters (counted with the upgrades: a new
-/// version started from the old one's savepoint).
-pub fn moves(plan: &Plan) -> usize {
-    plan.jobs.iter().filter(|j| j.action == Action::Move).count()
 }
 
 /// " (1 of them a move between clusters)" after the upgrade count, or nothing.

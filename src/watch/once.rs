@@ -29,7 +29,9 @@ pub async fn run(
         return crate::exit::ERROR;
     }
     let report = reconciler.reconcile("--once", shutdown).await;
-    exit_code(report.result)
+    // A cluster skipped because an apply held its lock was not reconciled: one pass that did not
+    // converge everything exits 1, as a single cluster's locked pass does.
+    if report.busy > 0 { crate::exit::ERROR } else { exit_code(report.result) }
 }
 
 /// apply's codes: 0 when everything converged, 1 otherwise.

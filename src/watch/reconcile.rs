@@ -73,6 +73,8 @@ pub struct Reconciler {
     last_diagnostics: Vec<String>,
     /// Started over several clusters: each tick runs apply's fleet path (`fleet`).
     fleet: Option<Fleet>,
+    /// The clusters the last fleet tick skipped because an apply held their lock.
+    busy: Vec<String>,
 }
 
 /// What one reconcile found, for the loop.
@@ -80,6 +82,9 @@ pub struct Report {
     pub result: ReconcileResult,
     /// When a held job may be tried again, or a periodic savepoint or gc falls due.
     pub next_retry: Option<Instant>,
+    /// How many clusters of a fleet were skipped because an apply held their lock (not counted
+    /// in `result`).
+    pub busy: usize,
 }
 
 impl Reconciler {
@@ -109,6 +114,7 @@ impl Reconciler {
             last_decisions: Vec::new(),
             last_diagnostics: Vec::new(),
             fleet: None,
+            busy: Vec::new(),
         }
     }
 
@@ -121,6 +127,7 @@ impl Reconciler {
     pub async fn reconcile(&mut self, why: &str, shutdown: &CancellationToken) -> Report {
         let started = Instant::now();
         tracing::debug!(trigger = why, "reconciling");
+        self.busy.clear();
         let spec_problems = self.load();
         let (result, lines) = match &self.desired {
             None => (ReconcileResult::InvalidSpecs, spec_problems.clone()),
@@ -133,6 +140,7 @@ impl Reconciler {
         };
         let now = Timestamp::now();
         for cluster in self.labels() {
+            let result = if self.busy.contains(&cluster) { ReconcileResult::Locked } else { result };
             self.shared.metrics.reconciled(&cluster, result, started.elapsed().as_secs_f64(), epoch(now));
         }
         let ready = result == ReconcileResult::Ok;
@@ -148,7 +156,7 @@ impl Reconciler {
         self.shared.set_readiness(Readiness { ready, lines, at: Some(now) });
         let wake =
             [self.policies.next_retry(Instant::now()), self.periodic.wake()].into_iter().flatten().min();
-        Report { result, next_retry: wake }
+        Report { result, next_retry: wake, busy: self.busy.len() }
     }
 
     /// Load the specs; keep the last good ones when these have errors. Returns the errors, one
@@ -360,7 +368,12 @@ impl Reconciler {
     /// Flink could not be observed: logged, and the readiness line.
     fn unreachable(&self, e: &crate::flink::Error) -> (ReconcileResult, String) {
         self.shared.metrics.flink(&self.cluster, false);
-        let hint = e.help().unwrap_or_default();
+        // The specs' one cluster document gave the URL: its hint names the document, not FLINK_URL.
+        let document = self.desired.as_ref().and_then(|d| d.clusters.values().next());
+        let hint = document
+            .and_then(|c| crate::pipeline::fleet::document_hint(&c.name, &c.origin, e))
+            .or_else(|| e.help().map(str::to_owned))
+            .unwrap_or_default();
         tracing::error!(hint, "cannot observe Flink at {}: {e}", self.base_url);
         (ReconcileResult::FlinkUnreachable, format!("Flink at {} is not reachable: {e}", self.base_url))
     }

@@ -98,6 +98,25 @@ fn checkpoints(took_ms: u64) -> Value {
            "history": [{"id": 5, "status": "COMPLETED", "end_to_end_duration": took_ms}]})
 }
 
+/// Three of four slots free when the plan looks, one by the stop (another job took them); the
+/// live job's checkpoints are quick (100 ms), so only the slots stand in the way of its stop.
+async fn slots_shrink_after_the_plan(s: &Scenario) {
+    changing(
+        &s.server,
+        "/overview",
+        json!({"slots-total": 4, "slots-available": 3}),
+        json!({"slots-total": 4, "slots-available": 1}),
+    )
+    .await;
+    s.server
+        .register(
+            Mock::given(method("GET"))
+                .and(path(format!("/jobs/{}/checkpoints", s.id)))
+                .respond_with(ResponseTemplate::new(200).set_body_json(checkpoints(100))),
+        )
+        .await;
+}
+
 /// Runs apply; returns its exit code and everything it printed.
 fn apply(s: &Scenario, extra: &[&str]) -> (Option<i32>, String) {
     let out = flinkops()
@@ -152,20 +171,7 @@ async fn a_savepoint_timeout_that_became_too_short_refuses_the_stop_and_skips_de
 #[tokio::test]
 async fn free_slots_gone_by_the_stop_are_waited_for_then_the_stop_is_refused() {
     let s = scenario("apply-checks-slots", "parallelism: 3\n").await;
-    changing(
-        &s.server,
-        "/overview",
-        json!({"slots-total": 4, "slots-available": 3}),
-        json!({"slots-total": 4, "slots-available": 1}),
-    )
-    .await;
-    s.server
-        .register(
-            Mock::given(method("GET"))
-                .and(path(format!("/jobs/{}/checkpoints", s.id)))
-                .respond_with(ResponseTemplate::new(200).set_body_json(checkpoints(100))),
-        )
-        .await;
+    slots_shrink_after_the_plan(&s).await;
     let started = std::time::Instant::now();
     let (code, shown) = apply(&s, &["--slot-wait", "2s"]);
     assert_eq!(code, Some(1), "{shown}");
@@ -186,13 +192,7 @@ async fn free_slots_gone_by_the_stop_are_waited_for_then_the_stop_is_refused() {
 async fn a_rename_without_free_slots_is_refused_before_its_stop_like_an_upgrade() {
     let s =
         scenario_running("apply-checks-rename-slots", "parallelism: 3\npreviousNames: [old]\n", "old").await;
-    changing(
-        &s.server,
-        "/overview",
-        json!({"slots-total": 4, "slots-available": 3}),
-        json!({"slots-total": 4, "slots-available": 1}),
-    )
-    .await;
+    slots_shrink_after_the_plan(&s).await;
     let client = flinkops::flink::Client::new(flinkops::flink::ClientConfig::new(s.server.uri())).unwrap();
     let identity = flinkops::cluster::resolve(&client, None).await.unwrap();
     let cluster = flinkops::cluster::claim(&s.dir.join(".state"), &identity, &s.server.uri()).unwrap();

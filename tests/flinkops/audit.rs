@@ -175,6 +175,8 @@ async fn an_unreachable_cluster_or_invalid_specs_exit_1_with_the_cause() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("connection refused") && stderr.contains("hint:"), "{stderr}");
+    // The URL came from --flink-url: the hint names it.
+    assert!(stderr.contains("FLINK_URL (--flink-url)"), "{stderr}");
     assert!(out.stdout.is_empty());
 
     flinkops()

@@ -96,6 +96,72 @@ async fn a_single_cluster_document_is_the_connection_with_its_token_file() {
     }
 }
 
+/// `validate` names each cluster and job in bold (the job names padded inside the bold, to line
+/// the columns up), then where it was written and what it is.
+#[test]
+fn validate_lists_each_cluster_and_job_with_its_name_in_bold() {
+    let dir =
+        specs_with_cluster("cluster-doc-validate-lines", &["name: prod\nurl: http://127.0.0.1:9\n".into()]);
+    std::fs::write(dir.join("late.yaml"), job_spec("name: ab\njar: app.jar\ndependsOn: [orders]\n")).unwrap();
+    let out = flinkops().args(["validate", "--color", "always"]).arg(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let (bold, reset) = ("\u{1b}[1m", "\u{1b}[0m");
+    let lines: Vec<&str> = stdout.lines().skip(1).collect();
+    // The files as validate shows them (relative to where it runs).
+    let shown = lines[0].split("  ").nth(2).and_then(|o| o.strip_suffix("cluster.yaml:3")).expect(&stdout);
+    assert!(shown.ends_with("cluster-doc-validate-lines/"), "{stdout}");
+    let at = |file: &str, line: u32| format!("{shown}{file}:{line}");
+    assert_eq!(
+        lines[0],
+        format!("  cluster {bold}prod{reset}  {}  http://127.0.0.1:9", at("cluster.yaml", 3))
+    );
+    assert!(
+        lines[1].starts_with(&format!("  {bold}ab    {reset}  {}  fingerprint ", at("late.yaml", 3))),
+        "{stdout}"
+    );
+    assert!(lines[1].ends_with("  after orders"), "{stdout}");
+    assert!(
+        lines[2].starts_with(&format!("  {bold}orders{reset}  {}   fingerprint ", at("job.yaml", 3))),
+        "{stdout}"
+    );
+}
+
+/// One cluster document whose cluster is down: every command's hint names the document (its
+/// file:line and name), which gave the URL, and not FLINK_URL, which did not (watch logs it).
+#[test]
+fn an_unreachable_cluster_documents_hint_names_the_document_not_flink_url() {
+    let dir =
+        specs_with_cluster("cluster-doc-unreachable", &["name: prod\nurl: http://127.0.0.1:9\n".into()]);
+    let commands: [&[&str]; 8] = [
+        &["plan"],
+        &["plan", "--refresh-only"],
+        &["apply", "--auto-approve"],
+        &["audit"],
+        &["savepoints"],
+        &["status"],
+        &["gc", "--auto-approve"],
+        &["watch", "--once", "--listen", "127.0.0.1:0"],
+    ];
+    for args in commands {
+        let mut cmd = flinkops();
+        cmd.env_remove("FLINK_URL").args(args).args(["--retries", "0"]);
+        if args[0] != "status" {
+            cmd.arg("--state-dir").arg(dir.join(".state"));
+        }
+        let out = cmd.arg(&dir).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("connection refused"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("the URL is the `url` of cluster `prod` (") && stderr.contains("cluster.yaml:3)"),
+            "{args:?}: {stderr}"
+        );
+        assert!(args[0] == "watch" || stderr.contains("hint: the URL is"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("FLINK_URL"), "{args:?}: {stderr}");
+    }
+}
+
 #[tokio::test]
 async fn connection_flags_beside_a_cluster_document_are_refused_before_any_call() {
     let server = flink_wanting_the_token().await;

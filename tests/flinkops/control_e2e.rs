@@ -1,10 +1,10 @@
 //! `--target`, `--replace` and `protect: true` end to end on real Flink: what runs afterwards
 //! (job ids, `latest.restored`, the counter) is read from Flink, never from flinkops' output.
 
-use flinkops::flink::JobState;
+use flinkops::flink::{Client, JobId, JobState};
 
 use crate::apply_e2e::{Scenario, Spec, spec, stopped_with, text};
-use crate::flink_support::{Cluster, assert_state_continued, before_change, on_every_cluster};
+use crate::flink_support::{Before, Cluster, assert_state_continued, before_change, on_every_cluster};
 
 on_every_cluster! {
     target_upgrades_only_the_targeted_job_and_the_other_keeps_its_job_id (2) => target_only;
@@ -13,17 +13,32 @@ on_every_cluster! {
     watch_once_reconciles_once_and_leaves_the_excluded_job_alone (2) => watch_once_excludes;
 }
 
-async fn target_only(c: &Cluster) {
+/// Jobs `a` and `b` applied and running (their ids, and `a`'s counter before the change), then
+/// both specs changed (`--tag v2`), not applied yet.
+struct BothChanged {
+    client: Client,
+    s: Scenario,
+    a1: JobId,
+    b1: JobId,
+    before: Before,
+}
+
+async fn both_changed(c: &Cluster, prefix: &str) -> BothChanged {
     let client = c.client();
-    let s = Scenario::new(c, "target");
+    let s = Scenario::new(c, prefix);
     s.write(&spec("a"));
     s.write(&spec("b"));
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let (a1, b1) = (s.live(&client, "a").await, s.live(&client, "b").await);
     let before = before_change(&client, &a1).await;
-    // Both change; only `a` is targeted.
     s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("a") });
     s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("b") });
+    BothChanged { client, s, a1, b1, before }
+}
+
+async fn target_only(c: &Cluster) {
+    // Both change; only `a` is targeted.
+    let BothChanged { client, s, a1, b1, before } = both_changed(c, "target").await;
     let out = s.apply(&["--target", &s.name("a")]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
@@ -99,15 +114,7 @@ async fn protect_blocks_prune(c: &Cluster) {
 /// `watch --once --exclude b`: one reconcile as watch makes it, then exit 0; `a` is upgraded with
 /// its state, `b` keeps its job id (and its change is still to do). Judged by Flink.
 async fn watch_once_excludes(c: &Cluster) {
-    let client = c.client();
-    let s = Scenario::new(c, "once");
-    s.write(&spec("a"));
-    s.write(&spec("b"));
-    assert_eq!(s.apply(&[]).status.code(), Some(0));
-    let (a1, b1) = (s.live(&client, "a").await, s.live(&client, "b").await);
-    let before = before_change(&client, &a1).await;
-    s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("a") });
-    s.write(&Spec { extra_args: &["--tag", "v2"], ..spec("b") });
+    let BothChanged { client, s, a1, b1, before } = both_changed(c, "once").await;
     let out = crate::support::flinkops_process()
         .args(["watch", "--once", "--listen", "127.0.0.1:0", "--flink-url", &c.url, "--state-dir"])
         .arg(&s.state)

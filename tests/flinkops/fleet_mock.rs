@@ -4,6 +4,7 @@
 //! fleet, and a long-running `watch` over two clusters with one out of reach.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -37,6 +38,17 @@ fn plan(dir: &Path, extra: &[&str]) -> std::process::Output {
         .args(["plan", "--retries", "0", "--connect-timeout", "2s", "--state-dir"])
         .arg(dir.join(".state"))
         .args(extra)
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
+/// `watch --once` over `dir`, its state in `dir/.state`.
+fn watch_once(dir: &Path) -> std::process::Output {
+    flinkops()
+        .env_remove("FLINK_URL")
+        .args(["watch", "--once", "--listen", "127.0.0.1:0", "--retries", "0", "--state-dir"])
+        .arg(dir.join(".state"))
         .arg(dir)
         .output()
         .unwrap()
@@ -79,7 +91,11 @@ async fn an_unreachable_cluster_fails_its_jobs_and_the_exit_code_and_the_others_
     let west = doc["clusters"].as_array().unwrap().iter().find(|c| c["name"] == "west").unwrap();
     assert_eq!(west["outcome"]["type"], "unobserved", "{west}");
     assert_eq!(west["outcome"]["jobs"], serde_json::json!(["billing"]));
-    assert!(west["outcome"]["error"].as_str().unwrap().contains("127.0.0.1:9"), "{west}");
+    let error = west["outcome"]["error"].as_str().unwrap();
+    assert!(error.contains("127.0.0.1:9"), "{west}");
+    // The URL came from `west`'s document (line 9 of clusters.yaml), not from FLINK_URL.
+    assert!(error.contains("cluster `west` (") && error.contains("clusters.yaml:9)"), "{error}");
+    assert!(error.contains("is Flink running there") && !error.contains("FLINK_URL"), "{error}");
     assert_eq!(action(&doc, "east", "orders")["action"]["type"], "deploy");
     // `report` waits for `billing`, whose cluster could not be seen: it is not started.
     let report = action(&doc, "east", "report");
@@ -192,4 +208,79 @@ async fn watch_over_two_clusters_reports_the_one_out_of_reach_on_its_own() {
     .await;
     w.signal("TERM");
     assert_eq!(w.exited(std::time::Duration::from_secs(30)).await, 0, "log:\n{}", w.log());
+}
+
+/// A fleet watch whose tick finds one cluster's lock held by an apply: that cluster is busy, not
+/// down. Logged with the holder the lock names, counted `result="locked"`, `flink_up` 1, and the
+/// tick is not failed (`/readyz` 200, saying which cluster was skipped); `watch --once` exits 1,
+/// since that cluster was not reconciled.
+#[tokio::test]
+async fn watch_skips_a_cluster_an_apply_holds_the_lock_of_without_failing_the_tick() {
+    let (east, west) = (flink_wanting_the_token().await, flink_wanting_the_token().await);
+    // Two clusters of their own (the fakes' configurations alone give both one identity, and so
+    // one directory and one lock).
+    for server in [&east, &west] {
+        let port = server.address().port().to_string();
+        wiremock::Mock::given(wiremock::matchers::method("GET"))
+            .and(wiremock::matchers::path("/jobmanager/config"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!([{"key": "rest.port", "value": port}])),
+            )
+            .with_priority(1)
+            .mount(server)
+            .await;
+    }
+    let dir = fleet_specs("fleet-mock-watch-busy", &[("east", &east.uri()), ("west", &west.uri())], &[]);
+    let state = dir.join(".state");
+    let once = || watch_once(&dir);
+    let first = once();
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    // An apply on `west` (this process) holds its lock.
+    let west_dir = flinkops::cluster::last_known_at(&state, &west.uri()).expect("west's directory");
+    let holder = flinkops::apply::lock::Holder::current("flinkops apply fleet-mock-busy-holder");
+    let _lock = flinkops::apply::lock::acquire(&west_dir, &west.uri(), Duration::ZERO, &holder, |_, _| {})
+        .expect("the lock is free");
+
+    let out = once();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "west was not reconciled: {stderr}");
+    assert!(
+        stderr.contains("busy, skipped this tick") && stderr.contains("fleet-mock-busy-holder"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cannot observe the cluster"), "busy is not down: {stderr}");
+
+    let extra = ["--retries", "0", "--resync", "1s"];
+    let mut w =
+        crate::watch_support::Watch::spawn("", &dir, &state, "127.0.0.1:0", &extra, Duration::from_secs(30))
+            .listening()
+            .await;
+    let body = w.wait_ready(200, "cluster `west`: busy, skipped this tick").await;
+    assert!(body.contains(&format!("pid {}", std::process::id())), "the holder is named: {body}");
+    w.wait_metric("flinkops_flink_up{cluster=\"west\"}", 1.0).await;
+    assert!(w.metric("flinkops_reconciles_total{cluster=\"west\",result=\"locked\"}").await >= 1.0);
+    let failed = w.metric_value("flinkops_reconciles_total{cluster=\"west\",result=\"failed\"}").await;
+    assert_eq!(failed.unwrap_or(0.0), 0.0, "log:\n{}", w.log());
+    assert!(w.metric("flinkops_reconciles_total{cluster=\"east\",result=\"ok\"}").await >= 1.0);
+    w.signal("TERM");
+    assert_eq!(w.exited(Duration::from_secs(30)).await, 0, "log:\n{}", w.log());
+}
+
+/// Two cluster documents whose clusters report one identity share one state directory: the
+/// tick's second lock is refused to the watch itself. That is not an apply at work: it stays an
+/// error (not "busy"), so the configuration gets fixed.
+#[test]
+fn a_lock_refused_to_the_watch_itself_is_an_error_not_a_busy_cluster() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // The fakes report no identity fields: both are one cluster to flinkops.
+    let (east, west) =
+        rt.block_on(async { (flink_wanting_the_token().await, flink_wanting_the_token().await) });
+    let dir =
+        fleet_specs("fleet-mock-watch-one-identity", &[("east", &east.uri()), ("west", &west.uri())], &[]);
+    let out = watch_once(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot observe the cluster"), "{stderr}");
+    assert!(!stderr.contains("busy"), "{stderr}");
 }

@@ -82,6 +82,9 @@ async fn status_shows_each_cluster_under_its_name_and_the_one_down_as_such() {
     let job_at = stdout.find("eu-orders").expect(&stdout);
     assert!(eu_at < job_at && job_at < us_at, "eu's job under eu:\n{stdout}");
     assert!(stdout.contains(&format!("not reachable at {DOWN}")), "{stdout}");
+    // The hint names `us`'s document (line 8 of clusters.yaml), which gave the URL, not FLINK_URL.
+    assert!(stdout.contains("`url` of cluster `us` (") && stdout.contains("clusters.yaml:8)"), "{stdout}");
+    assert!(!stdout.contains("FLINK_URL"), "{stdout}");
     assert!(stderr.contains("1 of 2 clusters could not be observed"), "{stderr}");
 
     let (code, stdout, stderr) = run(&dir, &["status", "-o", "json"]);

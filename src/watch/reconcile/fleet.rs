@@ -1,9 +1,11 @@
 //! One watch tick over several clusters (cluster documents), through apply's fleet path
 //! (`pipeline::fleet`): reach every cluster, lock the reached ones in identity order for the
 //! tick, observe them all, plan across them, hold back per (cluster, job) what the policies say,
-//! execute, release. A cluster that cannot be reached, locked or observed is logged every tick
-//! with its error and `flink_up{cluster}` 0, its jobs untouched; the others are reconciled; the
-//! tick fails. A cluster document whose URL is not the one watch started with is refused, as for
+//! execute, release. A cluster that cannot be reached or observed is logged every tick with its
+//! error and `flink_up{cluster}` 0, its jobs untouched; the others are reconciled; the tick
+//! fails. A cluster whose lock an apply holds is busy, not down: logged (info) with the holder,
+//! counted `reconciles_total{cluster, result="locked"}`, skipped for the tick without failing it
+//! (`watch --once` still exits 1: that cluster was not reconciled). A cluster document whose URL is not the one watch started with is refused, as for
 //! one cluster (its lock and ledger belong to the cluster watch started with).
 
 use std::collections::BTreeMap;
@@ -20,6 +22,9 @@ use crate::cli::ConnectionArgs;
 use crate::pipeline::fleet::{APPLY_OBSERVE_DEADLINE, LockWith, Member, gather, members};
 use crate::plan::fleet::{ClusterInput, FleetPlan, Outcome, Unobserved};
 use crate::watch::metrics::ReconcileResult;
+
+/// The holds of a tick, by cluster and job.
+type HeldByCluster = BTreeMap<String, BTreeMap<String, super::Held>>;
 
 /// What watch over several clusters does not run yet: periodic savepoints (`savepoint.every`)
 /// and `--gc-every`, which keep one cluster's schedule under its lock and ledger. Says which.
@@ -131,17 +136,15 @@ impl Reconciler {
         } else {
             Vec::new()
         };
+        let busy = std::mem::take(&mut gathered.busy);
         drop(gathered);
-        let (result, lines) = self.conclude_fleet(&plan, results, &held, lines);
+        let (result, lines) = self.conclude_fleet(&plan, results, (&held, &busy), lines);
+        self.busy = busy.into_keys().collect();
         (if refused.is_some() { ReconcileResult::Failed } else { result }, lines)
     }
 
     /// Hold back, on each planned cluster, what its policy says; the holds by cluster.
-    fn hold_fleet(
-        &mut self,
-        plan: &mut FleetPlan,
-        desired: &crate::spec::Desired,
-    ) -> BTreeMap<String, BTreeMap<String, super::Held>> {
+    fn hold_fleet(&mut self, plan: &mut FleetPlan, desired: &crate::spec::Desired) -> HeldByCluster {
         let mut out = BTreeMap::new();
         for (name, p) in plan.plans() {
             out.insert(name.to_owned(), self.policies.of(name).holds(p, Instant::now()));
@@ -162,11 +165,14 @@ impl Reconciler {
     }
 
     /// Publish and judge each cluster's part: failed when any cluster failed or was not observed.
+    /// A cluster busy with an apply (its lock held: `busy`, by name, with the holder) is skipped
+    /// for the tick, not failed: Flink answered, the apply is doing the work, and the next tick
+    /// takes it again.
     fn conclude_fleet(
         &mut self,
         plan: &FleetPlan,
         results: Vec<(String, JobResult)>,
-        held: &BTreeMap<String, BTreeMap<String, super::Held>>,
+        (held, busy): (&HeldByCluster, &BTreeMap<String, String>),
         mut lines: Vec<String>,
     ) -> (ReconcileResult, Vec<String>) {
         let mut by_cluster: BTreeMap<String, Vec<JobResult>> = BTreeMap::new();
@@ -177,6 +183,12 @@ impl Reconciler {
         let metrics = &self.shared.metrics;
         for c in &plan.clusters {
             match &c.outcome {
+                Outcome::Unobserved { .. } if busy.contains_key(&c.name) => {
+                    let holder = &busy[&c.name];
+                    metrics.flink(&c.name, true);
+                    tracing::info!(cluster = %c.name, "busy, skipped this tick: {holder}; trying again at the next trigger");
+                    lines.push(format!("cluster `{}`: busy, skipped this tick: {holder}", c.name));
+                }
                 Outcome::Unobserved { error, .. } => {
                     metrics.flink(&c.name, false);
                     tracing::error!(cluster = %c.name, "cannot observe the cluster: {error}");
@@ -210,7 +222,12 @@ mod tests {
 
     fn member(name: &str, url: &str) -> Member {
         let config = crate::flink::ClientConfig::new(url);
-        Member { name: name.into(), connection: crate::pipeline::Connection::of(config), savepoint_dir: None }
+        Member {
+            name: name.into(),
+            connection: crate::pipeline::Connection::of(config),
+            savepoint_dir: None,
+            origin: None,
+        }
     }
 
     #[test]
