@@ -147,6 +147,8 @@ macro_rules! as_words {
     };
 }
 
+pub(super) use as_words;
+
 as_words!(Blocker);
 as_words!(JobDrift);
 as_words!(PulledIn);

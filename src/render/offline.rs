@@ -121,7 +121,7 @@ pub fn offline_text(plan: &OfflinePlan, s: &Styles, out: &mut impl Write) -> io:
             symbol(j.change),
             style.render_reset(),
             word(j.change),
-            clean(&j.reason)
+            clean(&j.reason.to_string())
         )?;
         for c in &j.changes {
             writeln!(out, "        {}", field_line(c))?;
@@ -194,7 +194,7 @@ pub fn offline_markdown(plan: &OfflinePlan, out: &mut impl Write) -> io::Result<
                 "| `{sym}` | {} | {} | {} |",
                 code(&j.name),
                 text(word(j.change)),
-                prose(&j.reason)
+                prose(&j.reason.to_string())
             )?;
         }
         writeln!(out)?;
