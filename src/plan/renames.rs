@@ -195,10 +195,19 @@ mod tests {
             &ledger([record_of(&old)]),
         );
         for j in &p.jobs {
+            let note = match &j.reason {
+                Reason::Noted { note, .. } => note,
+                other => panic!("no note: {other:?}"),
+            };
+            let expected = match j.name.as_str() {
+                "orders" => Note::MaybeRenamedTo { fresh: "orders-v2".into(), name: "orders".into() },
+                _ => Note::MaybeRenamedFrom { orphans: vec!["orders".into()] },
+            };
+            assert_eq!(note, &expected);
+            let words = j.reason.to_string();
             assert!(
-                j.reason.to_string().contains("previousNames: [orders]")
-                    && j.reason.to_string().contains("not carried over"),
-                "{j:#?}"
+                words.contains("previousNames: [orders]") && words.contains("not carried over"),
+                "{words}"
             );
         }
     }
