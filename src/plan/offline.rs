@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::diff;
 use super::model::FieldChange;
-use super::reasons::OfflineReason;
+use super::reasons::{JarUnhashed, OfflineHint, OfflineReason, Tree};
 use crate::ledger::AppliedSpec;
 use crate::spec::model::{JobState, RestoreFrom, UpgradeMode};
 use crate::spec::{Desired, JarSource, Job};
@@ -70,7 +70,7 @@ pub struct OfflineJob {
     pub state_dropped: Option<StateDrop>,
     /// Advice for the reviewer (e.g. `previousNames` for what looks like a rename).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub hints: Vec<String>,
+    pub hints: Vec<OfflineHint>,
     /// Where the spec is written (`file:line`): the head tree's, or the base tree's for a
     /// removed job.
     pub origin: String,
@@ -107,7 +107,7 @@ pub enum JarComparison {
     /// Both trees' jars were hashed (or declare `jarSha256`).
     ContentHash,
     /// By path or URL: `why` says which side has no hash.
-    Path { why: String },
+    Path { why: JarUnhashed },
 }
 
 /// Why a job would lose its state.
@@ -288,16 +288,14 @@ fn later_drop(old: &Job, new: &Job) -> Option<StateDrop> {
 }
 
 fn jar_comparison(old: &Job, new: &Job) -> JarComparison {
-    let why = |job: &Job, side: &str| match &job.jar {
-        JarSource::Local { .. } => format!("the {side} tree's jar is not present"),
-        JarSource::Url { .. } => format!("the {side} tree's jar is a URL without jarSha256"),
+    let url = |job: &Job| matches!(job.jar, JarSource::Url { .. });
+    let why = match (&old.jar_sha256, &new.jar_sha256) {
+        (Some(_), Some(_)) => return JarComparison::ContentHash,
+        (None, Some(_)) => JarUnhashed { tree: Tree::Base, url: url(old) },
+        (Some(_), None) => JarUnhashed { tree: Tree::Head, url: url(new) },
+        (None, None) => JarUnhashed { tree: Tree::Both, url: url(old) },
     };
-    match (&old.jar_sha256, &new.jar_sha256) {
-        (Some(_), Some(_)) => JarComparison::ContentHash,
-        (None, Some(_)) => JarComparison::Path { why: why(old, "base") },
-        (Some(_), None) => JarComparison::Path { why: why(new, "head") },
-        (None, None) => JarComparison::Path { why: format!("{}, nor the head tree's", why(old, "base")) },
-    }
+    JarComparison::Path { why }
 }
 
 /// A spec renamed without `previousNames` shows as removed + new: say so on both, naming the
@@ -325,9 +323,7 @@ fn hint_unlisted_renames(jobs: &mut [OfflineJob], base: &Desired, head: &Desired
         }
     }
     for (old, new) in pairs {
-        let hint = format!(
-            "if `{new}` is `{old}` renamed, the state of `{old}` is not carried over: add `previousNames: [{old}]` to `{new}`'s spec to keep it"
-        );
+        let hint = OfflineHint::MaybeRenamed { old: old.clone(), new: new.clone() };
         for j in jobs.iter_mut().filter(|j| j.name == old || j.name == new) {
             j.hints.push(hint.clone());
         }
@@ -487,7 +483,11 @@ mod tests {
         for name in ["old", "fresh"] {
             let j = p.job(name).unwrap();
             assert!(
-                j.hints.iter().any(|h| h.contains("previousNames: [old]") && h.contains("not carried over")),
+                j.hints
+                    .iter()
+                    .any(|h| h == &OfflineHint::MaybeRenamed { old: "old".into(), new: "fresh".into() }
+                        && h.to_string().contains("previousNames: [old]")
+                        && h.to_string().contains("not carried over")),
                 "{j:#?}"
             );
         }
@@ -545,7 +545,10 @@ mod tests {
         let p = one(vec![unbuilt.clone()], vec![job("a")], false);
         assert_eq!(kind(&p, "a"), ChangeKind::Unchanged, "same path, base jar absent: no change");
         match &p.job("a").unwrap().jar_compared_by {
-            Some(JarComparison::Path { why }) => assert!(why.contains("base"), "{why}"),
+            Some(JarComparison::Path { why }) => {
+                assert_eq!(why, &JarUnhashed { tree: Tree::Base, url: false });
+                assert!(why.to_string().contains("base"), "{why}");
+            }
             other => panic!("{other:?}"),
         }
         let mut moved = unbuilt;

@@ -13,8 +13,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Display;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use super::checks::{CheckpointTooOld, SlotShortfall, TimeoutTooShort};
 use super::facts::as_words;
 use super::model::Action;
@@ -243,24 +241,35 @@ pub enum OfflineReason {
     SettingsOnly,
 }
 
-/// The JSON offline plan keeps the sentence.
-impl Serialize for OfflineReason {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
+as_words!(write OfflineReason);
+
+/// Advice for the reviewer in the offline plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfflineHint {
+    /// `old` (removed) and `new` (added) look like one job renamed without `previousNames`.
+    MaybeRenamed { old: String, new: String },
 }
 
-impl schemars::JsonSchema for OfflineReason {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        String::schema_name()
-    }
-    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        String::json_schema(generator)
-    }
-    fn inline_schema() -> bool {
-        true
-    }
+as_words!(write OfflineHint);
+
+/// Which side of the offline plan's jars has no hash, so that they were compared by path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JarUnhashed {
+    pub tree: Tree,
+    /// The (first named) tree's jar is a URL without `jarSha256`, not a missing local file.
+    pub url: bool,
 }
+
+/// A tree of the offline plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tree {
+    Base,
+    Head,
+    /// Both: the base tree is named first.
+    Both,
+}
+
+as_words!(write JarUnhashed);
 
 impl Reason {
     /// `reason` with `note` after it.
@@ -576,6 +585,8 @@ fn warning_forms() -> Vec<Form<Warning>> {
 
 #[cfg(test)]
 mod tests {
+    use serde::{Deserialize, Serialize};
+
     use super::*;
     use crate::spec::model::Duration;
 

@@ -130,7 +130,13 @@ pub fn offline_text(plan: &OfflinePlan, s: &Styles, out: &mut impl Write) -> io:
             writeln!(out, "        {}{note}{}", s.dim.render(), s.dim.render_reset())?;
         }
         for hint in &j.hints {
-            writeln!(out, "        {}hint:{} {}", s.warn.render(), s.warn.render_reset(), clean(hint))?;
+            writeln!(
+                out,
+                "        {}hint:{} {}",
+                s.warn.render(),
+                s.warn.render_reset(),
+                clean(&hint.to_string())
+            )?;
         }
         writeln!(out, "        {}at {}{}", s.dim.render(), clean(&j.origin), s.dim.render_reset())?;
     }
@@ -222,7 +228,7 @@ fn details(j: &OfflineJob, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "{fence}\n{block}\n{fence}")?;
     }
     for hint in &j.hints {
-        writeln!(out, "\n- hint: {}", prose(hint))?;
+        writeln!(out, "\n- hint: {}", prose(&hint.to_string()))?;
     }
     writeln!(out, "\nAt {}.\n\n</details>\n", code(&j.origin))
 }

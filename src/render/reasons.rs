@@ -8,7 +8,8 @@ use std::fmt::{self, Display, Formatter};
 use crate::plan::checks::{CheckpointTooOld, SlotShortfall, TimeoutTooShort};
 use crate::plan::model::Action;
 use crate::plan::reasons::{
-    Changed, Destroy, LeftOut, MoveRefusal, Note, OfflineReason, Problem, Reason, ReplaceRefusal, Warning,
+    Changed, Destroy, JarUnhashed, LeftOut, MoveRefusal, Note, OfflineHint, OfflineReason, Problem, Reason,
+    ReplaceRefusal, Tree, Warning,
 };
 use crate::spec::model::{Duration, UpgradeMode};
 
@@ -454,9 +455,48 @@ impl Display for OfflineReason {
     }
 }
 
+impl Display for OfflineHint {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            OfflineHint::MaybeRenamed { old, new } => write!(
+                f,
+                "if `{new}` is `{old}` renamed, the state of `{old}` is not carried over: add `previousNames: [{old}]` \
+                 to `{new}`'s spec to keep it"
+            ),
+        }
+    }
+}
+
+impl Display for JarUnhashed {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let side = if self.tree == Tree::Head { "head" } else { "base" };
+        match self.url {
+            false => write!(f, "the {side} tree's jar is not present")?,
+            true => write!(f, "the {side} tree's jar is a URL without jarSha256")?,
+        }
+        if self.tree == Tree::Both {
+            f.write_str(", nor the head tree's")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The words the offline plan wrote as sentences before they were facts, every form.
+    #[test]
+    fn an_unhashed_jar_says_which_tree_and_why() {
+        let words = |tree, url| JarUnhashed { tree, url }.to_string();
+        assert_eq!(words(Tree::Base, false), "the base tree's jar is not present");
+        assert_eq!(words(Tree::Head, true), "the head tree's jar is a URL without jarSha256");
+        assert_eq!(words(Tree::Both, false), "the base tree's jar is not present, nor the head tree's");
+        assert_eq!(
+            words(Tree::Both, true),
+            "the base tree's jar is a URL without jarSha256, nor the head tree's"
+        );
+    }
 
     #[test]
     fn durations_show_their_two_largest_units() {
