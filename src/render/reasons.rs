@@ -151,14 +151,15 @@ impl Display for Reason {
             }
             Reason::Noted { reason, note } => write!(f, "{reason}{note}"),
             Reason::Saved(words) => f.write_str(words),
-            fixed => f.write_str(fixed_reason(fixed)),
+            fixed => f.write_str(fixed_reason(fixed).unwrap_or_default()),
         }
     }
 }
 
-/// The reasons without data.
-fn fixed_reason(r: &Reason) -> &'static str {
-    match r {
+/// The words of a reason without data; `None` for those with data, which `Display` writes. (No
+/// catch-all: a new reason must be sorted here.)
+fn fixed_reason(r: &Reason) -> Option<&'static str> {
+    Some(match r {
         Reason::RecordUnreadable => "its ledger record cannot be read",
         Reason::StartedElsewhere => "a job of this name that this state directory did not start runs",
         Reason::Suspend => "the spec says `state: suspended`: stop with a savepoint, keep it stopped",
@@ -190,9 +191,23 @@ fn fixed_reason(r: &Reason) -> &'static str {
         Reason::SavepointWouldTimeOut => "its savepoint would likely time out (see Errors)",
         Reason::NoSavepointDir => "no savepoint directory to stop it with a savepoint (see Errors)",
         Reason::TooWide => "wider than the cluster's task slots (see Errors)",
-        // The forms with data are written by `Display` itself.
-        _ => "",
-    }
+        Reason::ManyLive { .. }
+        | Reason::Upgrade { .. }
+        | Reason::Ended { .. }
+        | Reason::Replace { .. }
+        | Reason::ReplaceRefused { .. }
+        | Reason::Protected { .. }
+        | Reason::Skipped { .. }
+        | Reason::Rename { .. }
+        | Reason::Inherited { .. }
+        | Reason::Move { .. }
+        | Reason::MoveInterrupted { .. }
+        | Reason::MoveFromLedger { .. }
+        | Reason::MoveRefused { .. }
+        | Reason::ClusterUnobserved { .. }
+        | Reason::Noted { .. }
+        | Reason::Saved(_) => return None,
+    })
 }
 
 /// How an upgrade carries state, after what changed.
