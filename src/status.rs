@@ -48,6 +48,7 @@ use serde::Serialize;
 
 use crate::flink::{Checkpoints, Client, Error, JobId, JobOverview, JobState};
 use crate::output::Styles;
+use crate::render::human_duration;
 
 /// At most this many `/checkpoints` calls at once: enough to be quick, gentle on the JobManager.
 const CONCURRENT_CHECKPOINT_CALLS: usize = 8;
@@ -249,17 +250,6 @@ fn age(at: Option<Timestamp>, now: Timestamp) -> Option<u64> {
     Some(u64::try_from(secs).unwrap_or(0))
 }
 
-/// `45s`, `3m12s`, `2h5m`, `4d3h`: the two largest units, for people.
-pub fn human_duration(secs: u64) -> String {
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s}s"),
-        (0, 0, _) => format!("{m}m{s}s"),
-        (0, _, _) => format!("{h}h{m}m"),
-        _ => format!("{d}d{h}h"),
-    }
-}
-
 /// The job table, aligned, with the cluster in a first line; `No jobs.` when there are none.
 pub fn render_text(report: &StatusReport, styles: &Styles, out: &mut impl Write) -> io::Result<()> {
     let cluster = &report.cluster;
@@ -442,15 +432,6 @@ pub fn render_fleet_json(fleet: &FleetStatus, out: &mut impl Write) -> io::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_show_their_two_largest_units() {
-        assert_eq!(human_duration(0), "0s");
-        assert_eq!(human_duration(45), "45s");
-        assert_eq!(human_duration(192), "3m12s");
-        assert_eq!(human_duration(7500), "2h5m");
-        assert_eq!(human_duration(356_400), "4d3h");
-    }
 
     #[test]
     fn a_running_job_with_a_finished_source_subtask_is_healthy() {

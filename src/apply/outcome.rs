@@ -128,10 +128,10 @@ pub enum StepError {
     #[error("the savepoint could not be started: {0}")]
     SavepointNotStarted(String),
     /// `savepoint.timeout` is shorter than the job's recent checkpoints: not stopped.
-    #[error("{}", .0.reason())]
+    #[error("{0}")]
     SavepointTimeoutTooShort(TimeoutTooShort),
     /// The task slots the new version needs never came: not stopped.
-    #[error("{}", .short.refuse(*.waited))]
+    #[error("{}", crate::render::slots_never_came(.short, *.waited))]
     SlotsNeverCame { short: SlotShortfall, waited: Duration },
     #[error("reading the checkpoint config failed: {0}")]
     CheckpointConfig(String),

@@ -450,7 +450,7 @@ impl Context {
             slowest: None,
         };
         if let Some(old) = checks::checkpoint_age(max_age, &facts, jiff::Timestamp::now().as_millisecond()) {
-            self.progress.warn(name, &old.reason());
+            self.progress.warn(name, &old.to_string());
             return Ok(None);
         }
         // Checked before the cancel, which cannot be taken back: a checkpoint that is gone with

@@ -16,7 +16,7 @@ use crate::cli::Severity;
 use crate::flink::{JobId, JobState};
 use crate::ledger::{Record, SavepointReason};
 use crate::plan::model::LiveRef;
-use crate::plan::{Action, ClusterRef, JobPlan, Plan, Restore};
+use crate::plan::{Action, ClusterRef, JobPlan, Plan, Problem, Restore};
 use crate::spec::model::{JobState as SpecState, UpgradeMode};
 use crate::spec::{Desired, Job};
 use crate::status::{CheckpointRef, SavepointRef, Tasks};
@@ -301,10 +301,9 @@ fn row(
     }
 }
 
-/// The planner's problems that name this job (`` `name` ``): conflicts, shared id tags.
-fn problems_naming<'p>(plan: &'p Plan, name: &str) -> Vec<&'p str> {
-    let quoted = format!("`{name}`");
-    plan.problems.iter().filter(|p| p.contains(&quoted)).map(String::as_str).collect()
+/// The planner's problems about this job: conflicts, shared id tags.
+fn problems_naming<'p>(plan: &'p Plan, name: &str) -> Vec<&'p Problem> {
+    plan.problems.iter().filter(|p| p.names(name)).collect()
 }
 
 /// The status and its findings: the plan's verdict, the planner's problems naming the job, and
@@ -314,12 +313,12 @@ fn classify(
     p: &JobPlan,
     spec: Option<&Job>,
     record: Option<&Record>,
-    problems: &[&str],
+    problems: &[&Problem],
 ) -> (Status, Vec<Finding>) {
     let unhealthy = p.live.as_ref().and_then(unhealthy);
     let (status, first) = verdict(p, spec, record, unhealthy.clone());
     let mut findings = if status == Status::Conflict && !problems.is_empty() { vec![] } else { vec![first] };
-    findings.extend(problems.iter().map(|p| error(*p)));
+    findings.extend(problems.iter().map(|p| error(p.to_string())));
     if status != Status::Conflict
         && let Some((s, finding)) = unhealthy
         && s != status
@@ -338,7 +337,7 @@ fn verdict(
 ) -> (Status, Finding) {
     match p.action {
         Action::None if spec.is_some_and(|s| s.state == SpecState::Suspended) => {
-            (Status::Suspended, ok(p.reason.clone()))
+            (Status::Suspended, ok(p.reason.to_string()))
         }
         Action::None => unhealthy.unwrap_or_else(|| (Status::InSync, ok("runs the spec"))),
         Action::UpdateSettings => (Status::SettingsChanged, warn(settings_changed(p))),
@@ -373,9 +372,9 @@ fn verdict(
             ),
         ),
         Action::Orphan | Action::Stop => (Status::Orphan, warn(orphan(record.is_some()))),
-        Action::Conflict | Action::Adopt => (Status::Conflict, error(p.reason.clone())),
+        Action::Conflict | Action::Adopt => (Status::Conflict, error(p.reason.to_string())),
         // Audit plans without --target / --exclude; a skipped job is never called in sync.
-        Action::Skipped => (Status::Conflict, warn(p.reason.clone())),
+        Action::Skipped => (Status::Conflict, warn(p.reason.to_string())),
     }
 }
 

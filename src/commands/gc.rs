@@ -144,7 +144,7 @@ fn disposal_words(why: Dispose) -> String {
         Dispose::OlderThan { max_age_seconds } => {
             format!(
                 "dispose: older than savepoint.retain.maxAge ({})",
-                crate::status::human_duration(max_age_seconds)
+                crate::render::human_duration(max_age_seconds)
             )
         }
         Dispose::Unfinished => "dispose: an earlier disposal did not finish".to_string(),

@@ -169,7 +169,7 @@ fn row(l: &Listed) -> [String; 7] {
     [
         l.job.clone(),
         l.taken_at.clone(),
-        l.age_seconds.map_or_else(|| "?".into(), crate::status::human_duration),
+        l.age_seconds.map_or_else(|| "?".into(), crate::render::human_duration),
         l.reason.to_string(),
         l.flink_version.clone().unwrap_or_else(|| "-".into()),
         l.path.clone(),

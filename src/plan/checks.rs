@@ -30,26 +30,12 @@ impl CheckpointFacts {
 }
 
 /// A savepoint would likely run out of time: `savepoint.timeout` is shorter than a recent checkpoint.
+/// (Its words, with the fix, are `render`'s, as for the other checks' facts.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeoutTooShort {
     pub timeout_ms: u64,
     pub checkpoint_id: u64,
     pub took_ms: u64,
-}
-
-impl TimeoutTooShort {
-    /// The problem, with the fix.
-    pub fn reason(&self) -> String {
-        format!(
-            "not stopped: `savepoint.timeout` is {}, shorter than its recent checkpoints (checkpoint {} took \
-             {} end to end), so the savepoint would likely time out with the stop's outcome unknown. Raise \
-             `savepoint.timeout` above it, e.g. `savepoint.timeout: {}`; the job keeps running",
-            millis(self.timeout_ms),
-            self.checkpoint_id,
-            millis(self.took_ms),
-            suggested_timeout(self.took_ms),
-        )
-    }
 }
 
 /// `Err` when the slowest recent checkpoint took longer than `timeout`; a job without checkpoint
@@ -67,36 +53,12 @@ pub fn savepoint_timeout(
     }
 }
 
-/// Twice the duration, rounded up to a whole second, in the spec's duration syntax.
-fn suggested_timeout(took_ms: u64) -> String {
-    let secs = (took_ms.saturating_mul(2)).div_ceil(1000).max(1);
-    Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)).to_string()
-}
-
-/// `1.5s`-style text of a number of milliseconds (`250ms` below a second).
-pub fn millis(ms: u64) -> String {
-    Duration(jiff::SignedDuration::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))).to_string()
-}
-
 /// The newest checkpoint is older than `upgrade.maxCheckpointAge`: a savepoint is taken instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckpointTooOld {
     pub checkpoint_id: u64,
     pub age_ms: u64,
     pub max: Duration,
-}
-
-impl CheckpointTooOld {
-    pub fn reason(&self) -> String {
-        format!(
-            "its newest checkpoint ({}) completed {} ago, more than `upgrade.maxCheckpointAge` ({}): the \
-             last-state upgrade takes a savepoint instead of going back to it (are checkpoints failing? see the \
-             job's Checkpoints tab)",
-            self.checkpoint_id,
-            crate::status::human_duration(self.age_ms / 1000),
-            self.max,
-        )
-    }
 }
 
 /// `Some` when the newest completed checkpoint is older than `max` at `now_ms`. No limit, or no
@@ -120,41 +82,6 @@ pub struct SlotShortfall {
     pub free: u32,
     /// Slots the job being replaced holds and frees when it stops (0 for a new job).
     pub freed: u32,
-}
-
-impl SlotShortfall {
-    fn counted(&self) -> String {
-        if self.freed == 0 {
-            format!("{} free", self.free)
-        } else {
-            format!("{} free plus the {} its old version frees", self.free, self.freed)
-        }
-    }
-
-    /// For the plan: a warning, since free slots change as other jobs start and end.
-    pub fn warn(&self) -> String {
-        format!(
-            "needs {} task slots (parallelism {}) and, right now, the cluster has {}. Free slots change as other \
-             jobs end: apply checks again right before it stops anything, waits for slots (`--slot-wait`, 60s by \
-             default), and otherwise leaves the running version alone. Add task managers or slots \
-             (taskmanager.numberOfTaskSlots) or lower `parallelism` to be sure",
-            self.need,
-            self.need,
-            self.counted(),
-        )
-    }
-
-    /// For apply, after waiting: the refusal, with what still runs and the fix.
-    pub fn refuse(&self, waited: std::time::Duration) -> String {
-        format!(
-            "not stopped: it needs {} task slots and, after waiting {}s, the cluster has {}: Flink would keep the \
-             new version waiting, then restart it in a loop. The running version is untouched. Add task managers or \
-             slots (taskmanager.numberOfTaskSlots), lower `parallelism`, or apply again once other jobs have ended",
-            self.need,
-            waited.as_secs(),
-            self.counted(),
-        )
-    }
 }
 
 /// `Err` when `need` slots do not fit in `free` plus `freed`.
@@ -211,7 +138,7 @@ mod tests {
         let secs = std::time::Duration::from_secs;
         let err = savepoint_timeout(secs(3), &f).unwrap_err();
         assert_eq!(err, TimeoutTooShort { timeout_ms: 3000, checkpoint_id: 6, took_ms: 3400 });
-        let text = err.reason();
+        let text = err.to_string();
         assert!(text.contains("`savepoint.timeout` is 3s"), "{text}");
         assert!(text.contains("checkpoint 6 took 3s 400ms"), "{text}");
         assert!(text.contains("savepoint.timeout: 7s"), "{text}");
@@ -232,7 +159,7 @@ mod tests {
         assert_eq!(checkpoint_age(hour, &f, 1_000_000 + 3_600_000), None);
         let old = checkpoint_age(hour, &f, 1_000_000 + 3_600_001).unwrap();
         assert_eq!((old.checkpoint_id, old.age_ms), (4, 3_600_001));
-        assert!(old.reason().contains("completed 1h0m ago, more than `upgrade.maxCheckpointAge` (1h)"));
+        assert!(old.to_string().contains("completed 1h0m ago, more than `upgrade.maxCheckpointAge` (1h)"));
         assert_eq!(checkpoint_age(None, &f, i64::MAX), None, "no limit");
         assert_eq!(checkpoint_age(hour, &CheckpointFacts::default(), i64::MAX), None, "no checkpoint");
     }
@@ -243,11 +170,12 @@ mod tests {
         assert_eq!(free_slots(4, 4, 0), Ok(()));
         assert_eq!(free_slots(4, 1, 2), Err(SlotShortfall { need: 4, free: 1, freed: 2 }));
         assert!(
-            free_slots(4, 1, 2)
-                .unwrap_err()
-                .refuse(std::time::Duration::from_secs(60))
-                .contains("after waiting 60s, the cluster has 1 free plus the 2 its old version frees")
+            crate::render::slots_never_came(
+                &free_slots(4, 1, 2).unwrap_err(),
+                std::time::Duration::from_secs(60)
+            )
+            .contains("after waiting 60s, the cluster has 1 free plus the 2 its old version frees")
         );
-        assert!(free_slots(2, 1, 0).unwrap_err().warn().contains("right now, the cluster has 1 free."));
+        assert!(free_slots(2, 1, 0).unwrap_err().to_string().contains("right now, the cluster has 1 free."));
     }
 }

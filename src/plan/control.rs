@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Action, ConflictScope, JobPlan, Plan, Restore};
+use super::reasons::{Destroy, LeftOut, Note, Problem, Reason, ReplaceRefusal};
 use crate::ledger::Record;
 use crate::spec::Desired;
 use crate::spec::model::UpgradeMode;
@@ -94,10 +95,10 @@ impl Control {
 /// `--replace NAME`: a job that runs its spec is upgraded in place (a fresh savepoint, the same
 /// fingerprint in a new job id, health gate and rollback as for any upgrade). A job that is not
 /// running cannot be replaced: it is refused with what to do instead.
-pub fn replace(jobs: &mut [JobPlan], desired: &Desired, control: &Control, problems: &mut Vec<String>) {
+pub fn replace(jobs: &mut [JobPlan], desired: &Desired, control: &Control, problems: &mut Vec<Problem>) {
     for p in jobs.iter_mut().filter(|p| control.replace.contains(&p.name)) {
         let Some(job) = desired.jobs.get(&p.name) else {
-            refuse_replace(p, "its spec is gone", problems);
+            refuse_replace(p, ReplaceRefusal::SpecGone, problems);
             continue;
         };
         let running = p.live.as_ref().is_some_and(|l| !l.state.is_terminal());
@@ -110,13 +111,7 @@ pub fn replace(jobs: &mut [JobPlan], desired: &Desired, control: &Control, probl
                 };
                 p.action = Action::Upgrade { mode };
                 p.replace = true;
-                p.reason = match mode {
-                    UpgradeMode::Stateless => {
-                        "--replace: cancel and start the same version empty (upgradeMode: stateless)"
-                    }
-                    _ => "--replace: stop with a savepoint, start the same version from it (no spec change)",
-                }
-                .into();
+                p.reason = Reason::Replace { mode };
                 p.restore = Some(match mode {
                     UpgradeMode::Stateless => Restore::Empty { why: "upgradeMode: stateless".into() },
                     _ => Restore::NewSavepoint,
@@ -124,27 +119,23 @@ pub fn replace(jobs: &mut [JobPlan], desired: &Desired, control: &Control, probl
             }
             Action::Upgrade { .. } => {
                 p.replace = true;
-                p.reason.push_str(" (also asked by --replace)");
+                p.reason.note(Note::AlsoReplace);
             }
-            _ if running => refuse_replace(p, "it has another action in this plan", problems),
-            _ => refuse_replace(p, "it is not running", problems),
+            _ if running => refuse_replace(p, ReplaceRefusal::OtherAction, problems),
+            _ => refuse_replace(p, ReplaceRefusal::NotRunning, problems),
         }
     }
 }
 
-fn refuse_replace(p: &mut JobPlan, why: &str, problems: &mut Vec<String>) {
-    problems.push(format!(
-        "`{}`: --replace refused: {why} ({}). --replace redeploys a running job; to start a stopped one run \
-         `flinkops apply` without --replace (it starts from its newest snapshot), and drop --replace {} for this run",
-        p.name, p.reason, p.name
-    ));
+fn refuse_replace(p: &mut JobPlan, why: ReplaceRefusal, problems: &mut Vec<Problem>) {
+    problems.push(Problem::ReplaceRefused { job: p.name.clone(), why, reason: Box::new(p.reason.clone()) });
     // Refusing a flag doubts nothing about the job: a running job that is the spec's own stays
     // so (an adoption's live job is not managed yet, and a conflict keeps the scope it has).
     if p.action != Action::Conflict {
         p.conflict = Some(if running_own(p) { ConflictScope::NextVersion } else { ConflictScope::Job });
     }
     p.action = Action::Conflict;
-    p.reason = format!("--replace refused: {why} (see Errors)");
+    p.reason = Reason::ReplaceRefused { why };
 }
 
 /// Whether the plan's live job runs and is flinkops' own (not one an adoption would take over).
@@ -162,7 +153,7 @@ pub fn protect(
     desired: &Desired,
     ledger: &BTreeMap<String, Record>,
     control: &Control,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) {
     for p in jobs.iter_mut() {
         if control.allow_destroy.contains(&p.name)
@@ -172,15 +163,11 @@ pub fn protect(
             continue;
         }
         let has_state = p.live.is_some() || ledger.contains_key(&p.name);
-        if let Some(what) = blocked(p, has_state) {
-            problems.push(format!(
-                "`{}` is protected (`protect: true`): flinkops would {what}. Nothing is done to it; to allow it for \
-                 this run, pass --allow-destroy {}",
-                p.name, p.name
-            ));
+        if let Some(would) = blocked(p, has_state) {
+            problems.push(Problem::Protected { job: p.name.clone(), would: would.clone() });
             p.conflict = Some(blocked_scope(p.action));
             p.action = Action::Conflict;
-            p.reason = format!("protected: would {what} (see Errors)");
+            p.reason = Reason::Protected { would };
         }
     }
 }
@@ -210,26 +197,20 @@ fn blocked_scope(action: Action) -> ConflictScope {
     }
 }
 
-/// What of a planned action `protect` forbids, in words after "would"; `None` when it is safe.
-fn blocked(p: &JobPlan, has_state: bool) -> Option<String> {
+/// What of a planned action `protect` forbids; `None` when it is safe.
+fn blocked(p: &JobPlan, has_state: bool) -> Option<Destroy> {
     match (p.action, &p.restore) {
-        (Action::Stop, _) => Some("stop and remove it (--prune) because its spec is gone".into()),
-        (Action::Move, _) => Some(format!(
-            "move it from cluster `{}` to another cluster (its `cluster:` changed)",
-            p.moved_from.as_deref().unwrap_or("?")
-        )),
-        (Action::Upgrade { mode: UpgradeMode::Stateless }, _) => {
-            Some("cancel it and start the new version empty (upgradeMode: stateless)".into())
-        }
-        (Action::Upgrade { mode: UpgradeMode::LastState }, _) => Some(
-            "cancel it without a savepoint (upgradeMode: last-state); use upgradeMode: savepoint for a protected job"
-                .into(),
-        ),
+        (Action::Stop, _) => Some(Destroy::Prune),
+        (Action::Move, _) => Some(Destroy::Move { from: p.moved_from.clone().unwrap_or_else(|| "?".into()) }),
+        (Action::Upgrade { mode: UpgradeMode::Stateless }, _) => Some(Destroy::Stateless),
+        (Action::Upgrade { mode: UpgradeMode::LastState }, _) => Some(Destroy::LastState),
         (Action::Deploy | Action::Resume, Some(Restore::Empty { why })) if has_state => {
-            Some(format!("start it empty ({why}), dropping its state"))
+            Some(Destroy::StartEmpty { why: why.clone() })
         }
-        (Action::Deploy | Action::Resume, Some(Restore::Path { path, source })) if has_state && source != "ledger" => {
-            Some(format!("start it from {path} ({source}) instead of its newest snapshot"))
+        (Action::Deploy | Action::Resume, Some(Restore::Path { path, source }))
+            if has_state && source != "ledger" =>
+        {
+            Some(Destroy::StartFrom { path: path.clone(), source: source.clone() })
         }
         _ => None,
     }
@@ -257,7 +238,7 @@ pub fn scope(jobs: &mut [JobPlan], desired: &Desired, control: &Control) {
     for p in jobs.iter_mut() {
         let targeted = control.target.is_empty() || control.target.contains(&p.name);
         if excluded(&p.name) {
-            skip(p, "excluded (--exclude)");
+            skip(p, LeftOut::Excluded);
         } else if targeted {
             if p.action.starts_a_job() && p.blocked_by.is_none() {
                 let dep = desired
@@ -272,17 +253,18 @@ pub fn scope(jobs: &mut [JobPlan], desired: &Desired, control: &Control) {
         } else if let Some(by) = pulled.get(&p.name) {
             p.pulled_in = Some(super::model::PulledIn::ByTarget { target: by.clone() });
         } else {
-            skip(p, "not targeted (--target)");
+            skip(p, LeftOut::NotTargeted);
         }
     }
 }
 
-fn skip(p: &mut JobPlan, why: &str) {
+fn skip(p: &mut JobPlan, by: LeftOut) {
     if p.action == Action::Skipped {
         return;
     }
     p.would = Some(p.action);
     p.action = Action::Skipped;
-    p.reason = format!("{why}; otherwise: {}", p.reason);
+    let otherwise = std::mem::replace(&mut p.reason, Reason::Saved(String::new()));
+    p.reason = Reason::Skipped { by, otherwise: Box::new(otherwise) };
     p.blocked_by = None;
 }

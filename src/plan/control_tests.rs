@@ -52,7 +52,7 @@ fn target_acts_on_the_targeted_job_and_skips_the_rest_never_as_in_sync() {
     let other = of(&plan, "payments");
     assert_eq!(other.action, Action::Skipped);
     assert!(matches!(other.would, Some(Action::Upgrade { .. })), "{other:#?}");
-    assert!(other.reason.starts_with("not targeted"), "{}", other.reason);
+    assert!(other.reason.to_string().starts_with("not targeted"), "{}", other.reason);
     assert_eq!(wave_jobs(&plan), ["orders"]);
     assert_eq!(plan.options.control.target, ["orders"], "the saved plan records its targeting");
     // An in-sync job outside the target is skipped too, not reported as unchanged.
@@ -93,7 +93,7 @@ fn exclude_skips_a_job_and_blocks_what_needs_it_started_first() {
     let control = Control { exclude: names(&["ingest"]), ..Control::default() };
     let plan = plan_with(&d, vec![], &ledger([]), control);
     assert_eq!(of(&plan, "ingest").action, Action::Skipped);
-    assert!(of(&plan, "ingest").reason.starts_with("excluded"));
+    assert!(of(&plan, "ingest").reason.to_string().starts_with("excluded"));
     let enrich = of(&plan, "enrich");
     assert_eq!(enrich.blocked_by, Some(model::Blocker::UpstreamExcluded { upstream: "ingest".into() }));
     assert!(enrich.blocked_by.as_ref().is_some_and(|b| b.to_string().contains("--exclude ingest")));
@@ -145,7 +145,7 @@ fn replace_upgrades_a_running_job_from_a_fresh_savepoint_without_a_spec_change()
         "a fresh savepoint, not last-state"
     );
     assert!(p.replace);
-    assert!(p.reason.starts_with("--replace"), "{}", p.reason);
+    assert!(p.reason.to_string().starts_with("--replace"), "{}", p.reason);
     assert_eq!(p.restore, Some(Restore::NewSavepoint));
     assert_eq!(wave_jobs(&plan), ["orders"]);
     // Apply starts the same fingerprint under a new submission: the next plan sees it in sync.
@@ -167,7 +167,8 @@ fn replace_is_refused_for_a_job_that_is_not_running_saying_what_to_do() {
     );
     assert_eq!(of(&plan, "orders").action, Action::Conflict);
     assert!(
-        plan.problems[0].contains("not running") && plan.problems[0].contains("without --replace"),
+        plan.problems[0].to_string().contains("not running")
+            && plan.problems[0].to_string().contains("without --replace"),
         "{:?}",
         plan.problems
     );
@@ -190,7 +191,7 @@ fn a_protected_orphan_is_not_pruned_unless_allowed() {
     let plan = pruning(&desired([]), live.clone(), &l, Control::default());
     let p = of(&plan, "old-job");
     assert_eq!(p.action, Action::Conflict, "{p:#?}");
-    assert!(plan.problems[0].contains("--allow-destroy old-job"), "{:?}", plan.problems);
+    assert!(plan.problems[0].to_string().contains("--allow-destroy old-job"), "{:?}", plan.problems);
     assert!(plan.waves.is_empty());
     let allowed = Control { allow_destroy: names(&["old-job"]), ..Control::default() };
     let plan = pruning(&desired([]), live.clone(), &l, allowed);
@@ -212,7 +213,7 @@ fn a_protected_job_is_never_upgraded_without_a_savepoint() {
             assert_eq!(of(&plan, "orders").action, Action::Upgrade { mode }, "with a savepoint it may");
         } else {
             assert_eq!(of(&plan, "orders").action, Action::Conflict, "{mode:?}");
-            assert!(plan.problems[0].contains("protected"), "{:?}", plan.problems);
+            assert!(plan.problems[0].to_string().contains("protected"), "{:?}", plan.problems);
         }
     }
 }

@@ -87,8 +87,8 @@ pub fn report(plan: &Plan, ledger: &BTreeMap<String, Record>, seen: &Seen) -> Dr
             drift.push(Drift { name: j.name.clone(), kind, detail, job_id: id.clone() })
         };
         match j.action {
-            Action::Orphan => push(DriftKind::Orphan, j.reason.clone()),
-            Action::Conflict if j.live.is_some() => push(DriftKind::Conflict, j.reason.clone()),
+            Action::Orphan => push(DriftKind::Orphan, j.reason.to_string()),
+            Action::Conflict if j.live.is_some() => push(DriftKind::Conflict, j.reason.to_string()),
             Action::Upgrade { .. } if replaced(j.fingerprint.as_deref(), ledger.get(&j.name)) => push(
                 DriftKind::Replaced,
                 "runs another version than flinkops last applied, and the spec is unchanged".into(),

@@ -8,8 +8,6 @@
 //! [`Blocker::Saved`] / [`JobDrift::Saved`] and are shown as they were written. Nothing decides
 //! on a saved plan's words: apply plans again and compares actions, not sentences.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::flink::JobState;
 
 /// Why apply will not run a job's action.
@@ -112,24 +110,13 @@ impl JobDrift {
     }
 }
 
-/// The JSON plan keeps the sentence (format version 1).
+/// The JSON plan keeps the sentence (format version 1). `as_words!(write T)` only writes it
+/// (for a fact never read back).
 macro_rules! as_words {
-    ($t:ty) => {
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+    (write $t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_str(self)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let words = String::deserialize(d)?;
-                // Kept only when it says exactly the same: words this flinkops does not write
-                // (an older one's, a hand edit) stay as they were.
-                Ok(match <$t>::read(&words) {
-                    Some(fact) if fact.to_string() == words => fact,
-                    _ => Self::Saved(words),
-                })
             }
         }
 
@@ -145,7 +132,24 @@ macro_rules! as_words {
             }
         }
     };
+    ($t:ty) => {
+        as_words!(write $t);
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let words = <String as serde::Deserialize>::deserialize(d)?;
+                // Kept only when it says exactly the same: words this flinkops does not write
+                // (an older one's, a hand edit) stay as they were.
+                Ok(match <$t>::read(&words) {
+                    Some(fact) if fact.to_string() == words => fact,
+                    _ => Self::Saved(words),
+                })
+            }
+        }
+    };
 }
+
+pub(super) use as_words;
 
 as_words!(Blocker);
 as_words!(JobDrift);
@@ -153,6 +157,8 @@ as_words!(PulledIn);
 
 #[cfg(test)]
 mod tests {
+    use serde::{Deserialize, Serialize};
+
     use super::*;
 
     #[test]

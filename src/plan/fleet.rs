@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{Action, ClusterRef, JobPlan, Plan, Summary, Wave, WaveKind};
 use super::observed::Observed;
 use super::planner::{self, Options};
+use super::reasons::Reason;
 use crate::ledger::Record;
 use crate::spec::Desired;
 use crate::spec::clusters::DEFAULT_CLUSTER;
@@ -184,7 +185,7 @@ fn across(clusters: &mut [ClusterPlan], desired: &Desired, opts: &Options) -> Ve
             // blocked; they are not written back.
             Outcome::Unobserved { jobs, .. } => {
                 all.extend(jobs.iter().filter_map(|n| desired.jobs.get(n)).map(|job| {
-                    let why = format!("cluster `{}` could not be observed (see Errors)", c.name);
+                    let why = Reason::ClusterUnobserved { cluster: c.name.clone() };
                     (c.name.clone(), planner::base(job, Action::Conflict, why), true)
                 }))
             }

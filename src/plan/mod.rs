@@ -14,6 +14,7 @@ pub mod moves;
 pub mod observed;
 pub mod offline;
 pub mod planner;
+pub mod reasons;
 pub mod renames;
 
 #[cfg(test)]
@@ -27,3 +28,4 @@ pub use control::Control;
 pub use model::{Action, ClusterRef, ConflictScope, FieldChange, JobPlan, Plan, Restore, Wave, WaveKind};
 pub use observed::{LiveJob, Observed};
 pub use planner::{Options, hold, plan};
+pub use reasons::{Problem, Reason, Warning};

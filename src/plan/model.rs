@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use super::facts::{Blocker, JobDrift, PulledIn};
+pub use super::reasons::{Problem, Reason, Warning};
 use crate::flink::{JobId, JobState};
 use crate::spec::model::UpgradeMode;
 
@@ -34,11 +35,11 @@ pub struct Plan {
     /// Live jobs flinkops did not start. Never touched (unless adopted).
     pub unmanaged: Vec<LiveRef>,
     /// Problems that stop apply from acting on a job (two live jobs for one spec, ...).
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
     /// What apply will act on but a reviewer should know first (a savepoint taken in place of an
     /// old checkpoint, too few free task slots now).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// Whether the ledger had a record for every job that has a change (field-level details).
     pub details_known: bool,
     /// The live jobs this plan was decided on; apply refuses a saved plan when they changed.
@@ -96,7 +97,7 @@ pub struct JobPlan {
     pub name: String,
     pub action: Action,
     /// Why, in one sentence a reviewer understands.
-    pub reason: String,
+    pub reason: Reason,
     /// Field-level changes (empty when unknown or none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<FieldChange>,

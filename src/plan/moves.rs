@@ -30,6 +30,7 @@ use super::identity;
 use super::model::{Action, ConflictScope, JobPlan, Restore};
 use super::observed::LiveJob;
 use super::planner::{Options, SAVEPOINT_DIR_KEYS};
+use super::reasons::{MoveRefusal, Problem, Reason};
 use crate::ledger::{Moving, Record};
 use crate::spec::model::{JobState as SpecState, UpgradeMode};
 use crate::spec::{Desired, Job};
@@ -39,7 +40,7 @@ use crate::spec::{Desired, Job};
 struct Decision {
     to: String,
     entry: JobPlan,
-    problems: Vec<String>,
+    problems: Vec<Problem>,
     /// The old clusters, and the live jobs whose orphan entries go: they are this spec's, and
     /// `--prune` must not stop them.
     drop: Vec<(String, crate::flink::JobId)>,
@@ -118,7 +119,7 @@ fn decide(
     };
     let drop: Vec<_> =
         found.iter().filter_map(|f| f.live.map(|l| (f.cluster.to_string(), l.id.clone()))).collect();
-    let decision = |entry: JobPlan, problems: Vec<String>| Decision {
+    let decision = |entry: JobPlan, problems: Vec<Problem>| Decision {
         to: to.into(),
         entry,
         problems,
@@ -139,16 +140,15 @@ fn decide(
         if found.is_empty() {
             return first_deployment_while_unobserved(p, job, unobserved).map(|e| decision(e, vec![]));
         }
-        let names: Vec<&str> = found.iter().map(|f| f.cluster).collect();
-        let why = format!("it is known on {} other clusters ({})", names.len(), names.join(", "));
-        let fix = "stop it on all but one of them (or remove their ledger records), then run again";
-        let (entry, problem) = refuse(p, to, &names.join(", "), &why, fix);
+        let clusters: Vec<String> = found.iter().map(|f| f.cluster.to_string()).collect();
+        let from = clusters.join(", ");
+        let (entry, problem) = refuse(p, to, &from, MoveRefusal::KnownOnMany { clusters });
         return Some(decision(entry, vec![problem]));
     };
     let mut entry = moved(p, job, f, in_flight.filter(|m| m.from_cluster == f.cluster));
     let mut problems = Vec::new();
-    if let Some((why, fix)) = refusal(job, to, here, f, desired, suspended, entry.restore.is_none()) {
-        let (e, problem) = refuse(&entry, to, f.cluster, &why, &fix);
+    if let Some(why) = refusal(job, to, here, f, desired, suspended, entry.restore.is_none()) {
+        let (e, problem) = refuse(&entry, to, f.cluster, why);
         return Some(decision(e, vec![problem]));
     }
     super::control::protect(
@@ -219,24 +219,16 @@ fn moved(p: &JobPlan, job: &Job, f: &Found, in_flight: Option<&Moving>) -> JobPl
         (None, None, Some(sp)) => Some(Restore::Path { path: sp.path.clone(), source: "ledger".into() }),
         (None, None, None) => None,
     };
+    let from = f.cluster.to_string();
     m.reason = match (f.live, in_flight) {
-        (Some(_), _) => format!(
-            "its `cluster:` changed: it runs on cluster `{}`; stop it there with a savepoint and start it here from it",
-            f.cluster
-        ),
-        (None, Some(moving)) => format!(
-            "an interrupted run was moving it from cluster `{}`: start it here from the state {} left there",
-            f.cluster, moving.job_id
-        ),
-        (None, None) => format!(
-            "its `cluster:` changed: start it here from the last savepoint cluster `{}`'s ledger recorded for it",
-            f.cluster
-        ),
+        (Some(_), _) => Reason::Move { from },
+        (None, Some(moving)) => Reason::MoveInterrupted { from, job_id: moving.job_id.clone() },
+        (None, None) => Reason::MoveFromLedger { from },
     };
     m
 }
 
-/// Why the move cannot be planned, and the fix; `None` when it can.
+/// Why the move cannot be planned; `None` when it can.
 fn refusal(
     job: &Job,
     to: &str,
@@ -245,34 +237,19 @@ fn refusal(
     desired: &Desired,
     suspended: bool,
     nothing_to_start_from: bool,
-) -> Option<(String, String)> {
-    let from = f.cluster;
+) -> Option<MoveRefusal> {
     if suspended {
-        return Some((
-            "its spec says `state: suspended`".into(),
-            format!("move it while running (set `state: running`), or set `cluster: {from}` back"),
-        ));
+        return Some(MoveRefusal::Suspended);
     }
     if nothing_to_start_from {
-        return Some((
-            format!("it does not run on `{from}`, and `{from}`'s ledger has no savepoint of it"),
-            "name the snapshot to start from in `restore.from`".into(),
-        ));
+        return Some(MoveRefusal::NothingToStartFrom);
     }
     let version = |o: &ClusterObservation| o.cluster.as_ref().map(|c| c.flink_version.clone());
     let (old, new) = (version(f.observation), version(here));
     if old.as_deref().and_then(major_minor).is_none()
         || old.as_deref().and_then(major_minor) != new.as_deref().and_then(major_minor)
     {
-        return Some((
-            format!(
-                "the clusters run different Flink versions (`{from}`: {}, `{to}`: {}); a savepoint restores only on \
-                 the same or a newer version, and a move to a newer one could not be rolled back",
-                old.as_deref().unwrap_or("unknown"),
-                new.as_deref().unwrap_or("unknown")
-            ),
-            "run both clusters on one Flink major.minor version first, then move".into(),
-        ));
+        return Some(MoveRefusal::Versions { old, new });
     }
     if job.upgrade_mode == UpgradeMode::Stateless {
         return None;
@@ -282,17 +259,7 @@ fn refusal(
         (own.clone().or(f.observation.savepoint_dir.clone()), own.or(here.savepoint_dir.clone()));
     match (&writes, &reads) {
         (Some(w), Some(r)) if same_place(w, r) => None,
-        _ => Some((
-            format!(
-                "the savepoint would be written to {} by `{from}` and must be read by `{to}`, whose savepoint directory \
-                 is {}",
-                writes.as_deref().unwrap_or("no directory"),
-                reads.as_deref().unwrap_or("not set")
-            ),
-            "give both clusters one savepoint directory both reach (`defaults.savepointDirectory` in their cluster \
-             documents), or set `savepoint.directory` in the job spec"
-                .into(),
-        )),
+        _ => Some(MoveRefusal::SavepointDirs { writes, reads }),
     }
 }
 
@@ -358,13 +325,12 @@ fn first_deployment_while_unobserved(
 }
 
 /// The entry as a refused move, and the problem that says why.
-fn refuse(p: &JobPlan, to: &str, from: &str, why: &str, fix: &str) -> (JobPlan, String) {
+fn refuse(p: &JobPlan, to: &str, from: &str, why: MoveRefusal) -> (JobPlan, Problem) {
     let mut e = p.clone();
-    let problem =
-        format!("`{}`: cannot move it from `{from}` to `{to}`: {why}. Nothing is done to it; {fix}", p.name);
+    let problem = Problem::MoveRefused { job: p.name.clone(), from: from.into(), to: to.into(), why };
     e.action = Action::Conflict;
     e.conflict = Some(ConflictScope::Job);
-    e.reason = format!("move from cluster `{from}` refused (see Errors)");
+    e.reason = Reason::MoveRefused { from: from.into() };
     (e, problem)
 }
 

@@ -40,7 +40,7 @@ fn run(d: &Desired, eu: ClusterInput, us: ClusterInput, opts: &Options) -> Fleet
 }
 
 fn problems(p: &FleetPlan, cluster: &str) -> String {
-    p.plan_of(cluster).unwrap().problems.join("\n")
+    p.plan_of(cluster).unwrap().problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
 
 #[test]

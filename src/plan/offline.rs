@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::diff;
 use super::model::FieldChange;
+use super::reasons::{JarUnhashed, OfflineHint, OfflineReason, Tree};
 use crate::ledger::AppliedSpec;
 use crate::spec::model::{JobState, RestoreFrom, UpgradeMode};
 use crate::spec::{Desired, JarSource, Job};
@@ -54,7 +55,7 @@ pub struct OfflineJob {
     pub name: String,
     pub change: ChangeKind,
     /// What happens, in a sentence.
-    pub reason: String,
+    pub reason: OfflineReason,
     /// For `renamed`: the name the job had in the base tree.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
@@ -69,7 +70,7 @@ pub struct OfflineJob {
     pub state_dropped: Option<StateDrop>,
     /// Advice for the reviewer (e.g. `previousNames` for what looks like a rename).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub hints: Vec<String>,
+    pub hints: Vec<OfflineHint>,
     /// Where the spec is written (`file:line`): the head tree's, or the base tree's for a
     /// removed job.
     pub origin: String,
@@ -106,7 +107,7 @@ pub enum JarComparison {
     /// Both trees' jars were hashed (or declare `jarSha256`).
     ContentHash,
     /// By path or URL: `why` says which side has no hash.
-    Path { why: String },
+    Path { why: JarUnhashed },
 }
 
 /// Why a job would lose its state.
@@ -183,11 +184,11 @@ fn renames(base: &Desired, head: &Desired) -> BTreeMap<String, String> {
     out
 }
 
-fn entry(job: &Job, change: ChangeKind, reason: impl Into<String>) -> OfflineJob {
+fn entry(job: &Job, change: ChangeKind, reason: OfflineReason) -> OfflineJob {
     OfflineJob {
         name: job.name.clone(),
         change,
-        reason: reason.into(),
+        reason,
         renamed_from: None,
         changes: Vec::new(),
         jar_compared_by: None,
@@ -199,34 +200,26 @@ fn entry(job: &Job, change: ChangeKind, reason: impl Into<String>) -> OfflineJob
 
 fn added(new: &Job) -> OfflineJob {
     if new.state == JobState::Suspended {
-        return entry(new, ChangeKind::Unchanged, "new, but `state: suspended`: not started");
+        return entry(new, ChangeKind::Unchanged, OfflineReason::NewSuspended);
     }
-    let mut j = entry(new, ChangeKind::New, "not in the base tree: deployed");
-    if let RestoreFrom::Path(p) = &new.restore.from.value {
-        j.reason = format!("not in the base tree: deployed from {p} (restore.from)");
+    let mut j = entry(new, ChangeKind::New, OfflineReason::New);
+    if let RestoreFrom::Path(path) = &new.restore.from.value {
+        j.reason = OfflineReason::NewFrom { path: path.clone() };
     }
     j
 }
 
 fn removed(old: &Job, prune: bool) -> OfflineJob {
-    let reason = if prune {
-        "not in the head tree: stopped with a savepoint (--prune)"
-    } else {
-        "not in the head tree: left running and reported as an orphan (stopped with a savepoint only under --prune)"
-    };
-    entry(old, ChangeKind::Removed, reason)
+    entry(old, ChangeKind::Removed, OfflineReason::Removed { prune })
 }
 
 fn renamed(old: &Job, new: &Job) -> OfflineJob {
     let mut j = compared(old, new);
     j.change = ChangeKind::Renamed;
     j.renamed_from = Some(old.name.clone());
-    j.reason = format!(
-        "renamed from `{}` (previousNames): `{}` is stopped with a savepoint and `{}` starts from it",
-        old.name, old.name, new.name
-    );
+    j.reason = OfflineReason::Renamed { old: old.name.clone(), new: new.name.clone() };
     if let Some(drop) = &j.state_dropped {
-        j.reason = format!("renamed from `{}` (previousNames), but starts empty: {}", old.name, drop.why);
+        j.reason = OfflineReason::RenamedEmpty { old: old.name.clone(), why: drop.why.clone() };
     }
     j
 }
@@ -234,39 +227,36 @@ fn renamed(old: &Job, new: &Job) -> OfflineJob {
 /// Both trees have the job: what differs, and what that does to it.
 fn compared(old: &Job, new: &Job) -> OfflineJob {
     let changes = diff::changes(&AppliedSpec::of(old), &old.name, new);
-    let forcing: Vec<&str> = changes.iter().filter(|c| c.forces_redeploy).map(|c| c.field.as_str()).collect();
-    let mut j = entry(new, ChangeKind::Unchanged, "no change");
+    let forcing: Vec<String> =
+        changes.iter().filter(|c| c.forces_redeploy).map(|c| c.field.clone()).collect();
+    let mut j = entry(new, ChangeKind::Unchanged, OfflineReason::NoChange);
     j.jar_compared_by = Some(jar_comparison(old, new));
     let (was, is) = (old.state, new.state);
     if was == JobState::Running && is == JobState::Suspended {
         j.change = ChangeKind::Suspend;
-        j.reason = "state: suspended: stopped with a savepoint".into();
+        j.reason = OfflineReason::Suspend;
     } else if was == JobState::Suspended && is == JobState::Running {
         j.change = ChangeKind::Resume;
-        j.reason = "state: running: started from the suspension savepoint".into();
+        j.reason = OfflineReason::Resume;
         j.state_dropped = start_drop(old, new);
     } else if is == JobState::Suspended {
         j.change = if changes.is_empty() { ChangeKind::Unchanged } else { ChangeKind::SettingsOnly };
-        j.reason = "suspended in both trees: applied when it resumes".into();
+        j.reason = OfflineReason::SuspendedInBoth;
     } else if !forcing.is_empty() {
         j.change = ChangeKind::Redeploy;
-        j.reason =
-            format!("{} changed: stop with a savepoint, start the new version from it", forcing.join(", "));
-        if new.upgrade_mode == UpgradeMode::LastState {
-            j.reason = format!("{} changed: cancel, start from the latest checkpoint", forcing.join(", "));
-        }
+        let last_state = new.upgrade_mode == UpgradeMode::LastState;
+        j.reason = OfflineReason::Redeploy { fields: forcing.clone(), last_state };
         j.state_dropped = upgrade_drop(old, new);
     } else if !changes.is_empty() {
         j.change = ChangeKind::SettingsOnly;
-        j.reason = "only settings changed: the job keeps running".into();
+        j.reason = OfflineReason::SettingsOnly;
         j.state_dropped = later_drop(old, new);
     }
     if let Some(drop) = &j.state_dropped
         && j.change == ChangeKind::Redeploy
     {
         j.change = ChangeKind::RedeployWithoutState;
-        j.reason =
-            format!("{} changed: cancel, start the new version EMPTY ({})", forcing.join(", "), drop.why);
+        j.reason = OfflineReason::RedeployEmpty { fields: forcing, why: drop.why.clone() };
     }
     j.changes = changes;
     j
@@ -298,16 +288,14 @@ fn later_drop(old: &Job, new: &Job) -> Option<StateDrop> {
 }
 
 fn jar_comparison(old: &Job, new: &Job) -> JarComparison {
-    let why = |job: &Job, side: &str| match &job.jar {
-        JarSource::Local { .. } => format!("the {side} tree's jar is not present"),
-        JarSource::Url { .. } => format!("the {side} tree's jar is a URL without jarSha256"),
+    let url = |job: &Job| matches!(job.jar, JarSource::Url { .. });
+    let why = match (&old.jar_sha256, &new.jar_sha256) {
+        (Some(_), Some(_)) => return JarComparison::ContentHash,
+        (None, Some(_)) => JarUnhashed { tree: Tree::Base, url: url(old) },
+        (Some(_), None) => JarUnhashed { tree: Tree::Head, url: url(new) },
+        (None, None) => JarUnhashed { tree: Tree::Both, url: url(old) },
     };
-    match (&old.jar_sha256, &new.jar_sha256) {
-        (Some(_), Some(_)) => JarComparison::ContentHash,
-        (None, Some(_)) => JarComparison::Path { why: why(old, "base") },
-        (Some(_), None) => JarComparison::Path { why: why(new, "head") },
-        (None, None) => JarComparison::Path { why: format!("{}, nor the head tree's", why(old, "base")) },
-    }
+    JarComparison::Path { why }
 }
 
 /// A spec renamed without `previousNames` shows as removed + new: say so on both, naming the
@@ -335,9 +323,7 @@ fn hint_unlisted_renames(jobs: &mut [OfflineJob], base: &Desired, head: &Desired
         }
     }
     for (old, new) in pairs {
-        let hint = format!(
-            "if `{new}` is `{old}` renamed, the state of `{old}` is not carried over: add `previousNames: [{old}]` to `{new}`'s spec to keep it"
-        );
+        let hint = OfflineHint::MaybeRenamed { old: old.clone(), new: new.clone() };
         for j in jobs.iter_mut().filter(|j| j.name == old || j.name == new) {
             j.hints.push(hint.clone());
         }
@@ -485,9 +471,10 @@ mod tests {
         assert_eq!(kind(&p, "fresh"), ChangeKind::New);
         let old = p.job("old").unwrap();
         assert_eq!(old.change, ChangeKind::Removed);
-        assert!(old.reason.contains("only under --prune"), "{}", old.reason);
+        assert_eq!(old.reason, OfflineReason::Removed { prune: false });
+        assert!(old.reason.to_string().contains("only under --prune"), "{}", old.reason);
         let pruned = one(vec![job("old")], vec![], true);
-        assert!(pruned.job("old").unwrap().reason.contains("stopped with a savepoint (--prune)"));
+        assert!(pruned.job("old").unwrap().reason.to_string().contains("stopped with a savepoint (--prune)"));
     }
 
     #[test]
@@ -496,7 +483,11 @@ mod tests {
         for name in ["old", "fresh"] {
             let j = p.job(name).unwrap();
             assert!(
-                j.hints.iter().any(|h| h.contains("previousNames: [old]") && h.contains("not carried over")),
+                j.hints
+                    .iter()
+                    .any(|h| h == &OfflineHint::MaybeRenamed { old: "old".into(), new: "fresh".into() }
+                        && h.to_string().contains("previousNames: [old]")
+                        && h.to_string().contains("not carried over")),
                 "{j:#?}"
             );
         }
@@ -554,7 +545,10 @@ mod tests {
         let p = one(vec![unbuilt.clone()], vec![job("a")], false);
         assert_eq!(kind(&p, "a"), ChangeKind::Unchanged, "same path, base jar absent: no change");
         match &p.job("a").unwrap().jar_compared_by {
-            Some(JarComparison::Path { why }) => assert!(why.contains("base"), "{why}"),
+            Some(JarComparison::Path { why }) => {
+                assert_eq!(why, &JarUnhashed { tree: Tree::Base, url: false });
+                assert!(why.to_string().contains("base"), "{why}");
+            }
             other => panic!("{other:?}"),
         }
         let mut moved = unbuilt;

@@ -12,8 +12,8 @@ use super::diff;
 use super::identity;
 use super::model::*;
 use super::observed::{LiveJob, Observed};
+use super::reasons::{Changed, Note};
 use super::renames;
-use crate::flink::JobState;
 use crate::ledger::{Pending, Record};
 use crate::restore::{self, Decision};
 use crate::spec::model::{JobState as SpecState, RestoreFrom, UpgradeMode};
@@ -129,14 +129,15 @@ fn partition(observed: &Observed) -> (ByTag<'_>, Vec<&LiveJob>) {
 }
 
 /// Name tag → spec name; two names with one tag cannot be told apart in job ids.
-fn spec_tags<'a>(desired: &'a Desired, problems: &mut Vec<String>) -> BTreeMap<String, &'a str> {
+fn spec_tags<'a>(desired: &'a Desired, problems: &mut Vec<Problem>) -> BTreeMap<String, &'a str> {
     let mut tags: BTreeMap<String, &str> = BTreeMap::new();
     for name in desired.jobs.keys() {
         if let Some(other) = tags.insert(identity::name_tag(name), name) {
-            problems.push(format!(
-                "jobs `{other}` and `{name}` share the job id tag {}: rename one of them (this is a 1 in 16 million coincidence)",
-                identity::name_tag(name)
-            ));
+            problems.push(Problem::SharedTag {
+                first: other.to_string(),
+                second: name.clone(),
+                tag: identity::name_tag(name),
+            });
         }
     }
     tags
@@ -150,11 +151,11 @@ fn lives<'a>(jobs: Option<&Vec<&'a LiveJob>>) -> Lives<'a> {
     Lives { active, last_ended }
 }
 
-pub(crate) fn base(job: &Job, action: Action, reason: impl Into<String>) -> JobPlan {
+pub(crate) fn base(job: &Job, action: Action, reason: Reason) -> JobPlan {
     JobPlan {
         name: job.name.clone(),
         action,
-        reason: reason.into(),
+        reason,
         changes: Vec::new(),
         live: None,
         restore: None,
@@ -180,15 +181,11 @@ fn plan_job(
     unmanaged: &[&LiveJob],
     observed: &Observed,
     opts: &Options,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) -> JobPlan {
     if let Some(why) = observed.unreadable_records.get(&job.name) {
-        problems.push(format!(
-            "`{}`: its ledger record cannot be read: {why}. flinkops will neither act on this job nor overwrite \
-             the record; fix or move the file, then plan again",
-            job.name
-        ));
-        let mut p = base(job, Action::Conflict, "its ledger record cannot be read");
+        problems.push(Problem::RecordUnreadable { job: job.name.clone(), why: why.to_string() });
+        let mut p = base(job, Action::Conflict, Reason::RecordUnreadable);
         p.live = lives.active.first().map(|l| l.to_ref());
         return p;
     }
@@ -197,36 +194,22 @@ fn plan_job(
         // A record that knows this spec's jobs, and not this one: another state directory (or
         // another tool) started it under the same name, and acting on it would act on their job.
         [live] if record.is_some_and(|r| r.job_id.is_some() && !r.knows(&live.id)) => {
-            problems.push(format!(
-                "`{}`: the live job {} carries this spec's name tag, but this state directory never started it \
-                 (its ledger record names {}): another flinkops state directory may manage it. Stop one of them; \
-                 to take the job over here, delete this spec's record and plan again",
-                job.name,
-                live.id,
-                record.and_then(|r| r.job_id.as_ref()).map_or_else(String::new, ToString::to_string)
-            ));
-            let mut p = base(
-                job,
-                Action::Conflict,
-                "a job of this name that this state directory did not start runs",
-            );
+            problems.push(Problem::StartedElsewhere {
+                job: job.name.clone(),
+                live: live.id.clone(),
+                recorded: record
+                    .and_then(|r| r.job_id.as_ref())
+                    .map_or_else(String::new, ToString::to_string),
+            });
+            let mut p = base(job, Action::Conflict, Reason::StartedElsewhere);
             p.live = Some(live.to_ref());
             p
         }
         [live] => running(job, live, record),
         many => {
             let ids: Vec<String> = many.iter().map(|j| j.id.to_string()).collect();
-            problems.push(format!(
-                "`{}` has {} live jobs ({}); cancel all but one by hand, then plan again",
-                job.name,
-                many.len(),
-                ids.join(", ")
-            ));
-            let mut p = base(
-                job,
-                Action::Conflict,
-                format!("{} live jobs run this spec; flinkops will not guess which to keep", many.len()),
-            );
+            problems.push(Problem::ManyLive { job: job.name.clone(), ids });
+            let mut p = base(job, Action::Conflict, Reason::ManyLive { count: many.len() });
             p.live = Some(many[0].to_ref());
             p
         }
@@ -240,11 +223,7 @@ fn running(job: &Job, live: &LiveJob, record: Option<&Record>) -> JobPlan {
     let changes =
         record.and_then(|r| Some(diff::changes(r.applied.as_ref()?, &r.name, job))).unwrap_or_default();
     let mut p = if job.state == SpecState::Suspended {
-        let mut p = base(
-            job,
-            Action::Suspend,
-            "the spec says `state: suspended`: stop with a savepoint, keep it stopped",
-        );
+        let mut p = base(job, Action::Suspend, Reason::Suspend);
         p.changes = changes.into_iter().filter(|c| c.field != "state").collect();
         p
     } else if runs_spec(&managed, job)
@@ -252,19 +231,13 @@ fn running(job: &Job, live: &LiveJob, record: Option<&Record>) -> JobPlan {
             record.and_then(|r| r.pending.as_ref())
         && *job_id == live.id
     {
-        base(
-            job,
-            Action::Confirm,
-            "an interrupted run started this version and did not finish its health gate: finish it, then record \
-             the version or roll back",
-        )
+        base(job, Action::Confirm, Reason::Confirm)
     } else if runs_spec(&managed, job) {
         let settings: Vec<FieldChange> = changes.into_iter().filter(|c| !c.forces_redeploy).collect();
         if settings.is_empty() {
-            base(job, Action::None, "the live job runs this spec")
+            base(job, Action::None, Reason::RunsSpec)
         } else {
-            let mut p =
-                base(job, Action::UpdateSettings, "only settings changed: recorded, the job is not touched");
+            let mut p = base(job, Action::UpdateSettings, Reason::SettingsOnly);
             p.changes = settings;
             p
         }
@@ -311,17 +284,22 @@ fn takes_savepoint(p: &JobPlan) -> bool {
 
 /// A check before the stop failed: apply leaves the job alone. It concerns the next version only
 /// when the live job is this spec's own (not for an adoption, whose live job is not managed yet).
-fn refuse_next_version(p: &mut JobPlan, reason: &str) {
+fn refuse_next_version(p: &mut JobPlan, reason: Reason) {
     p.conflict =
         Some(if p.action == Action::Adopt { ConflictScope::Job } else { ConflictScope::NextVersion });
     p.action = Action::Conflict;
-    p.reason = reason.into();
+    p.reason = reason;
 }
 
 /// A `last-state` upgrade whose newest checkpoint is older than `upgrade.maxCheckpointAge` goes
 /// through a savepoint instead: a warning says so, with the checkpoint's age, and the plan's
 /// restore source becomes the new savepoint (apply decides again right before the stop).
-fn check_checkpoint_age(p: &mut JobPlan, desired: &Desired, observed: &Observed, warnings: &mut Vec<String>) {
+fn check_checkpoint_age(
+    p: &mut JobPlan,
+    desired: &Desired,
+    observed: &Observed,
+    warnings: &mut Vec<Warning>,
+) {
     if p.action != (Action::Upgrade { mode: UpgradeMode::LastState }) {
         return;
     }
@@ -329,12 +307,9 @@ fn check_checkpoint_age(p: &mut JobPlan, desired: &Desired, observed: &Observed,
     let facts = observed.checkpoints.get(&live.id).copied().unwrap_or_default();
     let max = job.upgrade.max_checkpoint_age.as_ref().map(|m| m.value);
     if let Some(old) = checks::checkpoint_age(max, &facts, observed.now_ms) {
-        warnings.push(format!("`{}`: {}", p.name, old.reason()));
+        warnings.push(Warning::CheckpointTooOld { job: p.name.clone(), old });
         p.restore = Some(Restore::NewSavepoint);
-        p.reason = format!(
-            "{}; its newest checkpoint is older than `upgrade.maxCheckpointAge`: a savepoint is taken instead (see Warnings)",
-            p.reason
-        );
+        p.reason.note(Note::CheckpointTooOld);
     }
 }
 
@@ -346,7 +321,7 @@ fn check_savepoint_timeout(
     desired: &Desired,
     ledger: &BTreeMap<String, Record>,
     observed: &Observed,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) {
     if !takes_savepoint(p) {
         return;
@@ -361,15 +336,15 @@ fn check_savepoint_timeout(
             .unwrap_or_else(|| crate::spec::model::SavepointSpec::default().timeout.value),
     };
     if let Err(short) = checks::savepoint_timeout(timeout.as_std(), facts) {
-        problems.push(format!("`{}`: {}", p.name, short.reason()));
-        refuse_next_version(p, "its savepoint would likely time out (see Errors)");
+        problems.push(Problem::SavepointTimeout { job: p.name.clone(), short });
+        refuse_next_version(p, Reason::SavepointWouldTimeOut);
     }
 }
 
 /// The new version should fit the free slots plus those its old version frees. Only a warning:
 /// free slots change as other jobs start and end (and a job just cancelled holds its slots for a
 /// moment), so apply checks again right before the stop and waits a bounded time.
-fn check_free_slots(p: &JobPlan, desired: &Desired, observed: &Observed, warnings: &mut Vec<String>) {
+fn check_free_slots(p: &JobPlan, desired: &Desired, observed: &Observed, warnings: &mut Vec<Warning>) {
     let replaces = matches!(p.action, Action::Upgrade { .. } | Action::Adopt);
     let starts = replaces || matches!(p.action, Action::Deploy | Action::Resume);
     let (Some(free), Some(job)) = (observed.free_slots, desired.jobs.get(&p.name).filter(|_| starts)) else {
@@ -380,7 +355,7 @@ fn check_free_slots(p: &JobPlan, desired: &Desired, observed: &Observed, warning
         _ => 0,
     };
     if let Err(short) = checks::free_slots(job.parallelism, free, freed) {
-        warnings.push(format!("`{}`: {}", p.name, short.warn()));
+        warnings.push(Warning::FreeSlots { job: p.name.clone(), short });
     }
 }
 
@@ -392,7 +367,7 @@ fn check_savepoint_dir(
     desired: &Desired,
     ledger: &BTreeMap<String, Record>,
     observed: &Observed,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) {
     if !stops_with_savepoint(p.action) || observed.cluster_savepoint_dir != Some(None) {
         return;
@@ -411,21 +386,8 @@ fn check_savepoint_dir(
     if own {
         return;
     }
-    problems.push(format!(
-        "`{}`: cannot {}: no savepoint directory is set, neither `savepoint.directory` in the spec nor \
-         `execution.checkpointing.savepoint-dir` in its flinkConfiguration or the cluster's configuration, and Flink \
-         cannot take a savepoint without one. Set `savepoint.directory` (e.g. `file:///flink/savepoints` or \
-         `s3://bucket/savepoints`, a place every JobManager and TaskManager can reach); the job is not touched",
-        p.name,
-        match p.action {
-            Action::Suspend => "suspend it",
-            Action::Stop => "stop it (--prune)",
-            Action::Adopt => "adopt it",
-            Action::Rename => "rename it",
-            _ => "upgrade it",
-        },
-    ));
-    refuse_next_version(p, "no savepoint directory to stop it with a savepoint (see Errors)");
+    problems.push(Problem::NoSavepointDir { job: p.name.clone(), action: p.action });
+    refuse_next_version(p, Reason::NoSavepointDir);
 }
 
 /// A job wider than the cluster waits for slots, then restart-loops with
@@ -433,7 +395,7 @@ fn check_savepoint_dir(
 /// up front when its parallelism (one slot per parallel subtask, the default slot sharing) is more
 /// than the cluster's task slots in all. Free slots are not compared: they change as other jobs
 /// end, and a job just cancelled still holds its slots for a moment.
-fn check_slots(p: &mut JobPlan, desired: &Desired, total: u32, problems: &mut Vec<String>) {
+fn check_slots(p: &mut JobPlan, desired: &Desired, total: u32, problems: &mut Vec<Problem>) {
     let starts = matches!(
         p.action,
         Action::Deploy | Action::Resume | Action::Upgrade { .. } | Action::Adopt | Action::Rename
@@ -443,18 +405,9 @@ fn check_slots(p: &mut JobPlan, desired: &Desired, total: u32, problems: &mut Ve
     if need <= total {
         return;
     }
-    let stopped = if matches!(p.action, Action::Upgrade { .. } | Action::Adopt | Action::Rename) {
-        ", with its old version already stopped"
-    } else {
-        ""
-    };
-    problems.push(format!(
-        "`{}`: not started: it needs {need} task slots (parallelism {need}) and the cluster has {total} in all. Flink \
-         would keep it waiting, then restart it in a loop (NoResourceAvailableException){stopped}. Add task \
-         managers or slots (taskmanager.numberOfTaskSlots), or lower `parallelism`; nothing is touched",
-        p.name,
-    ));
-    refuse_next_version(p, "wider than the cluster's task slots (see Errors)");
+    let stopped = matches!(p.action, Action::Upgrade { .. } | Action::Adopt | Action::Rename);
+    problems.push(Problem::TooWide { job: p.name.clone(), need, total, stopped });
+    refuse_next_version(p, Reason::TooWide);
 }
 
 /// Whether a live job runs this spec version: its id carries the fingerprint, or the form an
@@ -465,25 +418,14 @@ fn runs_spec(managed: &identity::ManagedId, job: &Job) -> bool {
 
 fn upgrade(job: &Job, changes: Vec<FieldChange>, known: bool) -> JobPlan {
     let mode = job.upgrade_mode;
-    let how = match mode {
-        UpgradeMode::Savepoint => "stop with a savepoint, start the new version from it",
-        UpgradeMode::LastState => {
-            "cancel, start the new version from the latest retained checkpoint (a savepoint if none is kept)"
-        }
-        UpgradeMode::Stateless => "cancel, start the new version empty (upgradeMode: stateless)",
-    };
-    let what = if known {
-        let fields: Vec<&str> =
-            changes.iter().filter(|c| c.forces_redeploy).map(|c| c.field.as_str()).collect();
-        if fields.is_empty() {
-            "the spec changed".to_string()
-        } else {
-            format!("{} changed", fields.join(", "))
-        }
+    let changed = if known {
+        let fields: Vec<String> =
+            changes.iter().filter(|c| c.forces_redeploy).map(|c| c.field.clone()).collect();
+        if fields.is_empty() { Changed::Spec } else { Changed::Fields(fields) }
     } else {
-        "the live job runs another version of the spec (no ledger record: field details unknown)".to_string()
+        Changed::Unknown
     };
-    let mut p = base(job, Action::Upgrade { mode }, format!("{what}: {how}"));
+    let mut p = base(job, Action::Upgrade { mode }, Reason::Upgrade { changed, mode });
     p.changes = changes;
     p.restore = Some(match mode {
         UpgradeMode::Savepoint => Restore::NewSavepoint,
@@ -501,7 +443,7 @@ fn not_running(
     unmanaged: &[&LiveJob],
     observed: &Observed,
     opts: &Options,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) -> JobPlan {
     let namesake = unmanaged.iter().find(|u| u.is_active() && u.name == job.name);
     if let Some(u) = namesake {
@@ -511,45 +453,29 @@ fn not_running(
         record.and_then(|r| r.applied.as_ref()).is_some_and(|a| a.state == SpecState::Suspended);
     if job.state == SpecState::Suspended {
         let reason = if last_ended.is_some() || record.is_some() {
-            "suspended, as the spec says"
+            Reason::StaysSuspended
         } else {
-            "suspended, never deployed"
+            Reason::SuspendedNeverDeployed
         };
         let mut p = base(job, Action::None, reason);
         p.live = last_ended.map(LiveJob::to_ref);
         return p;
     }
     let (action, reason, drift) = match (last_ended, suspended_by_us) {
-        (_, true) => (
-            Action::Resume,
-            "the spec says running again: start from the suspension savepoint".to_string(),
-            None,
-        ),
-        (Some(ended), false) => {
-            let what = match ended.state {
-                JobState::Failed => "failed",
-                JobState::Canceled => "was cancelled outside flinkops",
-                _ => "finished",
-            };
-            (
-                Action::Deploy,
-                format!("the job {what}: start it again from its latest state"),
-                Some(JobDrift::Ended { state: ended.state }),
-            )
-        }
-        (None, false) if record.is_some() => (
+        (_, true) => (Action::Resume, Reason::Resume, None),
+        (Some(ended), false) => (
             Action::Deploy,
-            "not running, and no longer in the cluster's job history: start it from its latest known state"
-                .to_string(),
-            Some(JobDrift::Forgotten),
+            Reason::Ended { state: ended.state },
+            Some(JobDrift::Ended { state: ended.state }),
         ),
-        (None, false) => (Action::Deploy, "not deployed yet".to_string(), None),
+        (None, false) if record.is_some() => (Action::Deploy, Reason::Forgotten, Some(JobDrift::Forgotten)),
+        (None, false) => (Action::Deploy, Reason::NotDeployed, None),
     };
     let restore = match restore_for(job, last_ended, record, observed) {
         Ok(restore) => restore,
         Err(why) => {
-            problems.push(format!("`{}`: not started: {why}", job.name));
-            let mut p = base(job, Action::Conflict, "its newest state cannot be used or found (see Errors)");
+            problems.push(Problem::NotStarted { job: job.name.clone(), why });
+            let mut p = base(job, Action::Conflict, Reason::StateUnusable);
             p.live = last_ended.map(LiveJob::to_ref);
             p.drift = drift;
             return p;
@@ -602,21 +528,14 @@ fn restore_for(
     }
 }
 
-fn adopt_or_block(job: &Job, u: &LiveJob, opts: &Options, problems: &mut Vec<String>) -> JobPlan {
+fn adopt_or_block(job: &Job, u: &LiveJob, opts: &Options, problems: &mut Vec<Problem>) -> JobPlan {
     let mut p = if opts.adopt {
-        let mut p = base(
-            job,
-            Action::Adopt,
-            "an unmanaged job with this name runs: savepoint it and redeploy it under management",
-        );
+        let mut p = base(job, Action::Adopt, Reason::Adopt);
         p.restore = Some(Restore::NewSavepoint);
         p
     } else {
-        problems.push(format!(
-            "an unmanaged job named `{}` ({}) runs: adopt it with --adopt, or cancel it, before flinkops deploys the spec",
-            job.name, u.id
-        ));
-        base(job, Action::Conflict, "an unmanaged job with this name runs; deploying would run the job twice")
+        problems.push(Problem::UnmanagedNamesake { job: job.name.clone(), id: u.id.clone() });
+        base(job, Action::Conflict, Reason::UnmanagedNamesake)
     };
     p.live = Some(u.to_ref());
     p
@@ -644,17 +563,14 @@ fn orphans(
             // (another team, another pipeline) may share the cluster, and its jobs look orphaned
             // from here. Never stop what you cannot show you started.
             let (action, reason) = match (known, opts.prune) {
-                (Some(_), true) => (Action::Stop, "its spec is gone: stop it with a savepoint (--prune)"),
-                (Some(_), false) => (Action::Orphan, "its spec is gone; left running (stop it with --prune)"),
-                (None, _) => (
-                    Action::Orphan,
-                    "started by flinkops, but not from this state directory (another spec directory?): never pruned from here",
-                ),
+                (Some(_), true) => (Action::Stop, Reason::Prune),
+                (Some(_), false) => (Action::Orphan, Reason::Orphan),
+                (None, _) => (Action::Orphan, Reason::ForeignOrphan),
             };
             out.push(JobPlan {
                 name,
                 action,
-                reason: reason.into(),
+                reason,
                 changes: Vec::new(),
                 live: Some(live.to_ref()),
                 restore: None,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use super::identity;
 use super::model::{Action, JobPlan, Restore};
 use super::observed::LiveJob;
+use super::reasons::{Note, Reason};
 use crate::ledger::Record;
 use crate::spec::Job;
 use crate::spec::model::JobState as SpecState;
@@ -46,10 +47,7 @@ pub fn claimed<'a>(
 /// The plan of a rename: stop `live` (of `old`) with a savepoint, start `job` from it.
 pub fn rename(mut p: JobPlan, old: &str, live: &LiveJob) -> JobPlan {
     p.action = Action::Rename;
-    p.reason = format!(
-        "renamed from `{old}` (previousNames): stop `{old}`'s job with a savepoint, start `{}` from it",
-        p.name
-    );
+    p.reason = Reason::Rename { old: old.to_string(), name: p.name.clone() };
     p.live = Some(live.to_ref());
     p.restore = Some(Restore::NewSavepoint);
     p.renamed_from = Some(old.to_string());
@@ -81,10 +79,7 @@ pub fn note_inherited(p: &mut JobPlan, job: &Job, ledger: &BTreeMap<String, Reco
     if let Some(old) = job.previous_names.iter().rev().find(|old| ledger.contains_key(old.as_str())) {
         p.renamed_from = Some(old.clone());
         p.drift = None;
-        p.reason = format!(
-            "renamed from `{old}` (previousNames), whose job is not running: start `{}` from `{old}`'s newest state",
-            p.name
-        );
+        p.reason = Reason::Inherited { old: old.clone(), name: p.name.clone() };
     }
 }
 
@@ -111,18 +106,11 @@ pub fn hint_unlisted(jobs: &mut [JobPlan], ledger: &BTreeMap<String, Record>) {
     if orphans.is_empty() || fresh.is_empty() {
         return;
     }
-    let list = orphans.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(" or ");
     for j in jobs.iter_mut() {
         if fresh.contains(&j.name) {
-            let old = if orphans.len() == 1 { orphans[0].as_str() } else { "OLD-NAME" };
-            j.reason.push_str(&format!(
-                ". If it is {list} renamed, that job's state is not carried over: add `previousNames: [{old}]` to its spec"
-            ));
+            j.reason.note(Note::MaybeRenamedFrom { orphans: orphans.clone() });
         } else if orphans.contains(&j.name) && fresh.len() == 1 {
-            j.reason.push_str(&format!(
-                ". If `{}` is this job renamed, its state is not carried over: add `previousNames: [{}]` to `{}`'s spec",
-                fresh[0], j.name, fresh[0]
-            ));
+            j.reason.note(Note::MaybeRenamedTo { fresh: fresh[0].clone(), name: j.name.clone() });
         }
     }
 }
@@ -207,9 +195,19 @@ mod tests {
             &ledger([record_of(&old)]),
         );
         for j in &p.jobs {
+            let note = match &j.reason {
+                Reason::Noted { note, .. } => note,
+                other => panic!("no note: {other:?}"),
+            };
+            let expected = match j.name.as_str() {
+                "orders" => Note::MaybeRenamedTo { fresh: "orders-v2".into(), name: "orders".into() },
+                _ => Note::MaybeRenamedFrom { orphans: vec!["orders".into()] },
+            };
+            assert_eq!(note, &expected);
+            let words = j.reason.to_string();
             assert!(
-                j.reason.contains("previousNames: [orders]") && j.reason.contains("not carried over"),
-                "{j:#?}"
+                words.contains("previousNames: [orders]") && words.contains("not carried over"),
+                "{words}"
             );
         }
     }

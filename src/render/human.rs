@@ -108,7 +108,7 @@ fn block(plan: &Plan, shown: &Shown, s: &Styles, out: &mut impl Write) -> io::Re
     let symbol = Paint(mark_style(s, mark), format!("{:>3}", mark.symbol()));
     let header = format!("# {} {}", clean(&job.name), words::headline(job));
     writeln!(out, "{symbol} {}", Paint(s.bold, header))?;
-    writeln!(out, "      {}", clean(&job.reason))?;
+    writeln!(out, "      {}", clean(&job.reason.to_string()))?;
     if let Some(why) = &job.blocked_by {
         writeln!(out, "      {}", Paint(s.error, format!("will not run: {}", clean(&why.to_string()))))?;
     }
@@ -225,7 +225,7 @@ fn warnings(plan: &Plan, s: &Styles, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "{}", Paint(s.warn, "Warnings: apply acts on these jobs, read what it will do first"))?;
     for w in &plan.warnings {
-        writeln!(out, "  {} {}", Paint(s.warn, "~"), clean(w))?;
+        writeln!(out, "  {} {}", Paint(s.warn, "~"), clean(&w.to_string()))?;
     }
     writeln!(out)
 }
@@ -238,7 +238,8 @@ fn errors(plan: &Plan, s: &Styles, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "{}", Paint(s.error, title))?;
     for p in &plan.problems {
         // A problem may list what it found, a line each: each line is cleaned, none escaped away.
-        let mut lines = p.lines();
+        let text = p.to_string();
+        let mut lines = text.lines();
         writeln!(out, "  {} {}", Paint(s.error, "!"), clean(lines.next().unwrap_or_default()))?;
         for line in lines.map(str::trim).filter(|l| !l.is_empty()) {
             writeln!(out, "    {}", clean(line))?;

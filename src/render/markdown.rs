@@ -53,7 +53,7 @@ fn table(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
             "| `{symbol}` | {} | {} | {} |",
             code(&job.name),
             text(&words::action_word(job)),
-            prose(&job.reason)
+            prose(&job.reason.to_string())
         )?;
     }
     writeln!(out)?;
@@ -128,7 +128,7 @@ fn warnings(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "#### Warnings\n\nApply acts on these jobs; read what it will do first:\n")?;
     for w in &plan.warnings {
-        writeln!(out, "- {}", prose(w))?;
+        writeln!(out, "- {}", prose(&w.to_string()))?;
     }
     writeln!(out)
 }
@@ -140,7 +140,8 @@ fn errors(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "#### Errors\n\nApply will not act on the jobs concerned until these are resolved:\n")?;
     for p in &plan.problems {
         // A problem may list what it found, a line each: a nested list.
-        let mut lines = p.lines();
+        let text = p.to_string();
+        let mut lines = text.lines();
         writeln!(out, "- {}", prose(lines.next().unwrap_or_default()))?;
         for line in lines.map(str::trim).filter(|l| !l.is_empty()) {
             writeln!(out, "  - {}", prose(line))?;

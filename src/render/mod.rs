@@ -9,6 +9,7 @@ mod human;
 mod json;
 mod markdown;
 mod offline;
+mod reasons;
 mod words;
 
 pub use drift::{NO_DRIFT, drift_human, drift_markdown};
@@ -20,6 +21,7 @@ pub use human::human;
 pub use json::{json, plan_schema_json};
 pub use markdown::markdown;
 pub use offline::{OFFLINE_SCHEMA_PATH, offline_json, offline_markdown, offline_schema_json, offline_text};
+pub use reasons::{human_duration, slots_never_came};
 pub use words::{NO_CHANGES, clean};
 
 /// A line that names something in bold, then says more: `{lead}{name}{rest}`, the name padded to

@@ -121,7 +121,7 @@ pub fn offline_text(plan: &OfflinePlan, s: &Styles, out: &mut impl Write) -> io:
             symbol(j.change),
             style.render_reset(),
             word(j.change),
-            clean(&j.reason)
+            clean(&j.reason.to_string())
         )?;
         for c in &j.changes {
             writeln!(out, "        {}", field_line(c))?;
@@ -130,7 +130,13 @@ pub fn offline_text(plan: &OfflinePlan, s: &Styles, out: &mut impl Write) -> io:
             writeln!(out, "        {}{note}{}", s.dim.render(), s.dim.render_reset())?;
         }
         for hint in &j.hints {
-            writeln!(out, "        {}hint:{} {}", s.warn.render(), s.warn.render_reset(), clean(hint))?;
+            writeln!(
+                out,
+                "        {}hint:{} {}",
+                s.warn.render(),
+                s.warn.render_reset(),
+                clean(&hint.to_string())
+            )?;
         }
         writeln!(out, "        {}at {}{}", s.dim.render(), clean(&j.origin), s.dim.render_reset())?;
     }
@@ -194,7 +200,7 @@ pub fn offline_markdown(plan: &OfflinePlan, out: &mut impl Write) -> io::Result<
                 "| `{sym}` | {} | {} | {} |",
                 code(&j.name),
                 text(word(j.change)),
-                prose(&j.reason)
+                prose(&j.reason.to_string())
             )?;
         }
         writeln!(out)?;
@@ -222,7 +228,7 @@ fn details(j: &OfflineJob, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "{fence}\n{block}\n{fence}")?;
     }
     for hint in &j.hints {
-        writeln!(out, "\n- hint: {}", prose(hint))?;
+        writeln!(out, "\n- hint: {}", prose(&hint.to_string()))?;
     }
     writeln!(out, "\nAt {}.\n\n</details>\n", code(&j.origin))
 }

@@ -66,7 +66,7 @@ impl std::fmt::Display for JobDrift {
 }
 
 /// How a job of a spec that says running ended: "failed", "was cancelled outside flinkops".
-fn ended(state: JobState) -> &'static str {
+pub(super) fn ended(state: JobState) -> &'static str {
     match state {
         JobState::Failed => "failed",
         JobState::Canceled => "was cancelled outside flinkops",
@@ -404,7 +404,10 @@ pub fn skipped(plan: &Plan) -> impl Iterator<Item = &JobPlan> {
 
 /// "not targeted (--target); would be upgraded (savepoint)": a skipped job in one line.
 pub fn skipped_line(job: &JobPlan) -> String {
-    let why = job.reason.split(';').next().unwrap_or_default();
+    let why = match &job.reason {
+        crate::plan::Reason::Skipped { by, .. } => by.to_string(),
+        other => other.to_string().split(';').next().unwrap_or_default().to_string(),
+    };
     match job.would {
         Some(Action::None) => format!("{why}; runs its spec, not checked further in this run"),
         Some(would) => format!("{why}; would otherwise {}", passive(would)),

@@ -478,7 +478,7 @@ fn verdict(
     }
     for problem in &plan.problems {
         failed = true;
-        lines.push(problem.clone());
+        lines.push(problem.to_string());
     }
     if failed {
         return (ReconcileResult::Failed, lines);

@@ -182,10 +182,10 @@ fn a_hostile_job_name_cannot_break_the_terminal_or_the_markdown() {
 #[test]
 fn a_problem_that_lists_what_it_found_is_shown_a_line_each_never_escaped() {
     let mut plan = fx::all().into_iter().next().unwrap().plan;
-    plan.problems = vec![
+    plan.problems = vec![flinkops::plan::Problem::Saved(
         "`orders`: not started; found, newest first:\n  file:/sp/a (the ledger)\n  file:/sp/b (\u{1b}[2J)"
             .into(),
-    ];
+    )];
     let out = render(&plan);
     assert!(!out.human.contains("\\n"), "{}", out.human);
     assert!(out.human.contains("\n    file:/sp/a (the ledger)\n"), "{}", out.human);

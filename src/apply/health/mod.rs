@@ -41,7 +41,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::flink::{self, Client, JobDetails, JobExceptions, JobId, JobOverview, JobState};
-use crate::status::human_duration;
+use crate::render::human_duration;
 use tracker::{Tracker, healthy_tasks};
 
 /// How long the job must stay healthy, how long to wait at most, how often to look.
