@@ -128,12 +128,8 @@ fn decide(
     if let Some(old) = renamed {
         // Not combined (see the module header): refused, the old name's job left where it runs.
         let names: Vec<&str> = found.iter().map(|f| f.cluster).collect();
-        let why = format!("it is also renamed from `{old}` (previousNames), whose job or record is there");
-        let fix = format!(
-            "rename first (keep `cluster: {}` and apply), then change `cluster:` in a second commit",
-            names[0]
-        );
-        let (entry, problem) = refuse(p, to, &names.join(", "), &why, &fix);
+        let why = MoveRefusal::Renamed { old: old.to_string() };
+        let (entry, problem) = refuse(p, to, &names.join(", "), why);
         return Some(decision(entry, vec![problem]));
     }
     let [f] = found.as_slice() else {

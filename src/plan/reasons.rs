@@ -196,6 +196,8 @@ pub enum MoveRefusal {
     Versions { old: Option<String>, new: Option<String> },
     /// The savepoint would be written where the new cluster does not read (`None`: not set).
     SavepointDirs { writes: Option<String>, reads: Option<String> },
+    /// It is also renamed in the same commit (`previousNames`): `old` is found on the old cluster.
+    Renamed { old: String },
 }
 
 /// What apply will act on but a reviewer should know first (`warnings`).
@@ -563,6 +565,7 @@ fn problem_forms() -> Vec<Form<Problem>> {
             };
             Some(MoveRefused { job: f(0), from: f(1), to: f(2), why })
         },
+        |f| Some(MoveRefused { job: f(0), from: f(1), to: f(2), why: MoveRefusal::Renamed { old: f(3) } }),
     ]
 }
 
@@ -700,6 +703,7 @@ mod tests {
             MoveRefusal::NothingToStartFrom,
             MoveRefusal::Versions { old: Some(s("1.20.5")), new: None },
             MoveRefusal::SavepointDirs { writes: None, reads: Some(s("s3://b/sp")) },
+            MoveRefusal::Renamed { old: s("orders-old") },
         ] {
             all.push(MoveRefused { job: job(), from: from.clone(), to: to.clone(), why });
         }

@@ -419,6 +419,10 @@ fn move_refusal(why: &MoveRefusal, from: &str, to: &str) -> (String, String) {
              documents), or set `savepoint.directory` in the job spec"
                 .into(),
         ),
+        MoveRefusal::Renamed { old } => (
+            format!("it is also renamed from `{old}` (previousNames), whose job or record is there"),
+            format!("rename first (keep `cluster: {from}` and apply), then change `cluster:` in a second commit"),
+        ),
     }
 }
 
