@@ -17,6 +17,7 @@ mod fleet_e2e;
 mod fleet_mock;
 mod fleet_status;
 mod fleet_status_e2e;
+mod fleet_support;
 mod fleet_watch_e2e;
 mod flink_e2e;
 mod flink_mock;
