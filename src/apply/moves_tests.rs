@@ -292,3 +292,32 @@ async fn a_move_killed_after_the_savepoint_is_finished_from_it() {
     assert_eq!((here.moving.as_ref(), here.pending.as_ref()), (None, None), "{here:?}");
     assert_eq!(here.started_from.as_deref(), Some(SAVEPOINT));
 }
+
+/// The new cluster gone before anything was touched (its jar upload is refused): the job runs on
+/// the old cluster as it did, neither ledger gets a step, and the reason says the job was not
+/// stopped.
+#[tokio::test]
+async fn a_move_to_a_cluster_gone_before_the_stop_leaves_the_job_running_and_says_so() {
+    let (j, live) = moving_job();
+    let old_fake = Fake::default().running(&live);
+    let old_server = serve(&old_fake).await;
+    let (old_dir, new_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    Ledger::new(old_dir.path()).write(&old_record(&j, &live)).unwrap();
+    let old = context(&old_server, old_dir.path());
+    let gone = ClientConfig {
+        retry: crate::flink::RetryPolicy { max_retries: 0, ..Default::default() },
+        ..ClientConfig::new("http://127.0.0.1:9")
+    };
+    let new = Context { client: Client::new(gone).unwrap(), ..context(&old_server, new_dir.path()) };
+    let failed = run(&old, &new, &move_plan(&j, Some(&live), Restore::NewSavepoint), &j).await.unwrap_err();
+    assert!(matches!(&failed, StepError::NotStopped { job, .. } if *job == live), "{failed:?}");
+    assert!(
+        failed
+            .to_string()
+            .ends_with(&format!("{live} was not stopped: the running version is left as it was"))
+    );
+    assert_eq!(writes(&old_server).await, Vec::<String>::new());
+    assert_eq!(old_fake.state(&live), Some("RUNNING"));
+    assert_eq!(Ledger::new(new_dir.path()).read("a").unwrap(), None);
+    assert_eq!(Ledger::new(old_dir.path()).read("a").unwrap().unwrap().pending, None);
+}
