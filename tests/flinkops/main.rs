@@ -14,6 +14,7 @@ mod drift_e2e;
 mod fault_run;
 mod fleet_apply_e2e;
 mod fleet_e2e;
+mod fleet_faults_e2e;
 mod fleet_mock;
 mod fleet_status;
 mod fleet_status_e2e;
