@@ -208,6 +208,18 @@ impl Error {
         }
     }
 
+    /// Whether the request may have reached Flink although no answer came back: the connection
+    /// broke or timed out after it was sent. A refused connection or an HTTP answer is `false`.
+    pub fn may_have_arrived(&self) -> bool {
+        matches!(
+            self,
+            Error::ConnectionLost { .. }
+                | Error::Timeout { .. }
+                | Error::OutOfTime { .. }
+                | Error::Ambiguous { .. }
+        )
+    }
+
     /// What the user can do about it, for the edge to print under the message.
     pub fn help(&self) -> Option<&'static str> {
         use Error::*;
