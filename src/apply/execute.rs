@@ -260,7 +260,7 @@ pub(super) async fn newest_state(
 /// Replace the running job by the new version; roll back to the previous one if it fails.
 async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Result<Outcome, StepError> {
     let old = live_id(p)?;
-    let jar = ctx.upload(job).await?; // before the running job is touched
+    let jar = ctx.upload(job).await.map_err(not_stopped(&old))?; // before the running job is touched
     ready_to_stop(ctx, p, job, &old, mode != UpgradeMode::Stateless).await?;
     let previous = ctx.current_record(&job.name);
     let from = match mode {
@@ -304,6 +304,12 @@ async fn upgrade(ctx: &Context, p: &JobPlan, job: &Job, mode: UpgradeMode) -> Re
     }
     ctx.applied(job, &started, Some(&jar))?;
     Ok(Outcome::Done { detail: Done::Upgraded { job: started, from } })
+}
+
+/// A step before the stop of `old` failed: the reason says the running job was left as it was
+/// (a cluster gone in the middle of a run fails the upload first).
+pub(super) fn not_stopped(old: &JobId) -> impl FnOnce(StepError) -> StepError + '_ {
+    move |why| StepError::NotStopped { why: Box::new(why), job: old.clone() }
 }
 
 /// A start whose outcome is unknown after the old job was stopped: no rollback (two jobs would
@@ -424,7 +430,7 @@ pub(super) async fn restart_previous(
 /// Take over an unmanaged job: savepoint it, run the spec's version under management from it.
 async fn adopt(ctx: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
     let old = live_id(p)?;
-    let jar = ctx.upload(job).await?;
+    let jar = ctx.upload(job).await.map_err(not_stopped(&old))?;
     ctx.ensure_slots(&job.name, job.parallelism, &old).await?;
     let from =
         ctx.stop_with_savepoint(&job.name, &old, &SavepointSettings::of(job), SavepointReason::Adopt).await?;
@@ -562,6 +568,28 @@ mod tests {
                 ] if upstream == "ingest"
             ),
             "{got:?}"
+        );
+    }
+
+    /// Its cluster gone when the upgrade begins (the upload, its first call, is refused): the
+    /// reason says the running job was not stopped, so that the user knows where it is.
+    #[tokio::test]
+    async fn an_upgrade_whose_cluster_is_gone_says_the_running_job_was_not_stopped() {
+        use crate::plan::fixtures::{ledger, live_of, record_of};
+        let (old, new) = (job("orders"), job("orders").with_parallelism(2));
+        let running = live_of(&old, 1, crate::flink::JobState::Running);
+        let specs = desired([new]);
+        let observed = Observed { jobs: vec![running.clone()], ..Default::default() };
+        let plan = plan(&specs, &observed, &ledger([record_of(&old)]), &Options::default());
+        let state = tempfile::tempdir().unwrap();
+        let results = execute(&context(state.path()), &plan, &specs, 1).await;
+        let [r] = results.as_slice() else { panic!("{results:?}") };
+        let Outcome::Failed { reason } = &r.outcome else { panic!("{:?}", r.outcome) };
+        assert!(matches!(reason, StepError::NotStopped { job, .. } if *job == running.id), "{reason:?}");
+        let said = reason.to_string();
+        assert!(said.starts_with("uploading the jar failed: "), "{said}");
+        assert!(
+            said.ends_with(&format!("{} was not stopped: the running version is left as it was", running.id))
         );
     }
 

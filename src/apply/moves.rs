@@ -17,7 +17,7 @@
 //!   Failed: the new job id is rejected on the new cluster, and the previous version starts again
 //!   on the OLD cluster from the same savepoint; the history stays there.
 
-use super::execute::{end_failed, newest_state, ready_to_stop, restart_previous, start_unknown};
+use super::execute::{end_failed, newest_state, not_stopped, ready_to_stop, restart_previous, start_unknown};
 use super::outcome::{Done, Outcome};
 use super::rename::carry_between;
 use super::steps::{Context, RunSpec, SavepointSettings, StartFailure, StepError};
@@ -32,7 +32,11 @@ use crate::spec::model::UpgradeMode;
 /// `p` (the new cluster's entry, `moved_from` naming the old one) planned it.
 pub async fn run(old: &Context, new: &Context, p: &JobPlan, job: &Job) -> Result<Outcome, StepError> {
     let from_cluster = p.moved_from.clone().ok_or(StepError::NoOldCluster)?;
-    let jar = new.upload(job).await?; // before the running job is touched
+    // Before the running job is touched.
+    let jar = match (new.upload(job).await, &p.live) {
+        (Err(why), Some(live)) => return Err(not_stopped(&live.id)(why)),
+        (uploaded, _) => uploaded?,
+    };
     let from = match &p.live {
         Some(live) => stop_on_old(old, new, &from_cluster, &live.id, p, job).await?,
         None => state_left_on_old(old, &from_cluster, job).await?,

@@ -26,6 +26,8 @@ const SAVEPOINT: &str = "file:/shared/sp/savepoint-moved";
 struct Fake {
     jobs: Arc<Mutex<BTreeMap<String, &'static str>>>,
     starts_fail: bool,
+    /// The stop is carried out, but its answer comes too late (the cluster went away under it).
+    stop_unanswered: bool,
 }
 
 impl Fake {
@@ -73,7 +75,8 @@ impl Respond for Fake {
             },
             ("POST", ["jobs", id, "stop"]) => {
                 jobs.insert(id.to_string(), "FINISHED");
-                ok(json!({"request-id": TriggerId::random().to_string()}))
+                let answer = ok(json!({"request-id": TriggerId::random().to_string()}));
+                if self.stop_unanswered { answer.set_delay(Duration::from_secs(2)) } else { answer }
             }
             ("GET", ["jobs", _, "savepoints", _]) => {
                 ok(json!({"status": {"id": "COMPLETED"}, "operation": {"location": SAVEPOINT}}))
@@ -291,4 +294,58 @@ async fn a_move_killed_after_the_savepoint_is_finished_from_it() {
     let here = Ledger::new(t.new_dir.path()).read("a").unwrap().unwrap();
     assert_eq!((here.moving.as_ref(), here.pending.as_ref()), (None, None), "{here:?}");
     assert_eq!(here.started_from.as_deref(), Some(SAVEPOINT));
+}
+
+/// The new cluster gone before anything was touched (its jar upload is refused): the job runs on
+/// the old cluster as it did, neither ledger gets a step, and the reason says the job was not
+/// stopped.
+#[tokio::test]
+async fn a_move_to_a_cluster_gone_before_the_stop_leaves_the_job_running_and_says_so() {
+    let (j, live) = moving_job();
+    let old_fake = Fake::default().running(&live);
+    let old_server = serve(&old_fake).await;
+    let (old_dir, new_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    Ledger::new(old_dir.path()).write(&old_record(&j, &live)).unwrap();
+    let old = context(&old_server, old_dir.path());
+    let gone = ClientConfig {
+        retry: crate::flink::RetryPolicy { max_retries: 0, ..Default::default() },
+        ..ClientConfig::new("http://127.0.0.1:9")
+    };
+    let new = Context { client: Client::new(gone).unwrap(), ..context(&old_server, new_dir.path()) };
+    let failed = run(&old, &new, &move_plan(&j, Some(&live), Restore::NewSavepoint), &j).await.unwrap_err();
+    assert!(matches!(&failed, StepError::NotStopped { job, .. } if *job == live), "{failed:?}");
+    assert!(
+        failed
+            .to_string()
+            .ends_with(&format!("{live} was not stopped: the running version is left as it was"))
+    );
+    assert_eq!(writes(&old_server).await, Vec::<String>::new());
+    assert_eq!(old_fake.state(&live), Some("RUNNING"));
+    assert_eq!(Ledger::new(new_dir.path()).read("a").unwrap(), None);
+    assert_eq!(Ledger::new(old_dir.path()).read("a").unwrap().unwrap().pending, None);
+}
+
+/// The stop sent and its answer lost (the old cluster went away under it), while Flink stopped
+/// the job: the outcome is unknown, not a refusal, so the move stays in flight on the new
+/// cluster's ledger and the next run finishes it from the stopped job's state (as
+/// `a_move_killed_after_the_savepoint_is_finished_from_it`), never taking the old record as stale.
+#[tokio::test]
+async fn a_stop_whose_answer_is_lost_keeps_the_move_in_flight() {
+    let (j, live) = moving_job();
+    let old_fake = Fake { stop_unanswered: true, ..Fake::default() }.running(&live);
+    let t = two(old_fake, Fake::default()).await;
+    Ledger::new(t.old_dir.path()).write(&old_record(&j, &live)).unwrap();
+    let (old, new) = t.contexts();
+    let impatient = ClientConfig {
+        request_timeout: Duration::from_millis(200),
+        retry: crate::flink::RetryPolicy { max_retries: 0, ..Default::default() },
+        ..ClientConfig::new(t.old_server.uri())
+    };
+    let old = Context { client: Client::new(impatient).unwrap(), ..old };
+    let failed = run(&old, &new, &move_plan(&j, Some(&live), Restore::NewSavepoint), &j).await.unwrap_err();
+    assert!(matches!(&failed, StepError::StopTimedOut { .. }), "{failed:?}");
+    assert!(failed.to_string().contains("the job is STOPPED"), "says what the job shows: {failed}");
+    let here = Ledger::new(t.new_dir.path()).read("a").unwrap().unwrap();
+    assert!(here.moving.as_ref().is_some_and(|m| m.job_id == live), "{here:?}");
+    assert_eq!(writes(&t.new_server).await, Vec::<String>::new(), "nothing started on the new cluster");
 }

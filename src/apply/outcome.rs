@@ -115,6 +115,9 @@ pub enum StepError {
     JarFromUrl,
     #[error("uploading the jar failed: {0}")]
     Upload(String),
+    /// A step before the stop failed (its cluster gone, say): the running job was not touched.
+    #[error("{why}; {job} was not stopped: the running version is left as it was")]
+    NotStopped { why: Box<StepError>, job: JobId },
 
     /// Flink refused the stop request: the job keeps running.
     #[error("stop with savepoint failed, the job keeps running: {0}")]

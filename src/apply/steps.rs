@@ -265,9 +265,21 @@ impl Context {
         })?;
         self.progress.step(name, &format!("stopping {live} with a savepoint"));
         let c = &self.client;
-        c.stop_with_savepoint(live, settings.directory.as_deref(), settings.format, settings.drain, &trigger)
-            .await
-            .map_err(|e| StepError::StopRefused(describe(&e)))?;
+        let asked = c.stop_with_savepoint(
+            live,
+            settings.directory.as_deref(),
+            settings.format,
+            settings.drain,
+            &trigger,
+        );
+        if let Err(e) = asked.await {
+            // Sent, and no answer came back (the cluster went away under it): Flink may be
+            // stopping the job, so it is not said to keep running. Refused, or never sent: it does.
+            return Err(match e.may_have_arrived() {
+                true => self.stop_outcome_unknown(live, &e).await,
+                false => StepError::StopRefused(describe(&e)),
+            });
+        }
         fault_point("after-stop-request");
         let started = Instant::now();
         let _spinner = self.progress.waiting(name, "waiting for the savepoint");
@@ -923,6 +935,57 @@ mod tests {
             assert!(err.contains("outcome is unknown") && err.contains(says), "{err}");
             assert!(!err.contains("keeps running"), "{err}");
         }
+    }
+
+    /// The stop request sent and no answer back (the cluster went away, or answered too late):
+    /// Flink may be stopping the job, so the outcome is unknown and the job is asked, never said
+    /// to keep running; the write-ahead step stays for the next run.
+    #[tokio::test]
+    async fn a_stop_request_without_an_answer_is_an_unknown_outcome_not_a_refusal() {
+        use wiremock::matchers::{path, path_regex};
+        let server = MockServer::start().await;
+        let live = JobId::random();
+        let answer = ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({"request-id": TriggerId::random().to_string()}));
+        Mock::given(method("POST"))
+            .and(path_regex("/stop$"))
+            .respond_with(answer.set_delay(Duration::from_secs(2)))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/jobs/{live}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"jid": live.to_string(), "name": "a", "state": "RUNNING", "start-time": 1}),
+            ))
+            .mount(&server)
+            .await;
+        let state_dir = tempfile::tempdir().unwrap();
+        let config = ClientConfig {
+            request_timeout: Duration::from_millis(200),
+            retry: crate::flink::RetryPolicy { max_retries: 0, ..Default::default() },
+            ..ClientConfig::new(server.uri())
+        };
+        let ctx = Context { client: Client::new(config).unwrap(), ..context(&server, state_dir.path()) };
+        let settings = SavepointSettings {
+            directory: None,
+            format: SavepointFormat::Canonical,
+            drain: false,
+            timeout: Duration::from_secs(5),
+        };
+        let trigger = TriggerId::random();
+        let err = ctx
+            .stop_with_savepoint_as("a", &live, &settings, SavepointReason::Upgrade, &trigger)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StepError::StopTimedOut { .. }), "{err:?}");
+        let said = err.to_string();
+        assert!(said.contains("outcome is unknown") && said.contains("still RUNNING (checked)"), "{said}");
+        assert!(!said.contains("keeps running"), "{said}");
+        let pending = ctx.ledger.read("a").unwrap().and_then(|r| r.pending);
+        assert!(
+            matches!(pending, Some(Pending::Stopping { trigger_id, .. }) if trigger_id == trigger),
+            "the next run finds the stop under its trigger id"
+        );
     }
 
     #[tokio::test]

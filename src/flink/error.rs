@@ -208,13 +208,25 @@ impl Error {
         }
     }
 
+    /// Whether the request may have reached Flink although no answer came back: the connection
+    /// broke or timed out after it was sent. A refused connection or an HTTP answer is `false`.
+    pub fn may_have_arrived(&self) -> bool {
+        matches!(
+            self,
+            Error::ConnectionLost { .. }
+                | Error::Timeout { .. }
+                | Error::OutOfTime { .. }
+                | Error::Ambiguous { .. }
+        )
+    }
+
     /// What the user can do about it, for the edge to print under the message.
     pub fn help(&self) -> Option<&'static str> {
         use Error::*;
         Some(match self {
             ConnectionRefused { .. } | Unreachable { .. } => {
-                "Is Flink running, and is FLINK_URL (--flink-url) the address of its REST API \
-                 (the JobManager's rest.port, 8081 by default)?"
+                "Is Flink running, and is FLINK_URL (--flink-url), or the cluster document's `url`, \
+                 the address of its REST API (the JobManager's rest.port, 8081 by default)?"
             }
             Tls { .. } => {
                 "Pass the CA that signed Flink's (or the proxy's) certificate with --ca-cert \

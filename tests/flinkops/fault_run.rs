@@ -266,8 +266,10 @@ async fn converge(s: &Scenario, round: usize) {
 /// window of the calls it forwards. It runs on its own thread, so the test may block on a child.
 pub(crate) struct Proxy {
     pub(crate) url: String,
+    addr: SocketAddr,
     shared: Arc<Shared>,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    /// Dropped, it stops the proxy: `None` while cut.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 struct Shared {
@@ -303,22 +305,25 @@ impl Proxy {
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = shared.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = axum::Router::new().fallback(forward).with_state(state);
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
-        });
-        Proxy { url: format!("http://{addr}"), shared, _stop: stop }
+        let stop = Some(serve(listener, shared.clone()));
+        Proxy { url: format!("http://{addr}"), addr, shared, stop }
+    }
+
+    /// Stop listening, as a cluster that went down does: from now on every connection to the
+    /// proxy's address is refused (idle kept-alive ones are closed), until [`Proxy::restore`].
+    pub(crate) async fn cut(&mut self) {
+        self.stop.take();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+            assert!(Instant::now() < deadline, "the proxy at {} still accepts connections", self.url);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Listen again at the same address (the URL the cluster documents name), passing calls on.
+    pub(crate) fn restore(&mut self) {
+        let listener = std::net::TcpListener::bind(self.addr).expect("the proxy's port is free again");
+        self.stop = Some(serve(listener, self.shared.clone()));
     }
 
     fn injected(&self) -> String {
@@ -326,6 +331,25 @@ impl Proxy {
         let seen = self.shared.seen.load(Ordering::SeqCst);
         format!("{n} of {seen} calls in scope: {}", self.shared.log.lock().unwrap().join(", "))
     }
+}
+
+/// Serve `listener` on a thread of its own until the sender given back is dropped.
+fn serve(listener: std::net::TcpListener, state: Arc<Shared>) -> tokio::sync::oneshot::Sender<()> {
+    listener.set_nonblocking(true).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let app = axum::Router::new().fallback(forward).with_state(state);
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+    });
+    stop
 }
 
 async fn forward(State(p): State<Arc<Shared>>, req: Request) -> Response {

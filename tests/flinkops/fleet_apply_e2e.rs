@@ -5,85 +5,12 @@
 //! next apply with the cluster back converges too. Judged by Flink: start times, job states,
 //! `latest.restored` and the job's counter.
 
-use std::path::Path;
-
 use flinkops::flink::{Client, JobId};
 use flinkops::plan::identity;
 
-use crate::apply_e2e::{Scenario, Spec, spec, text};
-use crate::flink_support::{Cluster, assert_state_continued, before_change, clusters};
-use crate::support::flinkops_process;
-
-/// Two clusters of the run, or `None` (loudly, never in CI) when only one was started.
-pub(crate) fn two_clusters() -> Option<(Cluster, Cluster)> {
-    let mut all = clusters().into_iter();
-    match (all.next(), all.next()) {
-        (Some(a), Some(b)) => Some((a, b)),
-        (None, _) => None,
-        (Some(_), None) => {
-            let hint = "this test needs two Flink clusters: run scripts/test with two versions in FLINKOPS_E2E_VERSIONS";
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "{hint}");
-            eprintln!("SKIPPED (not in CI): {hint}");
-            None
-        }
-    }
-}
-
-/// One spec tree over two clusters, `east` (`a`) and `west` (`b`): a scenario per cluster
-/// (each writes its jobs with its cluster's test jar) sharing the directory and the names.
-pub(crate) struct Fleet {
-    pub(crate) east: Scenario,
-    pub(crate) west: Scenario,
-}
-
-impl Fleet {
-    pub(crate) fn new(a: &Cluster, b: &Cluster, what: &str) -> Self {
-        let east = Scenario::new(a, what);
-        let west = Scenario { cluster: b.clone(), ..Scenario::new(a, what) };
-        let west = Scenario {
-            dir: east.dir.clone(),
-            state: east.state.clone(),
-            prefix: east.prefix.clone(),
-            ..west
-        };
-        let fleet = Fleet { east, west };
-        fleet.point_west_at(&b.url);
-        fleet
-    }
-
-    /// The cluster documents, `west` at `url`.
-    pub(crate) fn point_west_at(&self, url: &str) {
-        let doc = |name: &str, url: &str| {
-            format!("apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nname: {name}\nurl: {url}\n")
-        };
-        let docs = format!("{}---\n{}", doc("east", &self.east.cluster.url), doc("west", url));
-        std::fs::write(self.east.dir.join("clusters.yaml"), docs).unwrap();
-    }
-
-    fn apply(&self) -> (Option<i32>, String, String) {
-        self.run("apply", &self.east.dir, &["--auto-approve"])
-    }
-
-    /// `flinkops <command> [extra] <target>` over both clusters' documents.
-    pub(crate) fn run(&self, command: &str, target: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
-        let out = flinkops_process()
-            .env_remove("FLINK_URL")
-            .args([command, "--connect-timeout", "2s", "--retries", "0", "--state-dir"])
-            .arg(&self.east.state)
-            .args(extra)
-            .arg(target)
-            .output()
-            .unwrap();
-        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-        eprintln!("--- {command} stdout\n{stdout}\n--- {command} stderr\n{stderr}");
-        (out.status.code(), stdout, stderr)
-    }
-}
-
-pub(crate) fn on(cluster: &str, s: Spec<'static>) -> Spec<'static> {
-    let yaml: &'static str = Box::leak(format!("cluster: {cluster}\n").into_boxed_str());
-    Spec { extra_yaml: yaml, ..s }
-}
+use crate::apply_e2e::{Scenario, Spec, spec};
+use crate::fleet_support::{Fleet, dead_url, on, two_clusters};
+use crate::flink_support::{assert_state_continued, before_change};
 
 /// When Flink started the live job of `short`.
 async fn started(s: &Scenario, client: &Client, short: &str) -> (JobId, i64) {
@@ -142,14 +69,6 @@ async fn a_pipeline_across_two_clusters_starts_and_upgrades_upstream_first_with_
     assert!(stdout.contains("No changes."), "{stdout}");
     f.east.cleanup(&ca).await;
     f.west.cleanup(&cb).await;
-}
-
-/// A loopback port where nothing listens (bound, then released).
-pub(crate) fn dead_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 use flinkops::flink::{JobId, RunRequest};
 
+use crate::fleet_support::cluster_documents;
 use crate::flink_support::{Cleanup, clusters, wait_tasks_running};
 use crate::support::{flinkops, scratch};
 
@@ -40,10 +41,7 @@ async fn status_e2e_shows_each_real_cluster_of_a_fleet_under_its_name() {
     }
 
     let dir = scratch("fleet-status-e2e");
-    let cluster = |name: &str, url: &str| {
-        format!("apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nname: {name}\nurl: {url}\n")
-    };
-    let documents = [cluster("first", &first.url), cluster("second", &second.url)].join("---\n");
+    let documents = cluster_documents(&[("first", &first.url), ("second", &second.url)]);
     std::fs::write(dir.join("clusters.yaml"), documents).unwrap();
     let out = flinkops().env_remove("FLINK_URL").args(["status", "-o", "json"]).arg(&dir).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

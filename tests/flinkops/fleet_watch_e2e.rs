@@ -6,7 +6,7 @@
 use flinkops::flink::JobState;
 
 use crate::apply_e2e::{Spec, spec};
-use crate::fleet_apply_e2e::{Fleet, dead_url, on, two_clusters};
+use crate::fleet_support::{Fleet, dead_url, on, two_clusters};
 use crate::flink_support::{assert_state_continued, before_change, wait_state};
 
 #[tokio::test]

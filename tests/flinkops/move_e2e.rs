@@ -10,6 +10,7 @@ use std::process::Output;
 use flinkops::ledger::{Ledger, Record, SavepointReason, SavepointRecord};
 
 use crate::apply_e2e::{Scenario, Spec, spec, stopped_with, text};
+use crate::fleet_support::cluster_documents;
 use crate::flink_support::{
     Cluster, assert_state_continued, before_change, cluster_dir, clusters, second_cluster,
 };
@@ -17,10 +18,7 @@ use crate::support::flinkops_process;
 
 /// Two cluster documents, `one` and `two`, in the scenario's spec directory.
 fn write_clusters(s: &Scenario, one: &Cluster, two: &Cluster) {
-    let doc = |name: &str, url: &str| {
-        format!("apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nname: {name}\nurl: {url}\n")
-    };
-    let docs = [doc("one", &one.url), doc("two", &two.url)].join("---\n");
+    let docs = cluster_documents(&[("one", &one.url), ("two", &two.url)]);
     std::fs::write(s.dir.join("clusters.yaml"), docs).unwrap();
 }
 
