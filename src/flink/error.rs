@@ -225,8 +225,8 @@ impl Error {
         use Error::*;
         Some(match self {
             ConnectionRefused { .. } | Unreachable { .. } => {
-                "Is Flink running, and is FLINK_URL (--flink-url), or the cluster document's `url`, \
-                 the address of its REST API (the JobManager's rest.port, 8081 by default)?"
+                "Is Flink running, and is FLINK_URL (--flink-url) the address of its REST API \
+                 (the JobManager's rest.port, 8081 by default)?"
             }
             Tls { .. } => {
                 "Pass the CA that signed Flink's (or the proxy's) certificate with --ca-cert \
