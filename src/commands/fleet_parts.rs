@@ -57,6 +57,22 @@ pub fn chosen_members(t: &Target<'_>, desired: &Desired) -> Result<Vec<Member>, 
     Ok(all.into_iter().filter(|m| t.jobs.is_empty() || wanted.contains(m.name.as_str())).collect())
 }
 
+/// Every cluster of the specs for a read-only command (`savepoints`, `plan --refresh-only`), each
+/// connection under `--max-time`; `--cluster-name` refused over several before any request.
+pub fn read_members(
+    connection: &crate::cli::ConnectionArgs,
+    limit: &crate::cli::TimeLimitArgs,
+    state: &crate::cli::StateArgs,
+    desired: &Desired,
+) -> Result<Vec<Member>, CommandError> {
+    let members: Vec<Member> = members(connection, &desired.clusters)?
+        .into_iter()
+        .map(|m| Member { connection: m.connection.limited(limit), ..m })
+        .collect();
+    check_cluster_name(&members, state.cluster_name.as_deref())?;
+    Ok(members)
+}
+
 /// Reach the chosen clusters, lock them in identity order, observe and plan them as `apply`
 /// would (default options).
 pub async fn plan_locked(t: &Target<'_>, desired: Desired, quiet: bool) -> Result<LockedFleet, CommandError> {
@@ -96,6 +112,34 @@ pub async fn plan_locked(t: &Target<'_>, desired: Desired, quiet: bool) -> Resul
         clusters.push(Group { name: c.name, part });
     }
     Ok(LockedFleet { clusters, _locks: std::mem::take(&mut gathered.locks) })
+}
+
+impl Part {
+    /// An execution context on this cluster (its client, ledger and records).
+    pub fn context(&self, color: crate::cli::ColorChoice, quiet: bool) -> crate::apply::steps::Context {
+        crate::pipeline::context(self.client.clone(), self.ledger.clone(), self.records.clone(), color, quiet)
+    }
+}
+
+/// `work` on every cluster's part, all clusters at once; a cluster that failed stays failed.
+pub async fn each_part<'a, T, R, Fut>(
+    clusters: &'a [Group<T>],
+    work: impl Fn(&'a str, &'a T) -> Fut,
+) -> Vec<Group<R>>
+where
+    Fut: std::future::Future<Output = R>,
+{
+    let runs = clusters.iter().map(|c| {
+        let started = c.part.as_ref().map(|p| work(&c.name, p));
+        async move {
+            let part = match started {
+                Ok(run) => Ok(run.await),
+                Err(e) => Err(e.clone()),
+            };
+            Group { name: c.name.clone(), part }
+        }
+    });
+    futures_util::future::join_all(runs).await
 }
 
 /// Whether some cluster failed its part.

@@ -107,22 +107,15 @@ async fn fleet(
     quiet: bool,
 ) -> Result<u8, CommandError> {
     let locked = fleet_parts::plan_locked(target, desired, quiet).await?;
-    let deciding = locked.clusters.iter().map(|c| async move {
-        let part = match &c.part {
-            Ok(p) => {
-                let (decisions, warnings) =
-                    dispose::decide(&p.client, &p.desired, &p.records, &p.plan, &args.jobs, kept_by_plans)
-                        .await;
-                for w in warnings {
-                    eprintln!("warning: cluster `{}`: {}", render::clean(&c.name), render::clean(&w));
-                }
-                Ok(decisions)
-            }
-            Err(e) => Err(e.clone()),
-        };
-        Group { name: c.name.clone(), part }
-    });
-    let decided: Vec<Group<Vec<Decision>>> = futures_util::future::join_all(deciding).await;
+    let decided: Vec<Group<Vec<Decision>>> = fleet_parts::each_part(&locked.clusters, |name, p| async move {
+        let (decisions, warnings) =
+            dispose::decide(&p.client, &p.desired, &p.records, &p.plan, &args.jobs, kept_by_plans).await;
+        for w in warnings {
+            eprintln!("warning: cluster `{}`: {}", render::clean(name), render::clean(&w));
+        }
+        decisions
+    })
+    .await;
     let styles = Styles::stdout(color);
     if args.output == OutputFormat::Text {
         let mut out = std::io::stdout().lock();
@@ -144,23 +137,12 @@ async fn fleet(
         eprintln!("gc cancelled.");
         return Ok(exit::ERROR);
     }
-    let disposing = locked.clusters.iter().zip(&decided).map(|(c, d)| async move {
-        let part = match (&c.part, &d.part) {
-            (Ok(p), Ok(decisions)) => {
-                let ctx = crate::pipeline::context(
-                    p.client.clone(),
-                    p.ledger.clone(),
-                    p.records.clone(),
-                    color,
-                    quiet,
-                );
-                Ok(dispose::dispose_all(&ctx, &p.desired, &doomed(decisions)).await)
-            }
-            (Err(e), _) | (_, Err(e)) => Err(e.clone()),
-        };
-        Group { name: c.name.clone(), part }
-    });
-    let disposed: Vec<Group<Vec<Disposal>>> = futures_util::future::join_all(disposing).await;
+    let decided_on = |name: &str| decided.iter().find(|g| g.name == name).and_then(|g| g.part.as_ref().ok());
+    let disposed: Vec<Group<Vec<Disposal>>> = fleet_parts::each_part(&locked.clusters, |name, p| {
+        let doomed = decided_on(name).map(|d| doomed(d)).unwrap_or_default();
+        async move { dispose::dispose_all(&p.context(color, quiet), &p.desired, &doomed).await }
+    })
+    .await;
     match args.output {
         OutputFormat::Json => report_fleet_json(&decided, &disposed, false)?,
         OutputFormat::Text => {

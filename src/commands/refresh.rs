@@ -64,11 +64,7 @@ fn make_report(args: &PlanArgs, desired: &crate::spec::Desired) -> Result<DriftR
 /// drift read with its own client and ledger and shown under its name. A cluster that cannot be
 /// observed is named with its error and fails the run (exit 1, before drift's 2).
 fn fleet(args: &PlanArgs, desired: crate::spec::Desired, color: ColorChoice) -> Result<u8, CommandError> {
-    let members: Vec<Member> = fleet::members(&args.connection, &desired.clusters)?
-        .into_iter()
-        .map(|m| Member { connection: m.connection.limited(&args.limit), ..m })
-        .collect();
-    fleet::check_cluster_name(&members, args.state.cluster_name.as_deref())?;
+    let members = super::fleet_parts::read_members(&args.connection, &args.limit, &args.state, &desired)?;
     let desired = Arc::new(desired);
     let report = super::block_on(Threads::One, fleet_report(args, members, &desired))?;
     let mut stdout = std::io::stdout().lock();

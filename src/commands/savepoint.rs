@@ -88,23 +88,10 @@ async fn fleet(
     quiet: bool,
 ) -> Result<u8, CommandError> {
     let locked = fleet_parts::plan_locked(target, desired, quiet).await?;
-    let runs = locked.clusters.iter().map(|c| async move {
-        let part = match &c.part {
-            Ok(p) => {
-                let ctx = crate::pipeline::context(
-                    p.client.clone(),
-                    p.ledger.clone(),
-                    p.records.clone(),
-                    color,
-                    quiet,
-                );
-                Ok(take_all(&ctx, &p.plan, &p.desired, args).await)
-            }
-            Err(e) => Err(e.clone()),
-        };
-        Group { name: c.name.clone(), part }
-    });
-    let groups: Vec<Group<Vec<Taken>>> = futures_util::future::join_all(runs).await;
+    let groups: Vec<Group<Vec<Taken>>> = fleet_parts::each_part(&locked.clusters, |_, p| async move {
+        take_all(&p.context(color, quiet), &p.plan, &p.desired, args).await
+    })
+    .await;
     report_fleet(&groups, args.output, color).map_err(CommandError::Output)?;
     let failed =
         fleet_parts::any_failed(&groups) || groups.iter().any(|g| g.part.as_ref().is_ok_and(|r| failed(r)));

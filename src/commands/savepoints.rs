@@ -17,7 +17,7 @@ use crate::cli::{ColorChoice, OutputFormat, SavepointsArgs};
 use crate::flink::JobId;
 use crate::ledger::{Ledger, Record, SavepointRecord};
 use crate::output::Styles;
-use crate::pipeline::fleet::{self, Member};
+use crate::pipeline::fleet;
 use crate::pipeline::{Connection, Threads, load_specs};
 use crate::spec::fingerprint::Fingerprint;
 use crate::spec::model::FormatType;
@@ -109,11 +109,7 @@ fn fleet(
     desired: &crate::spec::Desired,
     color: ColorChoice,
 ) -> Result<u8, CommandError> {
-    let members: Vec<Member> = fleet::members(&args.connection, &desired.clusters)?
-        .into_iter()
-        .map(|m| Member { connection: m.connection.limited(&args.limit), ..m })
-        .collect();
-    fleet::check_cluster_name(&members, args.state.cluster_name.as_deref())?;
+    let members = super::fleet_parts::read_members(&args.connection, &args.limit, &args.state, desired)?;
     let reached = super::block_on(Threads::One, async {
         let (state, deadline) = (&args.state, args.limit.max_time);
         Ok(fleet::reach_all(members, &state.state_dir, None, fleet::Access::Read, deadline).await)

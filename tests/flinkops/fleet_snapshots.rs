@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use crate::apply_checks::writes;
 use crate::support::{flinkops, job_spec, scratch};
 
 /// Nothing listens here: connecting is refused at once.
@@ -182,15 +183,6 @@ fn cluster<'a>(doc: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name}: {doc:#}"))
 }
 
-async fn posts(server: &MockServer) -> Vec<String> {
-    let requests = server.received_requests().await.unwrap();
-    requests
-        .iter()
-        .filter(|r| r.method.as_str() != "GET")
-        .map(|r| format!("{} {}", r.method, r.url.path()))
-        .collect()
-}
-
 #[tokio::test]
 async fn savepoint_takes_each_job_on_its_cluster_and_names_the_cluster_out_of_reach() {
     let s = scenario("fleet-snapshots-savepoint", "RUNNING").await;
@@ -217,7 +209,7 @@ async fn savepoint_takes_each_job_on_its_cluster_and_names_the_cluster_out_of_re
         (&json!("east"), &json!("orders"), &json!("completed")),
         "{doc:#}"
     );
-    assert_eq!(posts(&s.east).await.len(), 2, "one savepoint per run");
+    assert_eq!(writes(&s.east).await.len(), 2, "one savepoint per run");
 
     // Every job: west's part fails on its own, in JSON too.
     let out = run(&s.dir, &["savepoint", "-o", "json"]);
@@ -263,7 +255,7 @@ async fn savepoints_lists_each_clusters_ledger_under_its_name() {
         listed,
         [("east", "file:/sp/east/savepoint-mid", true), ("east", "file:/sp/east/savepoint-old", false)]
     );
-    assert!(posts(&s.east).await.is_empty(), "read-only");
+    assert!(writes(&s.east).await.is_empty(), "read-only");
 }
 
 #[tokio::test]
@@ -272,7 +264,7 @@ async fn gc_decides_and_disposes_per_cluster() {
     let out = run(&s.dir, &["gc", "--dry-run"]);
     assert_eq!(out.status.code(), Some(1), "west is down: {}", String::from_utf8_lossy(&out.stderr));
     insta::assert_snapshot!("gc_dry_run_text", stable(&out, &s));
-    assert!(posts(&s.east).await.is_empty(), "a dry run disposes of nothing");
+    assert!(writes(&s.east).await.is_empty(), "a dry run disposes of nothing");
 
     let out = run(&s.dir, &["gc", "--dry-run", "-o", "json"]);
     let doc = json_of(&out);
@@ -289,7 +281,7 @@ async fn gc_decides_and_disposes_per_cluster() {
     let out = run(&s.dir, &["gc", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(1), "west is down: {}", String::from_utf8_lossy(&out.stderr));
     insta::assert_snapshot!("gc_text", stable(&out, &s));
-    assert_eq!(posts(&s.east).await, ["POST /savepoint-disposal"]);
+    assert_eq!(writes(&s.east).await, ["POST /savepoint-disposal"]);
     let kept: Vec<String> =
         s.ledger.read("orders").unwrap().unwrap().savepoints.iter().map(|s| s.path.clone()).collect();
     assert_eq!(kept, ["file:/sp/east/savepoint-mid"], "east's ledger forgets the disposed one");
