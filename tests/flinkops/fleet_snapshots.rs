@@ -278,6 +278,18 @@ async fn gc_decides_and_disposes_per_cluster() {
         .collect();
     assert_eq!(doomed, [("east", "file:/sp/east/savepoint-old")], "{doc:#}");
 
+    // A plan saved over the fleet (format 2) keeps what it names, as a plan of one cluster does.
+    let saved = s.dir.join("plan.json");
+    let fleet_plan = serde_json::json!({"formatVersion": 2, "specs": s.dir, "options": {"prune": false, "adopt": false},
+        "clusters": [{"name": "east", "outcome": {"type": "unobserved", "error": "file:/sp/east/savepoint-old", "jobs": []}}],
+        "waves": []});
+    std::fs::write(&saved, fleet_plan.to_string()).unwrap();
+    let out = run(&s.dir, &["gc", "--dry-run", "-o", "json", "--keep-plan", saved.to_str().unwrap()]);
+    let doc = json_of(&out);
+    let old =
+        doc["snapshots"].as_array().unwrap().iter().find(|d| d["path"] == "file:/sp/east/savepoint-old");
+    assert_eq!(old.unwrap()["why"], "named-by-plan", "{doc:#}");
+
     let out = run(&s.dir, &["gc", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(1), "west is down: {}", String::from_utf8_lossy(&out.stderr));
     insta::assert_snapshot!("gc_text", stable(&out, &s));
