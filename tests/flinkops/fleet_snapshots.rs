@@ -350,3 +350,41 @@ async fn cluster_name_is_refused_over_several_clusters_by_every_command() {
     }
     assert_eq!(s.east.received_requests().await.unwrap().len(), before, "Flink was called");
 }
+
+/// Each cluster's savepoints are taken under its own lock: with east's lock held (by an apply,
+/// here this test), east's part fails, naming the lock, and west's is done.
+#[tokio::test]
+async fn a_cluster_whose_lock_is_held_fails_its_part_alone() {
+    let s = scenario("fleet-snapshots-lock", "RUNNING").await;
+    let west = east(&JobId::from_bytes([7; 16]), "RUNNING").await;
+    let clusters = format!(
+        "apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nname: east\nurl: {}\n---\n\
+         apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nname: west\nurl: {}\n",
+        s.east.uri(),
+        west.uri()
+    );
+    std::fs::write(s.dir.join("clusters.yaml"), clusters).unwrap();
+    let client = Client::new(ClientConfig::new(s.east.uri())).unwrap();
+    // The ledger's directory is `jobs/` in the cluster's directory, where the lock is.
+    let held = flinkops::pipeline::lock_cluster(
+        s.ledger.dir().parent().unwrap(),
+        &client,
+        "flinkops apply",
+        std::time::Duration::ZERO,
+        true,
+    )
+    .unwrap();
+    let out = run(&s.dir, &["savepoint"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("Cluster `east` (not observed)") && stdout.contains("lock"), "{stdout}");
+    assert!(stdout.contains("Cluster `west`:\n-  billing: skipped"), "west's part is done: {stdout}");
+    assert!(writes(&s.east).await.is_empty(), "no savepoint on the locked cluster");
+    drop(held);
+    let out = run(&s.dir, &["savepoint", "--job", "orders"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        writes(&s.east).await,
+        ["POST /jobs/".to_owned() + &orders_id(&s.dir).to_string() + "/savepoints"]
+    );
+}
