@@ -119,7 +119,7 @@ fn fleet(
         .map(|(name, r)| {
             let part = r
                 .map_err(|u| u.error)
-                .and_then(|r| read_ledger(&r.dir).map_err(|e| format!("cannot read its ledger: {e}")));
+                .and_then(|r| read_ledger(&r.dir, &name).map_err(|e| format!("cannot read its ledger: {e}")));
             Group { name, part }
         })
         .collect();
@@ -175,15 +175,21 @@ fn read_records(
 ) -> Result<BTreeMap<String, Record>, CommandError> {
     let client = Connection::resolve(&args.connection, clusters)?.limited(&args.limit).client()?;
     let dir = super::block_on(Threads::One, async { Ok(args.state.cluster_dir_to_read(&client).await?) })?;
-    read_ledger(&dir).map_err(|e| CommandError::Output(std::io::Error::other(e)))
+    read_ledger(&dir, "").map_err(|e| CommandError::Output(std::io::Error::other(e)))
 }
 
-/// The ledger's records in `dir`, with a warning for each that cannot be read.
-fn read_ledger(dir: &std::path::Path) -> Result<BTreeMap<String, Record>, crate::ledger::Error> {
+/// The ledger's records in `dir`, with a warning for each that cannot be read (naming `cluster`
+/// when there are several).
+fn read_ledger(
+    dir: &std::path::Path,
+    cluster: &str,
+) -> Result<BTreeMap<String, Record>, crate::ledger::Error> {
     let all = Ledger::new(dir).read_all()?;
+    let on =
+        if cluster.is_empty() { String::new() } else { format!(" on cluster `{}`", render::clean(cluster)) };
     for (name, why) in &all.unreadable {
         eprintln!(
-            "warning: the ledger record of `{}` cannot be read: {}",
+            "warning: the ledger record of `{}`{on} cannot be read: {}",
             render::clean(name),
             render::clean(why)
         );
