@@ -144,9 +144,7 @@ pub enum ConnectionError {
     #[error("cluster `{cluster}` ({origin}) takes its {what} from ${var}, which is not set")]
     ClusterVariableUnset { cluster: String, origin: String, what: String, var: String },
 
-    #[error(
-        "the specs define {count} clusters ({names}); only `plan`, `apply`, `status`, `audit` and `watch` run across several clusters yet"
-    )]
+    #[error("the specs define {count} clusters ({names}), and this `watch` was started over one cluster")]
     SeveralClusters { count: usize, names: String },
 
     #[error(
@@ -183,8 +181,8 @@ impl ConnectionError {
                 "export it before running flinkops"
             }
             ConnectionError::SeveralClusters { .. } => {
-                "`validate`, `plan`, `apply`, `status PATH`, `audit` and `watch` take several clusters; for this command, run flinkops once per \
-                 cluster on a directory holding that cluster's document and jobs"
+                "every command takes several clusters, but a `watch` started over one cluster keeps to that one: \
+                 restart it to watch them all"
             }
             ConnectionError::ClusterNameForFleet { .. } => {
                 "remove it: with several clusters each is known by the identity its JobManager reports (a name per \

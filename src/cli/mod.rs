@@ -147,15 +147,21 @@ pub enum Command {
     /// Take a savepoint of running managed jobs now (all of the spec directory's, or those named
     /// with --job). The jobs keep running; each savepoint is recorded in the ledger's history.
     ///
-    /// Exit code 0 when every savepoint completed, 1 when any failed or a named job is not running.
+    /// With several cluster documents, each job's savepoint is taken on its spec's cluster, under
+    /// that cluster's lock, and recorded in that cluster's ledger; the output is grouped by cluster.
+    ///
+    /// Exit code 0 when every savepoint completed, 1 when any failed, a named job is not running,
+    /// or a cluster could not be reached.
     #[command(after_help = "Examples:
   flinkops savepoint specs/
-  flinkops savepoint specs/ --job orders-enrich --job orders-ingest -o json")]
+  flinkops savepoint specs/ --job orders-enrich --job orders-ingest -o json
+  flinkops savepoint fleet/ --job orders-enrich    # reaches and locks only orders-enrich's cluster")]
     Savepoint(SavepointArgs),
 
     /// List the snapshot history in the ledger: every savepoint flinkops took and every retained
     /// checkpoint it restored from, newest first, with its age and reason, marking each job's
     /// newest snapshot and the one its running version started from (a rollback target). Read-only.
+    /// With several cluster documents, each cluster's ledger is listed under its name.
     #[command(after_help = "Examples:
   flinkops savepoints specs/
   flinkops savepoints specs/ --job orders-enrich -o json")]
@@ -170,7 +176,10 @@ pub enum Command {
     /// Never disposes a job's newest snapshot, the one its running version started from, one a
     /// pending step, a spec's `restore.from` or a --keep-plan file names, the one a running job
     /// restored from until it has a newer checkpoint, or anything this ledger did not record.
-    /// Exit code 0 when every disposal succeeded (or there was nothing to do), 1 otherwise.
+    /// With several cluster documents, each cluster decides and disposes with its own ledger and
+    /// lock; one confirmation covers them all.
+    /// Exit code 0 when every disposal succeeded (or there was nothing to do), 1 otherwise (a
+    /// cluster that could not be reached included).
     #[command(
         after_help = "Examples:\n  flinkops gc specs/ --dry-run\n  flinkops gc specs/ --auto-approve --keep-plan plan.json"
     )]
@@ -368,7 +377,8 @@ pub struct PlanArgs {
     /// Only report what changed on the cluster outside flinkops (managed jobs failed, cancelled,
     /// finished, restarting or restarted, resubmitted as another version; jobs flinkops does not
     /// manage; orphans); plan no action. With --detailed-exitcode: exit 2 when there is drift, 0
-    /// when there is none (for a CI alert).
+    /// when there is none (for a CI alert). With several cluster documents, grouped by cluster;
+    /// a cluster that cannot be observed makes it exit 1.
     #[arg(long, env = "FLINKOPS_REFRESH_ONLY", conflicts_with_all = ["out", "prune", "adopt", "target_job", "exclude", "replace", "allow_destroy"])]
     pub refresh_only: bool,
 

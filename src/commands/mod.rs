@@ -6,6 +6,7 @@ pub mod apply;
 pub mod apply_fleet;
 pub mod audit;
 pub mod error;
+pub mod fleet_parts;
 pub mod gc;
 pub mod offline;
 pub mod plan;
@@ -54,15 +55,9 @@ pub struct Target<'a> {
 }
 
 /// Load and check the specs (`None`, after the diagnostics or the error are printed, when they
-/// or a `--job` name are unusable), take the cluster's lock, observe and plan.
-pub async fn plan_locked(
-    t: &Target<'_>,
-    color: ColorChoice,
-    quiet: bool,
-) -> Result<Option<Locked>, CommandError> {
-    let Some(desired) = load_specs(t.path, &t.state.state_dir, color) else {
-        return Ok(None);
-    };
+/// or a `--job` name are unusable).
+pub fn load_target(t: &Target<'_>, color: ColorChoice) -> Option<crate::spec::Desired> {
+    let desired = load_specs(t.path, &t.state.state_dir, color)?;
     if let Some(unknown) = t.jobs.iter().find(|j| !desired.jobs.contains_key(*j)) {
         let known: Vec<&str> = desired.jobs.keys().map(String::as_str).collect();
         eprintln!(
@@ -71,10 +66,20 @@ pub async fn plan_locked(
             t.path.display(),
             known.join(", ")
         );
-        return Ok(None);
+        return None;
     }
+    Some(desired)
+}
+
+/// Take the cluster's lock, observe and plan (one cluster: a cluster document or the flags). An
+/// error about a cluster document's URL gets a hint that names the document.
+pub async fn plan_locked(
+    t: &Target<'_>,
+    desired: crate::spec::Desired,
+    quiet: bool,
+) -> Result<Locked, CommandError> {
     let clusters = desired.clusters.clone();
-    locked(t, desired, quiet).await.map(Some).map_err(|e| e.on_document(&clusters))
+    locked(t, desired, quiet).await.map_err(|e| e.on_document(&clusters))
 }
 
 /// The cluster of `desired` locked, observed and planned.

@@ -11,9 +11,12 @@ use crate::cli::{ColorChoice, PlanArgs, PlanFormat};
 use crate::flink::{Client, JobId};
 use crate::ledger::Ledger;
 use crate::output::Styles;
-use crate::plan::drift::{self, DriftReport};
+use crate::pipeline::fleet::{self, Member};
+use crate::plan::drift::{self, ClusterDrift, DriftReport, FleetDrift};
+use crate::plan::fleet::Outcome;
 use crate::plan::{Options, Plan};
 use crate::{exit, render};
+use std::sync::Arc;
 
 use super::CommandError;
 use crate::pipeline::{Connection, Threads, load_specs, observe_and_plan};
@@ -22,6 +25,9 @@ pub fn run(args: &PlanArgs, color: ColorChoice) -> Result<u8, CommandError> {
     let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
         return Ok(exit::ERROR);
     };
+    if desired.clusters.len() > 1 {
+        return fleet(args, desired, color);
+    }
     let report = make_report(args, &desired).map_err(|e| e.on_document(&desired.clusters))?;
     let mut stdout = std::io::stdout().lock();
     let written = match args.output {
@@ -52,6 +58,65 @@ fn make_report(args: &PlanArgs, desired: &crate::spec::Desired) -> Result<DriftR
         };
         Ok(drift::report(&plan, &records, &seen))
     })
+}
+
+/// Several clusters: each observed at once and planned together (as `plan` does), each one's
+/// drift read with its own client and ledger and shown under its name. A cluster that cannot be
+/// observed is named with its error and fails the run (exit 1, before drift's 2).
+fn fleet(args: &PlanArgs, desired: crate::spec::Desired, color: ColorChoice) -> Result<u8, CommandError> {
+    let members = super::fleet_parts::read_members(&args.connection, &args.limit, &args.state, &desired)?;
+    let desired = Arc::new(desired);
+    let report = super::block_on(Threads::One, fleet_report(args, members, &desired))?;
+    let mut stdout = std::io::stdout().lock();
+    let written = match args.output {
+        PlanFormat::Text => render::drift_fleet_human(&report, &Styles::stdout(color), &mut stdout),
+        PlanFormat::Json => serde_json::to_writer_pretty(&mut stdout, &report)
+            .map_err(std::io::Error::other)
+            .and_then(|()| writeln!(stdout)),
+        PlanFormat::Markdown => render::drift_fleet_markdown(&report, &mut stdout),
+    };
+    super::written(written.and_then(|()| stdout.flush()))?;
+    Ok(if report.has_unobserved() {
+        exit::ERROR
+    } else if args.detailed_exitcode && report.drift_count() > 0 {
+        exit::DRIFT
+    } else {
+        exit::OK
+    })
+}
+
+async fn fleet_report(
+    args: &PlanArgs,
+    members: Vec<Member>,
+    desired: &Arc<crate::spec::Desired>,
+) -> Result<FleetDrift, CommandError> {
+    let (opts, deadline) = (Options::default(), args.limit.max_time);
+    let reached = fleet::reach_all(members, &args.state.state_dir, None, fleet::Access::Read, deadline).await;
+    let inputs = fleet::observe_reached(&reached, desired, &opts, deadline).await;
+    let planned = super::plan::fleet_plan(desired, &inputs, &args.path, &opts)?;
+    let mut clusters = Vec::new();
+    for c in &planned.clusters {
+        let plan = match &c.outcome {
+            Outcome::Planned { plan } => plan,
+            Outcome::Unobserved { error, .. } => {
+                clusters.push(ClusterDrift::unobserved(&c.name, error));
+                continue;
+            }
+        };
+        let client = reached.iter().find(|(n, _)| *n == c.name).and_then(|(_, r)| r.as_ref().ok());
+        let records = inputs.iter().find(|i| i.name == c.name).and_then(|i| i.observation.as_ref().ok());
+        let (Some(r), Some(o)) = (client, records) else {
+            clusters
+                .push(ClusterDrift::unobserved(&c.name, "planned but not reached (a bug: please report it)"));
+            continue;
+        };
+        let seen = drift::Seen {
+            restarts: restarts(&r.client, plan).await,
+            vertices: vertices(&r.client, plan, &o.ledger).await,
+        };
+        clusters.push(ClusterDrift::observed(&c.name, drift::report(plan, &o.ledger, &seen)));
+    }
+    Ok(FleetDrift { format_version: render::FLEET_FORMAT_VERSION, clusters })
 }
 
 /// Each vertex's parallelism now, for the live jobs whose ledger record has the shape flinkops

@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::CommandError;
+use super::fleet_parts::{self, Group};
 use crate::apply::steps::{Context, SavepointSettings};
 use crate::cli::{ColorChoice, OutputFormat, SavepointArgs};
 use crate::flink::{JobId, JobState};
@@ -63,23 +64,55 @@ async fn savepoint(args: &SavepointArgs, color: ColorChoice, quiet: bool) -> Res
         state: &args.state,
         lock_timeout: args.lock_timeout,
     };
-    let Some(super::Locked { desired, client, ledger, plan, records, lock: _lock }) =
-        super::plan_locked(&target, color, quiet).await?
-    else {
+    let Some(desired) = super::load_target(&target, color) else {
         return Ok(exit::ERROR);
     };
+    if desired.clusters.len() > 1 {
+        return fleet(args, &target, desired, color, quiet).await;
+    }
+    let super::Locked { desired, client, ledger, plan, records, lock: _lock } =
+        super::plan_locked(&target, desired, quiet).await?;
     let ctx = crate::pipeline::context(client, ledger, records, color, quiet);
-    let (targets, mut results) = choose(&plan, &desired, &args.jobs);
+    let results = take_all(&ctx, &plan, &desired, args).await;
+    report(&results, args.output, color).map_err(CommandError::Output)?;
+    Ok(if failed(&results) { exit::ERROR } else { exit::OK })
+}
+
+/// Several clusters: each job on its spec's cluster, under that cluster's lock, recorded in its
+/// ledger; every cluster at once.
+async fn fleet(
+    args: &SavepointArgs,
+    target: &super::Target<'_>,
+    desired: spec::Desired,
+    color: ColorChoice,
+    quiet: bool,
+) -> Result<u8, CommandError> {
+    let locked = fleet_parts::plan_locked(target, desired, quiet).await?;
+    let groups: Vec<Group<Vec<Taken>>> = fleet_parts::each_part(&locked.clusters, |_, p| async move {
+        take_all(&p.context(color, quiet), &p.plan, &p.desired, args).await
+    })
+    .await;
+    report_fleet(&groups, args.output, color).map_err(CommandError::Output)?;
+    let failed =
+        fleet_parts::any_failed(&groups) || groups.iter().any(|g| g.part.as_ref().is_ok_and(|r| failed(r)));
+    Ok(if failed { exit::ERROR } else { exit::OK })
+}
+
+/// A savepoint of each chosen running job of `plan`, `--concurrency` at once; by job name.
+async fn take_all(ctx: &Context, plan: &Plan, desired: &spec::Desired, args: &SavepointArgs) -> Vec<Taken> {
+    let (targets, mut results) = choose(plan, desired, &args.jobs);
     let taken: Vec<Taken> = futures_util::stream::iter(targets)
-        .map(|(job, live)| take(&ctx, job, live))
+        .map(|(job, live)| take(ctx, job, live))
         .buffer_unordered(usize::from(args.concurrency))
         .collect()
         .await;
     results.extend(taken);
     results.sort_by(|a, b| name(a).cmp(name(b)));
-    report(&results, args.output, color).map_err(CommandError::Output)?;
-    let failed = results.iter().any(|t| matches!(t, Taken::Failed { .. }));
-    Ok(if failed { exit::ERROR } else { exit::OK })
+    results
+}
+
+fn failed(results: &[Taken]) -> bool {
+    results.iter().any(|t| matches!(t, Taken::Failed { .. }))
 }
 
 /// The specs to take a savepoint of, with their running job, and what is left out and why.
@@ -148,7 +181,11 @@ fn report(results: &[Taken], output: OutputFormat, color: ColorChoice) -> std::i
         writeln!(out)?;
         return out.flush();
     }
-    let styles = Styles::stdout(color);
+    lines(results, &Styles::stdout(color), &mut out)?;
+    out.flush()
+}
+
+fn lines(results: &[Taken], styles: &Styles, out: &mut dyn Write) -> std::io::Result<()> {
     for t in results {
         let line = match t {
             Taken::Completed { job, path, seconds, .. } => {
@@ -166,6 +203,37 @@ fn report(results: &[Taken], output: OutputFormat, color: ColorChoice) -> std::i
     if results.is_empty() {
         writeln!(out, "No specs, so no savepoints.")?;
     }
+    Ok(())
+}
+
+/// The JSON report over several clusters (`formatVersion: 2`): each cluster, and each job's
+/// result with its cluster.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FleetDocument<'a> {
+    format_version: u32,
+    clusters: Vec<fleet_parts::ClusterEntry<'a>>,
+    jobs: Vec<fleet_parts::InCluster<'a, Taken>>,
+}
+
+fn report_fleet(
+    groups: &[Group<Vec<Taken>>],
+    output: OutputFormat,
+    color: ColorChoice,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if output == OutputFormat::Json {
+        let doc = FleetDocument {
+            format_version: render::FLEET_FORMAT_VERSION,
+            clusters: fleet_parts::ClusterEntry::all(groups),
+            jobs: fleet_parts::flat(groups),
+        };
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return out.flush();
+    }
+    let styles = Styles::stdout(color);
+    fleet_parts::write_grouped(groups, &styles, &mut out, |r, out| lines(r, &styles, out))?;
     out.flush()
 }
 

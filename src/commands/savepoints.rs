@@ -12,10 +12,12 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::CommandError;
+use super::fleet_parts::{self, Group};
 use crate::cli::{ColorChoice, OutputFormat, SavepointsArgs};
 use crate::flink::JobId;
 use crate::ledger::{Ledger, Record, SavepointRecord};
 use crate::output::Styles;
+use crate::pipeline::fleet;
 use crate::pipeline::{Connection, Threads, load_specs};
 use crate::spec::fingerprint::Fingerprint;
 use crate::spec::model::FormatType;
@@ -63,15 +65,15 @@ pub fn run(args: &SavepointsArgs, color: ColorChoice) -> Result<u8, CommandError
     let Some(desired) = load_specs(&args.path, &args.state.state_dir, color) else {
         return Ok(exit::ERROR);
     };
+    if desired.clusters.len() > 1 {
+        return fleet(args, &desired, color);
+    }
     let records = read_records(args, &desired.clusters).map_err(|e| e.on_document(&desired.clusters))?;
-    if let Some(unknown) =
-        args.jobs.iter().find(|j| !desired.jobs.contains_key(*j) && !records.contains_key(*j))
-    {
+    if let Some(unknown) = unknown_job(&args.jobs, &desired, [&records]) {
         eprintln!("error: --job {}: neither a spec nor a ledger record of that name", render::clean(unknown));
         return Ok(exit::ERROR);
     }
-    let chosen = records.values().filter(|r| args.jobs.is_empty() || args.jobs.contains(&r.name));
-    let listed = list(chosen, Timestamp::now());
+    let listed = list(chosen(&records, &args.jobs), Timestamp::now());
     let mut out = std::io::stdout().lock();
     let written = match args.output {
         OutputFormat::Json => {
@@ -85,16 +87,109 @@ pub fn run(args: &SavepointsArgs, color: ColorChoice) -> Result<u8, CommandError
     Ok(exit::OK)
 }
 
+/// A `--job` name that is neither a spec nor a record of any of the ledgers.
+fn unknown_job<'a, 'r>(
+    jobs: &'a [String],
+    desired: &crate::spec::Desired,
+    ledgers: impl IntoIterator<Item = &'r BTreeMap<String, Record>> + Clone,
+) -> Option<&'a String> {
+    jobs.iter().find(|j| {
+        !desired.jobs.contains_key(*j) && !ledgers.clone().into_iter().any(|records| records.contains_key(*j))
+    })
+}
+
+fn chosen<'a>(records: &'a BTreeMap<String, Record>, jobs: &'a [String]) -> impl Iterator<Item = &'a Record> {
+    records.values().filter(move |r| jobs.is_empty() || jobs.contains(&r.name))
+}
+
+/// Several clusters: each one's ledger (found by the identity its JobManager reports), listed
+/// under its name; a cluster that cannot be reached is named with its error and fails the run.
+fn fleet(
+    args: &SavepointsArgs,
+    desired: &crate::spec::Desired,
+    color: ColorChoice,
+) -> Result<u8, CommandError> {
+    let members = super::fleet_parts::read_members(&args.connection, &args.limit, &args.state, desired)?;
+    let reached = super::block_on(Threads::One, async {
+        let (state, deadline) = (&args.state, args.limit.max_time);
+        Ok(fleet::reach_all(members, &state.state_dir, None, fleet::Access::Read, deadline).await)
+    })?;
+    let ledgers: Vec<Group<BTreeMap<String, Record>>> = reached
+        .into_iter()
+        .map(|(name, r)| {
+            let part = r
+                .map_err(|u| u.error)
+                .and_then(|r| read_ledger(&r.dir, &name).map_err(|e| format!("cannot read its ledger: {e}")));
+            Group { name, part }
+        })
+        .collect();
+    let read: Vec<&BTreeMap<String, Record>> = ledgers.iter().filter_map(|g| g.part.as_ref().ok()).collect();
+    // A name known to no ledger read may be on a cluster not reached: only refused when all were.
+    if !fleet_parts::any_failed(&ledgers)
+        && let Some(unknown) = unknown_job(&args.jobs, desired, read.iter().copied())
+    {
+        eprintln!("error: --job {}: neither a spec nor a ledger record of that name", render::clean(unknown));
+        return Ok(exit::ERROR);
+    }
+    let now = Timestamp::now();
+    let listed: Vec<Group<Vec<Listed>>> = ledgers
+        .into_iter()
+        .map(|g| Group { part: g.part.map(|records| list(chosen(&records, &args.jobs), now)), name: g.name })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    let written = match args.output {
+        OutputFormat::Json => {
+            let doc = FleetDocument {
+                format_version: render::FLEET_FORMAT_VERSION,
+                clusters: fleet_parts::ClusterEntry::all(&listed),
+                snapshots: fleet_parts::flat(&listed),
+            };
+            serde_json::to_writer_pretty(&mut out, &doc)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        }
+        OutputFormat::Text => {
+            let styles = Styles::stdout(color);
+            fleet_parts::write_grouped(&listed, &styles, &mut out, |l, mut out| {
+                render_text(l, &styles, &mut out)
+            })
+        }
+    };
+    super::written(written.and_then(|()| out.flush()))?;
+    Ok(if fleet_parts::any_failed(&listed) { exit::ERROR } else { exit::OK })
+}
+
+/// The JSON list over several clusters (`formatVersion: 2`): each cluster (with its error when
+/// it could not be read), and every snapshot with its `cluster`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FleetDocument<'a> {
+    format_version: u32,
+    clusters: Vec<fleet_parts::ClusterEntry<'a>>,
+    snapshots: Vec<fleet_parts::InCluster<'a, Listed>>,
+}
+
 fn read_records(
     args: &SavepointsArgs,
     clusters: &BTreeMap<String, crate::spec::clusters::Cluster>,
 ) -> Result<BTreeMap<String, Record>, CommandError> {
     let client = Connection::resolve(&args.connection, clusters)?.limited(&args.limit).client()?;
     let dir = super::block_on(Threads::One, async { Ok(args.state.cluster_dir_to_read(&client).await?) })?;
-    let all = Ledger::new(&dir).read_all().map_err(|e| CommandError::Output(std::io::Error::other(e)))?;
+    read_ledger(&dir, "").map_err(|e| CommandError::Output(std::io::Error::other(e)))
+}
+
+/// The ledger's records in `dir`, with a warning for each that cannot be read (naming `cluster`
+/// when there are several).
+fn read_ledger(
+    dir: &std::path::Path,
+    cluster: &str,
+) -> Result<BTreeMap<String, Record>, crate::ledger::Error> {
+    let all = Ledger::new(dir).read_all()?;
+    let on =
+        if cluster.is_empty() { String::new() } else { format!(" on cluster `{}`", render::clean(cluster)) };
     for (name, why) in &all.unreadable {
         eprintln!(
-            "warning: the ledger record of `{}` cannot be read: {}",
+            "warning: the ledger record of `{}`{on} cannot be read: {}",
             render::clean(name),
             render::clean(why)
         );

@@ -24,6 +24,54 @@ pub struct DriftReport {
     pub drift: Vec<Drift>,
 }
 
+/// The drift report over several clusters (`plan --refresh-only -o json` with several cluster
+/// documents, `formatVersion: 2`): each cluster's drift, or why it could not be observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetDrift {
+    pub format_version: u32,
+    /// One entry per cluster, by name.
+    pub clusters: Vec<ClusterDrift>,
+}
+
+/// One cluster's part of a [`FleetDrift`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterDrift {
+    /// The cluster document's name.
+    pub name: String,
+    /// The REST URL and the Flink version, when it was observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterRef>,
+    /// Its drifted jobs, by name (empty when it could not be observed).
+    pub drift: Vec<Drift>,
+    /// Why it could not be observed, with the fix: nothing is known of its drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ClusterDrift {
+    /// A cluster observed, with its report.
+    pub fn observed(name: &str, report: DriftReport) -> Self {
+        Self { name: name.to_owned(), cluster: report.cluster, drift: report.drift, error: None }
+    }
+
+    /// A cluster that could not be observed.
+    pub fn unobserved(name: &str, error: &str) -> Self {
+        Self { name: name.to_owned(), cluster: None, drift: Vec::new(), error: Some(error.to_owned()) }
+    }
+}
+
+impl FleetDrift {
+    pub fn drift_count(&self) -> usize {
+        self.clusters.iter().map(|c| c.drift.len()).sum()
+    }
+
+    pub fn has_unobserved(&self) -> bool {
+        self.clusters.iter().any(|c| c.error.is_some())
+    }
+}
+
 /// One job that changed outside flinkops.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use super::words::clean;
 use crate::output::Styles;
-use crate::plan::drift::{DriftKind, DriftReport};
+use crate::plan::drift::{ClusterDrift, Drift, DriftKind, DriftReport, FleetDrift};
 
 /// The line said when nothing drifted.
 pub const NO_DRIFT: &str = "No drift. The cluster is as flinkops left it.";
@@ -41,15 +41,7 @@ pub fn drift_human(report: &DriftReport, s: &Styles, out: &mut impl Write) -> io
         writeln!(out, "Cluster: {} (Flink {})\n", clean(&c.url), clean(&c.flink_version))?;
     }
     for d in &report.drift {
-        let id = d.job_id.as_ref().map(|i| format!(" [{i}]")).unwrap_or_default();
-        let rest = format_args!(
-            ": {}{}{}: {}{id}",
-            s.warn.render(),
-            kind(d.kind),
-            s.warn.render_reset(),
-            clean(&d.detail)
-        );
-        super::bold_name_line(out, s, "  ", (&clean(&d.name), 0), rest)?;
+        drift_line(d, s, out)?;
     }
     if !report.drift.is_empty() {
         writeln!(out)?;
@@ -66,10 +58,106 @@ pub fn drift_markdown(report: &DriftReport, out: &mut impl Write) -> io::Result<
     if report.drift.is_empty() {
         return Ok(());
     }
+    drift_table(&report.drift, out)?;
+    writeln!(out, "\n{ADVICE}")
+}
+
+fn drift_line(d: &Drift, s: &Styles, out: &mut impl Write) -> io::Result<()> {
+    let id = d.job_id.as_ref().map(|i| format!(" [{i}]")).unwrap_or_default();
+    let rest = format_args!(
+        ": {}{}{}: {}{id}",
+        s.warn.render(),
+        kind(d.kind),
+        s.warn.render_reset(),
+        clean(&d.detail)
+    );
+    super::bold_name_line(out, s, "  ", (&clean(&d.name), 0), rest)
+}
+
+fn drift_table(drift: &[Drift], out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "| Job | Drift | Detail |\n|---|---|---|")?;
     let cell = |t: &str| clean(t).replace('|', "\\|").replace('<', "&lt;");
-    for d in &report.drift {
+    for d in drift {
         writeln!(out, "| `{}` | {} | {} |", cell(&d.name).replace('`', "'"), kind(d.kind), cell(&d.detail))?;
     }
-    writeln!(out, "\n{ADVICE}")
+    Ok(())
+}
+
+/// A cluster's heading: its name, and where it is or that it could not be observed.
+fn fleet_heading(c: &ClusterDrift) -> String {
+    match (&c.cluster, &c.error) {
+        (_, Some(_)) => format!("Cluster `{}` (not observed)", clean(&c.name)),
+        (Some(r), None) => {
+            format!("Cluster `{}` ({}, Flink {})", clean(&c.name), clean(&r.url), clean(&r.flink_version))
+        }
+        (None, None) => format!("Cluster `{}`", clean(&c.name)),
+    }
+}
+
+/// One line for the fleet: the drift of every cluster observed, and the clusters not observed.
+fn fleet_summary(report: &FleetDrift) -> String {
+    let mut line = match report.drift_count() {
+        0 => "No drift on the clusters observed.".to_owned(),
+        n => format!(
+            "Drift: {n} change(s) on the clusters outside flinkops. No action is planned (refresh only)."
+        ),
+    };
+    let failed: Vec<String> = report
+        .clusters
+        .iter()
+        .filter(|c| c.error.is_some())
+        .map(|c| format!("`{}`", clean(&c.name)))
+        .collect();
+    if !failed.is_empty() {
+        line.push_str(&format!(" {} cluster(s) could not be observed: {}.", failed.len(), failed.join(", ")));
+    }
+    line
+}
+
+/// The drift over several clusters, grouped by cluster.
+pub fn drift_fleet_human(report: &FleetDrift, s: &Styles, out: &mut impl Write) -> io::Result<()> {
+    for c in &report.clusters {
+        writeln!(out, "{}{}:{}", s.bold.render(), fleet_heading(c), s.bold.render_reset())?;
+        match &c.error {
+            Some(error) => {
+                writeln!(out, "{}Error:{} {}", s.error.render(), s.error.render_reset(), clean(error))?
+            }
+            None if c.drift.is_empty() => writeln!(out, "  No drift.")?,
+            None => {
+                for d in &c.drift {
+                    drift_line(d, s, out)?;
+                }
+            }
+        }
+        writeln!(out)?;
+    }
+    writeln!(out, "{}{}{}", s.bold.render(), fleet_summary(report), s.bold.render_reset())?;
+    if report.drift_count() > 0 {
+        writeln!(out, "{ADVICE}")?;
+    }
+    Ok(())
+}
+
+/// The drift over several clusters, for a pull request or an alert: a section per cluster.
+pub fn drift_fleet_markdown(report: &FleetDrift, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "### {}\n", fleet_summary(report))?;
+    for c in &report.clusters {
+        writeln!(out, "## {}\n", fleet_heading(c))?;
+        match &c.error {
+            Some(error) => writeln!(
+                out,
+                "> [!CAUTION]\n> Could not be observed: `{}`\n",
+                clean(error).replace('`', "'")
+            )?,
+            None if c.drift.is_empty() => writeln!(out, "No drift.\n")?,
+            None => {
+                drift_table(&c.drift, out)?;
+                writeln!(out)?;
+            }
+        }
+    }
+    if report.drift_count() > 0 {
+        writeln!(out, "{ADVICE}")?;
+    }
+    Ok(())
 }

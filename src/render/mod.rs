@@ -12,7 +12,7 @@ mod offline;
 mod reasons;
 mod words;
 
-pub use drift::{NO_DRIFT, drift_human, drift_markdown};
+pub use drift::{NO_DRIFT, drift_fleet_human, drift_fleet_markdown, drift_human, drift_markdown};
 pub use fleet::{
     FLEET_FORMAT_VERSION, FLEET_PLAN_SCHEMA_PATH, JsonFleetPlan, fleet_human, fleet_json, fleet_markdown,
     fleet_plan_schema_json,

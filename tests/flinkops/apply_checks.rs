@@ -131,7 +131,7 @@ fn apply(s: &Scenario, extra: &[&str]) -> (Option<i32>, String) {
 }
 
 /// Every request apply made that is not a GET: none may reach Flink when a check fails.
-async fn writes(server: &MockServer) -> Vec<String> {
+pub(crate) async fn writes(server: &MockServer) -> Vec<String> {
     let requests = server.received_requests().await.unwrap();
     requests
         .iter()

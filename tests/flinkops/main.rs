@@ -16,6 +16,8 @@ mod fleet_apply_e2e;
 mod fleet_e2e;
 mod fleet_faults_e2e;
 mod fleet_mock;
+mod fleet_snapshots;
+mod fleet_snapshots_e2e;
 mod fleet_status;
 mod fleet_status_e2e;
 mod fleet_support;
