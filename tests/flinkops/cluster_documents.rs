@@ -123,8 +123,8 @@ async fn several_clusters_are_valid_and_a_command_not_yet_built_for_them_refuses
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("2 clusters") && stdout.contains("cluster prod-us"), "{stdout}");
     // `plan` and `apply` take several clusters (tests/flinkops/fleet_mock.rs), `status` and `audit`
-    // too (tests/flinkops/fleet_status.rs), and `watch` (tests/flinkops/fleet_watch_e2e.rs);
-    // `savepoints` not yet.
+    // too (tests/flinkops/fleet_status.rs), and `watch` with its periodic savepoints and gc
+    // (tests/flinkops/fleet_watch_e2e.rs, fleet_periodic_e2e.rs); `savepoints` not yet.
     let refused = |args: &[&str]| {
         let mut command = flinkops();
         command.env_remove("FLINK_URL").args(args).arg("--state-dir").arg(dir.join(".state")).arg(&dir);
@@ -137,13 +137,6 @@ async fn several_clusters_are_valid_and_a_command_not_yet_built_for_them_refuses
     assert!(
         stderr.contains("2 clusters (prod-eu, prod-us)")
             && stderr.contains("only `plan`, `apply`, `status`, `audit` and `watch`"),
-        "{stderr}"
-    );
-    // `watch` takes them, but not yet with periodic savepoints or `--gc-every`: refused at start.
-    let stderr = refused(&["watch", "--once", "--gc-every", "1h"]);
-    assert!(
-        stderr.contains("--gc-every: watch over several clusters does not run periodic savepoints or gc yet")
-            && stderr.contains("run one watch per cluster"),
         "{stderr}"
     );
     assert!(server.received_requests().await.unwrap().is_empty(), "Flink was called");

@@ -283,13 +283,22 @@ async fn scheduled_requests(server: &MockServer) -> (Vec<String>, Vec<String>) {
     (disposed, savepointed)
 }
 
-/// The savepoint paths the ledger of the cluster at `url` records for `job`, oldest first.
-async fn ledger_paths(state: &Path, url: &str, job: &str) -> Vec<String> {
+/// The savepoints the ledger of the cluster at `url` records for `job`, oldest first (read only,
+/// as `plan` finds the ledger).
+pub(crate) async fn ledger_savepoints(
+    state: &Path,
+    url: &str,
+    job: &str,
+) -> Vec<flinkops::ledger::SavepointRecord> {
     let client = flinkops::flink::Client::new(flinkops::flink::ClientConfig::new(url)).unwrap();
     let identity = flinkops::cluster::resolve(&client, None).await.unwrap();
     let dir = flinkops::cluster::locate(state, &identity, url).unwrap();
-    let records = flinkops::ledger::Ledger::new(&dir).read_all().unwrap().ok;
-    records.get(job).map_or_else(Vec::new, |r| r.savepoints.iter().map(|s| s.path.clone()).collect())
+    let mut records = flinkops::ledger::Ledger::new(&dir).read_all().unwrap().ok;
+    records.remove(job).map_or_else(Vec::new, |r| r.savepoints)
+}
+
+async fn ledger_paths(state: &Path, url: &str, job: &str) -> Vec<String> {
+    ledger_savepoints(state, url, job).await.into_iter().map(|s| s.path).collect()
 }
 
 /// `watch --once` over two clusters with `savepoint.every` and `--gc-every`: each cluster gets

@@ -15,6 +15,7 @@ mod fault_run;
 mod fleet_apply_e2e;
 mod fleet_e2e;
 mod fleet_mock;
+mod fleet_periodic_e2e;
 mod fleet_status;
 mod fleet_status_e2e;
 mod fleet_watch_e2e;

@@ -118,6 +118,9 @@ impl Reconciler {
             Vec::new()
         };
         let (result, lines) = self.conclude_fleet(&plan, results, &held, lines);
+        if shutdown.is_cancelled() {
+            return (result, lines);
+        }
         let (plan, inputs) = match ran {
             // The actions changed what Flink runs (an upgraded job has a new id and a new
             // savepoint): a fresh look, under the same locks, as for one cluster.
