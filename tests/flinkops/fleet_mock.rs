@@ -301,14 +301,11 @@ async fn ledger_paths(state: &Path, url: &str, job: &str) -> Vec<String> {
     ledger_savepoints(state, url, job).await.into_iter().map(|s| s.path).collect()
 }
 
-/// `watch --once` over two clusters with `savepoint.every` and `--gc-every`: each cluster gets
-/// the savepoint of its own job and, after the next one, the disposal of its own older one
-/// (`retain: 1`), each recorded in its own ledger. West's disposal fails: east's goes on. With
-/// west out of reach, east still takes its savepoint and disposes of its older one; west's are
-/// said to wait, and the tick fails.
-#[tokio::test]
-async fn watch_over_two_clusters_takes_and_disposes_each_clusters_savepoints_on_that_cluster() {
-    let dir = scratch("fleet-mock-periodic");
+/// A spec tree with job `a` on `east` and `b` on `west`, each `savepoint: { every: 1s, retain:
+/// { count: 1 } }`; a writer of its cluster documents (east's URL, west's URL), and the ids the
+/// jobs run as when in sync.
+fn periodic_specs(name: &str) -> (PathBuf, impl Fn(&str, &str), [JobId; 2]) {
+    let dir = scratch(name);
     crate::support::stand_in_jar(&dir.join("app.jar"), "");
     let every = "savepoint: { every: 1s, retain: { count: 1 } }\n";
     for (job, cluster) in [("a", "east"), ("b", "west")] {
@@ -318,9 +315,9 @@ async fn watch_over_two_clusters_takes_and_disposes_each_clusters_savepoints_on_
     let doc = |n: &str, url: &str| {
         format!("apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nname: {n}\nurl: {url}\n")
     };
-    let docs = |east: &str, west: &str| {
-        std::fs::write(dir.join("clusters.yaml"), format!("{}---\n{}", doc("east", east), doc("west", west)))
-            .unwrap();
+    let to = dir.join("clusters.yaml");
+    let docs = move |east: &str, west: &str| {
+        std::fs::write(&to, format!("{}---\n{}", doc("east", east), doc("west", west))).unwrap();
     };
     // The jobs' ids do not depend on where their clusters are.
     docs("http://127.0.0.1:9", "http://127.0.0.1:9");
@@ -329,7 +326,17 @@ async fn watch_over_two_clusters_takes_and_disposes_each_clusters_savepoints_on_
         let spec = &desired.jobs[name];
         flinkops::plan::identity::job_id(&spec.name, &spec.fingerprint, [0, 0, 1])
     };
-    let (a, b) = (id("a"), id("b"));
+    (dir, docs, [id("a"), id("b")])
+}
+
+/// `watch --once` over two clusters with `savepoint.every` and `--gc-every`: each cluster gets
+/// the savepoint of its own job and, after the next one, the disposal of its own older one
+/// (`retain: 1`), each recorded in its own ledger. West's disposal fails: east's goes on. With
+/// west out of reach, east still takes its savepoint and disposes of its older one; west's are
+/// said to wait, and the tick fails.
+#[tokio::test]
+async fn watch_over_two_clusters_takes_and_disposes_each_clusters_savepoints_on_that_cluster() {
+    let (dir, docs, [a, b]) = periodic_specs("fleet-mock-periodic");
     let (east, west) =
         (scheduled_cluster("east", &a, false).await, scheduled_cluster("west", &b, true).await);
     docs(&east.uri(), &west.uri());
@@ -390,4 +397,43 @@ async fn watch_over_two_clusters_takes_and_disposes_each_clusters_savepoints_on_
     assert_eq!(disposed.len(), 2, "east's gc ran without west: {disposed:?}");
     assert_eq!(savepointed.len(), 3, "east's savepoint was taken without west: {savepointed:?}");
     assert_eq!(ledger_paths(&state, &east.uri(), "a").await.len(), 1);
+}
+
+/// A long-running watch over two clusters with `--gc-every`, one out of reach: the reachable
+/// one's periodic savepoints and gc are counted under its `cluster`, the other's gc as failed
+/// under its own, its periodic series at 0.
+#[tokio::test]
+async fn a_long_running_watch_counts_each_clusters_periodic_work_under_its_name() {
+    let (dir, docs, [a, _]) = periodic_specs("fleet-mock-periodic-metrics");
+    let east = scheduled_cluster("east", &a, false).await;
+    docs(&east.uri(), "http://127.0.0.1:9");
+    let extra = ["--retries", "0", "--connect-timeout", "2s", "--resync", "1s", "--gc-every", "1s"];
+    let deadline = std::time::Duration::from_secs(30);
+    let mut w =
+        crate::watch_support::Watch::spawn("", &dir, &dir.join(".state"), "127.0.0.1:0", &extra, deadline)
+            .listening()
+            .await;
+    let series = |metric: &str, labels: &str| format!("flinkops_{metric}{{{labels}}}");
+    for (metric, labels) in [
+        ("periodic_savepoints_total", r#"cluster="east",job="a",result="completed""#),
+        ("gc_runs_total", r#"cluster="east",result="ok""#),
+        ("gc_runs_total", r#"cluster="west",result="failed""#),
+    ] {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while w.metric_value(&series(metric, labels)).await.is_none_or(|v| v < 1.0) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} stays under 1\n{}",
+                series(metric, labels),
+                w.log()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    let west_periodic = series("periodic_savepoints_total", r#"cluster="west",job="b",result="completed""#);
+    assert_eq!(w.metric(&west_periodic).await, 0.0);
+    assert_eq!(w.metric(&series("savepoint_interval_seconds", r#"cluster="west",job="b""#)).await, 1.0);
+    assert_eq!(w.metric(&series("gc_runs_total", r#"cluster="west",result="ok""#)).await, 0.0);
+    w.signal("TERM");
+    assert_eq!(w.exited(std::time::Duration::from_secs(30)).await, 0, "log:\n{}", w.log());
 }
