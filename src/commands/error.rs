@@ -115,10 +115,6 @@ impl CommandError {
             Self::Watch(crate::watch::Error::Listen { .. }) => {
                 "Pick a free address with --listen (e.g. --listen 127.0.0.1:9811)."
             }
-            Self::Watch(crate::watch::Error::PeriodicOverFleet { .. }) => {
-                "remove `savepoint.every` and --gc-every, or run one watch per cluster on a directory holding \
-                 that cluster's document and jobs"
-            }
             Self::ControlWithPlanFile(_) => {
                 "plan again with the flags you want (`flinkops plan --out`), then apply that plan"
             }

@@ -49,8 +49,6 @@ pub enum Error {
     },
     #[error("cannot install the signal handlers")]
     Signals(#[source] std::io::Error),
-    #[error("{what}: watch over several clusters does not run periodic savepoints or gc yet")]
-    PeriodicOverFleet { what: String },
     #[error("cannot create the state directory {path}")]
     StateDir {
         path: std::path::PathBuf,
@@ -80,11 +78,6 @@ impl Start {
 /// reconcile once (`--once`); the exit code. `desired` is the specs as they were when the
 /// cluster was chosen (`--once` checks its `--target`/`--exclude` names against them).
 pub async fn watch(args: &WatchArgs, start: Start, desired: &Desired) -> Result<u8, Error> {
-    if let Start::Fleet(_) = start
-        && let Some(what) = reconcile::fleet_unsupported(desired, args.gc_every)
-    {
-        return Err(Error::PeriodicOverFleet { what });
-    }
     crate::ledger::create_private_dir(&args.state.state_dir)
         .map_err(|source| Error::StateDir { path: args.state.state_dir.clone(), source })?;
     if let Some(warning) = crate::ledger::relative_state_dir_warning(&args.state.state_dir) {

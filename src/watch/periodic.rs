@@ -6,6 +6,10 @@
 //! lock), and gc never disposes of a snapshot an upgrade is about to start from. A failure is
 //! logged with its cause and counted in `/metrics`; the job is not touched otherwise, and the
 //! next tick tries again after a back-off. Nothing here starts once shutdown began.
+//!
+//! Each cluster has its own schedule (`Schedules`: failures, last gc, wake-up per cluster): over
+//! several clusters, each runs under that cluster's lock, from and into that cluster's ledger,
+//! all clusters at once, so one slow or failing cluster neither delays nor stops the others.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -24,6 +28,74 @@ use crate::ledger::{Ledger, Record, SavepointReason};
 use crate::plan::Plan;
 use crate::retention::Verdict as Kept;
 use crate::spec::Desired;
+
+/// One cluster's periodic work to run now, under its lock (held by the caller): its client, its
+/// ledger, its own jobs (`plan::fleet::desired_on`), its plan and its records.
+pub struct Chores {
+    pub client: Client,
+    pub ledger: Ledger,
+    pub desired: Desired,
+    pub plan: Plan,
+    pub records: BTreeMap<String, Record>,
+}
+
+/// Every cluster's schedule, by cluster name: failures, the last gc and the next wake-up are kept
+/// per cluster (a job's failures on one cluster never back off another's).
+pub struct Schedules {
+    backoff: Duration,
+    gc_every: Option<Duration>,
+    concurrency: usize,
+    by_cluster: BTreeMap<String, Periodic>,
+}
+
+impl Schedules {
+    pub fn new(backoff: Duration, gc_every: Option<Duration>, concurrency: usize) -> Self {
+        Self { backoff, gc_every, concurrency, by_cluster: BTreeMap::new() }
+    }
+
+    /// The schedule of `cluster` (a new one, nothing remembered, the first time).
+    pub fn of(&mut self, cluster: &str) -> &mut Periodic {
+        let (backoff, gc_every, concurrency) = (self.backoff, self.gc_every, self.concurrency);
+        self.by_cluster
+            .entry(cluster.to_owned())
+            .or_insert_with(|| Periodic::new(backoff, gc_every, concurrency))
+    }
+
+    /// The earliest wake-up of any cluster's schedule.
+    pub fn wake(&self) -> Option<Instant> {
+        self.by_cluster.values().filter_map(Periodic::wake).min()
+    }
+
+    /// Forget the clusters no longer in the specs.
+    pub fn keep_only<'a>(&mut self, clusters: impl IntoIterator<Item = &'a String>) {
+        let keep: BTreeSet<&String> = clusters.into_iter().collect();
+        self.by_cluster.retain(|name, _| keep.contains(name));
+    }
+
+    /// Run every cluster's chores at once, each with its own schedule; the records of each
+    /// afterwards, by cluster.
+    pub async fn run_all(
+        &mut self,
+        mut chores: BTreeMap<String, Chores>,
+        metrics: &Metrics,
+        shutdown: &CancellationToken,
+    ) -> BTreeMap<String, BTreeMap<String, Record>> {
+        for name in chores.keys() {
+            self.of(name);
+        }
+        let runs = self.by_cluster.iter_mut().filter_map(|(name, periodic)| {
+            let c = chores.remove(name)?;
+            Some(async move {
+                let (desired, plan) = (&c.desired, &c.plan);
+                let records = periodic
+                    .run(c.client, c.ledger, desired, plan, c.records, (metrics, name), shutdown)
+                    .await;
+                (name.clone(), records)
+            })
+        });
+        futures_util::future::join_all(runs).await.into_iter().collect()
+    }
+}
 
 /// Failures and the last gc, remembered between reconciles.
 pub struct Periodic {
@@ -94,8 +166,39 @@ impl Periodic {
             wake = Some(wake.map_or(later, |w| w.min(later)));
         }
         self.wake = wake;
-        let gc = self.gc_every.is_some_and(|every| self.last_gc.is_none_or(|last| last.elapsed() >= every));
-        Due { savepoints, gc }
+        Due { savepoints, gc: self.gc_due() }
+    }
+
+    fn gc_due(&self) -> bool {
+        self.gc_every.is_some_and(|every| self.last_gc.is_none_or(|last| last.elapsed() >= every))
+    }
+
+    /// The cluster could not be reached, locked or observed in this reconcile: nothing runs on it.
+    /// A gc that fell due counts as a failed run, and the next is `--gc-every` later, as after any
+    /// failed run; the savepoints are due again as soon as it is observed (its ledger keeps the
+    /// schedule). Logged when anything was scheduled there.
+    pub fn missed(&mut self, desired: &Desired, (metrics, cluster): (&Metrics, &str)) {
+        let jobs = desired.jobs.values().filter(|j| j.savepoint.every.is_some()).count();
+        let gc = self.gc_due();
+        if gc {
+            self.last_gc = Some(Instant::now());
+            metrics.gc_ran(cluster, false);
+        }
+        self.wake = None;
+        let mut what = Vec::new();
+        if jobs > 0 {
+            what.push(format!("the periodic savepoints of its {jobs} job(s) with savepoint.every"));
+        }
+        if gc {
+            what.push("its gc (counted as a failed run; the next is --gc-every later)".to_owned());
+        }
+        if !what.is_empty() {
+            tracing::warn!(
+                cluster,
+                "the cluster is not observed: {} wait until it is; the other clusters' go on",
+                what.join(" and ")
+            );
+        }
     }
 
     fn verdicts(
@@ -320,5 +423,37 @@ mod tests {
         );
         assert_eq!(verdicts["stale"], Verdict::Due);
         assert_eq!(verdicts["checkpointed"], Verdict::Due, "a retained checkpoint is not a savepoint");
+    }
+
+    #[test]
+    fn each_cluster_keeps_its_own_failures() {
+        let now: Timestamp = "2026-12-10T12:00:00Z".parse().unwrap();
+        let (d, p, records) = world(&[("orders", &[(SavepointReason::Periodic, 7)])], now);
+        let mut all = Schedules::new(Duration::from_secs(60), None, 4);
+        all.of("east").failures.failed("orders", "boom".into(), now);
+        let verdict = |s: &mut Schedules, cluster: &str| {
+            s.of(cluster).verdicts(&d, &p, &records, &BTreeMap::new(), now).remove(0).1
+        };
+        assert!(matches!(verdict(&mut all, "east"), Verdict::BackingOff { failures: 1, .. }));
+        assert_eq!(verdict(&mut all, "west"), Verdict::Due, "east's failure does not back west off");
+        all.keep_only(&["west".to_string()]);
+        assert_eq!(verdict(&mut all, "east"), Verdict::Due, "a cluster gone from the specs is forgotten");
+    }
+
+    #[test]
+    fn a_cluster_not_observed_counts_one_failed_gc_per_interval_on_its_own_series() {
+        let (d, _, _) = world(&[("orders", &[])], Timestamp::now());
+        let metrics = Metrics::new();
+        let mut all = Schedules::new(Duration::from_secs(60), Some(Duration::from_secs(3600)), 4);
+        metrics.gc_enabled("east");
+        metrics.gc_enabled("west");
+        all.of("west").missed(&d, (&metrics, "west"));
+        all.of("west").missed(&d, (&metrics, "west"));
+        let text = metrics.encode(0.0);
+        assert!(text.contains("flinkops_gc_runs_total{cluster=\"west\",result=\"failed\"} 1\n"), "{text}");
+        assert!(text.contains("flinkops_gc_runs_total{cluster=\"east\",result=\"failed\"} 0\n"), "{text}");
+        assert!(!all.of("west").gc_due(), "the next gc is --gc-every later");
+        assert!(all.of("east").gc_due(), "east's gc is its own");
+        assert_eq!(all.wake(), None);
     }
 }

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::ReconcileResult;
-use super::periodic::Periodic;
+use super::periodic::Schedules;
 use super::policy::{Held, Policies};
 use super::server::{Readiness, Shared};
 use crate::apply::execute::{self, JobResult, Outcome};
@@ -31,7 +31,7 @@ use crate::spec::Desired;
 use crate::spec::clusters::{Cluster, DEFAULT_CLUSTER};
 
 mod fleet;
-pub use fleet::{Fleet, unsupported as fleet_unsupported};
+pub use fleet::Fleet;
 
 /// What does not change between reconciles.
 pub struct Settings {
@@ -64,8 +64,8 @@ pub struct Reconciler {
     desired: Option<Desired>,
     /// Failures and holds per (cluster, job).
     policies: Policies,
-    /// Periodic savepoints and scheduled gc.
-    periodic: Periodic,
+    /// Periodic savepoints and scheduled gc, per cluster.
+    schedules: Schedules,
     shared: Arc<Shared>,
     /// What the last reconcile decided, to log a decision once rather than at every resync.
     last_decisions: Vec<String>,
@@ -97,12 +97,12 @@ impl Reconciler {
         shared: Arc<Shared>,
     ) -> Self {
         let holder = Holder::current(&format!("flinkops watch {}", settings.specs.display()));
-        let periodic = Periodic::new(settings.retry_backoff, settings.gc_every, settings.concurrency);
+        let schedules = Schedules::new(settings.retry_backoff, settings.gc_every, settings.concurrency);
         // Named from the specs at the first load (`follow_cluster_name`), so that no series of a
         // `default` cluster lingers beside the document's.
         let cluster = DEFAULT_CLUSTER.to_owned();
         Self {
-            periodic,
+            schedules,
             settings,
             connect,
             base_url,
@@ -155,7 +155,7 @@ impl Reconciler {
         }
         self.shared.set_readiness(Readiness { ready, lines, at: Some(now) });
         let wake =
-            [self.policies.next_retry(Instant::now()), self.periodic.wake()].into_iter().flatten().min();
+            [self.policies.next_retry(Instant::now()), self.schedules.wake()].into_iter().flatten().min();
         Report { result, next_retry: wake, busy: self.busy.len() }
     }
 
@@ -221,7 +221,12 @@ impl Reconciler {
         let name = desired.clusters.keys().next().map_or(DEFAULT_CLUSTER, String::as_str);
         self.cluster = name.to_owned();
         if self.fleet.is_some() {
-            desired.clusters.keys().for_each(|name| self.shared.metrics.cluster(name));
+            for name in desired.clusters.keys() {
+                self.shared.metrics.cluster(name);
+                if self.settings.gc_every.is_some() {
+                    self.shared.metrics.gc_enabled(name);
+                }
+            }
         }
         self.shared.metrics.cluster(name);
         if self.settings.gc_every.is_some() {
@@ -281,7 +286,7 @@ impl Reconciler {
         // Observe without the lock: most reconciles find nothing to do, and then need no lock.
         let (plan, records, held) = self.decide(&client, &ledger).await?;
         let desired = self.desired.as_ref().expect("act runs with specs");
-        let chores = self.periodic.due(&client, desired, &plan, &records).await;
+        let chores = self.schedules.of(&self.cluster).due(&client, desired, &plan, &records).await;
         if !runnable(&plan) && !chores.any() {
             log_decisions(&mut self.last_decisions, &plan);
             return Ok((plan, Vec::new(), held));
@@ -336,8 +341,9 @@ impl Reconciler {
         let desired = self.desired.as_ref().expect("act runs with specs");
         let metrics = &self.shared.metrics;
         let cluster = self.cluster.as_str();
+        let periodic = self.schedules.of(cluster);
         let records =
-            self.periodic.run(client, ledger, desired, &plan, records, (metrics, cluster), shutdown).await;
+            periodic.run(client, ledger, desired, &plan, records, (metrics, cluster), shutdown).await;
         metrics.savepoints(cluster, savepoint_times(&records), savepoint_counts(&records));
     }
 

@@ -189,23 +189,9 @@ async fn several_clusters_are_valid_and_watch_refuses_periodic_work_over_them() 
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("2 clusters") && stdout.contains("cluster prod-us"), "{stdout}");
     // `plan` and `apply` take several clusters (tests/flinkops/fleet_mock.rs), `status` and `audit`
-    // too (tests/flinkops/fleet_status.rs), `watch` (tests/flinkops/fleet_watch_e2e.rs), and
-    // `savepoint`, `savepoints`, `gc` and `plan --refresh-only` (tests/flinkops/fleet_snapshots.rs).
-    let refused = |args: &[&str]| {
-        let mut command = flinkops();
-        command.env_remove("FLINK_URL").args(args).arg("--state-dir").arg(dir.join(".state")).arg(&dir);
-        let out = command.output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
-        stderr
-    };
-    // `watch` takes them, but not yet with periodic savepoints or `--gc-every`: refused at start.
-    let stderr = refused(&["watch", "--once", "--gc-every", "1h"]);
-    assert!(
-        stderr.contains("--gc-every: watch over several clusters does not run periodic savepoints or gc yet")
-            && stderr.contains("run one watch per cluster"),
-        "{stderr}"
-    );
+    // too (tests/flinkops/fleet_status.rs), `watch` with its periodic savepoints and gc
+    // (tests/flinkops/fleet_watch_e2e.rs, fleet_periodic_e2e.rs), and `savepoint`, `savepoints`,
+    // `gc` and `plan --refresh-only` (tests/flinkops/fleet_snapshots.rs): none is refused.
     assert!(server.received_requests().await.unwrap().is_empty(), "Flink was called");
 }
 

@@ -1,12 +1,16 @@
 //! `plan` over several clusters (cluster documents) against fake Flinks: one plan grouped by
 //! cluster, JSON format 2, a cluster that cannot be reached failing its jobs and the exit code
 //! while the others are planned, waves across clusters, and the name flags checked across the
-//! fleet, and a long-running `watch` over two clusters with one out of reach.
+//! fleet, a long-running `watch` over two clusters with one out of reach, and watch's periodic
+//! savepoints and gc over two clusters (each cluster's requests on that cluster only).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::Value;
+use flinkops::flink::JobId;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::cluster_documents::{TOKEN, flink_wanting_the_token};
 use crate::support::{flinkops, job_spec, scratch};
@@ -283,4 +287,244 @@ fn a_lock_refused_to_the_watch_itself_is_an_error_not_a_busy_cluster() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot observe the cluster"), "{stderr}");
     assert!(!stderr.contains("busy"), "{stderr}");
+}
+
+/// A fake Flink `name` running the managed job `id` (in sync with its spec, started a day ago):
+/// savepoints of it complete at `file:/sp/<name>-<trigger>`; disposals complete, or answer 500
+/// when `disposals_fail`.
+async fn scheduled_cluster(name: &str, id: &JobId, disposals_fail: bool) -> MockServer {
+    let server = MockServer::start().await;
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    let get = |p: String, body: Value| Mock::given(method("GET")).and(path(p)).respond_with(ok(body));
+    get("/config".into(), json!({"flink-version": "2.3.0"})).mount(&server).await;
+    // Its own directories: its own identity, so its own ledger and lock.
+    get(
+        "/jobmanager/config".into(),
+        json!([
+            {"key": "high-availability.cluster-id", "value": name},
+            {"key": "execution.checkpointing.dir", "value": format!("file:/ck/{name}")},
+            {"key": "execution.checkpointing.savepoint-dir", "value": format!("file:/sp/{name}")},
+        ]),
+    )
+    .mount(&server)
+    .await;
+    get("/jars".into(), json!({"files": []})).mount(&server).await;
+    let started = jiff::Timestamp::now().as_millisecond() - 86_400_000;
+    get(
+        "/jobs/overview".into(),
+        json!({"jobs": [{"jid": id.to_string(), "name": name, "state": "RUNNING", "start-time": started,
+                         "end-time": -1, "duration": 1, "last-modification": 1,
+                         "tasks": {"total": 1, "running": 1}}]}),
+    )
+    .mount(&server)
+    .await;
+    get(
+        format!("/jobs/{id}/checkpoints"),
+        json!({"latest": {"completed": {"id": 9, "latest_ack_timestamp": 1, "external_path": "file:/ck/chk-9"},
+                          "restored": null}}),
+    )
+    .mount(&server)
+    .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/jobs/{id}/savepoints")))
+        .respond_with(|r: &wiremock::Request| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            ResponseTemplate::new(202).set_body_json(json!({"request-id": body["triggerId"]}))
+        })
+        .mount(&server)
+        .await;
+    let at = name.to_owned();
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^/jobs/{id}/savepoints/[0-9a-f]+$")))
+        .respond_with(move |r: &wiremock::Request| {
+            let trigger = r.url.path().rsplit('/').next().unwrap().to_owned();
+            let location = format!("file:/sp/{at}/savepoint-{trigger}");
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": {"id": "COMPLETED"}, "operation": {"location": location}}))
+        })
+        .mount(&server)
+        .await;
+    let disposal = if disposals_fail {
+        ResponseTemplate::new(500).set_body_json(json!({"errors": ["disk on fire"]}))
+    } else {
+        ok(json!({"request-id": "0123456789abcdef0123456789abcdef"}))
+    };
+    Mock::given(method("POST")).and(path("/savepoint-disposal")).respond_with(disposal).mount(&server).await;
+    get(
+        "/savepoint-disposal/0123456789abcdef0123456789abcdef".into(),
+        json!({"status": {"id": "COMPLETED"}, "operation": {}}),
+    )
+    .mount(&server)
+    .await;
+    server
+}
+
+/// The savepoint paths of what `server` was asked to dispose of, and to savepoint (job ids).
+async fn scheduled_requests(server: &MockServer) -> (Vec<String>, Vec<String>) {
+    let requests = server.received_requests().await.unwrap();
+    let posts = requests.iter().filter(|r| r.method.as_str() == "POST");
+    let (mut disposed, mut savepointed) = (Vec::new(), Vec::new());
+    for r in posts {
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        match r.url.path() {
+            "/savepoint-disposal" => disposed.push(body["savepoint-path"].as_str().unwrap().to_owned()),
+            p => savepointed.push(p.trim_start_matches("/jobs/").trim_end_matches("/savepoints").to_owned()),
+        }
+    }
+    (disposed, savepointed)
+}
+
+/// The savepoints the ledger of the cluster at `url` records for `job`, oldest first (read only,
+/// as `plan` finds the ledger).
+pub(crate) async fn ledger_savepoints(
+    state: &Path,
+    url: &str,
+    job: &str,
+) -> Vec<flinkops::ledger::SavepointRecord> {
+    let client = flinkops::flink::Client::new(flinkops::flink::ClientConfig::new(url)).unwrap();
+    let identity = flinkops::cluster::resolve(&client, None).await.unwrap();
+    let dir = flinkops::cluster::locate(state, &identity, url).unwrap();
+    let mut records = flinkops::ledger::Ledger::new(&dir).read_all().unwrap().ok;
+    records.remove(job).map_or_else(Vec::new, |r| r.savepoints)
+}
+
+async fn ledger_paths(state: &Path, url: &str, job: &str) -> Vec<String> {
+    ledger_savepoints(state, url, job).await.into_iter().map(|s| s.path).collect()
+}
+
+/// A spec tree with job `a` on `east` and `b` on `west`, each `savepoint: { every: 1s, retain:
+/// { count: 1 } }`; a writer of its cluster documents (east's URL, west's URL), and the ids the
+/// jobs run as when in sync.
+fn periodic_specs(name: &str) -> (PathBuf, impl Fn(&str, &str), [JobId; 2]) {
+    let dir = scratch(name);
+    crate::support::stand_in_jar(&dir.join("app.jar"), "");
+    let every = "savepoint: { every: 1s, retain: { count: 1 } }\n";
+    for (job, cluster) in [("a", "east"), ("b", "west")] {
+        let body = format!("name: {job}\njar: app.jar\ncluster: {cluster}\n{every}");
+        std::fs::write(dir.join(format!("{job}.yaml")), job_spec(&body)).unwrap();
+    }
+    let doc = |n: &str, url: &str| {
+        format!("apiVersion: flinkops.dev/v1\nkind: FlinkCluster\nname: {n}\nurl: {url}\n")
+    };
+    let to = dir.join("clusters.yaml");
+    let docs = move |east: &str, west: &str| {
+        std::fs::write(&to, format!("{}---\n{}", doc("east", east), doc("west", west))).unwrap();
+    };
+    // The jobs' ids do not depend on where their clusters are.
+    docs("http://127.0.0.1:9", "http://127.0.0.1:9");
+    let (desired, _) = flinkops::spec::load(&dir).into_result().expect("valid specs");
+    let id = |name: &str| {
+        let spec = &desired.jobs[name];
+        flinkops::plan::identity::job_id(&spec.name, &spec.fingerprint, [0, 0, 1])
+    };
+    (dir, docs, [id("a"), id("b")])
+}
+
+/// `watch --once` over two clusters with `savepoint.every` and `--gc-every`: each cluster gets
+/// the savepoint of its own job and, after the next one, the disposal of its own older one
+/// (`retain: 1`), each recorded in its own ledger. West's disposal fails: east's goes on. With
+/// west out of reach, east still takes its savepoint and disposes of its older one; west's are
+/// said to wait, and the tick fails.
+#[tokio::test]
+async fn watch_over_two_clusters_takes_and_disposes_each_clusters_savepoints_on_that_cluster() {
+    let (dir, docs, [a, b]) = periodic_specs("fleet-mock-periodic");
+    let (east, west) =
+        (scheduled_cluster("east", &a, false).await, scheduled_cluster("west", &b, true).await);
+    docs(&east.uri(), &west.uri());
+    let state = dir.join(".state");
+    let once = || {
+        let out = flinkops()
+            .env_remove("FLINK_URL")
+            .args(["watch", "-v", "--once", "--retries", "0", "--connect-timeout", "2s", "--gc-every", "1s"])
+            .arg("--state-dir")
+            .arg(&state)
+            .arg(&dir)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    let (code, log) = once();
+    assert_eq!(code, Some(0), "{log}");
+    let (east_first, west_first) =
+        (ledger_paths(&state, &east.uri(), "a").await, ledger_paths(&state, &west.uri(), "b").await);
+    assert_eq!(east_first.len(), 1, "{log}");
+    assert!(east_first[0].starts_with("file:/sp/east/"), "{east_first:?}");
+    assert_eq!(west_first.len(), 1, "{log}");
+    assert!(west_first[0].starts_with("file:/sp/west/"), "{west_first:?}");
+    assert_eq!(scheduled_requests(&east).await, (vec![], vec![a.to_string()]), "east: its own job only");
+    assert_eq!(scheduled_requests(&west).await, (vec![], vec![b.to_string()]), "west: its own job only");
+
+    // Due again: `every: 1s`, and the ledger records times rounded to the second.
+    std::thread::sleep(std::time::Duration::from_millis(1600));
+    let (code, log) = once();
+    assert_eq!(code, Some(0), "a failed disposal does not fail the tick: {log}");
+    assert!(log.contains("disk on fire"), "west's failed disposal is logged with Flink's cause: {log}");
+    let (disposed, savepointed) = scheduled_requests(&east).await;
+    assert_eq!(disposed, east_first, "east disposed of its own older savepoint: {log}");
+    assert_eq!(savepointed, [a.to_string(), a.to_string()], "{log}");
+    let (disposed, savepointed) = scheduled_requests(&west).await;
+    assert_eq!(disposed, west_first, "west was asked to dispose of its own older savepoint");
+    assert_eq!(savepointed, [b.to_string(), b.to_string()]);
+    let east_now = ledger_paths(&state, &east.uri(), "a").await;
+    assert_eq!(east_now.len(), 1, "east's ledger keeps the newest only: {east_now:?}");
+    assert_ne!(east_now, east_first);
+    assert_eq!(
+        ledger_paths(&state, &west.uri(), "b").await.len(),
+        2,
+        "west's failed disposal keeps its entry"
+    );
+
+    // Due again: `every: 1s`, and the ledger records times rounded to the second.
+    std::thread::sleep(std::time::Duration::from_millis(1600));
+    docs(&east.uri(), "http://127.0.0.1:9");
+    let (code, log) = once();
+    assert_eq!(code, Some(1), "a cluster out of reach fails the tick: {log}");
+    assert!(
+        log.contains("the cluster is not observed: the periodic savepoints of its 1 job(s) with savepoint.every and its gc"),
+        "{log}"
+    );
+    let (disposed, savepointed) = scheduled_requests(&east).await;
+    assert_eq!(disposed.len(), 2, "east's gc ran without west: {disposed:?}");
+    assert_eq!(savepointed.len(), 3, "east's savepoint was taken without west: {savepointed:?}");
+    assert_eq!(ledger_paths(&state, &east.uri(), "a").await.len(), 1);
+}
+
+/// A long-running watch over two clusters with `--gc-every`, one out of reach: the reachable
+/// one's periodic savepoints and gc are counted under its `cluster`, the other's gc as failed
+/// under its own, its periodic series at 0.
+#[tokio::test]
+async fn a_long_running_watch_counts_each_clusters_periodic_work_under_its_name() {
+    let (dir, docs, [a, _]) = periodic_specs("fleet-mock-periodic-metrics");
+    let east = scheduled_cluster("east", &a, false).await;
+    docs(&east.uri(), "http://127.0.0.1:9");
+    let extra = ["--retries", "0", "--connect-timeout", "2s", "--resync", "1s", "--gc-every", "1s"];
+    let deadline = std::time::Duration::from_secs(30);
+    let mut w =
+        crate::watch_support::Watch::spawn("", &dir, &dir.join(".state"), "127.0.0.1:0", &extra, deadline)
+            .listening()
+            .await;
+    let series = |metric: &str, labels: &str| format!("flinkops_{metric}{{{labels}}}");
+    for (metric, labels) in [
+        ("periodic_savepoints_total", r#"cluster="east",job="a",result="completed""#),
+        ("gc_runs_total", r#"cluster="east",result="ok""#),
+        ("gc_runs_total", r#"cluster="west",result="failed""#),
+    ] {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while w.metric_value(&series(metric, labels)).await.is_none_or(|v| v < 1.0) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} stays under 1\n{}",
+                series(metric, labels),
+                w.log()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    let west_periodic = series("periodic_savepoints_total", r#"cluster="west",job="b",result="completed""#);
+    assert_eq!(w.metric(&west_periodic).await, 0.0);
+    assert_eq!(w.metric(&series("savepoint_interval_seconds", r#"cluster="west",job="b""#)).await, 1.0);
+    assert_eq!(w.metric(&series("gc_runs_total", r#"cluster="west",result="ok""#)).await, 0.0);
+    w.signal("TERM");
+    assert_eq!(w.exited(std::time::Duration::from_secs(30)).await, 0, "log:\n{}", w.log());
 }

@@ -16,6 +16,7 @@ mod fleet_apply_e2e;
 mod fleet_e2e;
 mod fleet_faults_e2e;
 mod fleet_mock;
+mod fleet_periodic_e2e;
 mod fleet_snapshots;
 mod fleet_snapshots_e2e;
 mod fleet_status;

@@ -5,8 +5,14 @@
 //! error and `flink_up{cluster}` 0, its jobs untouched; the others are reconciled; the tick
 //! fails. A cluster whose lock an apply holds is busy, not down: logged (info) with the holder,
 //! counted `reconciles_total{cluster, result="locked"}`, skipped for the tick without failing it
-//! (`watch --once` still exits 1: that cluster was not reconciled). A cluster document whose URL is not the one watch started with is refused, as for
-//! one cluster (its lock and ledger belong to the cluster watch started with).
+//! (`watch --once` still exits 1: that cluster was not reconciled). A cluster document whose URL
+//! is not the one watch started with is refused, as for one cluster (its lock and ledger belong to
+//! the cluster watch started with).
+//!
+//! Periodic savepoints and gc run per cluster after the actions, still under the tick's locks:
+//! each observed cluster's own jobs, from and into its own ledger, with its own schedule
+//! (`periodic::Schedules`), all clusters at once. A cluster not observed misses them for the
+//! tick (logged, its gc counted failed), and so does a busy one; the others' go on.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,32 +20,23 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Reconciler, log_decisions, runnable, savepoint_counts, savepoint_times, verdict};
+use super::{Reconciler, intervals, log_decisions, runnable, savepoint_counts, savepoint_times, verdict};
 use crate::apply::execute::JobResult;
 use crate::apply::progress::Progress;
 use crate::apply::steps::Context;
 use crate::cli::ConnectionArgs;
-use crate::pipeline::fleet::{APPLY_OBSERVE_DEADLINE, LockWith, Member, gather, members};
-use crate::plan::fleet::{ClusterInput, FleetPlan, Outcome, Unobserved};
+use crate::flink::Client;
+use crate::ledger::Ledger;
+use crate::pipeline::fleet::{
+    APPLY_OBSERVE_DEADLINE, Gathered, LockWith, Member, gather, members, observe_reached,
+};
+use crate::plan::fleet::{ClusterInput, FleetPlan, Outcome, Unobserved, desired_on};
+use crate::spec::Desired;
 use crate::watch::metrics::ReconcileResult;
+use crate::watch::periodic::Chores;
 
 /// The holds of a tick, by cluster and job.
 type HeldByCluster = BTreeMap<String, BTreeMap<String, super::Held>>;
-
-/// What watch over several clusters does not run yet: periodic savepoints (`savepoint.every`)
-/// and `--gc-every`, which keep one cluster's schedule under its lock and ledger. Says which.
-pub fn unsupported(desired: &crate::spec::Desired, gc_every: Option<Duration>) -> Option<String> {
-    let mut what: Vec<String> = desired
-        .jobs
-        .iter()
-        .filter(|(_, j)| j.savepoint.every.is_some())
-        .map(|(n, _)| format!("`savepoint.every` of job `{n}`"))
-        .collect();
-    if gc_every.is_some() {
-        what.push("--gc-every".into());
-    }
-    (!what.is_empty()).then(|| what.join(", "))
-}
 
 /// A watch started over several clusters: how to reach them, and each one's URL at the start.
 #[derive(Debug, Clone)]
@@ -99,14 +96,7 @@ impl Reconciler {
                 return (ReconcileResult::Failed, lines);
             }
         };
-        let refused = unsupported(&desired, self.settings.gc_every);
-        if let Some(what) = &refused {
-            let e = format!(
-                "{what}: not run by watch over several clusters; remove it, or run a watch per cluster"
-            );
-            tracing::error!("{e}");
-            lines.push(e);
-        }
+        self.schedules.keep_only(desired.clusters.keys());
         let (keep, moved) = split(&fleet.urls, all);
         let command = format!("flinkops watch {}", self.settings.specs.display());
         let lock = LockWith { command: &command, timeout: Duration::ZERO, quiet: true };
@@ -114,10 +104,11 @@ impl Reconciler {
         let state_dir = self.settings.state.state_dir.clone();
         let mut gathered =
             gather(keep, &state_dir, None, lock, (&desired, &opts), APPLY_OBSERVE_DEADLINE).await;
-        gathered.inputs.extend(moved);
+        gathered.inputs.extend(moved.clone());
         let mut plan = crate::plan::fleet::plan(&desired, &gathered.inputs, &opts);
         let held = self.hold_fleet(&mut plan, &desired);
-        let results = if plan.plans().any(|(_, p)| runnable(p)) {
+        let ran = plan.plans().any(|(_, p)| runnable(p));
+        let results = if ran {
             let contexts = gathered.contexts(|client, ledger, records| Context {
                 shutdown: shutdown.clone(),
                 ..Context::new(client, ledger, records, Progress::log())
@@ -128,23 +119,93 @@ impl Reconciler {
             if removed > 0 {
                 tracing::info!("removed {removed} jar upload(s) no job refers to any more");
             }
-            for (name, ctx) in &contexts {
-                let records = ctx.records.lock().unwrap_or_else(|e| e.into_inner());
-                self.shared.metrics.savepoints(name, savepoint_times(&records), savepoint_counts(&records));
-            }
             results
         } else {
             Vec::new()
         };
         let busy = std::mem::take(&mut gathered.busy);
-        drop(gathered);
         let (result, lines) = self.conclude_fleet(&plan, results, (&held, &busy), lines);
         self.busy = busy.into_keys().collect();
-        (if refused.is_some() { ReconcileResult::Failed } else { result }, lines)
+        if shutdown.is_cancelled() {
+            return (result, lines);
+        }
+        let (plan, inputs) = match ran {
+            // The actions changed what Flink runs (an upgraded job has a new id and a new
+            // savepoint): a fresh look, under the same locks, as for one cluster.
+            true => self.look_again(&gathered, moved, &desired).await,
+            false => (plan, std::mem::take(&mut gathered.inputs)),
+        };
+        self.scheduled_fleet(&gathered, &plan, inputs, &desired, shutdown).await;
+        drop(gathered);
+        (result, lines)
+    }
+
+    /// Observe and plan every locked cluster again after the tick's actions, with the holds the
+    /// policies now say (not logged: the tick's decisions were).
+    async fn look_again(
+        &mut self,
+        gathered: &Gathered,
+        moved: Vec<ClusterInput>,
+        desired: &Arc<Desired>,
+    ) -> (FleetPlan, Vec<ClusterInput>) {
+        let opts = &self.settings.options;
+        let mut inputs = observe_reached(&gathered.reached, desired, opts, APPLY_OBSERVE_DEADLINE).await;
+        inputs.extend(moved);
+        let mut plan = crate::plan::fleet::plan(desired, &inputs, opts);
+        self.holds(&mut plan, desired);
+        (plan, inputs)
+    }
+
+    /// Each observed cluster's periodic savepoints and gc, all at once under the tick's locks;
+    /// each cluster not observed misses its own for the tick.
+    async fn scheduled_fleet(
+        &mut self,
+        gathered: &Gathered,
+        plan: &FleetPlan,
+        mut inputs: Vec<ClusterInput>,
+        desired: &Desired,
+        shutdown: &CancellationToken,
+    ) {
+        let metrics = &self.shared.metrics;
+        for c in &plan.clusters {
+            metrics.savepoint_intervals(&c.name, &intervals(&desired_on(desired, &c.name)));
+        }
+        let locked = |name: &str| {
+            let (_, r) = gathered.reached.iter().find(|(n, _)| n == name)?;
+            r.as_ref().ok().map(|r| (r.client.clone(), Ledger::new(&r.dir)))
+        };
+        let (chores, missed) = share_chores(plan, &mut inputs, desired, locked);
+        for name in &missed {
+            self.schedules.of(name).missed(&desired_on(desired, name), (metrics, name));
+        }
+        for (name, records) in self.schedules.run_all(chores, metrics, shutdown).await {
+            metrics.savepoints(&name, savepoint_times(&records), savepoint_counts(&records));
+        }
+    }
+
+    /// Hold back what the policies say (`holds`), and log the decisions that changed.
+    fn hold_fleet(
+        &mut self,
+        plan: &mut FleetPlan,
+        desired: &crate::spec::Desired,
+    ) -> HeldByCluster {
+        let out = self.holds(plan, desired);
+        let mut decisions = Vec::new();
+        for (_, p) in plan.plans() {
+            let mut last = self.last_decisions.clone();
+            log_decisions(&mut last, p);
+            decisions.extend(last);
+        }
+        self.last_decisions = decisions;
+        out
     }
 
     /// Hold back, on each planned cluster, what its policy says; the holds by cluster.
-    fn hold_fleet(&mut self, plan: &mut FleetPlan, desired: &crate::spec::Desired) -> HeldByCluster {
+    fn holds(
+        &mut self,
+        plan: &mut FleetPlan,
+        desired: &Desired,
+    ) -> HeldByCluster {
         let mut out = BTreeMap::new();
         for (name, p) in plan.plans() {
             out.insert(name.to_owned(), self.policies.of(name).holds(p, Instant::now()));
@@ -154,13 +215,6 @@ impl Reconciler {
             .map(|(c, held)| (c.clone(), held.iter().map(|(k, v)| (k.clone(), v.reason.clone())).collect()))
             .collect();
         plan.hold(desired, &reasons);
-        let mut decisions = Vec::new();
-        for (_, p) in plan.plans() {
-            let mut last = self.last_decisions.clone();
-            log_decisions(&mut last, p);
-            decisions.extend(last);
-        }
-        self.last_decisions = decisions;
         out
     }
 
@@ -216,6 +270,32 @@ impl Reconciler {
     }
 }
 
+/// Which clusters run their periodic work now, and which miss it: a cluster planned, locked
+/// (`locked` gives its client and ledger) and observed gets its chores, with its own jobs, plan
+/// and records (taken from its observation); any other misses them for the tick.
+fn share_chores(
+    plan: &FleetPlan,
+    inputs: &mut [ClusterInput],
+    desired: &Desired,
+    locked: impl Fn(&str) -> Option<(Client, Ledger)>,
+) -> (BTreeMap<String, Chores>, Vec<String>) {
+    let (mut chores, mut missed) = (BTreeMap::new(), Vec::new());
+    for c in &plan.clusters {
+        let observed = inputs.iter_mut().find(|i| i.name == c.name).and_then(|i| i.observation.as_mut().ok());
+        let (Outcome::Planned { plan }, Some(observed), Some((client, ledger))) =
+            (&c.outcome, observed, locked(&c.name))
+        else {
+            missed.push(c.name.clone());
+            continue;
+        };
+        let records = std::mem::take(&mut observed.ledger);
+        let own = desired_on(desired, &c.name);
+        let plan = plan.as_ref().clone();
+        chores.insert(c.name.clone(), Chores { client, ledger, desired: own, plan, records });
+    }
+    (chores, missed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +308,74 @@ mod tests {
             savepoint_dir: None,
             origin: None,
         }
+    }
+
+    /// `east` runs `a` (every 6h), `west` runs `b` (every 6h) and `c` (no schedule); each ledger
+    /// holds a record of its own job.
+    fn two_clusters() -> (Desired, Vec<ClusterInput>) {
+        use crate::flink::JobState;
+        use crate::plan::fixtures::*;
+        use crate::plan::fleet::tests::{observed, on};
+        let six_hours = crate::spec::read::parse_duration("6h").unwrap();
+        let every = |mut j: crate::spec::Job| {
+            j.savepoint.every = Some(crate::spec::model::Located::new(six_hours, Default::default()));
+            j
+        };
+        let (a, b, c) = (on("east", every(job("a"))), on("west", every(job("b"))), on("west", job("c")));
+        let d = desired([a.clone(), b.clone(), c.clone()]);
+        let inputs = vec![
+            observed("east", vec![live_of(&a, 1, JobState::Running)], ledger([record_of(&a)])),
+            observed(
+                "west",
+                vec![live_of(&b, 2, JobState::Running), live_of(&c, 3, JobState::Running)],
+                ledger([record_of(&b), record_of(&c)]),
+            ),
+        ];
+        (d, inputs)
+    }
+
+    fn locked_all(name: &str) -> Option<(Client, Ledger)> {
+        let client = Client::new(crate::flink::ClientConfig::new("http://127.0.0.1:1")).unwrap();
+        Some((client, Ledger::new(&std::path::Path::new("/nonexistent").join(name))))
+    }
+
+    #[test]
+    fn each_cluster_gets_its_own_jobs_plan_records_and_ledger() {
+        let (d, mut inputs) = two_clusters();
+        let plan = crate::plan::fleet::plan(&d, &inputs, &crate::plan::Options::default());
+        let (chores, missed) = share_chores(&plan, &mut inputs, &d, locked_all);
+        assert!(missed.is_empty(), "{missed:?}");
+        let jobs = |c: &str| chores[c].desired.jobs.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(jobs("east"), ["a"]);
+        assert_eq!(jobs("west"), ["b", "c"]);
+        let records = |c: &str| chores[c].records.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(records("east"), ["a"], "the schedule reads east's ledger only");
+        assert_eq!(records("west"), ["b", "c"]);
+        let planned = |c: &str| chores[c].plan.jobs.iter().map(|j| j.name.clone()).collect::<Vec<_>>();
+        assert_eq!(planned("east"), ["a"]);
+        assert!(
+            chores["west"].ledger.dir().starts_with("/nonexistent/west"),
+            "west's chores write west's ledger"
+        );
+    }
+
+    #[test]
+    fn a_cluster_not_observed_or_not_locked_misses_its_chores_and_the_other_keeps_them() {
+        let (d, mut inputs) = two_clusters();
+        inputs[1] = crate::plan::fleet::tests::unobserved("west");
+        let plan = crate::plan::fleet::plan(&d, &inputs, &crate::plan::Options::default());
+        let (chores, missed) = share_chores(&plan, &mut inputs, &d, locked_all);
+        assert_eq!(chores.keys().collect::<Vec<_>>(), ["east"]);
+        assert_eq!(missed, ["west"]);
+
+        // Observed, but its lock was not taken (`lock_in_order` makes it unobserved; here the
+        // context is missing): its chores are missed too.
+        let (d, mut inputs) = two_clusters();
+        let plan = crate::plan::fleet::plan(&d, &inputs, &crate::plan::Options::default());
+        let only_east = |name: &str| (name == "east").then(|| locked_all(name)).flatten();
+        let (chores, missed) = share_chores(&plan, &mut inputs, &d, only_east);
+        assert_eq!(chores.keys().collect::<Vec<_>>(), ["east"]);
+        assert_eq!(missed, ["west"]);
     }
 
     #[test]
