@@ -23,7 +23,14 @@ async fn rescaled_by_hand(c: &Cluster) {
     assert_eq!(s.apply(&[]).status.code(), Some(0));
     let refresh = || s.plan_command(&["--refresh-only", "--detailed-exitcode"]).output().unwrap();
     let out = refresh();
-    assert_eq!(out.status.code(), Some(0), "no drift right after apply: {}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    // Other tests' jobs on this shared cluster (other state directories) may show as orphans
+    // meanwhile (exit 2); this job itself must show no drift.
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)) && !stdout.contains(&s.name("counter")),
+        "no drift right after apply: {stdout}\n{}",
+        text(&out.stderr)
+    );
     let v1 = s.live(&client, "counter").await;
     let savepoint = cancel_with_savepoint(&client, &v1).await;
     let mut cleanup = Cleanup::new(&client);

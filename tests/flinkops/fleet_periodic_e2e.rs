@@ -12,8 +12,8 @@ use std::time::Duration;
 use flinkops::flink::{Client, JobId, JobState};
 
 use crate::apply_e2e::{Scenario, Spec, spec};
-use crate::fleet_support::{Fleet, two_clusters};
 use crate::fleet_mock::ledger_savepoints;
+use crate::fleet_support::{Fleet, two_clusters};
 use crate::watch_support::Watch;
 
 /// How long watch may take to act (savepoints here are due every few seconds).

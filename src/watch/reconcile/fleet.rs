@@ -184,11 +184,7 @@ impl Reconciler {
     }
 
     /// Hold back what the policies say (`holds`), and log the decisions that changed.
-    fn hold_fleet(
-        &mut self,
-        plan: &mut FleetPlan,
-        desired: &crate::spec::Desired,
-    ) -> HeldByCluster {
+    fn hold_fleet(&mut self, plan: &mut FleetPlan, desired: &crate::spec::Desired) -> HeldByCluster {
         let out = self.holds(plan, desired);
         let mut decisions = Vec::new();
         for (_, p) in plan.plans() {
@@ -201,11 +197,7 @@ impl Reconciler {
     }
 
     /// Hold back, on each planned cluster, what its policy says; the holds by cluster.
-    fn holds(
-        &mut self,
-        plan: &mut FleetPlan,
-        desired: &Desired,
-    ) -> HeldByCluster {
+    fn holds(&mut self, plan: &mut FleetPlan, desired: &Desired) -> HeldByCluster {
         let mut out = BTreeMap::new();
         for (name, p) in plan.plans() {
             out.insert(name.to_owned(), self.policies.of(name).holds(p, Instant::now()));
