@@ -145,9 +145,14 @@ fn json_of(out: &Output) -> Value {
 }
 
 /// The output with what changes between runs (the fake Flink's port, the seconds a savepoint
-/// took, ages) made stable.
+/// took, ages) and between machines (where the spec directory is) made stable.
 fn stable(out: &Output, s: &Scenario) -> String {
-    let text = String::from_utf8_lossy(&out.stdout).replace(&s.east.uri(), "http://EAST");
+    let cwd = std::env::current_dir().unwrap();
+    let relative = s.dir.strip_prefix(&cwd).unwrap_or(&s.dir).display().to_string();
+    let text = String::from_utf8_lossy(&out.stdout)
+        .replace(&s.east.uri(), "http://EAST")
+        .replace(&s.dir.display().to_string(), "SPECS")
+        .replace(&relative, "SPECS");
     let seconds = regex_lite(&text, " (", "s)");
     seconds.lines().map(|l| l.trim_end().to_owned() + "\n").collect()
 }
