@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::facts::{JobDrift, as_words};
 use super::model::{Action, ClusterRef, LiveRef, Plan};
+use super::reasons::Reason;
 use crate::flink::{JobId, JobState};
 use crate::ledger::{Record, Shape, VertexParallelism};
 
 /// The drift report (`plan --refresh-only -o json`), versioned like the plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DriftReport {
     pub format_version: u32,
@@ -26,7 +28,7 @@ pub struct DriftReport {
 
 /// The drift report over several clusters (`plan --refresh-only -o json` with several cluster
 /// documents, `formatVersion: 2`): each cluster's drift, or why it could not be observed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetDrift {
     pub format_version: u32,
@@ -35,7 +37,7 @@ pub struct FleetDrift {
 }
 
 /// One cluster's part of a [`FleetDrift`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterDrift {
     /// The cluster document's name.
@@ -73,17 +75,46 @@ impl FleetDrift {
 }
 
 /// One job that changed outside flinkops.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Drift {
     /// The spec name (or, for a job without one, as the plan names it).
     pub name: String,
     pub kind: DriftKind,
-    /// What was seen, in words.
-    pub detail: String,
+    /// What was seen (in the JSON: in words).
+    pub detail: DriftDetail,
     /// The live (or last) job it concerns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<JobId>,
+}
+
+/// What was seen of a drifted job, as facts; `render::drift` writes the words (`Display`), and
+/// the JSON report carries them. A drift report is never read back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DriftDetail {
+    /// The plan's reason for an orphan or a conflict.
+    Planned(Reason),
+    /// The live job runs another version than flinkops last applied; the spec is unchanged.
+    Replaced,
+    /// The job's state or tasks, as the plan saw them.
+    Seen(JobDrift),
+    /// Flink's `numRestarts` since the job was started.
+    Restarted { restarts: u64 },
+    /// The vertices whose parallelism differs from the shape recorded at the health gate (never
+    /// empty), by Flink's vertex order.
+    Rescaled { vertices: Vec<Rescale> },
+    /// A live job flinkops did not start, in this state.
+    Unmanaged { state: JobState },
+}
+
+as_words!(write DriftDetail);
+
+/// One vertex's parallelism then (at the health gate) and now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rescale {
+    pub vertex: String,
+    pub was: u32,
+    pub now: u32,
 }
 
 /// What kind of change.
@@ -131,40 +162,38 @@ pub fn report(plan: &Plan, ledger: &BTreeMap<String, Record>, seen: &Seen) -> Dr
     let mut drift = Vec::new();
     for j in &plan.jobs {
         let id = j.live.as_ref().map(|l| l.id.clone());
-        let mut push = |kind, detail: String| {
+        let mut push = |kind, detail: DriftDetail| {
             drift.push(Drift { name: j.name.clone(), kind, detail, job_id: id.clone() })
         };
         match j.action {
-            Action::Orphan => push(DriftKind::Orphan, j.reason.to_string()),
-            Action::Conflict if j.live.is_some() => push(DriftKind::Conflict, j.reason.to_string()),
-            Action::Upgrade { .. } if replaced(j.fingerprint.as_deref(), ledger.get(&j.name)) => push(
-                DriftKind::Replaced,
-                "runs another version than flinkops last applied, and the spec is unchanged".into(),
-            ),
+            Action::Orphan => push(DriftKind::Orphan, DriftDetail::Planned(j.reason.clone())),
+            Action::Conflict if j.live.is_some() => {
+                push(DriftKind::Conflict, DriftDetail::Planned(j.reason.clone()))
+            }
+            Action::Upgrade { .. } if replaced(j.fingerprint.as_deref(), ledger.get(&j.name)) => {
+                push(DriftKind::Replaced, DriftDetail::Replaced)
+            }
             _ => {}
         }
         if let Some(what) = &j.drift {
-            push(kind_of(j.live.as_ref()), what.to_string());
+            push(kind_of(j.live.as_ref()), DriftDetail::Seen(what.clone()));
         }
         if let Some(n) = id.as_ref().and_then(|id| restarts.get(id)).filter(|n| **n > 0) {
-            push(
-                DriftKind::Restarted,
-                format!("Flink restarted it {n} time(s) since it was started (numRestarts)"),
-            );
+            push(DriftKind::Restarted, DriftDetail::Restarted { restarts: *n });
         }
         let recorded = ledger.get(&j.name).and_then(|r| r.healthy_shape.as_ref());
         if let (Some(id), Some(recorded)) = (&id, recorded)
             && same_version(&recorded.job_id, id)
             && let Some(what) = seen.vertices.get(id).and_then(|now| rescaled(recorded, now))
         {
-            push(DriftKind::Rescaled, what);
+            push(DriftKind::Rescaled, DriftDetail::Rescaled { vertices: what });
         }
     }
     for u in &plan.unmanaged {
         drift.push(Drift {
             name: u.name.clone(),
             kind: DriftKind::Unmanaged,
-            detail: format!("not started by flinkops ({})", u.state),
+            detail: DriftDetail::Unmanaged { state: u.state },
             job_id: Some(u.id.clone()),
         });
     }
@@ -188,29 +217,22 @@ fn replaced(fingerprint: Option<&str>, record: Option<&Record>) -> bool {
     fingerprint.is_some() && applied == fingerprint
 }
 
-/// How many vertices a `rescaled` detail names before it summarises the rest.
-const VERTICES_NAMED: usize = 3;
-
-/// The vertices whose parallelism differs between the recorded shape and now, in words; `None`
-/// when none does. A vertex is matched by Flink's id, which stays the same for the same job
-/// graph; one that appears or disappears means another program, not a rescale.
-pub fn rescaled(recorded: &Shape, now: &[VertexParallelism]) -> Option<String> {
-    let moved: Vec<String> = now
+/// The vertices whose parallelism differs between the recorded shape and now; `None` when none
+/// does. A vertex is matched by Flink's id, which stays the same for the same job graph; one
+/// that appears or disappears means another program, not a rescale.
+pub fn rescaled(recorded: &Shape, now: &[VertexParallelism]) -> Option<Vec<Rescale>> {
+    let moved: Vec<Rescale> = now
         .iter()
         .filter_map(|v| {
             let was = recorded.vertices.iter().find(|r| r.id == v.id)?;
-            (was.parallelism != v.parallelism)
-                .then(|| format!("{} {} → {}", v.name, was.parallelism, v.parallelism))
+            (was.parallelism != v.parallelism).then(|| Rescale {
+                vertex: v.name.clone(),
+                was: was.parallelism,
+                now: v.parallelism,
+            })
         })
         .collect();
-    if moved.is_empty() {
-        return None;
-    }
-    let mut named = moved.iter().take(VERTICES_NAMED).cloned().collect::<Vec<_>>().join(", ");
-    if moved.len() > VERTICES_NAMED {
-        named.push_str(&format!(" and {} more vertices", moved.len() - VERTICES_NAMED));
-    }
-    Some(format!("runs with another parallelism than when flinkops started it: {named}"))
+    (!moved.is_empty()).then_some(moved)
 }
 
 /// The live jobs whose vertices are worth reading, with the shape recorded for them: the live
@@ -322,7 +344,8 @@ mod tests {
         };
         let r = report(&p, &l, &now(2, 1));
         assert_eq!(r.drift.iter().map(|d| d.kind).collect::<Vec<_>>(), [DriftKind::Rescaled]);
-        assert!(r.drift[0].detail.contains("op-src 1 → 2") && !r.drift[0].detail.contains("sink"), "{r:#?}");
+        let rescale = Rescale { vertex: "op-src".into(), was: 1, now: 2 };
+        assert_eq!(r.drift[0].detail, DriftDetail::Rescaled { vertices: vec![rescale] }, "{r:#?}");
         assert!(report(&p, &l, &now(1, 1)).drift.is_empty(), "the same shape is no drift");
         // A record written before shapes were kept: nothing to compare with.
         let old = ledger([record_of(&a)]);
@@ -334,16 +357,5 @@ mod tests {
         let other = ledger([record]);
         assert!(shape_candidates(&p, &other).is_empty());
         assert!(report(&p, &other, &now(2, 1)).drift.is_empty());
-    }
-
-    #[test]
-    fn a_rescale_of_many_vertices_names_a_few_and_counts_the_rest() {
-        let shape = Shape {
-            job_id: live_of(&job("a"), 1, JobState::Running).id,
-            vertices: (0..5).map(|i| vertex(&i.to_string(), 1)).collect(),
-        };
-        let now: Vec<_> = (0..5).map(|i| vertex(&i.to_string(), 4)).collect();
-        let what = rescaled(&shape, &now).unwrap();
-        assert!(what.ends_with("op-2 1 → 4 and 2 more vertices"), "{what}");
     }
 }

@@ -1,10 +1,11 @@
 //! The drift report of `plan --refresh-only`, for people and for a pull request or an alert.
 
+use std::fmt::{self, Display, Formatter};
 use std::io::{self, Write};
 
 use super::words::clean;
 use crate::output::Styles;
-use crate::plan::drift::{ClusterDrift, Drift, DriftKind, DriftReport, FleetDrift};
+use crate::plan::drift::{ClusterDrift, Drift, DriftDetail, DriftKind, DriftReport, FleetDrift};
 
 /// The line said when nothing drifted.
 pub const NO_DRIFT: &str = "No drift. The cluster is as flinkops left it.";
@@ -22,6 +23,42 @@ fn kind(k: DriftKind) -> &'static str {
         DriftKind::Unmanaged => "not managed by flinkops",
         DriftKind::Orphan => "orphan (spec gone)",
         DriftKind::Conflict => "conflict",
+    }
+}
+
+/// How many vertices a `rescaled` detail names before it counts the rest.
+const VERTICES_NAMED: usize = 3;
+
+/// What was seen, in words (the text, Markdown and JSON reports).
+impl Display for DriftDetail {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            DriftDetail::Planned(reason) => reason.fmt(f),
+            DriftDetail::Replaced => {
+                f.write_str("runs another version than flinkops last applied, and the spec is unchanged")
+            }
+            DriftDetail::Seen(what) => what.fmt(f),
+            DriftDetail::Restarted { restarts } => {
+                write!(f, "Flink restarted it {restarts} time(s) since it was started (numRestarts)")
+            }
+            DriftDetail::Rescaled { vertices } => {
+                let named: Vec<String> = vertices
+                    .iter()
+                    .take(VERTICES_NAMED)
+                    .map(|v| format!("{} {} → {}", v.vertex, v.was, v.now))
+                    .collect();
+                write!(
+                    f,
+                    "runs with another parallelism than when flinkops started it: {}",
+                    named.join(", ")
+                )?;
+                match vertices.len().checked_sub(VERTICES_NAMED) {
+                    Some(more) if more > 0 => write!(f, " and {more} more vertices"),
+                    _ => Ok(()),
+                }
+            }
+            DriftDetail::Unmanaged { state } => write!(f, "not started by flinkops ({state})"),
+        }
     }
 }
 
@@ -64,12 +101,13 @@ pub fn drift_markdown(report: &DriftReport, out: &mut impl Write) -> io::Result<
 
 fn drift_line(d: &Drift, s: &Styles, out: &mut impl Write) -> io::Result<()> {
     let id = d.job_id.as_ref().map(|i| format!(" [{i}]")).unwrap_or_default();
+    let detail = d.detail.to_string();
     let rest = format_args!(
         ": {}{}{}: {}{id}",
         s.warn.render(),
         kind(d.kind),
         s.warn.render_reset(),
-        clean(&d.detail)
+        clean(&detail)
     );
     super::bold_name_line(out, s, "  ", (&clean(&d.name), 0), rest)
 }
@@ -78,7 +116,13 @@ fn drift_table(drift: &[Drift], out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "| Job | Drift | Detail |\n|---|---|---|")?;
     let cell = |t: &str| clean(t).replace('|', "\\|").replace('<', "&lt;");
     for d in drift {
-        writeln!(out, "| `{}` | {} | {} |", cell(&d.name).replace('`', "'"), kind(d.kind), cell(&d.detail))?;
+        writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            cell(&d.name).replace('`', "'"),
+            kind(d.kind),
+            cell(&d.detail.to_string())
+        )?;
     }
     Ok(())
 }
@@ -160,4 +204,28 @@ pub fn drift_fleet_markdown(report: &FleetDrift, out: &mut impl Write) -> io::Re
         writeln!(out, "{ADVICE}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::drift::Rescale;
+
+    #[test]
+    fn a_rescale_of_many_vertices_names_a_few_and_counts_the_rest() {
+        let vertex = |i: u32| Rescale { vertex: format!("op-{i}"), was: 1, now: 4 };
+        let many = DriftDetail::Rescaled { vertices: (0..5).map(vertex).collect() };
+        assert!(many.to_string().ends_with("op-2 1 → 4 and 2 more vertices"), "{many}");
+        let few = DriftDetail::Rescaled { vertices: (0..3).map(vertex).collect() };
+        assert!(few.to_string().ends_with(": op-0 1 → 4, op-1 1 → 4, op-2 1 → 4"), "{few}");
+    }
+
+    #[test]
+    fn the_json_report_carries_the_words() {
+        let detail = DriftDetail::Restarted { restarts: 3 };
+        assert_eq!(
+            serde_json::to_string(&detail).unwrap(),
+            r#""Flink restarted it 3 time(s) since it was started (numRestarts)""#
+        );
+    }
 }
