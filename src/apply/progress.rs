@@ -2,7 +2,8 @@
 //! started, so a CI log reads as a timeline. On a terminal, a spinner per job also shows what it
 //! is waiting for (a savepoint, the health gate) and for how long. Results go to stdout; this
 //! never does. Under `watch` the same lines are log events instead (`Progress::log`), so that
-//! `--log-format json` carries them with the job name as a field.
+//! `--log-format json` carries them with the job name as a field. Over several clusters each
+//! cluster's lines name it (`west/orders: …`, a `cluster` field in the log events).
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -19,6 +20,8 @@ pub struct Progress {
     out: Option<Mutex<Box<dyn Write + Send>>>,
     /// Spinners, only when stderr is a terminal.
     spinners: Option<indicatif::MultiProgress>,
+    /// The cluster the lines are about, over several clusters (`None`: one cluster).
+    cluster: Option<String>,
 }
 
 /// What a line says, which decides its colour (or its log level).
@@ -51,12 +54,20 @@ impl Progress {
             quiet,
             out: Some(Mutex::new(Box::new(std::io::stderr()))),
             spinners,
+            cluster: None,
         }
     }
 
     /// Progress as `tracing` events (info, warn, error) with a `job` field: for the sidecar.
     pub fn log() -> Self {
-        Self { started: Instant::now(), styles: Styles::plain(), quiet: false, out: None, spinners: None }
+        Self {
+            started: Instant::now(),
+            styles: Styles::plain(),
+            quiet: false,
+            out: None,
+            spinners: None,
+            cluster: None,
+        }
     }
 
     /// A sink for tests.
@@ -67,6 +78,20 @@ impl Progress {
             quiet: false,
             out: Some(Mutex::new(out)),
             spinners: None,
+            cluster: None,
+        }
+    }
+
+    /// Name `cluster` in every line (a run over several clusters has one `Progress` each).
+    pub fn name_cluster(&mut self, cluster: &str) {
+        self.cluster = Some(cluster.to_owned());
+    }
+
+    /// How a line names the job: `job`, or `cluster/job` over several clusters.
+    fn label(&self, job: &str) -> String {
+        match &self.cluster {
+            Some(cluster) => format!("{cluster}/{job}"),
+            None => job.to_owned(),
         }
     }
 
@@ -77,7 +102,7 @@ impl Progress {
         let style = indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
         bar.set_style(style);
-        bar.set_prefix(job.to_string());
+        bar.set_prefix(self.label(job));
         bar.set_message(what.to_string());
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         Waiting(Some(bar))
@@ -85,10 +110,11 @@ impl Progress {
 
     fn line(&self, job: &str, kind: Kind, text: &str) {
         let Some(out) = &self.out else {
+            let cluster = self.cluster.as_deref();
             match kind {
-                Kind::Error => tracing::error!(job, "{text}"),
-                Kind::Warn => tracing::warn!(job, "{text}"),
-                Kind::Step | Kind::Ok => tracing::info!(job, "{text}"),
+                Kind::Error => tracing::error!(job, cluster, "{text}"),
+                Kind::Warn => tracing::warn!(job, cluster, "{text}"),
+                Kind::Step | Kind::Ok => tracing::info!(job, cluster, "{text}"),
             }
             return;
         };
@@ -104,8 +130,9 @@ impl Progress {
         let secs = self.started.elapsed().as_secs_f64();
         let b = self.styles.bold;
         let line = format!(
-            "[{secs:>6.1}s] {}{job}{}: {}{text}{}",
+            "[{secs:>6.1}s] {}{}{}: {}{text}{}",
             b.render(),
+            self.label(job),
             b.render_reset(),
             style.render(),
             style.render_reset()
@@ -158,6 +185,16 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn over_several_clusters_each_line_names_its_cluster() {
+        let sink = Sink::default();
+        let mut progress = Progress::to(Box::new(sink.clone()));
+        progress.name_cluster("west");
+        progress.ok("orders", "healthy");
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert!(text.ends_with("] west/orders: healthy\n"), "{text}");
     }
 
     #[test]

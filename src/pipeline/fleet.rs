@@ -387,7 +387,7 @@ fn this_process(holder: Option<&crate::apply::lock::HolderInfo>) -> bool {
 
 impl Gathered {
     /// One execution context per observed cluster, by name, made by `make` from its client, its
-    /// ledger and the records read with its observation.
+    /// ledger and the records read with its observation; its progress lines name the cluster.
     pub fn contexts(
         &mut self,
         make: impl Fn(Client, Ledger, BTreeMap<String, Record>) -> crate::apply::steps::Context,
@@ -400,7 +400,9 @@ impl Gathered {
                 continue;
             };
             let records = std::mem::take(&mut observation.ledger);
-            out.insert(input.name.clone(), make(r.client.clone(), Ledger::new(&r.dir), records));
+            let mut context = make(r.client.clone(), Ledger::new(&r.dir), records);
+            context.progress.name_cluster(&input.name);
+            out.insert(input.name.clone(), context);
         }
         out
     }

@@ -71,8 +71,11 @@ async fn a_cluster_stopped_mid_apply_leaves_the_other_converged_and_says_which_f
     replaced(&f.east, &ca, "up", &up, &mut apply).await;
     proxy.cut().await;
     let out = tokio::task::spawn_blocking(move || apply.wait_with_output()).await.unwrap().unwrap();
-    let (code, stdout, _) = said("apply with `west` cut", &out);
+    let (code, stdout, stderr) = said("apply with `west` cut", &out);
     assert_eq!(code, Some(1), "a cluster gone mid-apply fails the run");
+    // The progress lines name each job's cluster, the failing one too.
+    let progress = format!("west/{}: ", f.west.name("remote"));
+    assert!(stderr.contains(&progress), "progress names the cluster: {stderr}");
     let west = report_of(&stdout, "west");
     let failed = format!("{}: FAILED: ", f.west.name("remote"));
     assert!(west.contains(&failed), "the failure is reported under cluster `west`: {stdout}");
