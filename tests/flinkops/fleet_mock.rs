@@ -510,16 +510,7 @@ async fn a_long_running_watch_counts_each_clusters_periodic_work_under_its_name(
         ("gc_runs_total", r#"cluster="east",result="ok""#),
         ("gc_runs_total", r#"cluster="west",result="failed""#),
     ] {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        while w.metric_value(&series(metric, labels)).await.is_none_or(|v| v < 1.0) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} stays under 1\n{}",
-                series(metric, labels),
-                w.log()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        w.wait_metric_at_least(&series(metric, labels), 1.0, std::time::Duration::from_secs(20)).await;
     }
     let west_periodic = series("periodic_savepoints_total", r#"cluster="west",job="b",result="completed""#);
     assert_eq!(w.metric(&west_periodic).await, 0.0);

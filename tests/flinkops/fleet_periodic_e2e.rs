@@ -111,11 +111,14 @@ async fn watch_over_two_clusters_takes_each_jobs_periodic_savepoints_on_its_clus
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Counted once each disposal completed (the ledger marks it first): waited for, not read once.
+    let within = Duration::from_secs(30);
     for j in &jobs {
-        at_least(&w, &j.series("flinkops_periodic_savepoints_total", "completed"), 4.0).await;
-        at_least(&w, &j.series("flinkops_savepoints_disposed_total", "disposed"), 2.0).await;
+        w.wait_metric_at_least(&j.series("flinkops_periodic_savepoints_total", "completed"), 4.0, within)
+            .await;
+        w.wait_metric_at_least(&j.series("flinkops_savepoints_disposed_total", "disposed"), 2.0, within)
+            .await;
         let gc = format!("flinkops_gc_runs_total{{cluster=\"{}\",result=\"ok\"}}", j.cluster);
-        at_least(&w, &gc, 1.0).await;
+        w.wait_metric_at_least(&gc, 1.0, within).await;
         assert_eq!(w.metric(&j.series("flinkops_periodic_savepoints_total", "failed")).await, 0.0);
         let interval =
             format!("flinkops_savepoint_interval_seconds{{cluster=\"{}\",job=\"{}\"}}", j.cluster, j.name);
@@ -129,23 +132,6 @@ async fn watch_over_two_clusters_takes_each_jobs_periodic_savepoints_on_its_clus
     }
     f.east.cleanup(&jobs[0].client).await;
     f.west.cleanup(&jobs[1].client).await;
-}
-
-/// Until `series` on `/metrics` is at least `min`.
-async fn at_least(w: &Watch, series: &str, min: f64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = w.metric_value(series).await;
-        if got.is_some_and(|v| v >= min) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{series} is {got:?}, not {min} or more\n{}",
-            w.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// By Flink and on disk, with watch stopped: the job still runs as the same job, its checkpoint

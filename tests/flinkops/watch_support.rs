@@ -129,6 +129,24 @@ impl Watch {
         }
     }
 
+    /// Until one series on `/metrics` is `min` or more, for at most `within` (counters a watch
+    /// bumps once some work completes).
+    pub async fn wait_metric_at_least(&self, series: &str, min: f64, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let got = self.metric_value(series).await;
+            if got.is_some_and(|v| v >= min) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{series} is {got:?}, not {min} or more\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status();
         assert!(status.unwrap().success());
